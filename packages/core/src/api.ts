@@ -1,0 +1,77 @@
+// Request bodies of the public HTTP contract (DESIGN.md), validated at the edge of each route.
+
+import { z } from "zod";
+import { LIMITS } from "./limits.ts";
+import { MachineFacts } from "./protocol.ts";
+import { SHELLS } from "./shells.ts";
+
+const name = z.string().trim().min(1).max(200);
+const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254)
+  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, "must be an email address");
+/** Long enough to resist guessing; bounded so hashing cost stays fixed. */
+const password = z.string().min(10, "must be at least 10 characters").max(256);
+
+export const SetupBody = z.object({ organization: name, name, email, password });
+export type SetupBody = z.infer<typeof SetupBody>;
+
+export const LoginBody = z.object({ email, password: z.string().min(1).max(256) });
+
+export const STAFF_ROLES = ["owner", "dispatcher", "technician"] as const;
+export const ROLES = [...STAFF_ROLES, "contact"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const UserBody = z.object({ name, email, role: z.enum(STAFF_ROLES), password });
+
+export const APPROVAL_POLICIES = ["always", "changes", "never"] as const;
+export const ClientBody = z.object({ name, approvalPolicy: z.enum(APPROVAL_POLICIES).default("changes") });
+
+export const EnrollmentBody = z.object({
+  clientId: z.string().regex(/^cli_[a-z2-7]{20}$/),
+  uses: z.number().int().min(1).max(10_000).default(1),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .default(24 * 3600),
+});
+
+export const RuntimeEnrollBody = z.object({
+  token: z.string().min(1).max(200),
+  /** Raw 32-byte Ed25519 public key, base64url. */
+  publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  facts: MachineFacts,
+});
+
+export const SessionBody = z.object({
+  machineId: z.string().regex(/^mch_[a-z2-7]{20}$/),
+  ticket: z.string().trim().max(200).optional(),
+});
+
+export const CommandBody = z.object({
+  command: z
+    .string()
+    .max(LIMITS.commandChars)
+    .refine((c) => c.trim().length > 0, "must not be empty"),
+  shell: z.enum(SHELLS).optional(),
+  requireApproval: z.boolean().optional(),
+  reason: z.string().trim().max(1000).optional(),
+  timeoutSeconds: z.number().int().positive().max(LIMITS.maxTimeoutSeconds).optional(),
+});
+export type CommandBody = z.infer<typeof CommandBody>;
+
+export interface ApiError {
+  error: { code: string; message: string };
+}
+
+/** Turn the first zod issue into a message a person can act on: "email: must be an email address". */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "invalid request";
+  const where = issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+  return `${where}${issue.message}`;
+}

@@ -1,0 +1,18 @@
+// Size bounds for everything a network peer can send. One place, so server, runtime and console agree.
+
+export const LIMITS = {
+  /** Largest HTTP JSON body the API reads. */
+  jsonBodyBytes: 64 * 1024,
+  /** Longest command text (a pasted PowerShell script fits comfortably). */
+  commandChars: 32 * 1024,
+  /** Raw output bytes carried by one command.output record; keeps a record row far below SQLite's 2 MB. */
+  outputChunkBytes: 64 * 1024,
+  /** Largest WebSocket frame a runtime may send (an output frame of one chunk plus JSON framing). */
+  runtimeFrameBytes: 128 * 1024,
+  /** Output bytes a runtime may have sent but not yet had acknowledged, per command (backpressure window). */
+  unackedOutputBytes: 4 * 1024 * 1024,
+  /** Longest timeout a technician may set on a command: one day. */
+  maxTimeoutSeconds: 24 * 60 * 60,
+  /** Events returned by one GET /events page. */
+  eventsPageMax: 1000,
+} as const;

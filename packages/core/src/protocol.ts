@@ -1,0 +1,149 @@
+// Frames between the endpoint runtime and its Machine object, over one outbound WebSocket (JSON text frames).
+//
+//   server → runtime: challenge, welcome, dispatch, cancel, ack, error
+//   runtime → server: hello (answers the challenge), started, output, finished
+//
+// Identity: the server sends a fresh nonce; the runtime signs authMessage(machineId, nonce) with its Ed25519 key.
+// Delivery: every started/output/finished frame is answered by an ack carrying what the Session object has
+// committed for that command; the runtime keeps a frame until an ack covers it and resends after reconnecting, and
+// the Session object ignores what it already holds (dedup by commandId, stream, offset).
+
+import { z } from "zod";
+import { LIMITS } from "./limits.ts";
+import { SHELLS } from "./shells.ts";
+
+export const PROTOCOL_VERSION = 1;
+
+const id = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[a-z2-7]{20}$`));
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export function authMessage(machineId: string, nonce: string): string {
+  return `caisey-runtime-auth-v1\n${machineId}\n${nonce}`;
+}
+
+export const MachineFacts = z.object({
+  hostname: z.string().min(1).max(255),
+  os: z.enum(["linux", "darwin", "windows", "freebsd", "other"]),
+  osVersion: z.string().max(255),
+  arch: z.string().min(1).max(32),
+  runtimeVersion: z.string().min(1).max(64),
+});
+export type MachineFacts = z.infer<typeof MachineFacts>;
+
+// ---- runtime → server
+
+export const HelloFrame = z.object({
+  t: z.literal("hello"),
+  v: z.literal(PROTOCOL_VERSION),
+  machineId: id("mch"),
+  signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/), // base64url of 64 bytes
+  facts: MachineFacts,
+});
+
+const commandRef = { sessionId: id("ses"), commandId: id("cmd") };
+
+export const StartedFrame = z.object({
+  t: z.literal("started"),
+  ...commandRef,
+  pid: count,
+  user: z.string().max(256),
+  cwd: z.string().max(4096),
+  executable: z.string().max(4096),
+  shell: z.enum(SHELLS),
+  shellVersion: z.string().max(512),
+  env: z.record(z.string().max(256), z.string().max(8192)).refine((env) => Object.keys(env).length <= 500, {
+    message: "at most 500 environment variables",
+  }),
+});
+
+export const OutputFrame = z.object({
+  t: z.literal("output"),
+  ...commandRef,
+  stream: z.enum(["stdout", "stderr"]),
+  offset: count,
+  data: base64.max(Math.ceil(LIMITS.outputChunkBytes / 3) * 4).min(4),
+});
+
+export const RUNTIME_FINAL_STATES = ["finished", "cancelled", "timed_out", "interrupted", "failed"] as const;
+
+export const FinishedFrame = z.object({
+  t: z.literal("finished"),
+  ...commandRef,
+  state: z.enum(RUNTIME_FINAL_STATES),
+  exitCode: z.number().int().min(-2147483648).max(4294967295).nullable(),
+  signal: z.string().max(32).nullable(),
+  reason: z.string().max(1024).nullable(),
+  stdoutBytes: count,
+  stderrBytes: count,
+  stdoutSha256: sha256Hex,
+  stderrSha256: sha256Hex,
+  durationMs: count,
+});
+
+export const RuntimeFrame = z.discriminatedUnion("t", [HelloFrame, StartedFrame, OutputFrame, FinishedFrame]);
+export type RuntimeFrame = z.infer<typeof RuntimeFrame>;
+export type HelloFrame = z.infer<typeof HelloFrame>;
+export type StartedFrame = z.infer<typeof StartedFrame>;
+export type OutputFrame = z.infer<typeof OutputFrame>;
+export type FinishedFrame = z.infer<typeof FinishedFrame>;
+
+// ---- server → runtime
+
+export const ChallengeFrame = z.object({ t: z.literal("challenge"), nonce: z.string().regex(/^[A-Za-z0-9_-]{43}$/) });
+export const WelcomeFrame = z.object({ t: z.literal("welcome"), machineId: id("mch") });
+export const DispatchFrame = z.object({
+  t: z.literal("dispatch"),
+  ...commandRef,
+  command: z.string().min(1).max(LIMITS.commandChars),
+  shell: z.enum(SHELLS),
+  timeoutSeconds: z.number().int().positive().max(LIMITS.maxTimeoutSeconds).nullable(),
+});
+export const CancelFrame = z.object({ t: z.literal("cancel"), ...commandRef });
+/** What the Session object has committed for a command: output byte counts, and whether start/finish are in. */
+export const AckFrame = z.object({
+  t: z.literal("ack"),
+  ...commandRef,
+  started: z.boolean(),
+  stdout: count,
+  stderr: count,
+  finished: z.boolean(),
+});
+export const ErrorFrame = z.object({ t: z.literal("error"), code: z.string().max(64), message: z.string().max(1024) });
+
+export const ServerFrame = z.discriminatedUnion("t", [
+  ChallengeFrame,
+  WelcomeFrame,
+  DispatchFrame,
+  CancelFrame,
+  AckFrame,
+  ErrorFrame,
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+export type DispatchFrame = z.infer<typeof DispatchFrame>;
+export type AckFrame = z.infer<typeof AckFrame>;
+export type ChallengeFrame = z.infer<typeof ChallengeFrame>;
+
+/** Parse a frame from a peer: JSON, size bound, schema. Never throws; a bad frame is a readable error. */
+export function parseFrame<T>(
+  schema: z.ZodType<T>,
+  raw: string | ArrayBuffer | Uint8Array,
+  maxBytes: number,
+): { ok: true; frame: T } | { ok: false; code: string; message: string } {
+  if (typeof raw !== "string") return { ok: false, code: "bad_frame", message: "frames must be JSON text" };
+  if (raw.length > maxBytes) return { ok: false, code: "frame_too_large", message: `frame exceeds ${maxBytes} bytes` };
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: "bad_frame", message: "frame is not valid JSON" };
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+    return { ok: false, code: "invalid_frame", message: `${where}${issue?.message ?? "invalid frame"}` };
+  }
+  return { ok: true, frame: result.data };
+}

@@ -1,0 +1,100 @@
+// The session record: one JSON line per event. The exact UTF-8 bytes of the line are what is hashed, stored and
+// exported; a line is produced once by encodeRecord and never re-serialized.
+
+export const EVENT_TYPES = [
+  "session.opened",
+  "participant.joined",
+  "participant.left",
+  "command.requested",
+  "approval.requested",
+  "approval.granted",
+  "approval.declined",
+  "command.started",
+  "command.output",
+  "command.finished",
+  "chat.message",
+  "note.added",
+  "session.closed",
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const COMMAND_STATES = [
+  "queued",
+  "awaiting_approval",
+  "declined",
+  "running",
+  "finished",
+  "cancelled",
+  "timed_out",
+  "interrupted",
+  "failed",
+] as const;
+
+export type CommandState = (typeof COMMAND_STATES)[number];
+
+/** States after which a command never changes again. */
+export const FINAL_COMMAND_STATES: ReadonlySet<CommandState> = new Set([
+  "declined",
+  "finished",
+  "cancelled",
+  "timed_out",
+  "interrupted",
+  "failed",
+]);
+
+export type Actor = `user:${string}` | `contact:${string}` | `machine:${string}` | "system";
+
+export interface RecordEvent<T = Record<string, unknown>> {
+  seq: number;
+  ts: string;
+  type: string;
+  actor: string;
+  data: T;
+}
+
+/** An event as served by the API: the record's fields plus its chain hash. */
+export interface ChainedEvent extends RecordEvent {
+  hash: string;
+}
+
+export interface Head {
+  seq: number;
+  hash: string;
+}
+
+/** RFC 3339 UTC with milliseconds, the only timestamp form in a record. */
+export function recordTimestamp(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+const TS_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const ACTOR_PATTERN = /^(system|(user|contact|machine):[A-Za-z0-9_-]{1,64})$/;
+
+/** Serialize an event to its record line (no trailing newline), fixing the key order of the contract. */
+export function encodeRecord(event: RecordEvent): string {
+  if (!Number.isSafeInteger(event.seq) || event.seq < 1) throw new Error("seq must be a positive integer");
+  if (!TS_PATTERN.test(event.ts)) throw new Error("ts must be RFC 3339 UTC with milliseconds");
+  if (!ACTOR_PATTERN.test(event.actor)) throw new Error(`invalid actor: ${event.actor}`);
+  if (!/^[a-z]+\.[a-z_]+$/.test(event.type)) throw new Error(`invalid event type: ${event.type}`);
+  if (event.data === null || typeof event.data !== "object" || Array.isArray(event.data)) {
+    throw new Error("data must be an object");
+  }
+  return JSON.stringify({ seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, data: event.data });
+}
+
+/** Parse and check a record line. Throws with a readable reason on anything that is not a well-formed record. */
+export function decodeRecord(line: string): RecordEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new Error("record is not valid JSON");
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error("record is not an object");
+  const keys = Object.keys(value);
+  if (keys.join(",") !== "seq,ts,type,actor,data") throw new Error("record keys must be seq,ts,type,actor,data");
+  const event = value as RecordEvent;
+  if (encodeRecord(event) !== line) throw new Error("record is not in canonical form");
+  return event;
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// Builds what is not TypeScript-at-runtime: the console's static assets and the runtime's single-file bundle.
+//   node scripts/build.mjs            both
+//   node scripts/build.mjs runtime    only the runtime (used by `npm run runtime`)
+//   node scripts/build.mjs console    only the console
+import { cp, mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const which = process.argv[2] ?? "all";
+if (!["all", "runtime", "console"].includes(which)) {
+  console.error("usage: node scripts/build.mjs [all|runtime|console]");
+  process.exit(2);
+}
+
+async function buildRuntime() {
+  await build({
+    entryPoints: [join(root, "packages/runtime/src/cli.ts")],
+    outfile: join(root, "packages/runtime/dist/caisey-runtime.mjs"),
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    format: "esm",
+    sourcemap: "linked",
+    logLevel: "warning",
+    // ws has optional native helpers; the pure-JS paths are used without them.
+    external: ["bufferutil", "utf-8-validate"],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+}
+
+async function buildConsole() {
+  const out = join(root, "packages/console/dist");
+  await mkdir(out, { recursive: true });
+  await build({
+    entryPoints: [join(root, "packages/console/src/main.tsx")],
+    outdir: out,
+    entryNames: "app",
+    bundle: true,
+    platform: "browser",
+    target: "es2022",
+    format: "esm",
+    minify: true,
+    sourcemap: "linked",
+    jsx: "automatic",
+    jsxImportSource: "preact",
+    logLevel: "warning",
+  });
+  await cp(join(root, "packages/console/public"), out, { recursive: true });
+}
+
+if (which === "all" || which === "runtime") await buildRuntime();
+if (which === "all" || which === "console") await buildConsole();
