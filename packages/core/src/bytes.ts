@@ -1,7 +1,7 @@
 // Byte helpers shared by server, runtime and console. Pure; no platform APIs beyond TextEncoder/atob/btoa.
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: false });
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: false });
 
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text);

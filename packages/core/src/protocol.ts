@@ -124,6 +124,7 @@ export type ServerFrame = z.infer<typeof ServerFrame>;
 export type DispatchFrame = z.infer<typeof DispatchFrame>;
 export type AckFrame = z.infer<typeof AckFrame>;
 export type ChallengeFrame = z.infer<typeof ChallengeFrame>;
+export type CancelFrame = z.infer<typeof CancelFrame>;
 
 /** Parse a frame from a peer: JSON, size bound, schema. Never throws; a bad frame is a readable error. */
 export function parseFrame<T>(

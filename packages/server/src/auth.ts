@@ -1,0 +1,51 @@
+// Who is asking. Staff and contacts present a bearer token (scripts, CLI, tests) or the console's HttpOnly cookie.
+// Cookie-authenticated state changes must carry x-caisey-csrf: a header no other site can make a browser send.
+
+import type { Role } from "@caisey/core";
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import { type Env, tenant } from "./env.ts";
+import { HttpError } from "./http.ts";
+import type { Principal } from "./objects/tenant.ts";
+import { parseToken } from "./tokens.ts";
+
+export const COOKIE = "caisey_token";
+export const CSRF_HEADER = "x-caisey-csrf";
+
+export type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
+
+export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
+  const header = c.req.header("authorization");
+  let token: string | undefined;
+  let viaCookie = false;
+  if (header !== undefined) {
+    const match = /^Bearer ([!-~]{1,200})$/.exec(header);
+    if (!match) throw new HttpError(401, "unauthenticated", "Authorization must be 'Bearer <token>'");
+    token = match[1];
+  } else {
+    token = getCookie(c, COOKIE);
+    viaCookie = token !== undefined;
+  }
+  if (!token) throw new HttpError(401, "unauthenticated", "sign in first");
+  const parsed = parseToken(token, "cst");
+  const principal = parsed ? await tenant(c.env, parsed.tenantId).authenticate(parsed.hash) : null;
+  if (!principal) throw new HttpError(401, "unauthenticated", "token is invalid, expired or revoked");
+  if (viaCookie && !["GET", "HEAD", "OPTIONS"].includes(c.req.method) && c.req.header(CSRF_HEADER) !== "1") {
+    throw new HttpError(403, "csrf_required", `cookie-authenticated requests must send ${CSRF_HEADER}: 1`);
+  }
+  return principal;
+}
+
+/** Route guard: the caller must be signed in with one of `roles`. */
+export function allow(roles: readonly Role[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const principal = await authenticate(c);
+    if (!roles.includes(principal.role)) throw new HttpError(403, "forbidden", `a ${principal.role} may not do this`);
+    c.set("principal", principal);
+    await next();
+  };
+}
+
+export function cookieHeader(token: string, secure: boolean, maxAgeSeconds: number): string {
+  return `${COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? "; Secure" : ""}`;
+}

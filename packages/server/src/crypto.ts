@@ -1,0 +1,52 @@
+// Server-side hashing. SHA-256 is native and synchronous (node:crypto) so the Session object can append records
+// without yielding. Passwords use scrypt, a memory-hard KDF: N=2^15, r=8, p=3 (32 MiB, OWASP's recommended floor),
+// stored as a self-describing string so parameters can be raised later without breaking old hashes.
+
+import { createHash, scrypt, timingSafeEqual } from "node:crypto";
+import { fromBase64Url, randomBytes, type Sha256, toBase64Url, toHex, utf8 } from "@caisey/core";
+
+export const sha256: Sha256 = (data) => new Uint8Array(createHash("sha256").update(data).digest());
+
+export function sha256Hex(text: string): string {
+  return toHex(sha256(utf8(text)));
+}
+
+const SCRYPT = { N: 1 << 15, r: 8, p: 3, keyLength: 32 } as const;
+
+function derive(
+  password: string,
+  salt: Uint8Array,
+  N: number,
+  r: number,
+  p: number,
+  keyLength: number,
+): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    scrypt(
+      password.normalize("NFC"),
+      salt,
+      keyLength,
+      { N, r, p, maxmem: 256 * N * r + 16 * 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(new Uint8Array(key))),
+    );
+  });
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await derive(password, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keyLength);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${toBase64Url(salt)}$${toBase64Url(key)}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split("$");
+  if (parts.length !== 6 || parts[0] !== "scrypt") return false;
+  const [N, r, p] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
+  const expected = fromBase64Url(parts[5] as string);
+  const key = await derive(password, fromBase64Url(parts[4] as string), N, r, p, expected.length);
+  return timingSafeEqual(key, expected);
+}
+
+/** A hash to compare against when the account does not exist, so timing does not reveal which emails exist. */
+export const DUMMY_PASSWORD_HASH =
+  "scrypt$32768$8$3$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";

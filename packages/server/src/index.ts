@@ -1,0 +1,33 @@
+// The Worker: routes, authentication and validation at the edge; state lives in the Durable Objects it exports.
+
+import { Hono } from "hono";
+import type { AppEnv } from "./auth.ts";
+import { errorResponse, HttpError } from "./http.ts";
+import { clientRoutes } from "./routes/clients.ts";
+import { machineRoutes } from "./routes/machines.ts";
+import { peopleRoutes } from "./routes/people.ts";
+import { runtimeRoutes } from "./routes/runtime.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
+
+export { Directory } from "./objects/directory.ts";
+export { Machine } from "./objects/machine.ts";
+export { Session } from "./objects/session.ts";
+export { Tenant } from "./objects/tenant.ts";
+
+export const app = new Hono<AppEnv>();
+
+peopleRoutes(app);
+clientRoutes(app);
+machineRoutes(app);
+sessionRoutes(app);
+runtimeRoutes(app);
+
+app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+
+app.onError((error) => {
+  if (error instanceof HttpError) return errorResponse(error.status, error.code, error.message, error.headers);
+  console.error("unhandled error", error);
+  return errorResponse(500, "internal", "the server failed to handle this request");
+});
+
+export default app;

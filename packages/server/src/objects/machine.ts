@@ -1,0 +1,273 @@
+// One object per endpoint: its identity (public key), presence, and the runtime's single outbound WebSocket.
+// It proves the runtime's identity with a fresh challenge per connection, forwards the runtime's frames to their
+// Session objects in arrival order, and relays each Session's acknowledgement back to the runtime.
+
+import { DurableObject } from "cloudflare:workers";
+import {
+  authMessage,
+  type CancelFrame,
+  type DispatchFrame,
+  fromBase64Url,
+  LIMITS,
+  type MachineFacts,
+  parseFrame,
+  RuntimeFrame,
+  randomBytes,
+  toBase64Url,
+  utf8,
+} from "@caisey/core";
+import { type Env, session, tenant } from "../env.ts";
+import { migrate } from "../migrations.ts";
+
+const MIGRATIONS = [
+  {
+    name: "identity and pending work",
+    sql: `CREATE TABLE identity (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, client_id TEXT NOT NULL, public_key TEXT NOT NULL,
+            enrolled_at TEXT NOT NULL, revoked_at TEXT);
+          CREATE TABLE pending_sessions (session_id TEXT PRIMARY KEY, since TEXT NOT NULL);`,
+  },
+];
+
+/** How often a connected machine confirms its presence to the Tenant (see Tenant.PRESENCE_STALE_MS). */
+const HEARTBEAT_MS = 30_000;
+/** A socket that has not answered the challenge within this time is closed. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+type Identity = { id: string; tenant_id: string; client_id: string; public_key: string; revoked_at: string | null };
+
+type RuntimeAttachment =
+  | { kind: "runtime"; state: "challenged"; nonce: string; at: number }
+  | { kind: "runtime"; state: "authenticated"; machineId: string; at: number };
+
+export class Machine extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  /** Frames are forwarded strictly in arrival order; awaits on Session RPCs must not let a later frame overtake. */
+  private forwarding: Promise<void> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    migrate(ctx.storage, MIGRATIONS);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"t":"ping"}', '{"t":"pong"}'));
+  }
+
+  private identity(): Identity | null {
+    return this.sql.exec<Identity>("SELECT * FROM identity").toArray()[0] ?? null;
+  }
+
+  register(input: { machineId: string; tenantId: string; clientId: string; publicKey: string }): void {
+    this.sql.exec(
+      "INSERT OR REPLACE INTO identity (id, tenant_id, client_id, public_key, enrolled_at) VALUES (?, ?, ?, ?, ?)",
+      input.machineId,
+      input.tenantId,
+      input.clientId,
+      input.publicKey,
+      new Date().toISOString(),
+    );
+  }
+
+  private runtimeSockets(): WebSocket[] {
+    return this.ctx
+      .getWebSockets("runtime")
+      .filter((ws) => (ws.deserializeAttachment() as RuntimeAttachment | null)?.state === "authenticated");
+  }
+
+  // ---- work from sessions
+
+  /** Deliver a command now if the runtime is connected; remember the session either way so a reconnect resumes it. */
+  dispatch(sessionId: string, frame: DispatchFrame): { delivered: boolean } {
+    this.sql.exec(
+      "INSERT OR IGNORE INTO pending_sessions (session_id, since) VALUES (?, ?)",
+      sessionId,
+      new Date().toISOString(),
+    );
+    return { delivered: this.sendToRuntime(frame) };
+  }
+
+  cancel(_sessionId: string, frame: CancelFrame): { delivered: boolean } {
+    return { delivered: this.sendToRuntime(frame) };
+  }
+
+  private sendToRuntime(frame: object): boolean {
+    const ws = this.runtimeSockets()[0];
+    if (!ws) return false;
+    try {
+      ws.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  online(): boolean {
+    return this.runtimeSockets().length > 0;
+  }
+
+  // ---- the runtime's socket
+
+  override async fetch(request: Request): Promise<Response> {
+    const identity = this.identity();
+    if (!identity || identity.revoked_at !== null) {
+      return Response.json({ error: { code: "unknown_machine", message: "machine is not enrolled" } }, { status: 404 });
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, ["runtime"]);
+    const nonce = toBase64Url(randomBytes(32));
+    server.serializeAttachment({
+      kind: "runtime",
+      state: "challenged",
+      nonce,
+      at: Date.now(),
+    } satisfies RuntimeAttachment);
+    server.send(JSON.stringify({ t: "challenge", nonce }));
+    await this.scheduleAlarm(Date.now() + HELLO_TIMEOUT_MS);
+    void request;
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const parsed = parseFrame(RuntimeFrame, message, LIMITS.runtimeFrameBytes);
+    if (!parsed.ok) {
+      ws.send(JSON.stringify({ t: "error", code: parsed.code, message: parsed.message }));
+      return;
+    }
+    const frame = parsed.frame;
+    const attachment = ws.deserializeAttachment() as RuntimeAttachment;
+    if (attachment.state === "challenged") {
+      if (frame.t !== "hello") {
+        ws.close(4401, "answer the challenge first");
+        return;
+      }
+      await this.authenticate(ws, attachment.nonce, frame.machineId, frame.signature, frame.facts);
+      return;
+    }
+    if (frame.t === "hello") {
+      ws.send(JSON.stringify({ t: "error", code: "already_authenticated", message: "hello was already accepted" }));
+      return;
+    }
+    const machineId = attachment.machineId;
+    const task = this.forwarding.then(async () => {
+      const result = await session(this.env, frame.sessionId).runtimeFrame(machineId, frame);
+      if (result.ok) {
+        ws.send(JSON.stringify(result.value));
+        if (frame.t === "finished" && result.value.finished) await this.refreshPending(frame.sessionId);
+      } else {
+        ws.send(
+          JSON.stringify({
+            t: "error",
+            code: result.code,
+            message: `${frame.t} ${frame.commandId}: ${result.message}`,
+          }),
+        );
+      }
+    });
+    this.forwarding = task.catch(() => {});
+    await task;
+  }
+
+  private async authenticate(
+    ws: WebSocket,
+    nonce: string,
+    machineId: string,
+    signature: string,
+    facts: MachineFacts,
+  ): Promise<void> {
+    const identity = this.identity();
+    let valid = false;
+    if (identity && identity.revoked_at === null && identity.id === machineId) {
+      try {
+        const key = await crypto.subtle.importKey(
+          "raw",
+          fromBase64Url(identity.public_key),
+          { name: "Ed25519" },
+          false,
+          ["verify"],
+        );
+        valid = await crypto.subtle.verify(
+          { name: "Ed25519" },
+          key,
+          fromBase64Url(signature),
+          utf8(authMessage(machineId, nonce)),
+        );
+      } catch {
+        valid = false;
+      }
+    }
+    if (!valid || !identity) {
+      ws.close(4401, "identity not proven");
+      return;
+    }
+    // One runtime connection per machine: a newer one replaces an older one (e.g. after a silent network drop).
+    for (const other of this.runtimeSockets()) {
+      if (other !== ws) other.close(4409, "replaced by a newer connection");
+    }
+    ws.serializeAttachment({
+      kind: "runtime",
+      state: "authenticated",
+      machineId,
+      at: Date.now(),
+    } satisfies RuntimeAttachment);
+    ws.send(JSON.stringify({ t: "welcome", machineId }));
+    await tenant(this.env, identity.tenant_id).setPresence(machineId, true, facts);
+    await this.scheduleAlarm(Date.now() + HEARTBEAT_MS);
+    // Resume every session that has work for this machine.
+    const pending = this.sql
+      .exec<{ session_id: string }>("SELECT session_id FROM pending_sessions ORDER BY since")
+      .toArray();
+    for (const { session_id } of pending) {
+      const { active, frame } = await session(this.env, session_id).redispatch(machineId);
+      if (frame) ws.send(JSON.stringify(frame));
+      if (!active) this.sql.exec("DELETE FROM pending_sessions WHERE session_id = ?", session_id);
+    }
+  }
+
+  private async refreshPending(sessionId: string): Promise<void> {
+    // The session dispatches its next command itself; drop it from the resume list only when it has none left.
+    const { active } = await session(this.env, sessionId).redispatch(this.identity()?.id ?? "");
+    if (!active) this.sql.exec("DELETE FROM pending_sessions WHERE session_id = ?", sessionId);
+  }
+
+  private async scheduleAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Heartbeat: close sockets that never answered the challenge; keep the Tenant's presence fresh, or mark offline. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    for (const ws of this.ctx.getWebSockets("runtime")) {
+      const a = ws.deserializeAttachment() as RuntimeAttachment | null;
+      if (a?.state === "challenged" && now - a.at >= HELLO_TIMEOUT_MS) ws.close(4408, "challenge not answered in time");
+    }
+    const identity = this.identity();
+    if (!identity) return;
+    const online = this.runtimeSockets().length > 0;
+    await tenant(this.env, identity.tenant_id).setPresence(identity.id, online, null);
+    const waiting = this.ctx
+      .getWebSockets("runtime")
+      .some((ws) => (ws.deserializeAttachment() as RuntimeAttachment | null)?.state === "challenged");
+    if (online) await this.ctx.storage.setAlarm(now + HEARTBEAT_MS);
+    else if (waiting) await this.ctx.storage.setAlarm(now + HELLO_TIMEOUT_MS);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+    } catch {
+      // already closed
+    }
+    await this.markOfflineIfGone(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.markOfflineIfGone(ws);
+  }
+
+  private async markOfflineIfGone(closed: WebSocket): Promise<void> {
+    const identity = this.identity();
+    if (!identity) return;
+    const remaining = this.runtimeSockets().filter((ws) => ws !== closed && ws.readyState === WebSocket.OPEN);
+    if (remaining.length === 0) await tenant(this.env, identity.tenant_id).setPresence(identity.id, false, null);
+  }
+}

@@ -1,0 +1,620 @@
+// The session's record. This object is the single writer of the session's event log: it appends every event with
+// the hash chain, holds the browsers' live sockets, queues commands and hands them to the machine one at a time,
+// and acknowledges runtime output only once it is committed. Nothing else writes a session's events.
+
+import { DurableObject } from "cloudflare:workers";
+import {
+  type AckFrame,
+  base64DecodedLength,
+  type CommandBody,
+  type CommandState,
+  type DispatchFrame,
+  defaultShell,
+  encodeRecord,
+  FINAL_COMMAND_STATES,
+  type FinishedFrame,
+  fromBase64,
+  genesisHash,
+  type Head,
+  newId,
+  nextHash,
+  type OutputFrame,
+  recordTimestamp,
+  type Shell,
+  type StartedFrame,
+  shellsFor,
+  toBase64,
+} from "@caisey/core";
+import { sha256 } from "../crypto.ts";
+import { type Env, machine, tenant } from "../env.ts";
+import { migrate } from "../migrations.ts";
+import { fail, notFound, ok, type Result } from "../result.ts";
+
+const MIGRATIONS = [
+  {
+    name: "session, events, commands",
+    sql: `CREATE TABLE session (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, machine_id TEXT NOT NULL, client_id TEXT NOT NULL,
+            hostname TEXT NOT NULL, os TEXT NOT NULL, technician_id TEXT NOT NULL, ticket TEXT, state TEXT NOT NULL,
+            opened_at TEXT NOT NULL, closed_at TEXT);
+          CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, record TEXT NOT NULL, hash TEXT NOT NULL,
+            command_id TEXT, stream TEXT, offset INTEGER);
+          CREATE INDEX events_output ON events(command_id, stream, offset) WHERE type = 'command.output';
+          CREATE TABLE commands (id TEXT PRIMARY KEY, position INTEGER NOT NULL, command TEXT NOT NULL, shell TEXT NOT NULL,
+            state TEXT NOT NULL, requested_by TEXT NOT NULL, requested_at TEXT NOT NULL, reason TEXT, timeout_seconds INTEGER,
+            dispatched INTEGER NOT NULL DEFAULT 0, started_at TEXT, finished_at TEXT, exit_code INTEGER,
+            stdout_committed INTEGER NOT NULL DEFAULT 0, stderr_committed INTEGER NOT NULL DEFAULT 0,
+            stdout_sha256 TEXT, stderr_sha256 TEXT, duration_ms INTEGER, pid INTEGER, reason_final TEXT);
+          CREATE INDEX commands_position ON commands(position);`,
+  },
+];
+
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+const OUTPUT_PAGE_BYTES = 2 * 1024 * 1024;
+
+type SessionRow = {
+  id: string;
+  tenant_id: string;
+  machine_id: string;
+  client_id: string;
+  hostname: string;
+  os: string;
+  technician_id: string;
+  ticket: string | null;
+  state: "open" | "closed";
+  opened_at: string;
+  closed_at: string | null;
+};
+
+type CommandRow = {
+  id: string;
+  position: number;
+  command: string;
+  shell: Shell;
+  state: CommandState;
+  requested_by: string;
+  requested_at: string;
+  reason: string | null;
+  timeout_seconds: number | null;
+  dispatched: number;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  stdout_committed: number;
+  stderr_committed: number;
+  stdout_sha256: string | null;
+  stderr_sha256: string | null;
+  duration_ms: number | null;
+  pid: number | null;
+  reason_final: string | null;
+};
+
+export interface OpenSession {
+  sessionId: string;
+  tenantId: string;
+  machineId: string;
+  clientId: string;
+  hostname: string;
+  os: string;
+  technicianId: string;
+  ticket: string | null;
+}
+
+/** Socket attachment of a browser watching the session live. */
+interface LiveAttachment {
+  kind: "live";
+  actor: string;
+}
+
+export function commandView(c: CommandRow) {
+  return {
+    id: c.id,
+    command: c.command,
+    shell: c.shell,
+    state: c.state,
+    requestedBy: c.requested_by,
+    requestedAt: c.requested_at,
+    reason: c.reason,
+    timeoutSeconds: c.timeout_seconds,
+    startedAt: c.started_at,
+    finishedAt: c.finished_at,
+    pid: c.pid,
+    exitCode: c.exit_code,
+    stdoutBytes: c.stdout_committed,
+    stderrBytes: c.stderr_committed,
+    stdoutSha256: c.stdout_sha256,
+    stderrSha256: c.stderr_sha256,
+    durationMs: c.duration_ms,
+    finalReason: c.reason_final,
+  };
+}
+
+/** An event as the API serves it: the record with its chain hash spliced in, never re-serialized. */
+function withHash(record: string, hash: string): string {
+  return `${record.slice(0, -1)},"hash":"${hash}"}`;
+}
+
+export class Session extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private head: Head | null = null;
+  private lastTsMs = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    migrate(ctx.storage, MIGRATIONS);
+    const last = this.sql
+      .exec<{ seq: number; hash: string; record: string }>(
+        "SELECT seq, hash, record FROM events ORDER BY seq DESC LIMIT 1",
+      )
+      .toArray()[0];
+    if (last) {
+      this.head = { seq: last.seq, hash: last.hash };
+      this.lastTsMs = Date.parse((JSON.parse(last.record) as { ts: string }).ts);
+    }
+  }
+
+  // ---- the record
+
+  private row(): SessionRow | null {
+    return this.sql.exec<SessionRow>("SELECT * FROM session").toArray()[0] ?? null;
+  }
+
+  /** The session as seen by a caller of this tenant; any other tenant gets "not found". */
+  private scoped(tenantId: string): Result<SessionRow> {
+    const row = this.row();
+    if (!row || row.tenant_id !== tenantId) return notFound("session");
+    return ok(row);
+  }
+
+  /** Append one event: next seq, monotonic timestamp, chain hash; then push it to every live socket. */
+  private append(
+    type: string,
+    actor: string,
+    data: Record<string, unknown>,
+    output?: { commandId: string; stream: string; offset: number },
+  ): Head {
+    const head = this.head ?? { seq: 0, hash: genesisHash(sha256, (this.row() as SessionRow).id) };
+    const tsMs = Math.max(Date.now(), this.lastTsMs);
+    const seq = head.seq + 1;
+    const record = encodeRecord({ seq, ts: recordTimestamp(tsMs), type, actor, data });
+    const hash = nextHash(sha256, head.hash, record);
+    this.sql.exec(
+      "INSERT INTO events (seq, type, record, hash, command_id, stream, offset) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      seq,
+      type,
+      record,
+      hash,
+      output?.commandId ?? null,
+      output?.stream ?? null,
+      output?.offset ?? null,
+    );
+    this.head = { seq, hash };
+    this.lastTsMs = tsMs;
+    const message = withHash(record, hash);
+    for (const ws of this.ctx.getWebSockets("live")) {
+      try {
+        ws.send(message);
+      } catch {
+        // A socket that is closing is cleaned up by webSocketClose.
+      }
+    }
+    return this.head;
+  }
+
+  open(input: OpenSession): Result<{ openedAt: string }> {
+    if (this.row()) return fail(409, "session_exists", "session already exists");
+    const openedAt = recordTimestamp(Date.now());
+    this.sql.exec(
+      `INSERT INTO session (id, tenant_id, machine_id, client_id, hostname, os, technician_id, ticket, state, opened_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`,
+      input.sessionId,
+      input.tenantId,
+      input.machineId,
+      input.clientId,
+      input.hostname,
+      input.os,
+      input.technicianId,
+      input.ticket,
+      openedAt,
+    );
+    this.append("session.opened", `user:${input.technicianId}`, {
+      sessionId: input.sessionId,
+      machineId: input.machineId,
+      clientId: input.clientId,
+      hostname: input.hostname,
+      technicianId: input.technicianId,
+      ticket: input.ticket,
+    });
+    return ok({ openedAt });
+  }
+
+  private commands(): CommandRow[] {
+    return this.sql.exec<CommandRow>("SELECT * FROM commands ORDER BY position").toArray();
+  }
+
+  private command(commandId: string): CommandRow | null {
+    return this.sql.exec<CommandRow>("SELECT * FROM commands WHERE id = ?", commandId).toArray()[0] ?? null;
+  }
+
+  summary(tenantId: string) {
+    const scoped = this.scoped(tenantId);
+    if (!scoped.ok) return scoped;
+    const s = scoped.value;
+    return ok({
+      session: {
+        id: s.id,
+        machineId: s.machine_id,
+        clientId: s.client_id,
+        hostname: s.hostname,
+        os: s.os,
+        technicianId: s.technician_id,
+        ticket: s.ticket,
+        state: s.state,
+        openedAt: s.opened_at,
+        closedAt: s.closed_at,
+        head: this.head as Head,
+      },
+      commands: this.commands().map(commandView),
+    });
+  }
+
+  commandDetail(tenantId: string, commandId: string) {
+    const scoped = this.scoped(tenantId);
+    if (!scoped.ok) return scoped;
+    const c = this.command(commandId);
+    return c ? ok({ command: commandView(c) }) : notFound("command");
+  }
+
+  events(tenantId: string, after: number, limit: number): Result<{ events: string[]; head: Head }> {
+    const scoped = this.scoped(tenantId);
+    if (!scoped.ok) return scoped;
+    const rows = this.sql
+      .exec<{ record: string; hash: string }>(
+        "SELECT record, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        after,
+        limit,
+      )
+      .toArray();
+    return ok({ events: rows.map((r) => withHash(r.record, r.hash)), head: this.head as Head });
+  }
+
+  /** A page of record lines (for the NDJSON export), bounded in bytes so a huge session streams page by page. */
+  recordPage(tenantId: string, after: number): Result<{ lines: string[]; last: number; done: boolean }> {
+    const scoped = this.scoped(tenantId);
+    if (!scoped.ok) return scoped;
+    const lines: string[] = [];
+    let last = after;
+    let bytes = 0;
+    for (const row of this.sql.exec<{ seq: number; record: string }>(
+      "SELECT seq, record FROM events WHERE seq > ? ORDER BY seq",
+      after,
+    )) {
+      if (bytes > OUTPUT_PAGE_BYTES) return ok({ lines, last, done: false });
+      lines.push(row.record);
+      bytes += row.record.length;
+      last = row.seq;
+    }
+    return ok({ lines, last, done: true });
+  }
+
+  /** A page of one stream's output from byte `from`, as base64 chunks in order. */
+  outputPage(
+    tenantId: string,
+    commandId: string,
+    stream: "stdout" | "stderr",
+    from: number,
+  ): Result<{ chunks: string[]; next: number; done: boolean }> {
+    const scoped = this.scoped(tenantId);
+    if (!scoped.ok) return scoped;
+    if (!this.command(commandId)) return notFound("command");
+    const chunks: string[] = [];
+    let next = from;
+    let bytes = 0;
+    const rows = this.sql.exec<{ record: string; offset: number }>(
+      "SELECT record, offset FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? AND offset >= ? ORDER BY offset",
+      commandId,
+      stream,
+      from,
+    );
+    for (const row of rows) {
+      if (bytes >= OUTPUT_PAGE_BYTES) return ok({ chunks, next, done: false });
+      const data = (JSON.parse(row.record) as { data: { data: string } }).data.data;
+      chunks.push(data);
+      const length = base64DecodedLength(data);
+      next = row.offset + length;
+      bytes += length;
+    }
+    return ok({ chunks, next, done: true });
+  }
+
+  // ---- technician actions
+
+  requestCommand(
+    tenantId: string,
+    userId: string,
+    body: CommandBody,
+  ): Result<{ commandId: string; state: CommandState }> {
+    const scoped = this.scoped(tenantId);
+    if (!scoped.ok) return scoped;
+    const s = scoped.value;
+    if (s.state !== "open") return fail(409, "session_closed", "session is closed");
+    if (body.requireApproval) {
+      // Approval gates arrive with client contacts; refusing beats running something a technician wanted approved.
+      return fail(422, "approvals_unavailable", "approval gates are not available on this server yet");
+    }
+    const shell = body.shell ?? defaultShell(s.os);
+    if (!shellsFor(s.os).includes(shell))
+      return fail(422, "shell_unavailable", `${shell} is not available on a ${s.os} machine`);
+    const commandId = newId("cmd");
+    const position = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM commands").one().n + 1;
+    const timeoutSeconds = body.timeoutSeconds ?? null;
+    this.ctx.storage.transactionSync(() => {
+      const head = this.append("command.requested", `user:${userId}`, {
+        commandId,
+        command: body.command,
+        shell,
+        timeoutSeconds,
+        reason: body.reason ?? null,
+        requestedBy: userId,
+      });
+      this.sql.exec(
+        "INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+        commandId,
+        position,
+        body.command,
+        shell,
+        userId,
+        recordTimestamp(this.lastTsMs),
+        body.reason ?? null,
+        timeoutSeconds,
+      );
+      void head;
+    });
+    this.pump();
+    this.reportToTenant();
+    return ok({ commandId, state: "queued" });
+  }
+
+  cancel(tenantId: string, userId: string, commandId: string): Result<{ state: CommandState }> {
+    const scoped = this.scoped(tenantId);
+    if (!scoped.ok) return scoped;
+    const c = this.command(commandId);
+    if (!c) return notFound("command");
+    if (FINAL_COMMAND_STATES.has(c.state)) return fail(409, "command_finished", `command already ${c.state}`);
+    if (c.state === "queued" && c.dispatched === 0) {
+      this.finishCommand(c, `user:${userId}`, {
+        state: "cancelled",
+        exitCode: null,
+        signal: null,
+        reason: "cancelled before it started",
+        stdoutSha256: EMPTY_SHA256,
+        stderrSha256: EMPTY_SHA256,
+        durationMs: 0,
+      });
+      return ok({ state: "cancelled" });
+    }
+    const frame = { t: "cancel" as const, sessionId: scoped.value.id, commandId };
+    void machine(this.env, scoped.value.machine_id).cancel(scoped.value.id, frame);
+    return ok({ state: c.state });
+  }
+
+  addText(tenantId: string, actor: string, kind: "chat.message" | "note.added", text: string): Result<{ seq: number }> {
+    const scoped = this.scoped(tenantId);
+    if (!scoped.ok) return scoped;
+    if (scoped.value.state !== "open" && kind === "chat.message")
+      return fail(409, "session_closed", "session is closed");
+    return ok({ seq: this.append(kind, actor, { text }).seq });
+  }
+
+  close(tenantId: string, userId: string): Result<{ seq: number }> {
+    const scoped = this.scoped(tenantId);
+    if (!scoped.ok) return scoped;
+    if (scoped.value.state === "closed") return fail(409, "session_closed", "session is already closed");
+    const active = this.commands().filter((c) => !FINAL_COMMAND_STATES.has(c.state));
+    if (active.length > 0)
+      return fail(409, "commands_active", `${active.length} command(s) still queued or running; cancel them first`);
+    const closedAt = recordTimestamp(Date.now());
+    this.sql.exec("UPDATE session SET state = 'closed', closed_at = ?", closedAt);
+    const head = this.append("session.closed", `user:${userId}`, {});
+    this.reportToTenant();
+    return ok({ seq: head.seq });
+  }
+
+  // ---- the machine side
+
+  /** Hand the next command to the machine when none is in flight. Commands of a session run strictly in order. */
+  private pump(): void {
+    const s = this.row();
+    if (!s) return;
+    const inFlight = this.sql
+      .exec("SELECT 1 FROM commands WHERE state = 'running' OR (state = 'queued' AND dispatched = 1) LIMIT 1")
+      .toArray();
+    if (inFlight.length > 0) return; // one at a time; redispatch() covers reconnects
+    const next = this.sql
+      .exec<CommandRow>("SELECT * FROM commands WHERE state = 'queued' ORDER BY position LIMIT 1")
+      .toArray()[0];
+    if (!next) return;
+    this.sql.exec("UPDATE commands SET dispatched = 1 WHERE id = ?", next.id);
+    void machine(this.env, s.machine_id).dispatch(s.id, this.dispatchFrame(s, next));
+  }
+
+  private dispatchFrame(s: SessionRow, c: CommandRow): DispatchFrame {
+    return {
+      t: "dispatch",
+      sessionId: s.id,
+      commandId: c.id,
+      command: c.command,
+      shell: c.shell,
+      timeoutSeconds: c.timeout_seconds,
+    };
+  }
+
+  /** The machine's runtime (re)connected: send the command in flight again (the runtime ignores one it knows). */
+  redispatch(machineId: string): { active: boolean; frame: DispatchFrame | null } {
+    const s = this.row();
+    if (!s || s.machine_id !== machineId) return { active: false, frame: null };
+    const c = this.sql
+      .exec<CommandRow>("SELECT * FROM commands WHERE state IN ('queued', 'running') ORDER BY position LIMIT 1")
+      .toArray()[0];
+    if (!c) return { active: false, frame: null };
+    if (c.dispatched === 0) this.sql.exec("UPDATE commands SET dispatched = 1 WHERE id = ?", c.id);
+    return { active: true, frame: this.dispatchFrame(s, c) };
+  }
+
+  private ack(c: CommandRow): AckFrame {
+    const fresh = this.command(c.id) as CommandRow;
+    return {
+      t: "ack",
+      sessionId: (this.row() as SessionRow).id,
+      commandId: c.id,
+      started: fresh.started_at !== null,
+      stdout: fresh.stdout_committed,
+      stderr: fresh.stderr_committed,
+      finished: FINAL_COMMAND_STATES.has(fresh.state),
+    };
+  }
+
+  /** A frame from this session's machine. Returns what is committed for the command, for the runtime's outbox. */
+  runtimeFrame(machineId: string, frame: StartedFrame | OutputFrame | FinishedFrame): Result<AckFrame> {
+    const s = this.row();
+    if (!s || s.machine_id !== machineId || frame.sessionId !== s.id) return notFound("session");
+    const c = this.command(frame.commandId);
+    if (!c) return notFound("command");
+    const actor = `machine:${machineId}`;
+    if (frame.t === "started") {
+      if (c.state === "queued") {
+        this.ctx.storage.transactionSync(() => {
+          const { t: _t, sessionId: _s, ...data } = frame;
+          this.append("command.started", actor, data);
+          this.sql.exec(
+            "UPDATE commands SET state = 'running', started_at = ?, pid = ? WHERE id = ?",
+            recordTimestamp(this.lastTsMs),
+            frame.pid,
+            c.id,
+          );
+        });
+      }
+      return ok(this.ack(c));
+    }
+    if (frame.t === "output") {
+      if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c));
+      if (c.state !== "running") return fail(409, "not_started", "output before command.started");
+      this.commitOutput(c, frame, actor);
+      return ok(this.ack(c));
+    }
+    // finished
+    if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c));
+    if (c.stdout_committed < frame.stdoutBytes || c.stderr_committed < frame.stderrBytes) {
+      return ok(this.ack(c)); // output still missing: the runtime resends it before finishing again
+    }
+    this.finishCommand(c, actor, frame);
+    return ok(this.ack(c));
+  }
+
+  /** Exactly-once output: bytes below the committed length are already in the record and are skipped. */
+  private commitOutput(c: CommandRow, frame: OutputFrame, actor: string): void {
+    const committed = frame.stream === "stdout" ? c.stdout_committed : c.stderr_committed;
+    const length = base64DecodedLength(frame.data);
+    const end = frame.offset + length;
+    if (end <= committed || frame.offset > committed) return; // duplicate, or a gap the runtime will fill on resend
+    const skip = committed - frame.offset;
+    const data = skip === 0 ? frame.data : toBase64(fromBase64(frame.data).subarray(skip));
+    const column = frame.stream === "stdout" ? "stdout_committed" : "stderr_committed";
+    this.ctx.storage.transactionSync(() => {
+      this.append(
+        "command.output",
+        actor,
+        { commandId: c.id, stream: frame.stream, offset: committed, data },
+        { commandId: c.id, stream: frame.stream, offset: committed },
+      );
+      this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, end, c.id);
+    });
+  }
+
+  private finishCommand(
+    c: CommandRow,
+    actor: string,
+    f: Pick<FinishedFrame, "state" | "exitCode" | "signal" | "reason" | "stdoutSha256" | "stderrSha256" | "durationMs">,
+  ): void {
+    this.ctx.storage.transactionSync(() => {
+      this.append("command.finished", actor, {
+        commandId: c.id,
+        state: f.state,
+        exitCode: f.exitCode,
+        signal: f.signal,
+        reason: f.reason,
+        stdoutBytes: c.stdout_committed,
+        stderrBytes: c.stderr_committed,
+        stdoutSha256: f.stdoutSha256,
+        stderrSha256: f.stderrSha256,
+        durationMs: f.durationMs,
+      });
+      this.sql.exec(
+        "UPDATE commands SET state = ?, finished_at = ?, exit_code = ?, stdout_sha256 = ?, stderr_sha256 = ?, duration_ms = ?, reason_final = ? WHERE id = ?",
+        f.state,
+        recordTimestamp(this.lastTsMs),
+        f.exitCode,
+        f.stdoutSha256,
+        f.stderrSha256,
+        f.durationMs,
+        f.reason,
+        c.id,
+      );
+    });
+    this.pump();
+    this.reportToTenant();
+  }
+
+  private reportToTenant(): void {
+    const s = this.row();
+    if (!s) return;
+    const counts = this.sql
+      .exec<{ n: number; failed: number }>(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN state IN ('failed','timed_out','interrupted') OR (state = 'finished' AND exit_code != 0) THEN 1 ELSE 0 END), 0) AS failed FROM commands",
+      )
+      .one();
+    void tenant(this.env, s.tenant_id).updateSession(s.id, {
+      state: s.state,
+      closedAt: s.closed_at,
+      commandCount: counts.n,
+      failedCount: counts.failed,
+      headSeq: this.head?.seq ?? 0,
+    });
+  }
+
+  // ---- live sockets (hibernatable)
+
+  override async fetch(request: Request): Promise<Response> {
+    // Only the Worker reaches this; it has authenticated the caller and scoped the tenant.
+    const tenantId = request.headers.get("x-caisey-tenant") ?? "";
+    const actor = request.headers.get("x-caisey-actor") ?? "";
+    const after = Number(new URL(request.url).searchParams.get("after") ?? "0");
+    if (!this.scoped(tenantId).ok)
+      return Response.json({ error: { code: "not_found", message: "session not found" } }, { status: 404 });
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, ["live"]);
+    server.serializeAttachment({ kind: "live", actor } satisfies LiveAttachment);
+    // Backlog first, synchronously, so no event appended meanwhile can slip between backlog and live stream.
+    for (const row of this.sql.exec<{ record: string; hash: string }>(
+      "SELECT record, hash FROM events WHERE seq > ? ORDER BY seq",
+      after,
+    )) {
+      server.send(withHash(row.record, row.hash));
+    }
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {
+    // The live socket is one-way; anything a browser sends is refused without effect.
+    ws.send(JSON.stringify({ error: { code: "read_only", message: "the live socket only streams events" } }));
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "bye");
+    } catch {
+      // already closed
+    }
+  }
+}

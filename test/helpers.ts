@@ -1,0 +1,246 @@
+// Real processes for end-to-end tests: the server (`npm start`'s script, wrangler + workerd) on a free port with a
+// temporary data dir, and runtimes enrolled into temporary dirs. Every process gets its own process group so a test
+// can kill it (and everything it spawned) the way a crash would.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const NODE = process.execPath;
+const RUNTIME = join(ROOT, "packages/runtime/dist/caisey-runtime.mjs");
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `caisey-${prefix}-`));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  what: string,
+  timeoutMs = 20_000,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A child process in its own process group; output kept for diagnostics. */
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  /** Graceful stop (SIGTERM to the group), waiting for exit. */
+  stop: () => Promise<void>;
+  /** Crash: SIGKILL to the whole group. */
+  kill9: () => Promise<void>;
+  exited: Promise<number | null>;
+}
+
+function startProc(args: string[], env: Record<string, string>): Proc {
+  const child = spawn(NODE, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stdout?.on("data", (d) => {
+    log += d;
+  });
+  child.stderr?.on("data", (d) => {
+    log += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const signalGroup = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-(child.pid as number), signal);
+    } catch {
+      return;
+    }
+    await exited;
+  };
+  return {
+    child,
+    output: () => log,
+    exited,
+    stop: async () => {
+      const timer = setTimeout(() => void signalGroup("SIGKILL"), 5000);
+      await signalGroup("SIGTERM");
+      clearTimeout(timer);
+      // wrangler's workerd child may outlive its parent by a moment; make sure the group is gone.
+      try {
+        process.kill(-(child.pid as number), "SIGKILL");
+      } catch {}
+    },
+    kill9: async () => {
+      await signalGroup("SIGKILL");
+    },
+  };
+}
+
+export interface Server {
+  url: string;
+  port: number;
+  dataDir: string;
+  proc: Proc;
+  stop: () => Promise<void>;
+  kill9: () => Promise<void>;
+  /** Start again on the same port and data dir (after stop or kill9). */
+  restart: () => Promise<void>;
+}
+
+export async function startServer(options: { dataDir?: string; port?: number } = {}): Promise<Server> {
+  const dataDir = options.dataDir ?? tempDir("data");
+  const port = options.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  const launch = async () => {
+    const proc = startProc([join(ROOT, "scripts/start.mjs")], { PORT: String(port), CAISEY_DATA: dataDir });
+    await waitFor(
+      async () => {
+        if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.output()}`);
+        const res = await fetch(`${url}/api/v1/setup`);
+        return res.ok;
+      },
+      "server to listen",
+      60_000,
+      100,
+    );
+    return proc;
+  };
+  const server: Server = {
+    url,
+    port,
+    dataDir,
+    proc: await launch(),
+    stop: () => server.proc.stop(),
+    kill9: () => server.proc.kill9(),
+    restart: async () => {
+      server.proc = await launch();
+    },
+  };
+  return server;
+}
+
+export interface Api {
+  token: string;
+  get: (path: string) => Promise<Response>;
+  post: (path: string, body?: unknown) => Promise<Response>;
+  json: <T = any>(path: string, body?: unknown) => Promise<T>;
+}
+
+export function api(url: string, token: string): Api {
+  const headers = { authorization: `Bearer ${token}` };
+  const a: Api = {
+    token,
+    get: (path) => fetch(`${url}${path}`, { headers }),
+    post: (path, body) =>
+      fetch(`${url}${path}`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify(body ?? {}),
+      }),
+    /** GET (no body) or POST (with body); throws on a non-2xx answer with the error's text. */
+    json: async (path, body) => {
+      const res = body === undefined ? await a.get(path) : await a.post(path, body);
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${path} → ${res.status} ${text}`);
+      return JSON.parse(text);
+    },
+  };
+  return a;
+}
+
+export const OWNER = {
+  organization: "Northwind IT",
+  name: "Olivia Owner",
+  email: "olivia@northwind.test",
+  password: "correct horse battery staple",
+};
+
+export async function setupOrganization(url: string): Promise<Api> {
+  const res = await fetch(`${url}/api/v1/setup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(OWNER),
+  });
+  if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${await res.text()}`);
+  const { token } = (await res.json()) as { token: string };
+  return api(url, token);
+}
+
+export interface Runtime {
+  dataDir: string;
+  machineId: string;
+  clientId: string;
+  start: () => Proc;
+}
+
+/** Create a client and an enrollment token, and enroll a runtime with the real CLI. */
+export async function enrollRuntime(url: string, owner: Api, clientName = "Contoso Dental"): Promise<Runtime> {
+  const { id: clientId } = await owner.json<{ id: string }>("/api/v1/clients", { name: clientName });
+  const { token } = await owner.json<{ token: string }>("/api/v1/enrollments", { clientId });
+  const dataDir = tempDir("runtime");
+  const enroll = startProc([RUNTIME, "enroll", "--server", url, "--token", token, "--data-dir", dataDir], {});
+  const code = await enroll.exited;
+  if (code !== 0) throw new Error(`enroll failed (${code}): ${enroll.output()}`);
+  const machineId = /mch_[a-z2-7]{20}/.exec(enroll.output())?.[0];
+  if (!machineId) throw new Error(`no machine id in: ${enroll.output()}`);
+  return { dataDir, machineId, clientId, start: () => startProc([RUNTIME, "run", "--data-dir", dataDir], {}) };
+}
+
+export async function waitOnline(owner: Api, machineId: string, online = true): Promise<void> {
+  await waitFor(
+    async () => {
+      const { machines } = await owner.json<{ machines: { id: string; online: boolean }[] }>("/api/v1/machines");
+      return machines.find((m) => m.id === machineId)?.online === online;
+    },
+    `machine ${online ? "online" : "offline"}`,
+  );
+}
+
+/** Wait until a command reaches a final state and return it. */
+export async function waitCommand(owner: Api, sessionId: string, commandId: string, timeoutMs = 30_000): Promise<any> {
+  return waitFor(
+    async () => {
+      const { command } = await owner.json<{ command: { state: string } }>(
+        `/api/v1/sessions/${sessionId}/commands/${commandId}`,
+      );
+      return ["finished", "failed", "cancelled", "timed_out", "interrupted", "declined"].includes(command.state)
+        ? command
+        : null;
+    },
+    `command ${commandId} to finish`,
+    timeoutMs,
+  );
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,34 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// One `vitest run` runs every project: pure logic in Node, the server inside workerd, and end-to-end suites that
+// start the real server, runtimes, shells and Chromium.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: "core", include: ["packages/core/test/**/*.test.ts"], environment: "node" } },
+      {
+        test: {
+          name: "runtime",
+          include: ["packages/runtime/test/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 20_000,
+        },
+      },
+      {
+        plugins: [cloudflareTest({ wrangler: { configPath: "./packages/server/wrangler.jsonc" } })],
+        test: { name: "server", include: ["packages/server/test/**/*.test.ts"], testTimeout: 30_000 },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts", "test/console/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
