@@ -1,0 +1,84 @@
+// caisey-runtime: the endpoint agent's command line.
+//   caisey-runtime enroll --server URL --token TOKEN [--data-dir DIR] [--force]
+//   caisey-runtime run [--data-dir DIR]
+
+import { defaultDataDirHere, parseArgs, USAGE } from "./args.ts";
+import { RUNTIME_VERSION, readConfig } from "./config.ts";
+import { enroll } from "./enroll.ts";
+import { collectFacts } from "./facts.ts";
+import { Runtime } from "./runtime.ts";
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  switch (args.kind) {
+    case "help":
+      process.stdout.write(USAGE[args.topic]);
+      return 0;
+    case "error":
+      process.stderr.write(`caisey-runtime: ${args.message}\n\n${USAGE[args.topic]}`);
+      return 2;
+    case "enroll": {
+      const result = await enroll({
+        server: args.server,
+        token: args.token,
+        dataDir: args.dataDir ?? defaultDataDirHere(),
+        force: args.force,
+        facts: collectFacts(),
+      });
+      if (!result.ok) {
+        process.stderr.write(`enroll failed: ${result.message}\n`);
+        return 1;
+      }
+      process.stdout.write(`Enrolled as machine ${result.config.machineId}\n`);
+      return 0;
+    }
+    case "run":
+      return run(args.dataDir ?? defaultDataDirHere());
+  }
+}
+
+async function run(dataDir: string): Promise<number> {
+  let config: Awaited<ReturnType<typeof readConfig>>;
+  try {
+    config = await readConfig(dataDir);
+  } catch (error) {
+    process.stderr.write(`caisey-runtime: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const runtime = new Runtime({ config, facts: collectFacts(), log });
+  log(`caisey-runtime ${RUNTIME_VERSION}: machine ${config.machineId}, server ${config.server}`);
+  runtime.start();
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log(`${signal} again: exiting now`);
+        resolve(130);
+        return;
+      }
+      stopping = true;
+      log(`${signal}: stopping`);
+      runtime.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          log(`error while stopping: ${(error as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`caisey-runtime: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,271 @@
+// The one outbound WebSocket to the Machine object: challenge → hello (Ed25519 signature) → welcome, then frames both
+// ways. Reconnects forever with exponential backoff and full jitter; an app-level keepalive finds dead links.
+
+import { type KeyObject, sign } from "node:crypto";
+import {
+  type AckFrame,
+  authMessage,
+  type DispatchFrame,
+  type HelloFrame,
+  type MachineFacts,
+  PROTOCOL_VERSION,
+  parseFrame,
+  ServerFrame,
+  toBase64Url,
+  utf8,
+} from "@caisey/core";
+import WebSocket from "ws";
+import type { OutboxFrame } from "./outbox.ts";
+
+// ---- pure policy (unit-tested)
+
+export interface BackoffPolicy {
+  baseMs: number;
+  capMs: number;
+  /** A connection that stayed up this long resets the attempt counter. */
+  resetAfterMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, capMs: 15_000, resetAfterMs: 10_000 };
+
+/** Full jitter: a uniform delay in [0, min(cap, base·2^attempt)). `random` returns [0, 1). */
+export function backoffDelay(attempt: number, random: () => number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
+  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * After a connection ends: the attempt number to compute the next delay with, and the one after it.
+ * `upForMs` is how long the connection was established (null if it never got past the handshake).
+ */
+export function nextAttempt(
+  attempt: number,
+  upForMs: number | null,
+  policy: BackoffPolicy = DEFAULT_BACKOFF,
+): { delayAttempt: number; attempt: number } {
+  const delayAttempt = upForMs !== null && upForMs >= policy.resetAfterMs ? 0 : attempt;
+  return { delayAttempt, attempt: delayAttempt + 1 };
+}
+
+export interface KeepalivePolicy {
+  pingEveryMs: number;
+  deadAfterMs: number;
+}
+
+export const DEFAULT_KEEPALIVE: KeepalivePolicy = { pingEveryMs: 20_000, deadAfterMs: 45_000 };
+
+/** What the keepalive timer should do now, given when we last pinged and last heard anything from the server. */
+export function keepaliveAction(
+  now: number,
+  lastPingAt: number,
+  lastHeardAt: number,
+  policy: KeepalivePolicy = DEFAULT_KEEPALIVE,
+): "dead" | "ping" | "wait" {
+  if (now - lastHeardAt >= policy.deadAfterMs) return "dead";
+  if (now - lastPingAt >= policy.pingEveryMs) return "ping";
+  return "wait";
+}
+
+/** `https://x/y/` → `wss://x/y/api/v1/runtime/connect?machineId=…` */
+export function connectUrl(server: string, machineId: string): string {
+  const url = new URL(server);
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  else if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new Error(`unsupported server URL: ${server}`);
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/api/v1/runtime/connect`;
+  url.search = new URLSearchParams({ machineId }).toString();
+  url.hash = "";
+  return url.toString();
+}
+
+/** The hello that answers a challenge: base64url Ed25519 signature over authMessage(machineId, nonce). */
+export function helloFrame(machineId: string, nonce: string, privateKey: KeyObject, facts: MachineFacts): HelloFrame {
+  const signature = toBase64Url(sign(null, utf8(authMessage(machineId, nonce)), privateKey));
+  return { t: "hello", v: PROTOCOL_VERSION, machineId, signature, facts };
+}
+
+// ---- the connection
+
+export interface ConnectionHandlers {
+  /** Authenticated: `send` delivers frames on this socket until onDown. */
+  onUp(send: (frame: OutboxFrame) => void): void;
+  onDown(): void;
+  onDispatch(frame: DispatchFrame): void;
+  onCancel(sessionId: string, commandId: string): void;
+  onAck(frame: AckFrame): void;
+}
+
+export interface ConnectionOptions {
+  server: string;
+  machineId: string;
+  privateKey: KeyObject;
+  facts: MachineFacts;
+  handlers: ConnectionHandlers;
+  log?: (line: string) => void;
+  backoff?: BackoffPolicy;
+  keepalive?: KeepalivePolicy;
+  /** How long to wait for challenge and welcome after the socket opens. */
+  handshakeTimeoutMs?: number;
+  random?: () => number;
+}
+
+const MAX_SERVER_FRAME = 1 << 20;
+
+export class Connection {
+  readonly #options: ConnectionOptions;
+  readonly #log: (line: string) => void;
+  readonly #backoff: BackoffPolicy;
+  readonly #keepalive: KeepalivePolicy;
+  #ws: WebSocket | null = null;
+  #attempt = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: ConnectionOptions) {
+    this.#options = options;
+    this.#log = options.log ?? (() => {});
+    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.#keepalive = options.keepalive ?? DEFAULT_KEEPALIVE;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#open();
+  }
+
+  /** Close for good (no reconnect). Resolves once the socket is closed. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    const ws = this.#ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 2000);
+      ws.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000, "runtime stopping");
+    });
+  }
+
+  #open(): void {
+    const { server, machineId, privateKey, facts, handlers } = this.#options;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(connectUrl(server, machineId), { maxPayload: MAX_SERVER_FRAME, handshakeTimeout: 15_000 });
+    } catch (error) {
+      this.#log(`cannot connect: ${(error as Error).message}`);
+      this.#scheduleRetry(null);
+      return;
+    }
+    this.#ws = ws;
+    let welcomedAt: number | null = null;
+    let lastHeardAt = Date.now();
+    let lastPingAt = Date.now();
+    let closed = false;
+
+    const handshakeTimer = setTimeout(() => {
+      this.#log("no welcome from the server in time");
+      ws.terminate();
+    }, this.#options.handshakeTimeoutMs ?? 30_000);
+    const keepaliveTimer = setInterval(
+      () => {
+        const action = keepaliveAction(Date.now(), lastPingAt, lastHeardAt, this.#keepalive);
+        if (action === "dead") {
+          this.#log(`no word from the server for ${Math.round((Date.now() - lastHeardAt) / 1000)}s`);
+          ws.terminate();
+        } else if (action === "ping" && ws.readyState === WebSocket.OPEN) {
+          lastPingAt = Date.now();
+          ws.ping();
+        }
+      },
+      Math.max(100, Math.min(this.#keepalive.pingEveryMs, this.#keepalive.deadAfterMs) / 4),
+    );
+
+    const heard = () => {
+      lastHeardAt = Date.now();
+    };
+    ws.on("open", heard);
+    ws.on("pong", heard);
+    ws.on("ping", heard);
+    ws.on("message", (data, isBinary) => {
+      heard();
+      const parsed = parseFrame(ServerFrame, isBinary ? new Uint8Array() : data.toString("utf8"), MAX_SERVER_FRAME);
+      if (!parsed.ok) {
+        this.#log(`ignored a frame from the server: ${parsed.message}`);
+        return;
+      }
+      const frame = parsed.frame;
+      if (frame.t === "error") {
+        this.#log(`server error ${frame.code}: ${frame.message}`);
+        return;
+      }
+      if (welcomedAt === null) {
+        if (frame.t === "challenge") {
+          ws.send(JSON.stringify(helloFrame(machineId, frame.nonce, privateKey, facts)));
+        } else if (frame.t === "welcome") {
+          if (frame.machineId !== machineId) {
+            this.#log(`welcomed as ${frame.machineId}, expected ${machineId}; closing`);
+            ws.close(4000, "wrong machine");
+            return;
+          }
+          clearTimeout(handshakeTimer);
+          welcomedAt = Date.now();
+          this.#log("connected");
+          handlers.onUp((out) => {
+            if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(out));
+          });
+        } else {
+          this.#log(`ignored ${frame.t} before welcome`);
+        }
+        return;
+      }
+      switch (frame.t) {
+        case "dispatch":
+          handlers.onDispatch(frame);
+          break;
+        case "cancel":
+          handlers.onCancel(frame.sessionId, frame.commandId);
+          break;
+        case "ack":
+          handlers.onAck(frame);
+          break;
+        default:
+          this.#log(`ignored ${frame.t} after welcome`);
+      }
+    });
+    let lastError: string | null = null;
+    ws.on("error", (error) => {
+      lastError = error.message; // "close" follows and reports it
+    });
+    ws.on("close", (code, reason) => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(handshakeTimer);
+      clearInterval(keepaliveTimer);
+      if (welcomedAt !== null) handlers.onDown();
+      if (this.#ws === ws) this.#ws = null;
+      if (this.#stopped) return;
+      const why = lastError
+        ? `: ${lastError}`
+        : reason.length > 0
+          ? ` (${code} ${reason.toString("utf8")})`
+          : ` (${code})`;
+      this.#scheduleRetry(welcomedAt === null ? null : Date.now() - welcomedAt, why);
+    });
+  }
+
+  #scheduleRetry(upForMs: number | null, why = ""): void {
+    const { delayAttempt, attempt } = nextAttempt(this.#attempt, upForMs, this.#backoff);
+    this.#attempt = attempt;
+    const delayMs = backoffDelay(delayAttempt, this.#options.random ?? Math.random, this.#backoff);
+    const verb = upForMs !== null ? "disconnected" : "connect failed";
+    this.#log(`${verb}${why}, retrying in ${(delayMs / 1000).toFixed(1)}s`);
+    this.#retryTimer = setTimeout(() => this.#open(), delayMs);
+  }
+}

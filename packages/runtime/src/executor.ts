@@ -1,0 +1,451 @@
+// Runs dispatched commands: one fresh process of the requested shell per command, in order per session (sessions run
+// in parallel), output streamed as byte-exact chunks with running SHA-256, every frame handed to the outbox.
+
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash, type Hash } from "node:crypto";
+import { accessSync, constants, statSync } from "node:fs";
+import os from "node:os";
+import {
+  type DispatchFrame,
+  type FinishedFrame,
+  LIMITS,
+  redactEnv,
+  type Shell,
+  type StartedFrame,
+  toBase64,
+} from "@caisey/core";
+import type { FrameSink } from "./outbox.ts";
+import {
+  boundEnv,
+  describeUser,
+  firstLine,
+  killTreeCommand,
+  resolveExecutable,
+  shellInvocation,
+  shellVersionProbe,
+  splitChunk,
+} from "./platform.ts";
+
+const EMPTY_SHA256 = createHash("sha256").digest("hex");
+
+export interface ExecutorOptions {
+  sink: FrameSink;
+  log?: (line: string) => void;
+  platform?: NodeJS.Platform;
+  /** Environment of the commands (and the PATH searched for shells). Default: process.env. */
+  env?: Record<string, string | undefined>;
+  /** Working directory of the commands. Default: the runtime user's home directory. */
+  cwd?: string;
+  /** The account commands run as, as recorded. Default: the runtime's own user. */
+  user?: string;
+  /** Version line of a shell executable. Default: asks the shell (cached per executable). */
+  shellVersion?: (shell: Shell, executable: string) => Promise<string>;
+  /** After the shell exits, how long to wait for background processes holding its stdout/stderr open. */
+  drainGraceMs?: number;
+  /** How many finished command ids to remember so a late redispatch never runs a command twice. */
+  rememberFinished?: number;
+  now?: () => number;
+}
+
+type StreamName = "stdout" | "stderr";
+
+interface StreamState {
+  offset: number;
+  hash: Hash;
+}
+
+interface Job {
+  dispatch: DispatchFrame;
+  state: "queued" | "running" | "done";
+  child?: ChildProcess;
+  /** Why the process is being killed, if it is. */
+  stopping?: { state: FinishedFrame["state"]; reason: string };
+  paused: boolean;
+  streams: Record<StreamName, StreamState>;
+  done: Promise<void>;
+  resolveDone: () => void;
+}
+
+export class Executor {
+  readonly #sink: FrameSink;
+  readonly #log: (line: string) => void;
+  readonly #platform: NodeJS.Platform;
+  readonly #env: Record<string, string | undefined>;
+  readonly #cwd: string;
+  readonly #user: string;
+  readonly #shellVersion: (shell: Shell, executable: string) => Promise<string>;
+  readonly #drainGraceMs: number;
+  readonly #rememberFinished: number;
+  readonly #now: () => number;
+  readonly #jobs = new Map<string, Job>();
+  readonly #queues = new Map<string, Job[]>();
+  /** Command ids that ran to the end and were forgotten; oldest first. */
+  readonly #finished = new Set<string>();
+  #shuttingDown = false;
+
+  constructor(options: ExecutorOptions) {
+    this.#sink = options.sink;
+    this.#log = options.log ?? (() => {});
+    this.#platform = options.platform ?? process.platform;
+    this.#env = options.env ?? process.env;
+    this.#cwd = options.cwd ?? os.homedir();
+    this.#user = options.user ?? currentUser(this.#platform, this.#env);
+    this.#shellVersion = options.shellVersion ?? cachedShellVersion();
+    this.#drainGraceMs = options.drainGraceMs ?? 2000;
+    this.#rememberFinished = options.rememberFinished ?? 10_000;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** Queue a command, or, if it is already known, send again what we have for it instead of running it twice. */
+  dispatch(dispatch: DispatchFrame): void {
+    if (this.#shuttingDown) {
+      this.#log(`${dispatch.commandId} not started: the runtime is stopping`);
+      return;
+    }
+    const known = this.#jobs.get(dispatch.commandId);
+    if (known || this.#finished.has(dispatch.commandId)) {
+      const resent = this.#sink.resend(dispatch.commandId);
+      const state = known && known.state !== "done" ? known.state : "finished";
+      this.#log(`${dispatch.commandId} already ${state}; not running it again (resent ${resent} frames)`);
+      return;
+    }
+    let resolveDone = () => {};
+    const done = new Promise<void>((resolve) => {
+      resolveDone = resolve;
+    });
+    const job: Job = {
+      dispatch,
+      state: "queued",
+      paused: false,
+      streams: {
+        stdout: { offset: 0, hash: createHash("sha256") },
+        stderr: { offset: 0, hash: createHash("sha256") },
+      },
+      done,
+      resolveDone,
+    };
+    this.#jobs.set(dispatch.commandId, job);
+    const queue = this.#queues.get(dispatch.sessionId) ?? [];
+    queue.push(job);
+    this.#queues.set(dispatch.sessionId, queue);
+    if (queue.length === 1) this.#start(job);
+  }
+
+  /** The technician cancelled: kill a running command's process tree, or drop it from its queue. */
+  cancel(sessionId: string, commandId: string): void {
+    const job = this.#jobs.get(commandId);
+    if (!job || job.dispatch.sessionId !== sessionId) {
+      this.#log(`cancel for unknown command ${commandId} ignored`);
+      return;
+    }
+    if (job.state === "done") return;
+    if (job.state === "queued") {
+      const queue = this.#queues.get(sessionId) ?? [];
+      const at = queue.indexOf(job);
+      // The head of the queue may be between "queued" and spawn; it is stopped as soon as it has a process.
+      if (at > 0) {
+        queue.splice(at, 1);
+        this.#finish(
+          job,
+          { state: "cancelled", exitCode: null, signal: null, reason: "cancelled by technician" },
+          null,
+        );
+        return;
+      }
+    }
+    this.#stop(job, "cancelled", "cancelled by technician");
+  }
+
+  /** Backpressure from the outbox: stop (or resume) reading this command's output pipes. */
+  setPaused(commandId: string, paused: boolean): void {
+    const job = this.#jobs.get(commandId);
+    if (!job || job.paused === paused) return;
+    job.paused = paused;
+    for (const stream of [job.child?.stdout, job.child?.stderr]) {
+      if (paused) stream?.pause();
+      else stream?.resume();
+    }
+  }
+
+  /** The outbox has everything for this command acknowledged: keep only its id, to refuse reruns. */
+  forget(commandId: string): void {
+    const job = this.#jobs.get(commandId);
+    if (job?.state !== "done") return;
+    this.#jobs.delete(commandId);
+    this.#finished.add(commandId);
+    if (this.#finished.size > this.#rememberFinished) {
+      const oldest = this.#finished.values().next().value;
+      if (oldest !== undefined) this.#finished.delete(oldest);
+    }
+  }
+
+  /** Commands queued or running. */
+  active(): number {
+    let n = 0;
+    for (const job of this.#jobs.values()) if (job.state !== "done") n++;
+    return n;
+  }
+
+  /**
+   * Shutting down: forget queued commands (never started; the server redispatches them), kill every running
+   * process tree and wait (bounded) until each has reported `interrupted`.
+   */
+  async shutdown(timeoutMs = 3000): Promise<void> {
+    this.#shuttingDown = true;
+    const running: Promise<void>[] = [];
+    for (const [sessionId, queue] of this.#queues) {
+      const head = queue[0];
+      for (const job of queue.slice(1)) this.#jobs.delete(job.dispatch.commandId);
+      this.#queues.set(sessionId, head ? [head] : []);
+      if (head) {
+        this.#stop(head, "interrupted", "the runtime was stopped");
+        running.push(head.done);
+      }
+    }
+    await Promise.race([Promise.all(running), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+  }
+
+  #start(job: Job): void {
+    this.#run(job).catch((error: unknown) => {
+      this.#log(`${job.dispatch.commandId}: ${errorMessage(error)}`);
+      if (job.state !== "done") {
+        if (job.child?.pid !== undefined) killTree(job.child.pid, this.#platform, this.#log);
+        this.#finish(job, { state: "failed", exitCode: null, signal: null, reason: errorMessage(error) }, null);
+      }
+    });
+  }
+
+  async #run(job: Job): Promise<void> {
+    const { dispatch } = job;
+    const started = this.#now();
+    const invocation = shellInvocation(dispatch.shell, dispatch.command, this.#platform);
+    const executable = resolveExecutable(
+      invocation.file,
+      this.#env.PATH ?? this.#env.Path,
+      this.#platform,
+      isExecutableFile,
+      this.#env.PATHEXT,
+    );
+    if (!executable) {
+      this.#finish(
+        job,
+        { state: "failed", exitCode: null, signal: null, reason: `${invocation.file} not found on PATH` },
+        started,
+      );
+      return;
+    }
+    const shellVersion = await this.#shellVersion(dispatch.shell, executable).catch(() => "");
+    if (job.stopping) {
+      // Cancelled (or shut down) while the shell version was being read: it never started.
+      this.#finish(
+        job,
+        { state: job.stopping.state, exitCode: null, signal: null, reason: job.stopping.reason },
+        started,
+      );
+      return;
+    }
+
+    let child: ChildProcess;
+    try {
+      child = spawn(executable, invocation.args, {
+        cwd: this.#cwd,
+        env: this.#env,
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: this.#platform !== "win32",
+        windowsHide: true,
+        windowsVerbatimArguments: invocation.windowsVerbatimArguments ?? false,
+      });
+    } catch (error) {
+      this.#finish(job, { state: "failed", exitCode: null, signal: null, reason: errorMessage(error) }, started);
+      return;
+    }
+    if (child.pid === undefined) {
+      // spawn reports ENOENT/EACCES asynchronously through "error".
+      const error = await new Promise<unknown>((resolve) => child.once("error", resolve));
+      this.#finish(job, { state: "failed", exitCode: null, signal: null, reason: errorMessage(error) }, started);
+      return;
+    }
+
+    job.child = child;
+    job.state = "running";
+    this.#log(`running ${dispatch.commandId} (${dispatch.shell})`);
+    const { env, omitted } = boundEnv(redactEnv(this.#env));
+    if (omitted > 0) this.#log(`${dispatch.commandId}: ${omitted} environment variables left out of the record`);
+    const startedFrame: StartedFrame = {
+      t: "started",
+      sessionId: dispatch.sessionId,
+      commandId: dispatch.commandId,
+      pid: child.pid,
+      user: this.#user,
+      cwd: this.#cwd,
+      executable,
+      shell: dispatch.shell,
+      shellVersion,
+      env,
+    };
+    this.#sink.push(startedFrame);
+
+    const stdout = child.stdout;
+    const stderr = child.stderr;
+    if (!stdout || !stderr) throw new Error("spawned without pipes");
+    stdout.on("data", (chunk: Buffer) => this.#output(job, "stdout", chunk));
+    stderr.on("data", (chunk: Buffer) => this.#output(job, "stderr", chunk));
+    if (this.#sink.isPaused(dispatch.commandId)) this.setPaused(dispatch.commandId, true);
+    child.on("error", (error) => this.#log(`${dispatch.commandId}: ${errorMessage(error)}`));
+
+    let timer: NodeJS.Timeout | undefined;
+    if (dispatch.timeoutSeconds !== null) {
+      const seconds = dispatch.timeoutSeconds;
+      timer = setTimeout(() => this.#stop(job, "timed_out", `timed out after ${seconds}s`), seconds * 1000);
+    }
+
+    // "close" comes after "exit", once every process holding the output pipes (background jobs too) is gone.
+    const closed = new Promise<boolean>((resolve) => child.once("close", () => resolve(true)));
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once("exit", (code, signal) => resolve({ code, signal }));
+    });
+    let reason: string | null = null;
+    for (;;) {
+      if (await Promise.race([closed, delay(this.#drainGraceMs, false)])) break;
+      if (job.paused) continue; // backpressure: we are the ones not reading, so keep waiting
+      if (!job.stopping) {
+        reason = `stopped reading output ${this.#drainGraceMs}ms after the shell exited: a background process still holds stdout/stderr open`;
+      }
+      stdout.destroy();
+      stderr.destroy();
+      break;
+    }
+    clearTimeout(timer);
+
+    const stopped = job.stopping as Job["stopping"]; // set by #stop from a timer or a cancel while we awaited
+    if (stopped) {
+      this.#finish(job, { state: stopped.state, exitCode: null, signal: "SIGKILL", reason: stopped.reason }, started);
+    } else {
+      this.#finish(job, { state: "finished", exitCode: exit.code, signal: exit.signal, reason }, started);
+    }
+  }
+
+  #output(job: Job, name: StreamName, chunk: Buffer): void {
+    if (job.state === "done") return; // nothing may follow the finished frame
+    const stream = job.streams[name];
+    stream.hash.update(chunk);
+    for (const piece of splitChunk(chunk, LIMITS.outputChunkBytes)) {
+      this.#sink.push({
+        t: "output",
+        sessionId: job.dispatch.sessionId,
+        commandId: job.dispatch.commandId,
+        stream: name,
+        offset: stream.offset,
+        data: toBase64(piece),
+      });
+      stream.offset += piece.length;
+    }
+  }
+
+  #stop(job: Job, state: FinishedFrame["state"], reason: string): void {
+    if (job.stopping || job.state === "done") return;
+    job.stopping = { state, reason };
+    const pid = job.child?.pid;
+    if (pid === undefined) return; // not spawned yet: #run sees `stopping` before spawning
+    if (job.paused) this.setPaused(job.dispatch.commandId, false); // let the pipes drain so "close" can fire
+    killTree(pid, this.#platform, this.#log);
+  }
+
+  #finish(
+    job: Job,
+    end: Pick<FinishedFrame, "state" | "exitCode" | "signal" | "reason">,
+    startedAt: number | null,
+  ): void {
+    const { dispatch } = job;
+    job.state = "done";
+    const frame: FinishedFrame = {
+      t: "finished",
+      sessionId: dispatch.sessionId,
+      commandId: dispatch.commandId,
+      ...end,
+      stdoutBytes: job.streams.stdout.offset,
+      stderrBytes: job.streams.stderr.offset,
+      stdoutSha256: job.streams.stdout.offset === 0 ? EMPTY_SHA256 : job.streams.stdout.hash.digest("hex"),
+      stderrSha256: job.streams.stderr.offset === 0 ? EMPTY_SHA256 : job.streams.stderr.hash.digest("hex"),
+      durationMs: startedAt === null ? 0 : Math.max(0, Math.round(this.#now() - startedAt)),
+    };
+    this.#sink.push(frame);
+    const how = end.state === "finished" ? `exit ${end.exitCode ?? end.signal}` : `${end.state}: ${end.reason}`;
+    this.#log(`finished ${dispatch.commandId} ${how}`);
+    job.resolveDone();
+
+    const queue = this.#queues.get(dispatch.sessionId) ?? [];
+    const at = queue.indexOf(job);
+    if (at >= 0) queue.splice(at, 1);
+    if (at === 0 && queue[0]) this.#start(queue[0]);
+    if (queue.length === 0) this.#queues.delete(dispatch.sessionId);
+  }
+}
+
+function killTree(pid: number, platform: NodeJS.Platform, log: (line: string) => void): void {
+  const command = killTreeCommand(pid, platform);
+  if (command) {
+    execFile(command.file, command.args, { windowsHide: true }, (error) => {
+      if (error) log(`taskkill ${pid}: ${error.message}`);
+    });
+    return;
+  }
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") log(`kill -${pid}: ${errorMessage(error)}`);
+  }
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) return false;
+    if (process.platform !== "win32") accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Ask each shell executable its version once; failures (dash has no --version) record "". */
+export function cachedShellVersion(): (shell: Shell, executable: string) => Promise<string> {
+  const cache = new Map<string, Promise<string>>();
+  return (shell, executable) => {
+    const key = `${shell}\0${executable}`;
+    let version = cache.get(key);
+    if (!version) {
+      const probe = shellVersionProbe(shell, executable);
+      version = new Promise<string>((resolve) => {
+        execFile(
+          probe.file,
+          probe.args,
+          { timeout: 10_000, windowsHide: true, encoding: "utf8", cwd: os.homedir() },
+          (error, stdout) => resolve(error ? "" : firstLine(stdout)),
+        );
+      });
+      cache.set(key, version);
+    }
+    return version;
+  };
+}
+
+/** The account commands run as, as the record shows it. */
+export function currentUser(platform: NodeJS.Platform, env: Record<string, string | undefined>): string {
+  const username = os.userInfo().username;
+  if (platform !== "win32") return username;
+  const profile = (env.USERPROFILE ?? "").toLowerCase();
+  return describeUser({
+    platform,
+    username,
+    domain: env.USERDOMAIN,
+    isService: profile.includes("\\system32\\config\\systemprofile"),
+  });
+}
+
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,229 @@
+// The outbox: every started/output/finished frame stays here until an ack from the server says the Session object has
+// committed it, and is resent, in original order, after every (re)connect.
+//
+// Storage sits behind OutboxStore. Today it is MemoryOutboxStore, so frames not yet acknowledged are lost if the
+// runtime process dies; DESIGN.md calls for an on-disk outbox, which is a later issue: a journal implementing
+// OutboxStore (append = fsync'd append, remove = tombstone/compaction, load on start) drops in without touching the
+// logic below.
+
+import {
+  type AckFrame,
+  base64DecodedLength,
+  type FinishedFrame,
+  type OutputFrame,
+  type StartedFrame,
+} from "@caisey/core";
+
+export type OutboxFrame = StartedFrame | OutputFrame | FinishedFrame;
+
+export interface OutboxEntry {
+  /** Monotonic sequence number: the order frames were produced in, and the order they are (re)sent in. */
+  seq: number;
+  frame: OutboxFrame;
+  /** Raw output bytes the frame carries (0 for started/finished). */
+  bytes: number;
+}
+
+/** Where unacknowledged frames live. In-memory today; a disk journal later (same interface). */
+export interface OutboxStore {
+  append(entry: OutboxEntry): void;
+  remove(seqs: ReadonlySet<number>): void;
+  /** Every entry, oldest first. */
+  entries(): Iterable<OutboxEntry>;
+  /** Entries of one command, oldest first. */
+  entriesFor(commandId: string): Iterable<OutboxEntry>;
+}
+
+export class MemoryOutboxStore implements OutboxStore {
+  readonly #all = new Map<number, OutboxEntry>(); // Map keeps insertion order = seq order
+  readonly #byCommand = new Map<string, Map<number, OutboxEntry>>();
+
+  append(entry: OutboxEntry): void {
+    this.#all.set(entry.seq, entry);
+    let perCommand = this.#byCommand.get(entry.frame.commandId);
+    if (!perCommand) {
+      perCommand = new Map();
+      this.#byCommand.set(entry.frame.commandId, perCommand);
+    }
+    perCommand.set(entry.seq, entry);
+  }
+
+  remove(seqs: ReadonlySet<number>): void {
+    for (const seq of seqs) {
+      const entry = this.#all.get(seq);
+      if (!entry) continue;
+      this.#all.delete(seq);
+      const perCommand = this.#byCommand.get(entry.frame.commandId);
+      perCommand?.delete(seq);
+      if (perCommand?.size === 0) this.#byCommand.delete(entry.frame.commandId);
+    }
+  }
+
+  entries(): Iterable<OutboxEntry> {
+    return [...this.#all.values()];
+  }
+
+  entriesFor(commandId: string): Iterable<OutboxEntry> {
+    return [...(this.#byCommand.get(commandId)?.values() ?? [])];
+  }
+}
+
+export type Send = (frame: OutboxFrame) => void;
+
+/** What the executor needs from the outbox (and what tests can fake). */
+export interface FrameSink {
+  push(frame: OutboxFrame): void;
+  /** Send again whatever is still unacknowledged for this command (a redispatch). Returns how many frames. */
+  resend(commandId: string): number;
+  /** Whether the command's output is over the backpressure window right now. */
+  isPaused(commandId: string): boolean;
+}
+
+export interface OutboxOptions {
+  store?: OutboxStore;
+  /** Pause a command's output above this many unacknowledged bytes; resume below half. */
+  windowBytes: number;
+  /** Called when a command's output must pause (true) or may resume (false). */
+  onFlow?: (commandId: string, paused: boolean) => void;
+  /** Called once a command's finished frame and everything before it are acknowledged. */
+  onSettled?: (commandId: string) => void;
+  log?: (line: string) => void;
+}
+
+interface CommandAccount {
+  unackedBytes: number;
+  paused: boolean;
+  /** End offset of the output already dropped, per stream (everything below it was acknowledged). */
+  dropped: { stdout: number; stderr: number };
+  hasFinished: boolean;
+}
+
+export class Outbox implements FrameSink {
+  readonly #store: OutboxStore;
+  readonly #window: number;
+  readonly #onFlow: (commandId: string, paused: boolean) => void;
+  readonly #onSettled: (commandId: string) => void;
+  readonly #log: (line: string) => void;
+  readonly #accounts = new Map<string, CommandAccount>();
+  #seq = 0;
+  #send: Send | null = null;
+
+  constructor(options: OutboxOptions) {
+    this.#store = options.store ?? new MemoryOutboxStore();
+    this.#window = options.windowBytes;
+    this.#onFlow = options.onFlow ?? (() => {});
+    this.#onSettled = options.onSettled ?? (() => {});
+    this.#log = options.log ?? (() => {});
+  }
+
+  /** The server acknowledged our hello: send everything pending, in order, then new frames as they come. */
+  connected(send: Send): void {
+    this.#send = send;
+    for (const entry of this.#store.entries()) {
+      if (this.#send !== send) return; // the socket went away while resending
+      send(entry.frame);
+    }
+  }
+
+  /** Whether frames currently go out (between welcome and disconnect). */
+  get online(): boolean {
+    return this.#send !== null;
+  }
+
+  disconnected(): void {
+    this.#send = null;
+  }
+
+  push(frame: OutboxFrame): void {
+    const bytes = frame.t === "output" ? base64DecodedLength(frame.data) : 0;
+    const entry: OutboxEntry = { seq: ++this.#seq, frame, bytes };
+    this.#store.append(entry);
+    const account = this.#account(frame.commandId);
+    if (frame.t === "finished") account.hasFinished = true;
+    if (bytes > 0) {
+      account.unackedBytes += bytes;
+      if (!account.paused && account.unackedBytes > this.#window) {
+        account.paused = true;
+        this.#onFlow(frame.commandId, true);
+      }
+    }
+    this.#send?.(frame);
+  }
+
+  resend(commandId: string): number {
+    let count = 0;
+    for (const entry of this.#store.entriesFor(commandId)) {
+      if (!this.#send) break;
+      this.#send(entry.frame);
+      count++;
+    }
+    return count;
+  }
+
+  isPaused(commandId: string): boolean {
+    return this.#accounts.get(commandId)?.paused ?? false;
+  }
+
+  unackedBytes(commandId: string): number {
+    return this.#accounts.get(commandId)?.unackedBytes ?? 0;
+  }
+
+  /** Frames waiting for an ack, oldest first. */
+  pending(): OutboxFrame[] {
+    return [...this.#store.entries()].map((e) => e.frame);
+  }
+
+  hasPending(commandId: string): boolean {
+    for (const _ of this.#store.entriesFor(commandId)) return true;
+    return false;
+  }
+
+  /** Drop every frame the ack covers; resume output that fell under half the window. */
+  ack(ack: AckFrame): void {
+    const account = this.#accounts.get(ack.commandId);
+    if (!account) return; // nothing of ours (already settled, or from before a restart)
+    for (const stream of ["stdout", "stderr"] as const) {
+      if (ack[stream] < account.dropped[stream]) {
+        this.#log(
+          `ack for ${ack.commandId} says the server holds ${ack[stream]} ${stream} bytes, but ${account.dropped[stream]} were already acknowledged and dropped`,
+        );
+      }
+    }
+    const covered = new Set<number>();
+    let freed = 0;
+    for (const entry of this.#store.entriesFor(ack.commandId)) {
+      const frame = entry.frame;
+      let isCovered = false;
+      if (frame.t === "started") isCovered = ack.started;
+      else if (frame.t === "finished") isCovered = ack.finished;
+      else {
+        const end = frame.offset + entry.bytes;
+        isCovered = end <= ack[frame.stream];
+        if (isCovered && end > account.dropped[frame.stream]) account.dropped[frame.stream] = end;
+      }
+      if (isCovered) {
+        covered.add(entry.seq);
+        freed += entry.bytes;
+      }
+    }
+    if (covered.size > 0) this.#store.remove(covered);
+    account.unackedBytes -= freed;
+    if (account.paused && account.unackedBytes < this.#window / 2) {
+      account.paused = false;
+      this.#onFlow(ack.commandId, false);
+    }
+    if (account.hasFinished && !this.hasPending(ack.commandId)) {
+      this.#accounts.delete(ack.commandId);
+      this.#onSettled(ack.commandId);
+    }
+  }
+
+  #account(commandId: string): CommandAccount {
+    let account = this.#accounts.get(commandId);
+    if (!account) {
+      account = { unackedBytes: 0, paused: false, dropped: { stdout: 0, stderr: 0 }, hasFinished: false };
+      this.#accounts.set(commandId, account);
+    }
+    return account;
+  }
+}

@@ -1,0 +1,67 @@
+// `run`: wire the connection, the outbox and the executor together.
+
+import { createPrivateKey } from "node:crypto";
+import { LIMITS, type MachineFacts } from "@caisey/core";
+import type { RuntimeConfig } from "./config.ts";
+import { Connection, type ConnectionOptions } from "./connection.ts";
+import { Executor, type ExecutorOptions } from "./executor.ts";
+import { Outbox } from "./outbox.ts";
+
+export interface RuntimeOptions {
+  config: RuntimeConfig;
+  facts: MachineFacts;
+  log: (line: string) => void;
+  /** Overrides for tests. */
+  executor?: Partial<Omit<ExecutorOptions, "sink" | "log">>;
+  connection?: Partial<Omit<ConnectionOptions, "server" | "machineId" | "privateKey" | "facts" | "handlers" | "log">>;
+}
+
+export class Runtime {
+  readonly outbox: Outbox;
+  readonly executor: Executor;
+  readonly connection: Connection;
+
+  constructor(options: RuntimeOptions) {
+    const { config, facts, log } = options;
+    // Late-bound: the outbox and the executor call each other (backpressure one way, frames the other).
+    let executor: Executor | undefined;
+    this.outbox = new Outbox({
+      windowBytes: LIMITS.unackedOutputBytes,
+      log,
+      onFlow: (commandId, paused) => executor?.setPaused(commandId, paused),
+      onSettled: (commandId) => executor?.forget(commandId),
+    });
+    executor = new Executor({ ...options.executor, sink: this.outbox, log });
+    this.executor = executor;
+    const outbox = this.outbox;
+    this.connection = new Connection({
+      ...options.connection,
+      server: config.server,
+      machineId: config.machineId,
+      privateKey: createPrivateKey(config.privateKey),
+      facts,
+      log,
+      handlers: {
+        onUp: (send) => outbox.connected(send),
+        onDown: () => outbox.disconnected(),
+        onDispatch: (frame) => executor.dispatch(frame),
+        onCancel: (sessionId, commandId) => executor.cancel(sessionId, commandId),
+        onAck: (frame) => outbox.ack(frame),
+      },
+    });
+  }
+
+  start(): void {
+    this.connection.start();
+  }
+
+  /** Kill running commands' process trees, give their last frames a moment to leave, close the socket. */
+  async stop(flushMs = 1000): Promise<void> {
+    await this.executor.shutdown();
+    const deadline = Date.now() + flushMs;
+    while (this.outbox.online && this.outbox.pending().length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await this.connection.stop();
+  }
+}

@@ -1,0 +1,153 @@
+import { execFile } from "node:child_process";
+import { createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { RuntimeEnrollBody } from "@caisey/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readConfig } from "../src/config.ts";
+import { enroll, generateIdentity, normalizeServer } from "../src/enroll.ts";
+
+const FACTS = { hostname: "h", os: "linux", osVersion: "6", arch: "x64", runtimeVersion: "0.1.0" } as const;
+const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
+const TENANT = "ten_aaaaaaaaaaaaaaaaaaaa";
+
+let dir: string;
+let server: Server | undefined;
+const requests: { url: string; method: string; body: unknown }[] = [];
+
+async function serve(status: number, answer: unknown): Promise<string> {
+  const http = createServer((req, res) => {
+    let text = "";
+    req.on("data", (c) => {
+      text += c;
+    });
+    req.on("end", () => {
+      requests.push({ url: req.url ?? "", method: req.method ?? "", body: JSON.parse(text) });
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(typeof answer === "string" ? answer : JSON.stringify(answer));
+    });
+  });
+  server = http;
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+}
+
+beforeEach(async () => {
+  dir = path.join(await mkdtemp(path.join(os.tmpdir(), "caisey-enroll-")), "data");
+  requests.length = 0;
+});
+afterEach(async () => {
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  server = undefined;
+  await rm(path.dirname(dir), { recursive: true, force: true });
+});
+
+describe("generateIdentity", () => {
+  it("makes an Ed25519 pair: PKCS#8 PEM private key, raw 32-byte public key as base64url", () => {
+    const identity = generateIdentity();
+    expect(identity.publicKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(identity.publicKey, "base64url").length).toBe(32);
+    expect(identity.privateKeyPem.startsWith("-----BEGIN PRIVATE KEY-----\n")).toBe(true);
+    const privateKey = createPrivateKey(identity.privateKeyPem);
+    const publicKey = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: identity.publicKey }, format: "jwk" });
+    expect(verify(null, Buffer.from("m"), publicKey, sign(null, Buffer.from("m"), privateKey))).toBe(true);
+  });
+});
+
+describe("normalizeServer", () => {
+  it("accepts http(s) base URLs only", () => {
+    expect(normalizeServer("http://127.0.0.1:8787/")).toBe("http://127.0.0.1:8787");
+    expect(normalizeServer("https://c.example.com/base/")).toBe("https://c.example.com/base");
+    expect(() => normalizeServer("ws://x")).toThrow("server URL must be http(s): ws://x");
+    expect(() => normalizeServer("nope")).toThrow("invalid server URL: nope");
+  });
+});
+
+describe("enroll", () => {
+  it("posts token, public key and facts, then stores the identity owner-only", async () => {
+    const url = await serve(201, { machineId: MACHINE, tenantId: TENANT });
+    const result = await enroll({ server: `${url}/`, token: "enr-token", dataDir: dir, facts: FACTS });
+    expect(result.ok).toBe(true);
+    expect(requests.length).toBe(1);
+    const request = requests[0];
+    expect(request?.method).toBe("POST");
+    expect(request?.url).toBe("/api/v1/runtime/enroll");
+    const body = RuntimeEnrollBody.parse(request?.body);
+    expect(body).toEqual({ token: "enr-token", publicKey: body.publicKey, facts: FACTS });
+
+    const config = await readConfig(dir);
+    expect(config).toEqual({
+      server: url,
+      machineId: MACHINE,
+      tenantId: TENANT,
+      privateKey: config.privateKey,
+      publicKey: body.publicKey,
+      enrolledAt: config.enrolledAt,
+    });
+    expect(createPublicKey(createPrivateKey(config.privateKey)).export({ format: "jwk" }).x).toBe(body.publicKey);
+    expect((await stat(path.join(dir, "runtime.json"))).mode & 0o777).toBe(0o600);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+
+    // A second enrollment into the same directory is refused unless forced.
+    const again = await enroll({ server: url, token: "enr-token", dataDir: dir, facts: FACTS });
+    expect(again).toEqual({
+      ok: false,
+      message: `${dir} already holds an enrollment; use --force to replace it (the old machine identity is lost)`,
+    });
+    expect(requests.length).toBe(1);
+    const forced = await enroll({ server: url, token: "enr-token", dataDir: dir, facts: FACTS, force: true });
+    expect(forced.ok).toBe(true);
+    expect((await readConfig(dir)).publicKey).not.toBe(body.publicKey);
+  });
+
+  it("reports the server's error message", async () => {
+    const url = await serve(401, { error: { code: "bad_token", message: "enrollment token is invalid or used up" } });
+    expect(await enroll({ server: url, token: "t", dataDir: dir, facts: FACTS })).toEqual({
+      ok: false,
+      message: "enrollment token is invalid or used up",
+    });
+    await expect(readFile(path.join(dir, "runtime.json"))).rejects.toThrow("ENOENT");
+  });
+
+  it("reports an answer that is not the contract", async () => {
+    const url = await serve(502, "<html>bad gateway</html>");
+    expect(await enroll({ server: url, token: "t", dataDir: dir, facts: FACTS })).toEqual({
+      ok: false,
+      message: "server answered 502 Bad Gateway",
+    });
+  });
+});
+
+describe("the CLI (from source)", () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ["--experimental-strip-types", "--no-warnings", path.join(root, "packages/runtime/src/cli.ts"), ...args],
+        { cwd: root },
+        (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+      );
+    });
+
+  it("enrolls, refuses to enroll twice, and reports errors with exit codes", async () => {
+    const url = await serve(201, { machineId: MACHINE, tenantId: TENANT });
+    const ok = await run(["enroll", "--server", url, "--token", "t", "--data-dir", dir]);
+    expect(ok).toEqual({ code: 0, stdout: `Enrolled as machine ${MACHINE}\n`, stderr: "" });
+    const twice = await run(["enroll", "--server", url, "--token", "t", "--data-dir", dir]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toBe(
+      `enroll failed: ${dir} already holds an enrollment; use --force to replace it (the old machine identity is lost)\n`,
+    );
+    const usage = await run(["enroll", "--server", url]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr.startsWith("caisey-runtime: missing --token\n\nUsage: caisey-runtime enroll")).toBe(true);
+    const help = await run(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout.startsWith("caisey-runtime 0.1.0")).toBe(true);
+  });
+});

@@ -1,0 +1,401 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+import type { DispatchFrame, FinishedFrame, OutputFrame, StartedFrame } from "@caisey/core";
+import { redactEnv } from "@caisey/core";
+import { describe, expect, it } from "vitest";
+import { Executor, type ExecutorOptions } from "../src/executor.ts";
+import { type FrameSink, Outbox, type OutboxFrame } from "../src/outbox.ts";
+
+const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
+const SES2 = "ses_bbbbbbbbbbbbbbbbbbbb";
+const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+let counter = 0;
+
+function cmdId(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  let n = ++counter;
+  let suffix = "";
+  for (let i = 0; i < 20; i++) {
+    suffix += alphabet[n & 31];
+    n >>= 5;
+  }
+  return `cmd_${suffix}`;
+}
+
+function dispatch(command: string, extra: Partial<DispatchFrame> = {}): DispatchFrame {
+  return { t: "dispatch", sessionId: SES, commandId: cmdId(), command, shell: "bash", timeoutSeconds: null, ...extra };
+}
+
+/** A sink that records frames and lets tests wait for a command's finished frame. */
+class RecordingSink implements FrameSink {
+  readonly frames: OutboxFrame[] = [];
+  readonly resent: string[] = [];
+  readonly #waiters = new Map<string, (frame: FinishedFrame) => void>();
+
+  push(frame: OutboxFrame): void {
+    this.frames.push(frame);
+    if (frame.t === "finished") this.#waiters.get(frame.commandId)?.(frame);
+  }
+  resend(commandId: string): number {
+    this.resent.push(commandId);
+    return this.of(commandId).length;
+  }
+  isPaused(): boolean {
+    return false;
+  }
+  of(commandId: string): OutboxFrame[] {
+    return this.frames.filter((f) => f.commandId === commandId);
+  }
+  finished(commandId: string): Promise<FinishedFrame> {
+    const done = this.of(commandId).find((f) => f.t === "finished");
+    if (done) return Promise.resolve(done as FinishedFrame);
+    return new Promise((resolve) => this.#waiters.set(commandId, resolve));
+  }
+  started(commandId: string): StartedFrame | undefined {
+    return this.of(commandId).find((f): f is StartedFrame => f.t === "started");
+  }
+  output(commandId: string, stream: "stdout" | "stderr"): OutputFrame[] {
+    return this.of(commandId).filter((f): f is OutputFrame => f.t === "output" && f.stream === stream);
+  }
+  bytes(commandId: string, stream: "stdout" | "stderr"): Buffer {
+    return Buffer.concat(this.output(commandId, stream).map((f) => Buffer.from(f.data, "base64")));
+  }
+}
+
+function executor(sink: FrameSink, options: Partial<ExecutorOptions> = {}): Executor {
+  return new Executor({ sink, shellVersion: async () => "test-shell 1.0", drainGraceMs: 300, ...options });
+}
+
+const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
+
+/** Live (non-zombie) processes of a process group, from /proc. */
+function liveInGroup(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] !== "Z" && Number(fields[2]) === pgid) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("Executor with real bash", () => {
+  it("streams exact bytes with offsets, counts, hashes and the exit code", async () => {
+    const sink = new RecordingSink();
+    const d = dispatch("printf 'a\\0b\\n'; echo err >&2; exit 3");
+    executor(sink).dispatch(d);
+    const fin = await sink.finished(d.commandId);
+
+    const started = sink.started(d.commandId);
+    expect(started).toEqual({
+      t: "started",
+      sessionId: SES,
+      commandId: d.commandId,
+      pid: started?.pid,
+      user: os.userInfo().username,
+      cwd: os.homedir(),
+      executable: started?.executable,
+      shell: "bash",
+      shellVersion: "test-shell 1.0",
+      env: redactEnv(process.env),
+    });
+    expect(started?.pid).toBeGreaterThan(0);
+    expect(started?.executable).toMatch(/^\/.*\/bash$/);
+    expect(sink.of(d.commandId)[0]?.t).toBe("started");
+    expect(sink.of(d.commandId).at(-1)?.t).toBe("finished");
+
+    expect(sink.output(d.commandId, "stdout").map((f) => [f.offset, f.data])).toEqual([[0, "YQBiCg=="]]);
+    expect(sink.bytes(d.commandId, "stdout")).toEqual(Buffer.from([0x61, 0x00, 0x62, 0x0a]));
+    expect(sink.bytes(d.commandId, "stderr").toString("utf8")).toBe("err\n");
+    expect(sink.output(d.commandId, "stderr").map((f) => f.offset)).toEqual([0]);
+
+    expect(fin).toEqual({
+      t: "finished",
+      sessionId: SES,
+      commandId: d.commandId,
+      state: "finished",
+      exitCode: 3,
+      signal: null,
+      reason: null,
+      stdoutBytes: 4,
+      stderrBytes: 4,
+      stdoutSha256: "3a100994c4e38751871e6e8eef9adad2b20177fdeaf650daacdcd74f4c9421e3",
+      stderrSha256: "2ccde4875ec595757efdf23d7b1336fcd69cf0fb869310b12a0d219c52817b20",
+      durationMs: fin.durationMs,
+    });
+    expect(fin.durationMs).toBeGreaterThanOrEqual(0);
+    expect(fin.durationMs).toBeLessThan(5000);
+  });
+
+  it("reports empty output with the SHA-256 of nothing", async () => {
+    const sink = new RecordingSink();
+    const d = dispatch("true");
+    executor(sink).dispatch(d);
+    const fin = await sink.finished(d.commandId);
+    expect([fin.state, fin.exitCode, fin.reason, fin.stdoutBytes, fin.stderrBytes]).toEqual([
+      "finished",
+      0,
+      null,
+      0,
+      0,
+    ]);
+    // reason null: the pipes' close was seen, no wait for the drain grace period
+    expect(fin.stdoutSha256).toBe(EMPTY);
+    expect(fin.stderrSha256).toBe(EMPTY);
+    expect(sink.of(d.commandId).map((f) => f.t)).toEqual(["started", "finished"]);
+  });
+
+  it("splits 1 MiB of output into chunks of at most 64 KiB with contiguous offsets", async () => {
+    const sink = new RecordingSink();
+    const d = dispatch("yes abcdefg | head -c 1048576");
+    executor(sink).dispatch(d);
+    const fin = await sink.finished(d.commandId);
+    const expected = Buffer.from("abcdefg\n".repeat(131072));
+    const frames = sink.output(d.commandId, "stdout");
+    let offset = 0;
+    for (const frame of frames) {
+      const size = Buffer.from(frame.data, "base64").length;
+      expect(frame.offset).toBe(offset);
+      expect(size).toBeGreaterThan(0);
+      expect(size).toBeLessThanOrEqual(65536);
+      offset += size;
+    }
+    expect(offset).toBe(1048576);
+    expect(frames.length).toBeGreaterThanOrEqual(16);
+    expect(sink.bytes(d.commandId, "stdout").equals(expected)).toBe(true);
+    expect(fin.stdoutBytes).toBe(1048576);
+    expect(fin.stdoutSha256).toBe(sha256(expected));
+    expect(fin.exitCode).toBe(0);
+  });
+
+  it("kills the whole process tree on timeout and reports timed_out", async () => {
+    const sink = new RecordingSink();
+    const d = dispatch("sleep 30 & sleep 30; wait", { timeoutSeconds: 1 });
+    executor(sink).dispatch(d);
+    await until(() => sink.started(d.commandId) !== undefined);
+    const pgid = sink.started(d.commandId)?.pid as number;
+    await until(() => liveInGroup(pgid).length === 3); // bash and both sleeps
+    const fin = await sink.finished(d.commandId);
+    expect(fin).toMatchObject({
+      state: "timed_out",
+      exitCode: null,
+      signal: "SIGKILL",
+      reason: "timed out after 1s",
+      stdoutBytes: 0,
+      stderrBytes: 0,
+    });
+    expect(fin.durationMs).toBeGreaterThanOrEqual(1000);
+    await until(() => liveInGroup(pgid).length === 0, 1000);
+    expect(liveInGroup(pgid)).toEqual([]);
+  });
+
+  it("kills the whole process tree on cancel and reports cancelled", async () => {
+    const sink = new RecordingSink();
+    const ex = executor(sink);
+    const d = dispatch("echo before; sleep 30 & sleep 30; wait");
+    ex.dispatch(d);
+    await until(() => sink.bytes(d.commandId, "stdout").toString() === "before\n");
+    const pgid = sink.started(d.commandId)?.pid as number;
+    await until(() => liveInGroup(pgid).length === 3);
+    ex.cancel(SES, d.commandId);
+    const fin = await sink.finished(d.commandId);
+    expect(fin).toMatchObject({
+      state: "cancelled",
+      exitCode: null,
+      signal: "SIGKILL",
+      reason: "cancelled by technician",
+      stdoutBytes: 7,
+      stdoutSha256: sha256("before\n"),
+    });
+    await until(() => liveInGroup(pgid).length === 0, 1000);
+    expect(liveInGroup(pgid)).toEqual([]);
+  });
+
+  it("reports failed when the shell is not on PATH", async () => {
+    const sink = new RecordingSink();
+    const d = dispatch("echo hi");
+    executor(sink, { env: { PATH: "/nonexistent/bin" } }).dispatch(d);
+    const fin = await sink.finished(d.commandId);
+    expect(sink.of(d.commandId).map((f) => f.t)).toEqual(["finished"]);
+    expect(fin).toEqual({
+      t: "finished",
+      sessionId: SES,
+      commandId: d.commandId,
+      state: "failed",
+      exitCode: null,
+      signal: null,
+      reason: "bash not found on PATH",
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      stdoutSha256: EMPTY,
+      stderrSha256: EMPTY,
+      durationMs: fin.durationMs,
+    });
+    const pwsh = dispatch("Get-Date", { shell: "powershell" });
+    executor(sink, { env: { PATH: "/nonexistent/bin" } }).dispatch(pwsh);
+    expect((await sink.finished(pwsh.commandId)).reason).toBe("powershell not found on PATH");
+  });
+
+  it("runs one session's commands in order and different sessions in parallel", async () => {
+    const sink = new RecordingSink();
+    const ex = executor(sink);
+    const first = dispatch("sleep 0.3; echo first");
+    const second = dispatch("echo second");
+    const other = dispatch("echo other", { sessionId: SES2 });
+    ex.dispatch(first);
+    ex.dispatch(second);
+    ex.dispatch(other);
+    await Promise.all([first, second, other].map((d) => sink.finished(d.commandId)));
+    const order = sink.frames
+      .filter((f) => f.t !== "output")
+      .map(
+        (f) =>
+          `${f.t}:${f.commandId === first.commandId ? "first" : f.commandId === second.commandId ? "second" : "other"}`,
+      );
+    expect(order.indexOf("finished:first")).toBeLessThan(order.indexOf("started:second"));
+    expect(order.indexOf("finished:other")).toBeLessThan(order.indexOf("finished:first"));
+    expect(sink.bytes(second.commandId, "stdout").toString()).toBe("second\n");
+  });
+
+  it("never runs a known command twice: a redispatch resends instead", async () => {
+    const sink = new RecordingSink();
+    const lines: string[] = [];
+    const ex = executor(sink, { log: (l) => lines.push(l) });
+    const d = dispatch("sleep 0.2; echo once");
+    ex.dispatch(d);
+    ex.dispatch(d); // queued or starting
+    await until(() => sink.started(d.commandId) !== undefined);
+    ex.dispatch(d); // running
+    await sink.finished(d.commandId);
+    ex.dispatch(d); // finished, not yet acknowledged
+    ex.forget(d.commandId);
+    ex.dispatch(d); // finished and acknowledged
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sink.of(d.commandId).filter((f) => f.t === "started").length).toBe(1);
+    expect(sink.bytes(d.commandId, "stdout").toString()).toBe("once\n");
+    expect(sink.resent).toEqual([d.commandId, d.commandId, d.commandId, d.commandId]);
+    expect(lines.filter((l) => l.includes("not running it again")).map((l) => l.split(";")[0])).toEqual([
+      `${d.commandId} already queued`,
+      `${d.commandId} already running`,
+      `${d.commandId} already finished`,
+      `${d.commandId} already finished`,
+    ]);
+  });
+
+  it("cancels a queued command without running it", async () => {
+    const sink = new RecordingSink();
+    const ex = executor(sink);
+    const first = dispatch("sleep 0.3");
+    const second = dispatch("echo never");
+    ex.dispatch(first);
+    ex.dispatch(second);
+    ex.cancel(SES, second.commandId);
+    const fin = await sink.finished(second.commandId);
+    expect(fin).toMatchObject({
+      state: "cancelled",
+      exitCode: null,
+      signal: null,
+      reason: "cancelled by technician",
+      stdoutBytes: 0,
+      durationMs: 0,
+    });
+    await sink.finished(first.commandId);
+    expect(sink.of(second.commandId).map((f) => f.t)).toEqual(["finished"]);
+  });
+
+  it("stops reading when a background process keeps the pipes open after the shell exits", async () => {
+    const sink = new RecordingSink();
+    const d = dispatch("sleep 5 & echo bye");
+    executor(sink, { drainGraceMs: 200 }).dispatch(d);
+    const fin = await sink.finished(d.commandId);
+    expect(fin).toMatchObject({
+      state: "finished",
+      exitCode: 0,
+      reason:
+        "stopped reading output 200ms after the shell exited: a background process still holds stdout/stderr open",
+      stdoutBytes: 4,
+    });
+    const pgid = sink.started(d.commandId)?.pid as number;
+    process.kill(-pgid, "SIGKILL");
+  });
+
+  it("on shutdown kills running trees, reports them interrupted, and starts nothing more", async () => {
+    const sink = new RecordingSink();
+    const lines: string[] = [];
+    const ex = executor(sink, { log: (l) => lines.push(l) });
+    const running = dispatch("sleep 30 & sleep 30; wait");
+    const queued = dispatch("echo never");
+    ex.dispatch(running);
+    ex.dispatch(queued);
+    await until(() => sink.started(running.commandId) !== undefined);
+    const pgid = sink.started(running.commandId)?.pid as number;
+    await ex.shutdown();
+    expect(await sink.finished(running.commandId)).toMatchObject({
+      state: "interrupted",
+      exitCode: null,
+      signal: "SIGKILL",
+      reason: "the runtime was stopped",
+    });
+    expect(sink.of(queued.commandId)).toEqual([]);
+    const late = dispatch("echo late");
+    ex.dispatch(late);
+    expect(sink.of(late.commandId)).toEqual([]);
+    expect(lines).toContain(`${late.commandId} not started: the runtime is stopping`);
+    expect(ex.active()).toBe(0);
+    await until(() => liveInGroup(pgid).length === 0, 1000);
+  });
+
+  it("pauses output above the outbox window and resumes as acks arrive", async () => {
+    let ex: Executor | undefined;
+    const outbox = new Outbox({
+      windowBytes: 256 * 1024,
+      onFlow: (id, paused) => ex?.setPaused(id, paused),
+    });
+    ex = executor(outbox);
+    const d = dispatch("head -c 2097152 /dev/zero");
+    ex.dispatch(d);
+    await until(() => outbox.isPaused(d.commandId));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const held = outbox.unackedBytes(d.commandId);
+    expect(held).toBeGreaterThan(256 * 1024);
+    expect(held).toBeLessThanOrEqual(256 * 1024 + 65536);
+    expect(outbox.pending().some((f) => f.t === "finished")).toBe(false);
+
+    // The server acknowledges everything it has, repeatedly, until the command finishes.
+    while (!outbox.pending().some((f) => f.t === "finished")) {
+      const stdout = outbox
+        .pending()
+        .filter((f): f is OutputFrame => f.t === "output")
+        .reduce((end, f) => Math.max(end, f.offset + Buffer.from(f.data, "base64").length), 0);
+      outbox.ack({
+        t: "ack",
+        sessionId: SES,
+        commandId: d.commandId,
+        started: true,
+        stdout,
+        stderr: 0,
+        finished: false,
+      });
+      expect(outbox.unackedBytes(d.commandId)).toBeLessThanOrEqual(256 * 1024 + 65536);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const fin = outbox.pending().find((f): f is FinishedFrame => f.t === "finished");
+    expect(fin?.stdoutBytes).toBe(2097152);
+    expect(fin?.stdoutSha256).toBe(sha256(Buffer.alloc(2097152)));
+  });
+});
