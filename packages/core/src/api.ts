@@ -61,6 +61,8 @@ export const CommandBody = z.object({
   requireApproval: z.boolean().optional(),
   reason: z.string().trim().max(1000).optional(),
   timeoutSeconds: z.number().int().positive().max(LIMITS.maxTimeoutSeconds).optional(),
+  /** How long the command may wait for an offline machine before it fails (default 1 hour). */
+  queueTimeoutSeconds: z.number().int().min(1).max(LIMITS.maxQueueSeconds).optional(),
 });
 export type CommandBody = z.infer<typeof CommandBody>;
 

@@ -4,6 +4,7 @@ export * from "./chain.ts";
 export * from "./env.ts";
 export * from "./ids.ts";
 export * from "./limits.ts";
+export * from "./pacing.ts";
 export * from "./protocol.ts";
 export * from "./record.ts";
 export * from "./shells.ts";

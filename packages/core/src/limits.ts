@@ -13,6 +13,9 @@ export const LIMITS = {
   unackedOutputBytes: 4 * 1024 * 1024,
   /** Longest timeout a technician may set on a command: one day. */
   maxTimeoutSeconds: 24 * 60 * 60,
+  /** Longest a command may wait for an offline machine: a week. Default: an hour. */
+  maxQueueSeconds: 7 * 24 * 60 * 60,
+  defaultQueueSeconds: 60 * 60,
   /** Events returned by one GET /events page. */
   eventsPageMax: 1000,
 } as const;

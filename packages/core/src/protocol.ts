@@ -77,8 +77,9 @@ export const FinishedFrame = z.object({
   reason: z.string().max(1024).nullable(),
   stdoutBytes: count,
   stderrBytes: count,
-  stdoutSha256: sha256Hex,
-  stderrSha256: sha256Hex,
+  /** SHA-256 of everything the process wrote to the stream; null when the runtime no longer knows (after a crash). */
+  stdoutSha256: sha256Hex.nullable(),
+  stderrSha256: sha256Hex.nullable(),
   durationMs: count,
 });
 
@@ -99,6 +100,11 @@ export const DispatchFrame = z.object({
   command: z.string().min(1).max(LIMITS.commandChars),
   shell: z.enum(SHELLS),
   timeoutSeconds: z.number().int().positive().max(LIMITS.maxTimeoutSeconds).nullable(),
+  /**
+   * The server already holds command.started for this command. A runtime that does not know the command (it lost
+   * it in a crash) must not run it again: it reports it `interrupted` instead.
+   */
+  resume: z.boolean(),
 });
 export const CancelFrame = z.object({ t: z.literal("cancel"), ...commandRef });
 /** What the Session object has committed for a command: output byte counts, and whether start/finish are in. */

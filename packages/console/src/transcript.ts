@@ -1,0 +1,320 @@
+// The session transcript as the console sees it: built by applying the session's events in seq order.
+// Pure (no DOM) so it can be unit-tested in Node. Mutable by design: output streams in at high rates and
+// the view re-renders only what changed (each command carries a version number).
+
+// Subpath imports: core's index would also bundle zod, which the console does not need.
+import { fromBase64 } from "@caisey/core/bytes";
+import type { SessionEvent } from "./api.ts";
+
+export { defaultShell, SHELLS, shellsFor } from "@caisey/core/shells";
+
+export type Stream = "stdout" | "stderr";
+
+/** Text kept in the page per command; older output is dropped from view (never from the record). */
+export const MAX_KEPT_CHARS = 256 * 1024;
+/** Adjacent output of the same stream is merged into chunks up to this size. */
+const CHUNK_CHARS = 16 * 1024;
+
+export const ACTIVE_STATES = new Set(["queued", "awaiting_approval", "running"]);
+
+export interface OutputChunk {
+  key: number;
+  stream: Stream;
+  text: string;
+}
+
+export interface CommandContext {
+  pid?: number;
+  user?: string;
+  cwd?: string;
+  executable?: string;
+  shell?: string;
+  shellVersion?: string;
+  env?: Record<string, string>;
+}
+
+export interface CommandResult {
+  exitCode: number | null;
+  signal?: string;
+  durationMs?: number;
+  stdoutBytes?: number;
+  stderrBytes?: number;
+  stdoutSha256?: string;
+  stderrSha256?: string;
+  reason?: string;
+}
+
+export interface CommandView {
+  id: string;
+  seq: number;
+  ts: string;
+  actor: string;
+  command: string;
+  shell: string;
+  timeoutSeconds?: number;
+  /** Why the technician ran it, when given. */
+  reason?: string;
+  state: string;
+  context?: CommandContext;
+  result?: CommandResult;
+  chunks: OutputChunk[];
+  keptChars: number;
+  hiddenChars: number;
+  receivedBytes: Record<Stream, number>;
+  /** Bumped on every change, so a view can skip unchanged blocks. */
+  version: number;
+}
+
+export type TranscriptItem =
+  | { kind: "command"; seq: number; command: CommandView }
+  | { kind: "line"; seq: number; event: SessionEvent };
+
+/** The part of TextDecoder used here (typed structurally so this file also checks without the DOM lib). */
+interface Decoder {
+  decode(input?: Uint8Array, options?: { stream?: boolean }): string;
+}
+
+let chunkKeys = 0;
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+function num(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
+export class Transcript {
+  readonly items: TranscriptItem[] = [];
+  readonly commands = new Map<string, CommandView>();
+  lastSeq = 0;
+  headHash: string | null = null;
+  sessionState: "open" | "closed" | null = null;
+  /** Bumped on every applied event. */
+  version = 0;
+  private readonly decoders = new Map<string, Decoder>();
+
+  /** Apply one event. Returns false (and changes nothing) for an event already applied. */
+  apply(event: SessionEvent): boolean {
+    if (typeof event.seq !== "number" || event.seq <= this.lastSeq) return false;
+    this.lastSeq = event.seq;
+    if (typeof event.hash === "string") this.headHash = event.hash;
+    this.version++;
+    const data = (event.data ?? {}) as Record<string, unknown>;
+    switch (event.type) {
+      case "command.requested": {
+        const cmd = this.command(str(data.commandId) ?? `seq-${event.seq}`, event);
+        cmd.command = str(data.command) ?? cmd.command;
+        cmd.shell = str(data.shell) ?? cmd.shell;
+        cmd.timeoutSeconds = num(data.timeoutSeconds);
+        cmd.reason = str(data.reason);
+        cmd.version++;
+        return true;
+      }
+      case "approval.requested":
+        return this.setState(data, "awaiting_approval", event);
+      case "approval.granted":
+        return this.setState(data, "queued", event);
+      case "approval.declined":
+        return this.setState(data, "declined", event);
+      case "command.started": {
+        const cmd = this.command(str(data.commandId), event);
+        cmd.state = "running";
+        const env = data.env;
+        cmd.context = {
+          pid: num(data.pid),
+          user: str(data.user),
+          cwd: str(data.cwd),
+          executable: str(data.executable),
+          shell: str(data.shell),
+          shellVersion: str(data.shellVersion),
+          env:
+            env && typeof env === "object" && !Array.isArray(env)
+              ? Object.fromEntries(Object.entries(env as Record<string, unknown>).map(([k, v]) => [k, String(v)]))
+              : undefined,
+        };
+        cmd.version++;
+        return true;
+      }
+      case "command.output": {
+        const cmd = this.command(str(data.commandId), event);
+        const stream: Stream = data.stream === "stderr" ? "stderr" : "stdout";
+        let bytes: Uint8Array;
+        try {
+          bytes = fromBase64(str(data.data) ?? "");
+        } catch {
+          this.append(cmd, "stderr", "[console: this output chunk could not be decoded]\n");
+          return true;
+        }
+        cmd.receivedBytes[stream] += bytes.length;
+        if (cmd.state === "queued" || cmd.state === "awaiting_approval") cmd.state = "running";
+        this.append(cmd, stream, this.decoder(cmd.id, stream).decode(bytes, { stream: true }));
+        return true;
+      }
+      case "command.finished": {
+        const cmd = this.command(str(data.commandId), event);
+        for (const stream of ["stdout", "stderr"] as const) {
+          const key = `${cmd.id}\u0000${stream}`;
+          const decoder = this.decoders.get(key);
+          if (decoder) {
+            this.append(cmd, stream, decoder.decode());
+            this.decoders.delete(key);
+          }
+        }
+        cmd.state = str(data.state) ?? "finished";
+        cmd.result = {
+          exitCode: num(data.exitCode) ?? null,
+          signal: str(data.signal),
+          durationMs: num(data.durationMs),
+          stdoutBytes: num(data.stdoutBytes),
+          stderrBytes: num(data.stderrBytes),
+          stdoutSha256: str(data.stdoutSha256),
+          stderrSha256: str(data.stderrSha256),
+          reason: str(data.reason),
+        };
+        cmd.version++;
+        return true;
+      }
+      case "session.opened":
+        this.sessionState = "open";
+        break;
+      case "session.closed":
+        this.sessionState = "closed";
+        break;
+    }
+    this.items.push({ kind: "line", seq: event.seq, event });
+    return true;
+  }
+
+  private setState(data: Record<string, unknown>, state: string, event: SessionEvent): boolean {
+    const cmd = this.command(str(data.commandId), event);
+    cmd.state = state;
+    cmd.version++;
+    this.items.push({ kind: "line", seq: event.seq, event });
+    return true;
+  }
+
+  private command(id: string | undefined, event: SessionEvent): CommandView {
+    const key = id ?? "unknown";
+    let cmd = this.commands.get(key);
+    if (!cmd) {
+      cmd = {
+        id: key,
+        seq: event.seq,
+        ts: event.ts,
+        actor: event.actor,
+        command: "",
+        shell: "",
+        state: "queued",
+        chunks: [],
+        keptChars: 0,
+        hiddenChars: 0,
+        receivedBytes: { stdout: 0, stderr: 0 },
+        version: 0,
+      };
+      this.commands.set(key, cmd);
+      this.items.push({ kind: "command", seq: event.seq, command: cmd });
+    }
+    return cmd;
+  }
+
+  private decoder(commandId: string, stream: Stream): Decoder {
+    const key = `${commandId}\u0000${stream}`;
+    let decoder = this.decoders.get(key);
+    if (!decoder) {
+      decoder = new TextDecoder("utf-8", { fatal: false });
+      this.decoders.set(key, decoder);
+    }
+    return decoder;
+  }
+
+  private append(cmd: CommandView, stream: Stream, text: string): void {
+    if (text.length === 0) return;
+    cmd.version++;
+    const last = cmd.chunks.at(-1);
+    if (last && last.stream === stream && last.text.length + text.length <= CHUNK_CHARS) {
+      last.text += text;
+      // A changed chunk gets a new key only if it was replaced; text changes re-render in place.
+    } else {
+      cmd.chunks.push({ key: ++chunkKeys, stream, text });
+    }
+    cmd.keptChars += text.length;
+    while (cmd.keptChars > MAX_KEPT_CHARS && cmd.chunks.length > 0) {
+      const first = cmd.chunks[0] as OutputChunk;
+      const excess = cmd.keptChars - MAX_KEPT_CHARS;
+      if (first.text.length <= excess) {
+        cmd.chunks.shift();
+        cmd.keptChars -= first.text.length;
+        cmd.hiddenChars += first.text.length;
+      } else {
+        first.text = first.text.slice(excess);
+        cmd.keptChars -= excess;
+        cmd.hiddenChars += excess;
+      }
+    }
+  }
+}
+
+/** Text of a command's visible output (what the DOM shows, before control-character marking). */
+export function visibleOutput(cmd: CommandView): string {
+  return cmd.chunks.map((c) => c.text).join("");
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms % 60_000) / 1000);
+  return `${minutes} min ${seconds} s`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
+
+/** Control characters other than tab, newline and carriage return, shown as visible symbols. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+export const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+
+/** A control character as a visible escape: NUL as \0, the rest as \xNN (renders in every font). */
+export function controlSymbol(ch: string): string {
+  const code = ch.charCodeAt(0);
+  if (code === 0) return "\\0";
+  return `\\x${code.toString(16).padStart(2, "0")}`;
+}
+
+/** Split text into plain runs and control characters to be marked. */
+export function splitControls(text: string): Array<string | { control: string }> {
+  const out: Array<string | { control: string }> = [];
+  let at = 0;
+  CONTROL_CHARS.lastIndex = 0;
+  for (let m = CONTROL_CHARS.exec(text); m !== null; m = CONTROL_CHARS.exec(text)) {
+    if (m.index > at) out.push(text.slice(at, m.index));
+    out.push({ control: m[0] });
+    at = m.index + 1;
+  }
+  if (at < text.length) out.push(text.slice(at));
+  return out;
+}
+
+export function relativeTime(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return "never";
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return iso;
+  const s = Math.max(0, Math.round((now - then) / 1000));
+  if (s < 5) return "just now";
+  if (s < 60) return `${s} s ago`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h} h ago`;
+  return `${Math.round(h / 24)} d ago`;
+}
+
+export function clockTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleTimeString(undefined, { hour12: false });
+}

@@ -1,0 +1,126 @@
+// The console end to end: the real server (wrangler + workerd), a real enrolled runtime running real shells,
+// and Debian's Chromium driving the built console like a technician would.
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api, enrollRuntime, OWNER, type Proc, ROOT, removeDir, type Server, startServer } from "../helpers.ts";
+import { launchChromium } from "./browser.ts";
+
+const SCREENSHOT = "/tmp/console-session.png";
+
+describe("console end to end", () => {
+  let server: Server;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let runtime: Proc | undefined;
+  let runtimeDir: string | undefined;
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
+    server = await startServer();
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    await server?.stop();
+    if (runtimeDir) removeDir(runtimeDir);
+    if (server) removeDir(server.dataDir);
+  });
+
+  it("sets up, enrolls a machine, runs commands live and replays them after a reload", async () => {
+    // First visit: no organization yet, so the console sends us to setup.
+    await page.goto(`${server.url}/`);
+    await page.waitForURL(/\/setup$/, { timeout: 30_000 });
+    await page.getByTestId("setup-organization").fill(OWNER.organization);
+    await page.getByTestId("setup-name").fill(OWNER.name);
+    await page.getByTestId("setup-email").fill(OWNER.email);
+    await page.getByTestId("setup-password").fill(OWNER.password);
+    await page.getByTestId("setup-submit").click();
+    await page.waitForURL(/\/machines$/, { timeout: 30_000 });
+    await expect.poll(() => page.getByTestId("whoami").textContent(), { timeout: 10_000 }).toContain(OWNER.name);
+
+    // The enroll panel makes a client and a token and shows the exact commands to run on the endpoint.
+    await page.getByTestId("enroll-panel").waitFor({ timeout: 10_000 });
+    await page.getByTestId("enroll-client").selectOption("__new__");
+    await page.getByTestId("enroll-new-client").fill("Acme Dental");
+    await page.getByTestId("enroll-create").click();
+    await page.getByTestId("enroll-token").waitFor({ timeout: 10_000 });
+    const token = ((await page.getByTestId("enroll-token").textContent()) ?? "").trim();
+    expect(token.length).toBeGreaterThan(10);
+    expect(await page.getByTestId("enroll-command").textContent()).toContain(
+      `npm run runtime -- enroll --server ${server.url} --token ${token} --data-dir `,
+    );
+
+    // Enroll and start a real runtime, authenticated as the signed-in owner (the console's cookie is a token).
+    const cookie = (await context.cookies(server.url)).find((c) => c.name === "caisey_token");
+    expect(cookie?.value).toBeTruthy();
+    const owner = api(server.url, cookie?.value ?? "");
+    const enrolled = await enrollRuntime(server.url, owner);
+    runtimeDir = enrolled.dataDir;
+    runtime = enrolled.start();
+
+    const row = page.locator(`[data-testid="machine-row"][data-machine-id="${enrolled.machineId}"]`);
+    await expect.poll(() => row.getByTestId("machine-status").textContent(), { timeout: 20_000 }).toBe("online");
+
+    await row.getByTestId("open-session").click();
+    await page.waitForURL(/\/sessions\/ses_/, { timeout: 10_000 });
+    await expect
+      .poll(() => page.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 })
+      .toBe("live");
+
+    // A quick command.
+    await page.getByTestId("command-input").fill("echo hello");
+    await page.getByTestId("command-input").press("Enter");
+    const first = page.getByTestId("command-block").nth(0);
+    await expect.poll(() => first.getByTestId("command-state").textContent(), { timeout: 30_000 }).toBe("finished");
+    expect(await first.getByTestId("command-output").textContent()).toBe("hello\n");
+    expect(await first.getByTestId("exit-code").textContent()).toBe("exit 0");
+    expect(await page.getByTestId("command-input").inputValue()).toBe("");
+    // The context the command ran in: user, cwd, executable, shell version, pid, environment.
+    await first.getByTestId("command-context").locator("summary").click();
+    expect(await first.getByTestId("command-context").textContent()).toMatch(/cwd\S+/);
+    expect(await first.getByTestId("command-env").textContent()).toMatch(/^PATH=/m);
+
+    // A streaming one, with the page reloaded in the middle: history comes back over the socket from seq 0.
+    await page.getByTestId("command-input").fill("for i in 1 2 3 4 5; do echo $i; sleep 1; done");
+    await page.getByTestId("command-input").press("Enter");
+    const loop = page.getByTestId("command-block").nth(1);
+    await expect.poll(() => loop.getByTestId("command-output").textContent(), { timeout: 30_000 }).toMatch(/^1\n2\n/);
+    expect(await loop.getByTestId("command-state").textContent()).toBe("running");
+
+    await page.reload();
+    const replayed = page.getByTestId("command-block").nth(1);
+    await expect.poll(() => replayed.getByTestId("command-state").textContent(), { timeout: 30_000 }).toBe("finished");
+    expect(await replayed.getByTestId("command-output").textContent()).toBe("1\n2\n3\n4\n5\n");
+    expect(await replayed.getByTestId("exit-code").textContent()).toBe("exit 0");
+    expect(await page.getByTestId("command-block").count()).toBe(2);
+    await expect
+      .poll(() => page.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 })
+      .toBe("live");
+
+    // stderr is kept apart visibly, and a failing exit code stands out.
+    await page.getByTestId("command-input").fill("echo out; echo err >&2; exit 3");
+    await page.getByTestId("command-input").press("Enter");
+    const failing = page.getByTestId("command-block").nth(2);
+    await expect.poll(() => failing.getByTestId("exit-code").textContent(), { timeout: 30_000 }).toBe("exit 3");
+    expect(await failing.getByTestId("command-state").textContent()).toBe("finished");
+    expect(await failing.locator(".stderr").textContent()).toBe("err\n");
+    expect(await failing.getByTestId("command-output").textContent()).toMatch(/^(out\nerr\n|err\nout\n)$/);
+
+    // The header's head matches the server's.
+    const sessionId = /\/sessions\/(ses_[a-z2-7]+)/.exec(page.url())?.[1] ?? "";
+    const { session } = await owner.json<{ session: { head: { seq: number; hash: string } } }>(
+      `/api/v1/sessions/${sessionId}`,
+    );
+    await expect.poll(() => page.getByTestId("head-seq").textContent()).toBe(String(session.head.seq));
+    expect(await page.getByTestId("head-hash").textContent()).toBe(session.head.hash.slice(0, 12));
+
+    await page.screenshot({ path: SCREENSHOT });
+  });
+});

@@ -1,0 +1,127 @@
+// The console's transcript model, in plain Node: events in, command blocks and lines out.
+import { describe, expect, it } from "vitest";
+import type { SessionEvent } from "../../packages/console/src/api.ts";
+import {
+  controlSymbol,
+  MAX_KEPT_CHARS,
+  splitControls,
+  Transcript,
+  visibleOutput,
+} from "../../packages/console/src/transcript.ts";
+
+let seq = 0;
+function ev(type: string, data: Record<string, unknown>, actor = "machine:mch_x"): SessionEvent {
+  seq++;
+  return { seq, ts: new Date(seq * 1000).toISOString(), type, actor, data, hash: seq.toString(16).padStart(64, "0") };
+}
+const b64 = (bytes: Uint8Array | string) => Buffer.from(bytes).toString("base64");
+const out = (commandId: string, stream: "stdout" | "stderr", bytes: Uint8Array | string, offset = 0) =>
+  ev("command.output", { commandId, stream, offset, data: b64(bytes) });
+
+describe("Transcript", () => {
+  it("builds a command block through its states and keeps streams interleaved in order", () => {
+    seq = 0;
+    const t = new Transcript();
+    t.apply(ev("session.opened", { hostname: "pc-1" }, "user:usr_a"));
+    t.apply(
+      ev("command.requested", { commandId: "c1", command: "ls", shell: "bash", requestedBy: "usr_a" }, "user:usr_a"),
+    );
+    const cmd = t.commands.get("c1");
+    expect(cmd?.state).toBe("queued");
+    expect(cmd?.actor).toBe("user:usr_a");
+    t.apply(ev("command.started", { commandId: "c1", pid: 42, user: "root", cwd: "/", env: { A: "1" } }));
+    expect(cmd?.state).toBe("running");
+    expect(cmd?.context?.env).toEqual({ A: "1" });
+    t.apply(out("c1", "stdout", "a\n"));
+    t.apply(out("c1", "stderr", "e\n"));
+    t.apply(out("c1", "stdout", "b\n", 2));
+    t.apply(ev("command.finished", { commandId: "c1", state: "finished", exitCode: 0, durationMs: 1020 }));
+    expect(cmd?.chunks.map((c) => [c.stream, c.text])).toEqual([
+      ["stdout", "a\n"],
+      ["stderr", "e\n"],
+      ["stdout", "b\n"],
+    ]);
+    expect(cmd?.state).toBe("finished");
+    expect(cmd?.result?.exitCode).toBe(0);
+    expect(t.items.map((i) => i.kind)).toEqual(["line", "command"]);
+    expect(t.lastSeq).toBe(7);
+    expect(t.headHash).toBe((7).toString(16).padStart(64, "0"));
+  });
+
+  it("ignores events it already has (a resumed socket never doubles output)", () => {
+    seq = 0;
+    const t = new Transcript();
+    const events = [
+      ev("command.requested", { commandId: "c1", command: "x", shell: "sh" }),
+      ev("command.started", { commandId: "c1" }),
+      out("c1", "stdout", "once\n"),
+    ];
+    for (const e of events) expect(t.apply(e)).toBe(true);
+    for (const e of events) expect(t.apply(e)).toBe(false);
+    expect(visibleOutput(t.commands.get("c1") as never)).toBe("once\n");
+  });
+
+  it("decodes UTF-8 split across chunks per stream", () => {
+    seq = 0;
+    const t = new Transcript();
+    const bytes = Buffer.from("€ and 😀\n");
+    t.apply(ev("command.requested", { commandId: "c1", command: "x", shell: "bash" }));
+    t.apply(out("c1", "stdout", bytes.subarray(0, 1)));
+    t.apply(out("c1", "stderr", "err\n"));
+    t.apply(out("c1", "stdout", bytes.subarray(1, 9), 1));
+    t.apply(out("c1", "stdout", bytes.subarray(9), 9));
+    t.apply(ev("command.finished", { commandId: "c1", state: "finished", exitCode: 0 }));
+    expect(visibleOutput(t.commands.get("c1") as never)).toBe("err\n€ and 😀\n");
+  });
+
+  it("flushes an incomplete trailing character when the command finishes", () => {
+    seq = 0;
+    const t = new Transcript();
+    t.apply(ev("command.requested", { commandId: "c1", command: "x", shell: "bash" }));
+    t.apply(out("c1", "stdout", Uint8Array.of(0x61, 0xe2, 0x82)));
+    t.apply(ev("command.finished", { commandId: "c1", state: "finished", exitCode: 0 }));
+    expect(visibleOutput(t.commands.get("c1") as never)).toBe("a\uFFFD");
+  });
+
+  it("keeps only the last MAX_KEPT_CHARS of a huge output in view", () => {
+    seq = 0;
+    const t = new Transcript();
+    t.apply(ev("command.requested", { commandId: "c1", command: "yes", shell: "bash" }));
+    const block = "y\n".repeat(32 * 1024);
+    let offset = 0;
+    for (let i = 0; i < 10; i++) {
+      t.apply(out("c1", "stdout", block, offset));
+      offset += block.length;
+    }
+    t.apply(out("c1", "stdout", "tail\n", offset));
+    const cmd = t.commands.get("c1");
+    expect(cmd?.keptChars).toBe(MAX_KEPT_CHARS);
+    expect(visibleOutput(cmd as never).length).toBe(MAX_KEPT_CHARS);
+    expect(visibleOutput(cmd as never).endsWith("y\ntail\n")).toBe(true);
+    expect(cmd?.hiddenChars).toBe(offset + 5 - MAX_KEPT_CHARS);
+  });
+
+  it("marks control characters but leaves tabs and newlines alone", () => {
+    expect(splitControls("a\u0000b\tc\n\u001b[0m")).toEqual([
+      "a",
+      { control: "\u0000" },
+      "b\tc\n",
+      { control: "\u001b" },
+      "[0m",
+    ]);
+    expect(controlSymbol("\u0000")).toBe("\\0");
+    expect(controlSymbol("\u001b")).toBe("\\x1b");
+  });
+
+  it("tracks approvals and session closing", () => {
+    seq = 0;
+    const t = new Transcript();
+    t.apply(ev("command.requested", { commandId: "c1", command: "rm x", shell: "bash" }));
+    t.apply(ev("approval.requested", { commandId: "c1" }, "system"));
+    expect(t.commands.get("c1")?.state).toBe("awaiting_approval");
+    t.apply(ev("approval.declined", { commandId: "c1" }, "contact:ct_1"));
+    expect(t.commands.get("c1")?.state).toBe("declined");
+    t.apply(ev("session.closed", {}, "user:usr_a"));
+    expect(t.sessionState).toBe("closed");
+  });
+});
