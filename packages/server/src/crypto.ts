@@ -2,10 +2,17 @@
 // without yielding. Passwords use scrypt, a memory-hard KDF: N=2^15, r=8, p=3 (32 MiB, OWASP's recommended floor),
 // stored as a self-describing string so parameters can be raised later without breaking old hashes.
 
+import { Buffer } from "node:buffer";
 import { createHash, scrypt, timingSafeEqual } from "node:crypto";
 import { fromBase64Url, randomBytes, type Sha256, toBase64Url, toHex, utf8 } from "@caisey/core";
 
 export const sha256: Sha256 = (data) => new Uint8Array(createHash("sha256").update(data).digest());
+
+/** Native base64 decoding for the output hot path (validated as strict base64 at the edge). */
+export function decodeBase64(text: string): Uint8Array {
+  const buf = Buffer.from(text, "base64");
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
 
 export function sha256Hex(text: string): string {
   return toHex(sha256(utf8(text)));

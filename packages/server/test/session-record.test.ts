@@ -1,12 +1,14 @@
 // Inside workerd: a simulated runtime (a real Ed25519 key, the real WebSocket route) drives a session, and the
 // record that comes out is checked: sequence, hash chain, dedup of resent output, resume with after=.
 
-import { exports } from "cloudflare:workers";
-import { fromBase64, splitRecordLines, toBase64, toBase64Url, utf8, verifyChain } from "@caisey/core";
+import { exports as workerExports } from "cloudflare:workers";
+import { fromBase64, splitRecordLines, toBase64, toBase64Url, toHex, utf8, verifyChain } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
 
 const BASE = "https://caisey.test";
+// The Worker under test, through the real request path (routing, auth, Durable Objects).
+const worker = (workerExports as unknown as { default: Fetcher }).default;
 
 async function call(
   path: string,
@@ -15,7 +17,7 @@ async function call(
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.body !== undefined) headers["content-type"] = "application/json";
-  return exports.default.fetch(`${BASE}${path}`, {
+  return worker.fetch(`${BASE}${path}`, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
     headers,
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
@@ -99,6 +101,7 @@ async function enrolledMachine(token: string) {
 }
 
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+const hex = (text: string) => toHex(sha256(utf8(text)));
 
 describe("session record in workerd", () => {
   it("appends every event in order with an unbroken hash chain, dedups resent output, and resumes after=", async () => {
@@ -123,6 +126,7 @@ describe("session record in workerd", () => {
       command: "echo hi",
       shell: "bash",
       timeoutSeconds: null,
+      resume: false,
     });
     const ref = { sessionId, commandId };
     runtime.ws.send(
@@ -158,8 +162,8 @@ describe("session record in workerd", () => {
       reason: null,
       stdoutBytes: 6,
       stderrBytes: 5,
-      stdoutSha256: EMPTY,
-      stderrSha256: EMPTY,
+      stdoutSha256: hex("hello\n"),
+      stderrSha256: EMPTY, // wrong on purpose: the record keeps its own hash and says what differs
       durationMs: 12,
     };
     runtime.ws.send(JSON.stringify({ ...finished, stdoutBytes: 7 })); // claims more than committed: not finished yet
@@ -190,7 +194,18 @@ describe("session record in workerd", () => {
       ["stdout", 3, "lo\n"],
       ["stderr", 0, "oops\n"],
     ]);
-    expect(events[6].data).toMatchObject({ stdoutBytes: 6, stderrBytes: 5, exitCode: 0 });
+    expect(events[6].data).toEqual({
+      commandId,
+      state: "finished",
+      exitCode: 0,
+      signal: null,
+      reason: `the endpoint's stderr SHA-256 ${EMPTY} differs from the record's`,
+      stdoutBytes: 6,
+      stderrBytes: 5,
+      stdoutSha256: hex("hello\n"),
+      stderrSha256: hex("oops\n"),
+      durationMs: 12,
+    });
 
     const record = await (await call(`/api/v1/sessions/${sessionId}/record`, { token })).text();
     const lines = splitRecordLines(record);

@@ -3,6 +3,7 @@
 // and acknowledges runtime output only once it is committed. Nothing else writes a session's events.
 
 import { DurableObject } from "cloudflare:workers";
+import { createHash, type Hash } from "node:crypto";
 import {
   type AckFrame,
   base64DecodedLength,
@@ -16,6 +17,7 @@ import {
   fromBase64,
   genesisHash,
   type Head,
+  LIMITS,
   newId,
   nextHash,
   type OutputFrame,
@@ -25,10 +27,11 @@ import {
   shellsFor,
   toBase64,
 } from "@caisey/core";
-import { sha256 } from "../crypto.ts";
+import { decodeBase64, sha256 } from "../crypto.ts";
 import { type Env, machine, tenant } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
+import { LiveFeed } from "./live-feed.ts";
 
 const MIGRATIONS = [
   {
@@ -46,9 +49,13 @@ const MIGRATIONS = [
             stdout_sha256 TEXT, stderr_sha256 TEXT, duration_ms INTEGER, pid INTEGER, reason_final TEXT);
           CREATE INDEX commands_position ON commands(position);`,
   },
+  {
+    name: "command delivery and queue expiry",
+    sql: `ALTER TABLE commands ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE commands ADD COLUMN queue_expires_at TEXT;`,
+  },
 ];
 
-const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const OUTPUT_PAGE_BYTES = 2 * 1024 * 1024;
 
 type SessionRow = {
@@ -86,6 +93,8 @@ type CommandRow = {
   duration_ms: number | null;
   pid: number | null;
   reason_final: string | null;
+  delivered: number;
+  queue_expires_at: string | null;
 };
 
 export interface OpenSession {
@@ -97,12 +106,6 @@ export interface OpenSession {
   os: string;
   technicianId: string;
   ticket: string | null;
-}
-
-/** Socket attachment of a browser watching the session live. */
-interface LiveAttachment {
-  kind: "live";
-  actor: string;
 }
 
 export function commandView(c: CommandRow) {
@@ -128,6 +131,12 @@ export function commandView(c: CommandRow) {
   };
 }
 
+function formatSeconds(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
 /** An event as the API serves it: the record with its chain hash spliced in, never re-serialized. */
 function withHash(record: string, hash: string): string {
   return `${record.slice(0, -1)},"hash":"${hash}"}`;
@@ -137,11 +146,27 @@ export class Session extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private head: Head | null = null;
   private lastTsMs = 0;
+  private readonly live: LiveFeed;
+  /** Running SHA-256 of each stream's committed bytes, while this object stays in memory (else recomputed). */
+  private readonly streamHashes = new Map<string, { hash: Hash; bytes: number }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     migrate(ctx.storage, MIGRATIONS);
+    this.live = new LiveFeed(
+      ctx,
+      (after, limit) =>
+        this.sql
+          .exec<{ seq: number; record: string; hash: string }>(
+            "SELECT seq, record, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            after,
+            limit,
+          )
+          .toArray()
+          .map((r) => ({ seq: r.seq, message: withHash(r.record, r.hash) })),
+      () => this.head?.seq ?? 0,
+    );
     const last = this.sql
       .exec<{ seq: number; hash: string; record: string }>(
         "SELECT seq, hash, record FROM events ORDER BY seq DESC LIMIT 1",
@@ -190,14 +215,7 @@ export class Session extends DurableObject<Env> {
     );
     this.head = { seq, hash };
     this.lastTsMs = tsMs;
-    const message = withHash(record, hash);
-    for (const ws of this.ctx.getWebSockets("live")) {
-      try {
-        ws.send(message);
-      } catch {
-        // A socket that is closing is cleaned up by webSocketClose.
-      }
-    }
+    this.live.published(seq, withHash(record, hash));
     return this.head;
   }
 
@@ -348,17 +366,20 @@ export class Session extends DurableObject<Env> {
     const commandId = newId("cmd");
     const position = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM commands").one().n + 1;
     const timeoutSeconds = body.timeoutSeconds ?? null;
+    const queueSeconds = body.queueTimeoutSeconds ?? LIMITS.defaultQueueSeconds;
     this.ctx.storage.transactionSync(() => {
-      const head = this.append("command.requested", `user:${userId}`, {
+      this.append("command.requested", `user:${userId}`, {
         commandId,
         command: body.command,
         shell,
         timeoutSeconds,
+        queueTimeoutSeconds: queueSeconds,
         reason: body.reason ?? null,
         requestedBy: userId,
       });
       this.sql.exec(
-        "INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+        `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)`,
         commandId,
         position,
         body.command,
@@ -367,9 +388,10 @@ export class Session extends DurableObject<Env> {
         recordTimestamp(this.lastTsMs),
         body.reason ?? null,
         timeoutSeconds,
+        recordTimestamp(this.lastTsMs + queueSeconds * 1000),
       );
-      void head;
     });
+    void this.scheduleExpiry();
     this.pump();
     this.reportToTenant();
     return ok({ commandId, state: "queued" });
@@ -381,16 +403,14 @@ export class Session extends DurableObject<Env> {
     const c = this.command(commandId);
     if (!c) return notFound("command");
     if (FINAL_COMMAND_STATES.has(c.state)) return fail(409, "command_finished", `command already ${c.state}`);
-    if (c.state === "queued" && c.dispatched === 0) {
-      this.finishCommand(c, `user:${userId}`, {
-        state: "cancelled",
-        exitCode: null,
-        signal: null,
-        reason: "cancelled before it started",
-        stdoutSha256: EMPTY_SHA256,
-        stderrSha256: EMPTY_SHA256,
-        durationMs: 0,
-      });
+    if (c.state === "queued" && c.delivered === 0) {
+      // The machine never received it: nothing can be running, so the cancel is recorded here and now.
+      this.finishCommand(
+        c,
+        `user:${userId}`,
+        { state: "cancelled", exitCode: null, signal: null, reason: "cancelled before it started", durationMs: 0 },
+        null,
+      );
       return ok({ state: "cancelled" });
     }
     const frame = { t: "cancel" as const, sessionId: scoped.value.id, commandId };
@@ -420,6 +440,46 @@ export class Session extends DurableObject<Env> {
     return ok({ seq: head.seq });
   }
 
+  // ---- queue expiry
+
+  private async scheduleExpiry(): Promise<void> {
+    const next = this.sql
+      .exec<{ at: string | null }>(
+        "SELECT MIN(queue_expires_at) AS at FROM commands WHERE state = 'queued' AND delivered = 0",
+      )
+      .one().at;
+    if (next === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > Date.parse(next)) await this.ctx.storage.setAlarm(Date.parse(next));
+  }
+
+  /** Commands that waited too long for an offline machine fail, with the reason, and the queue moves on. */
+  override async alarm(): Promise<void> {
+    const now = recordTimestamp(Date.now());
+    const expired = this.sql
+      .exec<CommandRow>(
+        "SELECT * FROM commands WHERE state = 'queued' AND delivered = 0 AND queue_expires_at <= ? ORDER BY position",
+        now,
+      )
+      .toArray();
+    for (const c of expired) {
+      const waited = Math.round((Date.parse(c.queue_expires_at as string) - Date.parse(c.requested_at)) / 1000);
+      this.finishCommand(
+        c,
+        "system",
+        {
+          state: "failed",
+          exitCode: null,
+          signal: null,
+          reason: `expired: the machine did not come online within ${formatSeconds(waited)}`,
+          durationMs: 0,
+        },
+        null,
+      );
+    }
+    await this.scheduleExpiry();
+  }
+
   // ---- the machine side
 
   /** Hand the next command to the machine when none is in flight. Commands of a session run strictly in order. */
@@ -435,7 +495,12 @@ export class Session extends DurableObject<Env> {
       .toArray()[0];
     if (!next) return;
     this.sql.exec("UPDATE commands SET dispatched = 1 WHERE id = ?", next.id);
-    void machine(this.env, s.machine_id).dispatch(s.id, this.dispatchFrame(s, next));
+    machine(this.env, s.machine_id)
+      .dispatch(s.id, this.dispatchFrame(s, next))
+      .then(({ delivered }) => {
+        if (delivered) this.sql.exec("UPDATE commands SET delivered = 1 WHERE id = ?", next.id);
+      })
+      .catch((error) => console.error("dispatch failed; the machine's next connection resumes it", error));
   }
 
   private dispatchFrame(s: SessionRow, c: CommandRow): DispatchFrame {
@@ -446,6 +511,7 @@ export class Session extends DurableObject<Env> {
       command: c.command,
       shell: c.shell,
       timeoutSeconds: c.timeout_seconds,
+      resume: c.started_at !== null,
     };
   }
 
@@ -457,16 +523,17 @@ export class Session extends DurableObject<Env> {
       .exec<CommandRow>("SELECT * FROM commands WHERE state IN ('queued', 'running') ORDER BY position LIMIT 1")
       .toArray()[0];
     if (!c) return { active: false, frame: null };
-    if (c.dispatched === 0) this.sql.exec("UPDATE commands SET dispatched = 1 WHERE id = ?", c.id);
+    // The Machine sends the frame on the socket that just proved itself.
+    this.sql.exec("UPDATE commands SET dispatched = 1, delivered = 1 WHERE id = ?", c.id);
     return { active: true, frame: this.dispatchFrame(s, c) };
   }
 
-  private ack(c: CommandRow): AckFrame {
-    const fresh = this.command(c.id) as CommandRow;
+  private ack(commandId: string): AckFrame {
+    const fresh = this.command(commandId) as CommandRow;
     return {
       t: "ack",
       sessionId: (this.row() as SessionRow).id,
-      commandId: c.id,
+      commandId,
       started: fresh.started_at !== null,
       stdout: fresh.stdout_committed,
       stderr: fresh.stderr_committed,
@@ -487,28 +554,27 @@ export class Session extends DurableObject<Env> {
           const { t: _t, sessionId: _s, ...data } = frame;
           this.append("command.started", actor, data);
           this.sql.exec(
-            "UPDATE commands SET state = 'running', started_at = ?, pid = ? WHERE id = ?",
+            "UPDATE commands SET state = 'running', delivered = 1, started_at = ?, pid = ? WHERE id = ?",
             recordTimestamp(this.lastTsMs),
             frame.pid,
             c.id,
           );
         });
       }
-      return ok(this.ack(c));
+      return ok(this.ack(c.id));
     }
     if (frame.t === "output") {
-      if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c));
+      if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c.id));
       if (c.state !== "running") return fail(409, "not_started", "output before command.started");
       this.commitOutput(c, frame, actor);
-      return ok(this.ack(c));
+      return ok(this.ack(c.id));
     }
-    // finished
-    if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c));
+    if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c.id));
     if (c.stdout_committed < frame.stdoutBytes || c.stderr_committed < frame.stderrBytes) {
-      return ok(this.ack(c)); // output still missing: the runtime resends it before finishing again
+      return ok(this.ack(c.id)); // output still missing: the runtime resends it before finishing again
     }
-    this.finishCommand(c, actor, frame);
-    return ok(this.ack(c));
+    this.finishCommand(c, actor, frame, frame);
+    return ok(this.ack(c.id));
   }
 
   /** Exactly-once output: bytes below the committed length are already in the record and are skipped. */
@@ -517,8 +583,8 @@ export class Session extends DurableObject<Env> {
     const length = base64DecodedLength(frame.data);
     const end = frame.offset + length;
     if (end <= committed || frame.offset > committed) return; // duplicate, or a gap the runtime will fill on resend
-    const skip = committed - frame.offset;
-    const data = skip === 0 ? frame.data : toBase64(fromBase64(frame.data).subarray(skip));
+    const bytes = decodeBase64(frame.data).subarray(committed - frame.offset);
+    const data = committed === frame.offset ? frame.data : toBase64(bytes);
     const column = frame.stream === "stdout" ? "stdout_committed" : "stderr_committed";
     this.ctx.storage.transactionSync(() => {
       this.append(
@@ -529,24 +595,77 @@ export class Session extends DurableObject<Env> {
       );
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, end, c.id);
     });
+    this.hashOutput(c.id, frame.stream, committed, bytes);
   }
 
+  private hashOutput(commandId: string, stream: string, before: number, bytes: Uint8Array): void {
+    const key = `${commandId}:${stream}`;
+    let entry = this.streamHashes.get(key);
+    if (!entry && before === 0) {
+      entry = { hash: createHash("sha256"), bytes: 0 };
+      this.streamHashes.set(key, entry);
+    }
+    if (entry && entry.bytes === before) {
+      entry.hash.update(bytes);
+      entry.bytes += bytes.length;
+    } else {
+      this.streamHashes.delete(key); // out of step (object was evicted mid-stream): recomputed at finish
+    }
+  }
+
+  /** SHA-256 of a stream exactly as the record holds it. */
+  private streamDigest(commandId: string, stream: "stdout" | "stderr", committed: number): string {
+    const key = `${commandId}:${stream}`;
+    const entry = this.streamHashes.get(key);
+    this.streamHashes.delete(key);
+    if (entry && entry.bytes === committed) return entry.hash.digest("hex");
+    const hash = createHash("sha256");
+    const rows = this.sql.exec<{ record: string }>(
+      "SELECT record FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? ORDER BY offset",
+      commandId,
+      stream,
+    );
+    for (const row of rows) hash.update(decodeBase64((JSON.parse(row.record) as { data: { data: string } }).data.data));
+    return hash.digest("hex");
+  }
+
+  /**
+   * Record the end of a command. Byte counts and hashes are those of the record itself; when the endpoint reported
+   * something else (it wrote bytes the record does not hold), the reason says so precisely.
+   */
   private finishCommand(
     c: CommandRow,
     actor: string,
-    f: Pick<FinishedFrame, "state" | "exitCode" | "signal" | "reason" | "stdoutSha256" | "stderrSha256" | "durationMs">,
+    f: Pick<FinishedFrame, "state" | "exitCode" | "signal" | "reason" | "durationMs">,
+    claimed: Pick<FinishedFrame, "stdoutBytes" | "stderrBytes" | "stdoutSha256" | "stderrSha256"> | null,
   ): void {
+    const fresh = this.command(c.id) as CommandRow;
+    const stdoutSha256 = this.streamDigest(c.id, "stdout", fresh.stdout_committed);
+    const stderrSha256 = this.streamDigest(c.id, "stderr", fresh.stderr_committed);
+    const notes: string[] = f.reason ? [f.reason] : [];
+    if (claimed) {
+      for (const [stream, bytes, sha, recorded, recordedSha] of [
+        ["stdout", claimed.stdoutBytes, claimed.stdoutSha256, fresh.stdout_committed, stdoutSha256],
+        ["stderr", claimed.stderrBytes, claimed.stderrSha256, fresh.stderr_committed, stderrSha256],
+      ] as const) {
+        if (bytes !== recorded)
+          notes.push(`the endpoint reported ${bytes} ${stream} bytes; the record holds ${recorded}`);
+        else if (sha !== null && sha !== recordedSha)
+          notes.push(`the endpoint's ${stream} SHA-256 ${sha} differs from the record's`);
+      }
+    }
+    const reason = notes.length > 0 ? notes.join("; ") : null;
     this.ctx.storage.transactionSync(() => {
       this.append("command.finished", actor, {
         commandId: c.id,
         state: f.state,
         exitCode: f.exitCode,
         signal: f.signal,
-        reason: f.reason,
-        stdoutBytes: c.stdout_committed,
-        stderrBytes: c.stderr_committed,
-        stdoutSha256: f.stdoutSha256,
-        stderrSha256: f.stderrSha256,
+        reason,
+        stdoutBytes: fresh.stdout_committed,
+        stderrBytes: fresh.stderr_committed,
+        stdoutSha256,
+        stderrSha256,
         durationMs: f.durationMs,
       });
       this.sql.exec(
@@ -554,10 +673,10 @@ export class Session extends DurableObject<Env> {
         f.state,
         recordTimestamp(this.lastTsMs),
         f.exitCode,
-        f.stdoutSha256,
-        f.stderrSha256,
+        stdoutSha256,
+        stderrSha256,
         f.durationMs,
-        f.reason,
+        reason,
         c.id,
       );
     });
@@ -592,17 +711,8 @@ export class Session extends DurableObject<Env> {
     if (!this.scoped(tenantId).ok)
       return Response.json({ error: { code: "not_found", message: "session not found" } }, { status: 404 });
     const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, ["live"]);
-    server.serializeAttachment({ kind: "live", actor } satisfies LiveAttachment);
-    // Backlog first, synchronously, so no event appended meanwhile can slip between backlog and live stream.
-    for (const row of this.sql.exec<{ record: string; hash: string }>(
-      "SELECT record, hash FROM events WHERE seq > ? ORDER BY seq",
-      after,
-    )) {
-      server.send(withHash(row.record, row.hash));
-    }
-    return new Response(null, { status: 101, webSocket: client });
+    this.live.accept(pair[1], actor, Math.min(after, this.head?.seq ?? 0));
+    return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
   override async webSocketMessage(ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {
@@ -611,6 +721,7 @@ export class Session extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.live.closed(ws);
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, "bye");
     } catch {

@@ -1,0 +1,251 @@
+// Inside workerd: commands waiting for an offline machine, cancel before delivery, and paced live sockets that
+// deliver a long backlog completely and in order.
+
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { exports as workerExports } from "cloudflare:workers";
+import { toBase64, toBase64Url, utf8 } from "@caisey/core";
+import { describe, expect, it } from "vitest";
+
+const worker = (workerExports as unknown as { default: Fetcher }).default;
+const BASE = "https://caisey.test";
+
+async function call(path: string, init: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  if (init.body !== undefined) headers["content-type"] = "application/json";
+  return worker.fetch(`${BASE}${path}`, {
+    method: init.body === undefined ? "GET" : "POST",
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+}
+
+async function json(res: Response, status: number): Promise<any> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  return JSON.parse(text);
+}
+
+let token: string | null = null;
+async function owner(): Promise<string> {
+  if (!token) {
+    token = (
+      await json(
+        await call("/api/v1/setup", {
+          body: {
+            organization: "Fabrikam MSP",
+            name: "Fay",
+            email: "fay@fabrikam.test",
+            password: "correct horse battery",
+          },
+        }),
+        201,
+      )
+    ).token as string;
+  }
+  return token;
+}
+
+async function machineWithKeys(t: string) {
+  const { id: clientId } = await json(await call("/api/v1/clients", { token: t, body: { name: "Tailspin" } }), 201);
+  const { token: enrollToken } = await json(await call("/api/v1/enrollments", { token: t, body: { clientId } }), 201);
+  const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const raw = new Uint8Array((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer);
+  const facts = { hostname: "TS-LAPTOP-7", os: "linux", osVersion: "6.1", arch: "x64", runtimeVersion: "0.1.0" };
+  const { machineId } = await json(
+    await call("/api/v1/runtime/enroll", { body: { token: enrollToken, publicKey: toBase64Url(raw), facts } }),
+    201,
+  );
+  return { machineId, keys, facts };
+}
+
+function queue(ws: WebSocket) {
+  const items: any[] = [];
+  let wake: (() => void) | null = null;
+  ws.addEventListener("message", (e) => {
+    items.push(JSON.parse(e.data as string));
+    wake?.();
+  });
+  return {
+    items,
+    async until(predicate: (items: any[]) => boolean, ms = 10_000) {
+      const deadline = Date.now() + ms;
+      while (!predicate(items)) {
+        if (Date.now() > deadline) throw new Error(`timed out with ${items.length} messages`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 50);
+        });
+      }
+    },
+  };
+}
+
+async function connectRuntime(machineId: string, keys: CryptoKeyPair, facts: object) {
+  const res = await call(`/api/v1/runtime/connect?machineId=${machineId}`, { headers: { upgrade: "websocket" } });
+  const ws = res.webSocket as WebSocket;
+  ws.accept();
+  const q = queue(ws);
+  await q.until((i) => i.length >= 1);
+  const message = utf8(`caisey-runtime-auth-v1\n${machineId}\n${q.items[0].nonce}`);
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, keys.privateKey, message));
+  ws.send(JSON.stringify({ t: "hello", v: 1, machineId, signature: toBase64Url(signature), facts }));
+  await q.until((i) => i.some((f) => f.t === "welcome"));
+  return { ws, q };
+}
+
+describe("commands for an offline machine", () => {
+  it("wait queued, expire with a reason, and the next one runs when the machine comes back", async () => {
+    const t = await owner();
+    const m = await machineWithKeys(t);
+    const { id: sessionId } = await json(
+      await call("/api/v1/sessions", { token: t, body: { machineId: m.machineId } }),
+      201,
+    );
+    const first = await json(
+      await call(`/api/v1/sessions/${sessionId}/commands`, {
+        token: t,
+        body: { command: "touch /tmp/never", queueTimeoutSeconds: 1 },
+      }),
+      202,
+    );
+    const second = await json(
+      await call(`/api/v1/sessions/${sessionId}/commands`, { token: t, body: { command: "echo later" } }),
+      202,
+    );
+    expect(
+      (await json(await call(`/api/v1/sessions/${sessionId}/commands/${first.commandId}`, { token: t }), 200)).command
+        .state,
+    ).toBe("queued");
+
+    await new Promise((r) => setTimeout(r, 1100));
+    const stub = env.SESSION.get(env.SESSION.idFromName(sessionId));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const expired = (
+      await json(await call(`/api/v1/sessions/${sessionId}/commands/${first.commandId}`, { token: t }), 200)
+    ).command;
+    expect(expired).toMatchObject({
+      state: "failed",
+      exitCode: null,
+      stdoutBytes: 0,
+      finalReason: "expired: the machine did not come online within 1 s",
+    });
+    const { events } = await json(await call(`/api/v1/sessions/${sessionId}/events`, { token: t }), 200);
+    expect(events.at(-1)).toMatchObject({
+      type: "command.finished",
+      actor: "system",
+      data: { commandId: first.commandId, state: "failed" },
+    });
+
+    // The machine comes online: the queued (not expired) command is dispatched, the expired one never is.
+    const runtime = await connectRuntime(m.machineId, m.keys, m.facts);
+    await runtime.q.until((i) => i.some((f) => f.t === "dispatch"));
+    const dispatches = runtime.q.items.filter((f) => f.t === "dispatch");
+    expect(dispatches).toEqual([
+      {
+        t: "dispatch",
+        sessionId,
+        commandId: second.commandId,
+        command: "echo later",
+        shell: "bash",
+        timeoutSeconds: null,
+        resume: false,
+      },
+    ]);
+    runtime.ws.close();
+  });
+
+  it("cancels a command the machine never received, at once", async () => {
+    const t = await owner();
+    const m = await machineWithKeys(t);
+    const { id: sessionId } = await json(
+      await call("/api/v1/sessions", { token: t, body: { machineId: m.machineId } }),
+      201,
+    );
+    const { commandId } = await json(
+      await call(`/api/v1/sessions/${sessionId}/commands`, { token: t, body: { command: "reboot" } }),
+      202,
+    );
+    await json(await call(`/api/v1/sessions/${sessionId}/commands/${commandId}/cancel`, { token: t, body: {} }), 202);
+    const { command } = await json(
+      await call(`/api/v1/sessions/${sessionId}/commands/${commandId}`, { token: t }),
+      200,
+    );
+    expect(command).toMatchObject({
+      state: "cancelled",
+      finalReason: "cancelled before it started",
+      stdoutSha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    });
+    const again = await call(`/api/v1/sessions/${sessionId}/commands/${commandId}/cancel`, { token: t, body: {} });
+    expect(await json(again, 409)).toEqual({
+      error: { code: "command_finished", message: "command already cancelled" },
+    });
+    // The session can close now that nothing is queued.
+    expect((await json(await call(`/api/v1/sessions/${sessionId}/close`, { token: t, body: {} }), 200)).seq).toBe(4);
+    expect(
+      await json(await call(`/api/v1/sessions/${sessionId}/commands`, { token: t, body: { command: "ls" } }), 409),
+    ).toEqual({
+      error: { code: "session_closed", message: "session is closed" },
+    });
+  });
+});
+
+describe("live sockets", () => {
+  it("deliver a backlog far larger than the pace burst completely, in order, then follow live", async () => {
+    const t = await owner();
+    const m = await machineWithKeys(t);
+    const runtime = await connectRuntime(m.machineId, m.keys, m.facts);
+    const { id: sessionId } = await json(
+      await call("/api/v1/sessions", { token: t, body: { machineId: m.machineId } }),
+      201,
+    );
+    const { commandId } = await json(
+      await call(`/api/v1/sessions/${sessionId}/commands`, { token: t, body: { command: "cat big" } }),
+      202,
+    );
+    await runtime.q.until((i) => i.some((f) => f.t === "dispatch"));
+    const ref = { sessionId, commandId };
+    runtime.ws.send(
+      JSON.stringify({
+        t: "started",
+        ...ref,
+        pid: 1,
+        user: "u",
+        cwd: "/",
+        executable: "/bin/bash",
+        shell: "bash",
+        shellVersion: "5",
+        env: {},
+      }),
+    );
+    // 160 chunks of 64 KiB = 10 MiB of output (~13.3 MiB of events): more than twice the live burst.
+    const chunk = new Uint8Array(64 * 1024);
+    const acks = () => runtime.q.items.filter((f) => f.t === "ack").length;
+    for (let i = 0; i < 160; i++) {
+      chunk.fill(i % 251);
+      runtime.ws.send(
+        JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: i * chunk.length, data: toBase64(chunk) }),
+      );
+      if (i % 16 === 15) await runtime.q.until(() => acks() >= i + 2);
+    }
+    await runtime.q.until(() => acks() >= 161);
+
+    const live = await call(`/api/v1/sessions/${sessionId}/live?after=0`, {
+      token: t,
+      headers: { upgrade: "websocket" },
+    });
+    const ws = live.webSocket as WebSocket;
+    ws.accept();
+    const watcher = queue(ws);
+    await watcher.until((i) => i.length >= 163, 20_000);
+    expect(watcher.items.map((e) => e.seq)).toEqual(Array.from({ length: 163 }, (_, i) => i + 1));
+    expect(watcher.items.filter((e) => e.type === "command.output").map((e) => e.data.offset)).toEqual(
+      Array.from({ length: 160 }, (_, i) => i * 65536),
+    );
+    await json(await call(`/api/v1/sessions/${sessionId}/messages`, { token: t, body: { text: "all done?" } }), 201);
+    await watcher.until((i) => i.length >= 164);
+    expect(watcher.items[163]).toMatchObject({ seq: 164, type: "chat.message", data: { text: "all done?" } });
+    ws.close();
+    runtime.ws.close();
+  });
+});
