@@ -244,3 +244,74 @@ export async function waitCommand(owner: Api, sessionId: string, commandId: stri
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** A loopback TCP proxy in front of the server, so a test can cut every connection through it mid-stream. */
+export async function tcpProxy(
+  targetPort: number,
+): Promise<{ url: string; dropAll: () => void; close: () => Promise<void> }> {
+  const { createConnection, createServer: createTcpServer } = await import("node:net");
+  const sockets = new Set<import("node:net").Socket>();
+  const server = createTcpServer((client) => {
+    const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
+    sockets.add(client);
+    sockets.add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as import("node:net").AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    dropAll: () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Fetch a session's record and check it as an outsider would: contiguous seq, and the chain head the API states. */
+export async function fetchRecord(owner: Api, sessionId: string): Promise<{ lines: string[]; events: any[] }> {
+  const { createHash } = await import("node:crypto");
+  const sha = (b: Buffer | string) => createHash("sha256").update(b).digest();
+  const ndjson = Buffer.from(await (await owner.get(`/api/v1/sessions/${sessionId}/record`)).arrayBuffer()).toString(
+    "utf8",
+  );
+  const lines = ndjson.slice(0, -1).split("\n");
+  const events = lines.map((l) => JSON.parse(l));
+  events.forEach((e, i) => {
+    if (e.seq !== i + 1) throw new Error(`record seq ${e.seq} at line ${i + 1}`);
+  });
+  let h = sha(`caisey-session-v1\n${sessionId}`);
+  for (const line of lines) h = sha(Buffer.concat([h, sha(Buffer.from(line, "utf8"))]));
+  const { session } = await owner.json(`/api/v1/sessions/${sessionId}`);
+  if (session.head.hash !== h.toString("hex") || session.head.seq !== lines.length)
+    throw new Error("record chain does not match the session head");
+  return { lines, events };
+}
+
+/** A stream's bytes as the record holds them, from its command.output events, checking offsets are contiguous. */
+export function recordedStream(events: any[], commandId: string, stream: "stdout" | "stderr"): Buffer {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const e of events) {
+    if (e.type !== "command.output" || e.data.commandId !== commandId || e.data.stream !== stream) continue;
+    if (e.data.offset !== offset) throw new Error(`${stream} offset ${e.data.offset}, expected ${offset}`);
+    const bytes = Buffer.from(e.data.data, "base64");
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  return Buffer.concat(parts);
+}

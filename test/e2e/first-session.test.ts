@@ -2,7 +2,17 @@
 
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Api, enrollRuntime, type Proc, type Runtime, type Server, setupOrganization, startServer, waitCommand, waitOnline } from "../helpers.ts";
+import {
+  type Api,
+  enrollRuntime,
+  type Proc,
+  type Runtime,
+  type Server,
+  setupOrganization,
+  startServer,
+  waitCommand,
+  waitOnline,
+} from "../helpers.ts";
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest();
 
@@ -35,12 +45,21 @@ describe("a first session", () => {
   it("lists the enrolled machine online with its facts", async () => {
     const { machines } = await owner.json("/api/v1/machines");
     expect(machines).toHaveLength(1);
-    expect(machines[0]).toMatchObject({ id: runtime.machineId, clientId: runtime.clientId, os: "linux", online: true, runtimeVersion: "0.1.0" });
+    expect(machines[0]).toMatchObject({
+      id: runtime.machineId,
+      clientId: runtime.clientId,
+      os: "linux",
+      online: true,
+      runtimeVersion: "0.1.0",
+    });
     expect(machines[0].hostname.length).toBeGreaterThan(0);
   });
 
   it("runs a command and records its exact bytes, exit code, counts and hashes", async () => {
-    const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId, ticket: "INC-1042" });
+    const { id: sessionId } = await owner.json("/api/v1/sessions", {
+      machineId: runtime.machineId,
+      ticket: "INC-1042",
+    });
     const command = "printf 'a\\0b\\n'; echo err >&2; exit 3";
     const accepted = await owner.post(`/api/v1/sessions/${sessionId}/commands`, { command, shell: "bash" });
     expect(accepted.status).toBe(202);
@@ -96,7 +115,8 @@ describe("a first session", () => {
     expect(started.pid).toBeGreaterThan(0);
     expect(started.env.PATH).toBe(process.env.PATH);
     const outputs = events.filter((e) => e.type === "command.output");
-    const streamBytes = (s: string) => Buffer.concat(outputs.filter((e) => e.data.stream === s).map((e) => Buffer.from(e.data.data, "base64")));
+    const streamBytes = (s: string) =>
+      Buffer.concat(outputs.filter((e) => e.data.stream === s).map((e) => Buffer.from(e.data.data, "base64")));
     expect(streamBytes("stdout")).toEqual(stdout);
     expect(streamBytes("stderr")).toEqual(stderr);
     expect(events.at(-1).data).toEqual({
@@ -123,7 +143,10 @@ describe("a first session", () => {
     const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
     const ids: string[] = [];
     for (const n of [1, 2, 3]) {
-      const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, { command: `sleep 0.2; echo ${n}`, shell: "sh" });
+      const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+        command: `sleep 0.2; echo ${n}`,
+        shell: "sh",
+      });
       ids.push(commandId);
     }
     for (const id of ids) await waitCommand(owner, sessionId, id);

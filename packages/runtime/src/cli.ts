@@ -2,10 +2,12 @@
 //   caisey-runtime enroll --server URL --token TOKEN [--data-dir DIR] [--force]
 //   caisey-runtime run [--data-dir DIR]
 
+import path from "node:path";
 import { defaultDataDirHere, parseArgs, USAGE } from "./args.ts";
 import { RUNTIME_VERSION, readConfig } from "./config.ts";
 import { enroll } from "./enroll.ts";
 import { collectFacts } from "./facts.ts";
+import { Journal } from "./journal.ts";
 import { Runtime } from "./runtime.ts";
 
 function log(line: string): void {
@@ -49,7 +51,14 @@ async function run(dataDir: string): Promise<number> {
     process.stderr.write(`caisey-runtime: ${(error as Error).message}\n`);
     return 1;
   }
-  const runtime = new Runtime({ config, facts: collectFacts(), log });
+  let store: Journal;
+  try {
+    store = await Journal.open(path.join(dataDir, "outbox"), { log });
+  } catch (error) {
+    process.stderr.write(`caisey-runtime: cannot open the outbox journal: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const runtime = new Runtime({ config, facts: collectFacts(), log, store });
   log(`caisey-runtime ${RUNTIME_VERSION}: machine ${config.machineId}, server ${config.server}`);
   runtime.start();
   return new Promise<number>((resolve) => {

@@ -157,7 +157,12 @@ export class Connection {
     const { server, machineId, privateKey, facts, handlers } = this.#options;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(connectUrl(server, machineId), { maxPayload: MAX_SERVER_FRAME, handshakeTimeout: 15_000 });
+      // No permessage-deflate: output is often incompressible and compressing it costs more CPU than the link saves.
+      ws = new WebSocket(connectUrl(server, machineId), {
+        maxPayload: MAX_SERVER_FRAME,
+        handshakeTimeout: 15_000,
+        perMessageDeflate: false,
+      });
     } catch (error) {
       this.#log(`cannot connect: ${(error as Error).message}`);
       this.#scheduleRetry(null);

@@ -5,15 +5,8 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, type Hash } from "node:crypto";
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
-import {
-  type DispatchFrame,
-  type FinishedFrame,
-  LIMITS,
-  redactEnv,
-  type Shell,
-  type StartedFrame,
-  toBase64,
-} from "@caisey/core";
+import { type DispatchFrame, type FinishedFrame, LIMITS, redactEnv, type Shell, type StartedFrame } from "@caisey/core";
+import { LOST_COMMAND_REASON } from "./journal.ts";
 import type { FrameSink } from "./outbox.ts";
 import {
   boundEnv,
@@ -103,10 +96,32 @@ export class Executor {
       return;
     }
     const known = this.#jobs.get(dispatch.commandId);
-    if (known || this.#finished.has(dispatch.commandId)) {
+    if (known || this.#finished.has(dispatch.commandId) || this.#sink.knows(dispatch.commandId)) {
+      // Known to this process, or to the outbox's journal from before a restart: never run twice.
       const resent = this.#sink.resend(dispatch.commandId);
       const state = known && known.state !== "done" ? known.state : "finished";
       this.#log(`${dispatch.commandId} already ${state}; not running it again (resent ${resent} frames)`);
+      return;
+    }
+    if (dispatch.resume) {
+      // The server holds command.started, but we have no record of it: a runtime before a crash (or another data
+      // directory) ran it. Running it again could repeat a change; report what happened instead.
+      this.#remember(dispatch.commandId);
+      this.#sink.push({
+        t: "finished",
+        sessionId: dispatch.sessionId,
+        commandId: dispatch.commandId,
+        state: "interrupted",
+        exitCode: null,
+        signal: null,
+        reason: LOST_COMMAND_REASON,
+        stdoutBytes: 0,
+        stderrBytes: 0,
+        stdoutSha256: null,
+        stderrSha256: null,
+        durationMs: 0,
+      });
+      this.#log(`${dispatch.commandId} resumed by the server but unknown here: reported interrupted, not run`);
       return;
     }
     let resolveDone = () => {};
@@ -172,6 +187,10 @@ export class Executor {
     const job = this.#jobs.get(commandId);
     if (job?.state !== "done") return;
     this.#jobs.delete(commandId);
+    this.#remember(commandId);
+  }
+
+  #remember(commandId: string): void {
     this.#finished.add(commandId);
     if (this.#finished.size > this.#rememberFinished) {
       const oldest = this.#finished.values().next().value;
@@ -235,6 +254,10 @@ export class Executor {
       return;
     }
     const shellVersion = await this.#shellVersion(dispatch.shell, executable).catch(() => "");
+    if (!job.stopping) {
+      // On disk before the process exists: after a crash the journal says this command may have run.
+      await this.#sink.starting(dispatch.sessionId, dispatch.commandId);
+    }
     if (job.stopping) {
       // Cancelled (or shut down) while the shell version was being read: it never started.
       this.#finish(
@@ -336,7 +359,7 @@ export class Executor {
         commandId: job.dispatch.commandId,
         stream: name,
         offset: stream.offset,
-        data: toBase64(piece),
+        data: Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength).toString("base64"), // native: the hot path
       });
       stream.offset += piece.length;
     }

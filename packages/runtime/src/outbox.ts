@@ -1,10 +1,9 @@
 // The outbox: every started/output/finished frame stays here until an ack from the server says the Session object has
 // committed it, and is resent, in original order, after every (re)connect.
 //
-// Storage sits behind OutboxStore. Today it is MemoryOutboxStore, so frames not yet acknowledged are lost if the
-// runtime process dies; DESIGN.md calls for an on-disk outbox, which is a later issue: a journal implementing
-// OutboxStore (append = fsync'd append, remove = tombstone/compaction, load on start) drops in without touching the
-// logic below.
+// Storage sits behind OutboxStore. `run` uses the disk journal (journal.ts): a frame is handed to the socket only once
+// the journal has fsync'd it, so the server never holds a byte the journal could lose. MemoryOutboxStore (durable at
+// once, gone with the process) serves tests and embedders that do not need crash safety.
 
 import {
   type AckFrame,
@@ -22,23 +21,55 @@ export interface OutboxEntry {
   frame: OutboxFrame;
   /** Raw output bytes the frame carries (0 for started/finished). */
   bytes: number;
+  /** Whether the store has made it crash-safe; only durable entries are sent. */
+  durable?: boolean;
 }
 
-/** Where unacknowledged frames live. In-memory today; a disk journal later (same interface). */
+/** A command the store knew as started (or starting) but never finished: the runtime died while it ran. */
+export interface RecoveredCommand {
+  sessionId: string;
+  commandId: string;
+  /** "starting": journalled before spawn, no started frame; "started": it was running. */
+  phase: "starting" | "started";
+  pid: number | null;
+  /** Identity of the process (Linux: boot id and start time) to tell it from a reused pid; null if unknown. */
+  proc: string | null;
+  /** Everything journalled for each stream (acknowledged or not): the byte counts its finish reports. */
+  stdoutBytes: number;
+  stderrBytes: number;
+}
+
+/** Where unacknowledged frames live: in memory (MemoryOutboxStore) or in the disk journal (journal.ts). */
 export interface OutboxStore {
-  append(entry: OutboxEntry): void;
-  remove(seqs: ReadonlySet<number>): void;
+  /** Keep an entry; `durable` runs once it would survive a crash, in append order (at once for memory). */
+  append(entry: OutboxEntry, durable?: () => void): void;
+  /** The server committed these entries; `ack` is what it said. */
+  remove(seqs: ReadonlySet<number>, ack?: AckFrame): void;
   /** Every entry, oldest first. */
   entries(): Iterable<OutboxEntry>;
   /** Entries of one command, oldest first. */
   entriesFor(commandId: string): Iterable<OutboxEntry>;
+  /** Durably note that a command is about to be spawned; resolves once that note would survive a crash. */
+  starting(sessionId: string, commandId: string): Promise<void>;
+  /** Everything of this command is acknowledged, its finish included. */
+  settled(commandId: string): void;
+  /** Whether the store has a record of this command (live, or recently settled). */
+  knows(commandId: string): boolean;
+  /** Commands found unfinished when the store was opened (a crash): each needs an `interrupted` finish. */
+  unfinished(): RecoveredCommand[];
+  /** Resolves once everything appended so far is durable. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export class MemoryOutboxStore implements OutboxStore {
   readonly #all = new Map<number, OutboxEntry>(); // Map keeps insertion order = seq order
   readonly #byCommand = new Map<string, Map<number, OutboxEntry>>();
+  readonly #live = new Set<string>();
+  readonly #settled = new Set<string>();
 
-  append(entry: OutboxEntry): void {
+  append(entry: OutboxEntry, durable?: () => void): void {
+    this.#live.add(entry.frame.commandId);
     this.#all.set(entry.seq, entry);
     let perCommand = this.#byCommand.get(entry.frame.commandId);
     if (!perCommand) {
@@ -46,6 +77,7 @@ export class MemoryOutboxStore implements OutboxStore {
       this.#byCommand.set(entry.frame.commandId, perCommand);
     }
     perCommand.set(entry.seq, entry);
+    durable?.();
   }
 
   remove(seqs: ReadonlySet<number>): void {
@@ -66,7 +98,34 @@ export class MemoryOutboxStore implements OutboxStore {
   entriesFor(commandId: string): Iterable<OutboxEntry> {
     return [...(this.#byCommand.get(commandId)?.values() ?? [])];
   }
+
+  async starting(_sessionId: string, commandId: string): Promise<void> {
+    this.#live.add(commandId);
+  }
+
+  settled(commandId: string): void {
+    this.#live.delete(commandId);
+    this.#settled.add(commandId);
+    if (this.#settled.size > RECENTLY_SETTLED) {
+      const oldest = this.#settled.values().next().value;
+      if (oldest !== undefined) this.#settled.delete(oldest);
+    }
+  }
+
+  knows(commandId: string): boolean {
+    return this.#live.has(commandId) || this.#settled.has(commandId);
+  }
+
+  unfinished(): RecoveredCommand[] {
+    return [];
+  }
+
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
 }
+
+/** How many settled command ids a store remembers, so a late redispatch is refused rather than run again. */
+export const RECENTLY_SETTLED = 1000;
 
 export type Send = (frame: OutboxFrame) => void;
 
@@ -77,6 +136,10 @@ export interface FrameSink {
   resend(commandId: string): number;
   /** Whether the command's output is over the backpressure window right now. */
   isPaused(commandId: string): boolean;
+  /** Durably note that a command is about to be spawned (before spawn, so a crash cannot hide that it may have run). */
+  starting(sessionId: string, commandId: string): Promise<void>;
+  /** Whether the outbox's store has a record of this command (so it must never run again). */
+  knows(commandId: string): boolean;
 }
 
 export interface OutboxOptions {
@@ -114,13 +177,29 @@ export class Outbox implements FrameSink {
     this.#onFlow = options.onFlow ?? (() => {});
     this.#onSettled = options.onSettled ?? (() => {});
     this.#log = options.log ?? (() => {});
+    // A store opened from disk already holds frames: account for them (they resend on connect).
+    for (const entry of this.#store.entries()) {
+      this.#seq = Math.max(this.#seq, entry.seq);
+      const account = this.#account(entry.frame.commandId);
+      if (entry.frame.t === "finished") account.hasFinished = true;
+      account.unackedBytes += entry.bytes;
+    }
   }
 
-  /** The server acknowledged our hello: send everything pending, in order, then new frames as they come. */
+  /** The store, for recovery and shutdown. */
+  get store(): OutboxStore {
+    return this.#store;
+  }
+
+  /**
+   * The server acknowledged our hello: send everything pending and durable, in order; entries not yet durable go
+   * out as their batch reaches the disk (always after every durable one, so the order holds).
+   */
   connected(send: Send): void {
     this.#send = send;
     for (const entry of this.#store.entries()) {
       if (this.#send !== send) return; // the socket went away while resending
+      if (!entry.durable) return;
       send(entry.frame);
     }
   }
@@ -136,8 +215,7 @@ export class Outbox implements FrameSink {
 
   push(frame: OutboxFrame): void {
     const bytes = frame.t === "output" ? base64DecodedLength(frame.data) : 0;
-    const entry: OutboxEntry = { seq: ++this.#seq, frame, bytes };
-    this.#store.append(entry);
+    const entry: OutboxEntry = { seq: ++this.#seq, frame, bytes, durable: false };
     const account = this.#account(frame.commandId);
     if (frame.t === "finished") account.hasFinished = true;
     if (bytes > 0) {
@@ -147,17 +225,33 @@ export class Outbox implements FrameSink {
         this.#onFlow(frame.commandId, true);
       }
     }
-    this.#send?.(frame);
+    this.#store.append(entry, () => {
+      entry.durable = true;
+      this.#send?.(frame);
+    });
   }
 
   resend(commandId: string): number {
     let count = 0;
     for (const entry of this.#store.entriesFor(commandId)) {
-      if (!this.#send) break;
+      if (!this.#send || !entry.durable) break;
       this.#send(entry.frame);
       count++;
     }
     return count;
+  }
+
+  starting(sessionId: string, commandId: string): Promise<void> {
+    return this.#store.starting(sessionId, commandId);
+  }
+
+  knows(commandId: string): boolean {
+    return this.#accounts.has(commandId) || this.#store.knows(commandId);
+  }
+
+  /** Make everything pushed so far durable and close the store. */
+  async close(): Promise<void> {
+    await this.#store.close();
   }
 
   isPaused(commandId: string): boolean {
@@ -206,7 +300,7 @@ export class Outbox implements FrameSink {
         freed += entry.bytes;
       }
     }
-    if (covered.size > 0) this.#store.remove(covered);
+    if (covered.size > 0) this.#store.remove(covered, ack);
     account.unackedBytes -= freed;
     if (account.paused && account.unackedBytes < this.#window / 2) {
       account.paused = false;
@@ -214,6 +308,7 @@ export class Outbox implements FrameSink {
     }
     if (account.hasFinished && !this.hasPending(ack.commandId)) {
       this.#accounts.delete(ack.commandId);
+      this.#store.settled(ack.commandId);
       this.#onSettled(ack.commandId);
     }
   }

@@ -5,12 +5,15 @@ import { LIMITS, type MachineFacts } from "@caisey/core";
 import type { RuntimeConfig } from "./config.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { Executor, type ExecutorOptions } from "./executor.ts";
-import { Outbox } from "./outbox.ts";
+import { interruptedFinish, stopOrphan } from "./journal.ts";
+import { Outbox, type OutboxStore } from "./outbox.ts";
 
 export interface RuntimeOptions {
   config: RuntimeConfig;
   facts: MachineFacts;
   log: (line: string) => void;
+  /** Where unacknowledged frames live: `run` passes the disk journal (journal.ts); default in memory. */
+  store?: OutboxStore;
   /** Overrides for tests. */
   executor?: Partial<Omit<ExecutorOptions, "sink" | "log">>;
   connection?: Partial<Omit<ConnectionOptions, "server" | "machineId" | "privateKey" | "facts" | "handlers" | "log">>;
@@ -26,6 +29,7 @@ export class Runtime {
     // Late-bound: the outbox and the executor call each other (backpressure one way, frames the other).
     let executor: Executor | undefined;
     this.outbox = new Outbox({
+      store: options.store,
       windowBytes: LIMITS.unackedOutputBytes,
       log,
       onFlow: (commandId, paused) => executor?.setPaused(commandId, paused),
@@ -33,6 +37,14 @@ export class Runtime {
     });
     executor = new Executor({ ...options.executor, sink: this.outbox, log });
     this.executor = executor;
+    // Commands the previous run of the runtime was running when it died: not run again; their journalled output is
+    // resent (it is already in the outbox), then an `interrupted` finish with what was journalled.
+    for (const lost of this.outbox.store.unfinished()) {
+      stopOrphan(lost, log);
+      const finish = interruptedFinish(lost);
+      log(`${lost.commandId}: ${finish.reason} (${lost.stdoutBytes} stdout, ${lost.stderrBytes} stderr bytes kept)`);
+      this.outbox.push(finish);
+    }
     const outbox = this.outbox;
     this.connection = new Connection({
       ...options.connection,
@@ -63,5 +75,6 @@ export class Runtime {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await this.connection.stop();
+    await this.outbox.close();
   }
 }

@@ -155,6 +155,7 @@ describe("Runtime against a local WebSocket server", () => {
       command: "echo hello",
       shell: "bash",
       timeoutSeconds: null,
+      resume: false,
     };
     first.socket.send(JSON.stringify(dispatch));
     first.socket.send("not json"); // ignored, logged

@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import type { DispatchFrame, FinishedFrame, OutputFrame, StartedFrame } from "@caisey/core";
-import { redactEnv } from "@caisey/core";
-import { describe, expect, it } from "vitest";
+import { LIMITS, redactEnv } from "@caisey/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Executor, type ExecutorOptions } from "../src/executor.ts";
+import { Journal } from "../src/journal.ts";
 import { type FrameSink, Outbox, type OutboxFrame } from "../src/outbox.ts";
 
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -24,13 +26,23 @@ function cmdId(): string {
 }
 
 function dispatch(command: string, extra: Partial<DispatchFrame> = {}): DispatchFrame {
-  return { t: "dispatch", sessionId: SES, commandId: cmdId(), command, shell: "bash", timeoutSeconds: null, ...extra };
+  return {
+    t: "dispatch",
+    sessionId: SES,
+    commandId: cmdId(),
+    command,
+    shell: "bash",
+    timeoutSeconds: null,
+    resume: false,
+    ...extra,
+  };
 }
 
 /** A sink that records frames and lets tests wait for a command's finished frame. */
 class RecordingSink implements FrameSink {
   readonly frames: OutboxFrame[] = [];
   readonly resent: string[] = [];
+  readonly starts: string[] = [];
   readonly #waiters = new Map<string, (frame: FinishedFrame) => void>();
 
   push(frame: OutboxFrame): void {
@@ -42,6 +54,12 @@ class RecordingSink implements FrameSink {
     return this.of(commandId).length;
   }
   isPaused(): boolean {
+    return false;
+  }
+  async starting(_sessionId: string, commandId: string): Promise<void> {
+    this.starts.push(commandId);
+  }
+  knows(): boolean {
     return false;
   }
   of(commandId: string): OutboxFrame[] {
@@ -397,5 +415,99 @@ describe("Executor with real bash", () => {
     const fin = outbox.pending().find((f): f is FinishedFrame => f.t === "finished");
     expect(fin?.stdoutBytes).toBe(2097152);
     expect(fin?.stdoutSha256).toBe(sha256(Buffer.alloc(2097152)));
+  });
+});
+
+describe("Executor and the journal", () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), "caisey-exec-"));
+  });
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it("answers a resumed dispatch it has no record of with `interrupted`, and runs nothing", async () => {
+    const sink = new RecordingSink();
+    const ex = executor(sink);
+    const d = dispatch(`touch ${tmp}/ran`, { resume: true });
+    ex.dispatch(d);
+    expect(sink.of(d.commandId)).toEqual([
+      {
+        t: "finished",
+        sessionId: SES,
+        commandId: d.commandId,
+        state: "interrupted",
+        exitCode: null,
+        signal: null,
+        reason: "the runtime lost this command (restarted without a record of it)",
+        stdoutBytes: 0,
+        stderrBytes: 0,
+        stdoutSha256: null,
+        stderrSha256: null,
+        durationMs: 0,
+      },
+    ]);
+    ex.dispatch(d); // and again: resent, not run, not reported twice
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(existsSync(`${tmp}/ran`)).toBe(false);
+    expect(sink.starts).toEqual([]);
+    expect(sink.of(d.commandId).length).toBe(1);
+    expect(sink.resent).toEqual([d.commandId]);
+    expect(ex.active()).toBe(0);
+  });
+
+  it("never runs a command the journal knows from before a restart", async () => {
+    const journal = await Journal.open(tmp);
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    const d = dispatch(`touch ${tmp}/ran`);
+    await outbox.starting(d.sessionId, d.commandId); // the previous life got this far, then died
+    await journal.close();
+    const again = await Journal.open(tmp);
+    const ex = executor(new Outbox({ store: again, windowBytes: 1 << 20 }));
+    ex.dispatch(d); // resume: false (the server never saw it start) — still not run
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(existsSync(`${tmp}/ran`)).toBe(false);
+    expect(ex.active()).toBe(0);
+    await again.close();
+  });
+
+  it("journals `starting` before spawning", async () => {
+    const sink = new RecordingSink();
+    const d = dispatch("echo hi");
+    executor(sink).dispatch(d);
+    await sink.finished(d.commandId);
+    expect(sink.starts).toEqual([d.commandId]);
+  });
+
+  it("stays paused while disconnected: memory and journal stay within the window", async () => {
+    const journal = await Journal.open(tmp);
+    let ex: Executor | undefined;
+    const outbox = new Outbox({
+      store: journal,
+      windowBytes: LIMITS.unackedOutputBytes,
+      onFlow: (id, paused) => ex?.setPaused(id, paused),
+    });
+    ex = executor(outbox);
+    const d = dispatch("cat /dev/zero"); // as fast as it can, forever
+    ex.dispatch(d);
+    await until(() => outbox.isPaused(d.commandId));
+    const journalBytes = () => readdirSync(tmp).reduce((sum, name) => sum + statSync(path.join(tmp, name)).size, 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const held = outbox.unackedBytes(d.commandId);
+    const onDisk = journalBytes();
+    const heap = process.memoryUsage().heapUsed;
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // a long time, for a command writing GB/s
+    expect(outbox.isPaused(d.commandId)).toBe(true);
+    expect(outbox.unackedBytes(d.commandId)).toBe(held);
+    expect(held).toBeLessThanOrEqual(LIMITS.unackedOutputBytes + LIMITS.outputChunkBytes);
+    expect(journalBytes()).toBe(onDisk);
+    expect(onDisk).toBeLessThan((LIMITS.unackedOutputBytes + LIMITS.outputChunkBytes) * 1.4); // base64 + framing
+    expect(process.memoryUsage().heapUsed - heap).toBeLessThan(8 * 1024 * 1024);
+    await ex.shutdown();
+    const fin = outbox.pending().find((f): f is FinishedFrame => f.t === "finished");
+    // Stopping resumes the pipes so the killed tree's last bytes drain: the finish counts everything journalled.
+    expect(fin).toMatchObject({ state: "interrupted", reason: "the runtime was stopped" });
+    expect(fin?.stdoutBytes).toBe(outbox.unackedBytes(d.commandId));
+    expect(fin?.stdoutBytes).toBeGreaterThanOrEqual(held);
+    await journal.close();
   });
 });

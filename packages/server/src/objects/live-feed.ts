@@ -97,7 +97,10 @@ export class LiveFeed {
   /** Send from the socket's cursor while the bucket allows; come back later for the rest. */
   private pump(ws: WebSocket): void {
     const attachment = ws.deserializeAttachment() as LiveAttachment | null;
-    if (!attachment || ws.readyState !== WebSocket.OPEN) return this.closed(ws);
+    if (!attachment || ws.readyState !== WebSocket.OPEN) {
+      this.closed(ws);
+      return;
+    }
     const state = this.state(ws);
     let cursor = attachment.cursor;
     for (;;) {

@@ -14,7 +14,6 @@ import {
   encodeRecord,
   FINAL_COMMAND_STATES,
   type FinishedFrame,
-  fromBase64,
   genesisHash,
   type Head,
   LIMITS,

@@ -1,0 +1,873 @@
+// The outbox on disk: an append-only journal that every started/output/finished frame reaches (fsync'd) before it is
+// sent, so that whatever happens to the network, the server or this process, the record can hold every byte a command
+// wrote, exactly once and in order, or say precisely what was lost.
+//
+// Files. <data-dir>/outbox/segment-<12 digits>.journal, numbered upwards. Only the newest (active) segment is
+// appended to; it rolls to a new one past `segmentBytes` (32 MiB), and every start of the runtime opens a new one (an
+// old segment is never appended to after a crash). A segment other than the active one is deleted once every frame
+// in it is acknowledged (and the records saying so are on disk).
+//
+// Record. One line per record:
+//
+//     <length: 8 lowercase hex> SP <crc32: 8 lowercase hex> SP <payload: JSON, `length` bytes of UTF-8> LF
+//
+// `crc32` is CRC-32 (ISO-HDLC, as zlib) of the payload bytes. JSON never holds a raw LF, so after a damaged record the
+// reader resynchronises at the next LF. Payloads:
+//
+//     {"k":"checkpoint","v":1,"seq":N,"commands":[CommandState…],"settled":[commandId…]}
+//         first record of every segment: the state of every live command (phase, pid, acknowledged counts) and the
+//         recently settled ids, as of the end of the previous segments; replaces whatever was read before it.
+//     {"k":"starting","sessionId":…,"commandId":…}            fsync'd before the command is spawned
+//     {"k":"frame","seq":N,"frame":{started|output|finished},"proc":…}   before the frame is sent (proc: started only)
+//     {"k":"ack","commandId":…,"started":b,"stdout":n,"stderr":n,"finished":b}   what the server has committed
+//     {"k":"settled","commandId":…}                            all acknowledged: the command leaves the state
+//
+// Durability. Records are batched: a batch is written and fdatasync'd once it holds `flushBytes` (1 MiB) or
+// `flushDelayMs` (10 ms) after its first record, whichever comes first; `starting` flushes at once. A frame's
+// `durable` callback (which hands it to the socket) runs only after its batch's fdatasync returned. A write or sync
+// error never retries on the same file (after a failed fsync the page cache cannot be trusted): the journal rolls to
+// a new segment and writes the unsynced batches there again (frames are deduplicated by seq on reading).
+//
+// Reading (on open). A record cut short at the end of a segment (the process or machine died while writing it), or
+// trailing bytes with no valid record after them, is a torn tail: it is discarded, the segment truncated, and the log
+// says so; such a frame was never sent. A bad record followed by good ones is damage: the log says where and how
+// many bytes, and reading resumes at the next LF. Per command and stream, the high-water mark is the larger of what
+// the server acknowledged and the end of the last journalled frame; it therefore never exceeds what is on disk.
+//
+// Memory. Unacknowledged frames are also kept in memory, which the backpressure window bounds (4 MiB per command);
+// acknowledged output is never held. Reading a segment at start holds one segment (≤ 32 MiB + one record) at a time.
+
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  truncateSync,
+  unlinkSync,
+} from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import path from "node:path";
+import { crc32 } from "node:zlib";
+import { type AckFrame, base64DecodedLength, type FinishedFrame } from "@caisey/core";
+import {
+  MemoryOutboxStore,
+  type OutboxEntry,
+  type OutboxFrame,
+  type OutboxStore,
+  RECENTLY_SETTLED,
+  type RecoveredCommand,
+} from "./outbox.ts";
+
+export interface JournalOptions {
+  log?: (line: string) => void;
+  /** Roll to a new segment once the active one would grow past this. */
+  segmentBytes?: number;
+  /** Write and sync a batch once it holds this many bytes… */
+  flushBytes?: number;
+  /** …or this long after its first record. */
+  flushDelayMs?: number;
+  /** Platform, for the process identity read on Linux. */
+  platform?: NodeJS.Platform;
+  /** Fault injection for tests: runs before each batch is written; throwing fails that write. */
+  beforeWrite?: (file: string) => void;
+}
+
+export const JOURNAL_DEFAULTS = { segmentBytes: 32 * 1024 * 1024, flushBytes: 1024 * 1024, flushDelayMs: 10 } as const;
+
+const HEADER = 18; // "xxxxxxxx xxxxxxxx "
+const SEGMENT_RE = /^segment-(\d{12})\.journal$/;
+const PHASES = ["starting", "started", "finished"] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Acked {
+  started: boolean;
+  stdout: number;
+  stderr: number;
+  finished: boolean;
+}
+
+/** What the journal knows of one live (not yet settled) command. */
+interface CommandState {
+  sessionId: string;
+  commandId: string;
+  phase: Phase;
+  pid: number | null;
+  proc: string | null;
+  acked: Acked;
+  /** Bytes journalled per stream (acknowledged or not). */
+  hw: { stdout: number; stderr: number };
+}
+
+interface Segment {
+  n: number;
+  file: string;
+  /** Bytes appended (or, for a read segment, its valid length). */
+  size: number;
+  /** Unacknowledged frames in it. */
+  pending: number;
+  fh?: FileHandle;
+  deleted?: boolean;
+}
+
+interface Batch {
+  segment: Segment;
+  buffers: Buffer[];
+  bytes: number;
+  /** Frames in it (to move their accounting if the batch is rewritten elsewhere). */
+  seqs: number[];
+  callbacks: (() => void)[];
+  /** Record counter after its last record. */
+  upTo: number;
+}
+
+/** Where recovery found something amiss. */
+export interface JournalDamage {
+  segment: string;
+  at: number;
+  bytes: number;
+  kind: "torn" | "damaged";
+  why: string;
+}
+
+export interface JournalRecovery {
+  segments: number;
+  frames: number;
+  damage: JournalDamage[];
+}
+
+type Payload =
+  | { k: "checkpoint"; v: 1; seq: number; commands: CommandState[]; settled: string[] }
+  | { k: "starting"; sessionId: string; commandId: string }
+  | { k: "frame"; seq: number; frame: OutboxFrame; proc?: string | null }
+  | ({ k: "ack"; commandId: string } & Acked)
+  | { k: "settled"; commandId: string };
+
+export function encodeRecord(payload: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify(payload), "utf8");
+  const out = Buffer.allocUnsafe(HEADER + json.length + 1);
+  out.write(`${hex8(json.length)} ${hex8(crc32(json))} `, 0, "latin1");
+  json.copy(out, HEADER);
+  out[out.length - 1] = 0x0a;
+  return out;
+}
+
+function hex8(n: number): string {
+  return (n >>> 0).toString(16).padStart(8, "0");
+}
+
+type Parsed = { ok: true; payload: Payload; end: number } | { ok: false; why: string };
+
+/** Parse the record at `at`. */
+function parseRecord(buf: Buffer, at: number): Parsed {
+  if (buf.length - at < HEADER + 1) return { ok: false, why: "record cut short" };
+  const header = buf.toString("latin1", at, at + HEADER);
+  if (!/^[0-9a-f]{8} [0-9a-f]{8} $/.test(header)) return { ok: false, why: "bad record header" };
+  const length = Number.parseInt(header.slice(0, 8), 16);
+  const end = at + HEADER + length + 1;
+  if (end > buf.length) return { ok: false, why: "record cut short" };
+  if (buf[end - 1] !== 0x0a) return { ok: false, why: "record not terminated" };
+  const json = buf.subarray(at + HEADER, end - 1);
+  if (crc32(json) !== Number.parseInt(header.slice(9, 17), 16)) return { ok: false, why: "checksum mismatch" };
+  let payload: Payload;
+  try {
+    payload = JSON.parse(json.toString("utf8"));
+  } catch {
+    return { ok: false, why: "payload is not JSON" };
+  }
+  if (typeof payload !== "object" || payload === null || typeof (payload as { k?: unknown }).k !== "string") {
+    return { ok: false, why: "payload of unknown kind" };
+  }
+  return { ok: true, payload, end };
+}
+
+/** Frames as found on disk, before we know which are still unacknowledged. */
+interface FrameRef {
+  seq: number;
+  segment: Segment;
+  at: number;
+  end: number;
+  commandId: string;
+  t: OutboxFrame["t"];
+  stream?: "stdout" | "stderr";
+  offset?: number;
+  bytes: number;
+}
+
+export class Journal implements OutboxStore {
+  readonly dir: string;
+  readonly recovery: JournalRecovery;
+  readonly #log: (line: string) => void;
+  readonly #segmentBytes: number;
+  readonly #flushBytes: number;
+  readonly #flushDelayMs: number;
+  readonly #platform: NodeJS.Platform;
+  readonly #beforeWrite: (file: string) => void;
+  readonly #memory = new MemoryOutboxStore();
+  readonly #commands = new Map<string, CommandState>();
+  readonly #recent = new Set<string>();
+  readonly #segments = new Map<number, Segment>();
+  /** Segment of each unacknowledged frame. */
+  readonly #segmentOf = new Map<number, Segment>();
+  readonly #unfinished: RecoveredCommand[];
+  #active: Segment;
+  #lastSeq = 0;
+  #batch: Batch | null = null;
+  readonly #queue: Batch[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #draining: Promise<void> | null = null;
+  /** Records appended, and records durable (a counter, in append order). */
+  #appended = 0;
+  #durable = 0;
+  /** Segments to delete once the records up to `after` are durable. */
+  #toDelete: { segment: Segment; after: number }[] = [];
+  #closed = false;
+  #failures = 0;
+
+  /** Open (creating if needed) the journal in `dir`, reading back whatever an earlier run left. */
+  static async open(dir: string, options: JournalOptions = {}): Promise<Journal> {
+    const journal = new Journal(dir, options);
+    await journal.flush();
+    return journal;
+  }
+
+  private constructor(dir: string, options: JournalOptions) {
+    this.dir = dir;
+    this.#log = options.log ?? (() => {});
+    this.#segmentBytes = options.segmentBytes ?? JOURNAL_DEFAULTS.segmentBytes;
+    this.#flushBytes = options.flushBytes ?? JOURNAL_DEFAULTS.flushBytes;
+    this.#flushDelayMs = options.flushDelayMs ?? JOURNAL_DEFAULTS.flushDelayMs;
+    this.#platform = options.platform ?? process.platform;
+    this.#beforeWrite = options.beforeWrite ?? (() => {});
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const { recovery, lastSegment } = this.#read();
+    this.recovery = recovery;
+    this.#unfinished = [];
+    for (const state of this.#commands.values()) {
+      if (state.phase !== "finished") {
+        this.#unfinished.push({
+          sessionId: state.sessionId,
+          commandId: state.commandId,
+          phase: state.phase,
+          pid: state.pid,
+          proc: state.proc,
+          stdoutBytes: state.hw.stdout,
+          stderrBytes: state.hw.stderr,
+        });
+      }
+    }
+    this.#active = this.#newSegment(lastSegment + 1);
+    this.#writeCheckpoint();
+    // A finished command whose finish the server already holds, with nothing left to send: settled.
+    for (const state of [...this.#commands.values()]) {
+      if (state.acked.finished && !this.#hasPending(state.commandId)) this.settled(state.commandId);
+    }
+    for (const segment of this.#segments.values()) {
+      if (segment !== this.#active && segment.pending === 0) this.#deleteLater(segment);
+    }
+    this.#kick();
+  }
+
+  // ---- OutboxStore
+
+  append(entry: OutboxEntry, durable?: () => void): void {
+    const frame = entry.frame;
+    const proc = frame.t === "started" ? processIdentity(frame.pid, this.#platform) : undefined;
+    const payload: Payload = { k: "frame", seq: entry.seq, frame };
+    if (proc !== undefined) payload.proc = proc;
+    // Written first, state updated after: a checkpoint opening a new segment for this record describes what precedes it.
+    const segment = this.#write(payload, durable, entry.seq);
+    segment.pending++;
+    this.#segmentOf.set(entry.seq, segment);
+    this.#memory.append(entry);
+    this.#lastSeq = Math.max(this.#lastSeq, entry.seq);
+    const state = this.#state(frame.sessionId, frame.commandId);
+    if (frame.t === "started") {
+      state.phase = "started";
+      state.pid = frame.pid;
+      state.proc = proc ?? null;
+    } else if (frame.t === "finished") {
+      state.phase = "finished";
+    } else {
+      state.hw[frame.stream] = Math.max(state.hw[frame.stream], frame.offset + entry.bytes);
+    }
+  }
+
+  remove(seqs: ReadonlySet<number>, ack?: AckFrame): void {
+    if (ack) {
+      const state = this.#commands.get(ack.commandId);
+      if (state) {
+        const a = state.acked;
+        const next: Acked = {
+          started: a.started || ack.started,
+          stdout: Math.max(a.stdout, ack.stdout),
+          stderr: Math.max(a.stderr, ack.stderr),
+          finished: a.finished || ack.finished,
+        };
+        if (
+          next.started !== a.started ||
+          next.stdout !== a.stdout ||
+          next.stderr !== a.stderr ||
+          next.finished !== a.finished
+        ) {
+          state.acked = next;
+          for (const stream of ["stdout", "stderr"] as const)
+            state.hw[stream] = Math.max(state.hw[stream], next[stream]);
+          this.#write({ k: "ack", commandId: ack.commandId, ...next });
+        }
+      }
+    }
+    this.#memory.remove(seqs);
+    for (const seq of seqs) {
+      const segment = this.#segmentOf.get(seq);
+      if (!segment) continue;
+      this.#segmentOf.delete(seq);
+      segment.pending--;
+      if (segment.pending === 0 && segment !== this.#active) this.#deleteLater(segment);
+    }
+  }
+
+  entries(): Iterable<OutboxEntry> {
+    return this.#memory.entries();
+  }
+
+  entriesFor(commandId: string): Iterable<OutboxEntry> {
+    return this.#memory.entriesFor(commandId);
+  }
+
+  starting(sessionId: string, commandId: string): Promise<void> {
+    const state = this.#state(sessionId, commandId);
+    if (state.phase !== "starting") throw new Error(`${commandId} is already ${state.phase}`);
+    return new Promise<void>((resolve) => {
+      this.#write({ k: "starting", sessionId, commandId }, resolve);
+      this.#kick(); // one record per command, and the spawn waits for it: no point batching
+    });
+  }
+
+  settled(commandId: string): void {
+    if (!this.#commands.delete(commandId)) return;
+    this.#remember(commandId);
+    this.#write({ k: "settled", commandId });
+  }
+
+  knows(commandId: string): boolean {
+    return this.#commands.has(commandId) || this.#recent.has(commandId);
+  }
+
+  unfinished(): RecoveredCommand[] {
+    return this.#unfinished.map((c) => ({ ...c }));
+  }
+
+  /** Resolves once everything appended so far is on disk. */
+  async flush(): Promise<void> {
+    const target = this.#appended;
+    while (this.#durable < target) {
+      this.#kick();
+      await this.#draining;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    for (const segment of this.#segments.values()) {
+      await segment.fh?.close().catch(() => {});
+      segment.fh = undefined;
+    }
+  }
+
+  // ---- introspection (tests, diagnostics)
+
+  /** Segment files currently on disk. */
+  segmentFiles(): string[] {
+    return readdirSync(this.dir)
+      .filter((name) => SEGMENT_RE.test(name))
+      .sort();
+  }
+
+  /** Bytes journalled per stream for a live command (acknowledged or not). */
+  highWater(commandId: string): { stdout: number; stderr: number } | null {
+    const state = this.#commands.get(commandId);
+    return state ? { ...state.hw } : null;
+  }
+
+  // ---- writing
+
+  #state(sessionId: string, commandId: string): CommandState {
+    let state = this.#commands.get(commandId);
+    if (!state) {
+      state = {
+        sessionId,
+        commandId,
+        phase: "starting",
+        pid: null,
+        proc: null,
+        acked: { started: false, stdout: 0, stderr: 0, finished: false },
+        hw: { stdout: 0, stderr: 0 },
+      };
+      this.#commands.set(commandId, state);
+    }
+    return state;
+  }
+
+  #remember(commandId: string): void {
+    this.#recent.delete(commandId);
+    this.#recent.add(commandId);
+    if (this.#recent.size > RECENTLY_SETTLED) {
+      const oldest = this.#recent.values().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
+  }
+
+  /** Append a record to the active segment's current batch; returns the segment it went to. */
+  #write(payload: Payload, durable?: () => void, seq?: number): Segment {
+    if (this.#closed) {
+      this.#log(`outbox journal: a ${payload.k} record arrived after the journal was closed; not written`);
+      return this.#active;
+    }
+    const record = encodeRecord(payload);
+    if (this.#active.size > 0 && this.#active.size + record.length > this.#segmentBytes) this.#roll();
+    this.#add(record, durable, seq);
+    return this.#active;
+  }
+
+  #add(record: Buffer, durable?: () => void, seq?: number): void {
+    let batch = this.#batch;
+    if (!batch || batch.segment !== this.#active) {
+      if (batch) this.#queue.push(batch);
+      batch = { segment: this.#active, buffers: [], bytes: 0, seqs: [], callbacks: [], upTo: 0 };
+      this.#batch = batch;
+    }
+    batch.buffers.push(record);
+    batch.bytes += record.length;
+    if (seq !== undefined) batch.seqs.push(seq);
+    if (durable) batch.callbacks.push(durable);
+    batch.upTo = ++this.#appended;
+    this.#active.size += record.length;
+    if (batch.bytes >= this.#flushBytes) this.#kick();
+    else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#kick(), this.#flushDelayMs);
+  }
+
+  #newSegment(n: number): Segment {
+    const segment: Segment = { n, file: path.join(this.dir, segmentName(n)), size: 0, pending: 0 };
+    this.#segments.set(n, segment);
+    return segment;
+  }
+
+  #writeCheckpoint(): void {
+    this.#add(
+      encodeRecord({
+        k: "checkpoint",
+        v: 1,
+        seq: this.#lastSeq,
+        commands: [...this.#commands.values()].map(({ hw: _, ...rest }) => rest),
+        settled: [...this.#recent],
+      }),
+    );
+  }
+
+  /** Start a new segment, whose first record is the state so far. */
+  #roll(): Segment {
+    const previous = this.#active;
+    this.#active = this.#newSegment(previous.n + 1);
+    this.#writeCheckpoint();
+    if (previous.pending === 0) this.#deleteLater(previous);
+    return previous;
+  }
+
+  #deleteLater(segment: Segment): void {
+    if (segment.deleted || this.#toDelete.some((d) => d.segment === segment)) return;
+    this.#toDelete.push({ segment, after: this.#appended });
+  }
+
+  /** Close the current batch and make sure the writer runs. */
+  #kick(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#batch) {
+      this.#queue.push(this.#batch);
+      this.#batch = null;
+    }
+    if (!this.#draining && this.#queue.length > 0) {
+      this.#draining = this.#drain().finally(() => {
+        this.#draining = null;
+        if (this.#queue.length > 0) this.#kick();
+      });
+    }
+  }
+
+  async #drain(): Promise<void> {
+    for (let batch = this.#queue.shift(); batch; batch = this.#queue.shift()) {
+      try {
+        await this.#writeBatch(batch);
+        this.#failures = 0;
+      } catch (error) {
+        this.#failures++;
+        const wait = Math.min(30_000, 100 * 2 ** Math.min(this.#failures, 9));
+        this.#log(
+          `outbox journal: writing ${path.basename(batch.segment.file)} failed (${(error as Error).message}); ` +
+            `nothing is sent until it is on disk; retrying in a new segment in ${wait}ms`,
+        );
+        await batch.segment.fh?.close().catch(() => {});
+        batch.segment.fh = undefined;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        this.#rewriteElsewhere(batch);
+        continue;
+      }
+      this.#durable = batch.upTo;
+      for (const callback of batch.callbacks) callback();
+      this.#deleteDue();
+    }
+  }
+
+  async #writeBatch(batch: Batch): Promise<void> {
+    const segment = batch.segment;
+    this.#beforeWrite(segment.file);
+    if (!segment.fh) {
+      for (const other of this.#segments.values()) {
+        if (other !== segment && other.fh) {
+          await other.fh.close().catch(() => {});
+          other.fh = undefined;
+        }
+      }
+      segment.fh = await open(segment.file, "a", 0o600);
+      syncDirectory(this.dir);
+    }
+    const data = batch.buffers.length === 1 ? (batch.buffers[0] as Buffer) : Buffer.concat(batch.buffers);
+    for (let done = 0; done < data.length; ) {
+      const { bytesWritten } = await segment.fh.write(data, done, data.length - done);
+      done += bytesWritten;
+    }
+    await segment.fh.datasync();
+  }
+
+  /** A batch could not be made durable where it was: write it (and everything after it) to a fresh segment. */
+  #rewriteElsewhere(failed: Batch): void {
+    const later = [failed, ...this.#queue.splice(0)];
+    if (this.#batch) later.push(this.#batch);
+    this.#batch = null;
+    const fresh = this.#newSegment(Math.max(...this.#segments.keys()) + 1);
+    this.#active = fresh;
+    this.#writeCheckpoint(); // opens this.#batch for the fresh segment
+    const head = this.#batch as Batch | null;
+    this.#batch = null;
+    // The checkpoint is the newest record counted, so once this batch is durable, everything appended is.
+    const moved: Batch = {
+      segment: fresh,
+      buffers: [...(head?.buffers ?? [])],
+      bytes: head?.bytes ?? 0,
+      seqs: [],
+      callbacks: [],
+      upTo: this.#appended,
+    };
+    for (const batch of later) {
+      moved.buffers.push(...batch.buffers);
+      moved.bytes += batch.bytes;
+      moved.callbacks.push(...batch.callbacks);
+      for (const seq of batch.seqs) {
+        const from = this.#segmentOf.get(seq);
+        if (!from) continue;
+        from.pending--;
+        fresh.pending++;
+        this.#segmentOf.set(seq, fresh);
+      }
+      if (batch.segment !== fresh && batch.segment.pending === 0) this.#deleteLater(batch.segment);
+    }
+    fresh.size = moved.bytes;
+    this.#queue.unshift(moved);
+  }
+
+  #deleteDue(): void {
+    const due = this.#toDelete.filter((d) => d.after <= this.#durable && d.segment !== this.#active && !d.segment.fh);
+    if (due.length === 0) return;
+    this.#toDelete = this.#toDelete.filter((d) => !due.includes(d));
+    for (const { segment } of due) {
+      if (segment.pending > 0) continue; // (re)filled meanwhile: cannot happen for a non-active segment, but be sure
+      try {
+        unlinkSync(segment.file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+          this.#log(`outbox journal: could not delete ${segment.file}: ${(error as Error).message}`);
+          continue;
+        }
+      }
+      segment.deleted = true;
+      this.#segments.delete(segment.n);
+    }
+  }
+
+  #hasPending(commandId: string): boolean {
+    for (const _ of this.#memory.entriesFor(commandId)) return true;
+    return false;
+  }
+
+  // ---- reading
+
+  #read(): { recovery: JournalRecovery; lastSegment: number } {
+    const names = readdirSync(this.dir)
+      .map((name) => SEGMENT_RE.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    const damage: JournalDamage[] = [];
+    const refs = new Map<number, FrameRef>();
+    for (const n of names) {
+      const segment = this.#newSegment(n);
+      const buf = readFileSync(segment.file);
+      let at = 0;
+      let bad: { at: number; why: string } | null = null;
+      const report = (kind: JournalDamage["kind"], end: number) => {
+        if (!bad) return;
+        damage.push({ segment: segmentName(n), at: bad.at, bytes: end - bad.at, kind, why: bad.why });
+        bad = null;
+      };
+      while (at < buf.length) {
+        const parsed = parseRecord(buf, at);
+        if (parsed.ok) {
+          report("damaged", at);
+          this.#replay(parsed.payload, segment, at, parsed.end, refs);
+          at = parsed.end;
+          continue;
+        }
+        bad ??= { at, why: parsed.why };
+        const lf = buf.indexOf(0x0a, at);
+        at = lf === -1 ? buf.length : lf + 1;
+      }
+      if (bad) {
+        const start = (bad as { at: number }).at;
+        report("torn", buf.length);
+        truncateSync(segment.file, start);
+        segment.size = start;
+      } else {
+        segment.size = buf.length;
+      }
+    }
+    for (const d of damage) {
+      if (d.kind === "torn") {
+        this.#log(
+          `outbox journal: discarded a torn record at the end of ${d.segment} (${d.bytes} bytes at byte ${d.at}, ${d.why}): ` +
+            "the runtime stopped while writing it, so it was never sent",
+        );
+      } else {
+        this.#log(
+          `outbox journal: ${d.segment} is damaged at byte ${d.at} (${d.why}): ${d.bytes} bytes skipped; ` +
+            "a frame in them is lost",
+        );
+      }
+    }
+
+    // Which frames are still unacknowledged: load those (and only those) back.
+    let frames = 0;
+    const open = new Map<number, number>();
+    const fdOf = (segment: Segment) => {
+      let fd = open.get(segment.n);
+      if (fd === undefined) {
+        fd = openSync(segment.file, "r");
+        open.set(segment.n, fd);
+      }
+      return fd;
+    };
+    const ordered = [...refs.values()].sort((a, b) => a.seq - b.seq);
+    try {
+      for (const ref of ordered) {
+        const state = this.#commands.get(ref.commandId);
+        if (!state) continue; // settled
+        if (ref.t === "output" && ref.stream !== undefined && ref.offset !== undefined) {
+          state.hw[ref.stream] = Math.max(state.hw[ref.stream], ref.offset + ref.bytes);
+        }
+        const acked =
+          ref.t === "started"
+            ? state.acked.started
+            : ref.t === "finished"
+              ? state.acked.finished
+              : (ref.offset ?? 0) + ref.bytes <= state.acked[ref.stream ?? "stdout"];
+        if (acked) continue;
+        const buf = Buffer.allocUnsafe(ref.end - ref.at);
+        readSync(fdOf(ref.segment), buf, 0, buf.length, ref.at);
+        const parsed = parseRecord(buf, 0);
+        if (!parsed.ok || parsed.payload.k !== "frame") throw new Error(`journal changed while reading: ${ref.seq}`);
+        this.#memory.append({ seq: ref.seq, frame: parsed.payload.frame, bytes: ref.bytes, durable: true });
+        ref.segment.pending++;
+        this.#segmentOf.set(ref.seq, ref.segment);
+        frames++;
+      }
+    } finally {
+      for (const fd of open.values()) closeSync(fd);
+    }
+    for (const state of this.#commands.values()) {
+      for (const stream of ["stdout", "stderr"] as const) {
+        state.hw[stream] = Math.max(state.hw[stream], state.acked[stream]);
+      }
+    }
+    this.#checkContiguous();
+    if (names.length > 0) {
+      this.#log(
+        `outbox journal: read ${names.length} segment(s), ${frames} unacknowledged frame(s), ` +
+          `${this.#commands.size} live command(s)`,
+      );
+    }
+    return { recovery: { segments: names.length, frames, damage }, lastSegment: names.at(-1) ?? 0 };
+  }
+
+  #replay(payload: Payload, segment: Segment, at: number, end: number, refs: Map<number, FrameRef>): void {
+    switch (payload.k) {
+      case "checkpoint": {
+        this.#commands.clear();
+        for (const c of payload.commands) this.#commands.set(c.commandId, { ...c, hw: { stdout: 0, stderr: 0 } });
+        this.#recent.clear();
+        for (const id of payload.settled) this.#recent.add(id);
+        this.#lastSeq = Math.max(this.#lastSeq, payload.seq);
+        break;
+      }
+      case "starting":
+        this.#state(payload.sessionId, payload.commandId);
+        break;
+      case "frame": {
+        const frame = payload.frame;
+        this.#lastSeq = Math.max(this.#lastSeq, payload.seq);
+        const state = this.#state(frame.sessionId, frame.commandId);
+        const rank = PHASES.indexOf(frame.t === "output" ? "starting" : frame.t);
+        if (rank > PHASES.indexOf(state.phase)) state.phase = PHASES[rank] as Phase;
+        if (frame.t === "started") {
+          state.pid = frame.pid;
+          state.proc = payload.proc ?? null;
+        }
+        if (refs.has(payload.seq)) break; // written twice (a batch rewritten after an I/O error): first copy wins
+        const bytes = frame.t === "output" ? base64DecodedLength(frame.data) : 0;
+        refs.set(payload.seq, {
+          seq: payload.seq,
+          segment,
+          at,
+          end,
+          commandId: frame.commandId,
+          t: frame.t,
+          stream: frame.t === "output" ? frame.stream : undefined,
+          offset: frame.t === "output" ? frame.offset : undefined,
+          bytes,
+        });
+        break;
+      }
+      case "ack": {
+        const state = this.#commands.get(payload.commandId);
+        if (!state) break;
+        const a = state.acked;
+        state.acked = {
+          started: a.started || payload.started,
+          stdout: Math.max(a.stdout, payload.stdout),
+          stderr: Math.max(a.stderr, payload.stderr),
+          finished: a.finished || payload.finished,
+        };
+        break;
+      }
+      case "settled":
+        this.#commands.delete(payload.commandId);
+        this.#remember(payload.commandId);
+        break;
+    }
+  }
+
+  /** Unacknowledged output must continue where the acknowledged part ends, without gaps; say so if not. */
+  #checkContiguous(): void {
+    const next = new Map<string, number>();
+    for (const entry of this.#memory.entries()) {
+      const frame = entry.frame;
+      if (frame.t !== "output") continue;
+      const key = `${frame.commandId}\0${frame.stream}`;
+      const expected = next.get(key) ?? this.#commands.get(frame.commandId)?.acked[frame.stream] ?? 0;
+      if (frame.offset > expected) {
+        this.#log(
+          `outbox journal: ${frame.commandId} ${frame.stream} bytes ${expected}–${frame.offset} are missing from the journal`,
+        );
+      }
+      next.set(key, Math.max(expected, frame.offset + entry.bytes));
+    }
+  }
+}
+
+function segmentName(n: number): string {
+  return `segment-${String(n).padStart(12, "0")}.journal`;
+}
+
+function syncDirectory(dir: string): void {
+  if (process.platform === "win32") return; // directories cannot be opened for fsync there
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // best effort: some filesystems refuse fsync on a directory
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+// ---- after a crash
+
+export const LOST_COMMAND_REASON = "the runtime lost this command (restarted without a record of it)";
+
+export function interruptedReason(command: RecoveredCommand): string {
+  return command.phase === "started"
+    ? `the runtime stopped while this command was running (pid ${command.pid}); output up to that point is kept`
+    : "the runtime stopped while starting this command; it may not have run";
+}
+
+/** The finish reported for a command the runtime was running when it died. */
+export function interruptedFinish(command: RecoveredCommand): FinishedFrame {
+  return {
+    t: "finished",
+    sessionId: command.sessionId,
+    commandId: command.commandId,
+    state: "interrupted",
+    exitCode: null,
+    signal: null,
+    reason: interruptedReason(command),
+    stdoutBytes: command.stdoutBytes,
+    stderrBytes: command.stderrBytes,
+    stdoutSha256: null,
+    stderrSha256: null,
+    durationMs: 0,
+  };
+}
+
+/**
+ * Linux: "<boot id>:<start time in clock ticks>" of a process, which tells it apart from a later process that reuses
+ * its pid. Null elsewhere or when unreadable.
+ */
+export function processIdentity(pid: number, platform: NodeJS.Platform = process.platform): string | null {
+  if (platform !== "linux") return null;
+  try {
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return start ? `${boot}:${start}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A command whose runtime died keeps running in its own process group. Kill that group, but only when its leader is
+ * verifiably the same process (same boot, same start time); never a stranger that reused the pid.
+ */
+export function stopOrphan(
+  command: RecoveredCommand,
+  log: (line: string) => void,
+  platform: NodeJS.Platform = process.platform,
+): boolean {
+  if (command.pid === null || command.proc === null || platform === "win32") return false;
+  if (processIdentity(command.pid, platform) !== command.proc) return false;
+  try {
+    process.kill(-command.pid, "SIGKILL");
+    log(`${command.commandId}: killed process group ${command.pid} left running by the previous runtime`);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") {
+      log(`${command.commandId}: could not kill process group ${command.pid}: ${(error as Error).message}`);
+    }
+    return false;
+  }
+}

@@ -1,0 +1,320 @@
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { AckFrame, FinishedFrame, OutputFrame, StartedFrame } from "@caisey/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { encodeRecord, interruptedFinish, Journal, type JournalOptions } from "../src/journal.ts";
+import { Outbox, type OutboxFrame } from "../src/outbox.ts";
+
+const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
+const CMD = "cmd_aaaaaaaaaaaaaaaaaaaa";
+const CMD2 = "cmd_bbbbbbbbbbbbbbbbbbbb";
+const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+function started(commandId = CMD, pid = 4242): StartedFrame {
+  return {
+    t: "started",
+    sessionId: SES,
+    commandId,
+    pid,
+    user: "u",
+    cwd: "/",
+    executable: "/bin/bash",
+    shell: "bash",
+    shellVersion: "",
+    env: { LANG: "C.UTF-8", NOTE: "ünïcode" },
+  };
+}
+
+function output(stream: "stdout" | "stderr", offset: number, text: string, commandId = CMD): OutputFrame {
+  return { t: "output", sessionId: SES, commandId, stream, offset, data: Buffer.from(text).toString("base64") };
+}
+
+function finished(commandId = CMD, stdoutBytes = 0): FinishedFrame {
+  return {
+    t: "finished",
+    sessionId: SES,
+    commandId,
+    state: "finished",
+    exitCode: 0,
+    signal: null,
+    reason: null,
+    stdoutBytes,
+    stderrBytes: 0,
+    stdoutSha256: EMPTY,
+    stderrSha256: EMPTY,
+    durationMs: 1,
+  };
+}
+
+function ack(a: Partial<Omit<AckFrame, "t" | "sessionId">> = {}): AckFrame {
+  return { t: "ack", sessionId: SES, commandId: CMD, started: false, stdout: 0, stderr: 0, finished: false, ...a };
+}
+
+let dir: string;
+let lines: string[];
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "caisey-journal-"));
+  lines = [];
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const open = (options: JournalOptions = {}) => Journal.open(dir, { log: (l) => lines.push(l), ...options });
+const segments = () =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith(".journal"))
+    .sort();
+const describeFrame = (f: OutboxFrame) =>
+  f.t === "output"
+    ? `${f.commandId.slice(4, 5)}:${f.stream}@${f.offset}:${Buffer.from(f.data, "base64").toString()}`
+    : `${f.commandId.slice(4, 5)}:${f.t}`;
+
+describe("Journal", () => {
+  it("writes frames durably before they are sent, and reads them back in order after a reopen", async () => {
+    const journal = await open();
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    const sent: OutboxFrame[] = [];
+    outbox.connected((f) => sent.push(f));
+    await outbox.starting(SES, CMD);
+    outbox.push(started());
+    outbox.push(output("stdout", 0, "one\n"));
+    outbox.push(output("stderr", 0, "oops\n"));
+    outbox.push(output("stdout", 4, "two\n"));
+    outbox.push(finished(CMD, 8));
+    expect(sent).toEqual([]); // nothing leaves before its batch is fsync'd
+    await journal.flush();
+    expect(sent.map(describeFrame)).toEqual([
+      "a:started",
+      "a:stdout@0:one\n",
+      "a:stderr@0:oops\n",
+      "a:stdout@4:two\n",
+      "a:finished",
+    ]);
+    await journal.close();
+
+    const again = await open();
+    expect(again.recovery).toEqual({ segments: 1, frames: 5, damage: [] });
+    expect([...again.entries()].map((e) => e.frame)).toEqual(sent);
+    expect([...again.entries()].every((e) => e.durable)).toBe(true);
+    expect(again.unfinished()).toEqual([]); // it has its finish
+    expect(again.knows(CMD)).toBe(true);
+    expect(again.knows(CMD2)).toBe(false);
+    const reopened = new Outbox({ store: again, windowBytes: 1 << 20 });
+    expect(reopened.unackedBytes(CMD)).toBe(13);
+    const resent: OutboxFrame[] = [];
+    reopened.connected((f) => resent.push(f));
+    expect(resent).toEqual(sent);
+    // New frames continue the sequence after the recovered ones.
+    reopened.push(started(CMD2));
+    await again.flush();
+    expect(resent.map(describeFrame).at(-1)).toBe("b:started");
+    expect([...again.entries()].map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    await again.close();
+    // Nothing was acknowledged: the first segment stays; each start writes to a new one.
+    expect(segments()).toEqual(["segment-000000000001.journal", "segment-000000000002.journal"]);
+  });
+
+  it("uses the documented record format", () => {
+    const record = encodeRecord({ k: "settled", commandId: CMD });
+    const text = record.toString("utf8");
+    const json = `{"k":"settled","commandId":"${CMD}"}`;
+    expect(text).toMatch(/^[0-9a-f]{8} [0-9a-f]{8} \{.*\}\n$/);
+    expect(Number.parseInt(text.slice(0, 8), 16)).toBe(Buffer.byteLength(json));
+    expect(text.slice(18, -1)).toBe(json);
+  });
+
+  it("discards a torn record at the tail, says so, and keeps everything before it", async () => {
+    const journal = await open();
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    outbox.push(started());
+    outbox.push(output("stdout", 0, "kept\n"));
+    await journal.close();
+    const [file] = segments();
+    if (!file) throw new Error("no segment");
+    const full = path.join(dir, file);
+    const size = statSync(full).size;
+    const torn = encodeRecord({ k: "frame", seq: 3, frame: output("stdout", 5, "lost\n") });
+    appendFileSync(full, torn.subarray(0, torn.length - 7)); // the process died mid-write
+
+    const again = await open();
+    expect([...again.entries()].map((e) => describeFrame(e.frame))).toEqual(["a:started", "a:stdout@0:kept\n"]);
+    expect(again.recovery.damage).toEqual([
+      { segment: file, at: size, bytes: torn.length - 7, kind: "torn", why: "record cut short" },
+    ]);
+    expect(lines.some((l) => l.includes(`discarded a torn record at the end of ${file}`))).toBe(true);
+    expect(statSync(full).size).toBe(size); // truncated back to the last whole record
+    expect(again.unfinished()).toMatchObject([{ commandId: CMD, phase: "started", stdoutBytes: 5 }]);
+    await again.close();
+
+    // Zeros at the end (a filesystem that extended the file but never wrote the data) are a torn tail too.
+    appendFileSync(path.join(dir, segments().at(-1) as string), Buffer.alloc(300));
+    lines.length = 0;
+    const third = await open();
+    expect(third.recovery.damage.map((d) => [d.kind, d.bytes])).toEqual([["torn", 300]]);
+    expect([...third.entries()].length).toBe(2);
+    await third.close();
+  });
+
+  it("detects a damaged record in the middle, skips exactly it, and reports the missing bytes", async () => {
+    const journal = await open();
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    outbox.push(started());
+    outbox.push(output("stdout", 0, "aaaa\n"));
+    outbox.push(output("stdout", 5, "bbbb\n"));
+    outbox.push(output("stdout", 10, "cccc\n"));
+    await journal.close();
+    const file = path.join(dir, segments()[0] as string);
+    const bytes = readFileSync(file);
+    const at = bytes.indexOf(Buffer.from("YmJiYgo=")); // base64 of "bbbb\n"
+    bytes[at] = "Z".charCodeAt(0); // one flipped byte: same length, CRC no longer matches
+    writeFileSync(file, bytes);
+
+    const again = await open();
+    expect([...again.entries()].map((e) => describeFrame(e.frame))).toEqual([
+      "a:started",
+      "a:stdout@0:aaaa\n",
+      "a:stdout@10:cccc\n",
+    ]);
+    expect(again.recovery.damage).toMatchObject([{ kind: "damaged", why: "checksum mismatch" }]);
+    expect(lines.some((l) => /is damaged at byte \d+ \(checksum mismatch\)/.test(l))).toBe(true);
+    expect(lines).toContain(`outbox journal: ${CMD} stdout bytes 5–10 are missing from the journal`);
+    await again.close();
+  });
+
+  it("rolls segments and deletes each once every frame in it is acknowledged", async () => {
+    const journal = await open({ segmentBytes: 1024 });
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    outbox.connected(() => {});
+    outbox.push(started());
+    outbox.push(started(CMD2));
+    const line = `${"x".repeat(99)}\n`;
+    for (let i = 0; i < 40; i++) outbox.push(output("stdout", i * 100, line));
+    await journal.flush();
+    const before = segments();
+    expect(before.length).toBeGreaterThan(5);
+
+    // Acknowledge CMD's first half: the segments holding only those frames go; CMD2's started pins the first.
+    outbox.ack(ack({ started: true, stdout: 2000 }));
+    await journal.flush();
+    const middle = segments();
+    expect(middle).toContain(before[0]);
+    expect(middle.length).toBeLessThan(before.length);
+
+    outbox.ack(ack({ started: true, stdout: 4000 }));
+    outbox.ack({ ...ack({ started: true }), commandId: CMD2 });
+    await journal.flush();
+    expect(segments().length).toBe(1); // only the active segment is left
+    expect((segments()[0] as string) >= (before.at(-1) as string)).toBe(true);
+    expect(journal.highWater(CMD)).toEqual({ stdout: 4000, stderr: 0 });
+    await journal.close();
+
+    // Nothing unacknowledged comes back, but the commands (and what they wrote) are still known.
+    const again = await open({ segmentBytes: 1024 });
+    expect([...again.entries()]).toEqual([]);
+    expect(again.highWater(CMD)).toEqual({ stdout: 4000, stderr: 0 });
+    expect(again.unfinished().map((c) => [c.commandId, c.stdoutBytes])).toEqual([
+      [CMD, 4000],
+      [CMD2, 0],
+    ]);
+    await again.close();
+  });
+
+  it("keeps high-water marks across reopens after acknowledged frames are gone, and settles finished commands", async () => {
+    const journal = await open({ segmentBytes: 2048 });
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    outbox.connected(() => {});
+    outbox.push(started());
+    for (let i = 0; i < 30; i++) outbox.push(output("stderr", i * 64, "e".repeat(64)));
+    outbox.push(output("stdout", 0, "tail\n"));
+    await journal.flush();
+    outbox.ack(ack({ started: true, stderr: 30 * 64 }));
+    await journal.close();
+
+    // Reopen twice (each start writes a new segment whose checkpoint carries the state on).
+    await (await open({ segmentBytes: 2048 })).close();
+    const again = await open({ segmentBytes: 2048 });
+    expect([...again.entries()].map((e) => describeFrame(e.frame))).toEqual(["a:stdout@0:tail\n"]);
+    const [lost] = again.unfinished();
+    expect(lost).toMatchObject({ commandId: CMD, phase: "started", pid: 4242, stdoutBytes: 5, stderrBytes: 1920 });
+    expect(interruptedFinish(lost as NonNullable<typeof lost>)).toEqual({
+      t: "finished",
+      sessionId: SES,
+      commandId: CMD,
+      state: "interrupted",
+      exitCode: null,
+      signal: null,
+      reason: "the runtime stopped while this command was running (pid 4242); output up to that point is kept",
+      stdoutBytes: 5,
+      stderrBytes: 1920,
+      stdoutSha256: null,
+      stderrSha256: null,
+      durationMs: 0,
+    });
+
+    // Finish and acknowledge everything: the command settles, is remembered, and the journal shrinks to one segment.
+    const settled: string[] = [];
+    const reopened = new Outbox({ store: again, windowBytes: 1 << 20, onSettled: (id) => settled.push(id) });
+    reopened.connected(() => {});
+    reopened.push(interruptedFinish(lost as NonNullable<typeof lost>));
+    await again.flush();
+    reopened.ack(ack({ started: true, stdout: 5, stderr: 1920, finished: true }));
+    expect(settled).toEqual([CMD]);
+    await again.close();
+    const last = await open({ segmentBytes: 2048 });
+    expect(last.unfinished()).toEqual([]);
+    expect(last.knows(CMD)).toBe(true); // a late redispatch is still refused
+    expect([...last.entries()]).toEqual([]);
+    await last.flush();
+    expect(segments().length).toBe(1);
+    await last.close();
+  });
+
+  it("journals a command before it starts, so a crash before its started frame is reported as such", async () => {
+    const journal = await open();
+    await journal.starting(SES, CMD);
+    // no close: the process dies here
+    const again = await open();
+    expect(again.unfinished()).toEqual([
+      { sessionId: SES, commandId: CMD, phase: "starting", pid: null, proc: null, stdoutBytes: 0, stderrBytes: 0 },
+    ]);
+    expect(interruptedFinish(again.unfinished()[0] as never).reason).toBe(
+      "the runtime stopped while starting this command; it may not have run",
+    );
+    await again.close();
+    await journal.close();
+  });
+});
+
+describe("Journal after a write error", () => {
+  it("rewrites the unsynced batches in a fresh segment, sends nothing before, and reads back each frame once", async () => {
+    let failures = 0;
+    const journal = await open({
+      beforeWrite: () => {
+        if (failures-- > 0) throw new Error("EIO: i/o error, write");
+      },
+    });
+    failures = 1;
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    const sent: OutboxFrame[] = [];
+    outbox.connected((f) => sent.push(f));
+    outbox.push(started());
+    outbox.push(output("stdout", 0, "one\n"));
+    outbox.push(output("stdout", 4, "two\n"));
+    await journal.flush();
+    expect(sent.map(describeFrame)).toEqual(["a:started", "a:stdout@0:one\n", "a:stdout@4:two\n"]);
+    expect(lines.some((l) => l.includes("failed (EIO: i/o error, write); nothing is sent until it is on disk"))).toBe(
+      true,
+    );
+    await journal.close();
+    const again = await open();
+    expect([...again.entries()].map((e) => describeFrame(e.frame))).toEqual([
+      "a:started",
+      "a:stdout@0:one\n",
+      "a:stdout@4:two\n",
+    ]);
+    expect(again.recovery.damage).toEqual([]);
+    await again.close();
+    // The segment whose write failed holds no frame any more (they moved), so it was deleted.
+    expect(segments()).toEqual(["segment-000000000002.journal", "segment-000000000003.journal"]);
+  });
+});

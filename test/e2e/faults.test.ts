@@ -1,0 +1,301 @@
+// Nothing lost: real faults injected into real processes, and the record checked byte for byte afterwards.
+
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import {
+  type Api,
+  enrollRuntime,
+  fetchRecord,
+  type Proc,
+  type Runtime,
+  recordedStream,
+  type Server,
+  setupOrganization,
+  startServer,
+  tcpProxy,
+  tempDir,
+  waitCommand,
+  waitFor,
+  waitOnline,
+} from "../helpers.ts";
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** What `seq`-style streaming commands below print, computed independently of any shell. */
+function numberedLines(from: number, to: number): Buffer {
+  let out = "";
+  for (let i = from; i <= to; i++) out += `line ${String(i).padStart(5, "0")} ${"x".repeat(60)}\n`;
+  return Buffer.from(out);
+}
+const streamingCommand = (n: number, sleep: number) =>
+  `for i in $(seq 1 ${n}); do printf 'line %05d %s\\n' $i ${"x".repeat(60)}; sleep ${sleep}; done`;
+
+function processesMatching(marker: string): string[] {
+  try {
+    return execFileSync("pgrep", ["-f", marker], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+let server: Server;
+let owner: Api;
+
+beforeAll(async () => {
+  server = await startServer();
+  owner = await setupOrganization(server.url);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function session(runtime: Runtime): Promise<string> {
+  return (await owner.json("/api/v1/sessions", { machineId: runtime.machineId })).id;
+}
+
+async function run(sessionId: string, command: string, extra: object = {}): Promise<string> {
+  return (await owner.json(`/api/v1/sessions/${sessionId}/commands`, { command, shell: "bash", ...extra })).commandId;
+}
+
+async function outputSoFar(sessionId: string, commandId: string): Promise<number> {
+  return (await owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`)).command.stdoutBytes;
+}
+
+describe("faults", () => {
+  let runtime: Runtime;
+  let proc: Proc;
+
+  beforeAll(async () => {
+    runtime = await enrollRuntime(server.url, owner);
+    proc = runtime.start();
+    await waitOnline(owner, runtime.machineId);
+  });
+
+  afterAll(async () => {
+    await proc?.stop();
+  });
+
+  it("server killed with SIGKILL three times during a 20-second streaming command loses nothing", async () => {
+    const sessionId = await session(runtime);
+    const commandId = await run(sessionId, streamingCommand(200, 0.1));
+    const expected = numberedLines(1, 200);
+    for (const atBytes of [expected.length * 0.15, expected.length * 0.4, expected.length * 0.7]) {
+      await waitFor(
+        async () => (await outputSoFar(sessionId, commandId)) >= atBytes,
+        "output to reach the kill point",
+        30_000,
+        100,
+      );
+      await server.kill9();
+      await new Promise((r) => setTimeout(r, 300));
+      await server.restart();
+      await waitOnline(owner, runtime.machineId);
+    }
+    const done = await waitCommand(owner, sessionId, commandId, 60_000);
+    expect(done).toMatchObject({
+      state: "finished",
+      exitCode: 0,
+      stdoutBytes: expected.length,
+      stdoutSha256: sha(expected),
+      stderrBytes: 0,
+      finalReason: null,
+    });
+    const out = Buffer.from(
+      await (await owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output`)).arrayBuffer(),
+    );
+    expect(out.equals(expected)).toBe(true);
+    const { events } = await fetchRecord(owner, sessionId);
+    expect(recordedStream(events, commandId, "stdout").equals(expected)).toBe(true);
+    expect(events.filter((e) => e.type === "command.started")).toHaveLength(1);
+    expect(events.filter((e) => e.type === "command.finished")).toHaveLength(1);
+  });
+
+  it("a runtime whose socket is cut mid-stream resends exactly what was not committed", async () => {
+    const proxy = await tcpProxy(server.port);
+    const viaProxy = await enrollRuntime(proxy.url, owner, "Litware Law");
+    const p = viaProxy.start();
+    try {
+      await waitOnline(owner, viaProxy.machineId);
+      const sessionId = await session(viaProxy);
+      const commandId = await run(sessionId, streamingCommand(60, 0.05));
+      const expected = numberedLines(1, 60);
+      for (const fraction of [0.2, 0.5, 0.8]) {
+        await waitFor(
+          async () => (await outputSoFar(sessionId, commandId)) >= expected.length * fraction,
+          "output",
+          30_000,
+          20,
+        );
+        proxy.dropAll();
+      }
+      const done = await waitCommand(owner, sessionId, commandId, 60_000);
+      expect(done).toMatchObject({
+        state: "finished",
+        exitCode: 0,
+        stdoutBytes: expected.length,
+        stdoutSha256: sha(expected),
+      });
+      const { events } = await fetchRecord(owner, sessionId);
+      expect(recordedStream(events, commandId, "stdout").equals(expected)).toBe(true);
+    } finally {
+      await p.stop();
+      await proxy.close();
+    }
+  });
+
+  it("a runtime killed mid-command reports it interrupted on restart, keeping the output it had", async () => {
+    const sessionId = await session(runtime);
+    const marker = `caisey-crash-${randomBytes(4).toString("hex")}`;
+    // Bounded, so the orphaned shell ends by itself after the runtime that ran it is gone.
+    const commandId = await run(sessionId, `for i in $(seq 1 30); do echo "${marker} $i"; sleep 0.1; done`);
+    await waitFor(async () => (await outputSoFar(sessionId, commandId)) > 0, "first output", 20_000, 20);
+    await proc.kill9();
+    await waitOnline(owner, runtime.machineId, false);
+    proc = runtime.start();
+    const done = await waitCommand(owner, sessionId, commandId, 30_000);
+    expect(done.state).toBe("interrupted");
+    expect(done.finalReason).toMatch(
+      /^the runtime stopped while this command was running \(pid \d+\); output up to that point is kept$/,
+    );
+    const { events } = await fetchRecord(owner, sessionId);
+    const kept = recordedStream(events, commandId, "stdout").toString();
+    const lines = kept.split("\n").filter(Boolean);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines).toEqual(lines.map((_, i) => `${marker} ${i + 1}`));
+    expect(done.stdoutBytes).toBe(Buffer.byteLength(kept));
+    // The next command runs normally on the restarted runtime.
+    const next = await run(sessionId, "echo after");
+    expect(await waitCommand(owner, sessionId, next)).toMatchObject({ state: "finished", exitCode: 0, stdoutBytes: 6 });
+    await waitFor(() => processesMatching(marker).length === 0, "the orphaned command to end", 10_000);
+  });
+
+  it("a watcher that goes away and comes back with after= sees every event exactly once", async () => {
+    const sessionId = await session(runtime);
+    const commandId = await run(sessionId, streamingCommand(40, 0.03));
+    const seen: any[] = [];
+    const watch = (after: number) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(
+          `${server.url.replace("http", "ws")}/api/v1/sessions/${sessionId}/live?after=${after}`,
+          { headers: { authorization: `Bearer ${owner.token}` } },
+        );
+        ws.on("message", (m) => seen.push(JSON.parse(m.toString())));
+        ws.on("open", () => resolve(ws));
+        ws.on("error", reject);
+      });
+    for (let round = 0; round < 4; round++) {
+      const ws = await watch(seen.at(-1)?.seq ?? 0);
+      await new Promise((r) => setTimeout(r, 200));
+      ws.terminate();
+    }
+    await waitCommand(owner, sessionId, commandId);
+    const last = await watch(seen.at(-1)?.seq ?? 0);
+    const { events } = await owner.json(`/api/v1/sessions/${sessionId}/events`);
+    await waitFor(() => seen.length >= events.length, "the watcher to catch up", 10_000);
+    last.close();
+    expect(seen).toEqual(events);
+  });
+
+  it("records binary output with NULs and invalid UTF-8 byte for byte", async () => {
+    const file = join(tempDir("bin"), "payload.bin");
+    const payload = Buffer.concat([
+      Buffer.from([0, 0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82, 0, 0x80]),
+      randomBytes(300_000),
+    ]);
+    writeFileSync(file, payload);
+    const sessionId = await session(runtime);
+    const commandId = await run(sessionId, `cat '${file}'; cat '${file}' >&2`);
+    const done = await waitCommand(owner, sessionId, commandId);
+    expect(done).toMatchObject({
+      state: "finished",
+      stdoutBytes: payload.length,
+      stderrBytes: payload.length,
+      stdoutSha256: sha(payload),
+      stderrSha256: sha(payload),
+    });
+    for (const stream of ["stdout", "stderr"] as const) {
+      const out = Buffer.from(
+        await (
+          await owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output?stream=${stream}`)
+        ).arrayBuffer(),
+      );
+      expect(out.equals(payload)).toBe(true);
+    }
+  });
+
+  it("records a 200 MiB output in full with the process's SHA-256", async () => {
+    const file = join(tempDir("big"), "big.bin");
+    const chunk = randomBytes(1024 * 1024);
+    const big = Buffer.alloc(200 * 1024 * 1024);
+    for (let i = 0; i < 200; i++) {
+      chunk.copy(big, i * chunk.length);
+      big.writeUInt32BE(i, i * chunk.length); // every MiB differs, so a repeated or skipped chunk changes the hash
+    }
+    writeFileSync(file, big);
+    const sessionId = await session(runtime);
+    const commandId = await run(sessionId, `cat '${file}'`);
+    const done = await waitCommand(owner, sessionId, commandId, 240_000);
+    expect(done).toMatchObject({
+      state: "finished",
+      exitCode: 0,
+      stdoutBytes: big.length,
+      stdoutSha256: sha(big),
+      finalReason: null,
+    });
+    const res = await owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output`);
+    const hash = createHash("sha256");
+    let length = 0;
+    for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
+      hash.update(part);
+      length += part.length;
+    }
+    expect([length, hash.digest("hex")]).toEqual([big.length, sha(big)]);
+  }, 300_000);
+
+  it("timeout and cancel end the whole process tree and keep the output so far", async () => {
+    const sessionId = await session(runtime);
+    const timeoutMarker = `${300 + Math.random()}`.slice(0, 10);
+    const timed = await run(sessionId, `echo begun; sleep ${timeoutMarker} & sleep ${timeoutMarker} & wait`, {
+      timeoutSeconds: 3,
+    });
+    await waitFor(
+      () => processesMatching(`^sleep ${timeoutMarker}$`).length === 2,
+      "both children to start",
+      10_000,
+      20,
+    );
+    const t = await waitCommand(owner, sessionId, timed);
+    expect(t).toMatchObject({ state: "timed_out", exitCode: null, stdoutBytes: 6, finalReason: "timed out after 3s" });
+    await waitFor(
+      () => processesMatching(`^sleep ${timeoutMarker}$`).length === 0,
+      "no child left after timeout",
+      5_000,
+    );
+
+    const cancelMarker = `${400 + Math.random()}`.slice(0, 10);
+    const cancelled = await run(
+      sessionId,
+      `echo begun; sleep ${cancelMarker} & (sleep ${cancelMarker}; echo never) & wait`,
+    );
+    await waitFor(
+      () => processesMatching(`^sleep ${cancelMarker}$`).length === 2,
+      "both children to start",
+      10_000,
+      20,
+    );
+    expect((await owner.post(`/api/v1/sessions/${sessionId}/commands/${cancelled}/cancel`)).status).toBe(202);
+    const c = await waitCommand(owner, sessionId, cancelled);
+    expect(c).toMatchObject({
+      state: "cancelled",
+      exitCode: null,
+      stdoutBytes: 6,
+      finalReason: "cancelled by technician",
+    });
+    await waitFor(() => processesMatching(`^sleep ${cancelMarker}$`).length === 0, "no child left after cancel", 5_000);
+  });
+});
