@@ -5,10 +5,14 @@ export const LIMITS = {
   jsonBodyBytes: 64 * 1024,
   /** Longest command text (a pasted PowerShell script fits comfortably). */
   commandChars: 32 * 1024,
-  /** Raw output bytes carried by one command.output record; keeps a record row far below SQLite's 2 MB. */
-  outputChunkBytes: 64 * 1024,
+  /**
+   * Raw output bytes carried by one command.output record (and one runtime output frame): large enough that the
+   * per-record cost (commit, ack, chain step) is small beside the bytes, far below SQLite's 2 MB row limit and the
+   * 1 MiB WebSocket message limit once base64-encoded.
+   */
+  outputChunkBytes: 256 * 1024,
   /** Largest WebSocket frame a runtime may send (an output frame of one chunk plus JSON framing). */
-  runtimeFrameBytes: 128 * 1024,
+  runtimeFrameBytes: 512 * 1024,
   /** Output bytes a runtime may have sent but not yet had acknowledged, per command (backpressure window). */
   unackedOutputBytes: 4 * 1024 * 1024,
   /** Longest timeout a technician may set on a command: one day. */

@@ -16,7 +16,6 @@ import {
   resolveExecutable,
   shellInvocation,
   shellVersionProbe,
-  splitChunk,
 } from "./platform.ts";
 
 const EMPTY_SHA256 = createHash("sha256").digest("hex");
@@ -43,9 +42,17 @@ export interface ExecutorOptions {
 type StreamName = "stdout" | "stderr";
 
 interface StreamState {
+  /** Bytes handed to the outbox so far (the next frame's offset). */
   offset: number;
   hash: Hash;
+  /** Bytes read but not yet framed: reads are coalesced into frames of up to LIMITS.outputChunkBytes. */
+  pending: Buffer[];
+  pendingBytes: number;
+  flushTimer: ReturnType<typeof setTimeout> | null;
 }
+
+/** How long read bytes may wait for more before they are framed: small enough to keep output feeling live. */
+const COALESCE_MS = 2;
 
 interface Job {
   dispatch: DispatchFrame;
@@ -133,8 +140,8 @@ export class Executor {
       state: "queued",
       paused: false,
       streams: {
-        stdout: { offset: 0, hash: createHash("sha256") },
-        stderr: { offset: 0, hash: createHash("sha256") },
+        stdout: { offset: 0, hash: createHash("sha256"), pending: [], pendingBytes: 0, flushTimer: null },
+        stderr: { offset: 0, hash: createHash("sha256"), pending: [], pendingBytes: 0, flushTimer: null },
       },
       done,
       resolveDone,
@@ -352,17 +359,39 @@ export class Executor {
     if (job.state === "done") return; // nothing may follow the finished frame
     const stream = job.streams[name];
     stream.hash.update(chunk);
-    for (const piece of splitChunk(chunk, LIMITS.outputChunkBytes)) {
+    stream.pending.push(chunk);
+    stream.pendingBytes += chunk.length;
+    // Fewer, larger frames: each frame costs the server a fixed amount (a record, a commit, an ack) besides its bytes.
+    if (stream.pendingBytes >= LIMITS.outputChunkBytes) this.#frame(job, name, false);
+    else stream.flushTimer ??= setTimeout(() => this.#frame(job, name, true), COALESCE_MS);
+  }
+
+  /** Turn pending bytes into output frames: whole chunks only, unless `all` (timer fired, or the command ended). */
+  #frame(job: Job, name: StreamName, all: boolean): void {
+    const stream = job.streams[name];
+    if (stream.flushTimer) clearTimeout(stream.flushTimer);
+    stream.flushTimer = null;
+    if (stream.pendingBytes === 0) return;
+    const bytes =
+      stream.pending.length === 1 ? (stream.pending[0] as Buffer) : Buffer.concat(stream.pending, stream.pendingBytes);
+    const max = LIMITS.outputChunkBytes;
+    const framed = all ? bytes.length : bytes.length - (bytes.length % max);
+    for (let at = 0; at < framed; at += max) {
+      const piece = bytes.subarray(at, Math.min(at + max, framed));
       this.#sink.push({
         t: "output",
         sessionId: job.dispatch.sessionId,
         commandId: job.dispatch.commandId,
         stream: name,
         offset: stream.offset,
-        data: Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength).toString("base64"), // native: the hot path
+        data: piece.toString("base64"),
       });
       stream.offset += piece.length;
     }
+    const rest = bytes.subarray(framed);
+    stream.pending = rest.length > 0 ? [rest] : [];
+    stream.pendingBytes = rest.length;
+    if (rest.length > 0) stream.flushTimer = setTimeout(() => this.#frame(job, name, true), COALESCE_MS);
   }
 
   #stop(job: Job, state: FinishedFrame["state"], reason: string): void {
@@ -380,6 +409,8 @@ export class Executor {
     startedAt: number | null,
   ): void {
     const { dispatch } = job;
+    this.#frame(job, "stdout", true);
+    this.#frame(job, "stderr", true);
     job.state = "done";
     const frame: FinishedFrame = {
       t: "finished",

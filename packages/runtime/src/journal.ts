@@ -23,7 +23,7 @@
 //     {"k":"settled","commandId":…}                            all acknowledged: the command leaves the state
 //
 // Durability. Records are batched: a batch is written and fdatasync'd once it holds `flushBytes` (1 MiB) or
-// `flushDelayMs` (10 ms) after its first record, whichever comes first; `starting` flushes at once. A frame's
+// `flushDelayMs` (1 ms) after its first record, whichever comes first; `starting` flushes at once. A frame's
 // `durable` callback (which hands it to the socket) runs only after its batch's fdatasync returned. A write or sync
 // error never retries on the same file (after a failed fsync the page cache cannot be trusted): the journal rolls to
 // a new segment and writes the unsynced batches there again (frames are deduplicated by seq on reading).
@@ -75,7 +75,7 @@ export interface JournalOptions {
   beforeWrite?: (file: string) => void;
 }
 
-export const JOURNAL_DEFAULTS = { segmentBytes: 32 * 1024 * 1024, flushBytes: 1024 * 1024, flushDelayMs: 10 } as const;
+export const JOURNAL_DEFAULTS = { segmentBytes: 32 * 1024 * 1024, flushBytes: 1024 * 1024, flushDelayMs: 1 } as const;
 
 const HEADER = 18; // "xxxxxxxx xxxxxxxx "
 const SEGMENT_RE = /^segment-(\d{12})\.journal$/;

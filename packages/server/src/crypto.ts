@@ -8,10 +8,16 @@ import { fromBase64Url, randomBytes, type Sha256, toBase64Url, toHex, utf8 } fro
 
 export const sha256: Sha256 = (data) => new Uint8Array(createHash("sha256").update(data).digest());
 
-/** Native base64 decoding for the output hot path (validated as strict base64 at the edge). */
+/** Native base64 decoding for the output hot path, of text already known to be valid. */
 export function decodeBase64(text: string): Uint8Array {
   const buf = Buffer.from(text, "base64");
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Strict standard base64 from a peer: null unless decoding and re-encoding give back exactly the same text. */
+export function decodeStrictBase64(text: string): Uint8Array | null {
+  const buf = Buffer.from(text, "base64");
+  return buf.toString("base64") === text ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : null;
 }
 
 export function sha256Hex(text: string): string {

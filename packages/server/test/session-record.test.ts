@@ -145,6 +145,13 @@ describe("session record in workerd", () => {
     expect(await runtime.f.next()).toEqual({ t: "ack", ...ref, started: true, stdout: 0, stderr: 0, finished: false });
     const out = (offset: number, text: string, stream = "stdout") =>
       JSON.stringify({ t: "output", ...ref, stream, offset, data: toBase64(utf8(text)) });
+    // Not base64 (right length, wrong alphabet): refused, nothing recorded.
+    runtime.ws.send(JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: 0, data: "a!b=" }));
+    expect(await runtime.f.next()).toEqual({
+      t: "error",
+      code: "invalid_frame",
+      message: `output ${commandId}: output data is not valid base64`,
+    });
     runtime.ws.send(out(0, "hel"));
     expect(await runtime.f.next()).toMatchObject({ stdout: 3 });
     runtime.ws.send(out(0, "hel")); // a resend after a reconnect: already committed

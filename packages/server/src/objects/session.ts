@@ -26,7 +26,7 @@ import {
   shellsFor,
   toBase64,
 } from "@caisey/core";
-import { decodeBase64, sha256 } from "../crypto.ts";
+import { decodeBase64, decodeStrictBase64, sha256 } from "../crypto.ts";
 import { type Env, machine, tenant } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
@@ -179,8 +179,12 @@ export class Session extends DurableObject<Env> {
 
   // ---- the record
 
+  /** The session's own row, cached: it is read on every runtime frame and changes only on open and close. */
+  private cachedRow: SessionRow | null = null;
+
   private row(): SessionRow | null {
-    return this.sql.exec<SessionRow>("SELECT * FROM session").toArray()[0] ?? null;
+    this.cachedRow ??= this.sql.exec<SessionRow>("SELECT * FROM session").toArray()[0] ?? null;
+    return this.cachedRow;
   }
 
   /** The session as seen by a caller of this tenant; any other tenant gets "not found". */
@@ -434,6 +438,7 @@ export class Session extends DurableObject<Env> {
       return fail(409, "commands_active", `${active.length} command(s) still queued or running; cancel them first`);
     const closedAt = recordTimestamp(Date.now());
     this.sql.exec("UPDATE session SET state = 'closed', closed_at = ?", closedAt);
+    this.cachedRow = null;
     const head = this.append("session.closed", `user:${userId}`, {});
     this.reportToTenant();
     return ok({ seq: head.seq });
@@ -565,8 +570,8 @@ export class Session extends DurableObject<Env> {
     if (frame.t === "output") {
       if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c.id));
       if (c.state !== "running") return fail(409, "not_started", "output before command.started");
-      this.commitOutput(c, frame, actor);
-      return ok(this.ack(c.id));
+      const committed = this.commitOutput(c, frame, actor);
+      return committed.ok ? ok(this.ack(c.id)) : committed;
     }
     if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c.id));
     if (c.stdout_committed < frame.stdoutBytes || c.stderr_committed < frame.stderrBytes) {
@@ -577,12 +582,13 @@ export class Session extends DurableObject<Env> {
   }
 
   /** Exactly-once output: bytes below the committed length are already in the record and are skipped. */
-  private commitOutput(c: CommandRow, frame: OutputFrame, actor: string): void {
+  private commitOutput(c: CommandRow, frame: OutputFrame, actor: string): Result<null> {
     const committed = frame.stream === "stdout" ? c.stdout_committed : c.stderr_committed;
-    const length = base64DecodedLength(frame.data);
-    const end = frame.offset + length;
-    if (end <= committed || frame.offset > committed) return; // duplicate, or a gap the runtime will fill on resend
-    const bytes = decodeBase64(frame.data).subarray(committed - frame.offset);
+    const decoded = decodeStrictBase64(frame.data);
+    if (!decoded) return fail(400, "invalid_frame", "output data is not valid base64");
+    const end = frame.offset + decoded.length;
+    if (end <= committed || frame.offset > committed) return ok(null); // duplicate, or a gap the runtime fills on resend
+    const bytes = decoded.subarray(committed - frame.offset);
     const data = committed === frame.offset ? frame.data : toBase64(bytes);
     const column = frame.stream === "stdout" ? "stdout_committed" : "stderr_committed";
     this.ctx.storage.transactionSync(() => {
@@ -595,6 +601,7 @@ export class Session extends DurableObject<Env> {
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, end, c.id);
     });
     this.hashOutput(c.id, frame.stream, committed, bytes);
+    return ok(null);
   }
 
   private hashOutput(commandId: string, stream: string, before: number, bytes: Uint8Array): void {
