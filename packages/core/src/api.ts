@@ -28,6 +28,31 @@ export const UserBody = z.object({ name, email, role: z.enum(STAFF_ROLES), passw
 
 export const APPROVAL_POLICIES = ["always", "changes", "never"] as const;
 export const ClientBody = z.object({ name, approvalPolicy: z.enum(APPROVAL_POLICIES).default("changes") });
+export const ClientUpdateBody = z
+  .object({ name: name.optional(), approvalPolicy: z.enum(APPROVAL_POLICIES).optional() })
+  .refine((b) => b.name !== undefined || b.approvalPolicy !== undefined, "nothing to change");
+
+export const ContactBody = z.object({ name, email, password });
+
+export const UserUpdateBody = z
+  .object({ name: name.optional(), role: z.enum(STAFF_ROLES).optional(), disabled: z.boolean().optional() })
+  .refine((b) => b.name !== undefined || b.role !== undefined || b.disabled !== undefined, "nothing to change");
+
+export const PasswordBody = z.object({ currentPassword: z.string().min(1).max(256), newPassword: password });
+
+export const TokenBody = z.object({
+  name,
+  /** At most the creator's own role; defaults to it. */
+  role: z.enum(ROLES).optional(),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 24 * 3600)
+    .default(90 * 24 * 3600),
+});
+
+export const MoveMachineBody = z.object({ clientId: z.string().regex(/^cli_[a-z2-7]{20}$/) });
 
 export const EnrollmentBody = z.object({
   clientId: z.string().regex(/^cli_[a-z2-7]{20}$/),

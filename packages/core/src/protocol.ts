@@ -22,6 +22,24 @@ export function authMessage(machineId: string, nonce: string): string {
   return `caisey-runtime-auth-v1\n${machineId}\n${nonce}`;
 }
 
+/**
+ * What the tenant's signing key signs for a dispatch: everything that decides what runs, and where. The runtime
+ * pinned the tenant's public key at enrollment and runs nothing whose signature does not verify, so neither a
+ * spoofed server nor a tampered message can make it execute anything. (`resume` is not signed: it can only make the
+ * runtime refuse to run, never run.)
+ */
+export function dispatchMessage(
+  machineId: string,
+  d: { sessionId: string; commandId: string; command: string; shell: string; timeoutSeconds: number | null },
+): string {
+  return `caisey-dispatch-v1\n${JSON.stringify([machineId, d.sessionId, d.commandId, d.shell, d.timeoutSeconds, d.command])}`;
+}
+
+/** What the tenant's signing key signs for a cancel. */
+export function cancelMessage(machineId: string, c: { sessionId: string; commandId: string }): string {
+  return `caisey-cancel-v1\n${JSON.stringify([machineId, c.sessionId, c.commandId])}`;
+}
+
 export const MachineFacts = z.object({
   hostname: z.string().min(1).max(255),
   os: z.enum(["linux", "darwin", "windows", "freebsd", "other"]),
@@ -110,8 +128,15 @@ export const DispatchFrame = z.object({
    * it in a crash) must not run it again: it reports it `interrupted` instead.
    */
   resume: z.boolean(),
+  /** base64url Ed25519 signature by the tenant's signing key over dispatchMessage(machineId, frame). */
+  signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
 });
-export const CancelFrame = z.object({ t: z.literal("cancel"), ...commandRef });
+export const CancelFrame = z.object({
+  t: z.literal("cancel"),
+  ...commandRef,
+  /** base64url Ed25519 signature by the tenant's signing key over cancelMessage(machineId, frame). */
+  signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
+});
 /** What the Session object has committed for a command: output byte counts, and whether start/finish are in. */
 export const AckFrame = z.object({
   t: z.literal("ack"),

@@ -1,9 +1,11 @@
-// The enrollment on disk: DIR/runtime.json (0600, in a 0700 directory). Holds the machine's private key.
+// The enrollment on disk: DIR/runtime.json (0600, in a 0700 directory). Holds the machine's private key and the
+// tenant's signing key pinned at enrollment (the only key whose dispatches the runtime runs).
 
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { isSigningKey } from "./signing.ts";
 
 export const RUNTIME_VERSION = "0.1.0";
 export const CONFIG_FILE = "runtime.json";
@@ -14,6 +16,8 @@ export const RuntimeConfig = z.object({
   tenantId: z.string().regex(/^ten_[a-z2-7]{20}$/),
   privateKey: z.string().includes("-----BEGIN PRIVATE KEY-----"),
   publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  /** The tenant's raw Ed25519 public key (base64url), pinned at enrollment: dispatches must be signed by it. */
+  signingKey: z.string().refine(isSigningKey, "must be a base64url Ed25519 public key (32 bytes)"),
   enrolledAt: z.string(),
 });
 export type RuntimeConfig = z.infer<typeof RuntimeConfig>;
@@ -38,6 +42,12 @@ export async function readConfig(dataDir: string): Promise<RuntimeConfig> {
     value = JSON.parse(text);
   } catch {
     throw new Error(`${file} is not valid JSON`);
+  }
+  if (typeof value === "object" && value !== null && !("signingKey" in value)) {
+    // Enrolled by a runtime from before dispatches were signed: it cannot tell the tenant's commands from anyone's.
+    throw new Error(
+      `${file} has no signing key (it was enrolled by an older runtime), so this runtime cannot verify that commands come from your organization and will not run any. Enroll again: caisey-runtime enroll --server URL --token TOKEN --data-dir ${dataDir} --force`,
+    );
   }
   const parsed = RuntimeConfig.safeParse(value);
   if (!parsed.success) {

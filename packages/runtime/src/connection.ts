@@ -5,6 +5,7 @@ import { type KeyObject, sign } from "node:crypto";
 import {
   type AckFrame,
   authMessage,
+  type CancelFrame,
   type DispatchFrame,
   type HelloFrame,
   type MachineFacts,
@@ -90,8 +91,9 @@ export interface ConnectionHandlers {
   /** Authenticated: `send` delivers frames on this socket until onDown. */
   onUp(send: (frame: OutboxFrame) => void): void;
   onDown(): void;
+  /** Signatures are not checked here: the handler verifies them (signing.ts) before acting. */
   onDispatch(frame: DispatchFrame): void;
-  onCancel(sessionId: string, commandId: string): void;
+  onCancel(frame: CancelFrame): void;
   onAck(frame: AckFrame): void;
 }
 
@@ -235,7 +237,7 @@ export class Connection {
           handlers.onDispatch(frame);
           break;
         case "cancel":
-          handlers.onCancel(frame.sessionId, frame.commandId);
+          handlers.onCancel(frame);
           break;
         case "ack":
           handlers.onAck(frame);

@@ -1,8 +1,10 @@
-// Enrollment: make an Ed25519 key pair, trade an enrollment token and the public key for a machine id, keep both.
+// Enrollment: make an Ed25519 key pair, trade an enrollment token and the public key for a machine id and the tenant's
+// signing key, keep them all. The signing key is pinned here: from now on only dispatches it signed are run.
 
 import { generateKeyPairSync } from "node:crypto";
 import type { MachineFacts } from "@caisey/core";
 import { hasConfig, RuntimeConfig, writeConfig } from "./config.ts";
+import { isSigningKey } from "./signing.ts";
 
 export interface EnrollOptions {
   server: string;
@@ -77,9 +79,13 @@ export async function enroll(options: EnrollOptions): Promise<EnrollResult> {
       message: typeof message === "string" ? message : `server answered ${response.status} ${response.statusText}`,
     };
   }
-  const answer = body as { machineId?: unknown; tenantId?: unknown } | undefined;
+  const answer = body as { machineId?: unknown; tenantId?: unknown; signingKey?: unknown } | undefined;
   if (typeof answer?.machineId !== "string" || typeof answer.tenantId !== "string") {
     return { ok: false, message: "server answered 201 without machineId and tenantId" };
+  }
+  if (!isSigningKey(answer.signingKey)) {
+    // Without the tenant's key the runtime could not tell the tenant's commands from anyone's: refuse to enroll.
+    return { ok: false, message: "the server did not provide a signing key" };
   }
   const config: RuntimeConfig = {
     server,
@@ -87,6 +93,7 @@ export async function enroll(options: EnrollOptions): Promise<EnrollResult> {
     tenantId: answer.tenantId,
     privateKey: identity.privateKeyPem,
     publicKey: identity.publicKey,
+    signingKey: answer.signingKey,
     enrolledAt: new Date().toISOString(),
   };
   const valid = RuntimeConfig.safeParse(config);

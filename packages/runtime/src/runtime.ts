@@ -7,6 +7,7 @@ import { Connection, type ConnectionOptions } from "./connection.ts";
 import { Executor, type ExecutorOptions } from "./executor.ts";
 import { interruptedFinish, stopOrphan } from "./journal.ts";
 import { Outbox, type OutboxStore } from "./outbox.ts";
+import { signingKeyObject, verifyCancel, verifyDispatch } from "./signing.ts";
 
 export interface RuntimeOptions {
   config: RuntimeConfig;
@@ -26,6 +27,10 @@ export class Runtime {
 
   constructor(options: RuntimeOptions) {
     const { config, facts, log } = options;
+    // The tenant's key pinned at enrollment. Nothing reaches the executor unless it signed it for this machine: a
+    // refused frame is not run, not journalled and not answered (a spoofed server learns nothing from it).
+    const signingKey = signingKeyObject(config.signingKey);
+    const machineId = config.machineId;
     // Late-bound: the outbox and the executor call each other (backpressure one way, frames the other).
     let executor: Executor | undefined;
     this.outbox = new Outbox({
@@ -56,8 +61,20 @@ export class Runtime {
       handlers: {
         onUp: (send) => outbox.connected(send),
         onDown: () => outbox.disconnected(),
-        onDispatch: (frame) => executor.dispatch(frame),
-        onCancel: (sessionId, commandId) => executor.cancel(sessionId, commandId),
+        onDispatch: (frame) => {
+          if (!verifyDispatch(frame, machineId, signingKey)) {
+            log(`refused dispatch ${frame.commandId}: bad signature`);
+            return;
+          }
+          executor.dispatch(frame);
+        },
+        onCancel: (frame) => {
+          if (!verifyCancel(frame, machineId, signingKey)) {
+            log(`refused cancel ${frame.commandId}: bad signature`);
+            return;
+          }
+          executor.cancel(frame.sessionId, frame.commandId);
+        },
         onAck: (frame) => outbox.ack(frame),
       },
     });

@@ -21,6 +21,7 @@ import {
 } from "../src/connection.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import { Runtime } from "../src/runtime.ts";
+import { testTenant } from "./tenant.ts";
 
 const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
 const FACTS: MachineFacts = { hostname: "h", os: "linux", osVersion: "6", arch: "x64", runtimeVersion: "0.1.0" };
@@ -92,6 +93,7 @@ describe("Runtime against a local WebSocket server", () => {
 
   it("authenticates, runs a dispatched command, and resends unacknowledged frames after a reconnect", async () => {
     const identity = generateIdentity();
+    const tenant = testTenant();
     const publicKey = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: identity.publicKey }, format: "jwk" });
     server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
     await new Promise((resolve) => server?.once("listening", resolve));
@@ -134,6 +136,7 @@ describe("Runtime against a local WebSocket server", () => {
         tenantId: "ten_aaaaaaaaaaaaaaaaaaaa",
         privateKey: identity.privateKeyPem,
         publicKey: identity.publicKey,
+        signingKey: tenant.signingKey,
         enrolledAt: new Date().toISOString(),
       },
       facts: FACTS,
@@ -148,7 +151,7 @@ describe("Runtime against a local WebSocket server", () => {
     expect(first.url).toBe(`/api/v1/runtime/connect?machineId=${MACHINE}`);
     expect(first.frames.map((f) => f.t)).toEqual(["hello"]);
 
-    const dispatch = {
+    const dispatch = tenant.signDispatch(MACHINE, {
       t: "dispatch",
       sessionId: "ses_aaaaaaaaaaaaaaaaaaaa",
       commandId: "cmd_aaaaaaaaaaaaaaaaaaaa",
@@ -156,7 +159,7 @@ describe("Runtime against a local WebSocket server", () => {
       shell: "bash",
       timeoutSeconds: null,
       resume: false,
-    };
+    });
     first.socket.send(JSON.stringify(dispatch));
     first.socket.send("not json"); // ignored, logged
     await waitFor(() => first.frames.some((f) => f.t === "finished"));

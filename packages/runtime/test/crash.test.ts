@@ -23,6 +23,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { writeConfig } from "../src/config.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import type { OutboxFrame } from "../src/outbox.ts";
+import { testTenant } from "./tenant.ts";
 
 const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
 const SES_A = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -92,6 +93,7 @@ describe.skipIf(process.platform !== "linux")("the runtime process killed mid-co
   it("resends what it journalled after a restart and reports the commands interrupted, without running them again", async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "caisey-crash-"));
     const identity = generateIdentity();
+    const tenant = testTenant();
     const publicKey = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: identity.publicKey }, format: "jwk" });
     server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
     await new Promise((resolve) => server?.once("listening", resolve));
@@ -119,11 +121,22 @@ describe.skipIf(process.platform !== "linux")("the runtime process killed mid-co
       tenantId: "ten_aaaaaaaaaaaaaaaaaaaa",
       privateKey: identity.privateKeyPem,
       publicKey: identity.publicKey,
+      signingKey: tenant.signingKey,
       enrolledAt: new Date().toISOString(),
     });
     const dispatch = (conn: Conn, sessionId: string, commandId: string, command: string, resume = false) =>
       conn.socket.send(
-        JSON.stringify({ t: "dispatch", sessionId, commandId, command, shell: "bash", timeoutSeconds: null, resume }),
+        JSON.stringify(
+          tenant.signDispatch(MACHINE, {
+            t: "dispatch",
+            sessionId,
+            commandId,
+            command,
+            shell: "bash",
+            timeoutSeconds: null,
+            resume,
+          }),
+        ),
       );
     const ack = (conn: Conn, commandId: string, a: { started: boolean; stdout: number; finished: boolean }) =>
       conn.socket.send(

@@ -8,12 +8,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RuntimeEnrollBody } from "@caisey/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { readConfig } from "../src/config.ts";
+import { readConfig, writeConfig } from "../src/config.ts";
 import { enroll, generateIdentity, normalizeServer } from "../src/enroll.ts";
+import { testTenant } from "./tenant.ts";
 
 const FACTS = { hostname: "h", os: "linux", osVersion: "6", arch: "x64", runtimeVersion: "0.1.0" } as const;
 const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
 const TENANT = "ten_aaaaaaaaaaaaaaaaaaaa";
+const SIGNING_KEY = testTenant().signingKey;
 
 let dir: string;
 let server: Server | undefined;
@@ -69,7 +71,7 @@ describe("normalizeServer", () => {
 
 describe("enroll", () => {
   it("posts token, public key and facts, then stores the identity owner-only", async () => {
-    const url = await serve(201, { machineId: MACHINE, tenantId: TENANT });
+    const url = await serve(201, { machineId: MACHINE, tenantId: TENANT, signingKey: SIGNING_KEY });
     const result = await enroll({ server: `${url}/`, token: "enr-token", dataDir: dir, facts: FACTS });
     expect(result.ok).toBe(true);
     expect(requests.length).toBe(1);
@@ -86,8 +88,10 @@ describe("enroll", () => {
       tenantId: TENANT,
       privateKey: config.privateKey,
       publicKey: body.publicKey,
+      signingKey: SIGNING_KEY,
       enrolledAt: config.enrolledAt,
     });
+    expect(JSON.parse(await readFile(path.join(dir, "runtime.json"), "utf8")).signingKey).toBe(SIGNING_KEY);
     expect(createPublicKey(createPrivateKey(config.privateKey)).export({ format: "jwk" }).x).toBe(body.publicKey);
     expect((await stat(path.join(dir, "runtime.json"))).mode & 0o777).toBe(0o600);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
@@ -113,6 +117,28 @@ describe("enroll", () => {
     await expect(readFile(path.join(dir, "runtime.json"))).rejects.toThrow("ENOENT");
   });
 
+  it("refuses an answer without a usable signing key, and saves nothing", async () => {
+    const raw = Buffer.from(SIGNING_KEY, "base64url");
+    for (const signingKey of [
+      undefined,
+      null,
+      "",
+      SIGNING_KEY.slice(0, 42),
+      raw.toString("base64"), // standard base64, padded
+      Buffer.concat([raw, Buffer.from([0])]).toString("base64url"), // 33 bytes
+      { kty: "OKP", crv: "Ed25519", x: SIGNING_KEY },
+    ]) {
+      const url = await serve(201, { machineId: MACHINE, tenantId: TENANT, signingKey });
+      expect(await enroll({ server: url, token: "t", dataDir: dir, facts: FACTS })).toEqual({
+        ok: false,
+        message: "the server did not provide a signing key",
+      });
+      await expect(readFile(path.join(dir, "runtime.json"))).rejects.toThrow("ENOENT");
+      await new Promise((resolve) => server?.close(resolve));
+      server = undefined;
+    }
+  });
+
   it("reports an answer that is not the contract", async () => {
     const url = await serve(502, "<html>bad gateway</html>");
     expect(await enroll({ server: url, token: "t", dataDir: dir, facts: FACTS })).toEqual({
@@ -120,6 +146,21 @@ describe("enroll", () => {
       message: "server answered 502 Bad Gateway",
     });
   });
+});
+
+/** A second server (the first one is still listening) that answers an enrollment without a signing key. */
+async function serve201WithoutKey(): Promise<string> {
+  const http = createServer((_req, res) => {
+    res.writeHead(201, { "content-type": "application/json" });
+    res.end(JSON.stringify({ machineId: MACHINE, tenantId: TENANT }));
+  });
+  extraServers.push(http);
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+}
+const extraServers: Server[] = [];
+afterEach(async () => {
+  for (const s of extraServers.splice(0)) await new Promise((resolve) => s.close(resolve));
 });
 
 describe("the CLI (from source)", () => {
@@ -135,7 +176,7 @@ describe("the CLI (from source)", () => {
     });
 
   it("enrolls, refuses to enroll twice, and reports errors with exit codes", async () => {
-    const url = await serve(201, { machineId: MACHINE, tenantId: TENANT });
+    const url = await serve(201, { machineId: MACHINE, tenantId: TENANT, signingKey: SIGNING_KEY });
     const ok = await run(["enroll", "--server", url, "--token", "t", "--data-dir", dir]);
     expect(ok).toEqual({ code: 0, stdout: `Enrolled as machine ${MACHINE}\n`, stderr: "" });
     const twice = await run(["enroll", "--server", url, "--token", "t", "--data-dir", dir]);
@@ -146,8 +187,41 @@ describe("the CLI (from source)", () => {
     const usage = await run(["enroll", "--server", url]);
     expect(usage.code).toBe(2);
     expect(usage.stderr.startsWith("caisey-runtime: missing --token\n\nUsage: caisey-runtime enroll")).toBe(true);
+    const unsigned = await serve201WithoutKey();
+    const refused = await run(["enroll", "--server", unsigned, "--token", "t", "--data-dir", `${dir}-2`]);
+    expect(refused).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "enroll failed: the server did not provide a signing key\n",
+    });
     const help = await run(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout.startsWith("caisey-runtime 0.1.0")).toBe(true);
+  });
+
+  it("refuses to run on an enrollment without the tenant's signing key, telling the user to enroll again", async () => {
+    const identity = generateIdentity();
+    const old = {
+      server: "http://127.0.0.1:9",
+      machineId: MACHINE,
+      tenantId: TENANT,
+      privateKey: identity.privateKeyPem,
+      publicKey: identity.publicKey,
+      enrolledAt: new Date().toISOString(),
+    };
+    await writeConfig(dir, old as Parameters<typeof writeConfig>[1]); // as an older runtime wrote it
+    const file = path.join(dir, "runtime.json");
+    const message = `${file} has no signing key (it was enrolled by an older runtime), so this runtime cannot verify that commands come from your organization and will not run any. Enroll again: caisey-runtime enroll --server URL --token TOKEN --data-dir ${dir} --force`;
+    await expect(readConfig(dir)).rejects.toThrow(message);
+    const result = await run(["run", "--data-dir", dir]);
+    expect(result).toEqual({ code: 1, stdout: "", stderr: `caisey-runtime: ${message}\n` });
+
+    // A signing key that is not one is refused as invalid.
+    await writeConfig(dir, { ...old, signingKey: "x".repeat(42) });
+    const bad = await run(["run", "--data-dir", dir]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      `caisey-runtime: ${file} is invalid: signingKey must be a base64url Ed25519 public key (32 bytes)\n`,
+    );
   });
 });

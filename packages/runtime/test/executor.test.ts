@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Executor, type ExecutorOptions } from "../src/executor.ts";
 import { Journal } from "../src/journal.ts";
 import { type FrameSink, Outbox, type OutboxFrame } from "../src/outbox.ts";
+import { testTenant } from "./tenant.ts";
 
 /**
  * What may still arrive once the window is exceeded and the pipes are paused: the chunk being framed, plus one
@@ -31,8 +32,12 @@ function cmdId(): string {
   return `cmd_${suffix}`;
 }
 
-function dispatch(command: string, extra: Partial<DispatchFrame> = {}): DispatchFrame {
-  return {
+const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
+const tenant = testTenant();
+
+/** A dispatch as the server sends it (signed; the executor itself trusts its caller to have verified it). */
+function dispatch(command: string, extra: Partial<Omit<DispatchFrame, "signature">> = {}): DispatchFrame {
+  return tenant.signDispatch(MACHINE, {
     t: "dispatch",
     sessionId: SES,
     commandId: cmdId(),
@@ -41,7 +46,7 @@ function dispatch(command: string, extra: Partial<DispatchFrame> = {}): Dispatch
     timeoutSeconds: null,
     resume: false,
     ...extra,
-  };
+  });
 }
 
 /** A sink that records frames and lets tests wait for a command's finished frame. */

@@ -6,7 +6,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { type Env, tenant } from "./env.ts";
 import { HttpError } from "./http.ts";
-import type { Principal } from "./objects/tenant.ts";
+import type { Scope } from "./objects/session.ts";
+import type { By, Principal } from "./objects/tenant.ts";
 import { parseToken } from "./tokens.ts";
 
 export const COOKIE = "caisey_token";
@@ -44,6 +45,23 @@ export function allow(roles: readonly Role[]): MiddlewareHandler<AppEnv> {
     c.set("principal", principal);
     await next();
   };
+}
+
+/** The caller's address as the edge reports it (Cloudflare sets CF-Connecting-IP; wrangler dev does too). */
+export function clientAddress(c: Context<AppEnv>): string | null {
+  return c.req.header("cf-connecting-ip") ?? null;
+}
+
+/** Who is acting, for the audit log. */
+export function by(c: Context<AppEnv>): By {
+  const p = c.var.principal;
+  return { actor: `${p.role === "contact" ? "contact" : "user"}:${p.userId}`, address: clientAddress(c) };
+}
+
+/** What the caller may see: their tenant, and for a client contact, only their client. */
+export function scope(c: Context<AppEnv>): Scope {
+  const p = c.var.principal;
+  return { tenantId: p.tenantId, clientId: p.role === "contact" ? (p.clientId ?? "cli_none") : null };
 }
 
 export function cookieHeader(token: string, secure: boolean, maxAgeSeconds: number): string {

@@ -2,96 +2,25 @@
 // deliver a long backlog completely and in order.
 
 import { env, runDurableObjectAlarm } from "cloudflare:test";
-import { exports as workerExports } from "cloudflare:workers";
-import { toBase64, toBase64Url, utf8 } from "@caisey/core";
+import { toBase64 } from "@caisey/core";
 import { describe, expect, it } from "vitest";
+import {
+  call,
+  connectRuntime as connect,
+  dispatchVerifies,
+  enrollMachine,
+  inbox,
+  json,
+  ownerOnce,
+  type SimulatedMachine,
+} from "./harness.ts";
 
-const worker = (workerExports as unknown as { default: Fetcher }).default;
-const BASE = "https://caisey.test";
-
-async function call(path: string, init: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...(init.headers ?? {}) };
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  if (init.body !== undefined) headers["content-type"] = "application/json";
-  return worker.fetch(`${BASE}${path}`, {
-    method: init.body === undefined ? "GET" : "POST",
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-}
-
-async function json(res: Response, status: number): Promise<any> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  return JSON.parse(text);
-}
-
-let token: string | null = null;
-async function owner(): Promise<string> {
-  if (!token) {
-    token = (
-      await json(
-        await call("/api/v1/setup", {
-          body: {
-            organization: "Fabrikam MSP",
-            name: "Fay",
-            email: "fay@fabrikam.test",
-            password: "correct horse battery",
-          },
-        }),
-        201,
-      )
-    ).token as string;
-  }
-  return token;
-}
-
-async function machineWithKeys(t: string) {
-  const { id: clientId } = await json(await call("/api/v1/clients", { token: t, body: { name: "Tailspin" } }), 201);
-  const { token: enrollToken } = await json(await call("/api/v1/enrollments", { token: t, body: { clientId } }), 201);
-  const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-  const raw = new Uint8Array((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer);
-  const facts = { hostname: "TS-LAPTOP-7", os: "linux", osVersion: "6.1", arch: "x64", runtimeVersion: "0.1.0" };
-  const { machineId } = await json(
-    await call("/api/v1/runtime/enroll", { body: { token: enrollToken, publicKey: toBase64Url(raw), facts } }),
-    201,
-  );
-  return { machineId, keys, facts };
-}
-
-function queue(ws: WebSocket) {
-  const items: any[] = [];
-  let wake: (() => void) | null = null;
-  ws.addEventListener("message", (e) => {
-    items.push(JSON.parse(e.data as string));
-    wake?.();
-  });
-  return {
-    items,
-    async until(predicate: (items: any[]) => boolean, ms = 10_000) {
-      const deadline = Date.now() + ms;
-      while (!predicate(items)) {
-        if (Date.now() > deadline) throw new Error(`timed out with ${items.length} messages`);
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 50);
-        });
-      }
-    },
-  };
-}
-
-async function connectRuntime(machineId: string, keys: CryptoKeyPair, facts: object) {
-  const res = await call(`/api/v1/runtime/connect?machineId=${machineId}`, { headers: { upgrade: "websocket" } });
-  const ws = res.webSocket as WebSocket;
-  ws.accept();
-  const q = queue(ws);
-  await q.until((i) => i.length >= 1);
-  const message = utf8(`caisey-runtime-auth-v1\n${machineId}\n${q.items[0].nonce}`);
-  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, keys.privateKey, message));
-  ws.send(JSON.stringify({ t: "hello", v: 1, machineId, signature: toBase64Url(signature), facts }));
-  await q.until((i) => i.some((f) => f.t === "welcome"));
-  return { ws, q };
+const owner = ownerOnce("fay@fabrikam.test", "Fabrikam MSP");
+const machineWithKeys = (t: string) => enrollMachine(t, "Tailspin");
+const queue = inbox;
+async function connectRuntime(m: SimulatedMachine) {
+  const { ws, box } = await connect(m);
+  return { ws, q: box };
 }
 
 describe("commands for an offline machine", () => {
@@ -138,9 +67,10 @@ describe("commands for an offline machine", () => {
     });
 
     // The machine comes online: the queued (not expired) command is dispatched, the expired one never is.
-    const runtime = await connectRuntime(m.machineId, m.keys, m.facts);
+    const runtime = await connectRuntime(m);
     await runtime.q.until((i) => i.some((f) => f.t === "dispatch"));
     const dispatches = runtime.q.items.filter((f) => f.t === "dispatch");
+    expect(await dispatchVerifies(m, dispatches[0])).toBe(true);
     expect(dispatches).toEqual([
       {
         t: "dispatch",
@@ -150,6 +80,7 @@ describe("commands for an offline machine", () => {
         shell: "bash",
         timeoutSeconds: null,
         resume: false,
+        signature: dispatches[0].signature,
       },
     ]);
     runtime.ws.close();
@@ -194,7 +125,7 @@ describe("live sockets", () => {
   it("deliver a backlog far larger than the pace burst completely, in order, then follow live", async () => {
     const t = await owner();
     const m = await machineWithKeys(t);
-    const runtime = await connectRuntime(m.machineId, m.keys, m.facts);
+    const runtime = await connectRuntime(m);
     const { id: sessionId } = await json(
       await call("/api/v1/sessions", { token: t, body: { machineId: m.machineId } }),
       201,

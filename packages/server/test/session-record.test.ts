@@ -1,103 +1,22 @@
 // Inside workerd: a simulated runtime (a real Ed25519 key, the real WebSocket route) drives a session, and the
 // record that comes out is checked: sequence, hash chain, dedup of resent output, resume with after=.
 
-import { exports as workerExports } from "cloudflare:workers";
 import { fromBase64, splitRecordLines, toBase64, toBase64Url, toHex, utf8, verifyChain } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
+import { call, connectRuntime, dispatchVerifies, enrollMachine, inbox, json, ownerOnce } from "./harness.ts";
 
-const BASE = "https://caisey.test";
-// The Worker under test, through the real request path (routing, auth, Durable Objects).
-const worker = (workerExports as unknown as { default: Fetcher }).default;
-
-async function call(
-  path: string,
-  init: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {},
-) {
-  const headers: Record<string, string> = { ...(init.headers ?? {}) };
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  if (init.body !== undefined) headers["content-type"] = "application/json";
-  return worker.fetch(`${BASE}${path}`, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-}
-
-async function json<T = any>(res: Response, status: number): Promise<T> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  return JSON.parse(text) as T;
-}
-
-/** A message queue over a WebSocket so a test can await the next frame. */
-function frames(ws: WebSocket) {
-  const queue: string[] = [];
-  const waiters: ((m: string) => void)[] = [];
-  ws.addEventListener("message", (e) => {
-    const m = typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer);
-    const w = waiters.shift();
-    if (w) w(m);
-    else queue.push(m);
-  });
-  return {
-    next: (): Promise<any> =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("no frame within 5 s")), 5000);
-        const done = (m: string) => {
-          clearTimeout(timer);
-          resolve(JSON.parse(m));
-        };
-        const m = queue.shift();
-        if (m !== undefined) done(m);
-        else waiters.push(done);
-      }),
-  };
-}
-
-let setupDone: { token: string } | null = null;
-
-async function owner(): Promise<string> {
-  // Setup is once per deployment; storage is shared within this file's tests.
-  if (!setupDone) {
-    const res = await call("/api/v1/setup", {
-      body: {
-        organization: "Northwind IT",
-        name: "Olivia",
-        email: "olivia@northwind.test",
-        password: "correct horse battery",
-      },
-    });
-    setupDone = await json(res, 201);
-  }
-  return (setupDone as { token: string }).token;
-}
+const owner = ownerOnce("olivia@northwind.test");
 
 async function enrolledMachine(token: string) {
-  const { id: clientId } = await json(await call("/api/v1/clients", { token, body: { name: "Contoso" } }), 201);
-  const { token: enrollToken } = await json(await call("/api/v1/enrollments", { token, body: { clientId } }), 201);
-  const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-  const raw = new Uint8Array((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer);
-  const facts = { hostname: "FRONTDESK-01", os: "linux", osVersion: "6.1", arch: "x64", runtimeVersion: "0.1.0" };
-  const { machineId } = await json(
-    await call("/api/v1/runtime/enroll", { body: { token: enrollToken, publicKey: toBase64Url(raw), facts } }),
-    201,
-  );
-  const connect = async () => {
-    const res = await call(`/api/v1/runtime/connect?machineId=${machineId}`, { headers: { upgrade: "websocket" } });
-    expect(res.status).toBe(101);
-    const ws = res.webSocket as WebSocket;
-    ws.accept();
-    const f = frames(ws);
-    const challenge = await f.next();
-    expect(challenge.t).toBe("challenge");
-    const message = utf8(`caisey-runtime-auth-v1\n${machineId}\n${challenge.nonce}`);
-    const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, keys.privateKey, message));
-    ws.send(JSON.stringify({ t: "hello", v: 1, machineId, signature: toBase64Url(signature), facts }));
-    expect(await f.next()).toEqual({ t: "welcome", machineId });
-    return { ws, f };
+  const m = await enrollMachine(token);
+  return {
+    ...m,
+    connect: async () => {
+      const { ws, box } = await connectRuntime(m);
+      return { ws, f: box };
+    },
   };
-  return { machineId, connect };
 }
 
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -119,6 +38,8 @@ describe("session record in workerd", () => {
     expect(state).toBe("queued");
 
     const dispatch = await runtime.f.next();
+    expect(await dispatchVerifies(m, dispatch)).toBe(true);
+    expect(await dispatchVerifies(m, { ...dispatch, command: "echo pwned" })).toBe(false);
     expect(dispatch).toEqual({
       t: "dispatch",
       sessionId,
@@ -127,6 +48,7 @@ describe("session record in workerd", () => {
       shell: "bash",
       timeoutSeconds: null,
       resume: false,
+      signature: dispatch.signature,
     });
     const ref = { sessionId, commandId };
     runtime.ws.send(
@@ -229,7 +151,7 @@ describe("session record in workerd", () => {
     expect(live.status).toBe(101);
     const ws = live.webSocket as WebSocket;
     ws.accept();
-    const lf = frames(ws);
+    const lf = inbox(ws);
     expect((await lf.next()).seq).toBe(5);
     expect((await lf.next()).seq).toBe(6);
     expect((await lf.next()).seq).toBe(7);
@@ -249,7 +171,7 @@ describe("session record in workerd", () => {
     const ws = res.webSocket as WebSocket;
     const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
     ws.accept();
-    const f = frames(ws);
+    const f = inbox(ws);
     await f.next();
     ws.send(
       JSON.stringify({

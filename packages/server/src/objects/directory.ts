@@ -12,7 +12,18 @@ const MIGRATIONS = [
     sql: `CREATE TABLE tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, via TEXT NOT NULL);
           CREATE TABLE emails (email TEXT PRIMARY KEY, tenant_id TEXT NOT NULL);`,
   },
+  {
+    name: "sign-in throttling",
+    sql: `CREATE TABLE throttle (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, window_start INTEGER NOT NULL,
+            locked_until INTEGER NOT NULL DEFAULT 0);`,
+  },
 ];
+
+/**
+ * Failed sign-ins allowed per window before the key is locked for the rest of it: per account (guessing one
+ * password) and per address (spraying many accounts). Successful sign-in clears the account's count.
+ */
+export const THROTTLE = { windowMs: 15 * 60_000, account: 5, address: 20 } as const;
 
 export class Directory extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -63,6 +74,55 @@ export class Directory extends DurableObject<Env> {
     }
     sql.exec("INSERT INTO emails (email, tenant_id) VALUES (?, ?)", email, tenantId);
     return ok(null);
+  }
+
+  /** Seconds until sign-in may be tried again for these keys, or 0. */
+  throttled(keys: string[]): number {
+    const now = Date.now();
+    let until = 0;
+    for (const key of keys) {
+      const row = this.ctx.storage.sql
+        .exec<{ locked_until: number }>("SELECT locked_until FROM throttle WHERE key = ?", key)
+        .toArray()[0];
+      if (row && row.locked_until > now) until = Math.max(until, row.locked_until);
+    }
+    return until === 0 ? 0 : Math.ceil((until - now) / 1000);
+  }
+
+  /** Count a failed sign-in against each key (`account:<email>`, `address:<ip>`); returns seconds locked, or 0. */
+  signInFailed(keys: string[]): number {
+    const now = Date.now();
+    const sql = this.ctx.storage.sql;
+    for (const key of keys) {
+      const limit = key.startsWith("account:") ? THROTTLE.account : THROTTLE.address;
+      const row = sql
+        .exec<{ failures: number; window_start: number }>(
+          "SELECT failures, window_start FROM throttle WHERE key = ?",
+          key,
+        )
+        .toArray()[0];
+      const fresh = !row || now - row.window_start >= THROTTLE.windowMs;
+      const failures = fresh ? 1 : (row as { failures: number }).failures + 1;
+      const windowStart = fresh ? now : (row as { window_start: number }).window_start;
+      const lockedUntil = failures >= limit ? windowStart + THROTTLE.windowMs : 0;
+      sql.exec(
+        "INSERT INTO throttle (key, failures, window_start, locked_until) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, locked_until = excluded.locked_until",
+        key,
+        failures,
+        windowStart,
+        lockedUntil,
+      );
+    }
+    return this.throttled(keys);
+  }
+
+  signInSucceeded(accountKey: string): void {
+    this.ctx.storage.sql.exec("DELETE FROM throttle WHERE key = ?", accountKey);
+  }
+
+  /** Give back an email claimed for a person who could not be added. */
+  releaseEmail(email: string, tenantId: string): void {
+    this.ctx.storage.sql.exec("DELETE FROM emails WHERE email = ? AND tenant_id = ?", email, tenantId);
   }
 
   tenantForEmail(email: string): string | null {

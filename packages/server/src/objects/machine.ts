@@ -70,6 +70,18 @@ export class Machine extends DurableObject<Env> {
     );
   }
 
+  /** The owner revoked this machine: disconnect its runtime now and refuse it from then on. */
+  async revoke(): Promise<void> {
+    this.sql.exec("UPDATE identity SET revoked_at = ? WHERE revoked_at IS NULL", new Date().toISOString());
+    for (const ws of this.ctx.getWebSockets("runtime")) {
+      try {
+        ws.close(4403, "machine revoked");
+      } catch {
+        // already closed
+      }
+    }
+  }
+
   private runtimeSockets(): WebSocket[] {
     return this.ctx
       .getWebSockets("runtime")

@@ -9,8 +9,10 @@ import {
   base64DecodedLength,
   type CommandBody,
   type CommandState,
+  cancelMessage,
   type DispatchFrame,
   defaultShell,
+  dispatchMessage,
   encodeRecord,
   FINAL_COMMAND_STATES,
   type FinishedFrame,
@@ -53,6 +55,11 @@ const MIGRATIONS = [
     sql: `ALTER TABLE commands ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
           ALTER TABLE commands ADD COLUMN queue_expires_at TEXT;`,
   },
+  {
+    name: "signed dispatch and pending cancel",
+    sql: `ALTER TABLE commands ADD COLUMN signature TEXT;
+          ALTER TABLE commands ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 const OUTPUT_PAGE_BYTES = 2 * 1024 * 1024;
@@ -94,7 +101,15 @@ type CommandRow = {
   reason_final: string | null;
   delivered: number;
   queue_expires_at: string | null;
+  signature: string | null;
+  cancel_requested: number;
 };
+
+/** Whose view a call is made in: the tenant, and for a client contact, their client. */
+export interface Scope {
+  tenantId: string;
+  clientId: string | null;
+}
 
 export interface OpenSession {
   sessionId: string;
@@ -187,10 +202,11 @@ export class Session extends DurableObject<Env> {
     return this.cachedRow;
   }
 
-  /** The session as seen by a caller of this tenant; any other tenant gets "not found". */
-  private scoped(tenantId: string): Result<SessionRow> {
+  /** The session as seen by the caller: another tenant, or a contact of another client, gets "not found". */
+  private scoped(scope: Scope): Result<SessionRow> {
     const row = this.row();
-    if (!row || row.tenant_id !== tenantId) return notFound("session");
+    if (!row || row.tenant_id !== scope.tenantId) return notFound("session");
+    if (scope.clientId !== null && row.client_id !== scope.clientId) return notFound("session");
     return ok(row);
   }
 
@@ -257,8 +273,8 @@ export class Session extends DurableObject<Env> {
     return this.sql.exec<CommandRow>("SELECT * FROM commands WHERE id = ?", commandId).toArray()[0] ?? null;
   }
 
-  summary(tenantId: string) {
-    const scoped = this.scoped(tenantId);
+  summary(scope: Scope) {
+    const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
     const s = scoped.value;
     return ok({
@@ -279,15 +295,15 @@ export class Session extends DurableObject<Env> {
     });
   }
 
-  commandDetail(tenantId: string, commandId: string) {
-    const scoped = this.scoped(tenantId);
+  commandDetail(scope: Scope, commandId: string) {
+    const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
     const c = this.command(commandId);
     return c ? ok({ command: commandView(c) }) : notFound("command");
   }
 
-  events(tenantId: string, after: number, limit: number): Result<{ events: string[]; head: Head }> {
-    const scoped = this.scoped(tenantId);
+  events(scope: Scope, after: number, limit: number): Result<{ events: string[]; head: Head }> {
+    const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
     const rows = this.sql
       .exec<{ record: string; hash: string }>(
@@ -300,8 +316,8 @@ export class Session extends DurableObject<Env> {
   }
 
   /** A page of record lines (for the NDJSON export), bounded in bytes so a huge session streams page by page. */
-  recordPage(tenantId: string, after: number): Result<{ lines: string[]; last: number; done: boolean }> {
-    const scoped = this.scoped(tenantId);
+  recordPage(scope: Scope, after: number): Result<{ lines: string[]; last: number; done: boolean }> {
+    const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
     const lines: string[] = [];
     let last = after;
@@ -320,12 +336,12 @@ export class Session extends DurableObject<Env> {
 
   /** A page of one stream's output from byte `from`, as base64 chunks in order. */
   outputPage(
-    tenantId: string,
+    scope: Scope,
     commandId: string,
     stream: "stdout" | "stderr",
     from: number,
   ): Result<{ chunks: string[]; next: number; done: boolean }> {
-    const scoped = this.scoped(tenantId);
+    const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
     if (!this.command(commandId)) return notFound("command");
     const chunks: string[] = [];
@@ -350,12 +366,8 @@ export class Session extends DurableObject<Env> {
 
   // ---- technician actions
 
-  requestCommand(
-    tenantId: string,
-    userId: string,
-    body: CommandBody,
-  ): Result<{ commandId: string; state: CommandState }> {
-    const scoped = this.scoped(tenantId);
+  requestCommand(scope: Scope, userId: string, body: CommandBody): Result<{ commandId: string; state: CommandState }> {
+    const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
     const s = scoped.value;
     if (s.state !== "open") return fail(409, "session_closed", "session is closed");
@@ -400,8 +412,8 @@ export class Session extends DurableObject<Env> {
     return ok({ commandId, state: "queued" });
   }
 
-  cancel(tenantId: string, userId: string, commandId: string): Result<{ state: CommandState }> {
-    const scoped = this.scoped(tenantId);
+  cancel(scope: Scope, userId: string, commandId: string): Result<{ state: CommandState }> {
+    const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
     const c = this.command(commandId);
     if (!c) return notFound("command");
@@ -416,21 +428,28 @@ export class Session extends DurableObject<Env> {
       );
       return ok({ state: "cancelled" });
     }
-    const frame = { t: "cancel" as const, sessionId: scoped.value.id, commandId };
-    void machine(this.env, scoped.value.machine_id).cancel(scoped.value.id, frame);
+    // In the machine's hands (or on its way): ask the runtime to end the whole process tree; it records the end.
+    this.sql.exec("UPDATE commands SET cancel_requested = 1 WHERE id = ?", c.id);
+    const s = scoped.value;
+    void tenant(this.env, s.tenant_id)
+      .sign(cancelMessage(s.machine_id, { sessionId: s.id, commandId }))
+      .then((signature) =>
+        machine(this.env, s.machine_id).cancel(s.id, { t: "cancel", sessionId: s.id, commandId, signature }),
+      )
+      .catch((error) => console.error("cancel not delivered; the next dispatch of this command records it", error));
     return ok({ state: c.state });
   }
 
-  addText(tenantId: string, actor: string, kind: "chat.message" | "note.added", text: string): Result<{ seq: number }> {
-    const scoped = this.scoped(tenantId);
+  addText(scope: Scope, actor: string, kind: "chat.message" | "note.added", text: string): Result<{ seq: number }> {
+    const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
     if (scoped.value.state !== "open" && kind === "chat.message")
       return fail(409, "session_closed", "session is closed");
     return ok({ seq: this.append(kind, actor, { text }).seq });
   }
 
-  close(tenantId: string, userId: string): Result<{ seq: number }> {
-    const scoped = this.scoped(tenantId);
+  close(scope: Scope, userId: string): Result<{ seq: number }> {
+    const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
     if (scoped.value.state === "closed") return fail(409, "session_closed", "session is already closed");
     const active = this.commands().filter((c) => !FINAL_COMMAND_STATES.has(c.state));
@@ -499,15 +518,59 @@ export class Session extends DurableObject<Env> {
       .toArray()[0];
     if (!next) return;
     this.sql.exec("UPDATE commands SET dispatched = 1 WHERE id = ?", next.id);
-    machine(this.env, s.machine_id)
-      .dispatch(s.id, this.dispatchFrame(s, next))
-      .then(({ delivered }) => {
-        if (delivered) this.sql.exec("UPDATE commands SET delivered = 1 WHERE id = ?", next.id);
-      })
-      .catch((error) => console.error("dispatch failed; the machine's next connection resumes it", error));
+    void this.deliver(s, next.id);
   }
 
-  private dispatchFrame(s: SessionRow, c: CommandRow): DispatchFrame {
+  /**
+   * Sign the command (once) and hand it to the Machine. It counts as delivered from the moment it is handed over, so a
+   * cancel racing the hand-over goes to the runtime; if the machine turns out to be offline it is undelivered again.
+   */
+  private async deliver(s: SessionRow, commandId: string): Promise<void> {
+    try {
+      const frame = await this.signedDispatch(s, commandId);
+      if (!frame) return;
+      this.sql.exec("UPDATE commands SET delivered = 1 WHERE id = ?", commandId);
+      const { delivered } = await machine(this.env, s.machine_id).dispatch(s.id, frame);
+      if (!delivered) {
+        this.sql.exec("UPDATE commands SET delivered = 0 WHERE id = ? AND state = 'queued'", commandId);
+        this.settleCancelled(commandId);
+        void this.scheduleExpiry();
+      }
+    } catch (error) {
+      console.error("dispatch failed; the machine's next connection resumes it", error);
+    }
+  }
+
+  /** A cancel asked for while the command was on its way to an offline machine: nothing ran, record it. */
+  private settleCancelled(commandId: string): boolean {
+    const c = this.command(commandId);
+    if (!c || c.state !== "queued" || c.delivered !== 0 || c.cancel_requested !== 1) return false;
+    this.finishCommand(
+      c,
+      "system",
+      { state: "cancelled", exitCode: null, signal: null, reason: "cancelled before it started", durationMs: 0 },
+      null,
+    );
+    return true;
+  }
+
+  /** The dispatch frame, signed by the tenant's key (the Tenant holds it; the signature is kept for redispatch). */
+  private async signedDispatch(s: SessionRow, commandId: string): Promise<DispatchFrame | null> {
+    let c = this.command(commandId);
+    if (!c || FINAL_COMMAND_STATES.has(c.state)) return null;
+    if (c.signature === null) {
+      const message = dispatchMessage(s.machine_id, {
+        sessionId: s.id,
+        commandId: c.id,
+        command: c.command,
+        shell: c.shell,
+        timeoutSeconds: c.timeout_seconds,
+      });
+      const signature = await tenant(this.env, s.tenant_id).sign(message);
+      this.sql.exec("UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL", signature, c.id);
+      c = this.command(commandId);
+      if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
+    }
     return {
       t: "dispatch",
       sessionId: s.id,
@@ -516,20 +579,24 @@ export class Session extends DurableObject<Env> {
       shell: c.shell,
       timeoutSeconds: c.timeout_seconds,
       resume: c.started_at !== null,
+      signature: c.signature as string,
     };
   }
 
   /** The machine's runtime (re)connected: send the command in flight again (the runtime ignores one it knows). */
-  redispatch(machineId: string): { active: boolean; frame: DispatchFrame | null } {
+  async redispatch(machineId: string): Promise<{ active: boolean; frame: DispatchFrame | null }> {
     const s = this.row();
     if (!s || s.machine_id !== machineId) return { active: false, frame: null };
-    const c = this.sql
-      .exec<CommandRow>("SELECT * FROM commands WHERE state IN ('queued', 'running') ORDER BY position LIMIT 1")
-      .toArray()[0];
-    if (!c) return { active: false, frame: null };
-    // The Machine sends the frame on the socket that just proved itself.
-    this.sql.exec("UPDATE commands SET dispatched = 1, delivered = 1 WHERE id = ?", c.id);
-    return { active: true, frame: this.dispatchFrame(s, c) };
+    for (;;) {
+      const c = this.sql
+        .exec<CommandRow>("SELECT * FROM commands WHERE state IN ('queued', 'running') ORDER BY position LIMIT 1")
+        .toArray()[0];
+      if (!c) return { active: false, frame: null };
+      if (c.state === "queued" && c.delivered === 0 && this.settleCancelled(c.id)) continue;
+      this.sql.exec("UPDATE commands SET dispatched = 1, delivered = 1 WHERE id = ?", c.id);
+      const frame = await this.signedDispatch(s, c.id);
+      if (frame) return { active: true, frame }; // the Machine sends it on the socket that just proved itself
+    }
   }
 
   private ack(commandId: string): AckFrame {
@@ -711,10 +778,14 @@ export class Session extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     // Only the Worker reaches this; it has authenticated the caller and scoped the tenant.
-    const tenantId = request.headers.get("x-caisey-tenant") ?? "";
+    const clientHeader = request.headers.get("x-caisey-client");
+    const scope: Scope = {
+      tenantId: request.headers.get("x-caisey-tenant") ?? "",
+      clientId: clientHeader && clientHeader.length > 0 ? clientHeader : null,
+    };
     const actor = request.headers.get("x-caisey-actor") ?? "";
     const after = Number(new URL(request.url).searchParams.get("after") ?? "0");
-    if (!this.scoped(tenantId).ok)
+    if (!this.scoped(scope).ok)
       return Response.json({ error: { code: "not_found", message: "session not found" } }, { status: 404 });
     const pair = new WebSocketPair();
     this.live.accept(pair[1], actor, Math.min(after, this.head?.seq ?? 0));

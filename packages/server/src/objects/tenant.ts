@@ -3,6 +3,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import type { MachineFacts, Role } from "@caisey/core";
+import { fromBase64Url, newId, toBase64Url, utf8 } from "@caisey/core";
 import type { Env } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
@@ -31,6 +32,21 @@ const MIGRATIONS = [
             command_count INTEGER NOT NULL DEFAULT 0, failed_count INTEGER NOT NULL DEFAULT 0, head_seq INTEGER NOT NULL DEFAULT 0);
           CREATE INDEX sessions_machine ON sessions(machine_id, opened_at);`,
   },
+  {
+    name: "api tokens, revocable enrollments and machines, audit log, signing key",
+    sql: `ALTER TABLE tokens ADD COLUMN id TEXT;
+          ALTER TABLE tokens ADD COLUMN name TEXT;
+          ALTER TABLE tokens ADD COLUMN role TEXT;
+          ALTER TABLE tokens ADD COLUMN last_used_at TEXT;
+          CREATE UNIQUE INDEX tokens_id ON tokens(id);
+          ALTER TABLE enrollments ADD COLUMN id TEXT;
+          CREATE UNIQUE INDEX enrollments_id ON enrollments(id);
+          ALTER TABLE machines ADD COLUMN revoked_at TEXT;
+          CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL,
+            action TEXT NOT NULL, target TEXT, detail TEXT NOT NULL, address TEXT);
+          CREATE TABLE signing_key (id INTEGER PRIMARY KEY CHECK (id = 1), private_jwk TEXT NOT NULL, public_raw TEXT NOT NULL,
+            created_at TEXT NOT NULL);`,
+  },
 ];
 
 /** Who is making a request, as established from their token. */
@@ -42,6 +58,12 @@ export interface Principal {
   email: string;
   clientId: string | null;
   tokenHash: string;
+}
+
+/** Who did something, for the audit log: the actor string of the record and the caller's address. */
+export interface By {
+  actor: string;
+  address: string | null;
 }
 
 export interface MachineSummary {
@@ -56,6 +78,7 @@ export interface MachineSummary {
   online: boolean;
   lastSeenAt: string | null;
   enrolledAt: string;
+  revoked: boolean;
 }
 
 export interface SessionSummary {
@@ -72,6 +95,14 @@ export interface SessionSummary {
 }
 
 const CONSOLE_TOKEN_TTL_MS = 7 * 24 * 3600 * 1000;
+/** Last-use times are written at most this often per token, so reads stay cheap. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Roles a token may carry, given its creator's: the same role, or any role for an owner (never more). */
+export function tokenRoleAllowed(creator: Role, requested: Role): boolean {
+  if (creator === "owner") return requested !== "contact";
+  return creator === requested && creator !== "contact";
+}
 /** A machine whose Machine object has not confirmed its connection for this long is shown offline (see Machine.alarm). */
 export const PRESENCE_STALE_MS = 90_000;
 
@@ -88,6 +119,7 @@ type MachineRow = {
   presence_at: string | null;
   last_seen_at: string | null;
   enrolled_at: string;
+  revoked_at: string | null;
 };
 
 export class Tenant extends DurableObject<Env> {
@@ -103,14 +135,76 @@ export class Tenant extends DurableObject<Env> {
     return this.sql.exec<{ id: string }>("SELECT id FROM organization").toArray()[0]?.id ?? null;
   }
 
-  /** Create the organization and its owner; returns the owner's first token. */
-  init(input: {
+  private now(): string {
+    return new Date().toISOString();
+  }
+
+  // ---- audit log (append-only: nothing here updates or deletes a row)
+
+  private audit(by: By, action: string, target: string | null, detail: Record<string, unknown> = {}): void {
+    this.sql.exec(
+      "INSERT INTO audit (at, actor, action, target, detail, address) VALUES (?, ?, ?, ?, ?, ?)",
+      this.now(),
+      by.actor,
+      action,
+      target,
+      JSON.stringify(detail),
+      by.address,
+    );
+  }
+
+  /** Record a sign-in attempt (the Worker checks passwords; the log lives here). */
+  recordSignIn(by: By, userId: string | null, email: string, success: boolean, reason: string | null): void {
+    this.audit(by, success ? "sign_in.succeeded" : "sign_in.failed", userId, { email, ...(reason ? { reason } : {}) });
+  }
+
+  listAudit(input: { before: number | null; limit: number }) {
+    const rows = this.sql
+      .exec<{
+        id: number;
+        at: string;
+        actor: string;
+        action: string;
+        target: string | null;
+        detail: string;
+        address: string | null;
+      }>(
+        "SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?",
+        input.before ?? Number.MAX_SAFE_INTEGER,
+        input.limit,
+      )
+      .toArray();
+    return {
+      entries: rows.map((r) => ({
+        id: r.id,
+        at: r.at,
+        actor: r.actor,
+        action: r.action,
+        target: r.target,
+        detail: JSON.parse(r.detail) as object,
+        address: r.address,
+      })),
+      next: rows.length === input.limit ? (rows.at(-1)?.id ?? null) : null,
+    };
+  }
+
+  // ---- organization and signing key
+
+  /** Create the organization, its owner and its signing key; returns the owner's first token. */
+  async init(input: {
     tenantId: string;
     organization: string;
     owner: { id: string; name: string; email: string; passwordHash: string };
-  }): Result<{ token: string }> {
+    by: By;
+  }): Promise<Result<{ token: string }>> {
     if (this.tenantId() !== null) return fail(409, "already_set_up", "organization already exists");
-    const now = new Date().toISOString();
+    const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const privateJwk = JSON.stringify(await crypto.subtle.exportKey("jwk", keys.privateKey));
+    const publicRaw = toBase64Url(
+      new Uint8Array((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer),
+    );
+    if (this.tenantId() !== null) return fail(409, "already_set_up", "organization already exists");
+    const now = this.now();
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
         "INSERT INTO organization (id, name, created_at) VALUES (?, ?, ?)",
@@ -126,22 +220,132 @@ export class Tenant extends DurableObject<Env> {
         input.owner.passwordHash,
         now,
       );
+      this.sql.exec(
+        "INSERT INTO signing_key (id, private_jwk, public_raw, created_at) VALUES (1, ?, ?, ?)",
+        privateJwk,
+        publicRaw,
+        now,
+      );
+      this.audit(input.by, "organization.created", input.tenantId, { name: input.organization });
+      this.audit(input.by, "person.added", input.owner.id, {
+        name: input.owner.name,
+        email: input.owner.email,
+        role: "owner",
+      });
     });
-    return ok(this.issueToken(input.owner.id));
+    return ok(this.issueToken(input.owner.id, { kind: "console" }));
   }
 
-  issueToken(userId: string): { token: string } {
-    const tenantId = this.tenantId() as string;
-    const { token, hash } = newToken("cst", tenantId);
+  organization(): { id: string; name: string } | null {
+    return this.sql.exec<{ id: string; name: string }>("SELECT id, name FROM organization").toArray()[0] ?? null;
+  }
+
+  /** The tenant's public signing key (raw Ed25519, base64url), pinned by runtimes at enrollment. */
+  signingKey(): string | null {
+    return this.sql.exec<{ public_raw: string }>("SELECT public_raw FROM signing_key").toArray()[0]?.public_raw ?? null;
+  }
+
+  private signer: Promise<CryptoKey> | null = null;
+
+  /** Sign a dispatch or cancel message (see core's dispatchMessage); base64url. */
+  async sign(message: string): Promise<string> {
+    this.signer ??= (async () => {
+      const row = this.sql.exec<{ private_jwk: string }>("SELECT private_jwk FROM signing_key").one();
+      return crypto.subtle.importKey("jwk", JSON.parse(row.private_jwk) as JsonWebKey, { name: "Ed25519" }, false, [
+        "sign",
+      ]);
+    })();
+    const signature = await crypto.subtle.sign({ name: "Ed25519" }, await this.signer, utf8(message));
+    return toBase64Url(new Uint8Array(signature));
+  }
+
+  // ---- tokens
+
+  issueToken(
+    userId: string,
+    options: { kind: "console" | "api"; name?: string; role?: Role; ttlSeconds?: number },
+  ): { token: string; id: string; expiresAt: string } {
+    const { token, hash } = newToken("cst", this.tenantId() as string);
+    const id = newId("tok");
     const now = Date.now();
+    const expiresAt = new Date(
+      now + (options.ttlSeconds ? options.ttlSeconds * 1000 : CONSOLE_TOKEN_TTL_MS),
+    ).toISOString();
     this.sql.exec(
-      "INSERT INTO tokens (hash, user_id, kind, created_at, expires_at) VALUES (?, ?, 'console', ?, ?)",
+      "INSERT INTO tokens (hash, id, user_id, kind, name, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       hash,
+      id,
       userId,
+      options.kind,
+      options.name ?? null,
+      options.role ?? null,
       new Date(now).toISOString(),
-      new Date(now + CONSOLE_TOKEN_TTL_MS).toISOString(),
+      expiresAt,
     );
-    return { token };
+    return { token, id, expiresAt };
+  }
+
+  /** An API token for a script or the CLI: shown once, stored hashed, at most the creator's role. */
+  createApiToken(
+    p: Principal,
+    input: { name: string; role?: Role; ttlSeconds: number },
+    by: By,
+  ): Result<{ id: string; token: string; role: Role; expiresAt: string }> {
+    const role = input.role ?? p.role;
+    if (!tokenRoleAllowed(p.role, role)) return fail(403, "role_too_high", `a ${p.role} may not issue a ${role} token`);
+    const issued = this.issueToken(p.userId, { kind: "api", name: input.name, role, ttlSeconds: input.ttlSeconds });
+    this.audit(by, "token.issued", issued.id, { name: input.name, role, owner: p.userId, expiresAt: issued.expiresAt });
+    return ok({ id: issued.id, token: issued.token, role, expiresAt: issued.expiresAt });
+  }
+
+  /** A person's own tokens; an owner sees everyone's. Never the secrets. */
+  listTokens(p: Principal) {
+    const all = p.role === "owner";
+    return this.sql
+      .exec<{
+        id: string;
+        user_id: string;
+        kind: string;
+        name: string | null;
+        role: string | null;
+        u_role: string;
+        created_at: string;
+        expires_at: string;
+        revoked_at: string | null;
+        last_used_at: string | null;
+      }>(
+        `SELECT t.id, t.user_id, t.kind, t.name, t.role, u.role AS u_role, t.created_at, t.expires_at, t.revoked_at, t.last_used_at
+         FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id IS NOT NULL AND (? OR t.user_id = ?) ORDER BY t.created_at DESC LIMIT 500`,
+        all ? 1 : 0,
+        p.userId,
+      )
+      .toArray()
+      .map((t) => ({
+        id: t.id,
+        userId: t.user_id,
+        kind: t.kind,
+        name: t.name,
+        role: t.role ?? t.u_role,
+        createdAt: t.created_at,
+        expiresAt: t.expires_at,
+        lastUsedAt: t.last_used_at,
+        revokedAt: t.revoked_at,
+      }));
+  }
+
+  revokeTokenById(p: Principal, tokenId: string, by: By): Result<null> {
+    const row = this.sql
+      .exec<{ user_id: string; revoked_at: string | null }>(
+        "SELECT user_id, revoked_at FROM tokens WHERE id = ?",
+        tokenId,
+      )
+      .toArray()[0];
+    if (!row || (p.role !== "owner" && row.user_id !== p.userId)) return notFound("token");
+    if (row.revoked_at === null) {
+      this.sql.exec("UPDATE tokens SET revoked_at = ? WHERE id = ?", this.now(), tokenId);
+      this.audit(by, "token.revoked", tokenId, { owner: row.user_id });
+    }
+    return ok(null);
   }
 
   credentials(email: string): { userId: string; passwordHash: string; disabled: boolean } | null {
@@ -154,28 +358,44 @@ export class Tenant extends DurableObject<Env> {
     return row ? { userId: row.id, passwordHash: row.password_hash, disabled: row.disabled === 1 } : null;
   }
 
+  passwordHashOf(userId: string): string | null {
+    return (
+      this.sql.exec<{ password_hash: string }>("SELECT password_hash FROM users WHERE id = ?", userId).toArray()[0]
+        ?.password_hash ?? null
+    );
+  }
+
   authenticate(tokenHash: string): Principal | null {
     const row = this.sql
       .exec<{
+        id: string;
         user_id: string;
         role: Role;
+        token_role: Role | null;
         name: string;
         email: string;
         client_id: string | null;
         expires_at: string;
         revoked_at: string | null;
         disabled: number;
+        last_used_at: string | null;
       }>(
-        `SELECT t.user_id, u.role, u.name, u.email, u.client_id, t.expires_at, t.revoked_at, u.disabled
+        `SELECT t.id, t.user_id, u.role, t.role AS token_role, u.name, u.email, u.client_id, t.expires_at, t.revoked_at, u.disabled, t.last_used_at
          FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`,
         tokenHash,
       )
       .toArray()[0];
     if (!row || row.revoked_at !== null || row.disabled === 1 || Date.parse(row.expires_at) <= Date.now()) return null;
+    // A token never carries more than its person's current role, even if the person was demoted after issuing it.
+    const role = row.token_role !== null && tokenRoleAllowed(row.role, row.token_role) ? row.token_role : row.role;
+    if (row.token_role !== null && role !== row.token_role) return null;
+    if (row.last_used_at === null || Date.now() - Date.parse(row.last_used_at) > LAST_USED_RESOLUTION_MS) {
+      this.sql.exec("UPDATE tokens SET last_used_at = ? WHERE hash = ?", this.now(), tokenHash);
+    }
     return {
       tenantId: this.tenantId() as string,
       userId: row.user_id,
-      role: row.role,
+      role,
       name: row.name,
       email: row.email,
       clientId: row.client_id,
@@ -183,39 +403,178 @@ export class Tenant extends DurableObject<Env> {
     };
   }
 
+  /** Sign out this token only. */
   revokeToken(tokenHash: string): void {
-    this.sql.exec(
-      "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL",
-      new Date().toISOString(),
-      tokenHash,
-    );
+    this.sql.exec("UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL", this.now(), tokenHash);
   }
 
-  organization(): { id: string; name: string } | null {
-    return this.sql.exec<{ id: string; name: string }>("SELECT id, name FROM organization").toArray()[0] ?? null;
+  /** Sign out everywhere: every token of the person, except `keep` (the one asking, after a password change). */
+  revokeAllTokens(userId: string, keep: string | null, by: By, reason: string): number {
+    const cursor = this.sql.exec(
+      "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND hash != ?",
+      this.now(),
+      userId,
+      keep ?? "",
+    );
+    const count = cursor.rowsWritten;
+    this.audit(by, "tokens.revoked_all", userId, { reason, count });
+    return count;
   }
+
+  setPassword(userId: string, passwordHash: string, keepTokenHash: string, by: By): void {
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("UPDATE users SET password_hash = ? WHERE id = ?", passwordHash, userId);
+      this.audit(by, "person.password_changed", userId);
+      this.revokeAllTokens(userId, keepTokenHash, by, "password changed");
+    });
+  }
+
+  // ---- people
 
   userName(userId: string): string | null {
     return this.sql.exec<{ name: string }>("SELECT name FROM users WHERE id = ?", userId).toArray()[0]?.name ?? null;
   }
 
+  addPerson(
+    input: { id: string; name: string; email: string; role: Role; passwordHash: string; clientId: string | null },
+    by: By,
+  ): Result<{ id: string }> {
+    if (input.clientId !== null && !this.clientExists(input.clientId)) return notFound("client");
+    this.sql.exec(
+      "INSERT INTO users (id, name, email, role, password_hash, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      input.id,
+      input.name,
+      input.email,
+      input.role,
+      input.passwordHash,
+      input.clientId,
+      this.now(),
+    );
+    this.audit(by, "person.added", input.id, {
+      name: input.name,
+      email: input.email,
+      role: input.role,
+      ...(input.clientId ? { clientId: input.clientId } : {}),
+    });
+    return ok({ id: input.id });
+  }
+
+  listPeople(filter: { clientId?: string; contacts: boolean }) {
+    return this.sql
+      .exec<{
+        id: string;
+        name: string;
+        email: string;
+        role: Role;
+        client_id: string | null;
+        disabled: number;
+        created_at: string;
+      }>(
+        `SELECT id, name, email, role, client_id, disabled, created_at FROM users
+         WHERE (role = 'contact') = ? AND (? IS NULL OR client_id = ?) ORDER BY name, id`,
+        filter.contacts ? 1 : 0,
+        filter.clientId ?? null,
+        filter.clientId ?? null,
+      )
+      .toArray()
+      .map((u) => ({
+        id: u.id,
+        name: u.name,
+        email: u.email,
+        role: u.role,
+        clientId: u.client_id,
+        disabled: u.disabled === 1,
+        createdAt: u.created_at,
+      }));
+  }
+
+  /** Change a person's name, role or disabled state. Disabling revokes every token at once. */
+  updatePerson(
+    userId: string,
+    change: { name?: string; role?: Role; disabled?: boolean },
+    by: By,
+  ): Result<{ id: string }> {
+    const user = this.sql
+      .exec<{ role: Role; disabled: number; name: string }>(
+        "SELECT role, disabled, name FROM users WHERE id = ?",
+        userId,
+      )
+      .toArray()[0];
+    if (!user) return notFound("person");
+    if (change.role !== undefined && (user.role === "contact") !== (change.role === "contact")) {
+      return fail(422, "invalid_role", "a client contact cannot become staff, nor staff a contact");
+    }
+    const losesOwner =
+      user.role === "owner" && ((change.role !== undefined && change.role !== "owner") || change.disabled === true);
+    if (losesOwner) {
+      const owners = this.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM users WHERE role = 'owner' AND disabled = 0")
+        .one().n;
+      if (owners <= 1) return fail(409, "last_owner", "the organization must keep at least one active owner");
+    }
+    this.ctx.storage.transactionSync(() => {
+      if (change.name !== undefined && change.name !== user.name) {
+        this.sql.exec("UPDATE users SET name = ? WHERE id = ?", change.name, userId);
+        this.audit(by, "person.renamed", userId, { from: user.name, to: change.name });
+      }
+      if (change.role !== undefined && change.role !== user.role) {
+        this.sql.exec("UPDATE users SET role = ? WHERE id = ?", change.role, userId);
+        this.audit(by, "person.role_changed", userId, { from: user.role, to: change.role });
+      }
+      if (change.disabled !== undefined && change.disabled !== (user.disabled === 1)) {
+        this.sql.exec("UPDATE users SET disabled = ? WHERE id = ?", change.disabled ? 1 : 0, userId);
+        this.audit(by, change.disabled ? "person.disabled" : "person.enabled", userId);
+        if (change.disabled) this.revokeAllTokens(userId, null, by, "person disabled");
+      }
+    });
+    return ok({ id: userId });
+  }
+
   // ---- clients
 
-  createClient(id: string, name: string, approvalPolicy: string): { id: string } {
+  private clientExists(clientId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM clients WHERE id = ?", clientId).toArray().length > 0;
+  }
+
+  createClient(id: string, name: string, approvalPolicy: string, by: By): { id: string } {
     this.sql.exec(
       "INSERT INTO clients (id, name, approval_policy, created_at) VALUES (?, ?, ?, ?)",
       id,
       name,
       approvalPolicy,
-      new Date().toISOString(),
+      this.now(),
     );
+    this.audit(by, "client.added", id, { name, approvalPolicy });
     return { id };
   }
 
-  listClients(): { id: string; name: string; approvalPolicy: string }[] {
+  updateClient(clientId: string, change: { name?: string; approvalPolicy?: string }, by: By): Result<{ id: string }> {
+    const client = this.sql
+      .exec<{ name: string; approval_policy: string }>(
+        "SELECT name, approval_policy FROM clients WHERE id = ?",
+        clientId,
+      )
+      .toArray()[0];
+    if (!client) return notFound("client");
+    this.ctx.storage.transactionSync(() => {
+      if (change.name !== undefined && change.name !== client.name) {
+        this.sql.exec("UPDATE clients SET name = ? WHERE id = ?", change.name, clientId);
+        this.audit(by, "client.renamed", clientId, { from: client.name, to: change.name });
+      }
+      if (change.approvalPolicy !== undefined && change.approvalPolicy !== client.approval_policy) {
+        this.sql.exec("UPDATE clients SET approval_policy = ? WHERE id = ?", change.approvalPolicy, clientId);
+        this.audit(by, "policy.changed", clientId, { from: client.approval_policy, to: change.approvalPolicy });
+      }
+    });
+    return ok({ id: clientId });
+  }
+
+  listClients(clientId: string | null = null): { id: string; name: string; approvalPolicy: string }[] {
     return this.sql
       .exec<{ id: string; name: string; approval_policy: string }>(
-        "SELECT id, name, approval_policy FROM clients ORDER BY name, id",
+        "SELECT id, name, approval_policy FROM clients WHERE ? IS NULL OR id = ? ORDER BY name, id",
+        clientId,
+        clientId,
       )
       .toArray()
       .map((c) => ({ id: c.id, name: c.name, approvalPolicy: c.approval_policy }));
@@ -223,27 +582,64 @@ export class Tenant extends DurableObject<Env> {
 
   // ---- enrollment
 
-  createEnrollment(input: {
-    clientId: string;
-    uses: number;
-    ttlSeconds: number;
-    createdBy: string;
-  }): Result<{ token: string; expiresAt: string }> {
-    if (this.sql.exec("SELECT 1 FROM clients WHERE id = ?", input.clientId).toArray().length === 0)
-      return notFound("client");
+  createEnrollment(
+    input: { clientId: string; uses: number; ttlSeconds: number; createdBy: string },
+    by: By,
+  ): Result<{ id: string; token: string; expiresAt: string }> {
+    if (!this.clientExists(input.clientId)) return notFound("client");
     const { token, hash } = newToken("cse", this.tenantId() as string);
+    const id = newId("enr");
     const now = Date.now();
     const expiresAt = new Date(now + input.ttlSeconds * 1000).toISOString();
     this.sql.exec(
-      "INSERT INTO enrollments (hash, client_id, created_by, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO enrollments (hash, id, client_id, created_by, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       hash,
+      id,
       input.clientId,
       input.createdBy,
       input.uses,
       expiresAt,
       new Date(now).toISOString(),
     );
-    return ok({ token, expiresAt });
+    this.audit(by, "enrollment.issued", id, { clientId: input.clientId, uses: input.uses, expiresAt });
+    return ok({ id, token, expiresAt });
+  }
+
+  listEnrollments() {
+    return this.sql
+      .exec<{
+        id: string;
+        client_id: string;
+        created_by: string;
+        uses_left: number;
+        expires_at: string;
+        created_at: string;
+        revoked_at: string | null;
+      }>(
+        "SELECT id, client_id, created_by, uses_left, expires_at, created_at, revoked_at FROM enrollments WHERE id IS NOT NULL ORDER BY created_at DESC LIMIT 500",
+      )
+      .toArray()
+      .map((e) => ({
+        id: e.id,
+        clientId: e.client_id,
+        createdBy: e.created_by,
+        usesLeft: e.uses_left,
+        expiresAt: e.expires_at,
+        createdAt: e.created_at,
+        revokedAt: e.revoked_at,
+      }));
+  }
+
+  revokeEnrollment(id: string, by: By): Result<null> {
+    const row = this.sql
+      .exec<{ revoked_at: string | null }>("SELECT revoked_at FROM enrollments WHERE id = ?", id)
+      .toArray()[0];
+    if (!row) return notFound("enrollment token");
+    if (row.revoked_at === null) {
+      this.sql.exec("UPDATE enrollments SET revoked_at = ? WHERE id = ?", this.now(), id);
+      this.audit(by, "enrollment.revoked", id);
+    }
+    return ok(null);
   }
 
   /** Spend one use of an enrollment token and register the machine it enrolls. */
@@ -252,10 +648,11 @@ export class Tenant extends DurableObject<Env> {
     machineId: string;
     publicKey: string;
     facts: MachineFacts;
-  }): Result<{ clientId: string }> {
+    address: string | null;
+  }): Result<{ clientId: string; signingKey: string }> {
     const row = this.sql
-      .exec<{ client_id: string; uses_left: number; expires_at: string; revoked_at: string | null }>(
-        "SELECT client_id, uses_left, expires_at, revoked_at FROM enrollments WHERE hash = ?",
+      .exec<{ id: string; client_id: string; uses_left: number; expires_at: string; revoked_at: string | null }>(
+        "SELECT id, client_id, uses_left, expires_at, revoked_at FROM enrollments WHERE hash = ?",
         input.tokenHash,
       )
       .toArray()[0];
@@ -277,15 +674,21 @@ export class Tenant extends DurableObject<Env> {
         f.arch,
         f.runtimeVersion,
         input.publicKey,
-        new Date().toISOString(),
+        this.now(),
       );
+      this.audit({ actor: `machine:${input.machineId}`, address: input.address }, "machine.enrolled", input.machineId, {
+        hostname: f.hostname,
+        os: f.os,
+        clientId: row.client_id,
+        enrollment: row.id,
+      });
     });
-    return ok({ clientId: row.client_id });
+    return ok({ clientId: row.client_id, signingKey: this.signingKey() as string });
   }
 
   // ---- machines
 
-  private machineRows(where: string, ...params: string[]): MachineSummary[] {
+  private machineRows(where: string, ...params: (string | null)[]): MachineSummary[] {
     const stale = Date.now() - PRESENCE_STALE_MS;
     return this.sql
       .exec<MachineRow>(
@@ -302,23 +705,48 @@ export class Tenant extends DurableObject<Env> {
         osVersion: m.os_version,
         arch: m.arch,
         runtimeVersion: m.runtime_version,
-        online: m.online === 1 && m.presence_at !== null && Date.parse(m.presence_at) > stale,
+        online: m.revoked_at === null && m.online === 1 && m.presence_at !== null && Date.parse(m.presence_at) > stale,
         lastSeenAt: m.last_seen_at,
         enrolledAt: m.enrolled_at,
+        revoked: m.revoked_at !== null,
       }));
   }
 
-  listMachines(): MachineSummary[] {
-    return this.machineRows("");
+  /** Every machine, or only one client's (a contact's view). */
+  listMachines(clientId: string | null = null): MachineSummary[] {
+    return this.machineRows("WHERE ? IS NULL OR m.client_id = ?", clientId, clientId);
   }
 
-  getMachine(machineId: string): MachineSummary | null {
-    return this.machineRows("WHERE m.id = ?", machineId)[0] ?? null;
+  getMachine(machineId: string, clientId: string | null = null): MachineSummary | null {
+    return (
+      this.machineRows("WHERE m.id = ? AND (? IS NULL OR m.client_id = ?)", machineId, clientId, clientId)[0] ?? null
+    );
+  }
+
+  revokeMachine(machineId: string, by: By): Result<null> {
+    const m = this.getMachine(machineId);
+    if (!m) return notFound("machine");
+    if (!m.revoked) {
+      this.sql.exec("UPDATE machines SET revoked_at = ?, online = 0 WHERE id = ?", this.now(), machineId);
+      this.audit(by, "machine.revoked", machineId, { hostname: m.hostname, clientId: m.clientId });
+    }
+    return ok(null);
+  }
+
+  moveMachine(machineId: string, clientId: string, by: By): Result<null> {
+    const m = this.getMachine(machineId);
+    if (!m) return notFound("machine");
+    if (!this.clientExists(clientId)) return notFound("client");
+    if (m.clientId !== clientId) {
+      this.sql.exec("UPDATE machines SET client_id = ? WHERE id = ?", clientId, machineId);
+      this.audit(by, "machine.moved", machineId, { hostname: m.hostname, from: m.clientId, to: clientId });
+    }
+    return ok(null);
   }
 
   /** Called by the Machine object when its runtime connects, stays connected (heartbeat) or goes away. */
   setPresence(machineId: string, online: boolean, facts: MachineFacts | null): void {
-    const now = new Date().toISOString();
+    const now = this.now();
     this.sql.exec(
       "UPDATE machines SET online = ?, presence_at = ?, last_seen_at = ? WHERE id = ?",
       online ? 1 : 0,
@@ -360,10 +788,6 @@ export class Tenant extends DurableObject<Env> {
     );
   }
 
-  hasSession(sessionId: string): boolean {
-    return this.sql.exec("SELECT 1 FROM sessions WHERE id = ?", sessionId).toArray().length > 0;
-  }
-
   /** Summary counters pushed by the Session object as its record grows. */
   updateSession(
     sessionId: string,
@@ -380,12 +804,21 @@ export class Tenant extends DurableObject<Env> {
     );
   }
 
-  listSessions(filter: { machineId?: string; limit: number; before?: string }): SessionSummary[] {
+  listSessions(filter: {
+    machineId?: string;
+    clientId?: string | null;
+    limit: number;
+    before?: string;
+  }): SessionSummary[] {
     const clauses: string[] = [];
     const params: (string | number)[] = [];
     if (filter.machineId) {
       clauses.push("machine_id = ?");
       params.push(filter.machineId);
+    }
+    if (filter.clientId) {
+      clauses.push("client_id = ?");
+      params.push(filter.clientId);
     }
     if (filter.before) {
       clauses.push("opened_at < ?");

@@ -1,15 +1,78 @@
-// First-run setup, sign-in and who-am-I.
+// Organizations, sign-in, people, API tokens and the audit log.
 
-import { LoginBody, newId, SetupBody } from "@caisey/core";
-import type { Hono } from "hono";
-import type { AppEnv } from "../auth.ts";
-import { cookieHeader } from "../auth.ts";
+import {
+  ContactBody,
+  idPattern,
+  LoginBody,
+  newId,
+  PasswordBody,
+  SetupBody,
+  TokenBody,
+  UserBody,
+  UserUpdateBody,
+} from "@caisey/core";
+import type { Context, Hono } from "hono";
+import { type AppEnv, by, clientAddress, cookieHeader } from "../auth.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, sha256Hex, verifyPassword } from "../crypto.ts";
-import { directory, tenant } from "../env.ts";
-import { HttpError, readJson, unwrap } from "../http.ts";
-import { EVERYONE, route } from "./table.ts";
+import { directory, type Env, tenant } from "../env.ts";
+import { HttpError, intParam, readJson, unwrap } from "../http.ts";
+import type { By } from "../objects/tenant.ts";
+import { EVERYONE, OWNERS, route, STAFF } from "./table.ts";
 
 const COOKIE_MAX_AGE = 7 * 24 * 3600;
+
+const secure = (c: Context<AppEnv>) => new URL(c.req.url).protocol === "https:";
+
+function param(c: Context<AppEnv>, name: string, kind: "usr" | "cli" | "tok"): string {
+  const id = c.req.param(name) ?? "";
+  if (!idPattern(kind).test(id))
+    throw new HttpError(404, "not_found", `${{ usr: "person", cli: "client", tok: "token" }[kind]} not found`);
+  return id;
+}
+
+/** Create an organization with its owner: first-run setup, or an operator on a hosted deployment. */
+async function createOrganization(env: Env, body: SetupBody, via: "setup" | "operator", address: string | null) {
+  const dir = directory(env);
+  const passwordHash = await hashPassword(body.password);
+  const tenantId = newId("ten");
+  const userId = newId("usr");
+  unwrap(await dir.registerTenant(tenantId, body.organization, body.email, via));
+  const byWhom: By = { actor: via === "setup" ? `user:${userId}` : "system", address };
+  const init = await tenant(env, tenantId).init({
+    tenantId,
+    organization: body.organization,
+    owner: { id: userId, name: body.name, email: body.email, passwordHash },
+    by: byWhom,
+  });
+  if (!init.ok) {
+    await dir.unregisterTenant(tenantId);
+    unwrap(init);
+  }
+  return { tenantId, userId, token: unwrap(init).token };
+}
+
+/** A new person's email must be free across the deployment, since sign-in starts from the email alone. */
+async function addPerson(
+  c: Context<AppEnv>,
+  input: {
+    name: string;
+    email: string;
+    password: string;
+    role: "owner" | "dispatcher" | "technician" | "contact";
+    clientId: string | null;
+  },
+) {
+  const p = c.var.principal;
+  const passwordHash = await hashPassword(input.password);
+  unwrap(await directory(c.env).claimEmail(input.email, p.tenantId));
+  const id = newId("usr");
+  const added = await tenant(c.env, p.tenantId).addPerson(
+    { id, name: input.name, email: input.email, role: input.role, passwordHash, clientId: input.clientId },
+    by(c),
+  );
+  if (!added.ok) await directory(c.env).releaseEmail(input.email, p.tenantId);
+  return unwrap(added);
+}
 
 export function peopleRoutes(app: Hono<AppEnv>): void {
   route(app, "get", "/api/v1/setup", "public", async (c) =>
@@ -18,49 +81,102 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
 
   route(app, "post", "/api/v1/setup", "public", async (c) => {
     const body = await readJson(c, SetupBody);
-    const dir = directory(c.env);
-    if (!(await dir.setupRequired()))
+    if (!(await directory(c.env).setupRequired()))
       throw new HttpError(409, "already_set_up", "this server already has an organization; sign in instead");
-    const passwordHash = await hashPassword(body.password);
-    const tenantId = newId("ten");
-    const userId = newId("usr");
-    unwrap(await dir.registerTenant(tenantId, body.organization, body.email, "setup"));
-    const init = await tenant(c.env, tenantId).init({
-      tenantId,
-      organization: body.organization,
-      owner: { id: userId, name: body.name, email: body.email, passwordHash },
-    });
-    if (!init.ok) {
-      await dir.unregisterTenant(tenantId);
-      unwrap(init);
-    }
-    const { token } = unwrap(init);
-    c.header("set-cookie", cookieHeader(token, new URL(c.req.url).protocol === "https:", COOKIE_MAX_AGE));
-    return c.json({ tenantId, userId, token }, 201);
+    const created = await createOrganization(c.env, body, "setup", clientAddress(c));
+    c.header("set-cookie", cookieHeader(created.token, secure(c), COOKIE_MAX_AGE));
+    return c.json(created, 201);
+  });
+
+  // Hosted deployments: an operator holding CAISEY_OPERATOR_TOKEN creates further organizations. Without the secret
+  // configured the route does not exist.
+  route(app, "post", "/api/v1/tenants", "operator", async (c) => {
+    const secret = c.env.CAISEY_OPERATOR_TOKEN;
+    if (!secret) throw new HttpError(404, "not_found", "no route for POST /api/v1/tenants");
+    const given = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+    if (sha256Hex(given) !== sha256Hex(secret)) throw new HttpError(401, "unauthenticated", "operator token required");
+    const body = await readJson(c, SetupBody);
+    return c.json(await createOrganization(c.env, body, "operator", clientAddress(c)), 201);
   });
 
   route(app, "post", "/api/v1/auth/login", "public", async (c) => {
     const body = await readJson(c, LoginBody);
-    const tenantId = await directory(c.env).tenantForEmail(body.email);
-    const creds = tenantId ? await tenant(c.env, tenantId).credentials(body.email) : null;
+    const dir = directory(c.env);
+    const address = clientAddress(c);
+    const keys = [`account:${body.email}`, `address:${address ?? "unknown"}`];
+    const locked = await dir.throttled(keys);
+    if (locked > 0)
+      throw new HttpError(429, "too_many_attempts", `too many failed sign-ins; try again in ${locked} s`, {
+        "retry-after": String(locked),
+      });
+    const tenantId = await dir.tenantForEmail(body.email);
+    const t = tenantId ? tenant(c.env, tenantId) : null;
+    const creds = t ? await t.credentials(body.email) : null;
     // Hash even for unknown emails so response time does not reveal which accounts exist.
     const valid = await verifyPassword(body.password, creds?.passwordHash ?? DUMMY_PASSWORD_HASH);
-    if (!tenantId || !creds || !valid || creds.disabled)
+    if (!t || !creds || !valid || creds.disabled) {
+      const reason = !creds ? "unknown email" : creds.disabled ? "person disabled" : "wrong password";
+      if (t)
+        await t.recordSignIn(
+          { actor: creds ? `user:${creds.userId}` : "system", address },
+          creds?.userId ?? null,
+          body.email,
+          false,
+          reason,
+        );
+      const lockedNow = await dir.signInFailed(keys);
+      if (lockedNow > 0)
+        throw new HttpError(429, "too_many_attempts", `too many failed sign-ins; try again in ${lockedNow} s`, {
+          "retry-after": String(lockedNow),
+        });
       throw new HttpError(401, "invalid_credentials", "email or password is wrong");
-    const t = tenant(c.env, tenantId);
-    const { token } = await t.issueToken(creds.userId);
+    }
+    await dir.signInSucceeded(keys[0] as string);
+    const { token } = await t.issueToken(creds.userId, { kind: "console" });
     const principal = await t.authenticate(sha256Hex(token));
     if (!principal) throw new HttpError(401, "invalid_credentials", "email or password is wrong");
-    c.header("set-cookie", cookieHeader(token, new URL(c.req.url).protocol === "https:", COOKIE_MAX_AGE));
+    await t.recordSignIn(
+      { actor: `${principal.role === "contact" ? "contact" : "user"}:${principal.userId}`, address },
+      principal.userId,
+      body.email,
+      true,
+      null,
+    );
+    c.header("set-cookie", cookieHeader(token, secure(c), COOKIE_MAX_AGE));
     return c.json({
       token,
-      user: { id: principal.userId, role: principal.role, tenantId, name: principal.name, email: principal.email },
+      user: {
+        id: principal.userId,
+        role: principal.role,
+        tenantId,
+        name: principal.name,
+        email: principal.email,
+        clientId: principal.clientId,
+      },
     });
   });
 
   route(app, "post", "/api/v1/auth/logout", EVERYONE, async (c) => {
     await tenant(c.env, c.var.principal.tenantId).revokeToken(c.var.principal.tokenHash);
-    c.header("set-cookie", cookieHeader("", new URL(c.req.url).protocol === "https:", 0));
+    c.header("set-cookie", cookieHeader("", secure(c), 0));
+    return c.body(null, 204);
+  });
+
+  route(app, "post", "/api/v1/auth/logout-all", EVERYONE, async (c) => {
+    const p = c.var.principal;
+    await tenant(c.env, p.tenantId).revokeAllTokens(p.userId, null, by(c), "signed out everywhere");
+    c.header("set-cookie", cookieHeader("", secure(c), 0));
+    return c.body(null, 204);
+  });
+
+  route(app, "post", "/api/v1/auth/password", EVERYONE, async (c) => {
+    const body = await readJson(c, PasswordBody);
+    const p = c.var.principal;
+    const t = tenant(c.env, p.tenantId);
+    if (!(await verifyPassword(body.currentPassword, (await t.passwordHashOf(p.userId)) ?? DUMMY_PASSWORD_HASH))) {
+      throw new HttpError(403, "wrong_password", "current password is wrong");
+    }
+    await t.setPassword(p.userId, await hashPassword(body.newPassword), p.tokenHash, by(c));
     return c.body(null, 204);
   });
 
@@ -71,5 +187,75 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
       user: { id: p.userId, name: p.name, email: p.email, role: p.role, tenantId: p.tenantId, clientId: p.clientId },
       organization,
     });
+  });
+
+  // ---- people
+
+  route(app, "get", "/api/v1/users", STAFF, async (c) =>
+    c.json({ users: await tenant(c.env, c.var.principal.tenantId).listPeople({ contacts: false }) }),
+  );
+
+  route(app, "post", "/api/v1/users", OWNERS, async (c) => {
+    const body = await readJson(c, UserBody);
+    return c.json(await addPerson(c, { ...body, clientId: null }), 201);
+  });
+
+  route(app, "post", "/api/v1/users/:id", OWNERS, async (c) => {
+    const id = param(c, "id", "usr");
+    const body = await readJson(c, UserUpdateBody);
+    const p = c.var.principal;
+    const t = tenant(c.env, p.tenantId);
+    const people = [...(await t.listPeople({ contacts: false })), ...(await t.listPeople({ contacts: true }))];
+    const person = people.find((u) => u.id === id);
+    if (!person) throw new HttpError(404, "not_found", "person not found");
+    if (person.role === "contact" && body.role !== undefined)
+      throw new HttpError(422, "invalid_role", "a client contact cannot become staff");
+    return c.json(unwrap(await t.updatePerson(id, body, by(c))));
+  });
+
+  route(app, "get", "/api/v1/clients/:id/contacts", STAFF, async (c) => {
+    const clientId = param(c, "id", "cli");
+    const t = tenant(c.env, c.var.principal.tenantId);
+    if (!(await t.listClients(clientId)).length) throw new HttpError(404, "not_found", "client not found");
+    return c.json({ contacts: await t.listPeople({ contacts: true, clientId }) });
+  });
+
+  route(app, "post", "/api/v1/clients/:id/contacts", OWNERS, async (c) => {
+    const clientId = param(c, "id", "cli");
+    const body = await readJson(c, ContactBody);
+    if (!(await tenant(c.env, c.var.principal.tenantId).listClients(clientId)).length)
+      throw new HttpError(404, "not_found", "client not found");
+    return c.json(await addPerson(c, { ...body, role: "contact", clientId }), 201);
+  });
+
+  // ---- API tokens
+
+  route(app, "get", "/api/v1/tokens", STAFF, async (c) =>
+    c.json({ tokens: await tenant(c.env, c.var.principal.tenantId).listTokens(c.var.principal) }),
+  );
+
+  route(app, "post", "/api/v1/tokens", STAFF, async (c) => {
+    const body = await readJson(c, TokenBody);
+    const p = c.var.principal;
+    return c.json(unwrap(await tenant(c.env, p.tenantId).createApiToken(p, body, by(c))), 201);
+  });
+
+  route(app, "post", "/api/v1/tokens/:id/revoke", STAFF, async (c) => {
+    const id = param(c, "id", "tok");
+    unwrap(await tenant(c.env, c.var.principal.tenantId).revokeTokenById(c.var.principal, id, by(c)));
+    return c.body(null, 204);
+  });
+
+  // ---- audit log
+
+  route(app, "get", "/api/v1/audit", OWNERS, async (c) => {
+    const limit = intParam(c, "limit", 100, 500) || 100;
+    const before = c.req.query("before");
+    return c.json(
+      await tenant(c.env, c.var.principal.tenantId).listAudit({
+        before: before ? intParam(c, "before", 0) : null,
+        limit,
+      }),
+    );
   });
 }

@@ -3,7 +3,7 @@
 
 import { idPattern, newId, RuntimeEnrollBody } from "@caisey/core";
 import type { Hono } from "hono";
-import type { AppEnv } from "../auth.ts";
+import { type AppEnv, clientAddress } from "../auth.ts";
 import { machine, tenant } from "../env.ts";
 import { HttpError, readJson, unwrap } from "../http.ts";
 import { parseToken } from "../tokens.ts";
@@ -15,12 +15,13 @@ export function runtimeRoutes(app: Hono<AppEnv>): void {
     const parsed = parseToken(body.token, "cse");
     if (!parsed) throw new HttpError(401, "invalid_enrollment_token", "enrollment token is not valid");
     const machineId = newId("mch");
-    const { clientId } = unwrap(
+    const { clientId, signingKey } = unwrap(
       await tenant(c.env, parsed.tenantId).redeemEnrollment({
         tokenHash: parsed.hash,
         machineId,
         publicKey: body.publicKey,
         facts: body.facts,
+        address: clientAddress(c),
       }),
     );
     await machine(c.env, machineId).register({
@@ -29,7 +30,8 @@ export function runtimeRoutes(app: Hono<AppEnv>): void {
       clientId,
       publicKey: body.publicKey,
     });
-    return c.json({ machineId, tenantId: parsed.tenantId }, 201);
+    // signingKey: the tenant's public key; the runtime pins it and runs only dispatches it signed.
+    return c.json({ machineId, tenantId: parsed.tenantId, signingKey }, 201);
   });
 
   route(app, "get", "/api/v1/runtime/connect", "public", async (c) => {

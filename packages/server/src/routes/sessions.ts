@@ -3,10 +3,10 @@
 import { CommandBody, fromBase64, idPattern, LIMITS, newId, SessionBody, utf8 } from "@caisey/core";
 import type { Context, Hono } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../auth.ts";
+import { type AppEnv, scope } from "../auth.ts";
 import { session, tenant } from "../env.ts";
 import { HttpError, intParam, readJson, unwrap } from "../http.ts";
-import { RUNNERS, route, STAFF } from "./table.ts";
+import { EVERYONE, RUNNERS, route, STAFF } from "./table.ts";
 
 const TextBody = z.object({ text: z.string().trim().min(1, "must not be empty").max(4000) });
 
@@ -32,6 +32,7 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     const t = tenant(c.env, p.tenantId);
     const m = await t.getMachine(body.machineId);
     if (!m) throw new HttpError(404, "not_found", "machine not found");
+    if (m.revoked) throw new HttpError(409, "machine_revoked", "this machine's identity was revoked; enroll it again");
     const id = newId("ses");
     const ticket = body.ticket && body.ticket.length > 0 ? body.ticket : null;
     const { openedAt } = unwrap(
@@ -50,99 +51,89 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     return c.json({ id }, 201);
   });
 
-  route(app, "get", "/api/v1/sessions", STAFF, async (c) => {
+  route(app, "get", "/api/v1/sessions", EVERYONE, async (c) => {
     const limit = intParam(c, "limit", 50, 200) || 50;
     const machineId = c.req.query("machineId");
-    const sessions = await tenant(c.env, c.var.principal.tenantId).listSessions({
+    const view = scope(c);
+    const sessions = await tenant(c.env, view.tenantId).listSessions({
       limit,
+      clientId: view.clientId,
       ...(machineId ? { machineId } : {}),
     });
     return c.json({ sessions });
   });
 
-  route(app, "get", "/api/v1/sessions/:id", STAFF, async (c) =>
-    c.json(unwrap(await session(c.env, sessionId(c)).summary(c.var.principal.tenantId))),
+  route(app, "get", "/api/v1/sessions/:id", EVERYONE, async (c) =>
+    c.json(unwrap(await session(c.env, sessionId(c)).summary(scope(c)))),
   );
 
   route(app, "post", "/api/v1/sessions/:id/commands", RUNNERS, async (c) => {
     const id = sessionId(c);
     const body = await readJson(c, CommandBody);
-    return c.json(
-      unwrap(await session(c.env, id).requestCommand(c.var.principal.tenantId, c.var.principal.userId, body)),
-      202,
-    );
+    return c.json(unwrap(await session(c.env, id).requestCommand(scope(c), c.var.principal.userId, body)), 202);
   });
 
-  route(app, "get", "/api/v1/sessions/:id/commands/:cid", STAFF, async (c) =>
-    c.json(unwrap(await session(c.env, sessionId(c)).commandDetail(c.var.principal.tenantId, commandId(c)))),
+  route(app, "get", "/api/v1/sessions/:id/commands/:cid", EVERYONE, async (c) =>
+    c.json(unwrap(await session(c.env, sessionId(c)).commandDetail(scope(c), commandId(c)))),
   );
 
-  route(app, "get", "/api/v1/sessions/:id/commands/:cid/output", STAFF, async (c) => {
+  route(app, "get", "/api/v1/sessions/:id/commands/:cid/output", EVERYONE, async (c) => {
     const stream = c.req.query("stream") ?? "stdout";
     if (stream !== "stdout" && stream !== "stderr")
       throw new HttpError(400, "invalid_query", "stream must be stdout or stderr");
     const stub = session(c.env, sessionId(c));
     const cid = commandId(c);
-    const tenantId = c.var.principal.tenantId;
-    let page = unwrap(await stub.outputPage(tenantId, cid, stream, 0));
+    const view = scope(c);
+    let page = unwrap(await stub.outputPage(view, cid, stream, 0));
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         for (const chunk of page.chunks) controller.enqueue(fromBase64(chunk));
         if (page.done) return controller.close();
-        page = unwrap(await stub.outputPage(tenantId, cid, stream, page.next));
+        page = unwrap(await stub.outputPage(view, cid, stream, page.next));
       },
     });
     return new Response(body, { headers: { "content-type": "application/octet-stream", "cache-control": "no-store" } });
   });
 
   route(app, "post", "/api/v1/sessions/:id/commands/:cid/cancel", RUNNERS, async (c) =>
-    c.json(
-      unwrap(await session(c.env, sessionId(c)).cancel(c.var.principal.tenantId, c.var.principal.userId, commandId(c))),
-      202,
-    ),
+    c.json(unwrap(await session(c.env, sessionId(c)).cancel(scope(c), c.var.principal.userId, commandId(c))), 202),
   );
 
-  route(app, "post", "/api/v1/sessions/:id/messages", STAFF, async (c) => {
+  route(app, "post", "/api/v1/sessions/:id/messages", EVERYONE, async (c) => {
     const id = sessionId(c);
     const { text } = await readJson(c, TextBody);
-    return c.json(
-      unwrap(await session(c.env, id).addText(c.var.principal.tenantId, actorOf(c), "chat.message", text)),
-      201,
-    );
+    return c.json(unwrap(await session(c.env, id).addText(scope(c), actorOf(c), "chat.message", text)), 201);
   });
 
   route(app, "post", "/api/v1/sessions/:id/notes", STAFF, async (c) => {
     const id = sessionId(c);
     const { text } = await readJson(c, TextBody);
-    return c.json(
-      unwrap(await session(c.env, id).addText(c.var.principal.tenantId, actorOf(c), "note.added", text)),
-      201,
-    );
+    return c.json(unwrap(await session(c.env, id).addText(scope(c), actorOf(c), "note.added", text)), 201);
   });
 
-  route(app, "post", "/api/v1/sessions/:id/close", RUNNERS, async (c) =>
-    c.json(unwrap(await session(c.env, sessionId(c)).close(c.var.principal.tenantId, c.var.principal.userId))),
+  route(app, "post", "/api/v1/sessions/:id/close", STAFF, async (c) =>
+    c.json(unwrap(await session(c.env, sessionId(c)).close(scope(c), c.var.principal.userId))),
   );
 
-  route(app, "get", "/api/v1/sessions/:id/events", STAFF, async (c) => {
+  route(app, "get", "/api/v1/sessions/:id/events", EVERYONE, async (c) => {
     const after = intParam(c, "after", 0);
     const limit = intParam(c, "limit", LIMITS.eventsPageMax, LIMITS.eventsPageMax) || LIMITS.eventsPageMax;
-    const { events, head } = unwrap(await session(c.env, sessionId(c)).events(c.var.principal.tenantId, after, limit));
+    const { events, head } = unwrap(await session(c.env, sessionId(c)).events(scope(c), after, limit));
     // Events are spliced in as stored, never re-serialized.
     return new Response(`{"events":[${events.join(",")}],"head":${JSON.stringify(head)}}`, {
       headers: { "content-type": "application/json" },
     });
   });
 
-  route(app, "get", "/api/v1/sessions/:id/record", STAFF, async (c) => {
+  route(app, "get", "/api/v1/sessions/:id/record", EVERYONE, async (c) => {
     const stub = session(c.env, sessionId(c));
-    const tenantId = c.var.principal.tenantId;
-    let page = unwrap(await stub.recordPage(tenantId, 0));
+    const view = scope(c);
+    let page = unwrap(await stub.recordPage(view, 0));
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         if (page.lines.length > 0) controller.enqueue(utf8(`${page.lines.join("\n")}\n`));
         if (page.done) return controller.close();
-        page = unwrap(await stub.recordPage(tenantId, page.last));
+        page = unwrap(await stub.recordPage(view, page.last));
       },
     });
     return new Response(body, {
@@ -150,14 +141,16 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     });
   });
 
-  route(app, "get", "/api/v1/sessions/:id/live", STAFF, async (c) => {
+  route(app, "get", "/api/v1/sessions/:id/live", EVERYONE, async (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket")
       throw new HttpError(426, "upgrade_required", "connect with a WebSocket");
     const id = sessionId(c);
     const after = intParam(c, "after", 0);
+    const view = scope(c);
     const headers = new Headers({
       upgrade: "websocket",
-      "x-caisey-tenant": c.var.principal.tenantId,
+      "x-caisey-tenant": view.tenantId,
+      "x-caisey-client": view.clientId ?? "",
       "x-caisey-actor": actorOf(c),
     });
     return session(c.env, id).fetch(new Request(`https://session/live?after=${after}`, { headers }));

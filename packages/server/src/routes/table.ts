@@ -5,8 +5,11 @@ import type { Role } from "@caisey/core";
 import type { Handler, Hono } from "hono";
 import { type AppEnv, allow } from "../auth.ts";
 
-/** "public": no credentials (setup, login, runtime enrollment by token, runtime socket with its own proof). */
-export type Access = readonly Role[] | "public";
+/**
+ * "public": no credentials (setup, login, runtime enrollment by token, runtime socket with its own proof).
+ * "operator": the deployment operator's secret, checked by the route itself.
+ */
+export type Access = readonly Role[] | "public" | "operator";
 
 export const STAFF: readonly Role[] = ["owner", "dispatcher", "technician"];
 /** Staff who may run commands on machines. */
@@ -20,6 +23,6 @@ export const ROUTES: { method: Method; path: string; access: Access }[] = [];
 
 export function route(app: Hono<AppEnv>, method: Method, path: string, access: Access, handler: Handler<AppEnv>): void {
   ROUTES.push({ method, path, access });
-  if (access === "public") app.on(method.toUpperCase(), path, handler);
+  if (access === "public" || access === "operator") app.on(method.toUpperCase(), path, handler);
   else app.on(method.toUpperCase(), path, allow(access), handler);
 }

@@ -1,0 +1,142 @@
+// What the workerd tests share: requests through the real Worker, an organization, and a simulated runtime that
+// holds a real Ed25519 key and speaks the real protocol over the real WebSocket route.
+
+import { exports as workerExports } from "cloudflare:workers";
+import { dispatchMessage, fromBase64Url, toBase64Url, utf8 } from "@caisey/core";
+import { expect } from "vitest";
+
+/** The Worker under test, through its real request path (routing, auth, Durable Objects). */
+export const worker = (workerExports as unknown as { default: Fetcher }).default;
+
+export interface CallInit {
+  method?: string;
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export async function call(path: string, init: CallInit = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  if (init.body !== undefined) headers["content-type"] = "application/json";
+  return worker.fetch(`https://caisey.test${path}`, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+}
+
+/** The answer's JSON, asserting its status first (with the body in the message when it differs). */
+export async function json<T = any>(res: Response, status: number): Promise<T> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  return JSON.parse(text) as T;
+}
+
+export const PASSWORD = "correct horse battery";
+
+/** First-run setup, once per test file (storage is shared within a file); returns the owner's token. */
+export function ownerOnce(email: string, organization = "Northwind IT"): () => Promise<string> {
+  let token: Promise<string> | null = null;
+  return () => {
+    token ??= (async () =>
+      (
+        await json(
+          await call("/api/v1/setup", { body: { organization, name: "Olivia Owner", email, password: PASSWORD } }),
+          201,
+        )
+      ).token as string)();
+    return token;
+  };
+}
+
+/** Messages of a WebSocket, awaitable one at a time or by condition. */
+export function inbox(ws: WebSocket) {
+  const items: any[] = [];
+  let read = 0;
+  const wakers = new Set<() => void>();
+  ws.addEventListener("message", (e) => {
+    items.push(JSON.parse(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer)));
+    for (const w of wakers) w();
+  });
+  const until = async (predicate: (items: any[]) => boolean, ms = 10_000) => {
+    const deadline = Date.now() + ms;
+    while (!predicate(items)) {
+      if (Date.now() > deadline)
+        throw new Error(`timed out with ${items.length} messages: ${JSON.stringify(items.slice(-3)).slice(0, 500)}`);
+      await new Promise<void>((r) => {
+        wakers.add(r);
+        setTimeout(r, 25);
+      });
+    }
+  };
+  return {
+    items,
+    until,
+    /** The next message not yet read. */
+    next: async (ms = 5000): Promise<any> => {
+      await until(() => items.length > read, ms);
+      return items[read++];
+    },
+  };
+}
+
+export interface SimulatedMachine {
+  machineId: string;
+  clientId: string;
+  keys: CryptoKeyPair;
+  facts: { hostname: string; os: string; osVersion: string; arch: string; runtimeVersion: string };
+  /** The tenant's public signing key, as the runtime pins it at enrollment. */
+  signingKey: string;
+}
+
+export async function enrollMachine(
+  token: string,
+  clientName = "Contoso Dental",
+  os = "linux",
+): Promise<SimulatedMachine> {
+  const { id: clientId } = await json(await call("/api/v1/clients", { token, body: { name: clientName } }), 201);
+  const { token: enrollToken } = await json(await call("/api/v1/enrollments", { token, body: { clientId } }), 201);
+  const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const raw = new Uint8Array((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer);
+  const facts = { hostname: "FRONTDESK-01", os, osVersion: "6.1", arch: "x64", runtimeVersion: "0.1.0" };
+  const { machineId, signingKey } = await json(
+    await call("/api/v1/runtime/enroll", { body: { token: enrollToken, publicKey: toBase64Url(raw), facts } }),
+    201,
+  );
+  return { machineId, clientId, keys, facts, signingKey };
+}
+
+/** Connect as the machine's runtime and prove its identity. */
+export async function connectRuntime(m: SimulatedMachine) {
+  const res = await call(`/api/v1/runtime/connect?machineId=${m.machineId}`, { headers: { upgrade: "websocket" } });
+  expect(res.status).toBe(101);
+  const ws = res.webSocket as WebSocket;
+  ws.accept();
+  const box = inbox(ws);
+  const challenge = await box.next();
+  expect(challenge.t).toBe("challenge");
+  const signature = new Uint8Array(
+    await crypto.subtle.sign(
+      { name: "Ed25519" },
+      m.keys.privateKey,
+      utf8(`caisey-runtime-auth-v1\n${m.machineId}\n${challenge.nonce}`),
+    ),
+  );
+  ws.send(
+    JSON.stringify({ t: "hello", v: 1, machineId: m.machineId, signature: toBase64Url(signature), facts: m.facts }),
+  );
+  expect(await box.next()).toEqual({ t: "welcome", machineId: m.machineId });
+  return { ws, box };
+}
+
+/** Does a dispatch verify against the tenant key the runtime pinned, as the runtime checks it? */
+export async function dispatchVerifies(m: SimulatedMachine, frame: any): Promise<boolean> {
+  const key = await crypto.subtle.importKey("raw", fromBase64Url(m.signingKey), { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify(
+    { name: "Ed25519" },
+    key,
+    fromBase64Url(frame.signature),
+    utf8(dispatchMessage(m.machineId, frame)),
+  );
+}
