@@ -16,7 +16,13 @@ export default defineConfig({
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./packages/server/wrangler.jsonc" } })],
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./packages/server/wrangler.jsonc" },
+            // The operator secret for hosted deployments, so the tests can create a second organization.
+            miniflare: { bindings: { CAISEY_OPERATOR_TOKEN: "operator-secret-for-tests" } },
+          }),
+        ],
         test: { name: "server", include: ["packages/server/test/**/*.test.ts"], testTimeout: 30_000 },
       },
       {

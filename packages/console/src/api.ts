@@ -58,21 +58,117 @@ export async function api<T>(method: "GET" | "POST", path: string, body?: unknow
 }
 
 export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
+  if (error instanceof ApiError && error.status === 403 && error.code === "forbidden")
+    return `Not allowed for your role (${error.message}).`;
+  if (error instanceof Error) return upperFirst(error.message);
   return String(error);
+}
+
+function upperFirst(text: string): string {
+  return text.length > 0 ? (text[0] ?? "").toUpperCase() + text.slice(1) : text;
 }
 
 // ---- shapes the console reads (only the fields it uses) ----
 
+export type Role = "owner" | "dispatcher" | "technician" | "contact";
+export const STAFF_ROLES = ["owner", "dispatcher", "technician"] as const;
+
 export interface Me {
-  user: { id: string; name: string; email: string; role: string; tenantId: string };
+  user: { id: string; name: string; email: string; role: Role; tenantId: string; clientId?: string | null };
   organization: { id: string; name: string };
 }
+
+/** What a role may do, mirroring the server's route table (the server enforces it; the console only hides). */
+export function abilities(role: Role) {
+  const owner = role === "owner";
+  const staff = role !== "contact";
+  const runner = role === "owner" || role === "technician";
+  return {
+    staff,
+    owner,
+    /** Open sessions, run and cancel commands, create and revoke enrollment tokens. */
+    runCommands: runner,
+    enroll: runner,
+    /** Notes and closing a session. */
+    review: staff,
+    managePeople: owner,
+    manageClients: owner,
+    manageMachines: owner,
+    audit: owner,
+  };
+}
+
+export type ApprovalPolicy = "always" | "changes" | "never";
+
+export const APPROVAL_POLICIES: { value: ApprovalPolicy; label: string; explain: string }[] = [
+  { value: "always", label: "Always", explain: "Every command waits until the client's contact approves it." },
+  {
+    value: "changes",
+    label: "Changes",
+    explain: "Commands that change the machine wait for the contact's approval; read-only ones run at once.",
+  },
+  { value: "never", label: "Never", explain: "Commands run without asking; the contact can still follow the session." },
+];
 
 export interface Client {
   id: string;
   name: string;
   approvalPolicy?: string;
+}
+
+export interface Person {
+  id: string;
+  name: string;
+  email: string;
+  role: Role;
+  clientId: string | null;
+  disabled: boolean;
+  createdAt: string;
+}
+
+export interface ApiToken {
+  id: string;
+  userId: string;
+  kind: string;
+  name: string | null;
+  role: Role;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface Enrollment {
+  id: string;
+  clientId: string;
+  createdBy: string;
+  usesLeft: number;
+  expiresAt: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown>;
+  address: string | null;
+}
+
+export interface SessionSummary {
+  id: string;
+  machineId: string;
+  clientId: string;
+  technicianId: string;
+  ticket: string | null;
+  state: string;
+  openedAt: string;
+  closedAt: string | null;
+  commandCount: number;
+  failedCount: number;
 }
 
 export interface Machine {
@@ -86,11 +182,14 @@ export interface Machine {
   runtimeVersion?: string;
   online: boolean;
   lastSeenAt: string | null;
+  enrolledAt?: string;
+  revoked?: boolean;
 }
 
 export interface SessionInfo {
   id: string;
   machineId: string;
+  clientId?: string;
   hostname?: string;
   os?: string;
   state: "open" | "closed";

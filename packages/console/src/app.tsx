@@ -1,10 +1,18 @@
 // Shell of the console: decides where a visitor belongs (setup, login, or in), and routes.
+
+import type { JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, api, errorMessage, type Me, setUnauthorizedHandler } from "./api.ts";
+import { ApiError, abilities, api, errorMessage, type Me, setUnauthorizedHandler } from "./api.ts";
+import { AccountPage } from "./pages/account.tsx";
+import { AuditPage } from "./pages/audit.tsx";
+import { ClientsPage } from "./pages/clients.tsx";
 import { LoginPage } from "./pages/login.tsx";
 import { MachinesPage } from "./pages/machines.tsx";
+import { PeoplePage } from "./pages/people.tsx";
 import { SessionPage } from "./pages/session.tsx";
+import { SessionsPage } from "./pages/sessions.tsx";
 import { SetupPage } from "./pages/setup.tsx";
+import { TokensPage } from "./pages/tokens.tsx";
 import { linkClick, navigate, usePath } from "./router.ts";
 
 type AuthState =
@@ -14,6 +22,15 @@ type AuthState =
   | { kind: "error"; message: string };
 
 const PUBLIC_PATHS = new Set(["/login", "/setup"]);
+const TITLES: Record<string, string> = {
+  "/machines": "Machines",
+  "/sessions": "Sessions",
+  "/people": "People",
+  "/clients": "Clients",
+  "/tokens": "API tokens",
+  "/audit": "Audit log",
+  "/account": "Account",
+};
 
 export function App() {
   const path = usePath();
@@ -52,7 +69,10 @@ export function App() {
   useEffect(() => {
     if (auth.kind === "signed-out") {
       const target = auth.setupRequired ? "/setup" : "/login";
-      if (path === target) return;
+      if (path === target) {
+        signedOutOnPurpose.current = false;
+        return;
+      }
       const keep = !signedOutOnPurpose.current && !PUBLIC_PATHS.has(path) && path !== "/";
       signedOutOnPurpose.current = false;
       const next = keep ? `?next=${encodeURIComponent(path)}` : "";
@@ -65,7 +85,7 @@ export function App() {
 
   useEffect(() => {
     const name = auth.kind === "signed-in" ? auth.me.organization.name : "";
-    const page = path.startsWith("/sessions/") ? "Session" : path === "/machines" ? "Machines" : "";
+    const page = path.startsWith("/sessions/") ? "Session" : (TITLES[path] ?? "");
     document.title = ["Caisey", page, name].filter(Boolean).join(" · ");
   }, [auth, path]);
 
@@ -86,11 +106,52 @@ export function App() {
   }
 
   const { me } = auth;
+  const can = abilities(me.user.role);
   const sessionMatch = /^\/sessions\/([^/]+)$/.exec(path);
-  let page = <MachinesPage />;
+  let page: JSX.Element;
   if (sessionMatch?.[1])
     page = <SessionPage key={sessionMatch[1]} sessionId={decodeURIComponent(sessionMatch[1])} me={me} />;
-  else if (path !== "/machines" && path !== "/" && !PUBLIC_PATHS.has(path)) page = <NotFound path={path} />;
+  else if (path === "/machines" || path === "/" || PUBLIC_PATHS.has(path)) page = <MachinesPage me={me} />;
+  else if (path === "/sessions") page = <SessionsPage me={me} />;
+  else if (path === "/people")
+    page = can.managePeople ? <PeoplePage me={me} onSelfChanged={refresh} /> : <NotAllowed />;
+  else if (path === "/clients") page = can.staff ? <ClientsPage me={me} /> : <NotAllowed />;
+  else if (path === "/tokens") page = can.staff ? <TokensPage me={me} /> : <NotAllowed />;
+  else if (path === "/audit") page = can.audit ? <AuditPage me={me} /> : <NotAllowed />;
+  else if (path === "/account") page = <AccountPage me={me} />;
+  else page = <NotFound path={path} />;
+
+  const nav: { href: string; label: string; id: string; show: boolean }[] = [
+    { href: "/machines", label: "Machines", id: "machines", show: true },
+    { href: "/sessions", label: "Sessions", id: "sessions", show: true },
+    { href: "/people", label: "People", id: "people", show: can.managePeople },
+    { href: "/clients", label: "Clients", id: "clients", show: can.staff },
+    { href: "/tokens", label: "API tokens", id: "tokens", show: can.staff },
+    { href: "/audit", label: "Audit log", id: "audit", show: can.audit },
+  ];
+
+  const signOut = async (everywhere: boolean) => {
+    if (
+      everywhere &&
+      !window.confirm(
+        "Sign out everywhere? Every browser signed in as you, and every API token you issued, stops working now.",
+      )
+    )
+      return;
+    signedOutOnPurpose.current = true;
+    try {
+      await api("POST", everywhere ? "/api/v1/auth/logout-all" : "/api/v1/auth/logout");
+    } catch (error) {
+      if (everywhere && !(error instanceof ApiError && error.status === 401)) {
+        signedOutOnPurpose.current = false;
+        window.alert(`Could not sign out everywhere: ${errorMessage(error)}`);
+        return;
+      }
+      // Otherwise signed out either way from this page's point of view.
+    }
+    // The signed-out state sends the address bar to /login (without a ?next=, since this was on purpose).
+    await refresh();
+  };
 
   return (
     <div class="layout">
@@ -99,37 +160,98 @@ export function App() {
           caisey
         </a>
         <nav>
-          <a
-            href="/machines"
-            onClick={linkClick}
-            class={path === "/machines" ? "active" : ""}
-            data-testid="nav-machines"
-          >
-            Machines
-          </a>
+          {nav
+            .filter((n) => n.show)
+            .map((n) => (
+              <a
+                key={n.id}
+                href={n.href}
+                onClick={linkClick}
+                class={path === n.href ? "active" : ""}
+                data-testid={`nav-${n.id}`}
+              >
+                {n.label}
+              </a>
+            ))}
         </nav>
         <div class="spacer" />
-        <span class="who" data-testid="whoami" title={me.user.email}>
-          {me.user.name} · {me.organization.name} <span class="role">{me.user.role}</span>
-        </span>
-        <button
-          type="button"
-          class="ghost"
-          data-testid="logout"
-          onClick={async () => {
-            signedOutOnPurpose.current = true;
-            try {
-              await api("POST", "/api/v1/auth/logout");
-            } catch {
-              // Signed out either way from this page's point of view.
-            }
-            await refresh();
-          }}
-        >
-          Sign out
-        </button>
+        <AccountMenu me={me} onSignOut={signOut} />
       </header>
       <main class="content">{page}</main>
+    </div>
+  );
+}
+
+function AccountMenu({ me, onSignOut }: { me: Me; onSignOut: (everywhere: boolean) => Promise<void> }) {
+  const [open, setOpen] = useState(false);
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const close = (event: Event) => {
+      if (event instanceof KeyboardEvent ? event.key === "Escape" : !ref.current?.contains(event.target as Node))
+        setOpen(false);
+    };
+    document.addEventListener("mousedown", close);
+    document.addEventListener("keydown", close);
+    return () => {
+      document.removeEventListener("mousedown", close);
+      document.removeEventListener("keydown", close);
+    };
+  }, [open]);
+  const pick = (action: () => void) => () => {
+    setOpen(false);
+    action();
+  };
+  return (
+    <div class="account" ref={ref}>
+      <button
+        type="button"
+        class="ghost who"
+        data-testid="account-menu"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        title={me.user.email}
+        onClick={() => setOpen(!open)}
+      >
+        <span data-testid="whoami">
+          {me.user.name} · {me.organization.name} <span class="role">{me.user.role}</span>
+        </span>{" "}
+        ▾
+      </button>
+      {open && (
+        <div class="menu" role="menu">
+          <div class="menu-head muted">{me.user.email}</div>
+          <button type="button" role="menuitem" data-testid="menu-password" onClick={pick(() => navigate("/account"))}>
+            Change password
+          </button>
+          <button type="button" role="menuitem" data-testid="logout" onClick={pick(() => void onSignOut(false))}>
+            Sign out
+          </button>
+          <button
+            type="button"
+            role="menuitem"
+            class="danger-text"
+            data-testid="logout-all"
+            onClick={pick(() => void onSignOut(true))}
+          >
+            Sign out everywhere
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function NotAllowed() {
+  return (
+    <div class="page">
+      <h1>Not available</h1>
+      <p class="muted" data-testid="not-allowed">
+        Your role cannot use this page.{" "}
+        <a href="/machines" onClick={linkClick}>
+          Back to machines
+        </a>
+      </p>
     </div>
   );
 }

@@ -1,7 +1,16 @@
 // One session: header (machine, ticket, state, head), the live transcript, and the command bar.
 import { Component, type ComponentChildren } from "preact";
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { api, errorMessage, type Machine, type Me, type SessionEvent, type SessionInfo } from "../api.ts";
+import {
+  abilities,
+  api,
+  errorMessage,
+  type Machine,
+  type Me,
+  type Person,
+  type SessionEvent,
+  type SessionInfo,
+} from "../api.ts";
 import { LiveConnection, type LiveStatus } from "../live.ts";
 import { linkClick } from "../router.ts";
 import {
@@ -22,12 +31,22 @@ import { ErrorBanner } from "./ui.tsx";
 interface Labels {
   me: Me;
   hostname: string;
+  /** People's names by id, where the viewer may read them (staff). */
+  names: Map<string, string>;
 }
 
+const NO_NAMES = new Map<string, string>();
+
 function actorLabel(actor: string, labels: Labels): string {
-  if (actor === `user:${labels.me.user.id}` || actor === labels.me.user.id) return labels.me.user.name;
-  if (actor.startsWith("machine:")) return labels.hostname || actor;
+  const { me } = labels;
+  const [kind, id = ""] = actor.includes(":") ? (actor.split(":", 2) as [string, string]) : ["", actor];
+  if (id === me.user.id) return me.user.name;
+  if (kind === "machine") return labels.hostname || actor;
   if (actor === "system") return "system";
+  const name = labels.names.get(id);
+  if (name) return name;
+  // A client's contact cannot list the MSP's people; name them by what they are.
+  if (me.user.role === "contact") return kind === "user" ? `${me.organization.name} support` : "contact";
   return actor;
 }
 
@@ -38,6 +57,8 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   const [actionError, setActionError] = useState<string | null>(null);
   const [status, setStatus] = useState<{ status: LiveStatus; detail?: string }>({ status: "connecting" });
   const [, setVersion] = useState(0);
+  const [names, setNames] = useState<Map<string, string>>(NO_NAMES);
+  const can = abilities(me.user.role);
   const transcriptRef = useRef<Transcript>(new Transcript());
   const transcript = transcriptRef.current;
 
@@ -73,6 +94,29 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
       alive = false;
     };
   }, [sessionId]);
+
+  // Staff may list people: name the other participants instead of showing their ids.
+  const clientId = session?.clientId;
+  useEffect(() => {
+    if (!can.staff) return;
+    let alive = true;
+    (async () => {
+      const map = new Map<string, string>();
+      const lists = await Promise.allSettled([
+        api<{ users: Person[] }>("GET", "/api/v1/users").then((a) => a.users),
+        clientId
+          ? api<{ contacts: Person[] }>("GET", `/api/v1/clients/${encodeURIComponent(clientId)}/contacts`).then(
+              (a) => a.contacts,
+            )
+          : Promise.resolve([] as Person[]),
+      ]);
+      for (const list of lists) if (list.status === "fulfilled") for (const p of list.value) map.set(p.id, p.name);
+      if (alive && map.size > 0) setNames(map);
+    })();
+    return () => {
+      alive = false;
+    };
+  }, [can.staff, clientId]);
 
   // The live transcript. All history arrives over the socket (after=0), then live events.
   useEffect(() => {
@@ -110,7 +154,8 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   });
 
   const hostname = session?.hostname ?? "";
-  const labels: Labels = { me, hostname };
+  const labels: Labels = { me, hostname, names };
+  const back = can.staff ? "/machines" : "/sessions";
   const state = transcript.sessionState ?? session?.state ?? "open";
   const headSeq = Math.max(transcript.lastSeq, session?.head.seq ?? 0);
   const headHash =
@@ -166,7 +211,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   return (
     <div class="session" data-testid="session-page" data-session-id={sessionId}>
       <div class="session-head">
-        <a href="/machines" onClick={linkClick} class="back" title="Back to machines">
+        <a href={back} onClick={linkClick} class="back" title={can.staff ? "Back to machines" : "Back to sessions"}>
           ←
         </a>
         <div class="title">
@@ -187,7 +232,16 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
           seq <span data-testid="head-seq">{headSeq}</span> ·{" "}
           <span data-testid="head-hash">{headHash ? headHash.slice(0, 12) : "—"}</span>
         </span>
-        {state === "open" && (
+        {!can.staff && (
+          <span
+            class="badge"
+            data-testid="read-only"
+            title="You can follow this session and chat; only staff run commands."
+          >
+            view &amp; chat
+          </span>
+        )}
+        {state === "open" && can.review && (
           <button type="button" class="small" data-testid="close-session" onClick={() => void closeSession()}>
             Close session
           </button>
@@ -218,13 +272,20 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             version={item.kind === "command" ? item.command.version : 0}
             sessionId={sessionId}
             labels={labels}
-            onCancel={cancel}
+            onCancel={can.runCommands ? cancel : null}
           />
         ))}
       </div>
 
       <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
-      <CommandBar key={os ?? "pending"} os={os} disabled={state === "closed"} onRun={run} transcript={transcript} />
+      <CommandBar
+        key={os ?? "pending"}
+        os={os}
+        modes={can.runCommands ? ALL_MODES : can.review ? REVIEW_MODES : CHAT_ONLY}
+        disabled={state === "closed"}
+        onRun={run}
+        transcript={transcript}
+      />
     </div>
   );
 }
@@ -234,7 +295,7 @@ interface ItemProps {
   version: number;
   sessionId: string;
   labels: Labels;
-  onCancel: (commandId: string) => void;
+  onCancel: ((commandId: string) => void) | null;
 }
 
 /** Re-renders only when its command changed (output streams mutate the model in place). */
@@ -244,7 +305,9 @@ class Item extends Component<ItemProps> {
       next.item !== this.props.item ||
       next.version !== this.props.version ||
       next.labels.hostname !== this.props.labels.hostname ||
-      next.labels.me !== this.props.labels.me
+      next.labels.me !== this.props.labels.me ||
+      next.labels.names !== this.props.labels.names ||
+      next.onCancel !== this.props.onCancel
     );
   }
 
@@ -328,7 +391,7 @@ function CommandBlock({
   cmd: CommandView;
   sessionId: string;
   labels: Labels;
-  onCancel: (commandId: string) => void;
+  onCancel: ((commandId: string) => void) | null;
 }) {
   const result = cmd.result;
   const active = ACTIVE_STATES.has(cmd.state);
@@ -370,7 +433,7 @@ function CommandBlock({
               {formatDuration(result.durationMs)}
             </span>
           )}
-          {active && (
+          {active && onCancel && (
             <button type="button" class="danger small" data-testid="cancel-command" onClick={() => onCancel(cmd.id)}>
               Cancel
             </button>
@@ -488,6 +551,10 @@ class Chunk extends Component<{ stream: string; text: string }> {
 }
 
 type BarMode = "command" | "note" | "chat";
+const ALL_MODES: readonly BarMode[] = ["command", "note", "chat"];
+const REVIEW_MODES: readonly BarMode[] = ["note", "chat"];
+const CHAT_ONLY: readonly BarMode[] = ["chat"];
+const MODE_LABELS: Record<BarMode, string> = { command: "Command", note: "Note", chat: "Chat" };
 
 const PLACEHOLDERS: Record<BarMode, string> = {
   command: "Type a command — Enter runs it, Shift+Enter adds a line",
@@ -497,17 +564,19 @@ const PLACEHOLDERS: Record<BarMode, string> = {
 
 function CommandBar({
   os,
+  modes,
   disabled,
   onRun,
   transcript,
 }: {
   os: string | undefined;
+  modes: readonly BarMode[];
   disabled: boolean;
   onRun: (mode: BarMode, text: string, shell: string) => Promise<boolean>;
   transcript: Transcript;
 }) {
   const [text, setText] = useState("");
-  const [mode, setMode] = useState<BarMode>("command");
+  const [mode, setMode] = useState<BarMode>(modes[0] ?? "chat");
   const [shell, setShell] = useState<string>(defaultShell(os ?? "linux"));
   const [busy, setBusy] = useState(false);
   const historyIndex = useRef<number | null>(null);
@@ -562,17 +631,25 @@ function CommandBar({
         void submit();
       }}
     >
-      <select
-        data-testid="bar-mode"
-        value={mode}
-        onChange={(e) => setMode(e.currentTarget.value as BarMode)}
-        disabled={disabled}
-        title="What to send"
-      >
-        <option value="command">Command</option>
-        <option value="note">Note</option>
-        <option value="chat">Chat</option>
-      </select>
+      {modes.length > 1 ? (
+        <select
+          data-testid="bar-mode"
+          value={mode}
+          onChange={(e) => setMode(e.currentTarget.value as BarMode)}
+          disabled={disabled}
+          title="What to send"
+        >
+          {modes.map((m) => (
+            <option key={m} value={m}>
+              {MODE_LABELS[m]}
+            </option>
+          ))}
+        </select>
+      ) : (
+        <span class="bar-mode-label" data-testid="bar-mode-label">
+          {MODE_LABELS[mode]}
+        </span>
+      )}
       {mode === "command" && (
         <select
           data-testid="shell-select"
@@ -595,7 +672,13 @@ function CommandBar({
         rows={rows}
         spellcheck={false}
         autoComplete="off"
-        placeholder={disabled ? "This session is closed." : PLACEHOLDERS[mode]}
+        placeholder={
+          disabled
+            ? "This session is closed."
+            : modes.length === 1 && mode === "chat"
+              ? "Message the technician — Enter sends it"
+              : PLACEHOLDERS[mode]
+        }
         disabled={disabled}
         value={text}
         onInput={(e) => {

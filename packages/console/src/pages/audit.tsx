@@ -1,0 +1,168 @@
+// Audit log (owner): who did what, newest first, with "Load older" paging through the append-only log.
+import { useEffect, useState } from "preact/hooks";
+import { type AuditEntry, api, type Client, errorMessage, type Machine, type Me, type Person } from "../api.ts";
+import { ErrorBanner, When } from "./ui.tsx";
+
+const PAGE = 100;
+
+/** Names for the ids the log mentions: people (staff and contacts), clients, machines. */
+type Names = Map<string, string>;
+
+async function loadNames(): Promise<Names> {
+  const names: Names = new Map();
+  const [users, clients, machines] = await Promise.allSettled([
+    api<{ users: Person[] }>("GET", "/api/v1/users"),
+    api<{ clients: Client[] }>("GET", "/api/v1/clients"),
+    api<{ machines: Machine[] }>("GET", "/api/v1/machines"),
+  ]);
+  if (users.status === "fulfilled") for (const u of users.value.users) names.set(u.id, u.name);
+  if (machines.status === "fulfilled") for (const m of machines.value.machines) names.set(m.id, m.hostname);
+  if (clients.status === "fulfilled") {
+    for (const c of clients.value.clients) names.set(c.id, c.name);
+    // Contacts act too (chat, sign-in); their names come per client.
+    const contacts = await Promise.allSettled(
+      clients.value.clients
+        .slice(0, 100)
+        .map((c) => api<{ contacts: Person[] }>("GET", `/api/v1/clients/${encodeURIComponent(c.id)}/contacts`)),
+    );
+    for (const r of contacts) if (r.status === "fulfilled") for (const p of r.value.contacts) names.set(p.id, p.name);
+  }
+  return names;
+}
+
+function actorText(actor: string, names: Names): { text: string; title: string } {
+  const [kind, id] = actor.includes(":") ? (actor.split(":", 2) as [string, string]) : [actor, ""];
+  const name = id ? names.get(id) : undefined;
+  if (kind === "system") return { text: "system", title: actor };
+  const what = kind === "contact" ? " (contact)" : kind === "machine" ? " (machine)" : "";
+  return { text: name ? `${name}${what}` : actor, title: actor };
+}
+
+function valueText(value: unknown, names: Names): string {
+  if (typeof value === "string") {
+    const text = names.get(value) ?? value;
+    return /[\s"=]/.test(text) || text.length === 0 ? JSON.stringify(text) : text;
+  }
+  return JSON.stringify(value);
+}
+
+function detailText(detail: Record<string, unknown>, names: Names): string {
+  return Object.entries(detail ?? {})
+    .map(([k, v]) => `${k}=${valueText(v, names)}`)
+    .join(" ");
+}
+
+export function AuditPage(_props: { me: Me }) {
+  const [entries, setEntries] = useState<AuditEntry[]>([]);
+  const [next, setNext] = useState<number | null>(null);
+  const [loaded, setLoaded] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [names, setNames] = useState<Names>(new Map());
+
+  const loadPage = async (before: number | null) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const query = `limit=${PAGE}${before !== null ? `&before=${before}` : ""}`;
+      const answer = await api<{ entries: AuditEntry[]; next: number | null }>("GET", `/api/v1/audit?${query}`);
+      setEntries((old) => (before === null ? answer.entries : [...old, ...answer.entries]));
+      setNext(answer.next);
+      setLoaded(true);
+    } catch (err) {
+      setError(`Could not load the audit log: ${errorMessage(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  useEffect(() => {
+    void loadPage(null);
+    loadNames()
+      .then(setNames)
+      .catch(() => {
+        // Ids stay visible without names.
+      });
+  }, []);
+
+  return (
+    <div class="page" data-testid="audit-page">
+      <div class="page-head">
+        <h1>Audit log</h1>
+        <span class="muted">
+          Every change to people, keys, clients, machines and sign-ins, newest first. The log is append-only.
+        </span>
+        <div class="spacer" />
+        <button
+          type="button"
+          class="small"
+          data-testid="audit-refresh"
+          disabled={busy}
+          onClick={() => void loadPage(null)}
+        >
+          Refresh
+        </button>
+      </div>
+      <ErrorBanner message={error} onDismiss={() => setError(null)} />
+      <div class="card flush">
+        <table class="grid audit" data-testid="audit-table">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Actor</th>
+              <th>Action</th>
+              <th>Target</th>
+              <th>Detail</th>
+              <th>Address</th>
+            </tr>
+          </thead>
+          <tbody>
+            {!loaded && !error && (
+              <tr>
+                <td colSpan={6} class="muted center">
+                  Loading…
+                </td>
+              </tr>
+            )}
+            {loaded && entries.length === 0 && (
+              <tr>
+                <td colSpan={6} class="muted center">
+                  Nothing logged yet.
+                </td>
+              </tr>
+            )}
+            {entries.map((e) => {
+              const actor = actorText(e.actor, names);
+              const target = e.target ? (names.get(e.target) ?? e.target) : "";
+              return (
+                <tr key={e.id} data-testid="audit-row" data-action={e.action} data-audit-id={e.id}>
+                  <td class="nowrap">
+                    <When iso={e.at} />
+                  </td>
+                  <td title={actor.title} data-testid="audit-actor">
+                    {actor.text}
+                  </td>
+                  <td class="mono strong" data-testid="audit-action">
+                    {e.action}
+                  </td>
+                  <td title={e.target ?? ""} class={target === e.target ? "mono muted" : ""} data-testid="audit-target">
+                    {target}
+                  </td>
+                  <td class="mono detail" data-testid="audit-detail">
+                    {detailText(e.detail, names)}
+                  </td>
+                  <td class="mono muted">{e.address ?? ""}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      {next !== null && (
+        <button type="button" data-testid="audit-older" disabled={busy} onClick={() => void loadPage(next)}>
+          {busy ? "Loading…" : "Load older"}
+        </button>
+      )}
+    </div>
+  );
+}

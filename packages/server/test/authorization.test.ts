@@ -1,0 +1,431 @@
+// The authorization matrix, generated from the route table: every route × every kind of caller, with the status
+// each must get. A route added without a fixture here fails the suite, so no route ships without an access rule
+// that is tested.
+
+import { describe, expect, it } from "vitest";
+import "../src/index.ts"; // registers every route in the table
+import { ROUTES } from "../src/routes/table.ts";
+import { call, enrollMachine, json, PASSWORD } from "./harness.ts";
+
+type Who = "anonymous" | "owner" | "dispatcher" | "technician" | "contact" | "contactOther" | "otherTenant";
+const EVERYONE: Who[] = ["anonymous", "owner", "dispatcher", "technician", "contact", "contactOther", "otherTenant"];
+const ROLE: Record<Who, string | null> = {
+  anonymous: null,
+  owner: "owner",
+  dispatcher: "dispatcher",
+  technician: "technician",
+  contact: "contact",
+  contactOther: "contact",
+  otherTenant: "owner",
+};
+
+interface World {
+  tokens: Record<Exclude<Who, "anonymous">, string>;
+  emails: Record<Exclude<Who, "anonymous">, string>;
+  clientX: string;
+  machineM: string;
+  machineSpare: string;
+  sessionS: string;
+  commandC: string;
+  userSpare: string;
+  enrollment: string;
+  ownerApiToken: string;
+}
+
+let n = 0;
+const unique = () => `${Date.now().toString(36)}${n++}`;
+
+/** A session on machine M with one queued command, opened by the owner. */
+async function freshSession(w: World): Promise<{ id: string; commandId: string }> {
+  const { id } = await json(
+    await call("/api/v1/sessions", { token: w.tokens.owner, body: { machineId: w.machineM } }),
+    201,
+  );
+  const { commandId } = await json(
+    await call(`/api/v1/sessions/${id}/commands`, { token: w.tokens.owner, body: { command: "hostname" } }),
+    202,
+  );
+  return { id, commandId };
+}
+
+interface Fixture {
+  /** Path (and body) of the request; may prepare something first (a fresh resource for a state-changing call). */
+  request: (
+    w: World,
+    who: Who,
+  ) =>
+    | Promise<{ path: string; body?: unknown; headers?: Record<string, string> }>
+    | { path: string; body?: unknown; headers?: Record<string, string> };
+  /** Status for a caller who is allowed. */
+  ok: number;
+  /** The target belongs to client X of tenant A: another tenant and a contact of another client get 404. */
+  scoped?: boolean;
+  /** The target belongs to tenant A but not to a client (people, tokens…): another tenant gets 404. */
+  tenantOwned?: boolean;
+  /** Per-role exceptions among allowed callers. */
+  byRole?: Partial<Record<string, number>>;
+  /** Sign in afresh for this call (the route ends the caller's token). */
+  freshToken?: boolean;
+}
+
+const FIXTURES: Record<string, Fixture> = {
+  "get /api/v1/setup": { request: () => ({ path: "/api/v1/setup" }), ok: 200 },
+  "post /api/v1/setup": {
+    request: () => ({
+      path: "/api/v1/setup",
+      body: { organization: "Again", name: "Eve", email: `eve${unique()}@x.test`, password: PASSWORD },
+    }),
+    ok: 409,
+  },
+  "post /api/v1/tenants": {
+    // Callers' own tokens are not the operator secret.
+    request: () => ({
+      path: "/api/v1/tenants",
+      body: { organization: "T", name: "T", email: `t${unique()}@x.test`, password: PASSWORD },
+    }),
+    ok: 401,
+  },
+  "post /api/v1/auth/login": {
+    request: (w) => ({ path: "/api/v1/auth/login", body: { email: w.emails.owner, password: PASSWORD } }),
+    ok: 200,
+  },
+  "post /api/v1/auth/logout": { request: () => ({ path: "/api/v1/auth/logout", body: {} }), ok: 204, freshToken: true },
+  "post /api/v1/auth/logout-all": {
+    request: () => ({ path: "/api/v1/auth/logout-all", body: {} }),
+    ok: 204,
+    freshToken: true,
+  },
+  "post /api/v1/auth/password": {
+    request: () => ({ path: "/api/v1/auth/password", body: { currentPassword: PASSWORD, newPassword: PASSWORD } }),
+    ok: 204,
+    freshToken: true,
+  },
+  "get /api/v1/me": { request: () => ({ path: "/api/v1/me" }), ok: 200 },
+  "get /api/v1/users": { request: () => ({ path: "/api/v1/users" }), ok: 200 },
+  "post /api/v1/users": {
+    request: () => ({
+      path: "/api/v1/users",
+      body: { name: "New Tech", email: `new${unique()}@x.test`, role: "technician", password: PASSWORD },
+    }),
+    ok: 201,
+  },
+  "post /api/v1/users/:id": {
+    request: (w) => ({ path: `/api/v1/users/${w.userSpare}`, body: { name: `Spare ${unique()}` } }),
+    ok: 200,
+    tenantOwned: true,
+  },
+  "get /api/v1/clients/:id/contacts": {
+    request: (w) => ({ path: `/api/v1/clients/${w.clientX}/contacts` }),
+    ok: 200,
+    scoped: true,
+  },
+  "post /api/v1/clients/:id/contacts": {
+    request: (w) => ({
+      path: `/api/v1/clients/${w.clientX}/contacts`,
+      body: { name: "C", email: `c${unique()}@x.test`, password: PASSWORD },
+    }),
+    ok: 201,
+    scoped: true,
+  },
+  "get /api/v1/tokens": { request: () => ({ path: "/api/v1/tokens" }), ok: 200 },
+  "post /api/v1/tokens": { request: () => ({ path: "/api/v1/tokens", body: { name: "script" } }), ok: 201 },
+  "post /api/v1/tokens/:id/revoke": {
+    request: (w) => ({ path: `/api/v1/tokens/${w.ownerApiToken}/revoke`, body: {} }),
+    ok: 204,
+    tenantOwned: true,
+    byRole: { dispatcher: 404, technician: 404 }, // not theirs: only its holder or an owner may revoke it
+  },
+  "get /api/v1/audit": { request: () => ({ path: "/api/v1/audit" }), ok: 200 },
+  "get /api/v1/clients": { request: () => ({ path: "/api/v1/clients" }), ok: 200 },
+  "post /api/v1/clients": {
+    request: () => ({ path: "/api/v1/clients", body: { name: `Client ${unique()}` } }),
+    ok: 201,
+  },
+  "post /api/v1/clients/:id": {
+    request: (w) => ({ path: `/api/v1/clients/${w.clientX}`, body: { approvalPolicy: "changes" } }),
+    ok: 200,
+    scoped: true,
+  },
+  "get /api/v1/enrollments": { request: () => ({ path: "/api/v1/enrollments" }), ok: 200 },
+  "post /api/v1/enrollments": {
+    request: (w) => ({ path: "/api/v1/enrollments", body: { clientId: w.clientX } }),
+    ok: 201,
+    scoped: true,
+  },
+  "post /api/v1/enrollments/:id/revoke": {
+    request: (w) => ({ path: `/api/v1/enrollments/${w.enrollment}/revoke`, body: {} }),
+    ok: 204,
+    scoped: true,
+  },
+  "post /api/v1/runtime/enroll": {
+    request: () => ({
+      path: "/api/v1/runtime/enroll",
+      body: {
+        token: "cse_nope",
+        publicKey: "A".repeat(43),
+        facts: { hostname: "h", os: "linux", osVersion: "", arch: "x64", runtimeVersion: "0" },
+      },
+    }),
+    ok: 401,
+  },
+  "get /api/v1/runtime/connect": {
+    request: (w) => ({ path: `/api/v1/runtime/connect?machineId=${w.machineM}` }),
+    ok: 426,
+  },
+  "get /api/v1/machines": { request: () => ({ path: "/api/v1/machines" }), ok: 200 },
+  "get /api/v1/machines/:id": { request: (w) => ({ path: `/api/v1/machines/${w.machineM}` }), ok: 200, scoped: true },
+  "post /api/v1/machines/:id/revoke": {
+    request: (w) => ({ path: `/api/v1/machines/${w.machineSpare}/revoke`, body: {} }),
+    ok: 204,
+    scoped: true,
+  },
+  "post /api/v1/machines/:id/move": {
+    request: (w) => ({ path: `/api/v1/machines/${w.machineSpare}/move`, body: { clientId: w.clientX } }),
+    ok: 200,
+    scoped: true,
+  },
+  "post /api/v1/sessions": {
+    request: (w) => ({ path: "/api/v1/sessions", body: { machineId: w.machineM } }),
+    ok: 201,
+    scoped: true,
+  },
+  "get /api/v1/sessions": { request: () => ({ path: "/api/v1/sessions" }), ok: 200 },
+  "get /api/v1/sessions/:id": { request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}` }), ok: 200, scoped: true },
+  "post /api/v1/sessions/:id/commands": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/commands`, body: { command: "whoami" } }),
+    ok: 202,
+    scoped: true,
+  },
+  "get /api/v1/sessions/:id/commands/:cid": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/commands/${w.commandC}` }),
+    ok: 200,
+    scoped: true,
+  },
+  "get /api/v1/sessions/:id/commands/:cid/output": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/commands/${w.commandC}/output?stream=stdout` }),
+    ok: 200,
+    scoped: true,
+  },
+  "post /api/v1/sessions/:id/commands/:cid/cancel": {
+    request: async (w) => {
+      const { id, commandId } = await freshSession(w);
+      return { path: `/api/v1/sessions/${id}/commands/${commandId}/cancel`, body: {} };
+    },
+    ok: 202,
+    scoped: true,
+  },
+  "post /api/v1/sessions/:id/messages": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/messages`, body: { text: "hello" } }),
+    ok: 201,
+    scoped: true,
+  },
+  "post /api/v1/sessions/:id/notes": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/notes`, body: { text: "note" } }),
+    ok: 201,
+    scoped: true,
+  },
+  "post /api/v1/sessions/:id/close": {
+    request: async (w) => {
+      const { id } = await json(
+        await call("/api/v1/sessions", { token: w.tokens.owner, body: { machineId: w.machineM } }),
+        201,
+      );
+      return { path: `/api/v1/sessions/${id}/close`, body: {} };
+    },
+    ok: 200,
+    scoped: true,
+  },
+  "get /api/v1/sessions/:id/events": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/events` }),
+    ok: 200,
+    scoped: true,
+  },
+  "get /api/v1/sessions/:id/record": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/record` }),
+    ok: 200,
+    scoped: true,
+  },
+  "get /api/v1/sessions/:id/live": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/live`, headers: { upgrade: "websocket" } }),
+    ok: 101,
+    scoped: true,
+  },
+};
+
+function expected(route: (typeof ROUTES)[number], fixture: Fixture, who: Who): number {
+  if (route.access === "public" || route.access === "operator") return fixture.ok;
+  if (who === "anonymous") return 401;
+  const role = ROLE[who] as string;
+  if (!(route.access as readonly string[]).includes(role)) return 403;
+  if (who === "otherTenant" && (fixture.scoped || fixture.tenantOwned)) return 404;
+  if (who === "contactOther" && fixture.scoped) return 404;
+  return fixture.byRole?.[role] ?? fixture.ok;
+}
+
+async function login(email: string): Promise<string> {
+  return (await json(await call("/api/v1/auth/login", { body: { email, password: PASSWORD } }), 200)).token;
+}
+
+let worldOnce: Promise<World> | null = null;
+const world = () => (worldOnce ??= buildWorld());
+
+async function buildWorld(): Promise<World> {
+  const setup = await json(
+    await call("/api/v1/setup", {
+      body: { organization: "Northwind IT", name: "Olivia", email: "owner@a.test", password: PASSWORD },
+    }),
+    201,
+  );
+  const owner = setup.token as string;
+  const add = async (email: string, role: string) =>
+    json(await call("/api/v1/users", { token: owner, body: { name: role, email, role, password: PASSWORD } }), 201);
+  await add("dispatcher@a.test", "dispatcher");
+  await add("technician@a.test", "technician");
+  const spare = await add("spare@a.test", "technician");
+  const m = await enrollMachine(owner, "Contoso Dental");
+  const spareMachine = await enrollMachine(owner, "Spare Client");
+  const { id: clientY } = await json(
+    await call("/api/v1/clients", { token: owner, body: { name: "Litware Law" } }),
+    201,
+  );
+  await json(
+    await call(`/api/v1/clients/${m.clientId}/contacts`, {
+      token: owner,
+      body: { name: "Carol", email: "contact@x.test", password: PASSWORD },
+    }),
+    201,
+  );
+  await json(
+    await call(`/api/v1/clients/${clientY}/contacts`, {
+      token: owner,
+      body: { name: "Yuri", email: "contact@y.test", password: PASSWORD },
+    }),
+    201,
+  );
+  const b = await json(
+    await call("/api/v1/tenants", {
+      headers: { authorization: "Bearer operator-secret-for-tests" },
+      body: { organization: "Fabrikam MSP", name: "Bea", email: "owner@b.test", password: PASSWORD },
+    }),
+    201,
+  );
+  const { id: enrollment } = await json(
+    await call("/api/v1/enrollments", { token: owner, body: { clientId: m.clientId } }),
+    201,
+  );
+  const { id: ownerApiToken } = await json(
+    await call("/api/v1/tokens", { token: owner, body: { name: "backup script" } }),
+    201,
+  );
+  const emails = {
+    owner: "owner@a.test",
+    dispatcher: "dispatcher@a.test",
+    technician: "technician@a.test",
+    contact: "contact@x.test",
+    contactOther: "contact@y.test",
+    otherTenant: "owner@b.test",
+  };
+  const world: World = {
+    tokens: {
+      owner,
+      dispatcher: await login(emails.dispatcher),
+      technician: await login(emails.technician),
+      contact: await login(emails.contact),
+      contactOther: await login(emails.contactOther),
+      otherTenant: b.token,
+    },
+    emails,
+    clientX: m.clientId,
+    machineM: m.machineId,
+    machineSpare: spareMachine.machineId,
+    sessionS: "",
+    commandC: "",
+    userSpare: spare.id,
+    enrollment,
+    ownerApiToken,
+  };
+  const s = await freshSession(world);
+  world.sessionS = s.id;
+  world.commandC = s.commandId;
+  return world;
+}
+
+describe("authorization matrix", () => {
+  it("covers every route in the route table", () => {
+    const missing = ROUTES.map((r) => `${r.method} ${r.path}`).filter((key) => !FIXTURES[key]);
+    expect(missing).toEqual([]);
+    expect(ROUTES.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it("gives every caller exactly the status its role and tenant allow", async () => {
+    const w = await world();
+    const mismatches: string[] = [];
+    for (const route of ROUTES) {
+      const key = `${route.method} ${route.path}`;
+      const fixture = FIXTURES[key] as Fixture;
+      for (const who of EVERYONE) {
+        const { path, body, headers } = await fixture.request(w, who);
+        let token = who === "anonymous" ? undefined : w.tokens[who];
+        if (fixture.freshToken && who !== "anonymous") token = await login(w.emails[who]);
+        const res = await call(path, {
+          method: route.method.toUpperCase(),
+          ...(token ? { token } : {}),
+          ...(body !== undefined ? { body } : {}),
+          ...(headers ? { headers } : {}),
+        });
+        const want = expected(route, fixture, who);
+        if (res.status !== want)
+          mismatches.push(`${key} as ${who}: ${res.status}, expected ${want} (${(await res.text()).slice(0, 120)})`);
+        else if (res.status >= 400) {
+          // Every refusal has the contract's error shape.
+          const err = (await res.json()) as { error?: { code?: unknown; message?: unknown } };
+          if (typeof err.error?.code !== "string" || typeof err.error?.message !== "string")
+            mismatches.push(`${key} as ${who}: bad error shape`);
+        }
+        res.webSocket?.accept();
+        res.webSocket?.close();
+        // Signing out everywhere or changing the password also ended the caller's standing token: sign in again.
+        if (fixture.freshToken && who !== "anonymous" && res.status < 300) w.tokens[who] = await login(w.emails[who]);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it("lists nothing of another tenant, and a contact nothing of another client", async () => {
+    const w = await world();
+    const listed = async (token: string) => {
+      const bodies = await Promise.all(
+        [
+          "/api/v1/machines",
+          "/api/v1/sessions",
+          "/api/v1/clients",
+          "/api/v1/users",
+          "/api/v1/audit",
+          "/api/v1/tokens",
+          "/api/v1/enrollments",
+        ].map(async (path) => {
+          const res = await call(path, { token });
+          return res.status === 200 ? await res.text() : "";
+        }),
+      );
+      return bodies.join("\n");
+    };
+    const aIds = [
+      w.clientX,
+      w.machineM,
+      w.machineSpare,
+      w.sessionS,
+      w.userSpare,
+      w.enrollment,
+      w.ownerApiToken,
+      "owner@a.test",
+    ];
+    const b = await listed(w.tokens.otherTenant);
+    expect(aIds.filter((id) => b.includes(id))).toEqual([]);
+    expect(b).toContain("owner@b.test");
+    const y = await listed(w.tokens.contactOther);
+    expect([w.clientX, w.machineM, w.sessionS].filter((id) => y.includes(id))).toEqual([]);
+    const x = await listed(w.tokens.contact);
+    expect([w.clientX, w.machineM, w.sessionS].every((id) => x.includes(id))).toBe(true);
+  });
+});
