@@ -157,6 +157,15 @@ describe("a first session", () => {
     expect(lifecycle).toEqual(["started 1", "finished 1", "started 2", "finished 2", "started 3", "finished 3"]);
   });
 
+  it("has no operator route when no operator secret is configured", async () => {
+    const res = await fetch(`${server.url}/api/v1/tenants`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer guess" },
+      body: JSON.stringify({ organization: "X", name: "X", email: "x@x.test", password: "0123456789" }),
+    });
+    expect([res.status, ((await res.json()) as any).error.code]).toEqual([404, "not_found"]);
+  });
+
   it("shows the machine offline when its runtime stops", async () => {
     await proc.stop();
     await waitOnline(owner, runtime.machineId, false);

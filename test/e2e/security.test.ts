@@ -1,0 +1,237 @@
+// Hostile peers against a real runtime process and the real server: a forged machine key, a replayed challenge
+// answer, a revoked machine, and a spoofed server sending dispatches not signed by the tenant's key. In every case
+// the endpoint runs nothing: the marker file the command would create never appears.
+
+import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket, { WebSocketServer } from "ws";
+import {
+  type Api,
+  enrollRuntime,
+  type Runtime,
+  type Server,
+  setupOrganization,
+  startServer,
+  tempDir,
+  waitCommand,
+  waitFor,
+  waitOnline,
+} from "../helpers.ts";
+
+const b64url = (b: Buffer) => b.toString("base64url");
+
+let server: Server;
+let owner: Api;
+
+beforeAll(async () => {
+  server = await startServer();
+  owner = await setupOrganization(server.url);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+function config(runtime: Runtime) {
+  return JSON.parse(readFileSync(join(runtime.dataDir, "runtime.json"), "utf8"));
+}
+
+async function queueMarker(runtime: Runtime): Promise<{ sessionId: string; commandId: string; marker: string }> {
+  const marker = join(tempDir("marker"), "ran");
+  const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
+  const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+    command: `touch '${marker}'`,
+    shell: "bash",
+  });
+  return { sessionId, commandId, marker };
+}
+
+/** Open the runtime socket by hand and answer the challenge with `answer(nonce)`; resolves with the close code or "welcome". */
+function handshake(machineId: string, answer: (nonce: string) => string): Promise<number | "welcome"> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/api/v1/runtime/connect?machineId=${machineId}`);
+    ws.on("message", (m) => {
+      const frame = JSON.parse(m.toString());
+      if (frame.t === "challenge") ws.send(answer(frame.nonce));
+      if (frame.t === "welcome") {
+        ws.close();
+        resolve("welcome");
+      }
+    });
+    ws.on("close", (code) => resolve(code));
+    ws.on("error", reject);
+  });
+}
+
+describe("runtime identity and signed dispatch", () => {
+  it("a runtime with a forged key is refused and runs nothing", async () => {
+    const runtime = await enrollRuntime(server.url, owner, "Forged Key Clinic");
+    const q = await queueMarker(runtime);
+    const cfg = config(runtime);
+    cfg.privateKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" });
+    writeFileSync(join(runtime.dataDir, "runtime.json"), JSON.stringify(cfg), { mode: 0o600 });
+    const proc = runtime.start();
+    try {
+      await waitFor(() => proc.output().includes("4401"), "the server to refuse the forged identity", 15_000);
+      const { machines } = await owner.json("/api/v1/machines");
+      expect(machines.find((m: any) => m.id === runtime.machineId).online).toBe(false);
+      expect((await owner.json(`/api/v1/sessions/${q.sessionId}/commands/${q.commandId}`)).command.state).toBe(
+        "queued",
+      );
+      expect(existsSync(q.marker)).toBe(false);
+    } finally {
+      await proc.stop();
+    }
+  });
+
+  it("a replayed answer to an earlier challenge is refused", async () => {
+    const runtime = await enrollRuntime(server.url, owner, "Replay Dental");
+    const cfg = config(runtime);
+    const key = createPrivateKey(cfg.privateKey);
+    const facts = { hostname: "REPLAY-01", os: "linux", osVersion: "", arch: "x64", runtimeVersion: "0.1.0" };
+    let captured = "";
+    const hello = (nonce: string) =>
+      JSON.stringify({
+        t: "hello",
+        v: 1,
+        machineId: runtime.machineId,
+        facts,
+        signature: b64url(sign(null, Buffer.from(`caisey-runtime-auth-v1\n${runtime.machineId}\n${nonce}`), key)),
+      });
+    // A genuine answer is accepted…
+    expect(
+      await handshake(runtime.machineId, (nonce) => {
+        captured = hello(nonce);
+        return captured;
+      }),
+    ).toBe("welcome");
+    // …and the same answer replayed on a new connection (fresh challenge) is refused.
+    expect(await handshake(runtime.machineId, () => captured)).toBe(4401);
+    // A signature over the right nonce for another machine id is refused too.
+    expect(
+      await handshake(runtime.machineId, (nonce) =>
+        hello(nonce).replace(runtime.machineId, "mch_aaaaaaaaaaaaaaaaaaaa"),
+      ),
+    ).toBe(4401);
+  });
+
+  it("a revoked machine is disconnected, refused from then on, and runs nothing", async () => {
+    const runtime = await enrollRuntime(server.url, owner, "Revoked Realty");
+    let proc = runtime.start();
+    await waitOnline(owner, runtime.machineId);
+    // A command is running and the marker command waits behind it when the owner revokes the machine.
+    const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
+    await owner.json(`/api/v1/sessions/${sessionId}/commands`, { command: "sleep 1", shell: "bash" });
+    const marker = join(tempDir("revoked"), "ran");
+    const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+      command: `touch '${marker}'`,
+      shell: "bash",
+    });
+    expect((await owner.post(`/api/v1/machines/${runtime.machineId}/revoke`)).status).toBe(204);
+    await waitOnline(owner, runtime.machineId, false);
+    const { machines } = await owner.json("/api/v1/machines");
+    expect(machines.find((m: any) => m.id === runtime.machineId)).toMatchObject({ revoked: true, online: false });
+    const refused = await owner.post("/api/v1/sessions", { machineId: runtime.machineId });
+    expect([refused.status, (await refused.json()).error.code]).toEqual([409, "machine_revoked"]);
+    // Still refused after the runtime restarts and retries; the queued command never reaches it.
+    await new Promise((r) => setTimeout(r, 1500));
+    await proc.stop();
+    proc = runtime.start();
+    try {
+      await waitFor(
+        () => /unexpected server response: 404|4403/i.test(proc.output()),
+        "the revoked runtime to be refused",
+        15_000,
+      );
+      expect((await owner.json("/api/v1/machines")).machines.find((m: any) => m.id === runtime.machineId).online).toBe(
+        false,
+      );
+      expect((await owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`)).command.state).toBe("queued");
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      await proc.stop();
+    }
+  });
+
+  it("a spoofed server cannot make the runtime run anything; the real server's signed dispatch runs", async () => {
+    const runtime = await enrollRuntime(server.url, owner, "Spoofed Server Bakery");
+    const cfg = config(runtime);
+    const marker = join(tempDir("spoof"), "ran");
+    const attacker = generateKeyPairSync("ed25519").privateKey;
+    // The attacker's server speaks the protocol perfectly, but cannot sign with the tenant's key.
+    const fake = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    const received: any[] = [];
+    fake.on("connection", (ws) => {
+      ws.send(JSON.stringify({ t: "challenge", nonce: b64url(Buffer.alloc(32, 7)) }));
+      ws.on("message", (m) => {
+        const frame = JSON.parse(m.toString());
+        received.push(frame);
+        if (frame.t !== "hello") return;
+        ws.send(JSON.stringify({ t: "welcome", machineId: runtime.machineId }));
+        const d = {
+          sessionId: "ses_aaaaaaaaaaaaaaaaaaaa",
+          commandId: "cmd_aaaaaaaaaaaaaaaaaaaa",
+          command: `touch '${marker}'`,
+          shell: "bash",
+          timeoutSeconds: null,
+        };
+        const message = `caisey-dispatch-v1\n${JSON.stringify([runtime.machineId, d.sessionId, d.commandId, d.shell, d.timeoutSeconds, d.command])}`;
+        ws.send(
+          JSON.stringify({
+            t: "dispatch",
+            ...d,
+            resume: false,
+            signature: b64url(sign(null, Buffer.from(message), attacker)),
+          }),
+        );
+        ws.send(
+          JSON.stringify({
+            t: "dispatch",
+            ...d,
+            commandId: "cmd_bbbbbbbbbbbbbbbbbbbb",
+            resume: false,
+            signature: "A".repeat(86),
+          }),
+        );
+      });
+    });
+    await new Promise((r) => fake.once("listening", r));
+    const port = (fake.address() as { port: number }).port;
+    writeFileSync(
+      join(runtime.dataDir, "runtime.json"),
+      JSON.stringify({ ...cfg, server: `http://127.0.0.1:${port}` }),
+      { mode: 0o600 },
+    );
+    let proc = runtime.start();
+    try {
+      await waitFor(
+        () => (proc.output().match(/refused dispatch/g) ?? []).length >= 2,
+        "both forged dispatches to be refused",
+        15_000,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(existsSync(marker)).toBe(false);
+      expect(received.filter((f) => f.t !== "hello")).toEqual([]); // not even an answer
+    } finally {
+      await proc.stop();
+      fake.close();
+    }
+    // Pointed back at the real server, the same runtime runs the tenant's signed dispatch.
+    writeFileSync(join(runtime.dataDir, "runtime.json"), JSON.stringify(cfg), { mode: 0o600 });
+    proc = runtime.start();
+    try {
+      await waitOnline(owner, runtime.machineId);
+      const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
+      const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+        command: `touch '${marker}'`,
+        shell: "bash",
+      });
+      expect(await waitCommand(owner, sessionId, commandId)).toMatchObject({ state: "finished", exitCode: 0 });
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      await proc.stop();
+    }
+  });
+});
