@@ -203,8 +203,13 @@ export interface Runtime {
 }
 
 /** Create a client and an enrollment token, and enroll a runtime with the real CLI. */
-export async function enrollRuntime(url: string, owner: Api, clientName = "Contoso Dental"): Promise<Runtime> {
-  const { id: clientId } = await owner.json<{ id: string }>("/api/v1/clients", { name: clientName });
+export async function enrollRuntime(
+  url: string,
+  owner: Api,
+  clientName = "Contoso Dental",
+  approvalPolicy: "always" | "changes" | "never" = "changes",
+): Promise<Runtime> {
+  const { id: clientId } = await owner.json<{ id: string }>("/api/v1/clients", { name: clientName, approvalPolicy });
   const { token } = await owner.json<{ token: string }>("/api/v1/enrollments", { clientId });
   const dataDir = tempDir("runtime");
   const enroll = startProc([RUNTIME, "enroll", "--server", url, "--token", token, "--data-dir", dataDir], {});

@@ -31,7 +31,8 @@ async function signIn(page: Page, url: string, email: string, password: string):
   await page.getByTestId("login-email").fill(email);
   await page.getByTestId("login-password").fill(password);
   await page.getByTestId("login-submit").click();
-  await page.waitForURL(/\/machines$/, { timeout: 30_000 });
+  // Staff land on Machines, a client's contact on Approvals.
+  await page.waitForURL(/\/(machines|approvals)$/, { timeout: 30_000 });
 }
 
 describe("console administration and the contact's view", () => {
@@ -177,7 +178,9 @@ describe("console administration and the contact's view", () => {
     const cpage = await contactContext.newPage();
     try {
       await signIn(cpage, server.url, CONTACT.email, CONTACT.password);
+      await cpage.waitForURL(/\/approvals$/);
       await expect.poll(() => cpage.getByTestId("whoami").textContent()).toContain("contact");
+      await cpage.getByTestId("nav-machines").click();
       const rows = cpage.getByTestId("machine-row");
       await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(1);
       expect(await rows.first().getAttribute("data-machine-id")).toBe(mine.machineId);
@@ -200,8 +203,16 @@ describe("console administration and the contact's view", () => {
         .toBe("live");
       expect(await cpage.getByTestId("session-ticket").textContent()).toBe("T-77");
 
-      // The transcript is live as for staff: the technician's greeting and command output arrive.
+      // The client approves every command: the contact decides right in the transcript, then it runs.
       const block = cpage.getByTestId("command-block").first();
+      await expect
+        .poll(() => block.getByTestId("command-state").textContent(), { timeout: 10_000 })
+        .toBe("awaiting approval");
+      await block.getByTestId("decision-comment").fill("ok");
+      await block.getByTestId("approve").click();
+      await expect.poll(() => block.getByTestId("approval-state").textContent(), { timeout: 10_000 }).toBe("approved");
+
+      // The transcript is live as for staff: the technician's greeting and command output arrive.
       await expect
         .poll(() => block.getByTestId("command-output").textContent(), { timeout: 30_000 })
         .toContain("checking-disk");

@@ -124,4 +124,83 @@ describe("Transcript", () => {
     t.apply(ev("session.closed", {}, "user:usr_a"));
     expect(t.sessionState).toBe("closed");
   });
+
+  it("folds an approval into its command block, with who decided, and maps folded events to the block", () => {
+    seq = 0;
+    const t = new Transcript();
+    t.apply(ev("session.opened", { hostname: "pc-1", technicianId: "usr_a" }, "user:usr_a"));
+    t.apply(
+      ev(
+        "command.requested",
+        { commandId: "c1", command: "touch x", shell: "sh", classification: "change", approvalRequired: true },
+        "user:usr_a",
+      ),
+    );
+    t.apply(
+      ev(
+        "approval.requested",
+        {
+          approvalId: "apr_1",
+          commandId: "c1",
+          summary: "Create or update the file x",
+          expiresAt: "2030-01-01T00:00:00Z",
+        },
+        "user:usr_a",
+      ),
+    );
+    const cmd = t.commands.get("c1");
+    expect(cmd?.state).toBe("awaiting_approval");
+    expect(cmd?.classification).toBe("change");
+    expect(cmd?.approval).toMatchObject({
+      id: "apr_1",
+      state: "pending",
+      seq: 3,
+      summary: "Create or update the file x",
+    });
+    t.apply(
+      ev(
+        "approval.granted",
+        { approvalId: "apr_1", commandId: "c1", contactName: "Carla", channel: "portal", comment: "Go ahead" },
+        "contact:usr_c",
+      ),
+    );
+    expect(cmd?.state).toBe("queued");
+    expect(cmd?.approval).toMatchObject({
+      state: "granted",
+      decisionSeq: 4,
+      contactName: "Carla",
+      comment: "Go ahead",
+    });
+    t.apply(ev("command.started", { commandId: "c1", pid: 1 }));
+    t.apply(out("c1", "stdout", "done\n"));
+    t.apply(ev("command.finished", { commandId: "c1", state: "finished", exitCode: 0 }));
+    // Only the session line and the block: the approval events live inside the block.
+    expect(t.items.map((i) => i.kind)).toEqual(["line", "command"]);
+    for (const s of [2, 3, 4, 5, 6, 7]) expect(t.itemSeqOf(s)).toBe(2);
+    expect(t.itemSeqOf(1)).toBe(1);
+    expect(t.itemSeqOf(99)).toBeNull();
+
+    t.apply(
+      ev("session.assigned", { from: "usr_a", to: "usr_b", toName: "Bea", byName: "Al", note: null }, "user:usr_a"),
+    );
+    expect(t.technicianId).toBe("usr_b");
+    expect(t.technicianName).toBe("Bea");
+    t.apply(ev("participant.joined", { name: "Carla" }, "contact:usr_c"));
+    t.apply(ev("participant.left", { name: "Carla" }, "contact:usr_c"));
+    expect(t.presence.map((p) => p.joined)).toEqual([true, false]);
+  });
+
+  it("marks an expired approval and a declined command", () => {
+    seq = 0;
+    const t = new Transcript();
+    t.apply(ev("command.requested", { commandId: "c1", command: "rm x", shell: "sh" }, "user:usr_a"));
+    t.apply(ev("approval.requested", { approvalId: "apr_1", commandId: "c1" }, "user:usr_a"));
+    t.apply(ev("approval.expired", { approvalId: "apr_1", commandId: "c1" }, "system"));
+    expect(t.commands.get("c1")?.approval?.state).toBe("expired");
+    t.apply(ev("command.requested", { commandId: "c2", command: "rm y", shell: "sh" }, "user:usr_a"));
+    t.apply(ev("approval.requested", { approvalId: "apr_2", commandId: "c2" }, "user:usr_a"));
+    t.apply(ev("approval.declined", { approvalId: "apr_2", commandId: "c2", contactName: "Carla" }, "contact:usr_c"));
+    expect(t.commands.get("c2")?.state).toBe("declined");
+    expect(t.commands.get("c2")?.approval?.state).toBe("declined");
+  });
 });

@@ -67,7 +67,7 @@ function handshake(machineId: string, answer: (nonce: string) => string): Promis
 
 describe("runtime identity and signed dispatch", () => {
   it("a runtime with a forged key is refused and runs nothing", async () => {
-    const runtime = await enrollRuntime(server.url, owner, "Forged Key Clinic");
+    const runtime = await enrollRuntime(server.url, owner, "Forged Key Clinic", "never");
     const q = await queueMarker(runtime);
     const cfg = config(runtime);
     cfg.privateKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" });
@@ -87,7 +87,7 @@ describe("runtime identity and signed dispatch", () => {
   });
 
   it("a replayed answer to an earlier challenge is refused", async () => {
-    const runtime = await enrollRuntime(server.url, owner, "Replay Dental");
+    const runtime = await enrollRuntime(server.url, owner, "Replay Dental", "never");
     const cfg = config(runtime);
     const key = createPrivateKey(cfg.privateKey);
     const facts = { hostname: "REPLAY-01", os: "linux", osVersion: "", arch: "x64", runtimeVersion: "0.1.0" };
@@ -118,7 +118,7 @@ describe("runtime identity and signed dispatch", () => {
   });
 
   it("a revoked machine is disconnected, refused from then on, and runs nothing", async () => {
-    const runtime = await enrollRuntime(server.url, owner, "Revoked Realty");
+    const runtime = await enrollRuntime(server.url, owner, "Revoked Realty", "never");
     let proc = runtime.start();
     await waitOnline(owner, runtime.machineId);
     // A command is running and the marker command waits behind it when the owner revokes the machine.
@@ -156,7 +156,7 @@ describe("runtime identity and signed dispatch", () => {
   });
 
   it("a spoofed server cannot make the runtime run anything; the real server's signed dispatch runs", async () => {
-    const runtime = await enrollRuntime(server.url, owner, "Spoofed Server Bakery");
+    const runtime = await enrollRuntime(server.url, owner, "Spoofed Server Bakery", "never");
     const cfg = config(runtime);
     const marker = join(tempDir("spoof"), "ran");
     const attacker = generateKeyPairSync("ed25519").privateKey;
@@ -176,8 +176,12 @@ describe("runtime identity and signed dispatch", () => {
           command: `touch '${marker}'`,
           shell: "bash",
           timeoutSeconds: null,
+          technicianId: "usr_aaaaaaaaaaaaaaaaaaaa",
+          approvalRequired: false,
+          approval: null,
         };
-        const message = `caisey-dispatch-v1\n${JSON.stringify([runtime.machineId, d.sessionId, d.commandId, d.shell, d.timeoutSeconds, d.command])}`;
+        // The exact message the tenant would sign; only the key is wrong.
+        const message = `caisey-dispatch-v1\n${JSON.stringify([runtime.machineId, d.sessionId, d.commandId, d.shell, d.timeoutSeconds, d.command, d.technicianId, d.approvalRequired, d.approval])}`;
         ws.send(
           JSON.stringify({
             t: "dispatch",

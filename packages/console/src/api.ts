@@ -51,7 +51,9 @@ export async function api<T>(method: "GET" | "POST", path: string, body?: unknow
       typeof err?.message === "string" && err.message.length > 0
         ? err.message
         : `The server answered ${response.status} ${response.statusText}`.trim();
-    if (response.status === 401 && onUnauthorized && !path.startsWith("/api/v1/auth/")) onUnauthorized();
+    // /me is how the shell itself learns it is signed out; reporting that back to the shell would loop.
+    if (response.status === 401 && onUnauthorized && !path.startsWith("/api/v1/auth/") && path !== "/api/v1/me")
+      onUnauthorized();
     throw new ApiError(response.status, code, message);
   }
   return parsed as T;
@@ -101,13 +103,21 @@ export function abilities(role: Role) {
 export type ApprovalPolicy = "always" | "changes" | "never";
 
 export const APPROVAL_POLICIES: { value: ApprovalPolicy; label: string; explain: string }[] = [
-  { value: "always", label: "Always", explain: "Every command waits until the client's contact approves it." },
+  {
+    value: "always",
+    label: "approve every command",
+    explain: "Every command waits until the client's contact approves it.",
+  },
   {
     value: "changes",
-    label: "Changes",
+    label: "approve changes",
     explain: "Commands that change the machine wait for the contact's approval; read-only ones run at once.",
   },
-  { value: "never", label: "Never", explain: "Commands run without asking; the contact can still follow the session." },
+  {
+    value: "never",
+    label: "no approval",
+    explain: "Commands run without asking; the contact can still follow the session.",
+  },
 ];
 
 export interface Client {
@@ -169,6 +179,7 @@ export interface SessionSummary {
   closedAt: string | null;
   commandCount: number;
   failedCount: number;
+  approvalCount?: number;
 }
 
 export interface Machine {
@@ -184,6 +195,73 @@ export interface Machine {
   lastSeenAt: string | null;
   enrolledAt?: string;
   revoked?: boolean;
+  lastUser?: string | null;
+}
+
+/** One change on a machine's timeline: a command classified as a change that ran there. */
+export interface MachineChange {
+  commandId: string;
+  sessionId: string;
+  command: string;
+  shell: string;
+  requestedBy: string;
+  requestedByName: string | null;
+  startedAt: string;
+  state: string;
+  exitCode: number | null;
+  approvalId: string | null;
+}
+
+export interface MachineCard {
+  machine: Machine;
+  sessions: SessionSummary[];
+  changes: MachineChange[];
+  next: string | null;
+}
+
+export type ApprovalState = "pending" | "granted" | "declined" | "expired";
+
+/** An approval as the tenant lists it (GET /api/v1/approvals, /approvals/:id, /approval-links/:token). */
+export interface Approval {
+  id: string;
+  sessionId: string;
+  commandId: string;
+  clientId: string;
+  clientName: string | null;
+  machineId: string;
+  hostname: string | null;
+  command: string | null;
+  shell: string | null;
+  summary: string | null;
+  requestedBy: string;
+  requestedByName: string | null;
+  requestedAt: string | null;
+  expiresAt: string | null;
+  state: ApprovalState;
+  decidedBy: string | null;
+  decidedByName: string | null;
+  decidedAt: string | null;
+  comment: string | null;
+}
+
+export interface SearchResult {
+  sessionId: string;
+  machineId: string;
+  clientId: string;
+  technicianId: string | null;
+  hostname: string;
+  seq: number;
+  ts: string;
+  kind: "command" | "output" | "chat" | "note";
+  commandId: string | null;
+  stream: "stdout" | "stderr" | null;
+  offset: number | null;
+  exitCode: number | null;
+  state: string | null;
+  approval: "pending" | "granted" | "declined" | "none" | null;
+  snippet: string;
+  /** [start, end) offsets into snippet (UTF-16 code units). */
+  highlights: [number, number][];
 }
 
 export interface SessionInfo {
@@ -198,6 +276,8 @@ export interface SessionInfo {
   openedAt?: string;
   closedAt?: string | null;
   ticket?: string | null;
+  /** Who watches the live socket right now (a snapshot at the time of the call). */
+  participants?: { actor: string; name: string }[];
 }
 
 export interface SessionEvent {

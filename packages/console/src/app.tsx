@@ -4,11 +4,14 @@ import type { JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, abilities, api, errorMessage, type Me, setUnauthorizedHandler } from "./api.ts";
 import { AccountPage } from "./pages/account.tsx";
+import { ApprovalLinkPage, ApprovalsPage } from "./pages/approvals.tsx";
 import { AuditPage } from "./pages/audit.tsx";
 import { ClientsPage } from "./pages/clients.tsx";
 import { LoginPage } from "./pages/login.tsx";
+import { MachinePage } from "./pages/machine.tsx";
 import { MachinesPage } from "./pages/machines.tsx";
 import { PeoplePage } from "./pages/people.tsx";
+import { SearchPage } from "./pages/search.tsx";
 import { SessionPage } from "./pages/session.tsx";
 import { SessionsPage } from "./pages/sessions.tsx";
 import { SetupPage } from "./pages/setup.tsx";
@@ -25,6 +28,8 @@ const PUBLIC_PATHS = new Set(["/login", "/setup"]);
 const TITLES: Record<string, string> = {
   "/machines": "Machines",
   "/sessions": "Sessions",
+  "/approvals": "Approvals",
+  "/search": "Search",
   "/people": "People",
   "/clients": "Clients",
   "/tokens": "API tokens",
@@ -32,8 +37,22 @@ const TITLES: Record<string, string> = {
   "/account": "Account",
 };
 
+/** Where someone lands after signing in: a client's contact starts with what waits for their approval. */
+function home(me: Me): string {
+  return me.user.role === "contact" ? "/approvals" : "/machines";
+}
+
+/** One-time approval links work without signing in: they never go through the console's sign-in. */
+const APPROVE_LINK = /^\/approve\/([^/]+)$/;
+
 export function App() {
   const path = usePath();
+  const link = APPROVE_LINK.exec(path);
+  if (link?.[1]) return <ApprovalLinkPage key={link[1]} token={decodeURIComponent(link[1])} />;
+  return <Console path={path} />;
+}
+
+function Console({ path }: { path: string }) {
   const [auth, setAuth] = useState<AuthState>({ kind: "loading" });
   /** Set by "Sign out": the next sign-in starts fresh instead of returning to this page. */
   const signedOutOnPurpose = useRef(false);
@@ -79,13 +98,17 @@ export function App() {
       navigate(`${target}${next}`, { replace: true });
     } else if (auth.kind === "signed-in" && (PUBLIC_PATHS.has(path) || path === "/")) {
       const next = new URLSearchParams(location.search).get("next");
-      navigate(next?.startsWith("/") && !next.startsWith("//") ? next : "/machines", { replace: true });
+      navigate(next?.startsWith("/") && !next.startsWith("//") ? next : home(auth.me), { replace: true });
     }
   }, [auth, path]);
 
   useEffect(() => {
     const name = auth.kind === "signed-in" ? auth.me.organization.name : "";
-    const page = path.startsWith("/sessions/") ? "Session" : (TITLES[path] ?? "");
+    const page = path.startsWith("/sessions/")
+      ? "Session"
+      : path.startsWith("/machines/")
+        ? "Machine"
+        : (TITLES[path] ?? "");
     document.title = ["Caisey", page, name].filter(Boolean).join(" · ");
   }, [auth, path]);
 
@@ -108,10 +131,17 @@ export function App() {
   const { me } = auth;
   const can = abilities(me.user.role);
   const sessionMatch = /^\/sessions\/([^/]+)$/.exec(path);
+  const machineMatch = /^\/machines\/([^/]+)$/.exec(path);
   let page: JSX.Element;
   if (sessionMatch?.[1])
     page = <SessionPage key={sessionMatch[1]} sessionId={decodeURIComponent(sessionMatch[1])} me={me} />;
-  else if (path === "/machines" || path === "/" || PUBLIC_PATHS.has(path)) page = <MachinesPage me={me} />;
+  else if (machineMatch?.[1])
+    page = <MachinePage key={machineMatch[1]} machineId={decodeURIComponent(machineMatch[1])} me={me} />;
+  else if (path === "/" || PUBLIC_PATHS.has(path))
+    page = me.user.role === "contact" ? <ApprovalsPage me={me} /> : <MachinesPage me={me} />;
+  else if (path === "/machines") page = <MachinesPage me={me} />;
+  else if (path === "/approvals") page = <ApprovalsPage me={me} />;
+  else if (path === "/search") page = <SearchPage me={me} />;
   else if (path === "/sessions") page = <SessionsPage me={me} />;
   else if (path === "/people")
     page = can.managePeople ? <PeoplePage me={me} onSelfChanged={refresh} /> : <NotAllowed />;
@@ -122,8 +152,11 @@ export function App() {
   else page = <NotFound path={path} />;
 
   const nav: { href: string; label: string; id: string; show: boolean }[] = [
+    { href: "/approvals", label: "Approvals", id: "approvals", show: !can.staff },
     { href: "/machines", label: "Machines", id: "machines", show: true },
     { href: "/sessions", label: "Sessions", id: "sessions", show: true },
+    { href: "/search", label: "Search", id: "search", show: true },
+    { href: "/approvals", label: "Approvals", id: "approvals", show: can.staff },
     { href: "/people", label: "People", id: "people", show: can.managePeople },
     { href: "/clients", label: "Clients", id: "clients", show: can.staff },
     { href: "/tokens", label: "API tokens", id: "tokens", show: can.staff },
@@ -156,7 +189,7 @@ export function App() {
   return (
     <div class="layout">
       <header class="topbar">
-        <a class="brand" href="/machines" onClick={linkClick}>
+        <a class="brand" href={home(me)} onClick={linkClick}>
           caisey
         </a>
         <nav>

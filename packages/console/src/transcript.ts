@@ -44,6 +44,27 @@ export interface CommandResult {
   reason?: string;
 }
 
+/** The client's approval of one command, as the record tells it. */
+export interface ApprovalView {
+  id: string;
+  state: "pending" | "granted" | "declined" | "expired";
+  /** Seq of approval.requested, and of the decision or expiry once there is one. */
+  seq: number;
+  decisionSeq?: number;
+  requestedAt: string;
+  summary?: string;
+  lines?: string[];
+  because?: string;
+  reason?: string;
+  technicianName?: string;
+  expiresAt?: string;
+  decidedAt?: string;
+  contactId?: string;
+  contactName?: string;
+  channel?: string;
+  comment?: string;
+}
+
 export interface CommandView {
   id: string;
   seq: number;
@@ -55,6 +76,14 @@ export interface CommandView {
   /** Why the technician ran it, when given. */
   reason?: string;
   state: string;
+  /** What the server's classifier made of it, and whether it had to wait for the client. */
+  classification?: string;
+  approvalRequired?: boolean;
+  approval?: ApprovalView;
+  /** Seqs of the events folded into this block (for ordering and scroll targets). */
+  startedSeq?: number;
+  firstOutputSeq?: number;
+  finishedSeq?: number;
   context?: CommandContext;
   result?: CommandResult;
   chunks: OutputChunk[];
@@ -89,6 +118,13 @@ export class Transcript {
   lastSeq = 0;
   headHash: string | null = null;
   sessionState: "open" | "closed" | null = null;
+  /** The session's technician as the record last said (session.opened, then each session.assigned). */
+  technicianId: string | null = null;
+  technicianName: string | null = null;
+  /** Presence events in order (the header's watcher list applies those after its snapshot). */
+  readonly presence: { seq: number; joined: boolean; actor: string; name: string }[] = [];
+  /** Event seq → seq of the transcript item showing it (events folded into a command block). */
+  private readonly owners = new Map<number, number>();
   /** Bumped on every applied event. */
   version = 0;
   private readonly decoders = new Map<string, Decoder>();
@@ -107,18 +143,61 @@ export class Transcript {
         cmd.shell = str(data.shell) ?? cmd.shell;
         cmd.timeoutSeconds = num(data.timeoutSeconds);
         cmd.reason = str(data.reason);
+        cmd.classification = str(data.classification);
+        if (typeof data.approvalRequired === "boolean") cmd.approvalRequired = data.approvalRequired;
         cmd.version++;
         return true;
       }
-      case "approval.requested":
-        return this.setState(data, "awaiting_approval", event);
+      case "approval.requested": {
+        const cmd = this.command(str(data.commandId), event);
+        if (cmd.state === "queued") cmd.state = "awaiting_approval";
+        cmd.approval = {
+          id: str(data.approvalId) ?? "",
+          state: "pending",
+          seq: event.seq,
+          requestedAt: event.ts,
+          summary: str(data.summary),
+          lines: Array.isArray(data.lines) ? data.lines.filter((l): l is string => typeof l === "string") : undefined,
+          because: str(data.because),
+          reason: str(data.reason),
+          technicianName: str(data.technicianName),
+          expiresAt: str(data.expiresAt),
+        };
+        this.owners.set(event.seq, cmd.seq);
+        cmd.version++;
+        return true;
+      }
       case "approval.granted":
-        return this.setState(data, "queued", event);
       case "approval.declined":
-        return this.setState(data, "declined", event);
+      case "approval.expired": {
+        const cmd = this.command(str(data.commandId), event);
+        const state =
+          event.type === "approval.granted" ? "granted" : event.type === "approval.declined" ? "declined" : "expired";
+        const approval: ApprovalView = cmd.approval ?? {
+          id: str(data.approvalId) ?? "",
+          state: "pending",
+          seq: event.seq,
+          requestedAt: event.ts,
+        };
+        approval.state = state;
+        approval.decisionSeq = event.seq;
+        approval.decidedAt = event.ts;
+        approval.contactId = str(data.contactId);
+        approval.contactName = str(data.contactName);
+        approval.channel = str(data.channel);
+        approval.comment = str(data.comment) || undefined;
+        cmd.approval = approval;
+        if (cmd.state === "awaiting_approval")
+          cmd.state = state === "granted" ? "queued" : state === "declined" ? "declined" : cmd.state;
+        this.owners.set(event.seq, cmd.seq);
+        cmd.version++;
+        return true;
+      }
       case "command.started": {
         const cmd = this.command(str(data.commandId), event);
         cmd.state = "running";
+        cmd.startedSeq = event.seq;
+        this.owners.set(event.seq, cmd.seq);
         const env = data.env;
         cmd.context = {
           pid: num(data.pid),
@@ -138,6 +217,8 @@ export class Transcript {
       case "command.output": {
         const cmd = this.command(str(data.commandId), event);
         const stream: Stream = data.stream === "stderr" ? "stderr" : "stdout";
+        cmd.firstOutputSeq ??= event.seq;
+        this.owners.set(event.seq, cmd.seq);
         let bytes: Uint8Array;
         try {
           bytes = fromBase64(str(data.data) ?? "");
@@ -161,6 +242,8 @@ export class Transcript {
           }
         }
         cmd.state = str(data.state) ?? "finished";
+        cmd.finishedSeq = event.seq;
+        this.owners.set(event.seq, cmd.seq);
         cmd.result = {
           exitCode: num(data.exitCode) ?? null,
           signal: str(data.signal),
@@ -176,6 +259,20 @@ export class Transcript {
       }
       case "session.opened":
         this.sessionState = "open";
+        this.technicianId = str(data.technicianId) ?? (event.actor.startsWith("user:") ? event.actor.slice(5) : null);
+        break;
+      case "session.assigned":
+        this.technicianId = str(data.to) ?? this.technicianId;
+        this.technicianName = str(data.toName) ?? null;
+        break;
+      case "participant.joined":
+      case "participant.left":
+        this.presence.push({
+          seq: event.seq,
+          joined: event.type === "participant.joined",
+          actor: event.actor,
+          name: str(data.name) ?? "",
+        });
         break;
       case "session.closed":
         this.sessionState = "closed";
@@ -185,12 +282,11 @@ export class Transcript {
     return true;
   }
 
-  private setState(data: Record<string, unknown>, state: string, event: SessionEvent): boolean {
-    const cmd = this.command(str(data.commandId), event);
-    cmd.state = state;
-    cmd.version++;
-    this.items.push({ kind: "line", seq: event.seq, event });
-    return true;
+  /** Seq of the transcript item that shows event `seq` (itself, or the command block it was folded into). */
+  itemSeqOf(seq: number): number | null {
+    const owner = this.owners.get(seq);
+    if (owner !== undefined) return owner;
+    return this.items.some((i) => i.seq === seq) ? seq : null;
   }
 
   private command(id: string | undefined, event: SessionEvent): CommandView {

@@ -1,6 +1,7 @@
 // Request bodies of the public HTTP contract (DESIGN.md), validated at the edge of each route.
 
 import { z } from "zod";
+import { APPROVAL_POLICIES } from "./approvals.ts";
 import { LIMITS } from "./limits.ts";
 import { MachineFacts } from "./protocol.ts";
 import { SHELLS } from "./shells.ts";
@@ -26,7 +27,6 @@ export type Role = (typeof ROLES)[number];
 
 export const UserBody = z.object({ name, email, role: z.enum(STAFF_ROLES), password });
 
-export const APPROVAL_POLICIES = ["always", "changes", "never"] as const;
 export const ClientBody = z.object({ name, approvalPolicy: z.enum(APPROVAL_POLICIES).default("changes") });
 export const ClientUpdateBody = z
   .object({ name: name.optional(), approvalPolicy: z.enum(APPROVAL_POLICIES).optional() })
@@ -88,6 +88,13 @@ export const CommandBody = z.object({
   timeoutSeconds: z.number().int().positive().max(LIMITS.maxTimeoutSeconds).optional(),
   /** How long the command may wait for an offline machine before it fails (default 1 hour). */
   queueTimeoutSeconds: z.number().int().min(1).max(LIMITS.maxQueueSeconds).optional(),
+  /** How long the client has to decide when the command needs approval (default 30 minutes). */
+  approvalTimeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .optional(),
 });
 export type CommandBody = z.infer<typeof CommandBody>;
 
@@ -102,3 +109,36 @@ export function describeIssue(error: z.ZodError): string {
   const where = issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
   return `${where}${issue.message}`;
 }
+
+export const DecisionBody = z.object({
+  decision: z.enum(["approve", "decline"]),
+  comment: z.string().trim().max(1000).optional(),
+});
+
+export const ApprovalLinkBody = z.object({
+  /** The client contact the link is for: their decision is recorded as theirs. */
+  contactId: z.string().regex(/^usr_[a-z2-7]{20}$/),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .optional(),
+});
+
+export const WebhookBody = z.object({
+  url: z
+    .string()
+    .max(2000)
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), "must be an http(s) URL"),
+  events: z
+    .array(z.enum(["approval.requested", "approval.granted", "approval.declined"]))
+    .min(1)
+    .default(["approval.requested"]),
+});
+
+export const AssignBody = z.object({
+  technicianId: z.string().regex(/^usr_[a-z2-7]{20}$/),
+  note: z.string().trim().max(1000).optional(),
+});

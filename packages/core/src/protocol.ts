@@ -30,9 +30,42 @@ export function authMessage(machineId: string, nonce: string): string {
  */
 export function dispatchMessage(
   machineId: string,
-  d: { sessionId: string; commandId: string; command: string; shell: string; timeoutSeconds: number | null },
+  d: {
+    sessionId: string;
+    commandId: string;
+    command: string;
+    shell: string;
+    timeoutSeconds: number | null;
+    technicianId: string;
+    approvalRequired: boolean;
+    approval: { id: string; digest: string } | null;
+  },
 ): string {
-  return `caisey-dispatch-v1\n${JSON.stringify([machineId, d.sessionId, d.commandId, d.shell, d.timeoutSeconds, d.command])}`;
+  return `caisey-dispatch-v1\n${JSON.stringify([
+    machineId,
+    d.sessionId,
+    d.commandId,
+    d.shell,
+    d.timeoutSeconds,
+    d.command,
+    d.technicianId,
+    d.approvalRequired,
+    d.approval ? [d.approval.id, d.approval.digest] : null,
+  ])}`;
+}
+
+/**
+ * What a client's approval is bound to: the exact command, in its shell, on that machine, in that session, for that
+ * technician. The runtime recomputes it before running an approval-gated dispatch.
+ */
+export function approvalSubject(a: {
+  shell: string;
+  command: string;
+  machineId: string;
+  sessionId: string;
+  technicianId: string;
+}): string {
+  return `caisey-approval-v1\n${JSON.stringify([a.shell, a.command, a.machineId, a.sessionId, a.technicianId])}`;
 }
 
 /** What the tenant's signing key signs for a cancel. */
@@ -128,6 +161,12 @@ export const DispatchFrame = z.object({
    * it in a crash) must not run it again: it reports it `interrupted` instead.
    */
   resume: z.boolean(),
+  /** Who asked for the command (an approval is bound to them). */
+  technicianId: id("usr"),
+  /** Policy required a client's approval for this command: it may run only with `approval` matching its digest. */
+  approvalRequired: z.boolean(),
+  /** The granted approval: its id, and the SHA-256 (hex) of approvalSubject(...) it was granted for. */
+  approval: z.object({ id: id("apr"), digest: sha256Hex }).nullable(),
   /** base64url Ed25519 signature by the tenant's signing key over dispatchMessage(machineId, frame). */
   signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
 });

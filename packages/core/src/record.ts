@@ -9,12 +9,14 @@ export const EVENT_TYPES = [
   "approval.requested",
   "approval.granted",
   "approval.declined",
+  "approval.expired",
   "command.started",
   "command.output",
   "command.finished",
   "chat.message",
   "note.added",
   "session.closed",
+  "session.assigned",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

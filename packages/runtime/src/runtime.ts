@@ -7,7 +7,7 @@ import { Connection, type ConnectionOptions } from "./connection.ts";
 import { Executor, type ExecutorOptions } from "./executor.ts";
 import { interruptedFinish, stopOrphan } from "./journal.ts";
 import { Outbox, type OutboxStore } from "./outbox.ts";
-import { signingKeyObject, verifyCancel, verifyDispatch } from "./signing.ts";
+import { approvalHolds, signingKeyObject, verifyCancel, verifyDispatch } from "./signing.ts";
 
 export interface RuntimeOptions {
   config: RuntimeConfig;
@@ -64,6 +64,10 @@ export class Runtime {
         onDispatch: (frame) => {
           if (!verifyDispatch(frame, machineId, signingKey)) {
             log(`refused dispatch ${frame.commandId}: bad signature`);
+            return;
+          }
+          if (!approvalHolds(frame, machineId)) {
+            log(`refused dispatch ${frame.commandId}: it needs the client's approval for exactly this command`);
             return;
           }
           executor.dispatch(frame);

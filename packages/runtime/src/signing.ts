@@ -4,8 +4,15 @@
 // The signed messages are dispatchMessage / cancelMessage from @caisey/core, bound to this runtime's own machine id,
 // so a dispatch signed for another machine never verifies here.
 
-import { createPublicKey, type KeyObject, verify } from "node:crypto";
-import { type CancelFrame, cancelMessage, type DispatchFrame, dispatchMessage, utf8 } from "@caisey/core";
+import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
+import {
+  approvalSubject,
+  type CancelFrame,
+  cancelMessage,
+  type DispatchFrame,
+  dispatchMessage,
+  utf8,
+} from "@caisey/core";
 
 /** A raw 32-byte Ed25519 public key as base64url without padding. */
 const RAW_KEY = /^[A-Za-z0-9_-]{43}$/;
@@ -54,11 +61,42 @@ function verifyMessage(message: string, signature: string, key: KeyObject): bool
 
 /** Whether the tenant signed this dispatch for this machine: the only way a command gets to run. Never throws. */
 export function verifyDispatch(
-  frame: Pick<DispatchFrame, "sessionId" | "commandId" | "command" | "shell" | "timeoutSeconds" | "signature">,
+  frame: Pick<
+    DispatchFrame,
+    | "sessionId"
+    | "commandId"
+    | "command"
+    | "shell"
+    | "timeoutSeconds"
+    | "technicianId"
+    | "approvalRequired"
+    | "approval"
+    | "signature"
+  >,
   machineId: string,
   key: KeyObject,
 ): boolean {
   return verifyMessage(dispatchMessage(machineId, frame), frame.signature, key);
+}
+
+/**
+ * A dispatch the client's approval policy gates runs only with the approval it was granted for: the digest must be
+ * that of this exact command, shell, machine, session and technician. (Defence in depth: the dispatch is signed too.)
+ */
+export function approvalHolds(
+  frame: Pick<DispatchFrame, "sessionId" | "command" | "shell" | "technicianId" | "approvalRequired" | "approval">,
+  machineId: string,
+): boolean {
+  if (!frame.approvalRequired) return true;
+  if (!frame.approval) return false;
+  const subject = approvalSubject({
+    shell: frame.shell,
+    command: frame.command,
+    machineId,
+    sessionId: frame.sessionId,
+    technicianId: frame.technicianId,
+  });
+  return createHash("sha256").update(subject).digest("hex") === frame.approval.digest;
 }
 
 /** Whether the tenant signed this cancel for this machine. Never throws. */

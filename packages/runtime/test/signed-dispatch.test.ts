@@ -18,7 +18,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { generateIdentity } from "../src/enroll.ts";
 import { Journal } from "../src/journal.ts";
 import { Runtime } from "../src/runtime.ts";
-import { type TestTenant, testTenant } from "./tenant.ts";
+import { approvalDigest, TECHNICIAN, type TestTenant, testTenant, withDefaults } from "./tenant.ts";
 
 const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
 const OTHER_MACHINE = "mch_bbbbbbbbbbbbbbbbbbbb";
@@ -108,7 +108,7 @@ async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
 }
 
 function unsigned(command: string, extra: Partial<DispatchFrame> = {}): Omit<DispatchFrame, "signature"> {
-  return {
+  return withDefaults({
     t: "dispatch",
     sessionId: SES,
     commandId: cmdId(),
@@ -117,7 +117,7 @@ function unsigned(command: string, extra: Partial<DispatchFrame> = {}): Omit<Dis
     timeoutSeconds: null,
     resume: false,
     ...extra,
-  };
+  });
 }
 
 const send = (frame: DispatchFrame | CancelFrame) => socket.send(JSON.stringify(frame));
@@ -171,6 +171,54 @@ describe.skipIf(process.platform === "win32")("a runtime that pinned the tenant'
     expect(existsSync(marker)).toBe(true);
     expect(of(touch.commandId).map((f) => f.t)).toEqual(["started", "finished"]);
     expect(finishOf(touch.commandId)).toMatchObject({ state: "finished", exitCode: 0 });
+  });
+
+  it("runs an approval-gated dispatch only with the approval for exactly that command", async () => {
+    const marker = path.join(dir, "marker");
+    const command = `touch ${marker}`;
+    const digest = (over: { command?: string; machineId?: string; sessionId?: string; technicianId?: string }) =>
+      approvalDigest({ shell: "bash", command, machineId: MACHINE, sessionId: SES, technicianId: TECHNICIAN, ...over });
+    const approval = (d: string) => ({ id: "apr_aaaaaaaaaaaaaaaaaaaa", digest: d });
+    const gated = unsigned(command, { approvalRequired: true, approval: null });
+    expect(gated.technicianId).toBe(TECHNICIAN);
+    const refused = [
+      { why: "no approval", frame: gated },
+      { why: "no approval, resumed", frame: { ...gated, resume: true } },
+      { why: "approval for another command", frame: { ...gated, approval: approval(digest({ command: "true" })) } },
+      {
+        why: "approval for another technician",
+        frame: { ...gated, approval: approval(digest({ technicianId: "usr_bbbbbbbbbbbbbbbbbbbb" })) },
+      },
+      {
+        why: "approval for another machine",
+        frame: { ...gated, approval: approval(digest({ machineId: OTHER_MACHINE })) },
+      },
+      {
+        why: "approval for another session",
+        frame: { ...gated, approval: approval(digest({ sessionId: "ses_bbbbbbbbbbbbbbbbbbbb" })) },
+      },
+    ];
+    // Every one of them is correctly signed by the tenant: it is the approval, not the signature, that fails.
+    for (const { frame } of refused) send(tenant.signDispatch(MACHINE, frame));
+    await barrier();
+
+    expect(existsSync(marker)).toBe(false);
+    expect(of(gated.commandId)).toEqual([]); // nothing back, not even `interrupted` for the resumed one
+    expect(journal?.knows(gated.commandId)).toBe(false);
+    expect(lines.some((l) => l === `refused dispatch ${gated.commandId}: bad signature`)).toBe(false);
+    expect(
+      lines.filter(
+        (l) => l === `refused dispatch ${gated.commandId}: it needs the client's approval for exactly this command`,
+      ).length,
+    ).toBe(refused.length);
+    expect(lines.some((l) => l.includes(`running ${gated.commandId}`))).toBe(false);
+
+    // With the approval for exactly this command, it runs.
+    send(tenant.signDispatch(MACHINE, { ...gated, approval: approval(digest({})) }));
+    await until(() => finishOf(gated.commandId) !== undefined);
+    expect(existsSync(marker)).toBe(true);
+    expect(of(gated.commandId).map((f) => f.t)).toEqual(["started", "finished"]);
+    expect(finishOf(gated.commandId)).toMatchObject({ state: "finished", exitCode: 0 });
   });
 
   it("ignores a forged redispatch of a known command entirely (no resend), and a forged resume", async () => {

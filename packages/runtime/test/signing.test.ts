@@ -1,7 +1,13 @@
-import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { CancelFrame, type DispatchFrame, DispatchFrame as DispatchSchema, dispatchMessage } from "@caisey/core";
+import { createHash, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import {
+  approvalSubject,
+  CancelFrame,
+  type DispatchFrame,
+  DispatchFrame as DispatchSchema,
+  dispatchMessage,
+} from "@caisey/core";
 import { describe, expect, it } from "vitest";
-import { isSigningKey, signingKeyObject, verifyCancel, verifyDispatch } from "../src/signing.ts";
+import { approvalHolds, isSigningKey, signingKeyObject, verifyCancel, verifyDispatch } from "../src/signing.ts";
 import { testTenant } from "./tenant.ts";
 
 const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
@@ -17,8 +23,25 @@ const unsigned: Omit<DispatchFrame, "signature"> = {
   shell: "bash",
   timeoutSeconds: 30,
   resume: false,
+  technicianId: "usr_aaaaaaaaaaaaaaaaaaaa",
+  approvalRequired: false,
+  approval: null,
 };
 const signed = tenant.signDispatch(MACHINE, unsigned);
+
+/** Computed from the spec, not through approvalSubject: sha256 hex of the exact subject string. */
+function digestOf(shell: string, command: string, machineId: string, sessionId: string, technicianId: string): string {
+  const subject = `caisey-approval-v1\n${JSON.stringify([shell, command, machineId, sessionId, technicianId])}`;
+  return createHash("sha256").update(subject, "utf8").digest("hex");
+}
+const TECH = unsigned.technicianId;
+const APPROVAL_ID = "apr_aaaaaaaaaaaaaaaaaaaa";
+const DIGEST = digestOf(unsigned.shell, unsigned.command, MACHINE, unsigned.sessionId, TECH);
+const gated: Omit<DispatchFrame, "signature"> = {
+  ...unsigned,
+  approvalRequired: true,
+  approval: { id: APPROVAL_ID, digest: DIGEST },
+};
 
 describe("signingKeyObject", () => {
   it("takes a raw 32-byte Ed25519 public key as base64url, nothing else", () => {
@@ -73,10 +96,33 @@ describe("verifyDispatch", () => {
       { timeoutSeconds: null },
       { sessionId: "ses_bbbbbbbbbbbbbbbbbbbb" },
       { commandId: "cmd_bbbbbbbbbbbbbbbbbbbb" },
+      { technicianId: "usr_bbbbbbbbbbbbbbbbbbbb" },
+      { approvalRequired: true },
+      { approval: { id: APPROVAL_ID, digest: DIGEST } },
     ];
     for (const change of tampered) {
       expect(verifyDispatch({ ...signed, ...change }, MACHINE, key), JSON.stringify(change)).toBe(false);
     }
+  });
+
+  it("covers the approval fields: none of technicianId, approvalRequired, approval can change under it", () => {
+    const signedGated = tenant.signDispatch(MACHINE, gated);
+    expect(DispatchSchema.parse(signedGated)).toEqual(signedGated);
+    expect(verifyDispatch(signedGated, MACHINE, key)).toBe(true);
+    const tampered: Partial<DispatchFrame>[] = [
+      { technicianId: "usr_bbbbbbbbbbbbbbbbbbbb" },
+      { approvalRequired: false }, // dropping the requirement
+      { approval: null },
+      { approval: { id: "apr_bbbbbbbbbbbbbbbbbbbb", digest: DIGEST } },
+      { approval: { id: APPROVAL_ID, digest: "0".repeat(64) } },
+      { approval: { id: APPROVAL_ID, digest: digestOf("bash", "rm -rf ~", MACHINE, unsigned.sessionId, TECH) } },
+      { approvalRequired: false, approval: null }, // exactly the ungated frame's fields, under the gated signature
+    ];
+    for (const change of tampered) {
+      expect(verifyDispatch({ ...signedGated, ...change }, MACHINE, key), JSON.stringify(change)).toBe(false);
+    }
+    // And the other way round: the ungated frame's signature does not carry a requirement or an approval.
+    expect(verifyDispatch({ ...signed, approvalRequired: true, approval: gated.approval }, MACHINE, key)).toBe(false);
   });
 
   it("refuses a dispatch signed for another machine", () => {
@@ -112,6 +158,64 @@ describe("verifyDispatch", () => {
       expect(verifyDispatch({ ...signed, signature: flipped.toString("base64url") }, MACHINE, key)).toBe(false);
     }
     expect(verifyDispatch({ ...signed, signature: undefined as unknown as string }, MACHINE, key)).toBe(false);
+  });
+});
+
+describe("approvalHolds", () => {
+  it("holds when no approval is required (whatever `approval` says)", () => {
+    expect(approvalHolds(unsigned, MACHINE)).toBe(true);
+    expect(approvalHolds({ ...unsigned, approval: { id: APPROVAL_ID, digest: "0".repeat(64) } }, MACHINE)).toBe(true);
+  });
+
+  it("does not hold when an approval is required and none is given", () => {
+    expect(approvalHolds({ ...unsigned, approvalRequired: true, approval: null }, MACHINE)).toBe(false);
+  });
+
+  it("holds with the digest of exactly this shell, command, machine, session and technician", () => {
+    expect(approvalHolds(gated, MACHINE)).toBe(true);
+    // The spec's digest and @caisey/core's approvalSubject agree.
+    const subject = approvalSubject({
+      shell: unsigned.shell,
+      command: unsigned.command,
+      machineId: MACHINE,
+      sessionId: unsigned.sessionId,
+      technicianId: TECH,
+    });
+    expect(createHash("sha256").update(subject).digest("hex")).toBe(DIGEST);
+  });
+
+  it("does not hold when the command, shell, session, technician or machine differ from what the digest covers", () => {
+    const changed: Partial<DispatchFrame>[] = [
+      { command: "echo hellO" },
+      { command: "echo hello " },
+      { command: "echo hello; rm -rf ~" },
+      { shell: "sh" },
+      { sessionId: "ses_bbbbbbbbbbbbbbbbbbbb" },
+      { technicianId: "usr_bbbbbbbbbbbbbbbbbbbb" },
+    ];
+    for (const change of changed) {
+      expect(approvalHolds({ ...gated, ...change }, MACHINE), JSON.stringify(change)).toBe(false);
+    }
+    expect(approvalHolds(gated, OTHER_MACHINE)).toBe(false);
+  });
+
+  it("does not hold for a digest of anything else: another command, another field order, no prefix, upper case", () => {
+    const wrong = [
+      digestOf("bash", "echo other", MACHINE, unsigned.sessionId, TECH),
+      digestOf("bash", "echo hello", OTHER_MACHINE, unsigned.sessionId, TECH),
+      digestOf("bash", "echo hello", MACHINE, "ses_bbbbbbbbbbbbbbbbbbbb", TECH),
+      digestOf("bash", "echo hello", MACHINE, unsigned.sessionId, "usr_bbbbbbbbbbbbbbbbbbbb"),
+      digestOf("sh", "echo hello", MACHINE, unsigned.sessionId, TECH),
+      digestOf("echo hello", "bash", MACHINE, unsigned.sessionId, TECH), // shell and command swapped
+      createHash("sha256")
+        .update(JSON.stringify(["bash", "echo hello", MACHINE, unsigned.sessionId, TECH]))
+        .digest("hex"), // no domain prefix
+      DIGEST.toUpperCase(),
+      "0".repeat(64),
+    ];
+    for (const digest of wrong) {
+      expect(approvalHolds({ ...gated, approval: { id: APPROVAL_ID, digest } }, MACHINE), digest).toBe(false);
+    }
   });
 });
 

@@ -1,14 +1,42 @@
 // Test helper: a tenant signing key, and dispatch/cancel frames signed with it as the server would sign them.
 
-import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { createHash, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { type CancelFrame, cancelMessage, type DispatchFrame, dispatchMessage, toBase64Url, utf8 } from "@caisey/core";
+
+/** The technician a test dispatch comes from unless it says otherwise. */
+export const TECHNICIAN = "usr_aaaaaaaaaaaaaaaaaaaa";
+
+/** The dispatch fields whose defaults signDispatch fills in: from TECHNICIAN, no approval required. */
+type Defaulted = "technicianId" | "approvalRequired" | "approval";
+export type UnsignedDispatch = Omit<DispatchFrame, "signature" | Defaulted> & Partial<Pick<DispatchFrame, Defaulted>>;
 
 export interface TestTenant {
   /** The raw Ed25519 public key as base64url: what the server hands the runtime at enrollment. */
   signingKey: string;
   privateKey: KeyObject;
-  signDispatch(machineId: string, frame: Omit<DispatchFrame, "signature">): DispatchFrame;
+  /** Sign a dispatch; technicianId defaults to TECHNICIAN, approvalRequired to false, approval to null. */
+  signDispatch(machineId: string, frame: UnsignedDispatch): DispatchFrame;
   signCancel(machineId: string, frame: Omit<CancelFrame, "signature">): CancelFrame;
+}
+
+/** Fill in the defaults for the fields a test does not care about. */
+export function withDefaults(frame: UnsignedDispatch): Omit<DispatchFrame, "signature"> {
+  return { technicianId: TECHNICIAN, approvalRequired: false, approval: null, ...frame };
+}
+
+/**
+ * The digest a client's approval carries, computed here from the spec rather than through approvalSubject: SHA-256
+ * (hex) of `caisey-approval-v1\n` + JSON of [shell, command, machineId, sessionId, technicianId].
+ */
+export function approvalDigest(a: {
+  shell: string;
+  command: string;
+  machineId: string;
+  sessionId: string;
+  technicianId: string;
+}): string {
+  const subject = `caisey-approval-v1\n${JSON.stringify([a.shell, a.command, a.machineId, a.sessionId, a.technicianId])}`;
+  return createHash("sha256").update(subject, "utf8").digest("hex");
 }
 
 export function testTenant(): TestTenant {
@@ -19,7 +47,10 @@ export function testTenant(): TestTenant {
   return {
     signingKey: x,
     privateKey,
-    signDispatch: (machineId, frame) => ({ ...frame, signature: signature(dispatchMessage(machineId, frame)) }),
+    signDispatch: (machineId, frame) => {
+      const full = withDefaults(frame);
+      return { ...full, signature: signature(dispatchMessage(machineId, full)) };
+    },
     signCancel: (machineId, frame) => ({ ...frame, signature: signature(cancelMessage(machineId, frame)) }),
   };
 }

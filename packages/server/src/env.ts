@@ -1,5 +1,6 @@
 import type { Directory } from "./objects/directory.ts";
 import type { Machine } from "./objects/machine.ts";
+import type { SearchIndex } from "./objects/search-index.ts";
 import type { Session } from "./objects/session.ts";
 import type { Tenant } from "./objects/tenant.ts";
 
@@ -8,6 +9,9 @@ export interface Env {
   TENANT: DurableObjectNamespace<Tenant>;
   MACHINE: DurableObjectNamespace<Machine>;
   SESSION: DurableObjectNamespace<Session>;
+  SEARCH_INDEX: DurableObjectNamespace<SearchIndex>;
+  /** Output bytes indexed per command for search (default 1 MiB); the record itself is never capped. */
+  SEARCH_OUTPUT_CAP?: string;
   /** Operator secret for creating further organizations on a hosted deployment (issue 4). */
   CAISEY_OPERATOR_TOKEN?: string;
 }
@@ -23,4 +27,12 @@ export function machine(env: Env, machineId: string) {
 }
 export function session(env: Env, sessionId: string) {
   return env.SESSION.get(env.SESSION.idFromName(sessionId));
+}
+/** A tenant's search index shard for one UTC month (`YYYY-MM`). */
+export function searchIndex(env: Env, tenantId: string, month: string) {
+  return env.SEARCH_INDEX.get(env.SEARCH_INDEX.idFromName(`${tenantId}:${month}`));
+}
+/** The tenant's list of index shards that hold anything. */
+export function searchCatalog(env: Env, tenantId: string) {
+  return env.SEARCH_INDEX.get(env.SEARCH_INDEX.idFromName(`${tenantId}:catalog`));
 }

@@ -3,14 +3,17 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./auth.ts";
 import { errorResponse, HttpError } from "./http.ts";
+import { approvalRoutes } from "./routes/approvals.ts";
 import { clientRoutes } from "./routes/clients.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { peopleRoutes } from "./routes/people.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
+import { searchRoutes } from "./routes/search.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 
 export { Directory } from "./objects/directory.ts";
 export { Machine } from "./objects/machine.ts";
+export { SearchIndex } from "./objects/search-index.ts";
 export { Session } from "./objects/session.ts";
 export { Tenant } from "./objects/tenant.ts";
 
@@ -21,6 +24,8 @@ clientRoutes(app);
 machineRoutes(app);
 sessionRoutes(app);
 runtimeRoutes(app);
+searchRoutes(app);
+approvalRoutes(app);
 
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

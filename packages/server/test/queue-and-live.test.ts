@@ -34,7 +34,7 @@ describe("commands for an offline machine", () => {
     const first = await json(
       await call(`/api/v1/sessions/${sessionId}/commands`, {
         token: t,
-        body: { command: "touch /tmp/never", queueTimeoutSeconds: 1 },
+        body: { command: "ls /tmp", queueTimeoutSeconds: 1 },
       }),
       202,
     );
@@ -80,6 +80,9 @@ describe("commands for an offline machine", () => {
         shell: "bash",
         timeoutSeconds: null,
         resume: false,
+        technicianId: expect.stringMatching(/^usr_/),
+        approvalRequired: false,
+        approval: null,
         signature: dispatches[0].signature,
       },
     ]);
@@ -94,7 +97,7 @@ describe("commands for an offline machine", () => {
       201,
     );
     const { commandId } = await json(
-      await call(`/api/v1/sessions/${sessionId}/commands`, { token: t, body: { command: "reboot" } }),
+      await call(`/api/v1/sessions/${sessionId}/commands`, { token: t, body: { command: "uptime" } }),
       202,
     );
     await json(await call(`/api/v1/sessions/${sessionId}/commands/${commandId}/cancel`, { token: t, body: {} }), 202);
@@ -112,7 +115,7 @@ describe("commands for an offline machine", () => {
       error: { code: "command_finished", message: "command already cancelled" },
     });
     // The session can close now that nothing is queued.
-    expect((await json(await call(`/api/v1/sessions/${sessionId}/close`, { token: t, body: {} }), 200)).seq).toBe(4);
+    expect((await json(await call(`/api/v1/sessions/${sessionId}/close`, { token: t, body: {} }), 200)).seq).toBe(4); // opened, requested, finished (cancelled), closed
     expect(
       await json(await call(`/api/v1/sessions/${sessionId}/commands`, { token: t, body: { command: "ls" } }), 409),
     ).toEqual({
@@ -168,14 +171,20 @@ describe("live sockets", () => {
     const ws = live.webSocket as WebSocket;
     ws.accept();
     const watcher = queue(ws);
-    await watcher.until((i) => i.length >= 163, 20_000);
-    expect(watcher.items.map((e) => e.seq)).toEqual(Array.from({ length: 163 }, (_, i) => i + 1));
+    await watcher.until((i) => i.length >= 164, 20_000);
+    // The backlog, then the watcher's own arrival, which is part of the record too.
+    expect(watcher.items.map((e) => e.seq)).toEqual(Array.from({ length: 164 }, (_, i) => i + 1));
+    expect(watcher.items[163]).toMatchObject({
+      type: "participant.joined",
+      actor: expect.stringMatching(/^user:usr_/),
+      data: { name: "Olivia Owner" },
+    });
     expect(watcher.items.filter((e) => e.type === "command.output").map((e) => e.data.offset)).toEqual(
       Array.from({ length: 160 }, (_, i) => i * 65536),
     );
     await json(await call(`/api/v1/sessions/${sessionId}/messages`, { token: t, body: { text: "all done?" } }), 201);
-    await watcher.until((i) => i.length >= 164);
-    expect(watcher.items[163]).toMatchObject({ seq: 164, type: "chat.message", data: { text: "all done?" } });
+    await watcher.until((i) => i.length >= 165);
+    expect(watcher.items[164]).toMatchObject({ seq: 165, type: "chat.message", data: { text: "all done?" } });
     ws.close();
     runtime.ws.close();
   });

@@ -48,6 +48,9 @@ describe("session record in workerd", () => {
       shell: "bash",
       timeoutSeconds: null,
       resume: false,
+      technicianId: expect.stringMatching(/^usr_/),
+      approvalRequired: false,
+      approval: null,
       signature: dispatch.signature,
     });
     const ref = { sessionId, commandId };
@@ -155,11 +158,12 @@ describe("session record in workerd", () => {
     expect((await lf.next()).seq).toBe(5);
     expect((await lf.next()).seq).toBe(6);
     expect((await lf.next()).seq).toBe(7);
+    expect(await lf.next()).toMatchObject({ seq: 8, type: "participant.joined", data: { name: "Olivia Owner" } });
     await json(await call(`/api/v1/sessions/${sessionId}/notes`, { token, body: { text: "spooler restarted" } }), 201);
-    expect(await lf.next()).toMatchObject({ seq: 8, type: "note.added", data: { text: "spooler restarted" } });
+    expect(await lf.next()).toMatchObject({ seq: 9, type: "note.added", data: { text: "spooler restarted" } });
     const paged = await json(await call(`/api/v1/sessions/${sessionId}/events?after=6&limit=1`, { token }), 200);
     expect(paged.events.map((e: any) => e.seq)).toEqual([7]);
-    expect(paged.head.seq).toBe(8);
+    expect(paged.head.seq).toBe(9);
     ws.close();
     runtime.ws.close();
   });

@@ -129,7 +129,7 @@ function PolicyPicker({
     >
       {APPROVAL_POLICIES.map((p) => (
         <option key={p.value} value={p.value} title={p.explain}>
-          {p.label} — {p.value}
+          {p.value} — {p.label}
         </option>
       ))}
     </select>
@@ -603,7 +603,7 @@ function Enrollments({ clients }: { clients: Client[] }) {
                   )}
                 </td>
                 <td class="right">
-                  {!e.revokedAt && (
+                  {status.live && (
                     <button
                       type="button"
                       class="danger small"

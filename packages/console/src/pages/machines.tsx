@@ -146,8 +146,7 @@ export function MachinesPage({ me }: { me: Me }) {
 
       {!can.staff && (
         <p class="muted" data-testid="contact-hint">
-          These are your organization's machines that {me.organization.name} supports. Sessions opened on them are
-          listed under{" "}
+          Your machines that {me.organization.name} supports. Sessions its technicians open on them are listed under{" "}
           <a href="/sessions" onClick={linkClick}>
             Sessions
           </a>
@@ -203,7 +202,14 @@ export function MachinesPage({ me }: { me: Me }) {
                 data-revoked={m.revoked ? "true" : "false"}
               >
                 <td class="mono strong" data-testid="machine-hostname">
-                  {m.hostname}
+                  <a
+                    href={`/machines/${encodeURIComponent(m.id)}`}
+                    onClick={linkClick}
+                    data-testid="machine-link"
+                    title="Machine card: facts, sessions and the timeline of changes"
+                  >
+                    {m.hostname}
+                  </a>
                 </td>
                 <td data-testid="machine-client">{m.clientName ?? <span class="mono muted">{m.clientId}</span>}</td>
                 <td>

@@ -1,6 +1,6 @@
 // One session: header (machine, ticket, state, head), the live transcript, and the command bar.
 import { Component, type ComponentChildren } from "preact";
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
   abilities,
   api,
@@ -15,6 +15,7 @@ import { LiveConnection, type LiveStatus } from "../live.ts";
 import { linkClick } from "../router.ts";
 import {
   ACTIVE_STATES,
+  type ApprovalView,
   type CommandView,
   clockTime,
   controlSymbol,
@@ -26,13 +27,22 @@ import {
   Transcript,
   type TranscriptItem,
 } from "../transcript.ts";
-import { ErrorBanner } from "./ui.tsx";
+import { approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
+import { CopyButton, ErrorBanner } from "./ui.tsx";
 
 interface Labels {
   me: Me;
   hostname: string;
   /** People's names by id, where the viewer may read them (staff). */
   names: Map<string, string>;
+}
+
+/** What the viewer may do with a command's approval: staff send a link, the client's contact decides. */
+interface ApprovalActions {
+  /** The session's client's contacts (staff), for "Copy approval link…". */
+  contacts: Person[];
+  link: ((approvalId: string, contactId: string) => Promise<{ url: string; expiresAt: string }>) | null;
+  decide: ((approvalId: string, decision: "approve" | "decline", comment: string) => Promise<string | null>) | null;
 }
 
 const NO_NAMES = new Map<string, string>();
@@ -58,6 +68,8 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   const [status, setStatus] = useState<{ status: LiveStatus; detail?: string }>({ status: "connecting" });
   const [, setVersion] = useState(0);
   const [names, setNames] = useState<Map<string, string>>(NO_NAMES);
+  const [people, setPeople] = useState<Person[]>([]);
+  const [contacts, setContacts] = useState<Person[]>([]);
   const can = abilities(me.user.role);
   const transcriptRef = useRef<Transcript>(new Transcript());
   const transcript = transcriptRef.current;
@@ -102,7 +114,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     let alive = true;
     (async () => {
       const map = new Map<string, string>();
-      const lists = await Promise.allSettled([
+      const [users, clientContacts] = await Promise.allSettled([
         api<{ users: Person[] }>("GET", "/api/v1/users").then((a) => a.users),
         clientId
           ? api<{ contacts: Person[] }>("GET", `/api/v1/clients/${encodeURIComponent(clientId)}/contacts`).then(
@@ -110,8 +122,12 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             )
           : Promise.resolve([] as Person[]),
       ]);
-      for (const list of lists) if (list.status === "fulfilled") for (const p of list.value) map.set(p.id, p.name);
-      if (alive && map.size > 0) setNames(map);
+      for (const list of [users, clientContacts])
+        if (list.status === "fulfilled") for (const p of list.value) map.set(p.id, p.name);
+      if (!alive) return;
+      if (map.size > 0) setNames(map);
+      if (users.status === "fulfilled") setPeople(users.value);
+      if (clientContacts.status === "fulfilled") setContacts(clientContacts.value);
     })();
     return () => {
       alive = false;
@@ -141,9 +157,10 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     };
   }, [sessionId, transcript]);
 
-  // Stick to the bottom while the user is there.
+  // Stick to the bottom while the user is there; a link to one event (#seq-N, #cmd-ID) scrolls there instead.
+  const target = useRef<string | null>(location.hash.length > 1 ? decodeURIComponent(location.hash.slice(1)) : null);
   const paneRef = useRef<HTMLDivElement>(null);
-  const atBottom = useRef(true);
+  const atBottom = useRef(target.current === null);
   const onScroll = useCallback(() => {
     const pane = paneRef.current;
     if (pane) atBottom.current = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 48;
@@ -152,9 +169,32 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     const pane = paneRef.current;
     if (pane && atBottom.current) pane.scrollTop = pane.scrollHeight;
   });
+  useEffect(() => {
+    const wanted = target.current;
+    const pane = paneRef.current;
+    if (!wanted || !pane) return;
+    let el: Element | null = null;
+    const seq = /^seq-(\d+)$/.exec(wanted);
+    if (seq) {
+      const owner = transcript.itemSeqOf(Number(seq[1]));
+      if (owner !== null) el = document.getElementById(`seq-${owner}`);
+    } else if (wanted.startsWith("cmd-")) {
+      el = pane.querySelector(`[data-command-id="${CSS.escape(wanted.slice(4))}"]`);
+    }
+    if (!el) return;
+    target.current = null;
+    atBottom.current = false;
+    el.scrollIntoView({ block: "center" });
+    el.classList.add("flash");
+    el.setAttribute("data-flash", "true");
+    setTimeout(() => {
+      el.classList.remove("flash");
+      el.removeAttribute("data-flash");
+    }, 2600);
+  });
 
   const hostname = session?.hostname ?? "";
-  const labels: Labels = { me, hostname, names };
+  const labels: Labels = useMemo(() => ({ me, hostname, names }), [me, hostname, names]);
   const back = can.staff ? "/machines" : "/sessions";
   const state = transcript.sessionState ?? session?.state ?? "open";
   const headSeq = Math.max(transcript.lastSeq, session?.head.seq ?? 0);
@@ -184,11 +224,17 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   };
 
   const base = `/api/v1/sessions/${encodeURIComponent(sessionId)}`;
-  const run = async (mode: BarMode, text: string, shell: string): Promise<boolean> => {
+  const run = async (mode: BarMode, text: string, shell: string, gate: Gate): Promise<boolean> => {
     setActionError(null);
     atBottom.current = true;
     try {
-      if (mode === "command") await api("POST", `${base}/commands`, { command: text, shell });
+      if (mode === "command")
+        await api("POST", `${base}/commands`, {
+          command: text,
+          shell,
+          ...(gate.requireApproval ? { requireApproval: true } : {}),
+          ...(gate.reason.trim() ? { reason: gate.reason.trim() } : {}),
+        });
       else await api("POST", `${base}/${mode === "note" ? "notes" : "messages"}`, { text });
       return true;
     } catch (error) {
@@ -196,6 +242,58 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
       return false;
     }
   };
+
+  const isContact = me.user.role === "contact";
+  const actions: ApprovalActions = useMemo(
+    () => ({
+      contacts,
+      link: can.staff
+        ? (approvalId, contactId) =>
+            api<{ url: string; expiresAt: string }>(
+              "POST",
+              `/api/v1/approvals/${encodeURIComponent(approvalId)}/link`,
+              {
+                contactId,
+              },
+            )
+        : null,
+      decide: isContact
+        ? async (approvalId, decision, comment) => {
+            try {
+              await api("POST", `/api/v1/approvals/${encodeURIComponent(approvalId)}/decision`, {
+                decision,
+                ...(comment ? { comment } : {}),
+              });
+              return null;
+            } catch (error) {
+              return decisionError(error);
+            }
+          }
+        : null,
+    }),
+    [contacts, can.staff, isContact],
+  );
+
+  // Who watches: the snapshot the summary gave, then the presence events recorded after it, and this page itself.
+  const myActor = `${isContact ? "contact" : "user"}:${me.user.id}`;
+  const watchers = new Map<string, string>();
+  if (session) {
+    for (const p of session.participants ?? []) watchers.set(p.actor, p.name);
+    for (const p of transcript.presence)
+      if (p.seq > session.head.seq) {
+        if (p.joined) watchers.set(p.actor, p.name);
+        else watchers.delete(p.actor);
+      }
+  }
+  if (status.status === "live" && state === "open") watchers.set(myActor, me.user.name);
+  const technicianId = transcript.technicianId ?? session?.technicianId ?? null;
+  const technicianName = technicianId
+    ? technicianId === me.user.id
+      ? me.user.name
+      : (names.get(technicianId) ??
+        (technicianId === transcript.technicianId ? transcript.technicianName : null) ??
+        (isContact ? `${me.organization.name} support` : technicianId))
+    : null;
 
   if (loadError) {
     return (
@@ -227,7 +325,30 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             {state}
           </span>
         </div>
+        {technicianName && (
+          <span class="technician" data-testid="session-technician" data-technician-id={technicianId ?? ""}>
+            <span class="muted">technician</span> {technicianName}
+          </span>
+        )}
+        {state === "open" && can.review && technicianId && (
+          <AssignControl
+            sessionId={sessionId}
+            people={people}
+            technicianId={technicianId}
+            onError={(message) => setActionError(message)}
+          />
+        )}
         <div class="spacer" />
+        {watchers.size > 0 && (
+          <span class="watchers" data-testid="watchers" title="Watching this session now">
+            <span class="eye">watching</span>
+            {[...watchers].map(([actor, name]) => (
+              <span key={actor} class="watcher" data-testid="watcher" data-actor={actor}>
+                {actor === myActor ? `${name} (you)` : name}
+              </span>
+            ))}
+          </span>
+        )}
         <span class="head mono" data-testid="session-head" title={headHash ?? ""}>
           seq <span data-testid="head-seq">{headSeq}</span> ·{" "}
           <span data-testid="head-hash">{headHash ? headHash.slice(0, 12) : "—"}</span>
@@ -273,6 +394,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             sessionId={sessionId}
             labels={labels}
             onCancel={can.runCommands ? cancel : null}
+            actions={actions}
           />
         ))}
       </div>
@@ -296,6 +418,7 @@ interface ItemProps {
   sessionId: string;
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
+  actions: ApprovalActions;
 }
 
 /** Re-renders only when its command changed (output streams mutate the model in place). */
@@ -307,14 +430,17 @@ class Item extends Component<ItemProps> {
       next.labels.hostname !== this.props.labels.hostname ||
       next.labels.me !== this.props.labels.me ||
       next.labels.names !== this.props.labels.names ||
-      next.onCancel !== this.props.onCancel
+      next.onCancel !== this.props.onCancel ||
+      next.actions !== this.props.actions
     );
   }
 
   override render() {
-    const { item, sessionId, labels, onCancel } = this.props;
+    const { item, sessionId, labels, onCancel, actions } = this.props;
     if (item.kind === "command")
-      return <CommandBlock cmd={item.command} sessionId={sessionId} labels={labels} onCancel={onCancel} />;
+      return (
+        <CommandBlock cmd={item.command} sessionId={sessionId} labels={labels} onCancel={onCancel} actions={actions} />
+      );
     return <EventLine event={item.event} labels={labels} />;
   }
 }
@@ -324,6 +450,7 @@ function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
   const text = (key: string) => (typeof d[key] === "string" ? (d[key] as string) : "");
   let body: ComponentChildren;
   let kind = "event";
+  let actor = actorLabel(event.actor, labels);
   switch (event.type) {
     case "session.opened":
       body = (
@@ -337,11 +464,23 @@ function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
       body = "Session closed";
       break;
     case "participant.joined":
-      body = "joined";
-      break;
     case "participant.left":
-      body = "left";
+      kind = "quiet";
+      actor = text("name") || actor;
+      body = event.type === "participant.joined" ? "started watching" : "stopped watching";
       break;
+    case "session.assigned": {
+      kind = "assigned";
+      const by = text("byName") || actor;
+      const to = text("toName") || labels.names.get(text("to")) || text("to");
+      body = (
+        <>
+          <b>{by}</b> handed this session to <b>{to}</b>
+          {text("note") ? <span class="msg">: {text("note")}</span> : null}
+        </>
+      );
+      break;
+    }
     case "chat.message":
       kind = "chat";
       body = <span class="msg">{text("text")}</span>;
@@ -372,11 +511,18 @@ function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
       );
   }
   return (
-    <div class={`line ${kind}`} data-testid="event-line" data-type={event.type} data-seq={event.seq}>
+    <div
+      id={`seq-${event.seq}`}
+      class={`line ${kind}`}
+      data-testid="event-line"
+      data-type={event.type}
+      data-event={event.type}
+      data-seq={event.seq}
+    >
       <span class="time" title={event.ts}>
         {clockTime(event.ts)}
       </span>
-      <span class="actor">{actorLabel(event.actor, labels)}</span>
+      <span class="actor">{actor}</span>
       <span class="body">{body}</span>
     </div>
   );
@@ -387,11 +533,13 @@ function CommandBlock({
   sessionId,
   labels,
   onCancel,
+  actions,
 }: {
   cmd: CommandView;
   sessionId: string;
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
+  actions: ApprovalActions;
 }) {
   const result = cmd.result;
   const active = ACTIVE_STATES.has(cmd.state);
@@ -401,8 +549,15 @@ function CommandBlock({
   const stderrBytes = result?.stderrBytes ?? cmd.receivedBytes.stderr;
   const ctx = cmd.context;
   return (
-    <div class={`cmd state-${cmd.state}`} data-testid="command-block" data-command-id={cmd.id} data-state={cmd.state}>
-      <div class="cmd-head">
+    <div
+      id={`seq-${cmd.seq}`}
+      class={`cmd state-${cmd.state}`}
+      data-testid="command-block"
+      data-command-id={cmd.id}
+      data-state={cmd.state}
+      data-classification={cmd.classification ?? ""}
+    >
+      <div class="cmd-head" data-event="command.requested" data-seq={cmd.seq}>
         <span class="time" title={cmd.ts}>
           {clockTime(cmd.ts)}
         </span>
@@ -415,6 +570,19 @@ function CommandBlock({
           {cmd.command}
         </pre>
         <span class="cmd-meta">
+          {cmd.classification && (
+            <span
+              class={`badge kind-${cmd.classification}`}
+              data-testid="command-classification"
+              title={
+                cmd.classification === "read"
+                  ? "Only looks at the machine"
+                  : "Changes the machine (or could not be shown to only look)"
+              }
+            >
+              {cmd.classification}
+            </span>
+          )}
           <span class={`badge state state-${cmd.state}`} data-testid="command-state">
             {cmd.state.replace("_", " ")}
           </span>
@@ -445,8 +613,9 @@ function CommandBlock({
           # {cmd.reason}
         </div>
       )}
+      {cmd.approval && <ApprovalPanel approval={cmd.approval} actions={actions} />}
       {ctx && (
-        <details class="context" data-testid="command-context">
+        <details class="context" data-testid="command-context" data-event="command.started" data-seq={cmd.startedSeq}>
           <summary>context</summary>
           <dl>
             <dt>user</dt>
@@ -495,7 +664,7 @@ function CommandBlock({
         </div>
       )}
       {cmd.chunks.length > 0 && (
-        <pre class="output" data-testid="command-output">
+        <pre class="output" data-testid="command-output" data-event="command.output" data-seq={cmd.firstOutputSeq}>
           {cmd.chunks.map((c) => (
             <Chunk key={c.key} stream={c.stream} text={c.text} />
           ))}
@@ -503,7 +672,11 @@ function CommandBlock({
       )}
       {cmd.chunks.length === 0 && <pre class="output empty" data-testid="command-output" />}
       {(result || stdoutBytes + stderrBytes > 0) && (
-        <div class="cmd-foot">
+        <div
+          class="cmd-foot"
+          data-event={result ? "command.finished" : undefined}
+          data-seq={result ? cmd.finishedSeq : undefined}
+        >
           {result?.reason && (
             <span class="reason" data-testid="finish-reason">
               {result.reason}
@@ -551,6 +724,11 @@ class Chunk extends Component<{ stream: string; text: string }> {
 }
 
 type BarMode = "command" | "note" | "chat";
+/** The approval options sent with a command. */
+interface Gate {
+  requireApproval: boolean;
+  reason: string;
+}
 const ALL_MODES: readonly BarMode[] = ["command", "note", "chat"];
 const REVIEW_MODES: readonly BarMode[] = ["note", "chat"];
 const CHAT_ONLY: readonly BarMode[] = ["chat"];
@@ -572,10 +750,12 @@ function CommandBar({
   os: string | undefined;
   modes: readonly BarMode[];
   disabled: boolean;
-  onRun: (mode: BarMode, text: string, shell: string) => Promise<boolean>;
+  onRun: (mode: BarMode, text: string, shell: string, gate: Gate) => Promise<boolean>;
   transcript: Transcript;
 }) {
   const [text, setText] = useState("");
+  const [requireApproval, setRequireApproval] = useState(false);
+  const [reason, setReason] = useState("");
   const [mode, setMode] = useState<BarMode>(modes[0] ?? "chat");
   const [shell, setShell] = useState<string>(defaultShell(os ?? "linux"));
   const [busy, setBusy] = useState(false);
@@ -586,10 +766,12 @@ function CommandBar({
   const submit = async () => {
     if (busy || disabled || text.trim().length === 0) return;
     setBusy(true);
-    const ok = await onRun(mode, text, shell);
+    const ok = await onRun(mode, text, shell, { requireApproval, reason });
     setBusy(false);
     if (ok) {
       setText("");
+      setReason("");
+      setRequireApproval(false);
       historyIndex.current = null;
     }
     inputRef.current?.focus();
@@ -688,7 +870,285 @@ function CommandBar({
         onKeyDown={onKeyDown}
       />
       <button type="submit" class="primary" data-testid="run-command" disabled={disabled || busy || !text.trim()}>
-        {busy ? "Sending…" : mode === "command" ? "Run" : mode === "note" ? "Add note" : "Send"}
+        {busy
+          ? "Sending…"
+          : mode === "command"
+            ? requireApproval
+              ? "Ask approval"
+              : "Run"
+            : mode === "note"
+              ? "Add note"
+              : "Send"}
+      </button>
+      {mode === "command" && (
+        <div class="bar-options">
+          <label class="check" title="The command waits until the client's contact approves it, whatever the policy.">
+            <input
+              type="checkbox"
+              data-testid="require-approval"
+              checked={requireApproval}
+              disabled={disabled}
+              onChange={(e) => setRequireApproval(e.currentTarget.checked)}
+            />
+            Require client approval
+          </label>
+          {requireApproval && (
+            <input
+              data-testid="approval-reason"
+              class="reason-input"
+              maxLength={1000}
+              placeholder="Reason, shown to the client (optional) — e.g. free disk space for the update"
+              value={reason}
+              disabled={disabled}
+              onInput={(e) => setReason(e.currentTarget.value)}
+            />
+          )}
+        </div>
+      )}
+    </form>
+  );
+}
+
+/** The approval part of a command block: the plain-language summary, its state, who decided, and the actions. */
+function ApprovalPanel({ approval: a, actions }: { approval: ApprovalView; actions: ApprovalActions }) {
+  const [linkOpen, setLinkOpen] = useState(false);
+  const pending = a.state === "pending";
+  return (
+    <div
+      class={`approval-panel approval-${a.state}`}
+      data-testid="approval-panel"
+      data-approval-id={a.id}
+      data-state={a.state}
+      data-event="approval.requested"
+      data-seq={a.seq}
+    >
+      <div class="approval-line">
+        <span class={`badge approval-badge approval-${a.state}`} data-testid="approval-state">
+          {approvalLabel(a.state)}
+        </span>
+        {pending ? (
+          <span class="approval-wait" data-testid="approval-wait">
+            Waiting for the client's approval{a.expiresAt ? ` — expires ${shortTime(a.expiresAt)}` : ""}
+          </span>
+        ) : null}
+        {a.summary && (
+          <span class="approval-summary-inline" data-testid="approval-summary">
+            {a.summary}
+          </span>
+        )}
+      </div>
+      {(a.because || a.reason) && (
+        <div class="approval-why muted">
+          {a.reason ? `Reason given: ${a.reason}` : ""}
+          {a.reason && a.because ? " · " : ""}
+          {a.because ? `Asked because ${a.because}` : ""}
+        </div>
+      )}
+      {a.decisionSeq !== undefined && (
+        <div
+          class="approval-decision"
+          data-testid="approval-decision"
+          data-event={`approval.${a.state}`}
+          data-seq={a.decisionSeq}
+        >
+          {a.state === "expired" ? (
+            <>Nobody decided in time; the approval expired at {a.decidedAt ? clockTime(a.decidedAt) : "—"}.</>
+          ) : (
+            <>
+              {a.state === "granted" ? "Approved" : "Declined"} by <b>{a.contactName ?? "the client"}</b>
+              {a.decidedAt ? ` at ${clockTime(a.decidedAt)}` : ""}
+              {a.channel ? (
+                <span class="muted">
+                  {" "}
+                  via {a.channel === "link" ? "one-time link" : a.channel === "portal" ? "the portal" : a.channel}
+                </span>
+              ) : null}
+              {a.comment ? <span class="comment"> — “{a.comment}”</span> : null}
+            </>
+          )}
+        </div>
+      )}
+      {pending && actions.decide && (
+        <DecisionForm
+          compact
+          onDecide={(decision, comment) =>
+            (actions.decide as NonNullable<ApprovalActions["decide"]>)(a.id, decision, comment)
+          }
+        />
+      )}
+      {pending && actions.link && !linkOpen && (
+        <button type="button" class="small" data-testid="approval-link-open" onClick={() => setLinkOpen(true)}>
+          Copy approval link…
+        </button>
+      )}
+      {pending && actions.link && linkOpen && (
+        <ApprovalLinkForm
+          approvalId={a.id}
+          contacts={actions.contacts}
+          create={actions.link}
+          onClose={() => setLinkOpen(false)}
+        />
+      )}
+    </div>
+  );
+}
+
+function ApprovalLinkForm({
+  approvalId,
+  contacts,
+  create,
+  onClose,
+}: {
+  approvalId: string;
+  contacts: Person[];
+  create: (approvalId: string, contactId: string) => Promise<{ url: string; expiresAt: string }>;
+  onClose: () => void;
+}) {
+  const usable = contacts.filter((c) => !c.disabled);
+  const [contactId, setContactId] = useState(usable[0]?.id ?? "");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [link, setLink] = useState<{ url: string; expiresAt: string; name: string } | null>(null);
+  if (usable.length === 0)
+    return (
+      <div class="approval-link-form" data-testid="approval-link-form">
+        <span class="muted">This client has no contacts yet; an owner adds them on the Clients page.</span>{" "}
+        <button type="button" class="small ghost" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    );
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const answer = await create(approvalId, contactId);
+      setLink({ ...answer, name: usable.find((c) => c.id === contactId)?.name ?? "" });
+    } catch (err) {
+      setError(decisionError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="approval-link-form" data-testid="approval-link-form" onSubmit={submit}>
+      {!link && (
+        <>
+          <label class="inline-field">
+            <span class="label">For</span>
+            <select
+              data-testid="approval-link-contact"
+              value={contactId}
+              onChange={(e) => setContactId(e.currentTarget.value)}
+            >
+              {usable.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name} ({c.email})
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="submit" class="small primary" data-testid="approval-link-create" disabled={busy || !contactId}>
+            {busy ? "Creating…" : "Create link"}
+          </button>
+        </>
+      )}
+      {link && (
+        <div class="approval-link-result" data-testid="approval-link-result">
+          <span class="muted small">
+            One-time link for {link.name}, valid until {shortTime(link.expiresAt)} — send it by any channel:
+          </span>
+          <code data-testid="approval-link-url">{link.url}</code>
+          <CopyButton text={link.url} testId="approval-link-copy" />
+        </div>
+      )}
+      <button type="button" class="small ghost" onClick={onClose}>
+        Close
+      </button>
+      {error && (
+        <span class="error" role="alert" data-testid="approval-link-error">
+          {error}
+        </span>
+      )}
+    </form>
+  );
+}
+
+/** "Assign to…": hand the session to a colleague who can run commands, with an optional note. */
+function AssignControl({
+  sessionId,
+  people,
+  technicianId,
+  onError,
+}: {
+  sessionId: string;
+  people: Person[];
+  technicianId: string;
+  onError: (message: string) => void;
+}) {
+  const candidates = people.filter(
+    (p) => (p.role === "owner" || p.role === "technician") && !p.disabled && p.id !== technicianId,
+  );
+  const [open, setOpen] = useState(false);
+  const [to, setTo] = useState("");
+  const [note, setNote] = useState("");
+  const [busy, setBusy] = useState(false);
+  if (!open)
+    return (
+      <button
+        type="button"
+        class="small"
+        data-testid="assign-open"
+        disabled={candidates.length === 0}
+        title={candidates.length === 0 ? "No other colleague who can run commands" : "Hand this session to a colleague"}
+        onClick={() => {
+          setTo(candidates[0]?.id ?? "");
+          setOpen(true);
+        }}
+      >
+        Assign to…
+      </button>
+    );
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (!to) return;
+    setBusy(true);
+    try {
+      await api("POST", `/api/v1/sessions/${encodeURIComponent(sessionId)}/assign`, {
+        technicianId: to,
+        ...(note.trim() ? { note: note.trim() } : {}),
+      });
+      setOpen(false);
+      setNote("");
+    } catch (error) {
+      onError(`Could not assign the session: ${errorMessage(error)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="assign-form" data-testid="assign-form" onSubmit={submit}>
+      <select data-testid="assign-to" aria-label="Colleague" value={to} onChange={(e) => setTo(e.currentTarget.value)}>
+        {candidates.map((p) => (
+          <option key={p.id} value={p.id}>
+            {p.name} ({p.role})
+          </option>
+        ))}
+      </select>
+      <input
+        data-testid="assign-note"
+        class="assign-note"
+        placeholder="Note for them (optional)"
+        maxLength={1000}
+        value={note}
+        onInput={(e) => setNote(e.currentTarget.value)}
+      />
+      <button type="submit" class="small primary" data-testid="assign-submit" disabled={busy || !to}>
+        {busy ? "Assigning…" : "Assign"}
+      </button>
+      <button type="button" class="small ghost" onClick={() => setOpen(false)}>
+        Cancel
       </button>
     </form>
   );

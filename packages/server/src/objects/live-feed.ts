@@ -10,6 +10,8 @@ export const LIVE_TAG = "live";
 export interface LiveAttachment {
   kind: "live";
   actor: string;
+  /** The watcher's name, for presence ("Olivia is watching"). */
+  name: string;
   cursor: number;
 }
 
@@ -35,10 +37,21 @@ export class LiveFeed {
   ) {}
 
   /** A new watcher: everything after `after` is sent, paced, then it follows live. */
-  accept(ws: WebSocket, actor: string, after: number): void {
+  accept(ws: WebSocket, actor: string, name: string, after: number): void {
     this.ctx.acceptWebSocket(ws, [LIVE_TAG]);
-    ws.serializeAttachment({ kind: "live", actor, cursor: after } satisfies LiveAttachment);
+    ws.serializeAttachment({ kind: "live", actor, name, cursor: after } satisfies LiveAttachment);
     this.pump(ws);
+  }
+
+  /** Who is watching: the actors of the open live sockets, except `except` (a socket that is closing). */
+  watchers(except: WebSocket | null = null): { actor: string; name: string }[] {
+    const seen = new Map<string, string>();
+    for (const ws of this.ctx.getWebSockets(LIVE_TAG)) {
+      if (ws === except || ws.readyState !== WebSocket.OPEN) continue;
+      const a = ws.deserializeAttachment() as LiveAttachment | null;
+      if (a) seen.set(a.actor, a.name);
+    }
+    return [...seen].map(([actor, name]) => ({ actor, name }));
   }
 
   /** A new event was appended: send it where the socket is up to date and has budget, else let the timer catch up. */

@@ -6,10 +6,14 @@ import { DurableObject } from "cloudflare:workers";
 import { createHash, type Hash } from "node:crypto";
 import {
   type AckFrame,
+  type ApprovalPolicy,
+  approvalRequired,
+  approvalSubject,
   base64DecodedLength,
   type CommandBody,
   type CommandState,
   cancelMessage,
+  classifyCommand,
   type DispatchFrame,
   defaultShell,
   dispatchMessage,
@@ -26,13 +30,14 @@ import {
   type Shell,
   type StartedFrame,
   shellsFor,
+  summarizeCommand,
   toBase64,
 } from "@caisey/core";
-import { decodeBase64, decodeStrictBase64, sha256 } from "../crypto.ts";
-import { type Env, machine, tenant } from "../env.ts";
+import { decodeBase64, decodeStrictBase64, sha256, sha256Hex } from "../crypto.ts";
+import { type Env, machine, searchIndex, tenant } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
-import { LiveFeed } from "./live-feed.ts";
+import { type LiveAttachment, LiveFeed } from "./live-feed.ts";
 
 const MIGRATIONS = [
   {
@@ -60,7 +65,31 @@ const MIGRATIONS = [
     sql: `ALTER TABLE commands ADD COLUMN signature TEXT;
           ALTER TABLE commands ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    name: "client approvals",
+    sql: `ALTER TABLE commands ADD COLUMN approval_required INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE commands ADD COLUMN approval_id TEXT;
+          ALTER TABLE commands ADD COLUMN classification TEXT;
+          CREATE TABLE approvals (id TEXT PRIMARY KEY, command_id TEXT NOT NULL, digest TEXT NOT NULL, state TEXT NOT NULL,
+            summary TEXT NOT NULL, requested_at TEXT NOT NULL, expires_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT,
+            channel TEXT, comment TEXT);
+          CREATE INDEX approvals_pending ON approvals(state, expires_at);`,
+  },
+  {
+    name: "search index feed watermark",
+    sql: `CREATE TABLE index_feed (id INTEGER PRIMARY KEY CHECK (id = 1), through INTEGER NOT NULL);
+          INSERT INTO index_feed (id, through) VALUES (1, 0);`,
+  },
 ];
+
+/** Bounds of one push to the search index: events, and record bytes. */
+const INDEX_BATCH_EVENTS = 256;
+const INDEX_BATCH_BYTES = 4 * 1024 * 1024;
+/** A session behind on indexing wakes itself within this time, even after a crash (the alarm is durable). */
+const INDEX_GUARD_MS = 5_000;
+
+/** How long a client contact has to decide, unless the technician says otherwise. */
+const APPROVAL_TTL_MS = 30 * 60_000;
 
 const OUTPUT_PAGE_BYTES = 2 * 1024 * 1024;
 
@@ -103,7 +132,30 @@ type CommandRow = {
   queue_expires_at: string | null;
   signature: string | null;
   cancel_requested: number;
+  approval_required: number;
+  approval_id: string | null;
+  classification: "read" | "change" | null;
 };
+
+type ApprovalRow = {
+  id: string;
+  command_id: string;
+  digest: string;
+  state: "pending" | "granted" | "declined" | "expired";
+  summary: string;
+  requested_at: string;
+  expires_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  channel: string | null;
+  comment: string | null;
+};
+
+/** Who asks for a command or decides on one: the id and the name shown in the record. */
+export interface Person {
+  id: string;
+  name: string;
+}
 
 /** Whose view a call is made in: the tenant, and for a client contact, their client. */
 export interface Scope {
@@ -145,6 +197,12 @@ export function commandView(c: CommandRow) {
   };
 }
 
+/** "YYYY-MM" of a record line (its ts is always at the same place: {"seq":N,"ts":"YYYY-MM-…). */
+function monthOf(record: string): string {
+  const at = record.indexOf('"ts":"') + 6;
+  return record.slice(at, at + 7);
+}
+
 function formatSeconds(seconds: number): string {
   if (seconds % 3600 === 0) return `${seconds / 3600} h`;
   if (seconds % 60 === 0) return `${seconds / 60} min`;
@@ -161,6 +219,10 @@ export class Session extends DurableObject<Env> {
   private head: Head | null = null;
   private lastTsMs = 0;
   private readonly live: LiveFeed;
+  /** The search index feed: one push at a time, a short timer after appends, a durable alarm as the safety net. */
+  private feeding = false;
+  private feedTimer: ReturnType<typeof setTimeout> | null = null;
+  private indexGuardArmed = false;
   /** Running SHA-256 of each stream's committed bytes, while this object stays in memory (else recomputed). */
   private readonly streamHashes = new Map<string, { hash: Hash; bytes: number }>();
 
@@ -235,6 +297,7 @@ export class Session extends DurableObject<Env> {
     this.head = { seq, hash };
     this.lastTsMs = tsMs;
     this.live.published(seq, withHash(record, hash));
+    this.scheduleFeed();
     return this.head;
   }
 
@@ -290,6 +353,7 @@ export class Session extends DurableObject<Env> {
         openedAt: s.opened_at,
         closedAt: s.closed_at,
         head: this.head as Head,
+        participants: this.live.watchers(),
       },
       commands: this.commands().map(commandView),
     });
@@ -366,50 +430,240 @@ export class Session extends DurableObject<Env> {
 
   // ---- technician actions
 
-  requestCommand(scope: Scope, userId: string, body: CommandBody): Result<{ commandId: string; state: CommandState }> {
-    const scoped = this.scoped(scope);
+  /**
+   * Queue a command. When the client's approval policy (or the technician) requires it, the command waits in
+   * `awaiting_approval` with an approval request bound to its exact text, shell, machine, session and technician.
+   */
+  async requestCommand(
+    scope: Scope,
+    technician: Person,
+    body: CommandBody,
+  ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
+    const first = this.scoped(scope);
+    if (!first.ok) return first;
+    const policy: ApprovalPolicy = await tenant(this.env, first.value.tenant_id).clientPolicy(first.value.client_id);
+    const scoped = this.scoped(scope); // read again after the await: the session may have closed meanwhile
     if (!scoped.ok) return scoped;
     const s = scoped.value;
     if (s.state !== "open") return fail(409, "session_closed", "session is closed");
-    if (body.requireApproval) {
-      // Approval gates arrive with client contacts; refusing beats running something a technician wanted approved.
-      return fail(422, "approvals_unavailable", "approval gates are not available on this server yet");
-    }
     const shell = body.shell ?? defaultShell(s.os);
     if (!shellsFor(s.os).includes(shell))
       return fail(422, "shell_unavailable", `${shell} is not available on a ${s.os} machine`);
+    const classification = classifyCommand(shell, body.command);
+    const gate = approvalRequired(policy, classification.kind, body.requireApproval === true);
     const commandId = newId("cmd");
+    const approvalId = gate ? newId("apr") : null;
     const position = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM commands").one().n + 1;
     const timeoutSeconds = body.timeoutSeconds ?? null;
     const queueSeconds = body.queueTimeoutSeconds ?? LIMITS.defaultQueueSeconds;
+    const actor = `user:${technician.id}`;
     this.ctx.storage.transactionSync(() => {
-      this.append("command.requested", `user:${userId}`, {
+      this.append("command.requested", actor, {
         commandId,
         command: body.command,
         shell,
         timeoutSeconds,
         queueTimeoutSeconds: queueSeconds,
         reason: body.reason ?? null,
-        requestedBy: userId,
+        requestedBy: technician.id,
+        classification: classification.kind,
+        approvalRequired: gate,
       });
       this.sql.exec(
-        `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)`,
+        `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at,
+           approval_required, approval_id, classification)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         commandId,
         position,
         body.command,
         shell,
-        userId,
+        gate ? "awaiting_approval" : "queued",
+        technician.id,
         recordTimestamp(this.lastTsMs),
         body.reason ?? null,
         timeoutSeconds,
         recordTimestamp(this.lastTsMs + queueSeconds * 1000),
+        gate ? 1 : 0,
+        approvalId,
+        classification.kind,
       );
+      if (approvalId) {
+        const { summary, lines } = summarizeCommand(shell, body.command);
+        const digest = sha256Hex(
+          approvalSubject({
+            shell,
+            command: body.command,
+            machineId: s.machine_id,
+            sessionId: s.id,
+            technicianId: technician.id,
+          }),
+        );
+        const expiresAt = recordTimestamp(
+          this.lastTsMs + (body.approvalTimeoutSeconds ? body.approvalTimeoutSeconds * 1000 : APPROVAL_TTL_MS),
+        );
+        this.append("approval.requested", actor, {
+          approvalId,
+          commandId,
+          command: body.command,
+          shell,
+          summary,
+          lines,
+          reason: body.reason ?? null,
+          technicianId: technician.id,
+          technicianName: technician.name,
+          machineId: s.machine_id,
+          hostname: s.hostname,
+          sessionId: s.id,
+          digest,
+          expiresAt,
+          because: body.requireApproval
+            ? "the technician asked for approval"
+            : policy === "always"
+              ? "the client approves every command"
+              : classification.reasons.join("; "),
+        });
+        this.sql.exec(
+          "INSERT INTO approvals (id, command_id, digest, state, summary, requested_at, expires_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+          approvalId,
+          commandId,
+          digest,
+          summary,
+          recordTimestamp(this.lastTsMs),
+          expiresAt,
+        );
+      }
     });
-    void this.scheduleExpiry();
+    if (approvalId) this.announceApproval(approvalId);
+    void this.scheduleAlarm();
     this.pump();
     this.reportToTenant();
-    return ok({ commandId, state: "queued" });
+    return ok({ commandId, state: gate ? "awaiting_approval" : "queued", approvalId });
+  }
+
+  /** Tell the Tenant (for the pending list, the portal and webhooks) about an approval's current state. */
+  private announceApproval(approvalId: string): void {
+    const s = this.row();
+    const a = this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", approvalId).toArray()[0];
+    if (!s || !a) return;
+    const c = this.command(a.command_id) as CommandRow;
+    void tenant(this.env, s.tenant_id)
+      .trackApproval({
+        id: a.id,
+        sessionId: s.id,
+        commandId: a.command_id,
+        clientId: s.client_id,
+        machineId: s.machine_id,
+        hostname: s.hostname,
+        command: c.command,
+        shell: c.shell,
+        summary: a.summary,
+        requestedBy: c.requested_by,
+        requestedAt: a.requested_at,
+        expiresAt: a.expires_at,
+        state: a.state,
+        decidedBy: a.decided_by,
+        decidedAt: a.decided_at,
+        comment: a.comment,
+      })
+      .catch((error: unknown) => console.error("approval not announced to the tenant", error));
+  }
+
+  /**
+   * A client contact's decision. Only a pending, unexpired approval of this session can be decided, once; granting
+   * queues exactly the command it was requested for.
+   */
+  decide(
+    scope: Scope,
+    contact: Person,
+    approvalId: string,
+    decision: "approve" | "decline",
+    comment: string | null,
+    channel: "portal" | "link" | "api",
+  ): Result<{ state: string; commandState: CommandState }> {
+    const scoped = this.scoped(scope);
+    if (!scoped.ok) return scoped;
+    const a = this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", approvalId).toArray()[0];
+    if (!a) return notFound("approval");
+    if (a.state !== "pending") return fail(409, "approval_decided", `approval already ${a.state}`);
+    if (Date.parse(a.expires_at) <= Date.now()) {
+      this.expireApproval(a);
+      return fail(409, "approval_decided", "approval already expired");
+    }
+    const c = this.command(a.command_id) as CommandRow;
+    const s = scoped.value;
+    const digest = sha256Hex(
+      approvalSubject({
+        shell: c.shell,
+        command: c.command,
+        machineId: s.machine_id,
+        sessionId: s.id,
+        technicianId: c.requested_by,
+      }),
+    );
+    if (digest !== a.digest || c.state !== "awaiting_approval")
+      return fail(409, "approval_mismatch", "the command no longer matches what approval was requested for");
+    const granted = decision === "approve";
+    const decidedAt = recordTimestamp(Date.now());
+    this.ctx.storage.transactionSync(() => {
+      this.append(granted ? "approval.granted" : "approval.declined", `contact:${contact.id}`, {
+        approvalId,
+        commandId: c.id,
+        digest,
+        contactId: contact.id,
+        contactName: contact.name,
+        channel,
+        comment,
+      });
+      this.sql.exec(
+        "UPDATE approvals SET state = ?, decided_by = ?, decided_at = ?, channel = ?, comment = ? WHERE id = ?",
+        granted ? "granted" : "declined",
+        contact.id,
+        decidedAt,
+        channel,
+        comment,
+        approvalId,
+      );
+      if (granted) this.sql.exec("UPDATE commands SET state = 'queued' WHERE id = ?", c.id);
+    });
+    if (!granted) {
+      this.finishCommand(
+        c,
+        "system",
+        {
+          state: "declined",
+          exitCode: null,
+          signal: null,
+          reason: `declined by ${contact.name}${comment ? `: ${comment}` : ""}`,
+          durationMs: 0,
+        },
+        null,
+      );
+    }
+    this.announceApproval(approvalId);
+    this.pump();
+    this.reportToTenant();
+    return ok({ state: granted ? "granted" : "declined", commandState: granted ? "queued" : "declined" });
+  }
+
+  private expireApproval(a: ApprovalRow): void {
+    const c = this.command(a.command_id) as CommandRow;
+    this.ctx.storage.transactionSync(() => {
+      this.append("approval.expired", "system", { approvalId: a.id, commandId: a.command_id });
+      this.sql.exec("UPDATE approvals SET state = 'expired' WHERE id = ?", a.id);
+    });
+    this.finishCommand(
+      c,
+      "system",
+      {
+        state: "failed",
+        exitCode: null,
+        signal: null,
+        reason: "the client's approval was not given before it expired",
+        durationMs: 0,
+      },
+      null,
+    );
+    this.announceApproval(a.id);
   }
 
   cancel(scope: Scope, userId: string, commandId: string): Result<{ state: CommandState }> {
@@ -418,7 +672,7 @@ export class Session extends DurableObject<Env> {
     const c = this.command(commandId);
     if (!c) return notFound("command");
     if (FINAL_COMMAND_STATES.has(c.state)) return fail(409, "command_finished", `command already ${c.state}`);
-    if (c.state === "queued" && c.delivered === 0) {
+    if (c.state === "awaiting_approval" || (c.state === "queued" && c.delivered === 0)) {
       // The machine never received it: nothing can be running, so the cancel is recorded here and now.
       this.finishCommand(
         c,
@@ -448,6 +702,29 @@ export class Session extends DurableObject<Env> {
     return ok({ seq: this.append(kind, actor, { text }).seq });
   }
 
+  /** Hand the session to a colleague: recorded, shown in the transcript; they see everything, running or waiting. */
+  assign(scope: Scope, by: Person, to: Person, note: string | null): Result<{ seq: number }> {
+    const scoped = this.scoped(scope);
+    if (!scoped.ok) return scoped;
+    const s = scoped.value;
+    if (s.state !== "open") return fail(409, "session_closed", "session is closed");
+    if (s.technician_id === to.id)
+      return fail(409, "already_assigned", `the session is already assigned to ${to.name}`);
+    const head = this.ctx.storage.transactionSync(() => {
+      this.sql.exec("UPDATE session SET technician_id = ?", to.id);
+      this.cachedRow = null;
+      return this.append("session.assigned", `user:${by.id}`, {
+        from: s.technician_id,
+        to: to.id,
+        toName: to.name,
+        byName: by.name,
+        note,
+      });
+    });
+    this.reportToTenant();
+    return ok({ seq: head.seq });
+  }
+
   close(scope: Scope, userId: string): Result<{ seq: number }> {
     const scoped = this.scoped(scope);
     if (!scoped.ok) return scoped;
@@ -463,12 +740,15 @@ export class Session extends DurableObject<Env> {
     return ok({ seq: head.seq });
   }
 
-  // ---- queue expiry
+  // ---- deadlines
 
-  private async scheduleExpiry(): Promise<void> {
+  /** The alarm wakes the session for the next deadline: a queued command's expiry or a pending approval's. */
+  private async scheduleAlarm(): Promise<void> {
     const next = this.sql
       .exec<{ at: string | null }>(
-        "SELECT MIN(queue_expires_at) AS at FROM commands WHERE state = 'queued' AND delivered = 0",
+        `SELECT MIN(at) AS at FROM (
+           SELECT MIN(queue_expires_at) AS at FROM commands WHERE state = 'queued' AND delivered = 0
+           UNION ALL SELECT MIN(expires_at) AS at FROM approvals WHERE state = 'pending')`,
       )
       .one().at;
     if (next === null) return;
@@ -476,8 +756,10 @@ export class Session extends DurableObject<Env> {
     if (current === null || current > Date.parse(next)) await this.ctx.storage.setAlarm(Date.parse(next));
   }
 
-  /** Commands that waited too long for an offline machine fail, with the reason, and the queue moves on. */
+  /** Commands that waited too long for an offline machine, or for a client's approval, fail with the reason. */
   override async alarm(): Promise<void> {
+    this.indexGuardArmed = false;
+    if (this.row() && this.indexedThrough() < (this.head?.seq ?? 0)) await this.feedIndex();
     const now = recordTimestamp(Date.now());
     const expired = this.sql
       .exec<CommandRow>(
@@ -500,7 +782,12 @@ export class Session extends DurableObject<Env> {
         null,
       );
     }
-    await this.scheduleExpiry();
+    for (const a of this.sql
+      .exec<ApprovalRow>("SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ?", now)
+      .toArray()) {
+      this.expireApproval(a);
+    }
+    await this.scheduleAlarm();
   }
 
   // ---- the machine side
@@ -513,10 +800,13 @@ export class Session extends DurableObject<Env> {
       .exec("SELECT 1 FROM commands WHERE state = 'running' OR (state = 'queued' AND dispatched = 1) LIMIT 1")
       .toArray();
     if (inFlight.length > 0) return; // one at a time; redispatch() covers reconnects
+    // Strict order: a command waiting for the client's approval holds back the ones after it.
     const next = this.sql
-      .exec<CommandRow>("SELECT * FROM commands WHERE state = 'queued' ORDER BY position LIMIT 1")
+      .exec<CommandRow>(
+        "SELECT * FROM commands WHERE state IN ('queued', 'awaiting_approval') ORDER BY position LIMIT 1",
+      )
       .toArray()[0];
-    if (!next) return;
+    if (!next || next.state === "awaiting_approval") return;
     this.sql.exec("UPDATE commands SET dispatched = 1 WHERE id = ?", next.id);
     void this.deliver(s, next.id);
   }
@@ -534,7 +824,7 @@ export class Session extends DurableObject<Env> {
       if (!delivered) {
         this.sql.exec("UPDATE commands SET delivered = 0 WHERE id = ? AND state = 'queued'", commandId);
         this.settleCancelled(commandId);
-        void this.scheduleExpiry();
+        void this.scheduleAlarm();
       }
     } catch (error) {
       console.error("dispatch failed; the machine's next connection resumes it", error);
@@ -544,7 +834,7 @@ export class Session extends DurableObject<Env> {
   /** A cancel asked for while the command was on its way to an offline machine: nothing ran, record it. */
   private settleCancelled(commandId: string): boolean {
     const c = this.command(commandId);
-    if (!c || c.state !== "queued" || c.delivered !== 0 || c.cancel_requested !== 1) return false;
+    if (c?.state !== "queued" || c.delivered !== 0 || c.cancel_requested !== 1) return false;
     this.finishCommand(
       c,
       "system",
@@ -558,6 +848,15 @@ export class Session extends DurableObject<Env> {
   private async signedDispatch(s: SessionRow, commandId: string): Promise<DispatchFrame | null> {
     let c = this.command(commandId);
     if (!c || FINAL_COMMAND_STATES.has(c.state)) return null;
+    const approval = c.approval_id
+      ? this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", c.approval_id).toArray()[0]
+      : undefined;
+    if (c.approval_required === 1 && approval?.state !== "granted") return null; // never without the client's yes
+    const gate = {
+      technicianId: c.requested_by,
+      approvalRequired: c.approval_required === 1,
+      approval: approval ? { id: approval.id, digest: approval.digest } : null,
+    };
     if (c.signature === null) {
       const message = dispatchMessage(s.machine_id, {
         sessionId: s.id,
@@ -565,6 +864,7 @@ export class Session extends DurableObject<Env> {
         command: c.command,
         shell: c.shell,
         timeoutSeconds: c.timeout_seconds,
+        ...gate,
       });
       const signature = await tenant(this.env, s.tenant_id).sign(message);
       this.sql.exec("UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL", signature, c.id);
@@ -579,6 +879,7 @@ export class Session extends DurableObject<Env> {
       shell: c.shell,
       timeoutSeconds: c.timeout_seconds,
       resume: c.started_at !== null,
+      ...gate,
       signature: c.signature as string,
     };
   }
@@ -589,13 +890,16 @@ export class Session extends DurableObject<Env> {
     if (!s || s.machine_id !== machineId) return { active: false, frame: null };
     for (;;) {
       const c = this.sql
-        .exec<CommandRow>("SELECT * FROM commands WHERE state IN ('queued', 'running') ORDER BY position LIMIT 1")
+        .exec<CommandRow>(
+          "SELECT * FROM commands WHERE state IN ('queued', 'running', 'awaiting_approval') ORDER BY position LIMIT 1",
+        )
         .toArray()[0];
       if (!c) return { active: false, frame: null };
-      if (c.state === "queued" && c.delivered === 0 && this.settleCancelled(c.id)) continue;
+      if (c.state === "awaiting_approval") return { active: true, frame: null }; // waits for the client, in order
+      if (c.state === "queued" && c.delivered === 0 && this.settleCancelled(c.id)) continue; // settled: look again
       this.sql.exec("UPDATE commands SET dispatched = 1, delivered = 1 WHERE id = ?", c.id);
-      const frame = await this.signedDispatch(s, c.id);
-      if (frame) return { active: true, frame }; // the Machine sends it on the socket that just proved itself
+      // The Machine sends it on the socket that just proved itself.
+      return { active: true, frame: await this.signedDispatch(s, c.id) };
     }
   }
 
@@ -631,6 +935,10 @@ export class Session extends DurableObject<Env> {
             c.id,
           );
         });
+        // The machine card shows the user context commands last ran as.
+        void tenant(this.env, s.tenant_id)
+          .machineUser(s.machine_id, frame.user)
+          .catch((error: unknown) => console.error("machine user not recorded", error));
       }
       return ok(this.ack(c.id));
     }
@@ -709,7 +1017,9 @@ export class Session extends DurableObject<Env> {
   private finishCommand(
     c: CommandRow,
     actor: string,
-    f: Pick<FinishedFrame, "state" | "exitCode" | "signal" | "reason" | "durationMs">,
+    f: Pick<FinishedFrame, "exitCode" | "signal" | "reason" | "durationMs"> & {
+      state: FinishedFrame["state"] | "declined";
+    },
     claimed: Pick<FinishedFrame, "stdoutBytes" | "stderrBytes" | "stdoutSha256" | "stderrSha256"> | null,
   ): void {
     const fresh = this.command(c.id) as CommandRow;
@@ -753,6 +1063,24 @@ export class Session extends DurableObject<Env> {
         c.id,
       );
     });
+    const done = this.command(c.id) as CommandRow;
+    const s = this.row() as SessionRow;
+    if (done.classification === "change" && done.started_at !== null) {
+      void tenant(this.env, s.tenant_id)
+        .recordChange({
+          commandId: done.id,
+          machineId: s.machine_id,
+          sessionId: s.id,
+          command: done.command,
+          shell: done.shell,
+          requestedBy: done.requested_by,
+          startedAt: done.started_at,
+          state: done.state,
+          exitCode: done.exit_code,
+          approvalId: done.approval_id,
+        })
+        .catch((error: unknown) => console.error("change not added to the machine timeline", error));
+    }
     this.pump();
     this.reportToTenant();
   }
@@ -770,8 +1098,89 @@ export class Session extends DurableObject<Env> {
       closedAt: s.closed_at,
       commandCount: counts.n,
       failedCount: counts.failed,
+      approvalCount: this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals").one().n,
       headSeq: this.head?.seq ?? 0,
+      technicianId: s.technician_id,
     });
+  }
+
+  // ---- the search index feed (asynchronous: the record never waits on the index)
+
+  private indexedThrough(): number {
+    return this.sql.exec<{ through: number }>("SELECT through FROM index_feed").one().through;
+  }
+
+  private scheduleFeed(delayMs = 250): void {
+    if (!this.indexGuardArmed) {
+      // Durable safety net: if this object dies before the index catches up, the alarm brings it back to finish.
+      this.indexGuardArmed = true;
+      void this.armAlarm(Date.now() + INDEX_GUARD_MS);
+    }
+    if (this.feedTimer !== null || this.feeding) return;
+    this.feedTimer = setTimeout(() => {
+      this.feedTimer = null;
+      void this.feedIndex();
+    }, delayMs);
+  }
+
+  private async armAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Push every event after the watermark to its month's index shard, in order, until caught up. */
+  private async feedIndex(): Promise<void> {
+    if (this.feeding) return;
+    const s = this.row();
+    if (!s) return;
+    this.feeding = true;
+    try {
+      for (;;) {
+        const rows = this.sql
+          .exec<{ seq: number; record: string }>(
+            "SELECT seq, record FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            this.indexedThrough(),
+            INDEX_BATCH_EVENTS,
+          )
+          .toArray();
+        if (rows.length === 0) break;
+        const month = monthOf(rows[0]?.record as string);
+        const events: { seq: number; line: string }[] = [];
+        let bytes = 0;
+        for (const row of rows) {
+          if (monthOf(row.record) !== month || (events.length > 0 && bytes + row.record.length > INDEX_BATCH_BYTES))
+            break;
+          events.push({ seq: row.seq, line: row.record });
+          bytes += row.record.length;
+        }
+        const { through } = await searchIndex(this.env, s.tenant_id, month).ingest({
+          session: {
+            sessionId: s.id,
+            tenantId: s.tenant_id,
+            machineId: s.machine_id,
+            clientId: s.client_id,
+            hostname: s.hostname,
+            technicianId: s.technician_id,
+          },
+          events,
+        });
+        const last = events.at(-1)?.seq ?? 0;
+        if (through < last) throw new Error(`index shard ${month} took events only through ${through} of ${last}`);
+        this.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", last);
+      }
+    } catch (error) {
+      console.error("search index behind; retrying", error);
+      await this.armAlarm(Date.now() + INDEX_GUARD_MS);
+    } finally {
+      this.feeding = false;
+    }
+  }
+
+  /** Rebuild: push the whole record to the index again (the index ignores what it already holds). */
+  async reindex(): Promise<{ through: number }> {
+    this.sql.exec("UPDATE index_feed SET through = 0");
+    await this.feedIndex();
+    return { through: this.indexedThrough() };
   }
 
   // ---- live sockets (hibernatable)
@@ -784,11 +1193,16 @@ export class Session extends DurableObject<Env> {
       clientId: clientHeader && clientHeader.length > 0 ? clientHeader : null,
     };
     const actor = request.headers.get("x-caisey-actor") ?? "";
+    const name = decodeURIComponent(request.headers.get("x-caisey-name") ?? "");
     const after = Number(new URL(request.url).searchParams.get("after") ?? "0");
-    if (!this.scoped(scope).ok)
+    const scoped = this.scoped(scope);
+    if (!scoped.ok)
       return Response.json({ error: { code: "not_found", message: "session not found" } }, { status: 404 });
+    const present = this.live.watchers().some((w) => w.actor === actor);
     const pair = new WebSocketPair();
-    this.live.accept(pair[1], actor, Math.min(after, this.head?.seq ?? 0));
+    this.live.accept(pair[1], actor, name, Math.min(after, this.head?.seq ?? 0));
+    // Presence is part of the record: who watched, from when to when (once per person, however many tabs).
+    if (!present && scoped.value.state === "open") this.append("participant.joined", actor, { name });
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -798,7 +1212,11 @@ export class Session extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    const leaving = ws.deserializeAttachment() as LiveAttachment | null;
     this.live.closed(ws);
+    if (leaving && this.row()?.state === "open" && !this.live.watchers(ws).some((w) => w.actor === leaving.actor)) {
+      this.append("participant.left", leaving.actor, { name: leaving.name });
+    }
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, "bye");
     } catch {

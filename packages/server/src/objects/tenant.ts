@@ -3,7 +3,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import type { MachineFacts, Role } from "@caisey/core";
-import { fromBase64Url, newId, toBase64Url, utf8 } from "@caisey/core";
+import { type ApprovalPolicy, fromBase64, newId, randomBytes, toBase64, toBase64Url, utf8 } from "@caisey/core";
 import type { Env } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
@@ -47,6 +47,30 @@ const MIGRATIONS = [
           CREATE TABLE signing_key (id INTEGER PRIMARY KEY CHECK (id = 1), private_jwk TEXT NOT NULL, public_raw TEXT NOT NULL,
             created_at TEXT NOT NULL);`,
   },
+  {
+    name: "approvals, approval links, webhooks",
+    sql: `CREATE TABLE approvals (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, command_id TEXT NOT NULL, client_id TEXT NOT NULL,
+            machine_id TEXT NOT NULL, hostname TEXT NOT NULL, command TEXT NOT NULL, shell TEXT NOT NULL, summary TEXT NOT NULL,
+            requested_by TEXT NOT NULL, requested_at TEXT NOT NULL, expires_at TEXT NOT NULL, state TEXT NOT NULL,
+            decided_by TEXT, decided_at TEXT, comment TEXT);
+          CREATE INDEX approvals_client ON approvals(client_id, state);
+          CREATE TABLE approval_links (hash TEXT PRIMARY KEY, approval_id TEXT NOT NULL, contact_id TEXT NOT NULL,
+            created_by TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT);
+          CREATE TABLE webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, events TEXT NOT NULL,
+            created_by TEXT NOT NULL, created_at TEXT NOT NULL, disabled_at TEXT);
+          CREATE TABLE webhook_deliveries (id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, event TEXT NOT NULL, body TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, delivered_at TEXT, last_error TEXT);
+          CREATE INDEX webhook_deliveries_due ON webhook_deliveries(delivered_at, next_at);`,
+  },
+  {
+    name: "machine card: last user context, approvals per session, timeline of changes",
+    sql: `ALTER TABLE sessions ADD COLUMN approval_count INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE machines ADD COLUMN last_user TEXT;
+          CREATE TABLE machine_changes (command_id TEXT PRIMARY KEY, machine_id TEXT NOT NULL, session_id TEXT NOT NULL,
+            command TEXT NOT NULL, shell TEXT NOT NULL, requested_by TEXT NOT NULL, started_at TEXT NOT NULL, state TEXT NOT NULL,
+            exit_code INTEGER, approval_id TEXT);
+          CREATE INDEX machine_changes_time ON machine_changes(machine_id, started_at);`,
+  },
 ];
 
 /** Who is making a request, as established from their token. */
@@ -58,6 +82,41 @@ export interface Principal {
   email: string;
   clientId: string | null;
   tokenHash: string;
+}
+
+/** An approval as the Session reports it. */
+export interface ApprovalSummary {
+  id: string;
+  sessionId: string;
+  commandId: string;
+  clientId: string;
+  machineId: string;
+  hostname: string;
+  command: string;
+  shell: string;
+  summary: string;
+  requestedBy: string;
+  requestedAt: string;
+  expiresAt: string;
+  state: string;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  comment: string | null;
+}
+
+const WEBHOOK_BACKOFF_S = [5, 30, 120, 600, 3600, 21600, 21600, 21600, 21600];
+
+/** Standard Webhooks signature: v1,base64(HMAC-SHA256(secret, "{id}.{timestamp}.{body}")). */
+export async function signWebhook(secret: string, id: string, timestamp: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    fromBase64(secret.replace(/^whsec_/, "")) as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign("HMAC", key, utf8(`${id}.${timestamp}.${body}`) as Uint8Array<ArrayBuffer>);
+  return `v1,${toBase64(new Uint8Array(mac))}`;
 }
 
 /** Who did something, for the audit log: the actor string of the record and the caller's address. */
@@ -79,6 +138,7 @@ export interface MachineSummary {
   lastSeenAt: string | null;
   enrolledAt: string;
   revoked: boolean;
+  lastUser: string | null;
 }
 
 export interface SessionSummary {
@@ -92,6 +152,7 @@ export interface SessionSummary {
   closedAt: string | null;
   commandCount: number;
   failedCount: number;
+  approvalCount: number;
 }
 
 const CONSOLE_TOKEN_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -120,6 +181,7 @@ type MachineRow = {
   last_seen_at: string | null;
   enrolled_at: string;
   revoked_at: string | null;
+  last_user: string | null;
 };
 
 export class Tenant extends DurableObject<Env> {
@@ -709,6 +771,7 @@ export class Tenant extends DurableObject<Env> {
         lastSeenAt: m.last_seen_at,
         enrolledAt: m.enrolled_at,
         revoked: m.revoked_at !== null,
+        lastUser: m.last_user,
       }));
   }
 
@@ -791,17 +854,85 @@ export class Tenant extends DurableObject<Env> {
   /** Summary counters pushed by the Session object as its record grows. */
   updateSession(
     sessionId: string,
-    update: { state: string; closedAt: string | null; commandCount: number; failedCount: number; headSeq: number },
+    update: {
+      state: string;
+      closedAt: string | null;
+      commandCount: number;
+      failedCount: number;
+      approvalCount: number;
+      headSeq: number;
+      technicianId: string;
+    },
   ): void {
     this.sql.exec(
-      "UPDATE sessions SET state = ?, closed_at = ?, command_count = ?, failed_count = ?, head_seq = MAX(head_seq, ?) WHERE id = ?",
+      `UPDATE sessions SET state = ?, closed_at = ?, command_count = ?, failed_count = ?, approval_count = ?, head_seq = MAX(head_seq, ?),
+         technician_id = ? WHERE id = ?`,
       update.state,
       update.closedAt,
       update.commandCount,
       update.failedCount,
+      update.approvalCount,
       update.headSeq,
+      update.technicianId,
       sessionId,
     );
+  }
+
+  /** The user context a command last ran as on this machine (shown on the machine card). */
+  machineUser(machineId: string, user: string): void {
+    this.sql.exec("UPDATE machines SET last_user = ? WHERE id = ?", user, machineId);
+  }
+
+  /** A command classified as a change ran on a machine: it goes on the machine's timeline of changes. */
+  recordChange(change: {
+    commandId: string;
+    machineId: string;
+    sessionId: string;
+    command: string;
+    shell: string;
+    requestedBy: string;
+    startedAt: string;
+    state: string;
+    exitCode: number | null;
+    approvalId: string | null;
+  }): void {
+    this.sql.exec(
+      `INSERT INTO machine_changes (command_id, machine_id, session_id, command, shell, requested_by, started_at, state, exit_code, approval_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(command_id) DO UPDATE SET state = excluded.state, exit_code = excluded.exit_code`,
+      change.commandId,
+      change.machineId,
+      change.sessionId,
+      change.command,
+      change.shell,
+      change.requestedBy,
+      change.startedAt,
+      change.state,
+      change.exitCode,
+      change.approvalId,
+    );
+  }
+
+  machineChanges(machineId: string, limit: number) {
+    return this.sql
+      .exec<Record<string, string | number | null>>(
+        `SELECT m.*, u.name AS requested_by_name FROM machine_changes m LEFT JOIN users u ON u.id = m.requested_by
+         WHERE m.machine_id = ? ORDER BY m.started_at DESC LIMIT ?`,
+        machineId,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        commandId: r.command_id as string,
+        sessionId: r.session_id as string,
+        command: r.command as string,
+        shell: r.shell as string,
+        requestedBy: r.requested_by as string,
+        requestedByName: r.requested_by_name as string | null,
+        startedAt: r.started_at as string,
+        state: r.state as string,
+        exitCode: r.exit_code as number | null,
+        approvalId: r.approval_id as string | null,
+      }));
   }
 
   listSessions(filter: {
@@ -843,6 +974,342 @@ export class Tenant extends DurableObject<Env> {
         closedAt: r.closed_at as string | null,
         commandCount: r.command_count as number,
         failedCount: r.failed_count as number,
+        approvalCount: r.approval_count as number,
       }));
+  }
+
+  // ---- approvals (the Session holds the record; this is the tenant-wide list for the portal and webhooks)
+
+  clientPolicy(clientId: string): ApprovalPolicy {
+    const row = this.sql
+      .exec<{ approval_policy: ApprovalPolicy }>("SELECT approval_policy FROM clients WHERE id = ?", clientId)
+      .toArray()[0];
+    return row?.approval_policy ?? "always"; // unknown client: the safest policy
+  }
+
+  /** The Session reports an approval whenever its state changes; new requests and decisions go out as webhooks. */
+  async trackApproval(a: ApprovalSummary): Promise<void> {
+    const known = this.sql.exec<{ state: string }>("SELECT state FROM approvals WHERE id = ?", a.id).toArray()[0];
+    this.sql.exec(
+      `INSERT INTO approvals (id, session_id, command_id, client_id, machine_id, hostname, command, shell, summary, requested_by, requested_at,
+         expires_at, state, decided_by, decided_at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET state = excluded.state, decided_by = excluded.decided_by, decided_at = excluded.decided_at,
+         comment = excluded.comment`,
+      a.id,
+      a.sessionId,
+      a.commandId,
+      a.clientId,
+      a.machineId,
+      a.hostname,
+      a.command,
+      a.shell,
+      a.summary,
+      a.requestedBy,
+      a.requestedAt,
+      a.expiresAt,
+      a.state,
+      a.decidedBy,
+      a.decidedAt,
+      a.comment,
+    );
+    if (known?.state === a.state) return;
+    const event =
+      a.state === "pending"
+        ? "approval.requested"
+        : a.state === "granted"
+          ? "approval.granted"
+          : a.state === "declined"
+            ? "approval.declined"
+            : null;
+    if (event) await this.enqueueWebhooks(event, this.approvalView(a.id) as object);
+  }
+
+  private approvalView(id: string) {
+    const r = this.sql
+      .exec<Record<string, string | null>>(
+        `SELECT a.*, c.name AS client_name, u.name AS requested_by_name, d.name AS decided_by_name FROM approvals a
+         JOIN clients c ON c.id = a.client_id LEFT JOIN users u ON u.id = a.requested_by LEFT JOIN users d ON d.id = a.decided_by WHERE a.id = ?`,
+        id,
+      )
+      .toArray()[0];
+    if (!r) return null;
+    const expired = r.state === "pending" && Date.parse(r.expires_at as string) <= Date.now();
+    return {
+      id: r.id as string,
+      sessionId: r.session_id as string,
+      commandId: r.command_id as string,
+      clientId: r.client_id as string,
+      clientName: r.client_name,
+      machineId: r.machine_id as string,
+      hostname: r.hostname,
+      command: r.command,
+      shell: r.shell,
+      summary: r.summary,
+      requestedBy: r.requested_by as string,
+      requestedByName: r.requested_by_name,
+      requestedAt: r.requested_at,
+      expiresAt: r.expires_at,
+      state: expired ? "expired" : (r.state as string),
+      decidedBy: r.decided_by,
+      decidedByName: r.decided_by_name,
+      decidedAt: r.decided_at,
+      comment: r.comment,
+    };
+  }
+
+  /** Approvals, newest first; a contact's view is limited to their client. `pending` excludes expired ones. */
+  listApprovals(filter: { state: string | null; clientId: string | null; limit: number }) {
+    const now = new Date().toISOString();
+    const ids = this.sql
+      .exec<{ id: string }>(
+        `SELECT id FROM approvals WHERE (? IS NULL OR client_id = ?)
+           AND (? IS NULL OR (? = 'pending' AND state = 'pending' AND expires_at > ?) OR (? != 'pending' AND state = ?))
+         ORDER BY requested_at DESC LIMIT ?`,
+        filter.clientId,
+        filter.clientId,
+        filter.state,
+        filter.state,
+        now,
+        filter.state,
+        filter.state,
+        filter.limit,
+      )
+      .toArray();
+    return ids.map((r) => this.approvalView(r.id)).filter((a) => a !== null);
+  }
+
+  getApproval(id: string, clientId: string | null) {
+    const a = this.approvalView(id);
+    return a && (clientId === null || a.clientId === clientId) ? a : null;
+  }
+
+  /** A one-time link for one approval, for one contact of its client: shown once, stored hashed, expiring. */
+  createApprovalLink(
+    input: { approvalId: string; contactId: string; ttlSeconds: number },
+    by: By,
+  ): Result<{ token: string; expiresAt: string }> {
+    const a = this.approvalView(input.approvalId);
+    if (!a) return notFound("approval");
+    const contact = this.sql
+      .exec<{ client_id: string | null; role: string; disabled: number }>(
+        "SELECT client_id, role, disabled FROM users WHERE id = ?",
+        input.contactId,
+      )
+      .toArray()[0];
+    if (contact?.role !== "contact" || contact.client_id !== a.clientId || contact.disabled === 1)
+      return notFound("contact of this client");
+    if (a.state !== "pending") return fail(409, "approval_decided", `approval already ${a.state}`);
+    const { token, hash } = newToken("csa", this.tenantId() as string);
+    const expiresAt = new Date(
+      Math.min(Date.now() + input.ttlSeconds * 1000, Date.parse(a.expiresAt as string)),
+    ).toISOString();
+    this.sql.exec(
+      "INSERT INTO approval_links (hash, approval_id, contact_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+      hash,
+      input.approvalId,
+      input.contactId,
+      by.actor,
+      this.now(),
+      expiresAt,
+    );
+    this.audit(by, "approval_link.issued", input.approvalId, { contactId: input.contactId, expiresAt });
+    return ok({ token, expiresAt });
+  }
+
+  /** What a link may do: decide one approval, as one contact, once, before it expires. */
+  approvalLink(
+    hash: string,
+  ): Result<{ approvalId: string; contactId: string; contactName: string; clientId: string; sessionId: string }> {
+    const row = this.sql
+      .exec<{ approval_id: string; contact_id: string; expires_at: string; used_at: string | null }>(
+        "SELECT approval_id, contact_id, expires_at, used_at FROM approval_links WHERE hash = ?",
+        hash,
+      )
+      .toArray()[0];
+    if (!row) return fail(404, "not_found", "this approval link is not valid");
+    if (row.used_at !== null) return fail(410, "link_used", "this approval link was already used");
+    if (Date.parse(row.expires_at) <= Date.now()) return fail(410, "link_expired", "this approval link has expired");
+    const contact = this.sql
+      .exec<{ name: string; client_id: string; disabled: number }>(
+        "SELECT name, client_id, disabled FROM users WHERE id = ?",
+        row.contact_id,
+      )
+      .toArray()[0];
+    const a = this.approvalView(row.approval_id);
+    if (!contact || contact.disabled === 1 || !a) return fail(404, "not_found", "this approval link is not valid");
+    return ok({
+      approvalId: row.approval_id,
+      contactId: row.contact_id,
+      contactName: contact.name,
+      clientId: contact.client_id,
+      sessionId: a.sessionId,
+    });
+  }
+
+  useApprovalLink(hash: string): boolean {
+    return (
+      this.sql.exec("UPDATE approval_links SET used_at = ? WHERE hash = ? AND used_at IS NULL", this.now(), hash)
+        .rowsWritten === 1
+    );
+  }
+
+  // ---- webhooks (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature v1 = HMAC-SHA256)
+
+  createWebhook(
+    input: { url: string; events: string[] },
+    by: By,
+  ): { id: string; secret: string; url: string; events: string[] } {
+    const id = newId("whk");
+    const secret = `whsec_${toBase64(randomBytes(32))}`;
+    this.sql.exec(
+      "INSERT INTO webhooks (id, url, secret, events, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      id,
+      input.url,
+      secret,
+      JSON.stringify(input.events),
+      by.actor,
+      this.now(),
+    );
+    this.audit(by, "webhook.added", id, { url: input.url, events: input.events });
+    return { id, secret, url: input.url, events: input.events };
+  }
+
+  listWebhooks() {
+    return this.sql
+      .exec<{ id: string; url: string; events: string; created_at: string; disabled_at: string | null }>(
+        "SELECT id, url, events, created_at, disabled_at FROM webhooks ORDER BY created_at",
+      )
+      .toArray()
+      .map((w) => ({
+        id: w.id,
+        url: w.url,
+        events: JSON.parse(w.events) as string[],
+        createdAt: w.created_at,
+        disabledAt: w.disabled_at,
+      }));
+  }
+
+  removeWebhook(id: string, by: By): Result<null> {
+    if (
+      this.sql.exec("UPDATE webhooks SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL", this.now(), id)
+        .rowsWritten === 0
+    )
+      return notFound("webhook");
+    this.audit(by, "webhook.removed", id);
+    return ok(null);
+  }
+
+  webhookDeliveries(limit: number) {
+    return this.sql
+      .exec<{
+        id: string;
+        webhook_id: string;
+        event: string;
+        attempts: number;
+        delivered_at: string | null;
+        last_error: string | null;
+      }>(
+        "SELECT id, webhook_id, event, attempts, delivered_at, last_error FROM webhook_deliveries ORDER BY rowid DESC LIMIT ?",
+        limit,
+      )
+      .toArray()
+      .map((d) => ({
+        id: d.id,
+        webhookId: d.webhook_id,
+        event: d.event,
+        attempts: d.attempts,
+        deliveredAt: d.delivered_at,
+        lastError: d.last_error,
+      }));
+  }
+
+  private async enqueueWebhooks(event: string, data: object): Promise<void> {
+    const hooks = this.listWebhooks().filter((w) => w.disabledAt === null && w.events.includes(event));
+    if (hooks.length === 0) return;
+    const timestamp = Math.floor(Date.now() / 1000);
+    for (const hook of hooks) {
+      const id = `msg_${newId("whk").slice(4)}`;
+      const body = JSON.stringify({ type: event, timestamp: new Date(timestamp * 1000).toISOString(), data });
+      this.sql.exec(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event, body, next_at) VALUES (?, ?, ?, ?, ?)",
+        id,
+        hook.id,
+        event,
+        body,
+        Date.now(),
+      );
+    }
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** Deliver due webhooks; failures retry with backoff (5 s, 30 s, 2 min, 10 min, 1 h, then every 6 h; 10 tries). */
+  override async alarm(): Promise<void> {
+    const due = this.sql
+      .exec<{ id: string; webhook_id: string; body: string; attempts: number }>(
+        "SELECT id, webhook_id, body, attempts FROM webhook_deliveries WHERE delivered_at IS NULL AND attempts < ? AND next_at <= ? ORDER BY next_at LIMIT 50",
+        WEBHOOK_BACKOFF_S.length + 1,
+        Date.now(),
+      )
+      .toArray();
+    await Promise.all(
+      due.map(async (d) => {
+        const hook = this.sql
+          .exec<{ url: string; secret: string; disabled_at: string | null }>(
+            "SELECT url, secret, disabled_at FROM webhooks WHERE id = ?",
+            d.webhook_id,
+          )
+          .toArray()[0];
+        if (!hook || hook.disabled_at !== null) {
+          this.sql.exec(
+            "UPDATE webhook_deliveries SET attempts = 99, last_error = 'webhook removed' WHERE id = ?",
+            d.id,
+          );
+          return;
+        }
+        let error: string | null = null;
+        try {
+          const timestamp = String(Math.floor(Date.now() / 1000));
+          const signature = await signWebhook(hook.secret, d.id, timestamp, d.body);
+          const res = await fetch(hook.url, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              "webhook-id": d.id,
+              "webhook-timestamp": timestamp,
+              "webhook-signature": signature,
+              "user-agent": "Caisey-Webhooks/1",
+            },
+            body: d.body,
+            signal: AbortSignal.timeout(10_000),
+          });
+          if (!res.ok) error = `HTTP ${res.status}`;
+          await res.body?.cancel();
+        } catch (e) {
+          error = e instanceof Error ? e.message : String(e);
+        }
+        if (error === null) {
+          this.sql.exec(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
+            this.now(),
+            d.id,
+          );
+        } else {
+          const wait = WEBHOOK_BACKOFF_S[Math.min(d.attempts, WEBHOOK_BACKOFF_S.length - 1)] as number;
+          this.sql.exec(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?",
+            Date.now() + wait * 1000,
+            error.slice(0, 500),
+            d.id,
+          );
+        }
+      }),
+    );
+    const next = this.sql
+      .exec<{ at: number | null }>(
+        "SELECT MIN(next_at) AS at FROM webhook_deliveries WHERE delivered_at IS NULL AND attempts <= ?",
+        WEBHOOK_BACKOFF_S.length,
+      )
+      .one().at;
+    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
   }
 }

@@ -29,7 +29,14 @@ export function machineRoutes(app: Hono<AppEnv>): void {
     const before = c.req.query("before");
     const sessions = await t.listSessions({ machineId: id, limit, ...(before ? { before } : {}) });
     const last = sessions.at(-1);
-    return c.json({ machine: found, sessions, next: sessions.length === limit && last ? last.openedAt : null });
+    // The timeline of changes: commands classified as changes that ran on this machine, across sessions.
+    const changes = await t.machineChanges(id, 100);
+    return c.json({
+      machine: found,
+      sessions,
+      changes,
+      next: sessions.length === limit && last ? last.openedAt : null,
+    });
   });
 
   // Revoked: the runtime is disconnected now and refused from then on; its sessions and records stay.

@@ -1,6 +1,6 @@
 // Sessions: open one on a machine, run commands, read the record (events, live socket, NDJSON, exact output).
 
-import { CommandBody, fromBase64, idPattern, LIMITS, newId, SessionBody, utf8 } from "@caisey/core";
+import { AssignBody, CommandBody, fromBase64, idPattern, LIMITS, newId, SessionBody, utf8 } from "@caisey/core";
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { type AppEnv, scope } from "../auth.ts";
@@ -70,7 +70,16 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
   route(app, "post", "/api/v1/sessions/:id/commands", RUNNERS, async (c) => {
     const id = sessionId(c);
     const body = await readJson(c, CommandBody);
-    return c.json(unwrap(await session(c.env, id).requestCommand(scope(c), c.var.principal.userId, body)), 202);
+    return c.json(
+      unwrap(
+        await session(c.env, id).requestCommand(
+          scope(c),
+          { id: c.var.principal.userId, name: c.var.principal.name },
+          body,
+        ),
+      ),
+      202,
+    );
   });
 
   route(app, "get", "/api/v1/sessions/:id/commands/:cid", EVERYONE, async (c) =>
@@ -152,7 +161,30 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
       "x-caisey-tenant": view.tenantId,
       "x-caisey-client": view.clientId ?? "",
       "x-caisey-actor": actorOf(c),
+      "x-caisey-name": encodeURIComponent(c.var.principal.name),
     });
     return session(c.env, id).fetch(new Request(`https://session/live?after=${after}`, { headers }));
+  });
+
+  route(app, "post", "/api/v1/sessions/:id/assign", STAFF, async (c) => {
+    const id = sessionId(c);
+    const body = await readJson(c, AssignBody);
+    const p = c.var.principal;
+    const colleague = (await tenant(c.env, p.tenantId).listPeople({ contacts: false })).find(
+      (u) => u.id === body.technicianId,
+    );
+    if (!colleague || colleague.disabled) throw new HttpError(404, "not_found", "colleague not found");
+    if (colleague.role === "dispatcher")
+      throw new HttpError(422, "invalid_assignee", "a session is assigned to someone who can run commands");
+    return c.json(
+      unwrap(
+        await session(c.env, id).assign(
+          scope(c),
+          { id: p.userId, name: p.name },
+          { id: colleague.id, name: colleague.name },
+          body.note ?? null,
+        ),
+      ),
+    );
   });
 }

@@ -1,0 +1,400 @@
+// Search over session records, the pure part: which documents an event contributes to the index (and how command
+// output is decoded, cleaned and capped), the FTS5 MATCH expression built from what a user typed (never letting the
+// input act as FTS5 syntax), snippets with their highlights, cursors, and the merge of answers from several shards.
+//
+// The index (packages/server/src/objects/search-index.ts) keeps one document per searchable piece: a command's text,
+// a piece of its output (≤ OUTPUT_PART_BYTES, cut at a line end where possible), a chat message or a note. Each
+// document has a time key `key = tsMs * 1024 + k` (k disambiguates documents of the same millisecond), so FTS5's rowid
+// order is time order and "newest first" never sorts.
+
+import { fromBase64 } from "./bytes.ts";
+import type { RecordEvent } from "./record.ts";
+
+/** Output bytes indexed per command (stdout and stderr together, in record order). The record itself is never capped. */
+export const OUTPUT_INDEX_CAP = 1024 * 1024;
+/** Largest piece of output one document holds: small enough that a snippet is cheap to compute. */
+export const OUTPUT_PART_BYTES = 16 * 1024;
+/** Documents of one millisecond in one shard: the low bits of a time key. */
+export const KEY_SLOTS = 1024;
+/** Longest search query accepted, in characters, and the most terms one may hold. */
+export const SEARCH_QUERY_MAX = 500;
+export const SEARCH_TERMS_MAX = 16;
+/** Highlight markers in raw FTS5 snippets. Control characters never survive into indexed text, so they cannot clash. */
+export const HIGHLIGHT_START = "\u0002";
+export const HIGHLIGHT_END = "\u0003";
+
+export const SEARCH_KINDS = ["command", "output", "chat", "note"] as const;
+export type SearchKind = (typeof SEARCH_KINDS)[number];
+export const APPROVAL_STATES = ["pending", "granted", "declined", "none"] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+/** One searchable document produced by an event. */
+export interface IndexDoc {
+  seq: number;
+  /** Index of the piece within the event (output is split into pieces; everything else is part 0). */
+  part: number;
+  kind: SearchKind;
+  ts: string;
+  commandId: string | null;
+  stream: "stdout" | "stderr" | null;
+  /** Byte offset of the piece in its output stream (output only). */
+  offset: number | null;
+  text: string;
+}
+
+/** What an event changes in the facts kept per command (absent fields are unchanged). */
+export interface CommandFactUpdate {
+  commandId: string;
+  requestedBy?: string | null;
+  state?: string;
+  exitCode?: number | null;
+  approval?: ApprovalState;
+  /** Output bytes of this command counted against the cap so far. */
+  outputIndexed?: number;
+}
+
+export interface IndexEntries {
+  docs: IndexDoc[];
+  command: CommandFactUpdate | null;
+  /** The session's technician, when the event names one (session.opened, session.assigned). */
+  technicianId: string | null;
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+// ESC-introduced sequences: CSI (ESC [ … final), OSC (ESC ] … BEL or ST), DCS/SOS/PM/APC strings, other two-character
+// escapes; and the 8-bit CSI. Then every control character but tab and newline becomes a space (NUL included).
+const ESC = String.fromCharCode(0x1b);
+const BEL = String.fromCharCode(0x07);
+const CSI8 = String.fromCharCode(0x9b);
+const ANSI = new RegExp(
+  [
+    `${ESC}\\[[0-?]*[ -/]*[@-~]`,
+    `${ESC}\\][^${BEL}${ESC}]*(?:${BEL}|${ESC}\\\\)?`,
+    `${ESC}[PX^_][^${ESC}]*(?:${ESC}\\\\)?`,
+    `${ESC}[@-Z\\\\-_]`,
+    `${CSI8}[0-?]*[ -/]*[@-~]`,
+  ].join("|"),
+  "g",
+);
+const CONTROL = new RegExp(`[${String.fromCharCode(0)}-\\u0008\\u000b-\\u001f\\u007f-\\u009f]`, "g");
+
+/** Text as the index holds it: no terminal escapes, no control characters (so highlight markers are unambiguous). */
+export function cleanText(text: string): string {
+  return text.replace(ANSI, "").replace(/\r\n?/g, "\n").replace(CONTROL, " ");
+}
+
+const lossy = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+/** Output bytes as indexed text: UTF-8 (invalid sequences become U+FFFD), escapes stripped, NUL and controls → space. */
+export function decodeOutputText(bytes: Uint8Array): string {
+  return cleanText(lossy.decode(bytes));
+}
+
+/**
+ * Cut output bytes into pieces of at most `max` bytes, at the last line end of each window when there is one in its
+ * second half, else at a UTF-8 character boundary. Returns [start, end) pairs.
+ */
+export function splitOutput(bytes: Uint8Array, max = OUTPUT_PART_BYTES): [number, number][] {
+  const parts: [number, number][] = [];
+  let start = 0;
+  while (start < bytes.length) {
+    let end = Math.min(bytes.length, start + max);
+    if (end < bytes.length) {
+      const nl = bytes.lastIndexOf(0x0a, end - 1);
+      if (nl >= start + max / 2) end = nl + 1;
+      else {
+        let cut = end;
+        while (cut > start + 1 && ((bytes[cut] as number) & 0xc0) === 0x80) cut--;
+        end = cut;
+      }
+    }
+    parts.push([start, end]);
+    start = end;
+  }
+  return parts;
+}
+
+/**
+ * The documents and fact changes one record event contributes. `indexedSoFar` is how many output bytes of that
+ * command have already been counted against `cap` (from the index's own command facts).
+ */
+export function indexEntries(
+  event: RecordEvent,
+  indexedSoFar: (commandId: string) => number,
+  cap = OUTPUT_INDEX_CAP,
+): IndexEntries {
+  const d = event.data as Record<string, unknown>;
+  const base = { seq: event.seq, ts: event.ts, part: 0, stream: null, offset: null };
+  const none: IndexEntries = { docs: [], command: null, technicianId: null };
+  const commandId = str(d.commandId);
+  switch (event.type) {
+    case "session.opened":
+    case "session.assigned":
+      return { ...none, technicianId: str(d.technicianId) };
+    case "chat.message":
+    case "note.added": {
+      const text = cleanText(str(d.text) ?? "");
+      const kind = event.type === "chat.message" ? "chat" : "note";
+      return { ...none, docs: text.trim() ? [{ ...base, kind, commandId: null, text }] : [] };
+    }
+    case "command.requested": {
+      if (!commandId) return none;
+      const reason = str(d.reason);
+      const text = cleanText(reason ? `${str(d.command) ?? ""}\n${reason}` : (str(d.command) ?? ""));
+      const requestedBy = str(d.requestedBy) ?? (event.actor.startsWith("user:") ? event.actor.slice(5) : null);
+      return {
+        ...none,
+        docs: [{ ...base, kind: "command", commandId, text }],
+        command: { commandId, requestedBy, state: "queued" },
+      };
+    }
+    case "command.started":
+      return commandId ? { ...none, command: { commandId, state: "running" } } : none;
+    case "command.finished": {
+      if (!commandId) return none;
+      const exitCode = typeof d.exitCode === "number" && Number.isSafeInteger(d.exitCode) ? d.exitCode : null;
+      return { ...none, command: { commandId, state: str(d.state) ?? "finished", exitCode } };
+    }
+    case "approval.requested":
+    case "approval.granted":
+    case "approval.declined": {
+      if (!commandId) return none;
+      const approval = ({ requested: "pending", granted: "granted", declined: "declined" } as const)[
+        event.type.slice(9) as "requested" | "granted" | "declined"
+      ];
+      return { ...none, command: { commandId, approval } };
+    }
+    case "command.output": {
+      const stream = d.stream === "stderr" ? "stderr" : d.stream === "stdout" ? "stdout" : null;
+      const data = str(d.data);
+      if (!commandId || !stream || data === null) return none;
+      let bytes: Uint8Array;
+      try {
+        bytes = fromBase64(data);
+      } catch {
+        return none;
+      }
+      const before = indexedSoFar(commandId);
+      const take = Math.max(0, Math.min(bytes.length, cap - before));
+      if (take === 0) return none;
+      const offset = typeof d.offset === "number" ? d.offset : 0;
+      const kept = bytes.subarray(0, take);
+      const docs: IndexDoc[] = [];
+      for (const [start, end] of splitOutput(kept)) {
+        const text = decodeOutputText(kept.subarray(start, end));
+        if (text.trim())
+          docs.push({ ...base, part: docs.length, kind: "output", commandId, stream, offset: offset + start, text });
+      }
+      return { ...none, docs, command: { commandId, outputIndexed: before + take } };
+    }
+    default:
+      return none;
+  }
+}
+
+// ---- queries
+
+export type MatchResult = { ok: true; match: string; terms: string[] } | { ok: false; reason: string };
+
+/** Does a piece of text hold anything the unicode61 tokenizer keeps (letters, digits, private use)? */
+const TOKEN = /[\p{L}\p{N}\p{Co}]/u;
+
+const quote = (text: string) => `"${text.replace(/"/g, '""')}"`;
+
+/**
+ * Turn what a user typed into an FTS5 expression over the `body` column: bare words and "quoted phrases" (all must
+ * match), a trailing `*` on a word or phrase for a prefix. Every piece is emitted as an FTS5 string, so operators,
+ * parentheses, column names, NEAR and quotes in the input are only ever text; the result is bound as a parameter.
+ */
+export function buildMatch(input: string): MatchResult {
+  if (input.length > SEARCH_QUERY_MAX) return { ok: false, reason: `q must be at most ${SEARCH_QUERY_MAX} characters` };
+  const terms: string[] = [];
+  const pieces: string[] = [];
+  const re = /"([^"]*)("?)(\**)|([^\s"]+)/g;
+  for (let m = re.exec(input); m !== null; m = re.exec(input)) {
+    let text: string;
+    let prefix: boolean;
+    if (m[4] !== undefined) {
+      const word = m[4];
+      prefix = word.endsWith("*");
+      text = word.replace(/\*+$/, "");
+    } else {
+      text = m[1] ?? "";
+      prefix = (m[3] ?? "").length > 0;
+    }
+    text = cleanText(text).trim();
+    if (!TOKEN.test(text)) continue;
+    // A prefix applies to the phrase's last token; one that ends in punctuation has none to extend.
+    if (prefix && !TOKEN.test(text.slice(-1))) prefix = false;
+    terms.push(text);
+    pieces.push(prefix ? `${quote(text)}*` : quote(text));
+  }
+  if (pieces.length === 0) return { ok: false, reason: "q has no words to search for" };
+  if (pieces.length > SEARCH_TERMS_MAX) return { ok: false, reason: `q may hold at most ${SEARCH_TERMS_MAX} terms` };
+  return { ok: true, match: `{body} : (${pieces.join(" AND ")})`, terms };
+}
+
+/** Filter tokens kept in the index's `tags` column (letters and digits only, so each is one token). */
+export const tag = {
+  kind: (kind: SearchKind) => `zk${kind}`,
+  client: (id: string) => `zc${id.replace(/[^A-Za-z0-9]/g, "")}`,
+  machine: (id: string) => `zm${id.replace(/[^A-Za-z0-9]/g, "")}`,
+  session: (id: string) => `zs${id.replace(/[^A-Za-z0-9]/g, "")}`,
+};
+
+export function docTags(
+  doc: { kind: SearchKind },
+  session: { sessionId: string; machineId: string; clientId: string },
+) {
+  return [
+    tag.kind(doc.kind),
+    tag.client(session.clientId),
+    tag.machine(session.machineId),
+    tag.session(session.sessionId),
+  ].join(" ");
+}
+
+export interface TagFilter {
+  kinds?: readonly SearchKind[];
+  clientId?: string | null;
+  machineId?: string | null;
+  sessionId?: string | null;
+}
+
+/** The whole MATCH: the user's terms (if any) and the filters that live in the index as tags. Null: nothing to match. */
+export function composeMatch(userMatch: string | null, filter: TagFilter): string | null {
+  const parts: string[] = userMatch ? [`(${userMatch})`] : [];
+  const tags: string[] = [];
+  if (filter.kinds && filter.kinds.length > 0 && filter.kinds.length < SEARCH_KINDS.length)
+    tags.push(`(${filter.kinds.map((k) => quote(tag.kind(k))).join(" OR ")})`);
+  if (filter.clientId) tags.push(quote(tag.client(filter.clientId)));
+  if (filter.machineId) tags.push(quote(tag.machine(filter.machineId)));
+  if (filter.sessionId) tags.push(quote(tag.session(filter.sessionId)));
+  if (tags.length > 0) parts.push(`({tags} : (${tags.join(" AND ")}))`);
+  return parts.length > 0 ? parts.join(" AND ") : null;
+}
+
+// ---- time keys
+
+/** The time key of a document: rowid order is time order. */
+export function timeKey(tsMs: number, slot = 0): number {
+  return tsMs * KEY_SLOTS + slot;
+}
+
+export function keyTime(key: number): number {
+  return Math.floor(key / KEY_SLOTS);
+}
+
+/** `YYYY-MM` (UTC) of a timestamp: the index shard an event belongs to. */
+export function shardMonth(ts: string | number): string {
+  return new Date(ts).toISOString().slice(0, 7);
+}
+
+/** Every month from `from` to `to` inclusive, as `YYYY-MM`. */
+export function monthsBetween(fromMs: number, toMs: number): string[] {
+  const out: string[] = [];
+  const d = new Date(fromMs);
+  let y = d.getUTCFullYear();
+  let m = d.getUTCMonth();
+  const end = new Date(toMs);
+  const endY = end.getUTCFullYear();
+  const endM = end.getUTCMonth();
+  while (y < endY || (y === endY && m <= endM)) {
+    out.push(`${String(y).padStart(4, "0")}-${String(m + 1).padStart(2, "0")}`);
+    m++;
+    if (m === 12) {
+      m = 0;
+      y++;
+    }
+  }
+  return out;
+}
+
+// ---- snippets
+
+/** A raw FTS5 snippet (markers HIGHLIGHT_START/END) as plain text plus [start, end) highlight offsets (UTF-16). */
+export function parseSnippet(raw: string): { snippet: string; highlights: [number, number][] } {
+  let snippet = "";
+  const highlights: [number, number][] = [];
+  let open = -1;
+  for (const ch of raw) {
+    if (ch === HIGHLIGHT_START) open = snippet.length;
+    else if (ch === HIGHLIGHT_END) {
+      if (open >= 0 && snippet.length > open) highlights.push([open, snippet.length]);
+      open = -1;
+    } else snippet += ch;
+  }
+  return { snippet, highlights };
+}
+
+// ---- cursors and merging
+
+export type SearchOrder = "newest" | "best";
+
+/** Where a page ended: the last hit's time key, and for "best" its rank (bm25: lower is better). */
+export type SearchCursor = { order: "newest"; key: number } | { order: "best"; rank: number; key: number };
+
+export function encodeCursor(cursor: SearchCursor): string {
+  const body = cursor.order === "newest" ? `n.${cursor.key}` : `b.${cursor.key}.${cursor.rank}`;
+  return btoa(body).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** A cursor from a query string, or null when it is not one this server issued. */
+export function decodeCursor(text: string): SearchCursor | null {
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(text)) return null;
+  let body: string;
+  try {
+    const std = text.replace(/-/g, "+").replace(/_/g, "/");
+    body = atob(std + "=".repeat((4 - (std.length % 4)) % 4));
+  } catch {
+    return null;
+  }
+  const m = /^(n)\.(\d{1,17})$|^(b)\.(\d{1,17})\.(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/.exec(body);
+  if (!m) return null;
+  if (m[1]) {
+    const key = Number(m[2]);
+    return Number.isSafeInteger(key) ? { order: "newest", key } : null;
+  }
+  const key = Number(m[4]);
+  const rank = Number(m[5]);
+  return Number.isSafeInteger(key) && Number.isFinite(rank) ? { order: "best", key, rank } : null;
+}
+
+export interface RankedHit {
+  key: number;
+  rank: number;
+}
+
+/** Order of hits: newest by time key; best by rank, then newest. */
+export function compareHits(order: SearchOrder, a: RankedHit, b: RankedHit): number {
+  if (order === "best" && a.rank !== b.rank) return a.rank - b.rank;
+  return b.key - a.key;
+}
+
+/** Is a hit strictly after the cursor in the page order? (Shards apply the same rule in SQL.) */
+export function afterCursor(cursor: SearchCursor, hit: RankedHit): boolean {
+  if (cursor.order === "best" && hit.rank !== cursor.rank) return hit.rank > cursor.rank;
+  return hit.key < cursor.key;
+}
+
+/**
+ * Merge the pages several shards answered (each sorted, each already after the cursor, each at most `limit + 1`
+ * long so that one more than a page tells there is more) into one page of `limit`, and the cursor for the next page
+ * (null when every shard is exhausted).
+ */
+export function mergeHits<T extends RankedHit>(
+  pages: readonly (readonly T[])[],
+  order: SearchOrder,
+  limit: number,
+): { hits: T[]; next: SearchCursor | null } {
+  const all = pages.flat().sort((a, b) => compareHits(order, a, b));
+  const hits = all.slice(0, limit);
+  const more = all.length > limit;
+  const last = hits.at(-1);
+  if (!more || !last) return { hits, next: null };
+  return {
+    hits,
+    next: order === "newest" ? { order, key: last.key } : { order, key: last.key, rank: last.rank },
+  };
+}

@@ -1,0 +1,311 @@
+// Client approval gates in the console, end to end: the real server, a real runtime, and Debian's Chromium with two
+// browser contexts — a technician who runs a change, and the client's contact who approves it from the portal. Then
+// the one-time approval link (no sign-in), search from the output to the session, the machine card, presence and the
+// handoff to a colleague.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Api,
+  enrollRuntime,
+  type Proc,
+  ROOT,
+  removeDir,
+  type Server,
+  setupOrganization,
+  startServer,
+  tempDir,
+  waitOnline,
+} from "../helpers.ts";
+import { launchChromium } from "./browser.ts";
+
+const APPROVALS_SHOT = "/tmp/console-approvals.png";
+const SESSION_SHOT = "/tmp/console-approval-session.png";
+const SEARCH_SHOT = "/tmp/console-search.png";
+const LINK_SHOT = "/tmp/console-approval-link.png";
+
+const TECH = { name: "Theo Technician", email: "theo@northwind.test", password: "theo's long password" };
+const TECH2 = { name: "Bea Backup", email: "bea@northwind.test", password: "bea's long password" };
+const CONTACT = { name: "Carla Contact", email: "carla@contoso.test", password: "carla's long password" };
+const OUTPUT_WORD = "marker42written";
+
+async function signIn(page: Page, url: string, email: string, password: string, landing: RegExp): Promise<void> {
+  await page.goto(`${url}/login`);
+  await page.getByTestId("login-email").fill(email);
+  await page.getByTestId("login-password").fill(password);
+  await page.getByTestId("login-submit").click();
+  await page.waitForURL(landing, { timeout: 30_000 });
+}
+
+describe("client approvals in the console", () => {
+  let server: Server;
+  let owner: Api;
+  let browser: Browser;
+  let techContext: BrowserContext;
+  let contactContext: BrowserContext;
+  let tech: Page;
+  let contact: Page;
+  let runtime: Proc | undefined;
+  let machineId = "";
+  let sessionId = "";
+  let commandId = "";
+  const dirs: string[] = [];
+  const work = tempDir("approvals");
+  dirs.push(work);
+  const marker = join(work, "approved-marker");
+  const linkMarker = join(work, "link-marker");
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
+    server = await startServer();
+    owner = await setupOrganization(server.url);
+    // The owner, through the API: the client's policy, its contact, two technicians, and an enrolled machine.
+    const enrolled = await enrollRuntime(server.url, owner, "Contoso Dental");
+    dirs.push(enrolled.dataDir);
+    machineId = enrolled.machineId;
+    await owner.json(`/api/v1/clients/${enrolled.clientId}`, { approvalPolicy: "changes" });
+    await owner.json(`/api/v1/clients/${enrolled.clientId}/contacts`, CONTACT);
+    await owner.json("/api/v1/users", { ...TECH, role: "technician" });
+    await owner.json("/api/v1/users", { ...TECH2, role: "technician" });
+    runtime = enrolled.start();
+    await waitOnline(owner, machineId);
+    browser = await launchChromium();
+    techContext = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+    contactContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    tech = await techContext.newPage();
+    contact = await contactContext.newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    await server?.stop();
+    for (const d of dirs) removeDir(d);
+    if (server) removeDir(server.dataDir);
+  });
+
+  it("holds a change until the contact approves it in the portal, then runs it", async () => {
+    await signIn(tech, server.url, TECH.email, TECH.password, /\/machines$/);
+    const row = tech.locator(`[data-testid="machine-row"][data-machine-id="${machineId}"]`);
+    await row.getByTestId("open-session").click();
+    await tech.waitForURL(/\/sessions\/ses_/, { timeout: 10_000 });
+    sessionId = /\/sessions\/(ses_[a-z2-7]+)/.exec(tech.url())?.[1] ?? "";
+    expect(sessionId).not.toBe("");
+    await expect
+      .poll(() => tech.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 })
+      .toBe("live");
+    expect(await tech.getByTestId("session-technician").textContent()).toContain(TECH.name);
+
+    // A change: the client's policy holds it for approval; nothing runs.
+    await tech.getByTestId("command-input").fill(`touch ${marker} && echo marker$((40+2))written`);
+    await tech.getByTestId("command-input").press("Enter");
+    const block = tech.getByTestId("command-block").first();
+    await expect
+      .poll(() => block.getByTestId("command-state").textContent(), { timeout: 10_000 })
+      .toBe("awaiting approval");
+    commandId = (await block.getAttribute("data-command-id")) ?? "";
+    expect(await block.getAttribute("data-classification")).toBe("change");
+    const panel = block.getByTestId("approval-panel");
+    expect(await panel.getByTestId("approval-state").textContent()).toBe("awaiting approval");
+    expect(await panel.getByTestId("approval-wait").textContent()).toMatch(
+      /^Waiting for the client's approval — expires \d\d:\d\d$/,
+    );
+    expect(await panel.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(existsSync(marker)).toBe(false);
+
+    // The contact lands on Approvals and sees it in plain language.
+    await signIn(contact, server.url, CONTACT.email, CONTACT.password, /\/approvals$/);
+    const card = contact.locator(`[data-testid="approval-card"]`).first();
+    await card.waitFor({ timeout: 10_000 });
+    expect(await card.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
+    expect(await card.getByTestId("approval-technician").textContent()).toBe(TECH.name);
+    expect(await card.getByTestId("approval-countdown").textContent()).toMatch(/expires \d\d:\d\d · \d+ min/);
+    await card.getByTestId("approval-details").locator("summary").click();
+    expect(await card.getByTestId("approval-command").textContent()).toContain(`touch ${marker}`);
+    await contact.screenshot({ path: APPROVALS_SHOT, fullPage: true });
+    await card.getByTestId("decision-comment").fill("Go ahead");
+    await card.getByTestId("approve").click();
+    await contact.getByTestId("notice").waitFor({ timeout: 10_000 });
+    await contact.getByTestId("no-pending").waitFor({ timeout: 10_000 });
+    const decided = contact.locator('[data-testid="recent-decision"][data-state="granted"]');
+    await decided.waitFor({ timeout: 10_000 });
+    expect(await decided.textContent()).toContain("Go ahead");
+
+    // The technician's transcript: approved (by whom, with the comment), then run to exit 0; the file exists.
+    await expect.poll(() => panel.getByTestId("approval-state").textContent(), { timeout: 10_000 }).toBe("approved");
+    const decision = panel.getByTestId("approval-decision");
+    expect(await decision.textContent()).toContain(`Approved by ${CONTACT.name}`);
+    expect(await decision.textContent()).toContain("the portal");
+    expect(await decision.textContent()).toContain("Go ahead");
+    await expect.poll(() => block.getByTestId("command-state").textContent(), { timeout: 30_000 }).toBe("finished");
+    expect(await block.getByTestId("exit-code").textContent()).toBe("exit 0");
+    expect(await block.getByTestId("command-output").textContent()).toBe(`${OUTPUT_WORD}\n`);
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  it("lets the contact chat from the session page, in record order, and shows who is watching", async () => {
+    await contact.goto(`${server.url}/sessions/${sessionId}`);
+    await expect
+      .poll(() => contact.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 })
+      .toBe("live");
+    await contact.getByTestId("command-input").fill("Thanks, all good here.");
+    await contact.getByTestId("command-input").press("Enter");
+    const chat = tech.locator('[data-testid="event-line"][data-type="chat.message"]', { hasText: "all good here" });
+    await chat.waitFor({ timeout: 10_000 });
+    expect(await chat.locator(".actor").textContent()).toBe(CONTACT.name);
+
+    // Presence: the technician sees the contact watching, and a quiet line for it.
+    await expect
+      .poll(() => tech.getByTestId("watcher").allTextContents(), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining([`${TECH.name} (you)`, CONTACT.name]));
+    expect(
+      await tech
+        .locator('[data-testid="event-line"][data-type="participant.joined"]', { hasText: CONTACT.name })
+        .count(),
+    ).toBeGreaterThan(0);
+
+    // The contact's page shows the pieces in record order: request → approval → start → output → finish → chat.
+    await contact.locator('[data-testid="event-line"][data-type="chat.message"]').waitFor({ timeout: 10_000 });
+    const order = await contact.evaluate(() =>
+      Array.from(document.querySelectorAll("[data-testid=transcript] [data-event]")).map((el) => ({
+        type: el.getAttribute("data-event") ?? "",
+        seq: Number(el.getAttribute("data-seq")),
+      })),
+    );
+    const seqs = order.map((o) => o.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    const wanted = [
+      "command.requested",
+      "approval.requested",
+      "approval.granted",
+      "command.started",
+      "command.output",
+      "command.finished",
+      "chat.message",
+    ];
+    expect(order.map((o) => o.type).filter((t) => wanted.includes(t))).toEqual(wanted);
+    // No decision buttons once decided.
+    expect(await contact.getByTestId("approve").count()).toBe(0);
+  });
+
+  it("sends a one-time approval link that works without signing in, once", async () => {
+    // The technician asks for approval explicitly, with a reason, and sends a link.
+    await tech.getByTestId("require-approval").check();
+    await tech.getByTestId("approval-reason").fill("make room for the update");
+    await tech.getByTestId("command-input").fill(`touch ${linkMarker}`);
+    await tech.getByTestId("command-input").press("Enter");
+    const block = tech.getByTestId("command-block").nth(1);
+    await expect
+      .poll(() => block.getByTestId("command-state").textContent(), { timeout: 10_000 })
+      .toBe("awaiting approval");
+    expect(await block.getByTestId("command-reason").textContent()).toContain("make room for the update");
+    await expect.poll(() => tech.getByTestId("require-approval").isChecked()).toBe(false);
+    await block.getByTestId("approval-link-open").click();
+    await expect
+      .poll(() => block.getByTestId("approval-link-contact").locator("option").allTextContents(), { timeout: 10_000 })
+      .toEqual([`${CONTACT.name} (${CONTACT.email})`]);
+    await block.getByTestId("approval-link-create").click();
+    const url = ((await block.getByTestId("approval-link-url").textContent()) ?? "").trim();
+    expect(url).toMatch(new RegExp(`^${server.url}/approve/csa_`));
+
+    // Someone with the link and no session at all.
+    const anonymous = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+    try {
+      const page = await anonymous.newPage();
+      await page.goto(url);
+      const card = page.getByTestId("approval-card");
+      await card.waitFor({ timeout: 10_000 });
+      expect(page.url()).toBe(url);
+      expect(await page.getByTestId("approval-link-page").textContent()).toContain(`Hello ${CONTACT.name}`);
+      expect(await card.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
+      await page.screenshot({ path: LINK_SHOT, fullPage: true });
+      await card.getByTestId("decision-comment").fill("From my phone: ok");
+      await card.getByTestId("approve").click();
+      await page.getByTestId("approval-link-done").waitFor({ timeout: 10_000 });
+      expect(await page.getByTestId("approval-link-done").textContent()).toContain("approved");
+
+      // The technician sees it approved through the link; the command runs.
+      const panel = block.getByTestId("approval-panel");
+      await expect.poll(() => panel.getByTestId("approval-state").textContent(), { timeout: 10_000 }).toBe("approved");
+      expect(await panel.getByTestId("approval-decision").textContent()).toContain("one-time link");
+      await expect.poll(() => block.getByTestId("command-state").textContent(), { timeout: 30_000 }).toBe("finished");
+      expect(existsSync(linkMarker)).toBe(true);
+
+      // The link is spent.
+      await page.goto(url);
+      await page.getByTestId("approval-link-error").waitFor({ timeout: 10_000 });
+      expect(await page.getByTestId("approval-link-error").textContent()).toContain("already used");
+      await page.goto(`${server.url}/approve/csa_not-a-real-token`);
+      await page.getByTestId("approval-link-error").waitFor({ timeout: 10_000 });
+      expect(await page.getByTestId("approval-link-error").textContent()).toContain("not valid");
+    } finally {
+      await anonymous.close();
+    }
+  });
+
+  it("finds the output on /search and opens the session at that event", async () => {
+    await tech.getByTestId("nav-search").click();
+    await tech.getByTestId("search-page").waitFor();
+    await tech.getByTestId("search-input").fill(OUTPUT_WORD);
+    const result = tech.getByTestId("search-result").first();
+    // The index is fed right after the record; ask again until it has caught up.
+    await expect
+      .poll(
+        async () => {
+          if ((await tech.getByTestId("search-result").count()) === 0)
+            await tech.getByTestId("search-input").press("Enter");
+          return tech.getByTestId("search-result").count();
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBeGreaterThan(0);
+    expect(await result.locator("mark").first().textContent()).toBe(OUTPUT_WORD);
+    expect(await result.getAttribute("data-session-id")).toBe(sessionId);
+    await tech.screenshot({ path: SEARCH_SHOT });
+    await result.click();
+    await tech.waitForURL(new RegExp(`/sessions/${sessionId}#seq-\\d+$`), { timeout: 10_000 });
+    const target = tech.locator(`[data-testid="command-block"][data-command-id="${commandId}"]`);
+    await expect.poll(() => target.getAttribute("data-flash"), { timeout: 5_000, interval: 50 }).toBe("true");
+    // Back returns to the same search.
+    await tech.goBack();
+    await tech.getByTestId("search-page").waitFor();
+    expect(await tech.getByTestId("search-input").inputValue()).toBe(OUTPUT_WORD);
+  });
+
+  it("shows the machine card with its session and timeline of changes", async () => {
+    await tech.getByTestId("nav-machines").click();
+    await tech
+      .locator(`[data-testid="machine-row"][data-machine-id="${machineId}"]`)
+      .getByTestId("machine-link")
+      .click();
+    await tech.waitForURL(new RegExp(`/machines/${machineId}$`));
+    await tech.getByTestId("machine-facts").waitFor({ timeout: 10_000 });
+    const sessionRow = tech.locator(`[data-testid="machine-session-row"][data-session-id="${sessionId}"]`);
+    await sessionRow.waitFor({ timeout: 10_000 });
+    expect(await sessionRow.textContent()).toContain(`${TECH.name} (you)`);
+    await expect
+      .poll(async () => (await tech.getByTestId("machine-change").allTextContents()).join("\n"), { timeout: 10_000 })
+      .toContain(`touch ${marker}`);
+  });
+
+  it("hands the session to a colleague: a clear line and the new technician in the header", async () => {
+    await tech.goto(`${server.url}/sessions/${sessionId}`);
+    await expect
+      .poll(() => tech.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 })
+      .toBe("live");
+    await tech.getByTestId("assign-open").click();
+    await tech.getByTestId("assign-to").selectOption({ label: `${TECH2.name} (technician)` });
+    await tech.getByTestId("assign-note").fill("Please finish the update tonight");
+    await tech.getByTestId("assign-submit").click();
+    const line = tech.locator('[data-testid="event-line"][data-type="session.assigned"]');
+    await line.waitFor({ timeout: 10_000 });
+    expect(await line.textContent()).toContain(
+      `${TECH.name} handed this session to ${TECH2.name}: Please finish the update tonight`,
+    );
+    await expect.poll(() => tech.getByTestId("session-technician").textContent()).toContain(TECH2.name);
+    await tech.screenshot({ path: SESSION_SHOT });
+  });
+});
