@@ -351,7 +351,7 @@ const persist = join(dir, "workerd");
 const { build } = await import("esbuild");
 await build({
   entryPoints: [join(root, "bench/search-worker.ts")],
-  outfile: join(dir, "worker.js"),
+  outfile: join(dir, "worker", "worker.js"),
   bundle: true,
   format: "esm",
   platform: "neutral",
@@ -366,7 +366,7 @@ const wrangler = spawn(
   [
     join(root, "node_modules/wrangler/bin/wrangler.js"),
     "dev",
-    join(dir, "worker.js"),
+    join(dir, "worker", "worker.js"),
     "--no-bundle",
     "--config",
     join(root, "packages/server/wrangler.jsonc"),
@@ -412,7 +412,10 @@ const post = async (path, body, headers = {}) => {
       body: JSON.stringify(body),
     });
     // Ingest is idempotent (re-sent seqs are ignored), so a restarted Worker is simply asked again.
-    if (res.status === 503 && attempt < 5) continue;
+    if (res.status === 503 && attempt < 5) {
+      console.warn(`${path}: 503 ${(await res.text()).slice(0, 200)}; retrying`);
+      continue;
+    }
     if (!res.ok) throw new Error(`${path}: ${res.status} ${(await res.text()).slice(0, 300)}`);
     return res.json();
   }

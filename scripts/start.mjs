@@ -13,7 +13,8 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
 Serves the Caisey API and console on http://127.0.0.1:$PORT (default 8787).
   PORT                    port to listen on (default 8787)
   CAISEY_DATA             state directory (default ./.caisey); kept across restarts
-  CAISEY_OPERATOR_TOKEN   optional operator secret for creating further organizations`);
+  CAISEY_OPERATOR_TOKEN   optional operator secret for creating further organizations
+  CAISEY_INDEX_DELAY_MS   delay before records are pushed to the search index (default 250; for fault tests)`);
   process.exit(0);
 }
 const port = process.env.PORT ?? "8787";
@@ -38,7 +39,10 @@ const args = [
   "--log-level",
   process.env.CAISEY_LOG_LEVEL ?? "warn",
 ];
-if (process.env.CAISEY_OPERATOR_TOKEN) args.push("--var", `CAISEY_OPERATOR_TOKEN:${process.env.CAISEY_OPERATOR_TOKEN}`);
+// Settings that reach the Worker as variables (wrangler dev --var NAME:VALUE).
+for (const name of ["CAISEY_OPERATOR_TOKEN", "CAISEY_INDEX_DELAY_MS"]) {
+  if (process.env[name]) args.push("--var", `${name}:${process.env[name]}`);
+}
 
 const child = spawn(process.execPath, args, {
   cwd: root,

@@ -112,16 +112,22 @@ export interface Server {
   proc: Proc;
   stop: () => Promise<void>;
   kill9: () => Promise<void>;
-  /** Start again on the same port and data dir (after stop or kill9). */
-  restart: () => Promise<void>;
+  /** Start again on the same port and data dir (after stop or kill9), optionally with other settings. */
+  restart: (env?: Record<string, string>) => Promise<void>;
 }
 
-export async function startServer(options: { dataDir?: string; port?: number } = {}): Promise<Server> {
+export async function startServer(
+  options: { dataDir?: string; port?: number; env?: Record<string, string> } = {},
+): Promise<Server> {
   const dataDir = options.dataDir ?? tempDir("data");
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const launch = async () => {
-    const proc = startProc([join(ROOT, "scripts/start.mjs")], { PORT: String(port), CAISEY_DATA: dataDir });
+    const proc = startProc([join(ROOT, "scripts/start.mjs")], {
+      PORT: String(port),
+      CAISEY_DATA: dataDir,
+      ...options.env,
+    });
     await waitFor(
       async () => {
         if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.output()}`);
@@ -141,7 +147,8 @@ export async function startServer(options: { dataDir?: string; port?: number } =
     proc: await launch(),
     stop: () => server.proc.stop(),
     kill9: () => server.proc.kill9(),
-    restart: async () => {
+    restart: async (env?: Record<string, string>) => {
+      if (env) options.env = env;
       server.proc = await launch();
     },
   };
@@ -183,6 +190,17 @@ export const OWNER = {
   email: "olivia@northwind.test",
   password: "correct horse battery staple",
 };
+
+/** Sign in as a person through the API; the owner's password is the default. */
+export async function login(url: string, email: string, password = OWNER.password): Promise<Api> {
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  if (res.status !== 200) throw new Error(`login ${email} failed: ${res.status} ${await res.text()}`);
+  return api(url, ((await res.json()) as { token: string }).token);
+}
 
 export async function setupOrganization(url: string): Promise<Api> {
   const res = await fetch(`${url}/api/v1/setup`, {

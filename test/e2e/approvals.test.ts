@@ -9,9 +9,9 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Api,
-  api,
   enrollRuntime,
   fetchRecord,
+  login as loginAs,
   type Proc,
   type Runtime,
   type Server,
@@ -32,13 +32,8 @@ let technician: Api;
 let otherContact: Api;
 const PASSWORD = "correct horse battery staple";
 
-async function login(email: string): Promise<Api> {
-  const res = await fetch(`${server.url}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password: PASSWORD }),
-  });
-  return api(server.url, ((await res.json()) as { token: string }).token);
+function login(email: string): Promise<Api> {
+  return loginAs(server.url, email, PASSWORD);
 }
 
 // A local receiver standing in for the MSP's email/SMS/Teams bridge, verifying exactly as a receiver would.

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
   type Api,
-  api,
   enrollRuntime,
   fetchRecord,
+  login as loginAs,
   type Proc,
   type Runtime,
   type Server,
@@ -28,13 +28,8 @@ let bobId: string;
 let aliceId: string;
 const runtimes: { runtime: Runtime; proc: Proc }[] = [];
 
-async function login(email: string): Promise<Api> {
-  const res = await fetch(`${server.url}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password: PASSWORD }),
-  });
-  return api(server.url, ((await res.json()) as { token: string }).token);
+function login(email: string): Promise<Api> {
+  return loginAs(server.url, email, PASSWORD);
 }
 
 beforeAll(async () => {

@@ -14,6 +14,11 @@ export interface Env {
   SEARCH_OUTPUT_CAP?: string;
   /** Operator secret for creating further organizations on a hosted deployment (issue 4). */
   CAISEY_OPERATOR_TOKEN?: string;
+  /**
+   * Milliseconds between an append and the push of the record to the search index (default 250). Raising it lets
+   * fault tests stop the server while the index is behind; the durable catch-up alarm still runs.
+   */
+  CAISEY_INDEX_DELAY_MS?: string;
 }
 
 export function directory(env: Env) {

@@ -1110,7 +1110,7 @@ export class Session extends DurableObject<Env> {
     return this.sql.exec<{ through: number }>("SELECT through FROM index_feed").one().through;
   }
 
-  private scheduleFeed(delayMs = 250): void {
+  private scheduleFeed(delayMs = Number(this.env.CAISEY_INDEX_DELAY_MS ?? 250)): void {
     if (!this.indexGuardArmed) {
       // Durable safety net: if this object dies before the index catches up, the alarm brings it back to finish.
       this.indexGuardArmed = true;

@@ -163,7 +163,7 @@ export function searchRoutes(app: Hono<AppEnv>): void {
       for (const id of fresh) seen.add(id);
       await pool(fresh, REINDEX_CONCURRENCY, async (id) => {
         try {
-          await (session(c.env, id) as unknown as { reindex(): Promise<unknown> }).reindex();
+          await session(c.env, id).reindex();
         } catch (error) {
           // One session that cannot re-push (yet) does not stop the others; it is counted and logged.
           failed++;
