@@ -12,7 +12,7 @@
 //            shards (fan-out + merge), through GET /api/v1/search (auth, validation, JSON), and raw FTS5.
 
 import { spawn } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, type as osType, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -361,6 +361,21 @@ await build({
   external: ["cloudflare:*", "node:*"],
   logLevel: "warning",
 });
+// A config of its own too (the repository's wrangler.jsonc, without assets): wrangler restarts on config edits.
+const repoConfig = JSON.parse(
+  readFileSync(join(root, "packages/server/wrangler.jsonc"), "utf8").replace(/^\s*\/\/.*$/gm, ""),
+);
+writeFileSync(
+  join(dir, "worker", "wrangler.json"),
+  JSON.stringify({
+    name: "caisey-bench",
+    main: "worker.js",
+    compatibility_date: repoConfig.compatibility_date,
+    compatibility_flags: repoConfig.compatibility_flags,
+    durable_objects: repoConfig.durable_objects,
+    migrations: repoConfig.migrations,
+  }),
+);
 const wrangler = spawn(
   process.execPath,
   [
@@ -369,7 +384,7 @@ const wrangler = spawn(
     join(dir, "worker", "worker.js"),
     "--no-bundle",
     "--config",
-    join(root, "packages/server/wrangler.jsonc"),
+    join(dir, "worker", "wrangler.json"),
     "--ip",
     "127.0.0.1",
     "--port",
@@ -406,11 +421,19 @@ for (let i = 0; ; i++) {
 }
 const post = async (path, body, headers = {}) => {
   for (let attempt = 1; ; attempt++) {
-    const res = await fetch(`${base}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      body: JSON.stringify(body),
-    });
+    let res;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      console.warn(`${path}: ${error.message}; retrying`);
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
     // Ingest is idempotent (re-sent seqs are ignored), so a restarted Worker is simply asked again.
     if (res.status === 503 && attempt < 5) {
       console.warn(`${path}: 503 ${(await res.text()).slice(0, 200)}; retrying`);

@@ -16,7 +16,7 @@ import {
   startServer,
   waitOnline,
 } from "../helpers.ts";
-import { launchChromium } from "./browser.ts";
+import { launchChromium, signIn } from "./browser.ts";
 
 const PEOPLE_SHOT = "/tmp/console-people.png";
 const CONTACT_SHOT = "/tmp/console-contact-session.png";
@@ -25,15 +25,6 @@ const TECH = { name: "Theo Technician", email: "theo@northwind.test", password: 
 const CLIENT = "Fabrikam Legal";
 const CONTACT = { name: "Carla Contact", email: "carla@fabrikam.test", password: "carla's long password" };
 const TOKEN_NAME = "Nightly export";
-
-async function signIn(page: Page, url: string, email: string, password: string): Promise<void> {
-  await page.goto(`${url}/login`);
-  await page.getByTestId("login-email").fill(email);
-  await page.getByTestId("login-password").fill(password);
-  await page.getByTestId("login-submit").click();
-  // Staff land on Machines, a client's contact on Approvals.
-  await page.waitForURL(/\/(machines|approvals)$/, { timeout: 30_000 });
-}
 
 describe("console administration and the contact's view", () => {
   let server: Server;

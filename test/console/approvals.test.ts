@@ -19,7 +19,7 @@ import {
   tempDir,
   waitOnline,
 } from "../helpers.ts";
-import { launchChromium } from "./browser.ts";
+import { launchChromium, signIn } from "./browser.ts";
 
 const APPROVALS_SHOT = "/tmp/console-approvals.png";
 const SESSION_SHOT = "/tmp/console-approval-session.png";
@@ -30,14 +30,6 @@ const TECH = { name: "Theo Technician", email: "theo@northwind.test", password: 
 const TECH2 = { name: "Bea Backup", email: "bea@northwind.test", password: "bea's long password" };
 const CONTACT = { name: "Carla Contact", email: "carla@contoso.test", password: "carla's long password" };
 const OUTPUT_WORD = "marker42written";
-
-async function signIn(page: Page, url: string, email: string, password: string, landing: RegExp): Promise<void> {
-  await page.goto(`${url}/login`);
-  await page.getByTestId("login-email").fill(email);
-  await page.getByTestId("login-password").fill(password);
-  await page.getByTestId("login-submit").click();
-  await page.waitForURL(landing, { timeout: 30_000 });
-}
 
 describe("client approvals in the console", () => {
   let server: Server;

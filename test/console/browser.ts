@@ -1,5 +1,5 @@
-// Debian's Chromium driven by playwright-core, shared by the console tests.
-import { type Browser, chromium } from "playwright-core";
+// Debian's Chromium driven by playwright-core, and the sign-in, shared by the console tests.
+import { type Browser, chromium, type Page } from "playwright-core";
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -14,4 +14,19 @@ export function launchChromium(): Promise<Browser> {
       "--no-first-run",
     ],
   });
+}
+
+/** Signs in on the console's login page and waits for the landing page: Machines for staff, Approvals for a contact. */
+export async function signIn(
+  page: Page,
+  url: string,
+  email: string,
+  password: string,
+  landing: RegExp = /\/(machines|approvals)$/,
+): Promise<void> {
+  await page.goto(`${url}/login`);
+  await page.getByTestId("login-email").fill(email);
+  await page.getByTestId("login-password").fill(password);
+  await page.getByTestId("login-submit").click();
+  await page.waitForURL(landing, { timeout: 30_000 });
 }

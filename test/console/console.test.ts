@@ -34,6 +34,15 @@ describe("console end to end", () => {
   });
 
   it("sets up, enrolls a machine, runs commands live and replays them after a reload", async () => {
+    /** Types a command into the session and sends it; its block is the `nth` on the page. */
+    const send = async (command: string, nth: number) => {
+      await page.getByTestId("command-input").fill(command);
+      await page.getByTestId("command-input").press("Enter");
+      return page.getByTestId("command-block").nth(nth);
+    };
+    const waitLive = () =>
+      expect.poll(() => page.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 }).toBe("live");
+
     // First visit: no organization yet, so the console sends us to setup.
     await page.goto(`${server.url}/`);
     await page.waitForURL(/\/setup$/, { timeout: 30_000 });
@@ -70,14 +79,10 @@ describe("console end to end", () => {
 
     await row.getByTestId("open-session").click();
     await page.waitForURL(/\/sessions\/ses_/, { timeout: 10_000 });
-    await expect
-      .poll(() => page.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 })
-      .toBe("live");
+    await waitLive();
 
     // A quick command.
-    await page.getByTestId("command-input").fill("echo hello");
-    await page.getByTestId("command-input").press("Enter");
-    const first = page.getByTestId("command-block").nth(0);
+    const first = await send("echo hello", 0);
     await expect.poll(() => first.getByTestId("command-state").textContent(), { timeout: 30_000 }).toBe("finished");
     expect(await first.getByTestId("command-output").textContent()).toBe("hello\n");
     expect(await first.getByTestId("exit-code").textContent()).toBe("exit 0");
@@ -88,9 +93,7 @@ describe("console end to end", () => {
     expect(await first.getByTestId("command-env").textContent()).toMatch(/^PATH=/m);
 
     // A streaming one, with the page reloaded in the middle: history comes back over the socket from seq 0.
-    await page.getByTestId("command-input").fill("for i in 1 2 3 4 5; do echo $i; sleep 1; done");
-    await page.getByTestId("command-input").press("Enter");
-    const loop = page.getByTestId("command-block").nth(1);
+    const loop = await send("for i in 1 2 3 4 5; do echo $i; sleep 1; done", 1);
     await expect.poll(() => loop.getByTestId("command-output").textContent(), { timeout: 30_000 }).toMatch(/^1\n2\n/);
     expect(await loop.getByTestId("command-state").textContent()).toBe("running");
 
@@ -100,14 +103,10 @@ describe("console end to end", () => {
     expect(await replayed.getByTestId("command-output").textContent()).toBe("1\n2\n3\n4\n5\n");
     expect(await replayed.getByTestId("exit-code").textContent()).toBe("exit 0");
     expect(await page.getByTestId("command-block").count()).toBe(2);
-    await expect
-      .poll(() => page.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 })
-      .toBe("live");
+    await waitLive();
 
     // stderr is kept apart visibly, and a failing exit code stands out.
-    await page.getByTestId("command-input").fill("echo out; echo err >&2; exit 3");
-    await page.getByTestId("command-input").press("Enter");
-    const failing = page.getByTestId("command-block").nth(2);
+    const failing = await send("echo out; echo err >&2; exit 3", 2);
     await expect.poll(() => failing.getByTestId("exit-code").textContent(), { timeout: 30_000 }).toBe("exit 3");
     expect(await failing.getByTestId("command-state").textContent()).toBe("finished");
     expect(await failing.locator(".stderr").textContent()).toBe("err\n");

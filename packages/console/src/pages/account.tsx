@@ -1,38 +1,27 @@
 // The signed-in person's account: change the password (every other sign-in and token is signed out).
 import { useState } from "preact/hooks";
-import { api, errorMessage, type Me } from "../api.ts";
-import { ErrorBanner, Field, Notice } from "./ui.tsx";
+import { api, type Me } from "../api.ts";
+import { useSubmit } from "../hooks.ts";
+import { ErrorBanner, Notice, SubmitButton, TextField } from "./ui.tsx";
 
 export function AccountPage({ me }: { me: Me }) {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
   const [repeat, setRepeat] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
+  const { busy, error, submit } = useSubmit(async () => {
     setDone(null);
-    if (next.length < 10) return setError("The new password must be at least 10 characters.");
-    if (next !== repeat) return setError("The two new passwords differ.");
-    if (next === current) return setError("The new password is the same as the current one.");
-    setBusy(true);
-    try {
-      await api("POST", "/api/v1/auth/password", { currentPassword: current, newPassword: next });
-      setCurrent("");
-      setNext("");
-      setRepeat("");
-      setDone(
-        "Password changed. Every other browser signed in as you, and every API token you issued, was signed out; this browser stays signed in.",
-      );
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    if (next.length < 10) throw new Error("The new password must be at least 10 characters.");
+    if (next !== repeat) throw new Error("The two new passwords differ.");
+    if (next === current) throw new Error("The new password is the same as the current one.");
+    await api("POST", "/api/v1/auth/password", { currentPassword: current, newPassword: next });
+    setCurrent("");
+    setNext("");
+    setRepeat("");
+    setDone(
+      "Password changed. Every other browser signed in as you, and every API token you issued, was signed out; this browser stays signed in.",
+    );
+  });
 
   return (
     <div class="page" data-testid="account-page">
@@ -45,44 +34,40 @@ export function AccountPage({ me }: { me: Me }) {
       <section class="card narrow">
         <h2>Change password</h2>
         <form onSubmit={submit} data-testid="password-form">
-          <Field id="password-current" label="Current password">
-            <input
-              id="password-current"
-              data-testid="password-current"
-              type="password"
-              required
-              autoComplete="current-password"
-              value={current}
-              onInput={(e) => setCurrent(e.currentTarget.value)}
-            />
-          </Field>
-          <Field id="password-new" label="New password" hint="At least 10 characters.">
-            <input
-              id="password-new"
-              data-testid="password-new"
-              type="password"
-              required
-              autoComplete="new-password"
-              value={next}
-              onInput={(e) => setNext(e.currentTarget.value)}
-            />
-          </Field>
-          <Field id="password-repeat" label="New password, again">
-            <input
-              id="password-repeat"
-              data-testid="password-repeat"
-              type="password"
-              required
-              autoComplete="new-password"
-              value={repeat}
-              onInput={(e) => setRepeat(e.currentTarget.value)}
-            />
-          </Field>
+          <TextField
+            id="password-current"
+            testId="password-current"
+            label="Current password"
+            type="password"
+            required
+            autoComplete="current-password"
+            value={current}
+            onValue={setCurrent}
+          />
+          <TextField
+            id="password-new"
+            testId="password-new"
+            label="New password"
+            hint="At least 10 characters."
+            type="password"
+            required
+            autoComplete="new-password"
+            value={next}
+            onValue={setNext}
+          />
+          <TextField
+            id="password-repeat"
+            testId="password-repeat"
+            label="New password, again"
+            type="password"
+            required
+            autoComplete="new-password"
+            value={repeat}
+            onValue={setRepeat}
+          />
           <ErrorBanner message={error} />
           <Notice message={done} />
-          <button type="submit" class="primary" disabled={busy} data-testid="password-submit">
-            {busy ? "Changing…" : "Change password"}
-          </button>
+          <SubmitButton busy={busy} label="Change password" busyLabel="Changing…" testId="password-submit" />
         </form>
         <p class="muted small">
           Changing your password signs out every other browser and revokes your API tokens. To do that without a new

@@ -2,8 +2,9 @@
 // (usable without signing in). Plain language first; the exact command is one click away.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, type Approval, abilities, api, errorMessage, type Me } from "../api.ts";
+import { usePolling } from "../hooks.ts";
 import { linkClick } from "../router.ts";
-import { ErrorBanner, Notice, When } from "./ui.tsx";
+import { ActionButton, ErrorBanner, FormError, Notice, When } from "./ui.tsx";
 
 const POLL_MS = 2000;
 
@@ -95,30 +96,26 @@ export function DecisionForm({
         onInput={(e) => setComment(e.currentTarget.value)}
       />
       <div class="decision-buttons">
-        <button
-          type="button"
+        <ActionButton
           class="primary approve"
-          data-testid="approve"
+          testId="approve"
           disabled={busy !== null}
+          busy={busy === "approve"}
+          busyLabel="Approving…"
+          label="Approve"
           onClick={() => void decide("approve")}
-        >
-          {busy === "approve" ? "Approving…" : "Approve"}
-        </button>
-        <button
-          type="button"
+        />
+        <ActionButton
           class="danger"
-          data-testid="decline"
+          testId="decline"
           disabled={busy !== null}
+          busy={busy === "decline"}
+          busyLabel="Declining…"
+          label="Decline"
           onClick={() => void decide("decline")}
-        >
-          {busy === "decline" ? "Declining…" : "Decline"}
-        </button>
+        />
       </div>
-      {error && (
-        <div class="error decision-error" role="alert" data-testid="decision-error">
-          {error}
-        </div>
-      )}
+      <FormError message={error} testId="decision-error" class="error decision-error" />
     </div>
   );
 }
@@ -211,17 +208,16 @@ export function ApprovalsPage({ me }: { me: Me }) {
   const [tick, setTick] = useState(0);
   const now = useNow();
 
-  useEffect(() => {
-    let alive = true;
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const poll = async () => {
-      try {
-        const [p, g, d] = await Promise.all([
-          api<{ approvals: Approval[] }>("GET", "/api/v1/approvals?state=pending"),
-          api<{ approvals: Approval[] }>("GET", "/api/v1/approvals?state=granted&limit=20"),
-          api<{ approvals: Approval[] }>("GET", "/api/v1/approvals?state=declined&limit=20"),
-        ]);
-        if (!alive) return;
+  usePolling(
+    () =>
+      Promise.all([
+        api<{ approvals: Approval[] }>("GET", "/api/v1/approvals?state=pending"),
+        api<{ approvals: Approval[] }>("GET", "/api/v1/approvals?state=granted&limit=20"),
+        api<{ approvals: Approval[] }>("GET", "/api/v1/approvals?state=declined&limit=20"),
+      ]),
+    {
+      everyMs: POLL_MS,
+      onData: ([p, g, d]) => {
         setPending(p.approvals);
         setDecided(
           [...g.approvals, ...d.approvals]
@@ -229,17 +225,11 @@ export function ApprovalsPage({ me }: { me: Me }) {
             .slice(0, 20),
         );
         setError(null);
-      } catch (err) {
-        if (alive) setError(errorMessage(err));
-      }
-      if (alive) timer = setTimeout(poll, POLL_MS);
-    };
-    void poll();
-    return () => {
-      alive = false;
-      if (timer) clearTimeout(timer);
-    };
-  }, [tick]);
+      },
+      onError: setError,
+    },
+    [tick],
+  );
 
   const decide =
     (approval: Approval) =>

@@ -1,7 +1,7 @@
 // Audit log (owner): who did what, newest first, with "Load older" paging through the append-only log.
 import { useEffect, useState } from "preact/hooks";
 import { type AuditEntry, api, type Client, errorMessage, type Machine, type Me, type Person } from "../api.ts";
-import { ErrorBanner, When } from "./ui.tsx";
+import { ActionButton, DataTable, ErrorBanner, When } from "./ui.tsx";
 
 const PAGE = 100;
 
@@ -93,75 +93,58 @@ export function AuditPage(_props: { me: Me }) {
           Every change to people, keys, clients, machines and sign-ins, newest first. The log is append-only.
         </span>
         <div class="spacer" />
-        <button
-          type="button"
+        <ActionButton
           class="small"
-          data-testid="audit-refresh"
+          testId="audit-refresh"
           disabled={busy}
+          label="Refresh"
           onClick={() => void loadPage(null)}
-        >
-          Refresh
-        </button>
+        />
       </div>
       <ErrorBanner message={error} onDismiss={() => setError(null)} />
       <div class="card flush">
-        <table class="grid audit" data-testid="audit-table">
-          <thead>
-            <tr>
-              <th>Time</th>
-              <th>Actor</th>
-              <th>Action</th>
-              <th>Target</th>
-              <th>Detail</th>
-              <th>Address</th>
-            </tr>
-          </thead>
-          <tbody>
-            {!loaded && !error && (
-              <tr>
-                <td colSpan={6} class="muted center">
-                  Loading…
+        <DataTable
+          testId="audit-table"
+          class="grid audit"
+          columns={["Time", "Actor", "Action", "Target", "Detail", "Address"]}
+          loading={!loaded && !error}
+          empty={loaded && entries.length === 0 && "Nothing logged yet."}
+        >
+          {entries.map((e) => {
+            const actor = actorText(e.actor, names);
+            const target = e.target ? (names.get(e.target) ?? e.target) : "";
+            return (
+              <tr key={e.id} data-testid="audit-row" data-action={e.action} data-audit-id={e.id}>
+                <td class="nowrap">
+                  <When iso={e.at} />
                 </td>
-              </tr>
-            )}
-            {loaded && entries.length === 0 && (
-              <tr>
-                <td colSpan={6} class="muted center">
-                  Nothing logged yet.
+                <td title={actor.title} data-testid="audit-actor">
+                  {actor.text}
                 </td>
+                <td class="mono strong" data-testid="audit-action">
+                  {e.action}
+                </td>
+                <td title={e.target ?? ""} class={target === e.target ? "mono muted" : ""} data-testid="audit-target">
+                  {target}
+                </td>
+                <td class="mono detail" data-testid="audit-detail">
+                  {detailText(e.detail, names)}
+                </td>
+                <td class="mono muted">{e.address ?? ""}</td>
               </tr>
-            )}
-            {entries.map((e) => {
-              const actor = actorText(e.actor, names);
-              const target = e.target ? (names.get(e.target) ?? e.target) : "";
-              return (
-                <tr key={e.id} data-testid="audit-row" data-action={e.action} data-audit-id={e.id}>
-                  <td class="nowrap">
-                    <When iso={e.at} />
-                  </td>
-                  <td title={actor.title} data-testid="audit-actor">
-                    {actor.text}
-                  </td>
-                  <td class="mono strong" data-testid="audit-action">
-                    {e.action}
-                  </td>
-                  <td title={e.target ?? ""} class={target === e.target ? "mono muted" : ""} data-testid="audit-target">
-                    {target}
-                  </td>
-                  <td class="mono detail" data-testid="audit-detail">
-                    {detailText(e.detail, names)}
-                  </td>
-                  <td class="mono muted">{e.address ?? ""}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+            );
+          })}
+        </DataTable>
       </div>
       {next !== null && (
-        <button type="button" data-testid="audit-older" disabled={busy} onClick={() => void loadPage(next)}>
-          {busy ? "Loading…" : "Load older"}
-        </button>
+        <ActionButton
+          testId="audit-older"
+          disabled={busy}
+          busy={busy}
+          busyLabel="Loading…"
+          label="Load older"
+          onClick={() => void loadPage(next)}
+        />
       )}
     </div>
   );

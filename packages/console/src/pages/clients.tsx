@@ -13,7 +13,25 @@ import {
   type Me,
   type Person,
 } from "../api.ts";
-import { ErrorBanner, Field, Notice, When } from "./ui.tsx";
+import { useAction, usePeopleNames, useResource, useSubmit } from "../hooks.ts";
+import {
+  ActionBanners,
+  ActionButton,
+  Badge,
+  DataTable,
+  DisableToggle,
+  ErrorBanner,
+  Field,
+  FormCard,
+  FormError,
+  Notice,
+  PersonStatus,
+  Select,
+  SubmitButton,
+  TextField,
+  ToggleButton,
+  When,
+} from "./ui.tsx";
 
 function policyInfo(value: string | undefined) {
   return APPROVAL_POLICIES.find((p) => p.value === value);
@@ -21,30 +39,22 @@ function policyInfo(value: string | undefined) {
 
 export function ClientsPage({ me }: { me: Me }) {
   const can = abilities(me.user.role);
-  const [clients, setClients] = useState<Client[] | null>(null);
-  const [machines, setMachines] = useState<Machine[]>([]);
-  const [loadError, setLoadError] = useState<string | null>(null);
+  const {
+    data,
+    error: loadError,
+    reload: load,
+  } = useResource(async () => {
+    const [c, m] = await Promise.all([
+      api<{ clients: Client[] }>("GET", "/api/v1/clients"),
+      api<{ machines: Machine[] }>("GET", "/api/v1/machines"),
+    ]);
+    return { clients: c.clients, machines: m.machines };
+  });
+  const clients = data?.clients ?? null;
+  const machines = data?.machines ?? [];
   const [notice, setNotice] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
   const [enrollVersion, setEnrollVersion] = useState(0);
-
-  const load = async () => {
-    try {
-      const [c, m] = await Promise.all([
-        api<{ clients: Client[] }>("GET", "/api/v1/clients"),
-        api<{ machines: Machine[] }>("GET", "/api/v1/machines"),
-      ]);
-      setClients(c.clients);
-      setMachines(m.machines);
-      setLoadError(null);
-    } catch (error) {
-      setLoadError(errorMessage(error));
-    }
-  };
-
-  useEffect(() => {
-    void load();
-  }, []);
 
   return (
     <div class="page" data-testid="clients-page">
@@ -57,14 +67,7 @@ export function ClientsPage({ me }: { me: Me }) {
         )}
         <div class="spacer" />
         {can.manageClients && (
-          <button
-            type="button"
-            class={adding ? "" : "primary"}
-            data-testid="client-add-toggle"
-            onClick={() => setAdding(!adding)}
-          >
-            {adding ? "Hide" : "Add a client"}
-          </button>
+          <ToggleButton open={adding} onToggle={setAdding} label="Add a client" testId="client-add-toggle" />
         )}
       </div>
 
@@ -106,6 +109,12 @@ export function ClientsPage({ me }: { me: Me }) {
   );
 }
 
+const POLICY_CHOICES = APPROVAL_POLICIES.map((p) => ({
+  value: p.value,
+  label: `${p.value} — ${p.label}`,
+  title: p.explain,
+}));
+
 function PolicyPicker({
   id,
   testId,
@@ -120,75 +129,58 @@ function PolicyPicker({
   onChange: (value: ApprovalPolicy) => void;
 }) {
   return (
-    <select
+    <Select
       id={id}
-      data-testid={testId}
+      testId={testId}
       value={value}
       disabled={disabled}
-      onChange={(e) => onChange(e.currentTarget.value as ApprovalPolicy)}
-    >
-      {APPROVAL_POLICIES.map((p) => (
-        <option key={p.value} value={p.value} title={p.explain}>
-          {p.value} — {p.label}
-        </option>
-      ))}
-    </select>
+      onValue={(v) => onChange(v as ApprovalPolicy)}
+      options={POLICY_CHOICES}
+    />
   );
 }
 
 function AddClient({ onAdded }: { onAdded: (name: string) => Promise<void> }) {
   const [name, setName] = useState("");
   const [policy, setPolicy] = useState<ApprovalPolicy>("changes");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      await api("POST", "/api/v1/clients", { name: name.trim(), approvalPolicy: policy });
-      const added = name.trim();
-      setName("");
-      await onAdded(added);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(async () => {
+    await api("POST", "/api/v1/clients", { name: name.trim(), approvalPolicy: policy });
+    const added = name.trim();
+    setName("");
+    await onAdded(added);
+  });
 
   return (
-    <section class="card" data-testid="client-add">
-      <h2>Add a client</h2>
-      <form class="row-form" onSubmit={submit}>
-        <Field id="client-add-name" label="Name">
-          <input
-            id="client-add-name"
-            data-testid="client-add-name"
-            required
-            maxLength={200}
-            placeholder="Acme Dental"
-            value={name}
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </Field>
-        <Field id="client-add-policy" label="Approval policy">
-          <PolicyPicker id="client-add-policy" testId="client-add-policy" value={policy} onChange={setPolicy} />
-        </Field>
-        <button type="submit" class="primary" disabled={busy} data-testid="client-add-submit">
-          {busy ? "Adding…" : "Add client"}
-        </button>
-      </form>
-      <p class="muted small" data-testid="client-add-policy-explain">
-        {policyInfo(policy)?.explain}
-      </p>
-      {error && (
-        <div class="error" role="alert" data-testid="client-add-error">
-          {error}
-        </div>
-      )}
-    </section>
+    <FormCard
+      testId="client-add"
+      title="Add a client"
+      onSubmit={submit}
+      busy={busy}
+      label="Add client"
+      busyLabel="Adding…"
+      submitTestId="client-add-submit"
+      error={error}
+      errorTestId="client-add-error"
+      after={
+        <p class="muted small" data-testid="client-add-policy-explain">
+          {policyInfo(policy)?.explain}
+        </p>
+      }
+    >
+      <TextField
+        id="client-add-name"
+        testId="client-add-name"
+        label="Name"
+        required
+        maxLength={200}
+        placeholder="Acme Dental"
+        value={name}
+        onValue={setName}
+      />
+      <Field id="client-add-policy" label="Approval policy">
+        <PolicyPicker id="client-add-policy" testId="client-add-policy" value={policy} onChange={setPolicy} />
+      </Field>
+    </FormCard>
   );
 }
 
@@ -205,13 +197,12 @@ function ClientCard({
 }) {
   const can = abilities(me.user.role);
   const [contacts, setContacts] = useState<Person[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const action = useAction();
   const [renaming, setRenaming] = useState(false);
   const [newName, setNewName] = useState(client.name);
-  const [busy, setBusy] = useState(false);
   const [addingContact, setAddingContact] = useState(false);
   const policy = policyInfo(client.approvalPolicy);
+  const busy = action.busy === client.id;
 
   const loadContacts = async () => {
     try {
@@ -221,7 +212,7 @@ function ClientCard({
       );
       setContacts(answer.contacts);
     } catch (err) {
-      setError(`Could not load contacts: ${errorMessage(err)}`);
+      action.setError(`Could not load contacts: ${errorMessage(err)}`);
       setContacts([]);
     }
   };
@@ -230,38 +221,27 @@ function ClientCard({
     void loadContacts();
   }, [client.id]);
 
-  const update = async (change: { name?: string; approvalPolicy?: ApprovalPolicy }, done: string) => {
-    setError(null);
-    setNotice(null);
-    setBusy(true);
-    try {
-      await api("POST", `/api/v1/clients/${encodeURIComponent(client.id)}`, change);
-      setNotice(done);
-      setRenaming(false);
-    } catch (err) {
-      setError(`Could not change ${client.name}: ${errorMessage(err)}`);
-    } finally {
-      setBusy(false);
-      await onChanged();
-    }
-  };
+  const update = (change: { name?: string; approvalPolicy?: ApprovalPolicy }, done: string) =>
+    action.run(client.id, {
+      work: async () => {
+        await api("POST", `/api/v1/clients/${encodeURIComponent(client.id)}`, change);
+        setRenaming(false);
+      },
+      done,
+      failed: `Could not change ${client.name}`,
+      after: onChanged,
+    });
 
-  const setContactDisabled = async (person: Person, disabled: boolean) => {
-    if (
-      disabled &&
-      !window.confirm(`Disable ${person.name}? They are signed out at once and cannot sign in until enabled again.`)
-    )
-      return;
-    setError(null);
-    setNotice(null);
-    try {
-      await api("POST", `/api/v1/users/${encodeURIComponent(person.id)}`, { disabled });
-      setNotice(`${person.name} is ${disabled ? "disabled" : "enabled again"}.`);
-    } catch (err) {
-      setError(`Could not change ${person.name}: ${errorMessage(err)}`);
-    }
-    await loadContacts();
-  };
+  const setContactDisabled = (person: Person, disabled: boolean) =>
+    action.run(person.id, {
+      confirm: disabled
+        ? `Disable ${person.name}? They are signed out at once and cannot sign in until enabled again.`
+        : undefined,
+      work: () => api("POST", `/api/v1/users/${encodeURIComponent(person.id)}`, { disabled }),
+      done: `${person.name} is ${disabled ? "disabled" : "enabled again"}.`,
+      failed: `Could not change ${person.name}`,
+      after: loadContacts,
+    });
 
   return (
     <section
@@ -343,8 +323,7 @@ function ClientCard({
         {policy ? policy.explain : ""}
       </p>
 
-      <Notice message={notice} onDismiss={() => setNotice(null)} />
-      <ErrorBanner message={error} onDismiss={() => setError(null)} />
+      <ActionBanners action={action} />
 
       <div class="contacts">
         <div class="contacts-head">
@@ -354,21 +333,20 @@ function ClientCard({
           </span>
           <div class="spacer" />
           {can.manageClients && (
-            <button
-              type="button"
+            <ToggleButton
+              open={addingContact}
+              onToggle={setAddingContact}
+              label="Add a contact"
+              testId="contact-add-toggle"
               class="small"
-              data-testid="contact-add-toggle"
-              onClick={() => setAddingContact(!addingContact)}
-            >
-              {addingContact ? "Hide" : "Add a contact"}
-            </button>
+            />
           )}
         </div>
         {addingContact && (
           <AddContact
             client={client}
             onAdded={async (name) => {
-              setNotice(`${name} was added as a contact of ${client.name} and can sign in now.`);
+              action.setNotice(`${name} was added as a contact of ${client.name} and can sign in now.`);
               setAddingContact(false);
               await loadContacts();
             }}
@@ -388,20 +366,15 @@ function ClientCard({
                   <td class="strong">{p.name}</td>
                   <td class="mono">{p.email}</td>
                   <td>
-                    <span class={`badge ${p.disabled ? "bad" : "good"}`} data-testid="contact-status">
-                      {p.disabled ? "disabled" : "active"}
-                    </span>
+                    <PersonStatus disabled={p.disabled} testId="contact-status" />
                   </td>
                   <td class="right">
                     {can.manageClients && (
-                      <button
-                        type="button"
-                        class={p.disabled ? "small" : "danger small"}
-                        data-testid="contact-toggle-disabled"
-                        onClick={() => void setContactDisabled(p, !p.disabled)}
-                      >
-                        {p.disabled ? "Enable" : "Disable"}
-                      </button>
+                      <DisableToggle
+                        disabled={p.disabled}
+                        testId="contact-toggle-disabled"
+                        onToggle={() => void setContactDisabled(p, !p.disabled)}
+                      />
                     )}
                   </td>
                 </tr>
@@ -418,78 +391,55 @@ function AddContact({ client, onAdded }: { client: Client; onAdded: (name: strin
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
-    if (password.length < 10) {
-      setError("The first password must be at least 10 characters.");
-      return;
-    }
-    setBusy(true);
-    try {
-      await api("POST", `/api/v1/clients/${encodeURIComponent(client.id)}/contacts`, {
-        name: name.trim(),
-        email: email.trim(),
-        password,
-      });
-      const added = name.trim();
-      setName("");
-      setEmail("");
-      setPassword("");
-      await onAdded(added);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(async () => {
+    if (password.length < 10) throw new Error("The first password must be at least 10 characters.");
+    await api("POST", `/api/v1/clients/${encodeURIComponent(client.id)}/contacts`, {
+      name: name.trim(),
+      email: email.trim(),
+      password,
+    });
+    const added = name.trim();
+    setName("");
+    setEmail("");
+    setPassword("");
+    await onAdded(added);
+  });
 
   const idp = `contact-${client.id}`;
   return (
     <form class="row-form contact-add" data-testid="contact-add" onSubmit={submit}>
-      <Field id={`${idp}-name`} label="Name">
-        <input
-          id={`${idp}-name`}
-          data-testid="contact-add-name"
-          required
-          maxLength={200}
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-        />
-      </Field>
-      <Field id={`${idp}-email`} label="Email">
-        <input
-          id={`${idp}-email`}
-          data-testid="contact-add-email"
-          type="email"
-          required
-          autoComplete="off"
-          value={email}
-          onInput={(e) => setEmail(e.currentTarget.value)}
-        />
-      </Field>
-      <Field id={`${idp}-password`} label="First password" hint="10+ characters.">
-        <input
-          id={`${idp}-password`}
-          data-testid="contact-add-password"
-          type="password"
-          required
-          autoComplete="new-password"
-          value={password}
-          onInput={(e) => setPassword(e.currentTarget.value)}
-        />
-      </Field>
-      <button type="submit" class="primary" disabled={busy} data-testid="contact-add-submit">
-        {busy ? "Adding…" : "Add contact"}
-      </button>
-      {error && (
-        <div class="error wide-error" role="alert" data-testid="contact-add-error">
-          {error}
-        </div>
-      )}
+      <TextField
+        id={`${idp}-name`}
+        testId="contact-add-name"
+        label="Name"
+        required
+        maxLength={200}
+        value={name}
+        onValue={setName}
+      />
+      <TextField
+        id={`${idp}-email`}
+        testId="contact-add-email"
+        label="Email"
+        type="email"
+        required
+        autoComplete="off"
+        value={email}
+        onValue={setEmail}
+      />
+      <TextField
+        id={`${idp}-password`}
+        testId="contact-add-password"
+        label="First password"
+        hint="10+ characters."
+        type="password"
+        required
+        autoComplete="new-password"
+        value={password}
+        onValue={setPassword}
+      />
+      <SubmitButton busy={busy} label="Add contact" busyLabel="Adding…" testId="contact-add-submit" />
+      <FormError message={error} testId="contact-add-error" class="error wide-error" />
     </form>
   );
 }
@@ -503,40 +453,28 @@ function enrollmentStatus(e: Enrollment, now: number): { label: string; live: bo
 
 function Enrollments({ clients }: { clients: Client[] }) {
   const [enrollments, setEnrollments] = useState<Enrollment[] | null>(null);
-  const [people, setPeople] = useState<Map<string, string>>(new Map());
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  const people = usePeopleNames();
+  const action = useAction();
 
   const load = async () => {
     try {
       const answer = await api<{ enrollments: Enrollment[] }>("GET", "/api/v1/enrollments");
       setEnrollments(answer.enrollments);
     } catch (err) {
-      setError(`Could not load enrollment tokens: ${errorMessage(err)}`);
+      action.setError(`Could not load enrollment tokens: ${errorMessage(err)}`);
     }
   };
 
   useEffect(() => {
     void load();
-    api<{ users: Person[] }>("GET", "/api/v1/users")
-      .then((a) => setPeople(new Map(a.users.map((u) => [u.id, u.name]))))
-      .catch(() => {
-        // Names are a nicety; ids still show.
-      });
   }, []);
 
-  const revoke = async (e: Enrollment) => {
-    setError(null);
-    setBusy(e.id);
-    try {
-      await api("POST", `/api/v1/enrollments/${encodeURIComponent(e.id)}/revoke`);
-    } catch (err) {
-      setError(`Could not revoke the token: ${errorMessage(err)}`);
-    } finally {
-      setBusy(null);
-      await load();
-    }
-  };
+  const revoke = (e: Enrollment) =>
+    action.run(e.id, {
+      work: () => api("POST", `/api/v1/enrollments/${encodeURIComponent(e.id)}/revoke`),
+      failed: "Could not revoke the token",
+      after: load,
+    });
 
   const now = Date.now();
   const clientName = (id: string) => clients.find((c) => c.id === id)?.name ?? id;
@@ -550,76 +488,54 @@ function Enrollments({ clients }: { clients: Client[] }) {
           enrolled with it stay.
         </span>
       </div>
-      <ErrorBanner message={error} onDismiss={() => setError(null)} />
-      <table class="grid" data-testid="enrollments-table">
-        <thead>
-          <tr>
-            <th>Client</th>
-            <th>Created</th>
-            <th>By</th>
-            <th>Uses left</th>
-            <th>Expires</th>
-            <th>Status</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {enrollments === null && !error && (
-            <tr>
-              <td colSpan={7} class="muted center">
-                Loading…
+      <ErrorBanner message={action.error} onDismiss={() => action.setError(null)} />
+      <DataTable
+        testId="enrollments-table"
+        columns={["Client", "Created", "By", "Uses left", "Expires", "Status", ""]}
+        loading={enrollments === null && !action.error}
+        empty={enrollments?.length === 0 && "No enrollment tokens yet."}
+      >
+        {enrollments?.map((e) => {
+          const status = enrollmentStatus(e, now);
+          return (
+            <tr key={e.id} data-testid="enrollment-row" data-enrollment-id={e.id} data-status={status.label}>
+              <td class="strong">{clientName(e.clientId)}</td>
+              <td>
+                <When iso={e.createdAt} />
               </td>
-            </tr>
-          )}
-          {enrollments?.length === 0 && (
-            <tr>
-              <td colSpan={7} class="muted center">
-                No enrollment tokens yet.
+              <td>{people.get(e.createdBy) ?? <span class="mono muted">{e.createdBy}</span>}</td>
+              <td data-testid="enrollment-uses">{e.usesLeft}</td>
+              <td>
+                <When iso={e.expiresAt} />
               </td>
-            </tr>
-          )}
-          {enrollments?.map((e) => {
-            const status = enrollmentStatus(e, now);
-            return (
-              <tr key={e.id} data-testid="enrollment-row" data-enrollment-id={e.id} data-status={status.label}>
-                <td class="strong">{clientName(e.clientId)}</td>
-                <td>
-                  <When iso={e.createdAt} />
-                </td>
-                <td>{people.get(e.createdBy) ?? <span class="mono muted">{e.createdBy}</span>}</td>
-                <td data-testid="enrollment-uses">{e.usesLeft}</td>
-                <td>
-                  <When iso={e.expiresAt} />
-                </td>
-                <td>
-                  <span class={`badge ${status.live ? "good" : "bad"}`} data-testid="enrollment-status">
-                    {status.label}
+              <td>
+                <Badge good={status.live} testId="enrollment-status">
+                  {status.label}
+                </Badge>
+                {e.revokedAt && (
+                  <span class="muted small">
+                    {" "}
+                    <When iso={e.revokedAt} />
                   </span>
-                  {e.revokedAt && (
-                    <span class="muted small">
-                      {" "}
-                      <When iso={e.revokedAt} />
-                    </span>
-                  )}
-                </td>
-                <td class="right">
-                  {status.live && (
-                    <button
-                      type="button"
-                      class="danger small"
-                      data-testid="enrollment-revoke"
-                      disabled={busy !== null}
-                      onClick={() => void revoke(e)}
-                    >
-                      {busy === e.id ? "Revoking…" : "Revoke"}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+                )}
+              </td>
+              <td class="right">
+                {status.live && (
+                  <ActionButton
+                    class="danger small"
+                    testId="enrollment-revoke"
+                    disabled={action.busy !== null}
+                    busy={action.busy === e.id}
+                    busyLabel="Revoking…"
+                    label="Revoke"
+                    onClick={() => void revoke(e)}
+                  />
+                )}
+              </td>
+            </tr>
+          );
+        })}
+      </DataTable>
     </section>
   );
 }

@@ -8,19 +8,31 @@ import {
   type MachineCard,
   type MachineChange,
   type Me,
-  type Person,
   type SessionSummary,
 } from "../api.ts";
+import { personLabel, usePeopleNames } from "../hooks.ts";
 import { linkClick } from "../router.ts";
 import { relativeTime } from "../transcript.ts";
-import { ErrorBanner, When } from "./ui.tsx";
+import {
+  ActionButton,
+  DataTable,
+  ErrorBanner,
+  LoadFailed,
+  MachineStatus,
+  SessionCommands,
+  SessionLink,
+  SessionState,
+  SessionTicket,
+  When,
+} from "./ui.tsx";
 
 export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
   const can = abilities(me.user.role);
   const [card, setCard] = useState<MachineCard | null>(null);
   const [sessions, setSessions] = useState<SessionSummary[]>([]);
   const [next, setNext] = useState<string | null>(null);
-  const [names, setNames] = useState<Map<string, string>>(new Map());
+  // Ids stay visible without names.
+  const names = usePeopleNames(can.staff);
   const [error, setError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const base = `/api/v1/machines/${encodeURIComponent(machineId)}`;
@@ -36,16 +48,10 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
         document.title = `Caisey · ${answer.machine.hostname}`;
       })
       .catch((err) => alive && setError(errorMessage(err)));
-    if (can.staff)
-      api<{ users: Person[] }>("GET", "/api/v1/users")
-        .then((a) => alive && setNames(new Map(a.users.map((u) => [u.id, u.name]))))
-        .catch(() => {
-          // ids stay visible without names
-        });
     return () => {
       alive = false;
     };
-  }, [base, can.staff]);
+  }, [base]);
 
   const loadOlder = async () => {
     if (!next) return;
@@ -61,18 +67,9 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
     }
   };
 
-  const technician = (id: string) =>
-    id === me.user.id ? `${me.user.name} (you)` : (names.get(id) ?? (can.staff ? id : "support"));
+  const technician = personLabel(me, names, can.staff);
 
-  if (error && !card)
-    return (
-      <div class="page">
-        <ErrorBanner message={`Could not load this machine: ${error}`} />
-        <a href="/machines" onClick={linkClick}>
-          Back to machines
-        </a>
-      </div>
-    );
+  if (error && !card) return <LoadFailed message={`Could not load this machine: ${error}`} />;
   if (!card) return <div class="page muted">Loading…</div>;
   const m = card.machine;
 
@@ -85,13 +82,7 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
         <h1 class="mono" data-testid="machine-card-hostname">
           {m.hostname}
         </h1>
-        <span
-          class={`status ${m.revoked ? "revoked" : m.online ? "online" : "offline"}`}
-          data-testid="machine-card-status"
-        >
-          <span class="dot" />
-          {m.revoked ? "revoked" : m.online ? "online" : "offline"}
-        </span>
+        <MachineStatus machine={m} testId="machine-card-status" />
       </div>
       {error && <ErrorBanner message={error} onDismiss={() => setError(null)} />}
       <section class="card facts" data-testid="machine-facts">
@@ -129,61 +120,35 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
       <section data-testid="machine-sessions">
         <h2>Sessions</h2>
         <div class="card flush">
-          <table class="grid">
-            <thead>
-              <tr>
-                <th>Opened</th>
-                <th>Technician</th>
-                <th>Ticket</th>
-                <th>State</th>
-                <th>Commands</th>
-                <th>Approvals</th>
-                <th />
+          <DataTable
+            columns={["Opened", "Technician", "Ticket", "State", "Commands", "Approvals", ""]}
+            empty={sessions.length === 0 && "No sessions on this machine yet."}
+          >
+            {sessions.map((s) => (
+              <tr key={s.id} data-testid="machine-session-row" data-session-id={s.id}>
+                <td class="nowrap">
+                  <When iso={s.openedAt} />
+                </td>
+                <td>{technician(s.technicianId)}</td>
+                <SessionTicket session={s} />
+                <SessionState session={s} />
+                <SessionCommands session={s} />
+                <td>{s.approvalCount ?? 0}</td>
+                <SessionLink session={s} />
               </tr>
-            </thead>
-            <tbody>
-              {sessions.length === 0 && (
-                <tr>
-                  <td colSpan={7} class="muted center">
-                    No sessions on this machine yet.
-                  </td>
-                </tr>
-              )}
-              {sessions.map((s) => (
-                <tr key={s.id} data-testid="machine-session-row" data-session-id={s.id}>
-                  <td class="nowrap">
-                    <When iso={s.openedAt} />
-                  </td>
-                  <td>{technician(s.technicianId)}</td>
-                  <td>{s.ticket ? <span class="ticket">{s.ticket}</span> : <span class="muted">—</span>}</td>
-                  <td>
-                    <span class={`badge session-${s.state}`}>{s.state}</span>
-                  </td>
-                  <td>
-                    {s.commandCount}
-                    {s.failedCount > 0 && <span class="exit bad"> · {s.failedCount} failed</span>}
-                  </td>
-                  <td>{s.approvalCount ?? 0}</td>
-                  <td class="right">
-                    <a href={`/sessions/${encodeURIComponent(s.id)}`} onClick={linkClick} data-testid="session-link">
-                      {s.state === "open" ? "Open" : "View record"}
-                    </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         </div>
         {next && (
-          <button
-            type="button"
+          <ActionButton
             class="load-older"
-            data-testid="load-older"
+            testId="load-older"
             disabled={loadingMore}
+            busy={loadingMore}
+            busyLabel="Loading…"
+            label="Load older sessions"
             onClick={() => void loadOlder()}
-          >
-            {loadingMore ? "Loading…" : "Load older sessions"}
-          </button>
+          />
         )}
       </section>
 

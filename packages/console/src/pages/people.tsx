@@ -1,7 +1,20 @@
 // People (owner): the MSP's staff — add someone, change a role, disable or enable an account.
-import { useEffect, useState } from "preact/hooks";
-import { api, errorMessage, type Me, type Person, type Role, STAFF_ROLES } from "../api.ts";
-import { ErrorBanner, Field, Notice, When } from "./ui.tsx";
+import { useState } from "preact/hooks";
+import { api, type Me, type Person, type Role } from "../api.ts";
+import { useAction, useResource, useSubmit } from "../hooks.ts";
+import {
+  ActionBanners,
+  DataTable,
+  DisableToggle,
+  ErrorBanner,
+  Field,
+  FormCard,
+  PersonStatus,
+  RoleSelect,
+  TextField,
+  ToggleButton,
+  When,
+} from "./ui.tsx";
 
 const ROLE_HELP: Record<string, string> = {
   owner: "everything, including people, policy and keys",
@@ -10,54 +23,36 @@ const ROLE_HELP: Record<string, string> = {
 };
 
 export function PeoplePage({ me, onSelfChanged }: { me: Me; onSelfChanged: () => Promise<void> }) {
-  const [people, setPeople] = useState<Person[] | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const [actionError, setActionError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  const {
+    data: people,
+    error: loadError,
+    reload: load,
+  } = useResource(async () => (await api<{ users: Person[] }>("GET", "/api/v1/users")).users);
+  const action = useAction();
   const [adding, setAdding] = useState(false);
 
-  const load = async () => {
-    try {
-      const answer = await api<{ users: Person[] }>("GET", "/api/v1/users");
-      setPeople(answer.users);
-      setLoadError(null);
-    } catch (error) {
-      setLoadError(errorMessage(error));
-    }
-  };
-
-  useEffect(() => {
-    void load();
-  }, []);
-
-  const update = async (person: Person, change: { role?: Role; disabled?: boolean }, done: string) => {
-    setActionError(null);
-    setNotice(null);
-    setBusy(person.id);
-    try {
-      await api("POST", `/api/v1/users/${encodeURIComponent(person.id)}`, change);
-      setNotice(done);
-      if (person.id === me.user.id) await onSelfChanged();
-    } catch (error) {
-      setActionError(`Could not change ${person.name}: ${errorMessage(error)}`);
-    } finally {
-      setBusy(null);
+  const update = (person: Person, change: { role?: Role; disabled?: boolean }, done: string, confirm?: string) =>
+    action.run(person.id, {
+      confirm,
+      work: async () => {
+        await api("POST", `/api/v1/users/${encodeURIComponent(person.id)}`, change);
+        if (person.id === me.user.id) await onSelfChanged();
+      },
+      done,
+      failed: `Could not change ${person.name}`,
       // Reload either way, so a refused change shows the person as they still are.
-      await load();
-    }
-  };
+      after: load,
+    });
 
-  const setDisabled = (person: Person, disabled: boolean) => {
-    if (
-      disabled &&
-      !window.confirm(
-        `Disable ${person.name}? They are signed out everywhere at once, their API tokens stop working, and they cannot sign in until enabled again.`,
-      )
-    )
-      return;
-    void update(person, { disabled }, `${person.name} is ${disabled ? "disabled" : "enabled again"}.`);
-  };
+  const setDisabled = (person: Person, disabled: boolean) =>
+    void update(
+      person,
+      { disabled },
+      `${person.name} is ${disabled ? "disabled" : "enabled again"}.`,
+      disabled
+        ? `Disable ${person.name}? They are signed out everywhere at once, their API tokens stop working, and they cannot sign in until enabled again.`
+        : undefined,
+    );
 
   return (
     <div class="page" data-testid="people-page">
@@ -69,14 +64,7 @@ export function PeoplePage({ me, onSelfChanged }: { me: Me; onSelfChanged: () =>
           </span>
         )}
         <div class="spacer" />
-        <button
-          type="button"
-          class={adding ? "" : "primary"}
-          data-testid="person-add-toggle"
-          onClick={() => setAdding(!adding)}
-        >
-          {adding ? "Hide" : "Add a person"}
-        </button>
+        <ToggleButton open={adding} onToggle={setAdding} label="Add a person" testId="person-add-toggle" />
       </div>
       <p class="muted page-intro">
         Staff of your MSP. Roles: <b>owner</b> — {ROLE_HELP.owner}; <b>dispatcher</b> — {ROLE_HELP.dispatcher};{" "}
@@ -86,96 +74,65 @@ export function PeoplePage({ me, onSelfChanged }: { me: Me; onSelfChanged: () =>
       {adding && (
         <AddPerson
           onAdded={async (name) => {
-            setNotice(`${name} was added and can sign in now.`);
+            action.setNotice(`${name} was added and can sign in now.`);
             setAdding(false);
             await load();
           }}
         />
       )}
 
-      <Notice message={notice} onDismiss={() => setNotice(null)} />
-      <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
+      <ActionBanners action={action} />
       {loadError && <ErrorBanner message={`Could not load people: ${loadError}`} />}
 
       <div class="card flush">
-        <table class="grid" data-testid="people-table">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Email</th>
-              <th>Role</th>
-              <th>Status</th>
-              <th>Added</th>
-              <th />
+        <DataTable
+          testId="people-table"
+          columns={["Name", "Email", "Role", "Status", "Added", ""]}
+          loading={people === null && !loadError}
+        >
+          {people?.map((p) => (
+            <tr
+              key={p.id}
+              class={p.disabled ? "disabled" : ""}
+              data-testid="person-row"
+              data-person-id={p.id}
+              data-email={p.email}
+            >
+              <td class="strong" data-testid="person-name">
+                {p.name}
+                {p.id === me.user.id && <span class="muted"> (you)</span>}
+              </td>
+              <td class="mono">{p.email}</td>
+              <td>
+                <RoleSelect
+                  testId="person-role"
+                  aria-label={`Role of ${p.name}`}
+                  value={p.role}
+                  disabled={action.busy !== null}
+                  title={ROLE_HELP[p.role] ?? ""}
+                  onRole={(role) =>
+                    void update(p, { role }, `${p.name} is now ${role === "owner" ? "an" : "a"} ${role}.`)
+                  }
+                />
+              </td>
+              <td>
+                <PersonStatus disabled={p.disabled} testId="person-status" flag />
+              </td>
+              <td class="muted">
+                <When iso={p.createdAt} />
+              </td>
+              <td class="right">
+                <DisableToggle
+                  disabled={p.disabled}
+                  testId="person-toggle-disabled"
+                  busy={action.busy === p.id}
+                  locked={action.busy !== null}
+                  onToggle={() => setDisabled(p, !p.disabled)}
+                />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {people === null && !loadError && (
-              <tr>
-                <td colSpan={6} class="muted center">
-                  Loading…
-                </td>
-              </tr>
-            )}
-            {people?.map((p) => (
-              <tr
-                key={p.id}
-                class={p.disabled ? "disabled" : ""}
-                data-testid="person-row"
-                data-person-id={p.id}
-                data-email={p.email}
-              >
-                <td class="strong" data-testid="person-name">
-                  {p.name}
-                  {p.id === me.user.id && <span class="muted"> (you)</span>}
-                </td>
-                <td class="mono">{p.email}</td>
-                <td>
-                  <select
-                    data-testid="person-role"
-                    aria-label={`Role of ${p.name}`}
-                    value={p.role}
-                    disabled={busy !== null}
-                    title={ROLE_HELP[p.role] ?? ""}
-                    onChange={(e) => {
-                      const role = e.currentTarget.value as Role;
-                      void update(p, { role }, `${p.name} is now ${role === "owner" ? "an" : "a"} ${role}.`);
-                    }}
-                  >
-                    {STAFF_ROLES.map((r) => (
-                      <option key={r} value={r}>
-                        {r}
-                      </option>
-                    ))}
-                  </select>
-                </td>
-                <td>
-                  <span
-                    class={`badge ${p.disabled ? "bad" : "good"}`}
-                    data-testid="person-status"
-                    data-disabled={p.disabled ? "true" : "false"}
-                  >
-                    {p.disabled ? "disabled" : "active"}
-                  </span>
-                </td>
-                <td class="muted">
-                  <When iso={p.createdAt} />
-                </td>
-                <td class="right">
-                  <button
-                    type="button"
-                    class={p.disabled ? "small" : "danger small"}
-                    data-testid="person-toggle-disabled"
-                    disabled={busy !== null}
-                    onClick={() => setDisabled(p, !p.disabled)}
-                  >
-                    {busy === p.id ? "Saving…" : p.disabled ? "Enable" : "Disable"}
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       </div>
     </div>
   );
@@ -186,93 +143,66 @@ function AddPerson({ onAdded }: { onAdded: (name: string) => Promise<void> }) {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("technician");
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
-    if (password.length < 10) {
-      setError("The first password must be at least 10 characters.");
-      return;
-    }
-    setBusy(true);
-    try {
-      await api("POST", "/api/v1/users", { name: name.trim(), email: email.trim(), role, password });
-      const added = name.trim();
-      setName("");
-      setEmail("");
-      setPassword("");
-      await onAdded(added);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(async () => {
+    if (password.length < 10) throw new Error("The first password must be at least 10 characters.");
+    await api("POST", "/api/v1/users", { name: name.trim(), email: email.trim(), role, password });
+    const added = name.trim();
+    setName("");
+    setEmail("");
+    setPassword("");
+    await onAdded(added);
+  });
 
   return (
-    <section class="card" data-testid="person-add">
-      <h2>Add a person</h2>
-      <form class="row-form" onSubmit={submit}>
-        <Field id="person-name" label="Name">
-          <input
-            id="person-name"
-            data-testid="person-add-name"
-            required
-            maxLength={200}
-            value={name}
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </Field>
-        <Field id="person-email" label="Email">
-          <input
-            id="person-email"
-            data-testid="person-add-email"
-            type="email"
-            required
-            autoComplete="off"
-            value={email}
-            onInput={(e) => setEmail(e.currentTarget.value)}
-          />
-        </Field>
-        <Field id="person-role" label="Role">
-          <select
-            id="person-role"
-            data-testid="person-add-role"
-            value={role}
-            onChange={(e) => setRole(e.currentTarget.value as Role)}
-          >
-            {STAFF_ROLES.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field id="person-password" label="First password" hint="10+ characters; tell them to change it.">
-          <input
-            id="person-password"
-            data-testid="person-add-password"
-            type="password"
-            required
-            autoComplete="new-password"
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </Field>
-        <button type="submit" class="primary" disabled={busy} data-testid="person-add-submit">
-          {busy ? "Adding…" : "Add person"}
-        </button>
-      </form>
-      <p class="muted small">
-        {ROLE_HELP[role] ? `${role === "owner" ? "An" : "A"} ${role}: ${ROLE_HELP[role]}.` : ""}
-      </p>
-      {error && (
-        <div class="error" role="alert" data-testid="person-add-error">
-          {error}
-        </div>
-      )}
-    </section>
+    <FormCard
+      testId="person-add"
+      title="Add a person"
+      onSubmit={submit}
+      busy={busy}
+      label="Add person"
+      busyLabel="Adding…"
+      submitTestId="person-add-submit"
+      error={error}
+      errorTestId="person-add-error"
+      after={
+        <p class="muted small">
+          {ROLE_HELP[role] ? `${role === "owner" ? "An" : "A"} ${role}: ${ROLE_HELP[role]}.` : ""}
+        </p>
+      }
+    >
+      <TextField
+        id="person-name"
+        testId="person-add-name"
+        label="Name"
+        required
+        maxLength={200}
+        value={name}
+        onValue={setName}
+      />
+      <TextField
+        id="person-email"
+        testId="person-add-email"
+        label="Email"
+        type="email"
+        required
+        autoComplete="off"
+        value={email}
+        onValue={setEmail}
+      />
+      <Field id="person-role" label="Role">
+        <RoleSelect id="person-role" testId="person-add-role" value={role} onRole={setRole} />
+      </Field>
+      <TextField
+        id="person-password"
+        testId="person-add-password"
+        label="First password"
+        hint="10+ characters; tell them to change it."
+        type="password"
+        required
+        autoComplete="new-password"
+        value={password}
+        onValue={setPassword}
+      />
+    </FormCard>
   );
 }

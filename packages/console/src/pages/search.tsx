@@ -2,18 +2,10 @@
 // filters and the query live in the address bar, so Back from a result returns to the same search.
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import {
-  abilities,
-  api,
-  type Client,
-  errorMessage,
-  type Machine,
-  type Me,
-  type Person,
-  type SearchResult,
-} from "../api.ts";
+import { abilities, api, type Client, errorMessage, type Machine, type Me, type SearchResult } from "../api.ts";
+import { usePeople } from "../hooks.ts";
 import { navigate } from "../router.ts";
-import { ErrorBanner, When } from "./ui.tsx";
+import { ActionButton, type Choice, ErrorBanner, InlineInput, Select, When } from "./ui.tsx";
 
 const DEBOUNCE_MS = 200;
 const PAGE = 25;
@@ -63,6 +55,20 @@ function toParams(f: Filters): URLSearchParams {
 
 const KIND_LABELS: Record<string, string> = { command: "command", output: "output", chat: "chat", note: "note" };
 
+const KIND_CHOICES: Choice[] = [
+  { value: "command", label: "Commands" },
+  { value: "output", label: "Output" },
+  { value: "chat", label: "Chat" },
+  { value: "note", label: "Notes" },
+];
+
+const APPROVAL_CHOICES: Choice[] = [
+  { value: "pending", label: "Awaiting approval" },
+  { value: "granted", label: "Approved" },
+  { value: "declined", label: "Declined" },
+  { value: "none", label: "No approval needed" },
+];
+
 /** Snippet text with its highlight ranges as <mark> elements (text nodes only: never HTML). */
 export function Highlighted({ text, ranges }: { text: string; ranges: [number, number][] }) {
   const parts: ComponentChildren[] = [];
@@ -88,7 +94,7 @@ export function SearchPage({ me }: { me: Me }) {
   const [error, setError] = useState<string | null>(null);
   const [machines, setMachines] = useState<Machine[]>([]);
   const [clients, setClients] = useState<Client[]>([]);
-  const [people, setPeople] = useState<Person[]>([]);
+  const people = usePeople(can.staff);
   const [again, setAgain] = useState(0);
   const request = useRef(0);
   const inputRef = useRef<HTMLInputElement>(null);
@@ -101,9 +107,6 @@ export function SearchPage({ me }: { me: Me }) {
     if (can.staff) {
       api<{ clients: Client[] }>("GET", "/api/v1/clients")
         .then((a) => setClients(a.clients))
-        .catch(() => {});
-      api<{ users: Person[] }>("GET", "/api/v1/users")
-        .then((a) => setPeople(a.users))
         .catch(() => {});
     }
   }, [can.staff]);
@@ -205,83 +208,51 @@ export function SearchPage({ me }: { me: Me }) {
       </form>
       <div class="search-filters" data-testid="search-filters">
         {can.staff && (
-          <select
-            data-testid="search-client"
+          <Select
+            testId="search-client"
             aria-label="Client"
             value={filters.clientId}
-            onChange={(e) => set({ clientId: e.currentTarget.value })}
-          >
-            <option value="">All clients</option>
-            {clients.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.name}
-              </option>
-            ))}
-          </select>
+            onValue={(clientId) => set({ clientId })}
+            any="All clients"
+            options={clients.map((c) => ({ value: c.id, label: c.name }))}
+          />
         )}
-        <select
-          data-testid="search-machine"
+        <Select
+          testId="search-machine"
           aria-label="Machine"
           value={filters.machineId}
-          onChange={(e) => set({ machineId: e.currentTarget.value })}
-        >
-          <option value="">All machines</option>
-          {machines
+          onValue={(machineId) => set({ machineId })}
+          any="All machines"
+          options={machines
             .filter((m) => !filters.clientId || m.clientId === filters.clientId)
-            .map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.hostname}
-                {m.clientName ? ` (${m.clientName})` : ""}
-              </option>
-            ))}
-        </select>
+            .map((m) => ({ value: m.id, label: `${m.hostname}${m.clientName ? ` (${m.clientName})` : ""}` }))}
+        />
         {can.staff && (
-          <select
-            data-testid="search-technician"
+          <Select
+            testId="search-technician"
             aria-label="Technician"
             value={filters.technicianId}
-            onChange={(e) => set({ technicianId: e.currentTarget.value })}
-          >
-            <option value="">All technicians</option>
-            {people
-              .filter((p) => p.role !== "contact")
-              .map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name}
-                </option>
-              ))}
-          </select>
+            onValue={(technicianId) => set({ technicianId })}
+            any="All technicians"
+            options={people.filter((p) => p.role !== "contact").map((p) => ({ value: p.id, label: p.name }))}
+          />
         )}
-        <select
-          data-testid="search-kind"
+        <Select
+          testId="search-kind"
           aria-label="Kind"
           value={filters.kind}
-          onChange={(e) => set({ kind: e.currentTarget.value })}
-        >
-          <option value="">Everything</option>
-          <option value="command">Commands</option>
-          <option value="output">Output</option>
-          <option value="chat">Chat</option>
-          <option value="note">Notes</option>
-        </select>
-        <label class="inline-field">
-          <span class="label">From</span>
-          <input
-            type="date"
-            data-testid="search-from"
-            value={filters.from}
-            onInput={(e) => set({ from: e.currentTarget.value })}
-          />
-        </label>
-        <label class="inline-field">
-          <span class="label">To</span>
-          <input
-            type="date"
-            data-testid="search-to"
-            value={filters.to}
-            onInput={(e) => set({ to: e.currentTarget.value })}
-          />
-        </label>
+          onValue={(kind) => set({ kind })}
+          any="Everything"
+          options={KIND_CHOICES}
+        />
+        <InlineInput
+          label="From"
+          type="date"
+          testId="search-from"
+          value={filters.from}
+          onValue={(from) => set({ from })}
+        />
+        <InlineInput label="To" type="date" testId="search-to" value={filters.to} onValue={(to) => set({ to })} />
         <label class="check">
           <input
             type="checkbox"
@@ -291,18 +262,14 @@ export function SearchPage({ me }: { me: Me }) {
           />
           Failed (non-zero exit)
         </label>
-        <select
-          data-testid="search-approval"
+        <Select
+          testId="search-approval"
           aria-label="Approval"
           value={filters.approval}
-          onChange={(e) => set({ approval: e.currentTarget.value })}
-        >
-          <option value="">Any approval</option>
-          <option value="pending">Awaiting approval</option>
-          <option value="granted">Approved</option>
-          <option value="declined">Declined</option>
-          <option value="none">No approval needed</option>
-        </select>
+          onValue={(approval) => set({ approval })}
+          any="Any approval"
+          options={APPROVAL_CHOICES}
+        />
         {filtered && (
           <button
             type="button"
@@ -367,9 +334,14 @@ export function SearchPage({ me }: { me: Me }) {
           );
         })}
         {next && (
-          <button type="button" data-testid="search-more" disabled={busy} onClick={() => void loadMore()}>
-            {busy ? "Loading…" : "Load more"}
-          </button>
+          <ActionButton
+            testId="search-more"
+            disabled={busy}
+            busy={busy}
+            busyLabel="Loading…"
+            label="Load more"
+            onClick={() => void loadMore()}
+          />
         )}
       </div>
     </div>

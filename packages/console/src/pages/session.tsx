@@ -28,7 +28,7 @@ import {
   type TranscriptItem,
 } from "../transcript.ts";
 import { approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
-import { CopyButton, ErrorBanner } from "./ui.tsx";
+import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
 
 interface Labels {
   me: Me;
@@ -295,16 +295,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         (isContact ? `${me.organization.name} support` : technicianId))
     : null;
 
-  if (loadError) {
-    return (
-      <div class="page">
-        <ErrorBanner message={`Could not open this session: ${loadError}`} />
-        <a href="/machines" onClick={linkClick}>
-          Back to machines
-        </a>
-      </div>
-    );
-  }
+  if (loadError) return <LoadFailed message={`Could not open this session: ${loadError}`} />;
 
   return (
     <div class="session" data-testid="session-page" data-session-id={sessionId}>

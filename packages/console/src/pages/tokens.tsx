@@ -1,14 +1,28 @@
 // API tokens (staff): keys for scripts and the CLI. A new token's secret is shown once; the list never has it.
-import { useEffect, useState } from "preact/hooks";
-import { type ApiToken, abilities, api, errorMessage, type Me, type Person, type Role, STAFF_ROLES } from "../api.ts";
-import { CopyButton, ErrorBanner, Field, Notice, When } from "./ui.tsx";
+import { useState } from "preact/hooks";
+import { type ApiToken, abilities, api, type Me, type Role } from "../api.ts";
+import { personLabel, useAction, usePeopleNames, useResource, useSubmit } from "../hooks.ts";
+import {
+  ActionBanners,
+  ActionButton,
+  Badge,
+  CopyButton,
+  DataTable,
+  ErrorBanner,
+  Field,
+  FormCard,
+  RoleSelect,
+  Select,
+  TextField,
+  When,
+} from "./ui.tsx";
 
-const LIFETIMES: { label: string; seconds: number }[] = [
-  { label: "1 day", seconds: 24 * 3600 },
-  { label: "7 days", seconds: 7 * 24 * 3600 },
-  { label: "30 days", seconds: 30 * 24 * 3600 },
-  { label: "90 days", seconds: 90 * 24 * 3600 },
-  { label: "1 year", seconds: 365 * 24 * 3600 },
+const LIFETIMES = [
+  { label: "1 day", value: String(24 * 3600) },
+  { label: "7 days", value: String(7 * 24 * 3600) },
+  { label: "30 days", value: String(30 * 24 * 3600) },
+  { label: "90 days", value: String(90 * 24 * 3600) },
+  { label: "1 year", value: String(365 * 24 * 3600) },
 ];
 
 interface Issued {
@@ -27,61 +41,35 @@ function tokenStatus(t: ApiToken, now: number): string {
 
 export function TokensPage({ me }: { me: Me }) {
   const can = abilities(me.user.role);
-  const [tokens, setTokens] = useState<ApiToken[] | null>(null);
-  const [names, setNames] = useState<Map<string, string>>(new Map());
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const [actionError, setActionError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const {
+    data: tokens,
+    error: loadError,
+    reload: load,
+  } = useResource(async () => (await api<{ tokens: ApiToken[] }>("GET", "/api/v1/tokens")).tokens);
+  // Without names the person column shows ids.
+  const names = usePeopleNames();
+  const action = useAction();
   const [issued, setIssued] = useState<Issued | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
   const [showSignIns, setShowSignIns] = useState(false);
 
-  const load = async () => {
-    try {
-      const answer = await api<{ tokens: ApiToken[] }>("GET", "/api/v1/tokens");
-      setTokens(answer.tokens);
-      setLoadError(null);
-    } catch (error) {
-      setLoadError(errorMessage(error));
-    }
-  };
-
-  useEffect(() => {
-    void load();
-    api<{ users: Person[] }>("GET", "/api/v1/users")
-      .then((a) => setNames(new Map(a.users.map((u) => [u.id, u.name]))))
-      .catch(() => {
-        // Without names the person column shows ids.
-      });
-  }, []);
-
-  const revoke = async (t: ApiToken) => {
+  const revoke = (t: ApiToken) => {
     const label = t.name ? `"${t.name}"` : "this sign-in";
-    if (
-      !window.confirm(
-        `Revoke ${label}? Anything using it is refused from now on.${t.kind === "console" ? " If it is this browser's sign-in, you are signed out." : ""}`,
-      )
-    )
-      return;
-    setActionError(null);
-    setNotice(null);
-    setBusy(t.id);
-    try {
-      await api("POST", `/api/v1/tokens/${encodeURIComponent(t.id)}/revoke`);
-      setNotice(`${t.name ? `"${t.name}"` : "The sign-in"} was revoked.`);
-      if (issued?.id === t.id) setIssued(null);
-    } catch (error) {
-      setActionError(`Could not revoke ${label}: ${errorMessage(error)}`);
-    } finally {
-      setBusy(null);
-      await load();
-    }
+    return action.run(t.id, {
+      confirm: `Revoke ${label}? Anything using it is refused from now on.${t.kind === "console" ? " If it is this browser's sign-in, you are signed out." : ""}`,
+      work: async () => {
+        await api("POST", `/api/v1/tokens/${encodeURIComponent(t.id)}/revoke`);
+        if (issued?.id === t.id) setIssued(null);
+      },
+      done: `${t.name ? `"${t.name}"` : "The sign-in"} was revoked.`,
+      failed: `Could not revoke ${label}`,
+      after: load,
+    });
   };
 
   const now = Date.now();
   const visible = (tokens ?? []).filter((t) => showSignIns || t.kind !== "console");
   const hiddenSignIns = (tokens ?? []).filter((t) => t.kind === "console").length;
-  const personName = (id: string) => (id === me.user.id ? `${me.user.name} (you)` : (names.get(id) ?? id));
+  const personName = personLabel(me, names, true);
 
   return (
     <div class="page" data-testid="tokens-page">
@@ -97,7 +85,7 @@ export function TokensPage({ me }: { me: Me }) {
         me={me}
         onIssued={async (t) => {
           setIssued(t);
-          setNotice(null);
+          action.setNotice(null);
           await load();
         }}
       />
@@ -122,8 +110,7 @@ export function TokensPage({ me }: { me: Me }) {
         </section>
       )}
 
-      <Notice message={notice} onDismiss={() => setNotice(null)} />
-      <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
+      <ActionBanners action={action} />
       {loadError && <ErrorBanner message={`Could not load tokens: ${loadError}`} />}
 
       <div class="card flush">
@@ -142,75 +129,53 @@ export function TokensPage({ me }: { me: Me }) {
             </label>
           )}
         </div>
-        <table class="grid" data-testid="tokens-table">
-          <thead>
-            <tr>
-              <th>Name</th>
-              {can.owner && <th>Person</th>}
-              <th>Role</th>
-              <th>Created</th>
-              <th>Expires</th>
-              <th>Last used</th>
-              <th>Status</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {tokens === null && !loadError && (
-              <tr>
-                <td colSpan={8} class="muted center">
-                  Loading…
+        <DataTable
+          testId="tokens-table"
+          columns={["Name", can.owner && "Person", "Role", "Created", "Expires", "Last used", "Status", ""]}
+          loading={tokens === null && !loadError}
+          empty={tokens !== null && visible.length === 0 && "No API tokens yet."}
+          emptyTestId="no-tokens"
+        >
+          {visible.map((t) => {
+            const status = tokenStatus(t, now);
+            return (
+              <tr key={t.id} data-testid="token-row" data-token-id={t.id} data-status={status}>
+                <td class="strong" data-testid="token-name">
+                  {t.kind === "console" ? <span class="muted">browser sign-in</span> : (t.name ?? "")}
+                </td>
+                {can.owner && <td>{personName(t.userId)}</td>}
+                <td>{t.role}</td>
+                <td>
+                  <When iso={t.createdAt} />
+                </td>
+                <td>
+                  <When iso={t.expiresAt} />
+                </td>
+                <td>
+                  <When iso={t.lastUsedAt} empty="never" />
+                </td>
+                <td>
+                  <Badge good={status === "active"} testId="token-status">
+                    {status}
+                  </Badge>
+                </td>
+                <td class="right">
+                  {status === "active" && (
+                    <ActionButton
+                      class="danger small"
+                      testId="token-revoke"
+                      disabled={action.busy !== null}
+                      busy={action.busy === t.id}
+                      busyLabel="Revoking…"
+                      label="Revoke"
+                      onClick={() => void revoke(t)}
+                    />
+                  )}
                 </td>
               </tr>
-            )}
-            {tokens !== null && visible.length === 0 && (
-              <tr>
-                <td colSpan={8} class="muted center" data-testid="no-tokens">
-                  No API tokens yet.
-                </td>
-              </tr>
-            )}
-            {visible.map((t) => {
-              const status = tokenStatus(t, now);
-              return (
-                <tr key={t.id} data-testid="token-row" data-token-id={t.id} data-status={status}>
-                  <td class="strong" data-testid="token-name">
-                    {t.kind === "console" ? <span class="muted">browser sign-in</span> : (t.name ?? "")}
-                  </td>
-                  {can.owner && <td>{personName(t.userId)}</td>}
-                  <td>{t.role}</td>
-                  <td>
-                    <When iso={t.createdAt} />
-                  </td>
-                  <td>
-                    <When iso={t.expiresAt} />
-                  </td>
-                  <td>
-                    <When iso={t.lastUsedAt} empty="never" />
-                  </td>
-                  <td>
-                    <span class={`badge ${status === "active" ? "good" : "bad"}`} data-testid="token-status">
-                      {status}
-                    </span>
-                  </td>
-                  <td class="right">
-                    {status === "active" && (
-                      <button
-                        type="button"
-                        class="danger small"
-                        data-testid="token-revoke"
-                        disabled={busy !== null}
-                        onClick={() => void revoke(t)}
-                      >
-                        {busy === t.id ? "Revoking…" : "Revoke"}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+            );
+          })}
+        </DataTable>
       </div>
     </div>
   );
@@ -221,87 +186,57 @@ function CreateToken({ me, onIssued }: { me: Me; onIssued: (t: Issued) => Promis
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>(me.user.role);
   const [ttl, setTtl] = useState(90 * 24 * 3600);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      const body: { name: string; role?: Role; ttlSeconds: number } = { name: name.trim(), ttlSeconds: ttl };
-      if (isOwner) body.role = role;
-      const answer = await api<{ id: string; token: string; role: Role; expiresAt: string }>(
-        "POST",
-        "/api/v1/tokens",
-        body,
-      );
-      const created = name.trim();
-      setName("");
-      await onIssued({ ...answer, name: created });
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(async () => {
+    const body: { name: string; role?: Role; ttlSeconds: number } = { name: name.trim(), ttlSeconds: ttl };
+    if (isOwner) body.role = role;
+    const answer = await api<{ id: string; token: string; role: Role; expiresAt: string }>(
+      "POST",
+      "/api/v1/tokens",
+      body,
+    );
+    const created = name.trim();
+    setName("");
+    await onIssued({ ...answer, name: created });
+  });
 
   return (
-    <section class="card" data-testid="token-create">
-      <h2>Create a token</h2>
-      <form class="row-form" onSubmit={submit}>
-        <Field id="token-name" label="Name">
-          <input
-            id="token-name"
-            data-testid="token-create-name"
-            required
-            maxLength={200}
-            placeholder="e.g. RMM integration"
-            value={name}
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </Field>
-        <Field id="token-role" label="Role">
-          {isOwner ? (
-            <select
-              id="token-role"
-              data-testid="token-create-role"
-              value={role}
-              onChange={(e) => setRole(e.currentTarget.value as Role)}
-            >
-              {STAFF_ROLES.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          ) : (
-            <input id="token-role" value={me.user.role} disabled title="A token carries at most your own role." />
-          )}
-        </Field>
-        <Field id="token-ttl" label="Expires after">
-          <select
-            id="token-ttl"
-            data-testid="token-create-ttl"
-            value={String(ttl)}
-            onChange={(e) => setTtl(Number(e.currentTarget.value))}
-          >
-            {LIFETIMES.map((l) => (
-              <option key={l.seconds} value={String(l.seconds)}>
-                {l.label}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <button type="submit" class="primary" disabled={busy} data-testid="token-create-submit">
-          {busy ? "Creating…" : "Create token"}
-        </button>
-      </form>
-      {error && (
-        <div class="error" role="alert" data-testid="token-create-error">
-          {error}
-        </div>
-      )}
-    </section>
+    <FormCard
+      testId="token-create"
+      title="Create a token"
+      onSubmit={submit}
+      busy={busy}
+      label="Create token"
+      busyLabel="Creating…"
+      submitTestId="token-create-submit"
+      error={error}
+      errorTestId="token-create-error"
+    >
+      <TextField
+        id="token-name"
+        testId="token-create-name"
+        label="Name"
+        required
+        maxLength={200}
+        placeholder="e.g. RMM integration"
+        value={name}
+        onValue={setName}
+      />
+      <Field id="token-role" label="Role">
+        {isOwner ? (
+          <RoleSelect id="token-role" testId="token-create-role" value={role} onRole={setRole} />
+        ) : (
+          <input id="token-role" value={me.user.role} disabled title="A token carries at most your own role." />
+        )}
+      </Field>
+      <Field id="token-ttl" label="Expires after">
+        <Select
+          id="token-ttl"
+          testId="token-create-ttl"
+          value={String(ttl)}
+          onValue={(v) => setTtl(Number(v))}
+          options={LIFETIMES}
+        />
+      </Field>
+    </FormCard>
   );
 }
