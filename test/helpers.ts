@@ -128,16 +128,21 @@ export async function startServer(
       CAISEY_DATA: dataDir,
       ...options.env,
     });
-    await waitFor(
-      async () => {
-        if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.output()}`);
-        const res = await fetch(`${url}/api/v1/setup`);
-        return res.ok;
-      },
-      "server to listen",
-      60_000,
-      100,
-    );
+    try {
+      await waitFor(
+        async () => {
+          if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.output()}`);
+          const res = await fetch(`${url}/api/v1/setup`);
+          return res.ok;
+        },
+        "server to listen",
+        60_000,
+        100,
+      );
+    } catch (error) {
+      await proc.kill9(); // never leave a half-started server behind
+      throw new Error(`${(error as Error).message}\n${proc.output().slice(-2000)}`);
+    }
     return proc;
   };
   const server: Server = {

@@ -214,6 +214,12 @@ describe("approval gates", () => {
     expect(asked.state).toBe("awaiting_approval");
     for (const r of [first, second, asked])
       await technician.post(`/api/v1/sessions/${r.sessionId}/commands/${r.commandId}/cancel`);
+    // Cancelling withdraws the request: it leaves the client's pending list and can no longer be decided.
+    const pending = (await contact.json("/api/v1/approvals?state=pending")).approvals.map((a: any) => a.id);
+    expect(pending).not.toContain(asked.approvalId);
+    expect((await contact.json(`/api/v1/approvals/${asked.approvalId}`)).approval.state).toBe("withdrawn");
+    const late = await contact.post(`/api/v1/approvals/${asked.approvalId}/decision`, { decision: "approve" });
+    expect([late.status, (await late.json()).error.code]).toEqual([409, "approval_decided"]);
   });
 
   it("announces requests by webhook, signed per Standard Webhooks, retried after a failure", async () => {

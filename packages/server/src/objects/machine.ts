@@ -256,7 +256,7 @@ export class Machine extends DurableObject<Env> {
 
   private async refreshPending(sessionId: string): Promise<void> {
     // The session dispatches its next command itself; drop it from the resume list only when it has none left.
-    const { active } = await session(this.env, sessionId).redispatch(this.identity()?.id ?? "");
+    const active = await session(this.env, sessionId).hasWork(this.identity()?.id ?? "");
     if (!active) this.sql.exec("DELETE FROM pending_sessions WHERE session_id = ?", sessionId);
   }
 

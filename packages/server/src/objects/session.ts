@@ -141,7 +141,7 @@ type ApprovalRow = {
   id: string;
   command_id: string;
   digest: string;
-  state: "pending" | "granted" | "declined" | "expired";
+  state: "pending" | "granted" | "declined" | "expired" | "withdrawn";
   summary: string;
   requested_at: string;
   expires_at: string;
@@ -680,6 +680,11 @@ export class Session extends DurableObject<Env> {
         { state: "cancelled", exitCode: null, signal: null, reason: "cancelled before it started", durationMs: 0 },
         null,
       );
+      if (c.approval_id && c.state === "awaiting_approval") {
+        // The request is withdrawn: it leaves the client's pending list and can no longer be decided.
+        this.sql.exec("UPDATE approvals SET state = 'withdrawn' WHERE id = ? AND state = 'pending'", c.approval_id);
+        this.announceApproval(c.approval_id);
+      }
       return ok({ state: "cancelled" });
     }
     // In the machine's hands (or on its way): ask the runtime to end the whole process tree; it records the end.
@@ -751,9 +756,7 @@ export class Session extends DurableObject<Env> {
            UNION ALL SELECT MIN(expires_at) AS at FROM approvals WHERE state = 'pending')`,
       )
       .one().at;
-    if (next === null) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > Date.parse(next)) await this.ctx.storage.setAlarm(Date.parse(next));
+    if (next !== null) await this.armAlarm(Date.parse(next));
   }
 
   /** Commands that waited too long for an offline machine, or for a client's approval, fail with the reason. */
@@ -882,6 +885,17 @@ export class Session extends DurableObject<Env> {
       ...gate,
       signature: c.signature as string,
     };
+  }
+
+  /** Whether this session still has commands for the machine (queued, awaiting approval or running). */
+  hasWork(machineId: string): boolean {
+    const s = this.row();
+    if (!s || s.machine_id !== machineId) return false;
+    return (
+      this.sql
+        .exec("SELECT 1 FROM commands WHERE state IN ('queued', 'running', 'awaiting_approval') LIMIT 1")
+        .toArray().length > 0
+    );
   }
 
   /** The machine's runtime (re)connected: send the command in flight again (the runtime ignores one it knows). */
@@ -1123,6 +1137,7 @@ export class Session extends DurableObject<Env> {
     }, delayMs);
   }
 
+  /** One alarm serves every deadline: set it only if it would ring earlier than the one already set. */
   private async armAlarm(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);

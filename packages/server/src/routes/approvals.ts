@@ -27,8 +27,8 @@ function linkToken(c: Context<AppEnv>) {
 export function approvalRoutes(app: Hono<AppEnv>): void {
   route(app, "get", "/api/v1/approvals", EVERYONE, async (c) => {
     const state = c.req.query("state") ?? null;
-    if (state !== null && !["pending", "granted", "declined", "expired"].includes(state)) {
-      throw new HttpError(400, "invalid_query", "state must be pending, granted, declined or expired");
+    if (state !== null && !["pending", "granted", "declined", "expired", "withdrawn"].includes(state)) {
+      throw new HttpError(400, "invalid_query", "state must be pending, granted, declined, expired or withdrawn");
     }
     const view = scope(c);
     const limit = intParam(c, "limit", 100, 500) || 100;
