@@ -222,7 +222,8 @@ describe("console administration and the contact's view", () => {
       const chat = cpage.locator('[data-testid="event-line"][data-type="chat.message"]', { hasText: "Go ahead" });
       await chat.waitFor({ timeout: 10_000 });
       expect(await chat.locator(".actor").textContent()).toBe(CONTACT.name);
-      expect(await cpage.getByTestId("command-input").inputValue()).toBe("");
+      // The input clears when the POST answers, which may be just after the socket delivered the line.
+      await expect.poll(() => cpage.getByTestId("command-input").inputValue(), { timeout: 10_000 }).toBe("");
       const { events } = await owner.json<{ events: { type: string; actor: string; data: { text?: string } }[] }>(
         `/api/v1/sessions/${sessionId}/events?after=0`,
       );

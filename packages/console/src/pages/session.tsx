@@ -641,13 +641,13 @@ function CommandBlock({
       {cmd.hiddenChars > 0 && (
         <div class="hidden-note" data-testid="output-hidden">
           earlier output hidden ({formatBytes(cmd.hiddenChars)} of text) —{" "}
-          <a href={outputUrl("stdout")} download={`${cmd.id}.stdout`}>
+          <a href={outputUrl("stdout")} download={`${cmd.id}.stdout`} data-testid="download-full-stdout">
             download full stdout
           </a>
           {stderrBytes > 0 && (
             <>
               {" · "}
-              <a href={outputUrl("stderr")} download={`${cmd.id}.stderr`}>
+              <a href={outputUrl("stderr")} download={`${cmd.id}.stderr`} data-testid="download-full-stderr">
                 stderr
               </a>
             </>

@@ -1,0 +1,122 @@
+// A huge output in the console, end to end: the real server, a real runtime streaming ~80 MB of text, and Debian's
+// Chromium. The page keeps only the last MAX_KEPT_CHARS of text per command (the transcript is virtualized), stays
+// usable while the output streams, and its "download full stdout" link gives back the exact bytes the record holds.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_KEPT_CHARS } from "../../packages/console/src/transcript.ts";
+import {
+  type Api,
+  enrollRuntime,
+  OWNER,
+  type Proc,
+  ROOT,
+  removeDir,
+  type Server,
+  setupOrganization,
+  startServer,
+  waitCommand,
+  waitOnline,
+} from "../helpers.ts";
+import { launchChromium, signIn } from "./browser.ts";
+
+const HUGE = "head -c 60000000 /dev/urandom | base64 -w 76";
+
+describe("console with a huge output", () => {
+  let server: Server;
+  let owner: Api;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let runtime: Proc | undefined;
+  let runtimeDir: string | undefined;
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
+    server = await startServer();
+    owner = await setupOrganization(server.url);
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    await server?.stop();
+    if (runtimeDir) removeDir(runtimeDir);
+    if (server) removeDir(server.dataDir);
+  });
+
+  it("stays usable while ~80 MB streams, caps the text in the page and downloads the full output byte-exact", async () => {
+    const enrolled = await enrollRuntime(server.url, owner, "Contoso Dental", "never");
+    runtimeDir = enrolled.dataDir;
+    runtime = enrolled.start();
+    await waitOnline(owner, enrolled.machineId);
+    const { id: sessionId } = await owner.json<{ id: string }>("/api/v1/sessions", { machineId: enrolled.machineId });
+
+    await signIn(page, server.url, OWNER.email, OWNER.password);
+    await page.goto(`${server.url}/sessions/${sessionId}`);
+    await expect
+      .poll(() => page.getByTestId("connection").getAttribute("data-status"), { timeout: 20_000 })
+      .toBe("live");
+
+    const send = async (command: string) => {
+      await page.getByTestId("command-input").fill(command);
+      await page.getByTestId("command-input").press("Enter");
+    };
+
+    // Start the huge one and wait until it is well past the page's cap (the older text is already dropped).
+    await send(HUGE);
+    const first = page.getByTestId("command-block").nth(0);
+    await expect.poll(() => first.getByTestId("command-text").textContent(), { timeout: 20_000 }).toBe(HUGE);
+    await first.getByTestId("output-hidden").waitFor({ timeout: 60_000 });
+    expect(await first.getByTestId("command-state").textContent()).not.toBe("queued");
+    // The transcript is virtualized: blocks off screen are skipped by the browser and keep a placeholder height.
+    expect(await first.evaluate((el) => getComputedStyle(el).contentVisibility)).toBe("auto");
+
+    // While it streams, the command bar still works: the second command is sent and queued behind the first.
+    await send("echo still-responsive");
+    const second = page.getByTestId("command-block").nth(1);
+    await expect
+      .poll(() => second.getByTestId("command-text").textContent(), { timeout: 30_000 })
+      .toBe("echo still-responsive");
+    expect(await page.getByTestId("command-input").inputValue()).toBe("");
+
+    // The page never holds more than the cap of the first command's text, while it streams and after.
+    const keptChars = async () => ((await first.getByTestId("command-output").textContent()) ?? "").length;
+    expect(await keptChars()).toBeLessThanOrEqual(MAX_KEPT_CHARS);
+
+    // Once the first finishes, the second runs and shows its output.
+    await expect.poll(() => first.getByTestId("command-state").textContent(), { timeout: 100_000 }).toBe("finished");
+    expect(await first.getByTestId("exit-code").textContent()).toBe("exit 0");
+    await expect.poll(() => second.getByTestId("command-state").textContent(), { timeout: 30_000 }).toBe("finished");
+    expect(await second.getByTestId("command-output").textContent()).toBe("still-responsive\n");
+    expect(await keptChars()).toBeLessThanOrEqual(MAX_KEPT_CHARS);
+    expect(await keptChars()).toBeGreaterThan(0);
+
+    // The second command was requested while the first was still running: its record event comes before the
+    // first's command.finished (record order, not timing).
+    const secondSeq = Number((await second.getAttribute("id"))?.replace(/^seq-/, ""));
+    const firstFinishedSeq = Number(
+      await first.locator('.cmd-foot[data-event="command.finished"]').getAttribute("data-seq"),
+    );
+    expect(secondSeq).toBeGreaterThan(0);
+    expect(secondSeq).toBeLessThan(firstFinishedSeq);
+
+    // The full stdout behind the page's link: exactly the bytes and digest the API reports.
+    const firstId = (await first.getAttribute("data-command-id")) ?? "";
+    const command = await waitCommand(owner, sessionId, firstId, 60_000);
+    expect(command.state).toBe("finished");
+    expect(command.stdoutBytes).toBeGreaterThan(80_000_000);
+    const href = (await first.getByTestId("download-full-stdout").getAttribute("href")) ?? "";
+    expect(href).toContain(`/commands/${encodeURIComponent(firstId)}/output?stream=stdout`);
+    const res = await page.request.get(`${server.url}${href}`, { timeout: 60_000 });
+    expect(res.status()).toBe(200);
+    const body = await res.body();
+    expect(body.length).toBe(command.stdoutBytes);
+    expect(createHash("sha256").update(body).digest("hex")).toBe(command.stdoutSha256);
+  });
+});
