@@ -3,6 +3,7 @@
 // usable while the output streams, and its "download full stdout" link gives back the exact bytes the record holds.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +18,7 @@ import {
   type Server,
   setupOrganization,
   startServer,
+  tempDir,
   waitCommand,
   waitOnline,
 } from "../helpers.ts";
@@ -68,10 +70,14 @@ describe("console with a huge output", () => {
       await page.getByTestId("command-input").press("Enter");
     };
 
-    // Start the huge one and wait until it is well past the page's cap (the older text is already dropped).
-    await send(HUGE);
+    // Start the huge one and wait until it is well past the page's cap (the older text is already dropped). It then
+    // waits for a gate file, so it is certainly still running when the second command is sent, however loaded the
+    // machine is.
+    const gate = join(tempDir("gate"), "go");
+    const FIRST = `${HUGE}; while [ ! -e '${gate}' ]; do sleep 0.1; done`;
+    await send(FIRST);
     const first = page.getByTestId("command-block").nth(0);
-    await expect.poll(() => first.getByTestId("command-text").textContent(), { timeout: 20_000 }).toBe(HUGE);
+    await expect.poll(() => first.getByTestId("command-text").textContent(), { timeout: 20_000 }).toBe(FIRST);
     await first.getByTestId("output-hidden").waitFor({ timeout: 60_000 });
     expect(await first.getByTestId("command-state").textContent()).not.toBe("queued");
     // The transcript is virtualized: blocks off screen are skipped by the browser and keep a placeholder height.
@@ -88,6 +94,7 @@ describe("console with a huge output", () => {
     // The page never holds more than the cap of the first command's text, while it streams and after.
     const keptChars = async () => ((await first.getByTestId("command-output").textContent()) ?? "").length;
     expect(await keptChars()).toBeLessThanOrEqual(MAX_KEPT_CHARS);
+    writeFileSync(gate, "");
 
     // Once the first finishes, the second runs and shows its output.
     await expect.poll(() => first.getByTestId("command-state").textContent(), { timeout: 100_000 }).toBe("finished");
