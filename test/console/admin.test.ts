@@ -1,7 +1,3 @@
-// The console's people, clients, tokens and audit pages, and a client contact's read-only view, end to end: the real
-// server, real runtimes, and Debian's Chromium with two browser contexts (the owner, then the contact).
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -9,7 +5,6 @@ import {
   enrollRuntime,
   OWNER,
   type Proc,
-  ROOT,
   removeDir,
   type Server,
   setupOrganization,
@@ -36,7 +31,6 @@ describe("console administration and the contact's view", () => {
   const dirs: string[] = [];
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
     server = await startServer();
     owner = await setupOrganization(server.url);
     browser = await launchChromium();

@@ -1,8 +1,3 @@
-// Client approval gates in the console, end to end: the real server, a real runtime, and Debian's Chromium with two
-// browser contexts — a technician who runs a change, and the client's contact who approves it from the portal. Then
-// the one-time approval link (no sign-in), search from the output to the session, the machine card, presence and the
-// handoff to a colleague.
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -11,7 +6,6 @@ import {
   type Api,
   enrollRuntime,
   type Proc,
-  ROOT,
   removeDir,
   type Server,
   setupOrganization,
@@ -50,7 +44,6 @@ describe("client approvals in the console", () => {
   const linkMarker = join(work, "link-marker");
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
     server = await startServer();
     owner = await setupOrganization(server.url);
     // The owner, through the API: the client's policy, its contact, two technicians, and an enrolled machine.

@@ -1,10 +1,6 @@
-// The console end to end: the real server (wrangler + workerd), a real enrolled runtime running real shells,
-// and Debian's Chromium driving the built console like a technician would.
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, enrollRuntime, OWNER, type Proc, ROOT, removeDir, type Server, startServer } from "../helpers.ts";
+import { api, enrollRuntime, OWNER, type Proc, removeDir, type Server, startServer } from "../helpers.ts";
 import { launchChromium } from "./browser.ts";
 
 const SCREENSHOT = "/tmp/console-session.png";
@@ -18,7 +14,6 @@ describe("console end to end", () => {
   let runtimeDir: string | undefined;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
     server = await startServer();
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

@@ -1,7 +1,3 @@
-// A huge output in the console, end to end: the real server, a real runtime streaming ~80 MB of text, and Debian's
-// Chromium. The page keeps only the last MAX_KEPT_CHARS of text per command (the transcript is virtualized), stays
-// usable while the output streams, and its "download full stdout" link gives back the exact bytes the record holds.
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,7 +9,6 @@ import {
   enrollRuntime,
   OWNER,
   type Proc,
-  ROOT,
   removeDir,
   type Server,
   setupOrganization,
@@ -36,7 +31,6 @@ describe("console with a huge output", () => {
   let runtimeDir: string | undefined;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
     server = await startServer();
     owner = await setupOrganization(server.url);
     browser = await launchChromium();
