@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // `npm start`: the control plane and console at http://127.0.0.1:${PORT:-8787}, all state under ${CAISEY_DATA:-./.caisey}.
-// Runs the same Worker that `npm run deploy` ships, in workerd through wrangler, with Durable Object state on disk.
-import { spawn } from "node:child_process";
+// Runs the Worker bundle that `npm run deploy` ships, in workerd, with Durable Object state on disk (scripts/worker.mjs).
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureWorker, serveWorker } from "./worker.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -12,49 +12,34 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
 
 Serves the Caisey API and console on http://127.0.0.1:$PORT (default 8787).
   PORT                    port to listen on (default 8787)
+  HOST                    address to listen on (default 127.0.0.1)
   CAISEY_DATA             state directory (default ./.caisey); kept across restarts
   CAISEY_OPERATOR_TOKEN   optional operator secret for creating further organizations
-  CAISEY_INDEX_DELAY_MS   delay before records are pushed to the search index (default 250; for fault tests)`);
+  CAISEY_INDEX_DELAY_MS   delay before records are pushed to the search index (default 250; for fault tests)
+  CAISEY_INSPECTOR_PORT   port of the Worker's DevTools inspector (default: none; for profiling)`);
   process.exit(0);
 }
-const port = process.env.PORT ?? "8787";
+const port = Number(process.env.PORT ?? "8787");
+const host = process.env.HOST ?? "127.0.0.1";
 const data = resolve(process.env.CAISEY_DATA ?? join(root, ".caisey"));
 mkdirSync(data, { recursive: true });
 
-const args = [
-  join(root, "node_modules/wrangler/bin/wrangler.js"),
-  "dev",
-  "--config",
-  join(root, "packages/server/wrangler.jsonc"),
-  "--ip",
-  "127.0.0.1",
-  "--port",
-  port,
-  "--persist-to",
-  data,
-  "--local",
-  "--inspector-port",
-  "0",
-  "--show-interactive-dev-session=false",
-  "--log-level",
-  process.env.CAISEY_LOG_LEVEL ?? "warn",
-];
-// Settings that reach the Worker as variables (wrangler dev --var NAME:VALUE).
+// Settings that reach the Worker as variables.
+const vars = {};
 for (const name of ["CAISEY_OPERATOR_TOKEN", "CAISEY_INDEX_DELAY_MS"]) {
-  if (process.env[name]) args.push("--var", `${name}:${process.env[name]}`);
+  if (process.env[name]) vars[name] = process.env[name];
 }
 
-const child = spawn(process.execPath, args, {
-  cwd: root,
-  stdio: ["ignore", "inherit", "inherit"],
-  env: {
-    ...process.env,
-    WRANGLER_SEND_METRICS: "false",
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    WRANGLER_HIDE_BANNER: "true",
-    NO_COLOR: "1",
-  },
-});
-console.log(`Caisey: serving http://127.0.0.1:${port} (state in ${data})`);
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+ensureWorker(root);
+const inspectorPort = process.env.CAISEY_INSPECTOR_PORT ? Number(process.env.CAISEY_INSPECTOR_PORT) : undefined;
+const miniflare = await serveWorker(root, { host, port, data, vars, inspectorPort });
+console.log(`Caisey: serving http://${host}:${port} (state in ${data})`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    miniflare.dispose().finally(() => process.exit(0));
+  });
+}

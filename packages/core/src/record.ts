@@ -85,6 +85,29 @@ export function encodeRecord(event: RecordEvent): string {
   return JSON.stringify({ seq: event.seq, ts: event.ts, type: event.type, actor: event.actor, data: event.data });
 }
 
+/**
+ * The record line of a `command.output` event: the same bytes encodeRecord gives, joined around the base64 data
+ * (which never needs escaping) instead of scanning it with JSON.stringify, because output is nearly all the bytes a
+ * record holds. `data` must already be valid base64 (the Session checks it when it decodes the frame).
+ */
+export function encodeOutputRecord(
+  seq: number,
+  ts: string,
+  actor: string,
+  output: { commandId: string; stream: "stdout" | "stderr"; offset: number; data: string },
+): string {
+  if (!Number.isSafeInteger(output.offset) || output.offset < 0) throw new Error("offset must be a whole number");
+  const head = encodeRecord({
+    seq,
+    ts,
+    type: "command.output",
+    actor,
+    data: { commandId: output.commandId, stream: output.stream, offset: output.offset, data: "" },
+  });
+  // head ends with `"data":""}}`: put the data between those quotes.
+  return `${head.slice(0, -3)}${output.data}"}}`;
+}
+
 /** Parse and check a record line. Throws with a readable reason on anything that is not a well-formed record. */
 export function decodeRecord(line: string): RecordEvent {
   let value: unknown;

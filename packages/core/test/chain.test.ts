@@ -1,7 +1,9 @@
 import { createHash, webcrypto } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   decodeRecord,
+  encodeOutputRecord,
   encodeRecord,
   genesisHash,
   nextHash,
@@ -89,6 +91,35 @@ describe("hash chain", () => {
 });
 
 describe("record encoding", () => {
+  it("encodes an output event to exactly the bytes encodeRecord gives", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.integer({ min: 0, max: 4e12 }),
+        fc.constantFrom("machine:mch_aaaaaaaaaaaaaaaaaaaa", "system"),
+        fc.constantFrom("stdout", "stderr") as fc.Arbitrary<"stdout" | "stderr">,
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.uint8Array({ maxLength: 300 }),
+        (seq, ms, actor, stream, offset, bytes) => {
+          const ts = new Date(ms).toISOString();
+          const data = Buffer.from(bytes).toString("base64");
+          const output = { commandId: "cmd_aaaaaaaaaaaaaaaaaaaa", stream, offset, data };
+          const line = encodeOutputRecord(seq, ts, actor, output);
+          expect(line).toBe(encodeRecord({ seq, ts, type: "command.output", actor: actor as "system", data: output }));
+          expect(decodeRecord(line).data).toEqual(output);
+        },
+      ),
+    );
+    expect(() =>
+      encodeOutputRecord(1, "2026-01-02T03:04:05.006Z", "system", {
+        commandId: "cmd_aaaaaaaaaaaaaaaaaaaa",
+        stream: "stdout",
+        offset: -1,
+        data: "",
+      }),
+    ).toThrow("offset must be a whole number");
+  });
+
   it("round-trips exactly, with the contract's key order", () => {
     for (const line of RECORDS) expect(encodeRecord(decodeRecord(line))).toBe(line);
     const line = encodeRecord({

@@ -16,7 +16,7 @@ import {
   utf8,
 } from "@caisey/core";
 import WebSocket from "ws";
-import type { OutboxFrame } from "./outbox.ts";
+import { frameJson, type OutboxFrame } from "./outbox.ts";
 
 // ---- pure policy (unit-tested)
 
@@ -164,6 +164,9 @@ export class Connection {
         maxPayload: MAX_SERVER_FRAME,
         handshakeTimeout: 15_000,
         perMessageDeflate: false,
+        // A zero masking key, so ws skips masking every byte in JavaScript. Masking guards proxies from script a
+        // browser runs (RFC 6455 §10.3); the runtime sends only its own frames, and over TLS in deployment.
+        generateMask: (mask: Buffer) => mask.fill(0),
       });
     } catch (error) {
       this.#log(`cannot connect: ${(error as Error).message}`);
@@ -225,7 +228,7 @@ export class Connection {
           welcomedAt = Date.now();
           this.#log("connected");
           handlers.onUp((out) => {
-            if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(out));
+            if (ws.readyState === WebSocket.OPEN) ws.send(frameJson(out));
           });
         } else {
           this.#log(`ignored ${frame.t} before welcome`);

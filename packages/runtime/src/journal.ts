@@ -53,6 +53,7 @@ import path from "node:path";
 import { crc32 } from "node:zlib";
 import { type AckFrame, base64DecodedLength, type FinishedFrame } from "@caisey/core";
 import {
+  frameJson,
   MemoryOutboxStore,
   type OutboxEntry,
   type OutboxFrame,
@@ -146,12 +147,23 @@ type Payload =
   | { k: "settled"; commandId: string };
 
 export function encodeRecord(payload: unknown): Buffer {
-  const json = Buffer.from(JSON.stringify(payload), "utf8");
-  const out = Buffer.allocUnsafe(HEADER + json.length + 1);
-  out.write(`${hex8(json.length)} ${hex8(crc32(json))} `, 0, "latin1");
-  json.copy(out, HEADER);
+  return encodeJsonRecord(JSON.stringify(payload));
+}
+
+/** A record from its payload's JSON text, written straight into the record's buffer (no intermediate copy). */
+export function encodeJsonRecord(json: string): Buffer {
+  const length = Buffer.byteLength(json, "utf8");
+  const out = Buffer.allocUnsafe(HEADER + length + 1);
+  out.write(json, HEADER, "utf8");
+  out.write(`${hex8(length)} ${hex8(crc32(out.subarray(HEADER, HEADER + length)))} `, 0, "latin1");
   out[out.length - 1] = 0x0a;
   return out;
+}
+
+/** A frame record: the same bytes as encodeRecord({ k, seq, frame, proc }), reusing the frame's wire JSON. */
+function encodeFrameRecord(seq: number, frame: OutboxFrame, proc: string | null | undefined): Buffer {
+  const tail = proc === undefined ? "}" : `,"proc":${JSON.stringify(proc)}}`;
+  return encodeJsonRecord(`{"k":"frame","seq":${JSON.stringify(seq)},"frame":${frameJson(frame)}${tail}`);
 }
 
 function hex8(n: number): string {
@@ -275,10 +287,8 @@ export class Journal implements OutboxStore {
   append(entry: OutboxEntry, durable?: () => void): void {
     const frame = entry.frame;
     const proc = frame.t === "started" ? processIdentity(frame.pid, this.#platform) : undefined;
-    const payload: Payload = { k: "frame", seq: entry.seq, frame };
-    if (proc !== undefined) payload.proc = proc;
     // Written first, state updated after: a checkpoint opening a new segment for this record describes what precedes it.
-    const segment = this.#write(payload, durable, entry.seq);
+    const segment = this.#write(encodeFrameRecord(entry.seq, frame, proc), "frame", durable, entry.seq);
     segment.pending++;
     this.#segmentOf.set(entry.seq, segment);
     this.#memory.append(entry);
@@ -315,7 +325,7 @@ export class Journal implements OutboxStore {
           state.acked = next;
           for (const stream of ["stdout", "stderr"] as const)
             state.hw[stream] = Math.max(state.hw[stream], next[stream]);
-          this.#write({ k: "ack", commandId: ack.commandId, ...next });
+          this.#write(encodeRecord({ k: "ack", commandId: ack.commandId, ...next }), "ack");
         }
       }
     }
@@ -341,7 +351,7 @@ export class Journal implements OutboxStore {
     const state = this.#state(sessionId, commandId);
     if (state.phase !== "starting") throw new Error(`${commandId} is already ${state.phase}`);
     return new Promise<void>((resolve) => {
-      this.#write({ k: "starting", sessionId, commandId }, resolve);
+      this.#write(encodeRecord({ k: "starting", sessionId, commandId }), "starting", resolve);
       this.#kick(); // one record per command, and the spawn waits for it: no point batching
     });
   }
@@ -349,7 +359,7 @@ export class Journal implements OutboxStore {
   settled(commandId: string): void {
     if (!this.#commands.delete(commandId)) return;
     this.#remember(commandId);
-    this.#write({ k: "settled", commandId });
+    this.#write(encodeRecord({ k: "settled", commandId }), "settled");
   }
 
   knows(commandId: string): boolean {
@@ -424,12 +434,11 @@ export class Journal implements OutboxStore {
   }
 
   /** Append a record to the active segment's current batch; returns the segment it went to. */
-  #write(payload: Payload, durable?: () => void, seq?: number): Segment {
+  #write(record: Buffer, kind: Payload["k"], durable?: () => void, seq?: number): Segment {
     if (this.#closed) {
-      this.#log(`outbox journal: a ${payload.k} record arrived after the journal was closed; not written`);
+      this.#log(`outbox journal: a ${kind} record arrived after the journal was closed; not written`);
       return this.#active;
     }
-    const record = encodeRecord(payload);
     if (this.#active.size > 0 && this.#active.size + record.length > this.#segmentBytes) this.#roll();
     this.#add(record, durable, seq);
     return this.#active;

@@ -114,6 +114,33 @@ describe("Journal", () => {
     expect(segments()).toEqual(["segment-000000000001.journal", "segment-000000000002.journal"]);
   });
 
+  it("writes each frame as the documented record of { k, seq, frame, proc }, byte for byte", async () => {
+    const journal = await open();
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    await outbox.starting(SES, CMD);
+    const frames: OutboxFrame[] = [
+      started(),
+      output("stdout", 0, "one\n"),
+      output("stderr", 0, "\u00e9\u0000"),
+      finished(CMD, 4),
+    ];
+    for (const frame of frames) outbox.push(frame);
+    await journal.close();
+    const file = readFileSync(path.join(dir, segments()[0] as string));
+    const records: string[] = [];
+    for (let at = 0; at < file.length; ) {
+      const length = Number.parseInt(file.subarray(at, at + 8).toString("latin1"), 16);
+      records.push(file.subarray(at + 18, at + 18 + length).toString("utf8"));
+      at += 18 + length + 1;
+    }
+    const frameRecords = records.map((r) => JSON.parse(r)).filter((p) => p.k === "frame");
+    expect(frameRecords.map((p) => p.frame)).toEqual(frames);
+    expect(frameRecords.map((p) => p.seq)).toEqual([1, 2, 3, 4]);
+    // Every record is exactly what encodeRecord makes of its payload (the frame's own text is reused, not re-made).
+    for (const text of records) expect(encodeRecord(JSON.parse(text)).subarray(18, -1).toString("utf8")).toBe(text);
+    expect(file.equals(Buffer.concat(records.map((r) => encodeRecord(JSON.parse(r)))))).toBe(true);
+  });
+
   it("uses the documented record format", () => {
     const record = encodeRecord({ k: "settled", commandId: CMD });
     const text = record.toString("utf8");

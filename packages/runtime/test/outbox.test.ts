@@ -1,6 +1,7 @@
 import type { AckFrame, FinishedFrame, OutputFrame, StartedFrame } from "@caisey/core";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MemoryOutboxStore, Outbox, type OutboxFrame } from "../src/outbox.ts";
+import { frameJson, MemoryOutboxStore, Outbox, type OutboxFrame } from "../src/outbox.ts";
 
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
 const CMD = "cmd_aaaaaaaaaaaaaaaaaaaa";
@@ -212,5 +213,32 @@ describe("MemoryOutboxStore", () => {
     expect([...store.entriesFor(CMD)].map((e) => e.seq)).toEqual([3]);
     store.remove(new Set([3]));
     expect([...store.entriesFor(CMD)]).toEqual([]);
+  });
+});
+
+describe("frameJson", () => {
+  it("gives exactly JSON.stringify's text for every frame, made once per frame", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("stdout", "stderr") as fc.Arbitrary<"stdout" | "stderr">,
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        (stream, offset, bytes) => {
+          const frame: OutputFrame = {
+            t: "output",
+            sessionId: SES,
+            commandId: CMD,
+            stream,
+            offset,
+            data: Buffer.from(bytes).toString("base64"),
+          };
+          expect(frameJson(frame)).toBe(JSON.stringify(frame));
+        },
+      ),
+    );
+    const frame = started();
+    expect(frameJson(frame)).toBe(JSON.stringify(frame));
+    frame.pid = 11; // frames are never changed after they are made: the first text stays
+    expect(frameJson(frame)).toBe(JSON.stringify({ ...frame, pid: 10 }));
   });
 });

@@ -47,7 +47,10 @@ export function allow(roles: readonly Role[]): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** The caller's address as the edge reports it (Cloudflare sets CF-Connecting-IP; wrangler dev does too). */
+/**
+ * The caller's address as the edge reports it: Cloudflare sets CF-Connecting-IP. `npm start` serves workerd's socket
+ * directly and has no edge in front, so locally there is no address (null) unless a client sends the header itself.
+ */
 export function clientAddress(c: Context<AppEnv>): string | null {
   return c.req.header("cf-connecting-ip") ?? null;
 }

@@ -1,3 +1,4 @@
+import { OUTPUT_INDEX_CAP } from "@caisey/core";
 import type { Directory } from "./objects/directory.ts";
 import type { Machine } from "./objects/machine.ts";
 import type { SearchIndex } from "./objects/search-index.ts";
@@ -19,6 +20,12 @@ export interface Env {
    * fault tests stop the server while the index is behind; the durable catch-up alarm still runs.
    */
   CAISEY_INDEX_DELAY_MS?: string;
+}
+
+/** Output bytes indexed per command: SEARCH_OUTPUT_CAP when it is a whole number, else core's default. */
+export function outputIndexCap(env: Env): number {
+  const cap = Number(env.SEARCH_OUTPUT_CAP);
+  return env.SEARCH_OUTPUT_CAP !== undefined && Number.isSafeInteger(cap) && cap >= 0 ? cap : OUTPUT_INDEX_CAP;
 }
 
 export function directory(env: Env) {

@@ -17,6 +17,7 @@ import {
   type DispatchFrame,
   defaultShell,
   dispatchMessage,
+  encodeOutputRecord,
   encodeRecord,
   FINAL_COMMAND_STATES,
   type FinishedFrame,
@@ -34,7 +35,7 @@ import {
   toBase64,
 } from "@caisey/core";
 import { decodeBase64, decodeStrictBase64, sha256, sha256Hex } from "../crypto.ts";
-import { type Env, machine, searchIndex, tenant } from "../env.ts";
+import { type Env, machine, outputIndexCap, searchIndex, tenant } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
 import { type LiveAttachment, LiveFeed } from "./live-feed.ts";
@@ -92,6 +93,9 @@ const INDEX_GUARD_MS = 5_000;
 const APPROVAL_TTL_MS = 30 * 60_000;
 
 const OUTPUT_PAGE_BYTES = 2 * 1024 * 1024;
+
+/** The data of a `command.output` event. */
+type OutputData = { commandId: string; stream: "stdout" | "stderr"; offset: number; data: string };
 
 type SessionRow = {
   id: string;
@@ -225,10 +229,12 @@ export class Session extends DurableObject<Env> {
   private indexGuardArmed = false;
   /** Running SHA-256 of each stream's committed bytes, while this object stays in memory (else recomputed). */
   private readonly streamHashes = new Map<string, { hash: Hash; bytes: number }>();
+  private readonly outputIndexCap: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.outputIndexCap = outputIndexCap(env);
     migrate(ctx.storage, MIGRATIONS);
     this.live = new LiveFeed(
       ctx,
@@ -273,16 +279,24 @@ export class Session extends DurableObject<Env> {
   }
 
   /** Append one event: next seq, monotonic timestamp, chain hash; then push it to every live socket. */
-  private append(
+  private append(type: string, actor: string, data: Record<string, unknown>): Head {
+    return this.appendLine(type, (seq, ts) => encodeRecord({ seq, ts, type, actor, data }));
+  }
+
+  /** Append a `command.output` event (its own encoder: output is nearly every byte of a record). */
+  private appendOutput(actor: string, output: OutputData): Head {
+    return this.appendLine("command.output", (seq, ts) => encodeOutputRecord(seq, ts, actor, output), output);
+  }
+
+  private appendLine(
     type: string,
-    actor: string,
-    data: Record<string, unknown>,
+    encode: (seq: number, ts: string) => string,
     output?: { commandId: string; stream: string; offset: number },
   ): Head {
     const head = this.head ?? { seq: 0, hash: genesisHash(sha256, (this.row() as SessionRow).id) };
     const tsMs = Math.max(Date.now(), this.lastTsMs);
     const seq = head.seq + 1;
-    const record = encodeRecord({ seq, ts: recordTimestamp(tsMs), type, actor, data });
+    const record = encode(seq, recordTimestamp(tsMs));
     const hash = nextHash(sha256, head.hash, record);
     this.sql.exec(
       "INSERT INTO events (seq, type, record, hash, command_id, stream, offset) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -981,12 +995,7 @@ export class Session extends DurableObject<Env> {
     const data = committed === frame.offset ? frame.data : toBase64(bytes);
     const column = frame.stream === "stdout" ? "stdout_committed" : "stderr_committed";
     this.ctx.storage.transactionSync(() => {
-      this.append(
-        "command.output",
-        actor,
-        { commandId: c.id, stream: frame.stream, offset: committed, data },
-        { commandId: c.id, stream: frame.stream, offset: committed },
-      );
+      this.appendOutput(actor, { commandId: c.id, stream: frame.stream, offset: committed, data });
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, end, c.id);
     });
     this.hashOutput(c.id, frame.stream, committed, bytes);
@@ -1151,22 +1160,34 @@ export class Session extends DurableObject<Env> {
     this.feeding = true;
     try {
       for (;;) {
+        // Output past the index's cap is left in the record: the index would only decode and drop it.
         const rows = this.sql
-          .exec<{ seq: number; record: string }>(
-            "SELECT seq, record FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+          .exec<{ seq: number; record: string | null }>(
+            `SELECT seq, CASE WHEN type = 'command.output' AND offset >= ? THEN NULL ELSE record END AS record
+             FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
+            this.outputIndexCap,
             this.indexedThrough(),
             INDEX_BATCH_EVENTS,
           )
           .toArray();
         if (rows.length === 0) break;
-        const month = monthOf(rows[0]?.record as string);
         const events: { seq: number; line: string }[] = [];
+        let month: string | null = null;
         let bytes = 0;
+        let considered = 0;
         for (const row of rows) {
-          if (monthOf(row.record) !== month || (events.length > 0 && bytes + row.record.length > INDEX_BATCH_BYTES))
-            break;
-          events.push({ seq: row.seq, line: row.record });
-          bytes += row.record.length;
+          if (row.record !== null) {
+            month ??= monthOf(row.record);
+            if (monthOf(row.record) !== month || (events.length > 0 && bytes + row.record.length > INDEX_BATCH_BYTES))
+              break;
+            events.push({ seq: row.seq, line: row.record });
+            bytes += row.record.length;
+          }
+          considered = row.seq;
+        }
+        if (month === null) {
+          this.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", considered);
+          continue;
         }
         const { through } = await searchIndex(this.env, s.tenant_id, month).ingest({
           session: {
@@ -1181,7 +1202,7 @@ export class Session extends DurableObject<Env> {
         });
         const last = events.at(-1)?.seq ?? 0;
         if (through < last) throw new Error(`index shard ${month} took events only through ${through} of ${last}`);
-        this.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", last);
+        this.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", considered);
       }
     } catch (error) {
       console.error("search index behind; retrying", error);
