@@ -19,9 +19,8 @@ if (process.argv.includes("--help")) {
 }
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MIB = Number(process.env.BENCH_MIB ?? 128);
-const { startServer, setupOrganization, enrollRuntime, waitOnline, tempDir, freePort } = await import(
-  "../test/helpers.ts"
-);
+const { startServer, setupOrganization, enrollRuntime, waitOnline, tempDir, freePort, RUNTIME_NODE_FLAGS } =
+  await import("../test/helpers.ts");
 
 /** User + system CPU seconds of a process so far. */
 function cpuSeconds(pid) {
@@ -111,6 +110,7 @@ const runtimeProfiles = tempDir("runtime-profile");
 const runtimeProcess = spawn(
   process.execPath,
   [
+    ...RUNTIME_NODE_FLAGS,
     "--cpu-prof",
     "--cpu-prof-dir",
     runtimeProfiles,

@@ -1,11 +1,15 @@
-// The quick start, end to end with real processes: server (wrangler + workerd), an enrolled runtime, a real bash.
+// The quick start, end to end with real processes: server (workerd), an enrolled runtime, a real bash.
 
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Api,
   enrollRuntime,
   type Proc,
+  ROOT,
+  RUNTIME_NODE_FLAGS,
   type Runtime,
   type Server,
   setupOrganization,
@@ -42,6 +46,13 @@ afterAll(async () => {
 });
 
 describe("a first session", () => {
+  it("starts the runtime here exactly as `npm run runtime` does, heap settings included", () => {
+    const scripts = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts;
+    expect(scripts.runtime).toBe(
+      `node scripts/build.mjs runtime && node ${RUNTIME_NODE_FLAGS.join(" ")} packages/runtime/dist/caisey-runtime.mjs`,
+    );
+  });
+
   it("lists the enrolled machine online with its facts", async () => {
     const { machines } = await owner.json("/api/v1/machines");
     expect(machines).toHaveLength(1);

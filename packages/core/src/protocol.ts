@@ -1,7 +1,8 @@
-// Frames between the endpoint runtime and its Machine object, over one outbound WebSocket (JSON text frames).
+// Frames between the endpoint runtime and its Machine object, over one outbound WebSocket: JSON text frames, and
+// binary frames for output (see encodeOutputFrame).
 //
 //   server → runtime: challenge, welcome, dispatch, cancel, ack, error
-//   runtime → server: hello (answers the challenge), started, output, finished
+//   runtime → server: hello (answers the challenge), started, output (binary), finished
 //
 // Identity: the server sends a fresh nonce; the runtime signs authMessage(machineId, nonce) with its Ed25519 key.
 // Delivery: every started/output/finished frame is answered by an ack carrying what the Session object has
@@ -139,11 +140,80 @@ export const FinishedFrame = z.object({
   durationMs: count,
 });
 
-export const RuntimeFrame = z.discriminatedUnion("t", [HelloFrame, StartedFrame, OutputFrame, FinishedFrame]);
+/** A runtime's text frames. Output travels in binary frames (encodeOutputFrame / parseOutputFrame). */
+export const RuntimeFrame = z.discriminatedUnion("t", [HelloFrame, StartedFrame, FinishedFrame]);
 export type RuntimeFrame = z.infer<typeof RuntimeFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type StartedFrame = z.infer<typeof StartedFrame>;
 export type OutputFrame = z.infer<typeof OutputFrame>;
+
+// ---- binary output frames
+//
+// Output crosses the socket as raw bytes in a binary WebSocket message:
+//   <header length: u16 big-endian> <header: JSON of OutputHeader, UTF-8> <the output bytes: 1 to outputChunkBytes>
+// As JSON it was base64: a third larger, and the server spent more time decoding and checking it than storing it.
+
+/** An output frame without its bytes. */
+export const OutputHeader = OutputFrame.omit({ data: true });
+export type OutputHeader = z.infer<typeof OutputHeader>;
+
+/** Longest header a binary output frame may carry (a real one is ~130 bytes). */
+export const OUTPUT_HEADER_MAX = 1024;
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Encoder = new TextEncoder();
+
+export function encodeOutputFrame(header: OutputHeader, bytes: Uint8Array): Uint8Array {
+  const json = utf8Encoder.encode(
+    JSON.stringify({
+      t: "output",
+      sessionId: header.sessionId,
+      commandId: header.commandId,
+      stream: header.stream,
+      offset: header.offset,
+    }),
+  );
+  const frame = new Uint8Array(2 + json.length + bytes.length);
+  frame[0] = json.length >> 8;
+  frame[1] = json.length & 0xff;
+  frame.set(json, 2);
+  frame.set(bytes, 2 + json.length);
+  return frame;
+}
+
+export type ParsedOutput =
+  | { ok: true; header: OutputHeader; bytes: Uint8Array }
+  | { ok: false; code: string; message: string };
+
+/** Parse a binary output frame from a peer: size bounds, header JSON, schema. Never throws. */
+export function parseOutputFrame(raw: ArrayBuffer | Uint8Array, maxBytes: number): ParsedOutput {
+  const frame = raw instanceof Uint8Array ? raw : new Uint8Array(raw);
+  if (frame.length > maxBytes)
+    return { ok: false, code: "frame_too_large", message: `frame exceeds ${maxBytes} bytes` };
+  if (frame.length < 2) return { ok: false, code: "bad_frame", message: "binary frame shorter than its header length" };
+  const headerLength = ((frame[0] as number) << 8) | (frame[1] as number);
+  if (headerLength === 0 || headerLength > OUTPUT_HEADER_MAX || 2 + headerLength > frame.length) {
+    return { ok: false, code: "bad_frame", message: `binary frame header length ${headerLength} is out of bounds` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(strictUtf8.decode(frame.subarray(2, 2 + headerLength)));
+  } catch {
+    return { ok: false, code: "bad_frame", message: "binary frame header is not valid UTF-8 JSON" };
+  }
+  const header = OutputHeader.safeParse(value);
+  if (!header.success) return invalidFrame(header.error);
+  const bytes = frame.subarray(2 + headerLength);
+  if (bytes.length === 0) return { ok: false, code: "invalid_frame", message: "output frame carries no bytes" };
+  if (bytes.length > LIMITS.outputChunkBytes) {
+    return {
+      ok: false,
+      code: "invalid_frame",
+      message: `output frame carries more than ${LIMITS.outputChunkBytes} bytes`,
+    };
+  }
+  return { ok: true, header: header.data, bytes };
+}
 export type FinishedFrame = z.infer<typeof FinishedFrame>;
 
 // ---- server → runtime
@@ -201,13 +271,20 @@ export type AckFrame = z.infer<typeof AckFrame>;
 export type ChallengeFrame = z.infer<typeof ChallengeFrame>;
 export type CancelFrame = z.infer<typeof CancelFrame>;
 
+/** A schema failure as a readable refusal: the first issue, with where it is. */
+function invalidFrame(error: z.ZodError): { ok: false; code: string; message: string } {
+  const issue = error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+  return { ok: false, code: "invalid_frame", message: `${where}${issue?.message ?? "invalid frame"}` };
+}
+
 /** Parse a frame from a peer: JSON, size bound, schema. Never throws; a bad frame is a readable error. */
 export function parseFrame<T>(
   schema: z.ZodType<T>,
   raw: string | ArrayBuffer | Uint8Array,
   maxBytes: number,
 ): { ok: true; frame: T } | { ok: false; code: string; message: string } {
-  if (typeof raw !== "string") return { ok: false, code: "bad_frame", message: "frames must be JSON text" };
+  if (typeof raw !== "string") return { ok: false, code: "bad_frame", message: "this frame must be JSON text" };
   if (raw.length > maxBytes) return { ok: false, code: "frame_too_large", message: `frame exceeds ${maxBytes} bytes` };
   let value: unknown;
   try {
@@ -216,10 +293,6 @@ export function parseFrame<T>(
     return { ok: false, code: "bad_frame", message: "frame is not valid JSON" };
   }
   const result = schema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-    return { ok: false, code: "invalid_frame", message: `${where}${issue?.message ?? "invalid frame"}` };
-  }
+  if (!result.success) return invalidFrame(result.error);
   return { ok: true, frame: result.data };
 }

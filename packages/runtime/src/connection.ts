@@ -16,7 +16,7 @@ import {
   utf8,
 } from "@caisey/core";
 import WebSocket from "ws";
-import { frameJson, type OutboxFrame } from "./outbox.ts";
+import { frameMessage, type OutboxFrame } from "./outbox.ts";
 
 // ---- pure policy (unit-tested)
 
@@ -228,7 +228,7 @@ export class Connection {
           welcomedAt = Date.now();
           this.#log("connected");
           handlers.onUp((out) => {
-            if (ws.readyState === WebSocket.OPEN) ws.send(frameJson(out));
+            if (ws.readyState === WebSocket.OPEN) ws.send(frameMessage(out));
           });
         } else {
           this.#log(`ignored ${frame.t} before welcome`);

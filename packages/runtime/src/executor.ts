@@ -5,9 +5,17 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, type Hash } from "node:crypto";
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
-import { type DispatchFrame, type FinishedFrame, LIMITS, redactEnv, type Shell, type StartedFrame } from "@caisey/core";
+import {
+  type DispatchFrame,
+  type FinishedFrame,
+  LIMITS,
+  type OutputFrame,
+  redactEnv,
+  type Shell,
+  type StartedFrame,
+} from "@caisey/core";
 import { LOST_COMMAND_REASON } from "./journal.ts";
-import type { FrameSink } from "./outbox.ts";
+import { type FrameSink, withBytes } from "./outbox.ts";
 import {
   boundEnv,
   describeUser,
@@ -378,14 +386,15 @@ export class Executor {
     const framed = all ? bytes.length : bytes.length - (bytes.length % max);
     for (let at = 0; at < framed; at += max) {
       const piece = bytes.subarray(at, Math.min(at + max, framed));
-      this.#sink.push({
+      const frame: OutputFrame = {
         t: "output",
         sessionId: job.dispatch.sessionId,
         commandId: job.dispatch.commandId,
         stream: name,
         offset: stream.offset,
         data: piece.toString("base64"),
-      });
+      };
+      this.#sink.push(withBytes(frame, piece));
       stream.offset += piece.length;
     }
     const rest = bytes.subarray(framed);

@@ -8,6 +8,7 @@
 import {
   type AckFrame,
   base64DecodedLength,
+  encodeOutputFrame,
   type FinishedFrame,
   type OutputFrame,
   type StartedFrame,
@@ -18,21 +19,34 @@ export type OutboxFrame = StartedFrame | OutputFrame | FinishedFrame;
 const frameTexts = new WeakMap<OutboxFrame, string>();
 
 /**
- * A frame as JSON text, made once per frame: the journal writes it and the socket sends it (resends too), so a
- * 256 KiB output frame is serialized once, not once per use.
+ * A frame as JSON text (the journal's form). Started and finished frames are made once and kept (they are also sent
+ * as text). An output frame is joined around its base64, which never needs escaping, instead of scanned by
+ * JSON.stringify (~2 ms per 256 KiB frame; `npm run bench:profile` showed it); it is written once, so not kept.
  */
 export function frameJson(frame: OutboxFrame): string {
+  if (frame.t === "output") {
+    return `{"t":"output","sessionId":${JSON.stringify(frame.sessionId)},"commandId":${JSON.stringify(frame.commandId)},"stream":${JSON.stringify(frame.stream)},"offset":${JSON.stringify(frame.offset)},"data":"${frame.data}"}`;
+  }
   let text = frameTexts.get(frame);
   if (text === undefined) {
-    // Base64 never needs escaping, so an output frame is joined around its data instead of scanned by
-    // JSON.stringify (which cost ~2 ms per 256 KiB frame; the profile in bench/profile-capture.mjs shows it).
-    text =
-      frame.t === "output"
-        ? `{"t":"output","sessionId":${JSON.stringify(frame.sessionId)},"commandId":${JSON.stringify(frame.commandId)},"stream":${JSON.stringify(frame.stream)},"offset":${JSON.stringify(frame.offset)},"data":"${frame.data}"}`
-        : JSON.stringify(frame);
+    text = JSON.stringify(frame);
     frameTexts.set(frame, text);
   }
   return text;
+}
+
+const outputBytes = new WeakMap<OutputFrame, Uint8Array>();
+
+/** Remember the bytes an output frame was made from, so sending it needs no base64 decoding. */
+export function withBytes(frame: OutputFrame, bytes: Uint8Array): OutputFrame {
+  outputBytes.set(frame, bytes);
+  return frame;
+}
+
+/** A frame as the WebSocket message it travels in: JSON text, or a binary frame for output (see core's protocol). */
+export function frameMessage(frame: OutboxFrame): string | Uint8Array {
+  if (frame.t !== "output") return frameJson(frame);
+  return encodeOutputFrame(frame, outputBytes.get(frame) ?? Buffer.from(frame.data, "base64"));
 }
 
 export interface OutboxEntry {

@@ -1,14 +1,6 @@
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import {
-  authMessage,
-  fromBase64Url,
-  HelloFrame,
-  type MachineFacts,
-  parseFrame,
-  RuntimeFrame,
-  utf8,
-} from "@caisey/core";
+import { authMessage, fromBase64Url, HelloFrame, type MachineFacts, utf8 } from "@caisey/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import {
@@ -21,6 +13,7 @@ import {
 } from "../src/connection.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import { Runtime } from "../src/runtime.ts";
+import { type ReceivedFrame, receivedFrame } from "./frames.ts";
 import { testTenant } from "./tenant.ts";
 
 const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
@@ -98,16 +91,16 @@ describe("Runtime against a local WebSocket server", () => {
     server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
     await new Promise((resolve) => server?.once("listening", resolve));
     const port = (server.address() as AddressInfo).port;
-    const connections: { socket: WebSocket; frames: RuntimeFrame[]; url: string }[] = [];
+    const connections: { socket: WebSocket; frames: ReceivedFrame[]; binary: boolean[]; url: string }[] = [];
     const frameArrived: (() => void)[] = [];
     server.on("connection", (socket, request) => {
-      const conn = { socket, frames: [] as RuntimeFrame[], url: request.url ?? "" };
+      const conn = { socket, frames: [] as ReceivedFrame[], binary: [] as boolean[], url: request.url ?? "" };
       connections.push(conn);
       socket.send(JSON.stringify({ t: "challenge", nonce: NONCE }));
-      socket.on("message", (data) => {
-        const parsed = parseFrame(RuntimeFrame, data.toString(), 128 * 1024);
-        if (!parsed.ok) throw new Error(parsed.message);
+      socket.on("message", (data, isBinary) => {
+        const parsed = { frame: receivedFrame(data, isBinary) };
         conn.frames.push(parsed.frame);
+        conn.binary.push(isBinary);
         if (parsed.frame.t === "hello") {
           const ok = verify(null, utf8(authMessage(MACHINE, NONCE)), publicKey, fromBase64Url(parsed.frame.signature));
           socket.send(
@@ -164,6 +157,7 @@ describe("Runtime against a local WebSocket server", () => {
     first.socket.send("not json"); // ignored, logged
     await waitFor(() => first.frames.some((f) => f.t === "finished"));
     expect(first.frames.map((f) => f.t)).toEqual(["hello", "started", "output", "finished"]);
+    expect(first.binary).toEqual([false, false, true, false]); // output travels as raw bytes in a binary frame
     const output = first.frames[2];
     expect(output).toEqual({
       t: "output",

@@ -13,8 +13,6 @@ import {
   type FinishedFrame,
   fromBase64Url,
   type OutputFrame,
-  parseFrame,
-  RuntimeFrame,
   type StartedFrame,
   utf8,
 } from "@caisey/core";
@@ -23,6 +21,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { writeConfig } from "../src/config.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import type { OutboxFrame } from "../src/outbox.ts";
+import { receivedFrame } from "./frames.ts";
 import { testTenant } from "./tenant.ts";
 
 const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
@@ -102,9 +101,8 @@ describe.skipIf(process.platform !== "linux")("the runtime process killed mid-co
       const conn: Conn = { socket, frames: [] };
       conns.push(conn);
       socket.send(JSON.stringify({ t: "challenge", nonce: NONCE }));
-      socket.on("message", (data) => {
-        const parsed = parseFrame(RuntimeFrame, data.toString(), 128 * 1024);
-        if (!parsed.ok) throw new Error(parsed.message);
+      socket.on("message", (data, isBinary) => {
+        const parsed = { frame: receivedFrame(data, isBinary) };
         const frame = parsed.frame;
         if (frame.t === "hello") {
           expect(verify(null, utf8(authMessage(MACHINE, NONCE)), publicKey, fromBase64Url(frame.signature))).toBe(true);

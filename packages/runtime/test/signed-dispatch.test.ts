@@ -5,19 +5,13 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import {
-  type CancelFrame,
-  type DispatchFrame,
-  type FinishedFrame,
-  type MachineFacts,
-  parseFrame,
-  RuntimeFrame,
-} from "@caisey/core";
+import type { CancelFrame, DispatchFrame, FinishedFrame, MachineFacts } from "@caisey/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import { generateIdentity } from "../src/enroll.ts";
 import { Journal } from "../src/journal.ts";
 import { Runtime } from "../src/runtime.ts";
+import { type ReceivedFrame, receivedFrame } from "./frames.ts";
 import { approvalDigest, TECHNICIAN, type TestTenant, testTenant, withDefaults } from "./tenant.ts";
 
 const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
@@ -44,7 +38,7 @@ let runtime: Runtime | undefined;
 let journal: Journal | undefined;
 let tenant: TestTenant;
 let socket: WebSocket;
-let frames: RuntimeFrame[];
+let frames: ReceivedFrame[];
 let lines: string[];
 
 beforeEach(async () => {
@@ -57,9 +51,8 @@ beforeEach(async () => {
   const connected = new Promise<WebSocket>((resolve) => {
     server?.on("connection", (ws) => {
       ws.send(JSON.stringify({ t: "challenge", nonce: NONCE }));
-      ws.on("message", (data) => {
-        const parsed = parseFrame(RuntimeFrame, data.toString(), 128 * 1024);
-        if (!parsed.ok) throw new Error(parsed.message);
+      ws.on("message", (data, isBinary) => {
+        const parsed = { frame: receivedFrame(data, isBinary) };
         if (parsed.frame.t === "hello") {
           ws.send(JSON.stringify({ t: "welcome", machineId: MACHINE }));
           return;

@@ -8,16 +8,15 @@ import { fromBase64Url, randomBytes, type Sha256, toBase64Url, toHex, utf8 } fro
 
 export const sha256: Sha256 = (data) => new Uint8Array(createHash("sha256").update(data).digest());
 
-/** Native base64 decoding for the output hot path, of text already known to be valid. */
+/** Native base64 decoding of text already known to be valid (the record's own output). */
 export function decodeBase64(text: string): Uint8Array {
   const buf = Buffer.from(text, "base64");
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/** Strict standard base64 from a peer: null unless decoding and re-encoding give back exactly the same text. */
-export function decodeStrictBase64(text: string): Uint8Array | null {
-  const buf = Buffer.from(text, "base64");
-  return buf.toString("base64") === text ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : null;
+/** Native base64 encoding for the output hot path (standard alphabet, padded). */
+export function encodeBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
 export function sha256Hex(text: string): string {

@@ -3,7 +3,7 @@
 // every record's chain intact.
 
 import "../src/index.ts";
-import { splitRecordLines, toBase64, utf8, verifyChain } from "@caisey/core";
+import { encodeOutputFrame, splitRecordLines, toBase64, utf8, verifyChain } from "@caisey/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
@@ -164,17 +164,25 @@ describe("hostile runtime frames", () => {
     const ref = { sessionId: w.sessionId, commandId: w.commandId };
     const before = await recordIntact(w.token, w.sessionId);
     const sent = w.runtime.box.items.length;
-    const bad: string[] = [
+    const header = { t: "output" as const, ...ref, stream: "stdout" as const, offset: 0 };
+    const headerJson = utf8(JSON.stringify(header));
+    const bad: (string | Uint8Array)[] = [
       "{",
       "null",
       "[]",
       JSON.stringify({ t: "nope" }),
       JSON.stringify({ t: "hello", v: 1 }),
       JSON.stringify({ t: "hello", v: 1, machineId: w.m.machineId, signature: "A".repeat(86), facts: w.m.facts }), // replayed hello
-      JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: 0, data: toBase64(utf8("early")) }), // before started
-      JSON.stringify({ t: "output", ...ref, stream: "stdin", offset: 0, data: "YQ==" }),
-      JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: -5, data: "YQ==" }),
-      JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: 0, data: "a!b=" }),
+      JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: 0, data: toBase64(utf8("early")) }), // output is binary
+      encodeOutputFrame(header, utf8("early")), // before started
+      encodeOutputFrame({ ...header, sessionId: "ses_aaaaaaaaaaaaaaaaaaaa" }, utf8("x")), // another session
+      new Uint8Array([0]),
+      new Uint8Array([0xff, 0xff, 1, 2, 3]),
+      new Uint8Array([0, headerJson.length, ...headerJson]), // no bytes
+      new Uint8Array([0, 3, 0x7b, 0xc3, 0x7d, 1]), // header not UTF-8
+      encodeOutputFrame({ ...header, stream: "stdin" } as never, utf8("x")),
+      encodeOutputFrame({ ...header, offset: -5 }, utf8("x")),
+      new Uint8Array(600_000),
       JSON.stringify({
         t: "started",
         ...ref,
@@ -241,12 +249,8 @@ describe("hostile runtime frames", () => {
         env: {},
       }),
     );
-    w.runtime.ws.send(
-      JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: 0, data: toBase64(utf8("ok\n")) }),
-    );
-    w.runtime.ws.send(
-      JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: 0, data: toBase64(utf8("ok\n")) }),
-    );
+    w.runtime.ws.send(encodeOutputFrame(header, utf8("ok\n")));
+    w.runtime.ws.send(encodeOutputFrame(header, utf8("ok\n"))); // a duplicate: acknowledged, not recorded again
     w.runtime.ws.send(
       JSON.stringify({
         t: "finished",

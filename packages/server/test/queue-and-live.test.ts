@@ -2,7 +2,7 @@
 // deliver a long backlog completely and in order.
 
 import { env, runDurableObjectAlarm } from "cloudflare:test";
-import { toBase64 } from "@caisey/core";
+import { encodeOutputFrame } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import {
   call,
@@ -157,9 +157,7 @@ describe("live sockets", () => {
     const acks = () => runtime.q.items.filter((f) => f.t === "ack").length;
     for (let i = 0; i < 160; i++) {
       chunk.fill(i % 251);
-      runtime.ws.send(
-        JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: i * chunk.length, data: toBase64(chunk) }),
-      );
+      runtime.ws.send(encodeOutputFrame({ t: "output", ...ref, stream: "stdout", offset: i * chunk.length }, chunk));
       if (i % 16 === 15) await runtime.q.until(() => acks() >= i + 2);
     }
     await runtime.q.until(() => acks() >= 161);

@@ -1,7 +1,7 @@
 // Inside workerd: a simulated runtime (a real Ed25519 key, the real WebSocket route) drives a session, and the
 // record that comes out is checked: sequence, hash chain, dedup of resent output, resume with after=.
 
-import { fromBase64, splitRecordLines, toBase64, toBase64Url, toHex, utf8, verifyChain } from "@caisey/core";
+import { encodeOutputFrame, fromBase64, splitRecordLines, toBase64Url, toHex, utf8, verifyChain } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
 import { call, connectRuntime, dispatchVerifies, enrollMachine, inbox, json, ownerOnce } from "./harness.ts";
@@ -68,14 +68,14 @@ describe("session record in workerd", () => {
       }),
     );
     expect(await runtime.f.next()).toEqual({ t: "ack", ...ref, started: true, stdout: 0, stderr: 0, finished: false });
-    const out = (offset: number, text: string, stream = "stdout") =>
-      JSON.stringify({ t: "output", ...ref, stream, offset, data: toBase64(utf8(text)) });
-    // Not base64 (right length, wrong alphabet): refused, nothing recorded.
-    runtime.ws.send(JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: 0, data: "a!b=" }));
+    const out = (offset: number, text: string, stream: "stdout" | "stderr" = "stdout") =>
+      encodeOutputFrame({ t: "output", ...ref, stream, offset }, utf8(text));
+    // Output as JSON text (base64) is not a frame the server takes: refused, nothing recorded.
+    runtime.ws.send(JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: 0, data: "aGVsCg==" }));
     expect(await runtime.f.next()).toEqual({
       t: "error",
       code: "invalid_frame",
-      message: `output ${commandId}: output data is not valid base64`,
+      message: "t: Invalid discriminator value. Expected 'hello' | 'started' | 'finished'",
     });
     runtime.ws.send(out(0, "hel"));
     expect(await runtime.f.next()).toMatchObject({ stdout: 3 });
@@ -168,15 +168,19 @@ describe("session record in workerd", () => {
     runtime.ws.close();
   });
 
-  it("refuses a runtime that cannot prove its key", async () => {
-    const token = await owner();
-    const m = await enrolledMachine(token);
+  /** A runtime socket that has just been challenged, and the close code it ends with. */
+  async function challenged() {
+    const m = await enrolledMachine(await owner());
     const res = await call(`/api/v1/runtime/connect?machineId=${m.machineId}`, { headers: { upgrade: "websocket" } });
     const ws = res.webSocket as WebSocket;
     const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
     ws.accept();
-    const f = inbox(ws);
-    await f.next();
+    await inbox(ws).next(); // the challenge
+    return { m, ws, closed };
+  }
+
+  it("refuses a runtime that cannot prove its key", async () => {
+    const { m, ws, closed } = await challenged();
     ws.send(
       JSON.stringify({
         t: "hello",
@@ -186,6 +190,13 @@ describe("session record in workerd", () => {
         facts: { hostname: "x", os: "linux", osVersion: "", arch: "x64", runtimeVersion: "0.1.0" },
       }),
     );
+    expect(await closed).toBe(4401);
+  });
+
+  it("closes a socket that sends output before proving its key", async () => {
+    const { ws, closed } = await challenged();
+    const ref = { sessionId: "ses_aaaaaaaaaaaaaaaaaaaa", commandId: "cmd_aaaaaaaaaaaaaaaaaaaa" };
+    ws.send(encodeOutputFrame({ t: "output", ...ref, stream: "stdout", offset: 0 }, utf8("x")));
     expect(await closed).toBe(4401);
   });
 

@@ -4,6 +4,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import {
+  type AckFrame,
   authMessage,
   type CancelFrame,
   type DispatchFrame,
@@ -11,6 +12,7 @@ import {
   LIMITS,
   type MachineFacts,
   parseFrame,
+  parseOutputFrame,
   RuntimeFrame,
   randomBytes,
   toBase64Url,
@@ -18,6 +20,7 @@ import {
 } from "@caisey/core";
 import { type Env, session, tenant } from "../env.ts";
 import { migrate } from "../migrations.ts";
+import type { Result } from "../result.ts";
 
 const MIGRATIONS = [
   {
@@ -143,13 +146,28 @@ export class Machine extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as RuntimeAttachment;
+    if (typeof message !== "string") {
+      // Binary frames carry output, and only from a runtime that has proven itself.
+      if (attachment.state !== "authenticated") {
+        ws.close(4401, "answer the challenge first");
+        return;
+      }
+      const output = parseOutputFrame(message, LIMITS.runtimeFrameBytes);
+      if (!output.ok) {
+        ws.send(JSON.stringify({ t: "error", code: output.code, message: output.message }));
+        return;
+      }
+      const { header, bytes } = output;
+      this.forward(ws, header, this.sessionStub(header.sessionId).runtimeOutput(attachment.machineId, header, bytes));
+      return;
+    }
     const parsed = parseFrame(RuntimeFrame, message, LIMITS.runtimeFrameBytes);
     if (!parsed.ok) {
       ws.send(JSON.stringify({ t: "error", code: parsed.code, message: parsed.message }));
       return;
     }
     const frame = parsed.frame;
-    const attachment = ws.deserializeAttachment() as RuntimeAttachment;
     if (attachment.state === "challenged") {
       if (frame.t !== "hello") {
         ws.close(4401, "answer the challenge first");
@@ -162,11 +180,19 @@ export class Machine extends DurableObject<Env> {
       ws.send(JSON.stringify({ t: "error", code: "already_authenticated", message: "hello was already accepted" }));
       return;
     }
-    const machineId = attachment.machineId;
-    const stub = this.sessionStub(frame.sessionId);
-    // Not awaited: the next frame is forwarded while this one commits (see sessionStubs).
-    void stub
-      .runtimeFrame(machineId, frame)
+    this.forward(ws, frame, this.sessionStub(frame.sessionId).runtimeFrame(attachment.machineId, frame));
+  }
+
+  /**
+   * Relay the Session's answer to a runtime frame. Not awaited: the next frame is forwarded while this one commits
+   * (see sessionStubs), and each Session answers its frames in order.
+   */
+  private forward(
+    ws: WebSocket,
+    frame: { t: string; sessionId: string; commandId: string },
+    answer: Promise<Result<AckFrame>>,
+  ): void {
+    void answer
       .then(async (result) => {
         if (result.ok) {
           ws.send(JSON.stringify(result.value));

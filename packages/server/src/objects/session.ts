@@ -26,7 +26,7 @@ import {
   LIMITS,
   newId,
   nextHash,
-  type OutputFrame,
+  type OutputHeader,
   recordTimestamp,
   type Shell,
   type StartedFrame,
@@ -34,7 +34,7 @@ import {
   summarizeCommand,
   toBase64,
 } from "@caisey/core";
-import { decodeBase64, decodeStrictBase64, sha256, sha256Hex } from "../crypto.ts";
+import { decodeBase64, encodeBase64, sha256, sha256Hex } from "../crypto.ts";
 import { type Env, machine, outputIndexCap, searchIndex, tenant } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
@@ -945,11 +945,10 @@ export class Session extends DurableObject<Env> {
   }
 
   /** A frame from this session's machine. Returns what is committed for the command, for the runtime's outbox. */
-  runtimeFrame(machineId: string, frame: StartedFrame | OutputFrame | FinishedFrame): Result<AckFrame> {
-    const s = this.row();
-    if (!s || s.machine_id !== machineId || frame.sessionId !== s.id) return notFound("session");
-    const c = this.command(frame.commandId);
-    if (!c) return notFound("command");
+  runtimeFrame(machineId: string, frame: StartedFrame | FinishedFrame): Result<AckFrame> {
+    const found = this.machineCommand(machineId, frame);
+    if (!found.ok) return found;
+    const { s, c } = found.value;
     const actor = `machine:${machineId}`;
     if (frame.t === "started") {
       if (c.state === "queued") {
@@ -970,12 +969,6 @@ export class Session extends DurableObject<Env> {
       }
       return ok(this.ack(c.id));
     }
-    if (frame.t === "output") {
-      if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c.id));
-      if (c.state !== "running") return fail(409, "not_started", "output before command.started");
-      const committed = this.commitOutput(c, frame, actor);
-      return committed.ok ? ok(this.ack(c.id)) : committed;
-    }
     if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c.id));
     if (c.stdout_committed < frame.stdoutBytes || c.stderr_committed < frame.stderrBytes) {
       return ok(this.ack(c.id)); // output still missing: the runtime resends it before finishing again
@@ -984,22 +977,40 @@ export class Session extends DurableObject<Env> {
     return ok(this.ack(c.id));
   }
 
+  /** Output bytes from this session's machine (a binary frame). Returns what is committed, for the runtime's outbox. */
+  runtimeOutput(machineId: string, header: OutputHeader, bytes: Uint8Array): Result<AckFrame> {
+    const found = this.machineCommand(machineId, header);
+    if (!found.ok) return found;
+    const { c } = found.value;
+    if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c.id));
+    if (c.state !== "running") return fail(409, "not_started", "output before command.started");
+    this.commitOutput(c, header, bytes, `machine:${machineId}`);
+    return ok(this.ack(c.id));
+  }
+
+  private machineCommand(
+    machineId: string,
+    frame: { sessionId: string; commandId: string },
+  ): Result<{ s: SessionRow; c: CommandRow }> {
+    const s = this.row();
+    if (!s || s.machine_id !== machineId || frame.sessionId !== s.id) return notFound("session");
+    const c = this.command(frame.commandId);
+    if (!c) return notFound("command");
+    return ok({ s, c });
+  }
+
   /** Exactly-once output: bytes below the committed length are already in the record and are skipped. */
-  private commitOutput(c: CommandRow, frame: OutputFrame, actor: string): Result<null> {
-    const committed = frame.stream === "stdout" ? c.stdout_committed : c.stderr_committed;
-    const decoded = decodeStrictBase64(frame.data);
-    if (!decoded) return fail(400, "invalid_frame", "output data is not valid base64");
-    const end = frame.offset + decoded.length;
-    if (end <= committed || frame.offset > committed) return ok(null); // duplicate, or a gap the runtime fills on resend
-    const bytes = decoded.subarray(committed - frame.offset);
-    const data = committed === frame.offset ? frame.data : toBase64(bytes);
-    const column = frame.stream === "stdout" ? "stdout_committed" : "stderr_committed";
+  private commitOutput(c: CommandRow, header: OutputHeader, received: Uint8Array, actor: string): void {
+    const committed = header.stream === "stdout" ? c.stdout_committed : c.stderr_committed;
+    const end = header.offset + received.length;
+    if (end <= committed || header.offset > committed) return; // duplicate, or a gap the runtime fills on resend
+    const bytes = received.subarray(committed - header.offset);
+    const column = header.stream === "stdout" ? "stdout_committed" : "stderr_committed";
     this.ctx.storage.transactionSync(() => {
-      this.appendOutput(actor, { commandId: c.id, stream: frame.stream, offset: committed, data });
+      this.appendOutput(actor, { commandId: c.id, stream: header.stream, offset: committed, data: encodeBase64(bytes) });
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, end, c.id);
     });
-    this.hashOutput(c.id, frame.stream, committed, bytes);
-    return ok(null);
+    this.hashOutput(c.id, header.stream, committed, bytes);
   }
 
   private hashOutput(commandId: string, stream: string, before: number, bytes: Uint8Array): void {
