@@ -94,4 +94,42 @@ describe("search", () => {
     // Asking for the other client explicitly changes nothing.
     expect((await carol.json(`/api/v1/search?q=${word}&clientId=${other.clientId}`)).results).toEqual([]);
   });
+  it("finds a session's documents under the technician it was handed over to, and no longer under the first", async () => {
+    const word = `quokka${Date.now().toString(36)}`;
+    const { id: bobId } = await owner.json("/api/v1/users", {
+      name: "Bob Brown",
+      email: "bob@northwind.test",
+      role: "technician",
+      password: "correct horse battery staple",
+    });
+    const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
+    await owner.json(`/api/v1/sessions/${sessionId}/messages`, { text: `${word} before the hand-over` });
+    const [before] = await waitFor(
+      async () => {
+        const results = await search(owner, word);
+        return results.length === 1 ? results : null;
+      },
+      "the message indexed",
+      30_000,
+      250,
+    );
+    const ownerId = before.technicianId as string;
+    expect(ownerId).not.toBe(bobId);
+    await owner.json(`/api/v1/sessions/${sessionId}/assign`, { technicianId: bobId });
+    await owner.json(`/api/v1/sessions/${sessionId}/messages`, { text: `${word} after the hand-over` });
+    const byTechnician = async (technicianId: string) =>
+      (await owner.json(`/api/v1/search?q=${word}&technicianId=${technicianId}`)).results.map((r: any) => r.snippet);
+    const bobs = await waitFor(
+      async () => {
+        const found = await byTechnician(bobId);
+        return found.length === 2 ? found : null;
+      },
+      "both messages under Bob",
+      30_000,
+      250,
+    );
+    expect(bobs).toEqual([`${word} after the hand-over`, `${word} before the hand-over`]);
+    expect(await byTechnician(ownerId)).toEqual([]);
+    expect((await search(owner, word)).map((r) => r.technicianId)).toEqual([bobId, bobId]);
+  });
 });

@@ -7,7 +7,7 @@
 // document has a time key `key = tsMs * 1024 + k` (k disambiguates documents of the same millisecond), so FTS5's rowid
 // order is time order and "newest first" never sorts.
 
-import { fromBase64 } from "./bytes.ts";
+import { base64DecodedLength, fromBase64 } from "./bytes.ts";
 import type { RecordEvent } from "./record.ts";
 
 /** Output bytes indexed per command (stdout and stderr together, in record order). The record itself is never capped. */
@@ -25,7 +25,7 @@ export const HIGHLIGHT_END = "\u0003";
 
 export const SEARCH_KINDS = ["command", "output", "chat", "note"] as const;
 export type SearchKind = (typeof SEARCH_KINDS)[number];
-export const APPROVAL_STATES = ["pending", "granted", "declined", "none"] as const;
+export const APPROVAL_STATES = ["pending", "granted", "declined", "expired", "none"] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
 /** One searchable document produced by an event. */
@@ -130,8 +130,10 @@ export function indexEntries(
   const commandId = str(d.commandId);
   switch (event.type) {
     case "session.opened":
-    case "session.assigned":
       return { ...none, technicianId: str(d.technicianId) };
+    case "session.assigned":
+      // The Session records a hand-over as { from, to, … }.
+      return { ...none, technicianId: str(d.to) ?? str(d.technicianId) };
     case "chat.message":
     case "note.added": {
       const text = cleanText(str(d.text) ?? "");
@@ -158,26 +160,29 @@ export function indexEntries(
     }
     case "approval.requested":
     case "approval.granted":
-    case "approval.declined": {
+    case "approval.declined":
+    case "approval.expired": {
       if (!commandId) return none;
-      const approval = ({ requested: "pending", granted: "granted", declined: "declined" } as const)[
-        event.type.slice(9) as "requested" | "granted" | "declined"
-      ];
+      const approval = (
+        { requested: "pending", granted: "granted", declined: "declined", expired: "expired" } as const
+      )[event.type.slice(9) as "requested" | "granted" | "declined" | "expired"];
       return { ...none, command: { commandId, approval } };
     }
     case "command.output": {
       const stream = d.stream === "stderr" ? "stderr" : d.stream === "stdout" ? "stdout" : null;
       const data = str(d.data);
       if (!commandId || !stream || data === null) return none;
+      const before = indexedSoFar(commandId);
+      // Only the part under the cap is decoded: past it, output is in the record but not in the index.
+      const take = Math.max(0, Math.min(base64DecodedLength(data), cap - before));
+      if (take === 0) return none;
       let bytes: Uint8Array;
       try {
-        bytes = fromBase64(data);
+        bytes = fromBase64(data.length % 4 === 0 ? data.slice(0, Math.ceil(take / 3) * 4) : data);
       } catch {
         return none;
       }
-      const before = indexedSoFar(commandId);
-      const take = Math.max(0, Math.min(bytes.length, cap - before));
-      if (take === 0) return none;
+      if (bytes.length < take) return none;
       const offset = typeof d.offset === "number" ? d.offset : 0;
       const kept = bytes.subarray(0, take);
       const docs: IndexDoc[] = [];
@@ -236,22 +241,53 @@ export function buildMatch(input: string): MatchResult {
 }
 
 /** Filter tokens kept in the index's `tags` column (letters and digits only, so each is one token). */
+const alnum = (id: string) => id.replace(/[^A-Za-z0-9]/g, "");
 export const tag = {
   kind: (kind: SearchKind) => `zk${kind}`,
-  client: (id: string) => `zc${id.replace(/[^A-Za-z0-9]/g, "")}`,
-  machine: (id: string) => `zm${id.replace(/[^A-Za-z0-9]/g, "")}`,
-  session: (id: string) => `zs${id.replace(/[^A-Za-z0-9]/g, "")}`,
+  client: (id: string) => `zc${alnum(id)}`,
+  machine: (id: string) => `zm${alnum(id)}`,
+  session: (id: string) => `zs${alnum(id)}`,
+  /** The session's current technician. */
+  technician: (id: string) => `zt${alnum(id)}`,
+  /** Any non-zero exit code (a command that finished with exit code 0, or not yet, has no exit tag). */
+  failed: "zxnz",
+  /** One non-zero exit code: `zx5`, `zxn1` for -1. */
+  exit: (code: number) => `zx${code < 0 ? `n${-code}` : code}`,
+  /** An approval state other than none. */
+  approval: (state: Exclude<ApprovalState, "none">) => `za${state}`,
 };
+
+/**
+ * The facts a document's tags reflect besides where it belongs: its session's technician, its command's exit code and
+ * approval. They change after the document is written (a command finishes, a session is handed over), and the index
+ * re-tags the document then, so that these filters are answered by FTS5 itself rather than by scanning matches.
+ */
+export interface DocFacts {
+  technicianId?: string | null;
+  exitCode?: number | null;
+  approval?: ApprovalState | null;
+}
+
+/** The fact tags of a document (empty when there are none). */
+export function factTags(facts: DocFacts): string[] {
+  const out: string[] = [];
+  if (facts.technicianId) out.push(tag.technician(facts.technicianId));
+  if (typeof facts.exitCode === "number" && facts.exitCode !== 0) out.push(tag.failed, tag.exit(facts.exitCode));
+  if (facts.approval && facts.approval !== "none") out.push(tag.approval(facts.approval));
+  return out;
+}
 
 export function docTags(
   doc: { kind: SearchKind },
   session: { sessionId: string; machineId: string; clientId: string },
+  facts: DocFacts = {},
 ) {
   return [
     tag.kind(doc.kind),
     tag.client(session.clientId),
     tag.machine(session.machineId),
     tag.session(session.sessionId),
+    ...factTags(facts),
   ].join(" ");
 }
 
@@ -260,19 +296,44 @@ export interface TagFilter {
   clientId?: string | null;
   machineId?: string | null;
   sessionId?: string | null;
+  technicianId?: string | null;
+  exit?: "nonzero" | number | null;
+  approval?: ApprovalState | null;
 }
 
-/** The whole MATCH: the user's terms (if any) and the filters that live in the index as tags. Null: nothing to match. */
+/**
+ * The whole MATCH: the user's terms (if any) and the filters that live in the index as tags. Null: nothing to match.
+ * `exit=0` and `approval=none` are "a command's document without that tag" (the index still checks the exit code,
+ * since a command that has not finished has no exit tag either).
+ */
 export function composeMatch(userMatch: string | null, filter: TagFilter): string | null {
   const parts: string[] = userMatch ? [`(${userMatch})`] : [];
   const tags: string[] = [];
+  const not: string[] = [];
   if (filter.kinds && filter.kinds.length > 0 && filter.kinds.length < SEARCH_KINDS.length)
     tags.push(`(${filter.kinds.map((k) => quote(tag.kind(k))).join(" OR ")})`);
   if (filter.clientId) tags.push(quote(tag.client(filter.clientId)));
   if (filter.machineId) tags.push(quote(tag.machine(filter.machineId)));
   if (filter.sessionId) tags.push(quote(tag.session(filter.sessionId)));
+  if (filter.technicianId) tags.push(quote(tag.technician(filter.technicianId)));
+  const commandDocs = `(${quote(tag.kind("command"))} OR ${quote(tag.kind("output"))})`;
+  if (filter.exit === "nonzero") tags.push(quote(tag.failed));
+  else if (typeof filter.exit === "number") {
+    if (filter.exit !== 0) tags.push(quote(tag.exit(filter.exit)));
+    else {
+      tags.push(commandDocs);
+      not.push(quote(tag.failed));
+    }
+  }
+  if (filter.approval && filter.approval !== "none") tags.push(quote(tag.approval(filter.approval)));
+  else if (filter.approval === "none") {
+    tags.push(commandDocs);
+    not.push(...(["pending", "granted", "declined"] as const).map((a) => quote(tag.approval(a))));
+  }
   if (tags.length > 0) parts.push(`({tags} : (${tags.join(" AND ")}))`);
-  return parts.length > 0 ? parts.join(" AND ") : null;
+  if (parts.length === 0) return null;
+  const match = parts.join(" AND ");
+  return not.length > 0 ? `(${match}) NOT ({tags} : (${not.join(" OR ")}))` : match;
 }
 
 // ---- time keys

@@ -7,8 +7,10 @@ import {
   composeMatch,
   decodeCursor,
   decodeOutputText,
+  docTags,
   encodeCursor,
   encodeRecord,
+  factTags,
   indexEntries,
   mergeHits,
   monthsBetween,
@@ -92,7 +94,9 @@ describe("indexEntries", () => {
     });
     expect(indexEntries(ev(4, "note.added", { text: "rebooted" }), () => 0).docs[0]?.kind).toBe("note");
     expect(indexEntries(ev(1, "session.opened", { technicianId: "usr_t" }), () => 0).technicianId).toBe("usr_t");
-    expect(indexEntries(ev(9, "session.assigned", { technicianId: "usr_u" }), () => 0).technicianId).toBe("usr_u");
+    // The Session records a hand-over as { from, to }.
+    expect(indexEntries(ev(9, "session.assigned", { from: "usr_t", to: "usr_u" }), () => 0).technicianId).toBe("usr_u");
+    expect(indexEntries(ev(9, "session.assigned", { technicianId: "usr_v" }), () => 0).technicianId).toBe("usr_v");
   });
 
   it("keeps exit codes, states and approval states per command", () => {
@@ -105,6 +109,7 @@ describe("indexEntries", () => {
     });
     expect(indexEntries(ev(6, "approval.granted", { commandId: "c" }), () => 0).command?.approval).toBe("granted");
     expect(indexEntries(ev(6, "approval.declined", { commandId: "c" }), () => 0).command?.approval).toBe("declined");
+    expect(indexEntries(ev(7, "approval.expired", { commandId: "c" }), () => 0).command?.approval).toBe("expired");
   });
 
   it("indexes output up to the cap per command, in pieces pointing at their byte offsets", () => {
@@ -216,6 +221,71 @@ describe("buildMatch", () => {
     expect(composeMatch('{body} : ("x")', { kinds: ["output"], machineId: "mch_ab" })).toBe(
       '({body} : ("x")) AND ({tags} : (("zkoutput") AND "zmmchab"))',
     );
+    expect(composeMatch(null, { technicianId: "usr_t", exit: "nonzero", approval: "granted" })).toBe(
+      '({tags} : ("ztusrt" AND "zxnz" AND "zagranted"))',
+    );
+    expect(composeMatch(null, { exit: -1 })).toBe('({tags} : ("zxn1"))');
+    expect(composeMatch('{body} : ("x")', { exit: 0 })).toBe(
+      '(({body} : ("x")) AND ({tags} : (("zkcommand" OR "zkoutput")))) NOT ({tags} : ("zxnz"))',
+    );
+  });
+
+  it("tags a document with its facts: technician, a non-zero exit code, an approval state other than none", () => {
+    expect(factTags({})).toEqual([]);
+    expect(factTags({ technicianId: "usr_a-b", exitCode: 0, approval: "none" })).toEqual(["ztusrab"]);
+    expect(factTags({ exitCode: 3, approval: "pending" })).toEqual(["zxnz", "zx3", "zapending"]);
+    expect(factTags({ exitCode: -1073741510 })).toEqual(["zxnz", "zxn1073741510"]);
+    const session = { sessionId: "ses_1", machineId: "mch_1", clientId: "cli_1" };
+    expect(docTags({ kind: "output" }, session)).toBe("zkoutput zccli1 zmmch1 zsses1");
+    expect(docTags({ kind: "output" }, session, { technicianId: "usr_1", exitCode: 2 })).toBe(
+      "zkoutput zccli1 zmmch1 zsses1 ztusr1 zxnz zx2",
+    );
+  });
+
+  it("answers every fact filter in FTS5 exactly as the facts say", async () => {
+    let db: import("node:sqlite").DatabaseSync;
+    try {
+      const { DatabaseSync } = await import("node:sqlite");
+      db = new DatabaseSync(":memory:");
+    } catch {
+      return; // no node:sqlite: the server tests run the same MATCH in workerd
+    }
+    db.exec(`CREATE VIRTUAL TABLE fts USING fts5(body, tags, tokenize='unicode61 remove_diacritics 2')`);
+    const session = { sessionId: "ses_1", machineId: "mch_1", clientId: "cli_1" };
+    type Doc = { kind: "command" | "output" | "chat"; tech: string | null; exit?: number | null; approval?: string };
+    const docs: Doc[] = [];
+    for (const kind of ["command", "output", "chat"] as const)
+      for (const tech of ["usr_a", "usr_b", null])
+        for (const exit of kind === "chat" ? [undefined] : [null, 0, 1, 5, -1])
+          for (const approval of kind === "chat" ? [undefined] : ["none", "pending", "granted", "declined"])
+            docs.push({ kind, tech, exit, approval });
+    const insert = db.prepare("INSERT INTO fts (rowid, body, tags) VALUES (?, 'word', ?)");
+    docs.forEach((d, i) => {
+      const facts = { technicianId: d.tech, exitCode: d.exit ?? null, approval: (d.approval ?? null) as never };
+      insert.run(i + 1, docTags({ kind: d.kind }, session, facts));
+    });
+    const found = (filter: Parameters<typeof composeMatch>[1]) =>
+      (
+        db
+          .prepare("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid")
+          .all(composeMatch('{body} : ("word")', filter) as string) as { rowid: number }[]
+      ).map((r) => r.rowid);
+    const expected = (keep: (d: Doc) => boolean) => docs.flatMap((d, i) => (keep(d) ? [i + 1] : []));
+    const command = (d: Doc) => d.kind !== "chat";
+    expect(found({ technicianId: "usr_a" })).toEqual(expected((d) => d.tech === "usr_a"));
+    expect(found({ exit: "nonzero" })).toEqual(expected((d) => command(d) && d.exit != null && d.exit !== 0));
+    expect(found({ exit: 5 })).toEqual(expected((d) => d.exit === 5));
+    expect(found({ exit: -1 })).toEqual(expected((d) => d.exit === -1));
+    // exit=0 also holds commands that have not finished: the index checks the exit code itself.
+    expect(found({ exit: 0 })).toEqual(expected((d) => command(d) && (d.exit === 0 || d.exit === null)));
+    for (const approval of ["none", "pending", "granted", "declined"] as const)
+      expect(found({ approval })).toEqual(expected((d) => command(d) && d.approval === approval));
+    expect(found({ approval: "none", exit: 0, technicianId: "usr_b", kinds: ["output"] })).toEqual(
+      expected(
+        (d) => d.kind === "output" && d.approval === "none" && (d.exit === 0 || d.exit === null) && d.tech === "usr_b",
+      ),
+    );
+    expect(found({ kinds: ["chat"], exit: 0 })).toEqual([]);
   });
 });
 

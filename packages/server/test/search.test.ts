@@ -1,11 +1,18 @@
 // Search: the SearchIndex shards fed with real record lines, and GET /api/v1/search through the real Worker.
 
-import { env } from "cloudflare:test";
-import { encodeRecord, newId, recordTimestamp, shardMonth, toBase64, utf8 } from "@caisey/core";
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { docTags, encodeRecord, newId, recordTimestamp, shardMonth, toBase64, utf8 } from "@caisey/core";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { searchIndex } from "../src/env.ts";
-import type { IngestBatch } from "../src/objects/search-index.ts";
+import { searchCatalog, searchIndex } from "../src/env.ts";
+import { migrate } from "../src/migrations.ts";
+import {
+  type IngestBatch,
+  SEARCH_INDEX_MIGRATIONS,
+  type SearchIndex,
+  type ShardQuery,
+} from "../src/objects/search-index.ts";
+import { searchShards } from "../src/routes/search.ts";
 import { call, json, PASSWORD } from "./harness.ts";
 
 type Header = IngestBatch["session"];
@@ -46,6 +53,30 @@ async function feed(header: Header, lines: Line[], batchSize = 50): Promise<numb
   return through;
 }
 
+/**
+ * Deliver every forward (facts for other months) of a tenant's shards now, until none is left anywhere: the feed
+ * leaves them to a background delivery, which tests do not race.
+ */
+async function settle(tenantId: string): Promise<void> {
+  const months = await searchCatalog(env, tenantId).shards(tenantId);
+  for (let round = 0; round < 10; round++) {
+    let pending = 0;
+    for (const m of months) pending += (await searchIndex(env, tenantId, m).deliverForwards(true)).pending;
+    if (pending === 0) {
+      const left = await Promise.all(months.map(async (m) => (await searchIndex(env, tenantId, m).stats()).forwards));
+      if (left.every((n) => n === 0)) return;
+    }
+  }
+  throw new Error(`forwards of ${tenantId} did not settle`);
+}
+
+/** FTS5's own check that the index holds exactly the documents' current text and tags (after every re-tag). */
+async function ftsIntact(tenantId: string, month: string): Promise<void> {
+  await runInDurableObject(searchIndex(env, tenantId, month), (_instance, state) => {
+    state.storage.sql.exec("INSERT INTO fts (fts, rank) VALUES ('integrity-check', 1)");
+  });
+}
+
 const out = (commandId: string, stream: string, offset: number, text: string) => ({
   commandId,
   stream,
@@ -73,6 +104,7 @@ interface World {
   c2: string;
   c4: string;
   c5: string;
+  c6: string;
   big: string;
 }
 
@@ -140,6 +172,7 @@ beforeAll(async () => {
     c2: newId("cmd"),
     c4: newId("cmd"),
     c5: newId("cmd"),
+    c6: newId("cmd"),
     big: newId("cmd"),
   };
 
@@ -200,6 +233,9 @@ beforeAll(async () => {
   s2.add("command.finished", { commandId: c3, state: "finished", exitCode: 0 });
   s2.add("command.requested", { commandId: w.c4, command: "Get-Service Spooler", requestedBy: technicianId });
   s2.add("approval.requested", { commandId: w.c4, approvalId: "apr_2" });
+  s2.add("command.requested", { commandId: w.c6, command: "Restart-Computer -Force", requestedBy: technicianId });
+  s2.add("approval.requested", { commandId: w.c6, approvalId: "apr_3" });
+  s2.add("approval.expired", { commandId: w.c6, approvalId: "apr_3" }, undefined, "system");
   s2.add("chat.message", { text: "spooler looks fine here" });
   await feed(s2.header, s2.lines);
 
@@ -228,6 +264,7 @@ beforeAll(async () => {
   sb.add("command.requested", { commandId: newId("cmd"), command: "Get-Service Spooler", requestedBy: "usr_b" });
   sb.add("chat.message", { text: "tenantbsecret spooler" });
   await feed(sb.header, sb.lines);
+  await settle(w.tenantA);
 });
 
 describe("search", () => {
@@ -275,6 +312,11 @@ describe("search", () => {
     expect((await search({ q: "spooler", approval: "pending" })).results.map((r) => r.commandId)).toEqual([w.c4]);
     expect((await search({ q: "spooler", approval: "granted" })).results).toEqual([]);
     expect((await search({ q: "flushdns", approval: "none" })).results.length).toBe(1);
+    // An approval nobody answered in time is "expired", not still pending.
+    expect((await search({ q: "restart-computer", approval: "expired" })).results.map((r) => r.commandId)).toEqual([
+      w.c6,
+    ]);
+    expect((await search({ q: "restart-computer", approval: "pending" })).results).toEqual([]);
   });
 
   it("carries a command's exit code to the month it was requested in", async () => {
@@ -470,5 +512,237 @@ describe("search", () => {
     again.add("chat.message", { text: "spooler back" });
     await feed(again.header, again.lines);
     expect((await search({ q: "spooler" })).results.map((r) => r.snippet)).toEqual(["spooler back"]);
+  });
+});
+
+describe("facts learned in a later month", () => {
+  const query = (tenantId: string, p: Partial<ShardQuery>): Omit<ShardQuery, "limit"> => ({
+    tenantId,
+    q: null,
+    kinds: null,
+    clientId: null,
+    machineId: null,
+    sessionId: null,
+    technicianId: null,
+    exit: null,
+    approval: null,
+    fromMs: null,
+    toMs: null,
+    order: "newest",
+    cursor: null,
+    ...p,
+  });
+
+  it("reach the earlier month's documents: approval, exit code, state and technician, for every filter", async () => {
+    const tenantId = newId("ten");
+    const [u1, u2] = [newId("usr"), newId("usr")];
+    const machineId = newId("mch");
+    const clientId = newId("cli");
+    const header = (sessionId: string) => ({ sessionId, tenantId, machineId, clientId, hostname: "ACCT-02" });
+    const [approve, fail, long, other] = [newId("cmd"), newId("cmd"), newId("cmd"), newId("cmd")];
+    const names: Record<string, string> = { [approve]: "approve", [fail]: "fail", [long]: "long", [other]: "other" };
+
+    // Session A opens on 31 March; its commands are requested in March and approved, finished, handed over in April.
+    const a = recordOf(header(newId("ses")), u1, "2026-03-31T23:50:00.000Z");
+    a.add("command.requested", { commandId: approve, command: "Set-ExecutionPolicy quokka", requestedBy: u1 });
+    a.add("approval.requested", { commandId: approve, approvalId: "apr_a" });
+    a.add("command.requested", { commandId: fail, command: "Invoke-Backup wombat", requestedBy: u1 });
+    a.add("command.started", { commandId: fail });
+    a.add("command.output", out(fail, "stdout", 0, "wombat copying\n"));
+    a.add("command.requested", { commandId: long, command: "Get-Content wombat.log -Wait", requestedBy: u1 });
+    a.add("command.started", { commandId: long });
+    a.add("chat.message", { text: "quokka wombat numbat" });
+    a.add("approval.granted", { commandId: approve }, "2026-04-01T00:01:00.000Z", "contact:usr_contact");
+    a.add("command.started", { commandId: approve });
+    a.add("command.output", out(approve, "stdout", 0, "quokka applied\n"));
+    a.add("command.finished", { commandId: approve, state: "finished", exitCode: 0 });
+    a.add("command.output", out(fail, "stderr", 0, "wombat failed\n"));
+    a.add("command.finished", { commandId: fail, state: "finished", exitCode: 3 });
+    a.add("session.assigned", { from: u1, to: u2, toName: "Uma", byName: "Ulf", note: null });
+    // Session B: all in March, u1's, a wombat command that succeeds.
+    const b = recordOf(header(newId("ses")), u1, "2026-03-20T10:00:00.000Z");
+    b.add("command.requested", { commandId: other, command: "Test-Path wombat", requestedBy: u1 });
+    b.add("command.finished", { commandId: other, state: "finished", exitCode: 0 });
+
+    await feed(b.header, b.lines);
+    await feed(a.header, a.lines, 4);
+    await settle(tenantId);
+    await ftsIntact(tenantId, "2026-03");
+    await ftsIntact(tenantId, "2026-04");
+
+    const find = async (p: Partial<ShardQuery>) =>
+      (await searchShards(env, query(tenantId, p), 100)).hits.map(
+        (h) =>
+          `${h.kind}:${h.commandId ? names[h.commandId] : h.sessionId === a.header.sessionId ? "a" : "b"}:${h.ts.slice(5, 7)}`,
+      );
+    expect(await find({ approval: "granted" })).toEqual(["output:approve:04", "command:approve:03"]);
+    expect(await find({ approval: "pending" })).toEqual([]);
+    expect(await find({ q: "quokka", approval: "none" })).toEqual([]);
+    expect(await find({ q: "wombat", approval: "none" })).toEqual([
+      "output:fail:04",
+      "command:long:03",
+      "output:fail:03",
+      "command:fail:03",
+      "command:other:03",
+    ]);
+    expect(await find({ exit: "nonzero" })).toEqual(["output:fail:04", "output:fail:03", "command:fail:03"]);
+    expect(await find({ q: "wombat", exit: 3 })).toEqual(["output:fail:04", "output:fail:03", "command:fail:03"]);
+    expect(await find({ q: "wombat", exit: 0 })).toEqual(["command:other:03"]); // `long` has not finished
+    expect(await find({ exit: 0 })).toEqual(["output:approve:04", "command:approve:03", "command:other:03"]);
+    expect(await find({ technicianId: u2 })).toEqual([
+      "output:fail:04",
+      "output:approve:04",
+      "chat:a:03",
+      "command:long:03",
+      "output:fail:03",
+      "command:fail:03",
+      "command:approve:03",
+    ]);
+    expect(await find({ technicianId: u1 })).toEqual(["command:other:03"]);
+    expect(await find({ q: "wombat", technicianId: u2, exit: "nonzero", order: "best" })).toHaveLength(3);
+    // What each hit reports is the current fact too, in either month.
+    const hits = [
+      ...(await searchShards(env, query(tenantId, { q: "quokka" }), 100)).hits,
+      ...(await searchShards(env, query(tenantId, { q: "wombat" }), 100)).hits,
+    ];
+    const march = hits.filter((h) => h.ts.startsWith("2026-03") && h.sessionId === a.header.sessionId);
+    expect(march.length).toBe(6); // the chat twice
+    expect(march.map((h) => h.technicianId)).toEqual(march.map(() => u2));
+    const byCommand = async (commandId: string) =>
+      (
+        await searchShards(env, query(tenantId, { q: commandId === fail ? "wombat" : "quokka", kinds: ["command"] }), 9)
+      ).hits.filter((h) => h.commandId === commandId);
+    expect(await byCommand(approve)).toMatchObject([{ approval: "granted", commandState: "finished", exitCode: 0 }]);
+    expect(await byCommand(fail)).toMatchObject([{ approval: "none", commandState: "finished", exitCode: 3 }]);
+    // Re-sent batches and repeated deliveries change nothing.
+    for (const [month, through] of [
+      ["2026-03", 9],
+      ["2026-04", 16],
+    ] as const) {
+      const events = a.lines.filter((l) => shardMonth(l.ts) === month).map(({ seq, line }) => ({ seq, line }));
+      expect(await searchIndex(env, tenantId, month).ingest({ session: a.header, events })).toEqual({ through });
+    }
+    await settle(tenantId);
+    expect(await find({ exit: "nonzero" })).toEqual(["output:fail:04", "output:fail:03", "command:fail:03"]);
+    expect(await find({ technicianId: u2 })).toHaveLength(7);
+    await ftsIntact(tenantId, "2026-03");
+  });
+
+  it("take the record's hand-over over the technician the sender read before it", async () => {
+    const tenantId = newId("ten");
+    const [u1, u2] = [newId("usr"), newId("usr")];
+    const h = { sessionId: newId("ses"), tenantId, machineId: newId("mch"), clientId: newId("cli"), hostname: "X" };
+    const r = recordOf(h, u1, "2026-07-01T08:00:00.000Z");
+    r.add("chat.message", { text: "platypus one" });
+    r.add("session.assigned", { from: u1, to: u2, toName: "Uma", byName: "Ulf", note: null });
+    r.add("chat.message", { text: "platypus two" });
+    const shard = searchIndex(env, tenantId, "2026-07");
+    const events = r.lines.map(({ seq, line }) => ({ seq, line }));
+    // The feed read the session (u1) before the hand-over was appended, then sent the batch holding it.
+    expect(await shard.ingest({ session: { ...h, technicianId: u1 }, events })).toEqual({ through: 4 });
+    const texts = async (technicianId: string) =>
+      (await searchShards(env, query(tenantId, { q: "platypus", technicianId }), 10)).hits.map((x) => x.snippet);
+    expect(await texts(u2)).toEqual(["platypus two", "platypus one"]);
+    expect(await texts(u1)).toEqual([]);
+    // The same feed's next batch still carries u1: the record's hand-over stays.
+    r.add("chat.message", { text: "platypus three" });
+    const next = r.lines.slice(4).map(({ seq, line }) => ({ seq, line }));
+    expect(await shard.ingest({ session: { ...h, technicianId: u1 }, events: next })).toEqual({ through: 5 });
+    expect(await texts(u2)).toEqual(["platypus three", "platypus two", "platypus one"]);
+    expect(await texts(u1)).toEqual([]);
+    await ftsIntact(tenantId, "2026-07");
+  });
+
+  it("reach a month that was answering only later, even after the sending shard restarts", async () => {
+    const tenantId = newId("ten");
+    const tech = newId("usr");
+    const commandId = newId("cmd");
+    const h = { sessionId: newId("ses"), tenantId, machineId: newId("mch"), clientId: newId("cli"), hostname: "X" };
+    const r = recordOf(h, tech, "2026-05-31T23:59:00.000Z");
+    r.add("command.requested", { commandId, command: "Repair-Volume kiwibird", requestedBy: tech });
+    r.add("command.finished", { commandId, state: "finished", exitCode: 9 }, "2026-06-01T00:00:05.000Z");
+    const june = searchIndex(env, tenantId, "2026-06");
+    // June first (as when May is being rebuilt): nowhere to send the exit code yet.
+    expect(await june.ingest({ session: h, events: r.lines.slice(2) })).toEqual({ through: 3 });
+    expect(await june.deliverForwards()).toEqual({ pending: 1 });
+    await evictDurableObject(june);
+    expect((await june.stats()).forwards).toBe(1);
+    expect(await runInDurableObject(june, (_i, state) => state.storage.getAlarm())).not.toBeNull();
+    expect(await searchIndex(env, tenantId, "2026-05").ingest({ session: h, events: r.lines.slice(0, 2) })).toEqual({
+      through: 2,
+    });
+    // The retry is due later; bring it forward and let the alarm deliver it.
+    await runInDurableObject(june, (_i, state) => {
+      state.storage.sql.exec("UPDATE forwards SET due = 0");
+    });
+    await runDurableObjectAlarm(june);
+    expect((await june.stats()).forwards).toBe(0);
+    const { hits } = await searchShards(env, query(tenantId, { exit: "nonzero" }), 10);
+    expect(hits.map((x) => [x.kind, x.ts, x.exitCode, x.commandState])).toEqual([
+      ["command", "2026-05-31T23:59:02.000Z", 9, "finished"],
+    ]);
+    await ftsIntact(tenantId, "2026-05");
+  });
+
+  it("migrates a shard indexed before fact tags: its documents get them, and the filters find them", async () => {
+    const tenantId = newId("ten");
+    const stub = searchIndex(env, tenantId, "2026-02");
+    const tech = newId("usr");
+    const s = { sessionId: newId("ses"), machineId: newId("mch"), clientId: newId("cli") };
+    const [failed, granted] = [newId("cmd"), newId("cmd")];
+    await runInDurableObject(stub, async (instance: SearchIndex, state) => {
+      await state.storage.deleteAll();
+      migrate(state.storage, SEARCH_INDEX_MIGRATIONS.slice(0, 1));
+      const sql = state.storage.sql;
+      sql.exec("INSERT INTO meta (id, tenant_id, month) VALUES (1, ?, '2026-02')", tenantId);
+      sql.exec(
+        "INSERT INTO sessions (id, machine_id, client_id, technician_id, hostname, through) VALUES (?, ?, ?, ?, 'H', 9)",
+        s.sessionId,
+        s.machineId,
+        s.clientId,
+        tech,
+      );
+      sql.exec("INSERT INTO commands (id, session_id, requested, exit_code) VALUES (?, ?, 1, -2)", failed, s.sessionId);
+      sql.exec(
+        "INSERT INTO commands (id, session_id, requested, approval) VALUES (?, ?, 1, 'granted')",
+        granted,
+        s.sessionId,
+      );
+      const docs = [
+        [1, "command", failed, "Remove-Item emu"],
+        [2, "output", failed, "emu not found"],
+        [3, "command", granted, "Restart-Computer emu"],
+        [4, "chat", null, "emu chat"],
+      ] as const;
+      for (const [seq, kind, commandId, body] of docs) {
+        const key = (Date.parse("2026-02-10T00:00:00Z") + seq) * 1024;
+        const tags = docTags({ kind }, s);
+        sql.exec(
+          `INSERT INTO docs (id, session_id, seq, part, kind, ts, command_id, body, tags)
+           VALUES (CAST(? AS INTEGER), ?, ?, 0, ?, ?, ?, ?, ?)`,
+          key,
+          s.sessionId,
+          seq,
+          kind,
+          new Date(Date.parse("2026-02-10T00:00:00Z") + seq).toISOString(),
+          commandId,
+          body,
+          tags,
+        );
+        sql.exec("INSERT INTO fts (rowid, body, tags) VALUES (CAST(? AS INTEGER), ?, ?)", key, body, tags);
+      }
+      migrate(state.storage, SEARCH_INDEX_MIGRATIONS);
+      (instance as unknown as { loadMeta(): void }).loadMeta();
+    });
+    await searchCatalog(env, tenantId).registerShard(tenantId, "2026-02");
+    await ftsIntact(tenantId, "2026-02");
+    const seqs = async (p: Partial<ShardQuery>) =>
+      (await searchShards(env, query(tenantId, { q: "emu", ...p }), 10)).hits.map((x) => x.seq);
+    expect(await seqs({ exit: "nonzero" })).toEqual([2, 1]);
+    expect(await seqs({ exit: -2 })).toEqual([2, 1]);
+    expect(await seqs({ approval: "granted" })).toEqual([3]);
+    expect(await seqs({ approval: "none" })).toEqual([2, 1]);
+    expect(await seqs({ technicianId: tech })).toEqual([4, 3, 2, 1]);
+    expect(await seqs({ technicianId: newId("usr") })).toEqual([]);
   });
 });

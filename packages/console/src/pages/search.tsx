@@ -66,6 +66,7 @@ const APPROVAL_CHOICES: Choice[] = [
   { value: "pending", label: "Awaiting approval" },
   { value: "granted", label: "Approved" },
   { value: "declined", label: "Declined" },
+  { value: "expired", label: "Approval expired" },
   { value: "none", label: "No approval needed" },
 ];
 

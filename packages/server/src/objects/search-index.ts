@@ -6,10 +6,21 @@
 // itself before its first document), so a search wakes only shards with data.
 //
 // Tables: `docs` holds each document's text and where it points (session, seq, byte offset); `fts` is an external-
-// content FTS5 index over docs (`body`, plus `tags`: filter tokens for kind, client, machine and session, so those
-// filters are answered by the index itself); `sessions` and `commands` hold the facts that change after a document
-// is written (technician, exit code, state, approval) and are joined for those filters. A document's rowid is its time
-// key (tsMs × 1024 + slot), so rowid order is time order: "newest first" and date ranges never sort or scan.
+// content FTS5 index over docs (`body`, plus `tags`: filter tokens for kind, client, machine and session, and for the
+// facts that change after a document is written: the session's technician, the command's exit code and approval).
+// `sessions` and `commands` hold those facts; when one changes, the documents it concerns are re-tagged, so every
+// filter is answered by FTS5 itself (an intersection of doclists) instead of by scanning matches and joining. A
+// document's rowid is its time key (tsMs × 1024 + slot), so rowid order is time order: "newest first" and date
+// ranges never sort or scan.
+//
+// Facts that arrive in a later month than the documents they describe (a command requested on 31 March that finishes
+// or is approved on 1 April; a session handed over in April) are forwarded to the earlier shards through `forwards`,
+// a durable outbox written in the same transaction as the batch that taught them and delivered after the batch is
+// answered (the feed never waits on it), retried from an alarm until delivered. Each fact carries the record seq it
+// was learned at and the newer one wins, so deliveries are idempotent and may arrive in any order. A command's facts
+// go to its home (the shard where it was requested: found by asking earlier shards, newest first, then remembered),
+// which passes them on to any other shard holding documents of that command; a session's technician goes to every
+// earlier shard of the session, back to the one that holds its opening.
 
 import { DurableObject } from "cloudflare:workers";
 import {
@@ -17,12 +28,13 @@ import {
   buildMatch,
   type CommandFactUpdate,
   composeMatch,
+  type DocFacts,
   docTags,
+  factTags,
   type IndexDoc,
   indexEntries,
   KEY_SLOTS,
   monthsBetween,
-  OUTPUT_INDEX_CAP,
   parseSnippet,
   type RecordEvent,
   type SearchCursor,
@@ -31,10 +43,10 @@ import {
   shardMonth,
   timeKey,
 } from "@caisey/core";
-import { type Env, searchCatalog, searchIndex } from "../env.ts";
-import { migrate } from "../migrations.ts";
+import { type Env, outputIndexCap, searchCatalog, searchIndex } from "../env.ts";
+import { type Migration, migrate } from "../migrations.ts";
 
-const MIGRATIONS = [
+const MIGRATIONS: Migration[] = [
   {
     name: "documents, full-text index, session and command facts, catalog",
     sql: `CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL, month TEXT NOT NULL);
@@ -52,7 +64,49 @@ const MIGRATIONS = [
           INSERT INTO fts(fts, rank) VALUES('rank', 'bm25(1.0, 0.0)');
           CREATE TABLE catalog (tenant_id TEXT NOT NULL, month TEXT NOT NULL, PRIMARY KEY (tenant_id, month));`,
   },
+  {
+    name: "facts with the seq they were learned at, fact tags, forwarding of facts to earlier months",
+    // Documents indexed before this migration get their fact tags here, computed in SQL exactly as factTags() does
+    // (ids are letters, digits and `_`; ids with anything else are left untagged, as they cannot be filtered on).
+    sql: `ALTER TABLE sessions ADD COLUMN technician_seq INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE sessions ADD COLUMN opened INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE commands ADD COLUMN state_seq INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE commands ADD COLUMN exit_seq INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE commands ADD COLUMN approval_seq INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE commands ADD COLUMN home TEXT;
+          CREATE INDEX docs_command ON docs(command_id) WHERE command_id IS NOT NULL;
+          CREATE TABLE replicas (command_id TEXT NOT NULL, month TEXT NOT NULL, PRIMARY KEY (command_id, month))
+            WITHOUT ROWID;
+          CREATE TABLE forwards (kind TEXT NOT NULL, ref TEXT NOT NULL, target TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1, attempts INTEGER NOT NULL DEFAULT 0, due INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (kind, ref, target)) WITHOUT ROWID;
+          CREATE TABLE retag (id INTEGER PRIMARY KEY, tags TEXT NOT NULL);
+          INSERT INTO retag (id, tags)
+            SELECT d.id, d.tags
+              || CASE WHEN s.technician_id IS NOT NULL AND s.technician_id != ''
+                        AND s.technician_id NOT GLOB '*[^A-Za-z0-9_]*'
+                      THEN ' zt' || replace(s.technician_id, '_', '') ELSE '' END
+              || CASE WHEN c.exit_code IS NOT NULL AND c.exit_code != 0
+                      THEN ' zxnz zx' || CASE WHEN c.exit_code < 0 THEN 'n' || (-c.exit_code) ELSE c.exit_code END
+                      ELSE '' END
+              || CASE WHEN c.approval IN ('pending', 'granted', 'declined') THEN ' za' || c.approval ELSE '' END
+            FROM docs d JOIN sessions s ON s.id = d.session_id LEFT JOIN commands c ON c.id = d.command_id;
+          DELETE FROM retag WHERE tags = (SELECT tags FROM docs WHERE docs.id = retag.id);
+          INSERT INTO fts (fts, rowid, body, tags)
+            SELECT 'delete', d.id, d.body, d.tags FROM retag r JOIN docs d ON d.id = r.id;
+          UPDATE docs SET tags = (SELECT tags FROM retag WHERE retag.id = docs.id) WHERE id IN (SELECT id FROM retag);
+          INSERT INTO fts (rowid, body, tags) SELECT d.id, d.body, d.tags FROM retag r JOIN docs d ON d.id = r.id;
+          DROP TABLE retag;`,
+  },
 ];
+
+export { MIGRATIONS as SEARCH_INDEX_MIGRATIONS };
+
+/** A forward that cannot be delivered is retried after 2^attempts seconds (at most RETRY_MAX_MS), this many times. */
+const FORWARD_ATTEMPTS = 20;
+const RETRY_MAX_MS = 10 * 60_000;
+/** If this object dies before a forward is delivered, its alarm brings it back to finish within this time. */
+const FORWARD_GUARD_MS = 5_000;
 
 /** What a Session sends: its identity and record lines in ascending seq, all of one UTC month. */
 export interface IngestBatch {
@@ -62,7 +116,10 @@ export interface IngestBatch {
     machineId: string;
     clientId: string;
     hostname: string;
-    /** The session's current technician, when the sender knows it (else taken from session.opened/assigned). */
+    /**
+     * The session's technician as the sender last read it: used until the record itself names one (session.opened,
+     * session.assigned, in this month or an earlier one), which always outranks it.
+     */
     technicianId?: string | null;
   };
   events: { seq: number; line: string }[];
@@ -108,13 +165,56 @@ export interface SearchHit {
   highlights: [number, number][];
 }
 
+/**
+ * A command's changeable facts as shards exchange them, each with the record seq it was learned at (0: never). Seqs
+ * are the session's, so they order facts learned in different months; the newer fact wins.
+ */
+export interface CommandFacts {
+  commandId: string;
+  sessionId: string;
+  requestedBy: string | null;
+  state: string | null;
+  stateSeq: number;
+  exitCode: number | null;
+  exitSeq: number;
+  approval: ApprovalState;
+  approvalSeq: number;
+}
+
+/** A session's technician as shards exchange it (seq as for CommandFacts). */
+export interface SessionFacts {
+  sessionId: string;
+  technicianId: string | null;
+  technicianSeq: number;
+}
+
+export type CommandSyncReply = { held: false } | { held: true; home: boolean; facts: CommandFacts };
+export type SessionSyncReply = { held: false } | { held: true; opened: boolean; facts: SessionFacts };
+
 type Row = Record<string, SqlStorageValue>;
+type CommandRow = {
+  id: string;
+  session_id: string;
+  requested: number;
+  requested_by: string | null;
+  state: string | null;
+  state_seq: number;
+  exit_code: number | null;
+  exit_seq: number;
+  approval: ApprovalState;
+  approval_seq: number;
+  home: string | null;
+};
+type SessionRow = { through: number; technician_id: string | null; technician_seq: number; opened: number };
+type Forward = { kind: "command" | "session"; ref: string; target: string; version: number; attempts: number };
 
 const SNIPPET = "snippet(fts, 0, char(2), char(3), '…', 24)";
 const PLAIN_SNIPPET = "substr(d.body, 1, 240)";
 const DETAIL_COLUMNS = `d.session_id, d.seq, d.kind, d.ts, d.command_id, d.stream, d.offset, s.machine_id, s.client_id,
   s.technician_id, s.hostname, c.exit_code, c.approval, c.state`;
-const DETAIL_JOINS = "JOIN sessions s ON s.id = d.session_id LEFT JOIN commands c ON c.id = d.command_id";
+const DETAIL_JOINS = "CROSS JOIN sessions s ON s.id = d.session_id LEFT JOIN commands c ON c.id = d.command_id";
+/** Tokens of a document's tags that reflect facts (technician, exit, approval); the rest never change. */
+const FACT_TAG = /^z[txa]/;
 
 function toHit(row: Row, highlighted: boolean): SearchHit {
   const { snippet, highlights } = parseSnippet(String(row.raw ?? ""));
@@ -140,24 +240,74 @@ function toHit(row: Row, highlighted: boolean): SearchHit {
   };
 }
 
-function previousMonth(month: string): string {
-  const [y, m] = month.split("-").map(Number) as [number, number];
-  return m === 1
-    ? `${String(y - 1).padStart(4, "0")}-12`
-    : `${String(y).padStart(4, "0")}-${String(m - 1).padStart(2, "0")}`;
+const factsOf = (row: CommandRow): CommandFacts => ({
+  commandId: row.id,
+  sessionId: row.session_id,
+  requestedBy: row.requested_by,
+  state: row.state,
+  stateSeq: row.state_seq,
+  exitCode: row.exit_code,
+  exitSeq: row.exit_seq,
+  approval: row.approval,
+  approvalSeq: row.approval_seq,
+});
+
+/** What one record event (at `seq`) says about a command, as facts: the fields it does not mention have seq 0. */
+function factsFromEvent(sessionId: string, f: CommandFactUpdate, seq: number): CommandFacts {
+  return {
+    commandId: f.commandId,
+    sessionId,
+    requestedBy: f.requestedBy ?? null,
+    state: f.state ?? null,
+    stateSeq: f.state !== undefined ? seq : 0,
+    exitCode: f.exitCode ?? null,
+    exitSeq: "exitCode" in f ? seq : 0,
+    approval: f.approval ?? "none",
+    approvalSeq: f.approval !== undefined ? seq : 0,
+  };
+}
+
+/** The newer of each fact. */
+function mergeFacts(mine: CommandFacts, theirs: CommandFacts): CommandFacts {
+  const out = { ...mine, requestedBy: mine.requestedBy ?? theirs.requestedBy };
+  if (theirs.stateSeq > mine.stateSeq) Object.assign(out, { state: theirs.state, stateSeq: theirs.stateSeq });
+  if (theirs.exitSeq > mine.exitSeq) Object.assign(out, { exitCode: theirs.exitCode, exitSeq: theirs.exitSeq });
+  if (theirs.approvalSeq > mine.approvalSeq)
+    Object.assign(out, { approval: theirs.approval, approvalSeq: theirs.approvalSeq });
+  return out;
+}
+
+const sameFacts = (a: CommandFacts, b: CommandFacts) =>
+  a.requestedBy === b.requestedBy &&
+  a.state === b.state &&
+  a.stateSeq === b.stateSeq &&
+  a.exitCode === b.exitCode &&
+  a.exitSeq === b.exitSeq &&
+  a.approval === b.approval &&
+  a.approvalSeq === b.approvalSeq;
+
+const commandTags = (f: { exitCode: number | null; approval: ApprovalState }) =>
+  factTags({ exitCode: f.exitCode, approval: f.approval }).join(" ");
+
+/** A command's facts in column order: requested_by, state, state_seq, exit_code, exit_seq, approval, approval_seq. */
+function factValues(f: CommandFacts): (string | number | null)[] {
+  return [f.requestedBy, f.state, f.stateSeq, f.exitCode, f.exitSeq, f.approval, f.approvalSeq];
 }
 
 export class SearchIndex extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly cap: number;
   private meta: { tenant_id: string; month: string } | null = null;
+  /** The delivery of forwards under way, and whether more were written since it last looked. */
+  private delivering: Promise<void> | null = null;
+  private forwardsWritten = false;
+  private guardArmed = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     migrate(ctx.storage, MIGRATIONS);
-    const cap = Number(env.SEARCH_OUTPUT_CAP);
-    this.cap = Number.isSafeInteger(cap) && cap >= 0 ? cap : OUTPUT_INDEX_CAP;
+    this.cap = outputIndexCap(env);
     this.loadMeta();
   }
 
@@ -170,7 +320,8 @@ export class SearchIndex extends DurableObject<Env> {
 
   /**
    * Index a batch of a session's record. Idempotent: seqs at or below what this shard already holds for the session
-   * are ignored. Returns the highest seq now indexed for the session here.
+   * are ignored. Returns the highest seq now indexed for the session here. Facts for documents of earlier months are
+   * written to the outbox here and delivered after the answer.
    */
   async ingest(batch: IngestBatch): Promise<{ through: number; refused?: string }> {
     const s = batch.session;
@@ -205,62 +356,69 @@ export class SearchIndex extends DurableObject<Env> {
     if (meta.tenant_id !== s.tenantId || meta.month !== month)
       return this.refuse(s.sessionId, `shard ${meta.tenant_id}:${meta.month} got a batch for ${s.tenantId}:${month}`);
 
-    const orphans = new Map<string, CommandFactUpdate>();
     const through = this.ctx.storage.transactionSync(() => {
+      const before = this.sessionRow(s.sessionId);
       this.sql.exec(
-        `INSERT INTO sessions (id, machine_id, client_id, technician_id, hostname) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO sessions (id, machine_id, client_id, hostname) VALUES (?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET machine_id = excluded.machine_id, client_id = excluded.client_id,
-           hostname = excluded.hostname, technician_id = COALESCE(excluded.technician_id, technician_id)`,
+           hostname = excluded.hostname`,
         s.sessionId,
         s.machineId,
         s.clientId,
-        s.technicianId ?? null,
         s.hostname,
       );
-      let through = this.sql
-        .exec<{ through: number }>("SELECT through FROM sessions WHERE id = ?", s.sessionId)
-        .one().through;
-      const tags = (doc: IndexDoc) => docTags(doc, s);
+      let through = before?.through ?? 0;
+      let technician = { id: before?.technician_id ?? null, seq: before?.technician_seq ?? 0 };
+      let opened = before?.opened === 1;
+      // The sender's technician only fills in until the record says (session.opened, session.assigned, here or from
+      // another month): a feed reads it once and then sends batch after batch, so it may be older than their events.
+      if (s.technicianId && technician.seq === 0) technician = { id: s.technicianId, seq: 0 };
+      const docs: IndexDoc[] = [];
+      const retag = new Set<string>();
       for (const event of events) {
         if (event.seq <= through) continue;
         const entries = indexEntries(event, (commandId) => this.outputIndexed(commandId), this.cap);
-        if (entries.technicianId)
-          this.sql.exec("UPDATE sessions SET technician_id = ? WHERE id = ?", entries.technicianId, s.sessionId);
+        if (event.type === "session.opened") opened = true;
+        if (entries.technicianId && event.seq > technician.seq)
+          technician = { id: entries.technicianId, seq: event.seq };
         if (entries.command) {
           const requested = event.type === "command.requested";
-          this.applyFacts(s.sessionId, entries.command, requested);
-          const known = this.sql
-            .exec<{ requested: number }>("SELECT requested FROM commands WHERE id = ?", entries.command.commandId)
-            .one().requested;
-          if (!known) {
-            // The command was requested in an earlier month: that shard's copy of these facts is kept current too.
-            const { outputIndexed: _o, ...facts } = entries.command;
-            if (Object.keys(facts).length > 1)
-              orphans.set(facts.commandId, { ...(orphans.get(facts.commandId) ?? {}), ...facts });
-          }
+          const r = this.applyEvent(s.sessionId, entries.command, event.seq, requested);
+          if (r.tagsChanged) retag.add(entries.command.commandId);
+          if (r.changed) this.factsChanged(r.row, null);
         }
-        for (const doc of entries.docs) this.insertDoc(s.sessionId, doc, tags(doc));
+        docs.push(...entries.docs);
         through = event.seq;
       }
       through = Math.max(through, last);
-      this.sql.exec("UPDATE sessions SET through = MAX(through, ?) WHERE id = ?", through, s.sessionId);
+      this.sql.exec(
+        "UPDATE sessions SET through = MAX(through, ?), technician_id = ?, technician_seq = ?, opened = ? WHERE id = ?",
+        through,
+        technician.id,
+        technician.seq,
+        opened ? 1 : 0,
+        s.sessionId,
+      );
+      // Documents already here are re-tagged for the facts that changed; this batch's are written with them.
+      if (before && technician.id !== before.technician_id) this.retagSession(s.sessionId);
+      for (const commandId of retag) this.retagCommand(commandId);
+      const facts = new Map<string | null, DocFacts>();
+      for (const doc of docs) {
+        let f = facts.get(doc.commandId);
+        if (f === undefined) {
+          const c = doc.commandId ? this.commandRow(doc.commandId) : undefined;
+          f = { technicianId: technician.id, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null };
+          facts.set(doc.commandId, f);
+        }
+        this.insertDoc(s.sessionId, doc, docTags(doc, s, f));
+      }
+      // A session that began in an earlier month: that month's documents get this technician, and this shard gets
+      // the technician from there when the sender did not say.
+      if (!opened && (!before || technician.id !== before.technician_id))
+        this.enqueueForward("session", s.sessionId, "");
       return through;
     });
-    if (orphans.size > 0) {
-      const earlier = searchIndex(this.env, s.tenantId, previousMonth(month));
-      for (const update of orphans.values()) {
-        const prior = await earlier.commandFacts(s.tenantId, update);
-        if (prior) {
-          this.sql.exec(
-            `UPDATE commands SET requested_by = COALESCE(requested_by, ?),
-               approval = CASE WHEN approval = 'none' THEN ? ELSE approval END WHERE id = ?`,
-            prior.requestedBy,
-            prior.approval,
-            update.commandId,
-          );
-        }
-      }
-    }
+    this.kickForwards();
     return { through };
   }
 
@@ -287,60 +445,206 @@ export class SearchIndex extends DurableObject<Env> {
     );
   }
 
-  private applyFacts(sessionId: string, f: CommandFactUpdate, requested: boolean): void {
+  private sessionRow(sessionId: string): SessionRow | undefined {
+    return this.sql
+      .exec<SessionRow>("SELECT through, technician_id, technician_seq, opened FROM sessions WHERE id = ?", sessionId)
+      .toArray()[0];
+  }
+
+  private commandRow(commandId: string): CommandRow | undefined {
+    return this.sql
+      .exec<CommandRow>(
+        `SELECT id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval, approval_seq,
+           home FROM commands WHERE id = ?`,
+        commandId,
+      )
+      .toArray()[0];
+  }
+
+  private writeFacts(f: CommandFacts): void {
+    // Columns in factValues' order.
     this.sql.exec(
-      `INSERT INTO commands (id, session_id, requested, requested_by, state, exit_code, approval, output_indexed)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, 'none'), COALESCE(?8, 0))
-       ON CONFLICT (id) DO UPDATE SET
-         requested = MAX(requested, ?3),
-         requested_by = COALESCE(?4, requested_by),
-         state = COALESCE(?5, state),
-         exit_code = CASE WHEN ?9 THEN ?6 ELSE exit_code END,
-         approval = COALESCE(?7, approval),
-         output_indexed = COALESCE(?8, output_indexed)`,
+      `UPDATE commands SET requested_by = ?, state = ?, state_seq = ?, exit_code = ?, exit_seq = ?, approval = ?,
+         approval_seq = ? WHERE id = ?`,
+      ...factValues(f),
       f.commandId,
-      sessionId,
-      requested ? 1 : 0,
-      f.requestedBy ?? null,
-      f.state ?? null,
-      f.exitCode ?? null,
-      f.approval ?? null,
-      f.outputIndexed ?? null,
-      "exitCode" in f ? 1 : 0,
     );
   }
 
-  /** Facts learned in a later month about a command requested in this one. Returns what this shard knows of it. */
-  commandFacts(
-    tenantId: string,
+  /** A record event's facts about a command: the newer fact wins; says what changed. One read, at most one write. */
+  private applyEvent(
+    sessionId: string,
     update: CommandFactUpdate,
-  ): { requestedBy: string | null; approval: ApprovalState } | null {
-    if (!this.meta || this.meta.tenant_id !== tenantId) return null;
-    const row = this.sql
-      .exec<{ session_id: string; requested_by: string | null; approval: ApprovalState }>(
-        "SELECT session_id, requested_by, approval FROM commands WHERE id = ?",
-        update.commandId,
-      )
-      .toArray()[0];
+    seq: number,
+    requested: boolean,
+  ): { row: CommandRow; changed: boolean; tagsChanged: boolean } {
+    const row = this.commandRow(update.commandId);
+    const incoming = factsFromEvent(sessionId, update, seq);
+    if (!row) {
+      const f = mergeFacts(
+        { ...incoming, requestedBy: null, state: null, stateSeq: 0, exitCode: null, exitSeq: 0, approvalSeq: 0 },
+        incoming,
+      );
+      this.sql.exec(
+        `INSERT INTO commands (id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval,
+           approval_seq, output_indexed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        f.commandId,
+        sessionId,
+        requested ? 1 : 0,
+        ...factValues(f),
+        update.outputIndexed ?? 0,
+      );
+      const created: CommandRow = {
+        id: f.commandId,
+        session_id: sessionId,
+        requested: requested ? 1 : 0,
+        requested_by: f.requestedBy,
+        state: f.state,
+        state_seq: f.stateSeq,
+        exit_code: f.exitCode,
+        exit_seq: f.exitSeq,
+        approval: f.approval,
+        approval_seq: f.approvalSeq,
+        home: null,
+      };
+      // A command first seen here in a later month than its request: its home has facts this shard needs.
+      return { row: created, changed: true, tagsChanged: false };
+    }
+    const old = factsOf(row);
+    const merged = mergeFacts(old, incoming);
+    const changed = !sameFacts(old, merged);
+    if (changed || (requested && !row.requested) || update.outputIndexed !== undefined) {
+      this.sql.exec(
+        `UPDATE commands SET requested = MAX(requested, ?), output_indexed = COALESCE(?, output_indexed),
+           requested_by = ?, state = ?, state_seq = ?, exit_code = ?, exit_seq = ?, approval = ?, approval_seq = ?
+         WHERE id = ?`,
+        requested ? 1 : 0,
+        update.outputIndexed ?? null,
+        merged.requestedBy,
+        merged.state,
+        merged.stateSeq,
+        merged.exitCode,
+        merged.exitSeq,
+        merged.approval,
+        merged.approvalSeq,
+        row.id,
+      );
+    }
+    return {
+      row: { ...row, requested: requested ? 1 : row.requested },
+      changed,
+      tagsChanged: commandTags(old) !== commandTags(merged),
+    };
+  }
+
+  /**
+   * A command's facts changed here (`from`: the month that told us, if another): a command requested in an earlier
+   * month sends them home; at home, they go on to the other months holding documents of it.
+   */
+  private factsChanged(row: CommandRow, from: string | null): void {
+    if (!row.requested) {
+      this.enqueueForward("command", row.id, "");
+      return;
+    }
+    const replicas = this.sql
+      .exec<{ month: string }>("SELECT month FROM replicas WHERE command_id = ?", row.id)
+      .toArray()
+      .map((r) => r.month);
+    for (const month of replicas) if (month !== from) this.enqueueForward("command", row.id, month);
+  }
+
+  /** Merge facts another shard holds (the newer of each wins); re-tag this shard's documents if that changed them. */
+  private mergeCommand(row: CommandRow, theirs: CommandFacts): { facts: CommandFacts; changed: boolean } {
+    const old = factsOf(row);
+    const facts = mergeFacts(old, theirs);
+    const changed = !sameFacts(old, facts);
+    if (changed) {
+      this.writeFacts(facts);
+      if (commandTags(old) !== commandTags(facts)) this.retagCommand(row.id);
+    }
+    return { facts, changed };
+  }
+
+  private mergeSession(sessionId: string, theirs: SessionFacts): SessionFacts | null {
+    const row = this.sessionRow(sessionId);
     if (!row) return null;
-    const { outputIndexed: _o, ...facts } = update;
-    this.applyFacts(row.session_id, facts, false);
-    return { requestedBy: row.requested_by, approval: row.approval };
+    if (theirs.technicianSeq > row.technician_seq) {
+      this.sql.exec(
+        "UPDATE sessions SET technician_id = ?, technician_seq = ? WHERE id = ?",
+        theirs.technicianId,
+        theirs.technicianSeq,
+        sessionId,
+      );
+      if (theirs.technicianId !== row.technician_id) this.retagSession(sessionId);
+      return { sessionId, technicianId: theirs.technicianId, technicianSeq: theirs.technicianSeq };
+    }
+    return { sessionId, technicianId: row.technician_id, technicianSeq: row.technician_seq };
+  }
+
+  // ---- fact tags
+
+  private retagCommand(commandId: string): void {
+    this.retag("command_id = ?", commandId);
+  }
+
+  private retagSession(sessionId: string): void {
+    this.retag("session_id = ?", sessionId);
+  }
+
+  /** Give the documents that match `where` the tags of the facts as they are now (FTS5: delete, then insert). */
+  private retag(where: string, value: string): void {
+    const docs = this.sql
+      .exec<{ id: number; body: string; tags: string; session_id: string; command_id: string | null }>(
+        `SELECT id, body, tags, session_id, command_id FROM docs WHERE ${where}`,
+        value,
+      )
+      .toArray();
+    const technicians = new Map<string, string | null>();
+    const commands = new Map<string, CommandRow | undefined>();
+    for (const d of docs) {
+      let technicianId = technicians.get(d.session_id);
+      if (technicianId === undefined) {
+        technicianId = this.sessionRow(d.session_id)?.technician_id ?? null;
+        technicians.set(d.session_id, technicianId);
+      }
+      let c: CommandRow | undefined;
+      if (d.command_id) {
+        if (!commands.has(d.command_id)) commands.set(d.command_id, this.commandRow(d.command_id));
+        c = commands.get(d.command_id);
+      }
+      const tags = [
+        ...d.tags.split(" ").filter((t) => !FACT_TAG.test(t)),
+        ...factTags({ technicianId, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null }),
+      ].join(" ");
+      if (tags === d.tags) continue;
+      this.sql.exec(
+        "INSERT INTO fts (fts, rowid, body, tags) VALUES ('delete', CAST(? AS INTEGER), ?, ?)",
+        d.id,
+        d.body,
+        d.tags,
+      );
+      this.sql.exec("UPDATE docs SET tags = ? WHERE id = CAST(? AS INTEGER)", tags, d.id);
+      this.sql.exec("INSERT INTO fts (rowid, body, tags) VALUES (CAST(? AS INTEGER), ?, ?)", d.id, d.body, tags);
+    }
   }
 
   /** A free time key for a document: its millisecond's slots, or the next free key after them. */
   private insertDoc(sessionId: string, doc: IndexDoc, tags: string): void {
     const base = timeKey(Date.parse(doc.ts));
     const max = this.sql
-      .exec<{ m: number | null }>("SELECT MAX(id) AS m FROM docs WHERE id >= ? AND id < ?", base, base + KEY_SLOTS)
+      .exec<{ m: number | null }>(
+        "SELECT MAX(id) AS m FROM docs WHERE id >= CAST(? AS INTEGER) AND id < CAST(? AS INTEGER)",
+        base,
+        base + KEY_SLOTS,
+      )
       .one().m;
     let key = max === null ? base : max + 1;
     if (key >= base + KEY_SLOTS) {
-      while (this.sql.exec("SELECT 1 FROM docs WHERE id = ?", key).toArray().length > 0) key++;
+      while (this.sql.exec("SELECT 1 FROM docs WHERE id = CAST(? AS INTEGER)", key).toArray().length > 0) key++;
     }
     const inserted = this.sql.exec(
       `INSERT OR IGNORE INTO docs (id, session_id, seq, part, kind, ts, command_id, stream, offset, body, tags)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (CAST(? AS INTEGER), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       key,
       sessionId,
       doc.seq,
@@ -353,7 +657,206 @@ export class SearchIndex extends DurableObject<Env> {
       doc.text,
       tags,
     ).rowsWritten;
-    if (inserted > 0) this.sql.exec("INSERT INTO fts (rowid, body, tags) VALUES (?, ?, ?)", key, doc.text, tags);
+    if (inserted > 0)
+      this.sql.exec("INSERT INTO fts (rowid, body, tags) VALUES (CAST(? AS INTEGER), ?, ?)", key, doc.text, tags);
+  }
+
+  // ---- facts for other months: the outbox, and what other shards ask of this one
+
+  /** Note that a command's or session's facts are to be sent (target '': to the earlier months that hold it). */
+  private enqueueForward(kind: Forward["kind"], ref: string, target: string): void {
+    this.sql.exec(
+      `INSERT INTO forwards (kind, ref, target) VALUES (?, ?, ?)
+       ON CONFLICT (kind, ref, target) DO UPDATE SET version = version + 1, attempts = 0, due = 0`,
+      kind,
+      ref,
+      target,
+    );
+    this.forwardsWritten = true;
+  }
+
+  /** After a transaction that wrote forwards: deliver them now, in the background, with the alarm as a safety net. */
+  private kickForwards(): void {
+    if (!this.forwardsWritten) return;
+    if (!this.guardArmed) {
+      this.guardArmed = true;
+      void this.armAlarm(Date.now() + FORWARD_GUARD_MS);
+    }
+    void this.runForwards().catch((error) => console.error("search: delivering forwards failed", error));
+  }
+
+  private async armAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  override async alarm(): Promise<void> {
+    this.guardArmed = false;
+    await this.runForwards();
+    const next = this.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM forwards").one().due;
+    if (next !== null) await this.armAlarm(Math.max(next, Date.now() + 1_000));
+  }
+
+  /**
+   * Deliver the forwards that are due, or all of them now (`everything`: for operators and tests, rather than waiting
+   * for the retry). Returns how many are left (each waiting for its retry).
+   */
+  async deliverForwards(everything = false): Promise<{ pending: number }> {
+    if (everything) this.sql.exec("UPDATE forwards SET due = 0");
+    await this.runForwards();
+    return { pending: this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM forwards").one().n };
+  }
+
+  /** One delivery at a time; it goes on while forwards are written meanwhile. */
+  private runForwards(): Promise<void> {
+    this.forwardsWritten = true;
+    this.delivering ??= (async () => {
+      try {
+        while (this.forwardsWritten) {
+          this.forwardsWritten = false;
+          await this.deliverDue();
+        }
+      } finally {
+        this.delivering = null;
+      }
+    })();
+    return this.delivering;
+  }
+
+  /** One pass over the forwards due now (a failed one is due again only after its wait). */
+  private async deliverDue(): Promise<void> {
+    const meta = this.meta;
+    if (!meta) return;
+    const rows = this.sql
+      .exec<Forward>(
+        "SELECT kind, ref, target, version, attempts FROM forwards WHERE due <= ? ORDER BY due LIMIT 100",
+        Date.now(),
+      )
+      .toArray();
+    if (rows.length === 100) this.forwardsWritten = true;
+    let earlier: string[] | null = null;
+    for (const f of rows) {
+      let delivered = false;
+      try {
+        if (f.target === "" && earlier === null)
+          earlier = (await searchCatalog(this.env, meta.tenant_id).shards(meta.tenant_id)).filter(
+            (m) => m < meta.month,
+          );
+        delivered =
+          f.kind === "command"
+            ? await this.forwardCommand(f.ref, f.target, earlier ?? [])
+            : await this.forwardSession(f.ref, earlier ?? []);
+      } catch (error) {
+        console.error(`search: forwarding ${f.kind} ${f.ref} from ${meta.month} failed`, error);
+      }
+      const key = [f.kind, f.ref, f.target, f.version] as const;
+      if (delivered || f.attempts + 1 >= FORWARD_ATTEMPTS) {
+        if (!delivered)
+          console.error(`search: gave up forwarding ${f.kind} ${f.ref} from ${meta.month} to ${f.target || "home"}`);
+        // Unless it was written again meanwhile (then it goes again, with what is new).
+        this.sql.exec("DELETE FROM forwards WHERE kind = ? AND ref = ? AND target = ? AND version = ?", ...key);
+      } else {
+        const due = Date.now() + Math.min(RETRY_MAX_MS, 1000 * 2 ** f.attempts);
+        this.sql.exec(
+          "UPDATE forwards SET attempts = attempts + 1, due = ? WHERE kind = ? AND ref = ? AND target = ? AND version = ?",
+          due,
+          ...key,
+        );
+        await this.armAlarm(due);
+      }
+    }
+  }
+
+  /**
+   * Send a command's facts home (target '': the remembered home, else each earlier month, newest first, until the
+   * one where it was requested) or to one month that holds documents of it. True when delivered.
+   */
+  private async forwardCommand(commandId: string, target: string, earlier: string[]): Promise<boolean> {
+    const meta = this.meta as { tenant_id: string; month: string };
+    const row = this.commandRow(commandId);
+    if (!row) return true; // cleared since
+    if (target !== "") {
+      const reply = await searchIndex(this.env, meta.tenant_id, target).syncCommand(
+        meta.tenant_id,
+        meta.month,
+        factsOf(row),
+      );
+      if (reply.held) this.ctx.storage.transactionSync(() => this.mergeReply(commandId, reply.facts));
+      return true;
+    }
+    const months = row.home ? [row.home] : earlier;
+    for (const month of months) {
+      const reply = await searchIndex(this.env, meta.tenant_id, month).syncCommand(
+        meta.tenant_id,
+        meta.month,
+        factsOf(this.commandRow(commandId) ?? row),
+      );
+      if (!reply.held) continue;
+      this.ctx.storage.transactionSync(() => {
+        this.mergeReply(commandId, reply.facts);
+        if (reply.home) this.sql.exec("UPDATE commands SET home = ? WHERE id = ?", month, commandId);
+      });
+      if (reply.home) return true;
+    }
+    // Not found (the home is being rebuilt, or forgot): walk all earlier months next time.
+    if (row.home) this.sql.exec("UPDATE commands SET home = NULL WHERE id = ?", commandId);
+    return false;
+  }
+
+  private mergeReply(commandId: string, theirs: CommandFacts): void {
+    const row = this.commandRow(commandId);
+    if (row) this.mergeCommand(row, theirs);
+  }
+
+  /** Send a session's technician to every earlier month back to the one that holds its opening. */
+  private async forwardSession(sessionId: string, earlier: string[]): Promise<boolean> {
+    const meta = this.meta as { tenant_id: string; month: string };
+    for (const month of earlier) {
+      const row = this.sessionRow(sessionId);
+      if (!row) return true; // cleared since
+      const reply = await searchIndex(this.env, meta.tenant_id, month).syncSession(meta.tenant_id, {
+        sessionId,
+        technicianId: row.technician_id,
+        technicianSeq: row.technician_seq,
+      });
+      if (!reply.held) continue;
+      this.ctx.storage.transactionSync(() => this.mergeSession(sessionId, reply.facts));
+      if (reply.opened) break;
+    }
+    return true;
+  }
+
+  /**
+   * Another month's facts about a command (`from`: that month). The newer of each fact wins here; the answer is this
+   * shard's facts after the merge, and whether this is the command's home (where it was requested).
+   */
+  syncCommand(tenantId: string, from: string, theirs: CommandFacts): CommandSyncReply {
+    if (!this.meta || this.meta.tenant_id !== tenantId) return { held: false };
+    const month = this.meta.month;
+    const reply = this.ctx.storage.transactionSync((): CommandSyncReply => {
+      const row = this.commandRow(theirs.commandId);
+      if (!row || row.session_id !== theirs.sessionId) return { held: false };
+      const { facts, changed } = this.mergeCommand(row, theirs);
+      const home = row.requested === 1;
+      if (home && from !== month) {
+        this.sql.exec("INSERT OR IGNORE INTO replicas (command_id, month) VALUES (?, ?)", row.id, from);
+        if (changed) this.factsChanged(row, from);
+      }
+      return { held: true, home, facts };
+    });
+    this.kickForwards();
+    return reply;
+  }
+
+  /** A later month's technician of a session: the newer wins here. */
+  syncSession(tenantId: string, theirs: SessionFacts): SessionSyncReply {
+    if (!this.meta || this.meta.tenant_id !== tenantId) return { held: false };
+    return this.ctx.storage.transactionSync((): SessionSyncReply => {
+      const facts = this.mergeSession(theirs.sessionId, theirs);
+      if (!facts) return { held: false };
+      const opened = this.sessionRow(theirs.sessionId)?.opened === 1;
+      return { held: true, opened, facts };
+    });
   }
 
   // ---- search
@@ -366,11 +869,15 @@ export class SearchIndex extends DurableObject<Env> {
       if (!built.ok) return [];
       userMatch = built.match;
     }
+    // Every filter is in the MATCH (as tags), so FTS5 intersects doclists instead of the shard scanning matches.
     const match = composeMatch(userMatch, {
       kinds: query.kinds ?? undefined,
       clientId: query.clientId,
       machineId: query.machineId,
       sessionId: query.sessionId,
+      technicianId: query.technicianId,
+      exit: query.exit,
+      approval: query.approval,
     });
     const id = match ? "f.rowid" : "d.id";
     const where: string[] = [];
@@ -380,12 +887,16 @@ export class SearchIndex extends DurableObject<Env> {
       params.push(match);
     }
     // Date range and cursor as time-key ranges: answered by the rowid order itself. Keys are cast because workerd
-    // binds numbers beyond 32 bits as REAL, and FTS5 ignores a rowid constraint that is not an integer.
-    where.push(`${id} >= CAST(? AS INTEGER)`, `${id} < CAST(? AS INTEGER)`);
-    params.push(
-      query.fromMs === null ? 0 : timeKey(query.fromMs),
-      query.toMs === null ? Number.MAX_SAFE_INTEGER : timeKey(query.toMs),
-    );
+    // binds numbers beyond 32 bits as REAL, and FTS5 ignores a rowid constraint that is not an integer. No bound, no
+    // constraint: FTS5 ranks faster without one.
+    if (query.fromMs !== null) {
+      where.push(`${id} >= CAST(? AS INTEGER)`);
+      params.push(timeKey(query.fromMs));
+    }
+    if (query.toMs !== null) {
+      where.push(`${id} < CAST(? AS INTEGER)`);
+      params.push(timeKey(query.toMs));
+    }
     const rankExpr = match && query.order === "best" && userMatch ? "f.rank" : "0";
     const c = query.cursor;
     if (c) {
@@ -397,22 +908,26 @@ export class SearchIndex extends DurableObject<Env> {
         params.push(c.key);
       }
     }
+    // The facts are checked once more against the tables the tags come from (every match passes but for exit=0: a
+    // command that has not finished has no exit tag either). Only the rows looked at are joined.
+    const facts: string[] = [];
     if (query.technicianId !== null) {
-      where.push("s.technician_id = ?");
+      facts.push("s.technician_id = ?");
       params.push(query.technicianId);
     }
-    if (query.exit === "nonzero") where.push("c.exit_code IS NOT NULL AND c.exit_code != 0");
+    if (query.exit === "nonzero") facts.push("c.exit_code IS NOT NULL AND c.exit_code != 0");
     else if (query.exit !== null) {
-      where.push("c.exit_code = ?");
+      facts.push("c.exit_code = ?");
       params.push(query.exit);
     }
     if (query.approval !== null) {
-      where.push("c.approval = ?");
+      facts.push("c.approval = ?");
       params.push(query.approval);
     }
-    const from = match ? "fts f JOIN docs d ON d.id = f.rowid" : "docs d";
+    // CROSS JOINs keep FTS5 (or docs, newest first) the outer loop: SQLite never starts from a facts table.
+    const from = match ? "fts f CROSS JOIN docs d ON d.id = f.rowid" : "docs d";
     const joins = `${from} ${DETAIL_JOINS}`;
-    const filter = where.join(" AND ");
+    const filter = [...where, ...facts].join(" AND ") || "1";
     if (rankExpr === "0") {
       // Time order is the index's own order: no sort, and the snippet is computed only for the rows returned.
       const snippet = userMatch ? SNIPPET : PLAIN_SNIPPET;
@@ -426,10 +941,12 @@ export class SearchIndex extends DurableObject<Env> {
         .toArray()
         .map((row) => toHit(row, userMatch !== null));
     }
-    // Rank order sorts every match: first the keys alone, then details and snippets for the page.
+    // Rank order ranks every match: first the keys alone (FTS5 only, unless a fact is to be checked), then details
+    // and snippets for the page.
     const keys = this.sql
       .exec<{ key: number; rank: number }>(
-        `SELECT ${id} AS key, ${rankExpr} AS rank FROM ${joins} WHERE ${filter} ORDER BY ${rankExpr}, ${id} DESC LIMIT ?`,
+        `SELECT ${id} AS key, ${rankExpr} AS rank FROM ${facts.length > 0 ? joins : "fts f"} WHERE ${filter}
+         ORDER BY ${rankExpr}, ${id} DESC LIMIT ?`,
         ...params,
         query.limit,
       )
@@ -441,7 +958,7 @@ export class SearchIndex extends DurableObject<Env> {
   private hit(key: number, rank: number, match: string): SearchHit | null {
     const row = this.sql
       .exec<Row>(
-        `SELECT f.rowid AS key, ${SNIPPET} AS raw, ${DETAIL_COLUMNS} FROM fts f JOIN docs d ON d.id = f.rowid
+        `SELECT f.rowid AS key, ${SNIPPET} AS raw, ${DETAIL_COLUMNS} FROM fts f CROSS JOIN docs d ON d.id = f.rowid
          ${DETAIL_JOINS} WHERE fts MATCH ? AND f.rowid = CAST(? AS INTEGER)`,
         match,
         key,
@@ -473,15 +990,17 @@ export class SearchIndex extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
     migrate(this.ctx.storage, MIGRATIONS);
     this.meta = null;
+    this.guardArmed = false;
   }
 
-  /** Counts, for tests, the benchmark and operators. */
-  stats(): { docs: number; sessions: number; commands: number; bytes: number } {
+  /** Counts, for tests, the benchmark and operators (`forwards`: facts waiting to reach another month). */
+  stats(): { docs: number; sessions: number; commands: number; forwards: number; bytes: number } {
     const one = (q: string) => this.sql.exec<{ n: number }>(q).one().n;
     return {
       docs: one("SELECT COUNT(*) AS n FROM docs"),
       sessions: one("SELECT COUNT(*) AS n FROM sessions"),
       commands: one("SELECT COUNT(*) AS n FROM commands"),
+      forwards: one("SELECT COUNT(*) AS n FROM forwards"),
       bytes: this.ctx.storage.sql.databaseSize,
     };
   }
