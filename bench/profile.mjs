@@ -4,11 +4,12 @@
 //   - CPU seconds used by each process (workerd, the runtime, the rest), read from /proc
 //   - the Worker's hottest functions by self time (a V8 CPU profile taken through workerd's DevTools inspector)
 //   - the runtime's hottest functions by self time (node --cpu-prof)
-// A diagnostic beside `npm run bench`: nothing is written to bench/RESULTS.md.
+// A diagnostic beside `npm run bench`; the summary is appended to bench/RESULTS.md with the machine's description.
 
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, type as osType, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
@@ -150,17 +151,24 @@ await new Promise((resolve) => {
 });
 await server.stop();
 
-console.log(`\ncaptured ${MIB} MiB in ${seconds.toFixed(1)} s = ${(MIB / seconds).toFixed(1)} MiB/s\n`);
-console.log("CPU seconds per process (per MiB)");
+const report = [`captured ${MIB} MiB in ${seconds.toFixed(1)} s = ${(MIB / seconds).toFixed(1)} MiB/s`, ""];
+report.push("CPU seconds per process (per MiB)", "");
 for (const [pid, cpu] of used.filter(([, cpu]) => cpu > 0.05)) {
   const name = pid === runtimeProcess.pid ? "runtime" : processName(pid);
-  console.log(`  ${name.padEnd(12)} ${cpu.toFixed(1).padStart(6)} s  (${((cpu * 1000) / MIB).toFixed(1)} ms/MiB)`);
+  report.push(`    ${name.padEnd(12)} ${cpu.toFixed(1).padStart(6)} s  (${((cpu * 1000) / MIB).toFixed(1)} ms/MiB)`);
 }
 const worker = hottest(workerProfile);
-console.log(`\nWorker (workerd): hottest functions by self time, of ${worker.total.toFixed(1)} s sampled`);
-for (const line of worker.lines) console.log(line);
+report.push("", `Worker (workerd): hottest functions by self time, of ${worker.total.toFixed(1)} s sampled`, "");
+report.push(...worker.lines.map((line) => `    ${line}`));
 for (const file of readdirSync(runtimeProfiles)) {
   const result = hottest(JSON.parse(readFileSync(join(runtimeProfiles, file), "utf8")));
-  console.log(`\nruntime: hottest functions by self time, of ${result.total.toFixed(1)} s sampled`);
-  for (const line of result.lines) console.log(line);
+  report.push("", `runtime: hottest functions by self time, of ${result.total.toFixed(1)} s sampled`, "");
+  report.push(...result.lines.map((line) => `    ${line}`));
 }
+console.log(`\n${report.join("\n")}`);
+const machine = `${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osType()} ${release()}, Node ${process.version}`;
+appendFileSync(
+  join(root, "bench/RESULTS.md"),
+  `\n## ${new Date().toISOString()} — where the CPU goes (\`npm run bench:profile\`)\n\nMachine: ${machine}\n\n${report.join("\n")}\n`,
+);
+console.log("\nappended to bench/RESULTS.md");

@@ -32,7 +32,6 @@ import {
   type StartedFrame,
   shellsFor,
   summarizeCommand,
-  toBase64,
 } from "@caisey/core";
 import { decodeBase64, encodeBase64, sha256, sha256Hex } from "../crypto.ts";
 import { type Env, machine, outputIndexCap, searchIndex, tenant } from "../env.ts";
@@ -1007,7 +1006,12 @@ export class Session extends DurableObject<Env> {
     const bytes = received.subarray(committed - header.offset);
     const column = header.stream === "stdout" ? "stdout_committed" : "stderr_committed";
     this.ctx.storage.transactionSync(() => {
-      this.appendOutput(actor, { commandId: c.id, stream: header.stream, offset: committed, data: encodeBase64(bytes) });
+      this.appendOutput(actor, {
+        commandId: c.id,
+        stream: header.stream,
+        offset: committed,
+        data: encodeBase64(bytes),
+      });
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, end, c.id);
     });
     this.hashOutput(c.id, header.stream, committed, bytes);
