@@ -41,9 +41,8 @@ function rssKiB(pid) {
   }
 }
 
-/** RSS of a process and all its descendants. */
-function treeRssKiB(pid) {
-  let total = rssKiB(pid);
+/** A process and all its descendants (found once: running pgrep on every sample would steal a core from the run). */
+function processTree(pid) {
   let children = [];
   try {
     children = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
@@ -52,8 +51,7 @@ function treeRssKiB(pid) {
       .filter(Boolean)
       .map(Number);
   } catch {}
-  for (const child of children) total += treeRssKiB(child);
-  return total;
+  return [pid, ...children.flatMap(processTree)];
 }
 
 function percentile(values, p) {
@@ -167,11 +165,15 @@ for (let i = -WARMUP; i < COMMANDS; i++) {
 watcher.ws.close();
 
 // capture
+const serverProcesses = processTree(server.proc.child.pid);
 let runtimePeakKiB = 0;
 let serverPeakKiB = 0;
 const sampler = setInterval(() => {
   runtimePeakKiB = Math.max(runtimePeakKiB, rssKiB(proc.child.pid));
-  serverPeakKiB = Math.max(serverPeakKiB, treeRssKiB(server.proc.child.pid));
+  serverPeakKiB = Math.max(
+    serverPeakKiB,
+    serverProcesses.reduce((sum, pid) => sum + rssKiB(pid), 0),
+  );
 }, 100);
 const captureStart = performance.now();
 const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, { command, shell: "bash" });

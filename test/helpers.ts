@@ -14,9 +14,9 @@ const NODE = process.execPath;
 const RUNTIME = join(ROOT, "packages/runtime/dist/caisey-runtime.mjs");
 /**
  * The V8 heap settings `npm run runtime` starts the runtime with (package.json; a test keeps the two equal): a small
- * young generation and an old-generation ceiling keep its memory under ~140 MB while output streams, instead of ~180.
+ * young generation and an old-generation ceiling keep its memory near 120 MB while output streams, instead of ~180.
  */
-export const RUNTIME_NODE_FLAGS = ["--max-semi-space-size=8", "--max-old-space-size=256"];
+export const RUNTIME_NODE_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=256"];
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `caisey-${prefix}-`));
