@@ -6,7 +6,7 @@
 //              pipe read by Node, and `ssh localhost` into a file when an sshd answers without a password
 //   latency    POST /commands of `echo x` → command.finished (seen on a live socket) and → first live event, after 20
 //              uncounted warm-up commands, before the capture
-//   memory     runtime RSS idle and while streaming; server (wrangler + workerd) RSS while streaming
+//   memory     runtime RSS idle and while streaming; server (Miniflare + workerd) RSS while streaming
 //
 // Environment: BENCH_MIB (default 256), BENCH_COMMANDS (default 200).
 

@@ -1,4 +1,4 @@
-// Real processes for end-to-end tests: the server (`npm start`'s script, wrangler + workerd) on a free port with a
+// Real processes for end-to-end tests: the server (`npm start`'s script: the Worker bundle in workerd) on a free port with a
 // temporary data dir, and runtimes enrolled into temporary dirs. Every process gets its own process group so a test
 // can kill it (and everything it spawned) the way a crash would.
 
