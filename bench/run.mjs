@@ -12,7 +12,7 @@
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, type as osType, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,6 +75,10 @@ const payloadFile = join(dir, "payload.bin");
   const buf = Buffer.alloc(MIB * 1024 * 1024);
   for (let i = 0; i < MIB; i++) chunk.copy(buf, i * chunk.length);
   writeFileSync(payloadFile, buf);
+  // On disk before anything is timed: otherwise the kernel writes a GiB back during the latency measurement.
+  const fd = openSync(payloadFile, "r");
+  fsyncSync(fd);
+  closeSync(fd);
 }
 const payloadSha = createHash("sha256").update(readFileSync(payloadFile)).digest("hex");
 const command = `cat '${payloadFile}'`;
