@@ -6,43 +6,20 @@
 //   - the runtime's hottest functions by self time (node --cpu-prof)
 // A diagnostic beside `npm run bench`; the summary is appended to bench/RESULTS.md with the machine's description.
 
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, type as osType, release, totalmem } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import WebSocket from "ws";
+import { appendResults, cpuSeconds, processTree, root } from "./common.mjs";
 
 if (process.argv.includes("--help")) {
   console.log("usage: npm run bench:profile   (BENCH_MIB=128)\nPrints CPU time per process and the hottest functions.");
   process.exit(0);
 }
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MIB = Number(process.env.BENCH_MIB ?? 128);
 const { startServer, setupOrganization, enrollRuntime, waitOnline, tempDir, freePort, RUNTIME_NODE_FLAGS } =
   await import("../test/helpers.ts");
-
-/** User + system CPU seconds of a process so far. */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function processTree(pid) {
-  const all = [pid];
-  try {
-    const children = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
-      .trim()
-      .split("\n");
-    for (const child of children.filter(Boolean)) all.push(...processTree(Number(child)));
-  } catch {}
-  return all;
-}
 
 const processName = (pid) => {
   try {
@@ -166,9 +143,4 @@ for (const file of readdirSync(runtimeProfiles)) {
   report.push(...result.lines.map((line) => `    ${line}`));
 }
 console.log(`\n${report.join("\n")}`);
-const machine = `${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osType()} ${release()}, Node ${process.version}`;
-appendFileSync(
-  join(root, "bench/RESULTS.md"),
-  `\n## ${new Date().toISOString()} — where the CPU goes (\`npm run bench:profile\`)\n\nMachine: ${machine}\n\n${report.join("\n")}\n`,
-);
-console.log("\nappended to bench/RESULTS.md");
+appendResults("where the CPU goes (`npm run bench:profile`)", report.join("\n"));

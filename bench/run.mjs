@@ -10,15 +10,13 @@
 //
 // Environment: BENCH_MIB (default 256), BENCH_COMMANDS (default 200).
 
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, type as osType, release, totalmem } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import WebSocket from "ws";
+import { appendResults, processTree, rssKiB } from "./common.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MIB = Number(process.env.BENCH_MIB ?? 256);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 200);
 const WARMUP = 20;
@@ -32,40 +30,10 @@ if (process.argv.includes("--help")) {
 // The same real-process helpers the end-to-end tests use (Node 22 runs their TypeScript directly).
 const { startServer, setupOrganization, enrollRuntime, waitOnline, tempDir } = await import("../test/helpers.ts");
 
-function rssKiB(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-/** A process and all its descendants (found once: running pgrep on every sample would steal a core from the run). */
-function processTree(pid) {
-  let children = [];
-  try {
-    children = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map(Number);
-  } catch {}
-  return [pid, ...children.flatMap(processTree)];
-}
-
 function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
-
-const machine = {
-  cpu: cpus()[0]?.model ?? "unknown",
-  cores: cpus().length,
-  memoryGiB: Math.round(totalmem() / 2 ** 30),
-  os: `${osType()} ${release()}`,
-  node: process.version,
-};
 
 // ---- the payload: random bytes in a file, so generating them is not measured
 const dir = tempDir("bench");
@@ -232,10 +200,4 @@ const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).jo
 const table = [line(header), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.map(line)].join("\n");
 console.log(table);
 
-const results = join(root, "bench/RESULTS.md");
-if (!existsSync(results)) writeFileSync(results, "# Benchmark results\n\nAppended by `npm run bench`; newest last.\n");
-appendFileSync(
-  results,
-  `\n## ${new Date().toISOString()}\n\nMachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}\n\n${table}\n`,
-);
-console.log(`\nappended to ${results}`);
+appendResults("", table);

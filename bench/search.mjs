@@ -15,13 +15,12 @@
 //            after a post-pass that gives the raw documents of failed commands their exit tags.
 
 import { spawn } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, type as osType, release, tmpdir, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { fileURLToPath } from "node:url";
+import { appendResults, root } from "./common.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // The core modules the bench needs, one by one (Node strips their types; the package index pulls in more).
 const core = {
   ...(await import("../packages/core/src/record.ts")),
@@ -54,14 +53,6 @@ if (process.argv.includes("--help")) {
   );
   process.exit(0);
 }
-
-const machineInfo = {
-  cpu: cpus()[0]?.model ?? "unknown",
-  cores: cpus().length,
-  memoryGiB: Math.round(totalmem() / 2 ** 30),
-  os: `${osType()} ${release()}`,
-  node: process.version,
-};
 
 // ---- deterministic synthetic MSP data
 let seed = 0x5eed;
@@ -677,13 +668,7 @@ const summary = [
 ];
 const out = `${table(["measure", "value"], summary)}\n\n${table(header, rows)}`;
 console.log(`\n${out}`);
-const results = join(root, "bench/RESULTS.md");
-if (!existsSync(results)) writeFileSync(results, "# Benchmark results\n\nAppended by `npm run bench`; newest last.\n");
-appendFileSync(
-  results,
-  `\n## ${new Date().toISOString()} — search (\`npm run bench:search\`)\n\nMachine: ${machineInfo.cpu}, ${machineInfo.cores} cores, ${machineInfo.memoryGiB} GiB, ${machineInfo.os}, Node ${machineInfo.node}\n\n${out}\n`,
-);
-console.log(`\nappended to ${results}`);
+appendResults("search (`npm run bench:search`)", out);
 raw.close();
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);

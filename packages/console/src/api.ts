@@ -1,5 +1,7 @@
 // Same-origin JSON client for the Caisey API. Cookie-authenticated; every POST carries the CSRF header.
 
+import type { MachineSummary, SearchResult, SessionSummary } from "@caisey/core/views";
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -71,6 +73,9 @@ function upperFirst(text: string): string {
 }
 
 // ---- shapes the console reads (only the fields it uses) ----
+
+export type { SearchResult, SessionSummary };
+export type Machine = MachineSummary;
 
 export type Role = "owner" | "dispatcher" | "technician" | "contact";
 export const STAFF_ROLES = ["owner", "dispatcher", "technician"] as const;
@@ -168,36 +173,6 @@ export interface AuditEntry {
   address: string | null;
 }
 
-export interface SessionSummary {
-  id: string;
-  machineId: string;
-  clientId: string;
-  technicianId: string;
-  ticket: string | null;
-  state: string;
-  openedAt: string;
-  closedAt: string | null;
-  commandCount: number;
-  failedCount: number;
-  approvalCount?: number;
-}
-
-export interface Machine {
-  id: string;
-  hostname: string;
-  clientId: string;
-  clientName?: string;
-  os: string;
-  osVersion?: string;
-  arch?: string;
-  runtimeVersion?: string;
-  online: boolean;
-  lastSeenAt: string | null;
-  enrolledAt?: string;
-  revoked?: boolean;
-  lastUser?: string | null;
-}
-
 /** One change on a machine's timeline: a command classified as a change that ran there. */
 export interface MachineChange {
   commandId: string;
@@ -242,26 +217,6 @@ export interface Approval {
   decidedByName: string | null;
   decidedAt: string | null;
   comment: string | null;
-}
-
-export interface SearchResult {
-  sessionId: string;
-  machineId: string;
-  clientId: string;
-  technicianId: string | null;
-  hostname: string;
-  seq: number;
-  ts: string;
-  kind: "command" | "output" | "chat" | "note";
-  commandId: string | null;
-  stream: "stdout" | "stderr" | null;
-  offset: number | null;
-  exitCode: number | null;
-  state: string | null;
-  approval: "pending" | "granted" | "declined" | "none" | null;
-  snippet: string;
-  /** [start, end) offsets into snippet (UTF-16 code units). */
-  highlights: [number, number][];
 }
 
 export interface SessionInfo {

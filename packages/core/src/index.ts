@@ -12,3 +12,4 @@ export * from "./record.ts";
 export * from "./search.ts";
 export * from "./shells.ts";
 export * from "./summary.ts";
+export * from "./views.ts";

@@ -930,16 +930,16 @@ export class Session extends DurableObject<Env> {
     }
   }
 
-  private ack(commandId: string): AckFrame {
-    const fresh = this.command(commandId) as CommandRow;
+  /** What is committed for a command, from its row as it stands after this frame. */
+  private ack(c: CommandRow): AckFrame {
     return {
       t: "ack",
       sessionId: (this.row() as SessionRow).id,
-      commandId,
-      started: fresh.started_at !== null,
-      stdout: fresh.stdout_committed,
-      stderr: fresh.stderr_committed,
-      finished: FINAL_COMMAND_STATES.has(fresh.state),
+      commandId: c.id,
+      started: c.started_at !== null,
+      stdout: c.stdout_committed,
+      stderr: c.stderr_committed,
+      finished: FINAL_COMMAND_STATES.has(c.state),
     };
   }
 
@@ -965,15 +965,16 @@ export class Session extends DurableObject<Env> {
         void tenant(this.env, s.tenant_id)
           .machineUser(s.machine_id, frame.user)
           .catch((error: unknown) => console.error("machine user not recorded", error));
+        return ok(this.ack(this.command(c.id) as CommandRow));
       }
-      return ok(this.ack(c.id));
+      return ok(this.ack(c));
     }
-    if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c.id));
+    if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c));
     if (c.stdout_committed < frame.stdoutBytes || c.stderr_committed < frame.stderrBytes) {
-      return ok(this.ack(c.id)); // output still missing: the runtime resends it before finishing again
+      return ok(this.ack(c)); // output still missing: the runtime resends it before finishing again
     }
     this.finishCommand(c, actor, frame, frame);
-    return ok(this.ack(c.id));
+    return ok(this.ack(this.command(c.id) as CommandRow));
   }
 
   /** Output bytes from this session's machine (a binary frame). Returns what is committed, for the runtime's outbox. */
@@ -981,10 +982,9 @@ export class Session extends DurableObject<Env> {
     const found = this.machineCommand(machineId, header);
     if (!found.ok) return found;
     const { c } = found.value;
-    if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c.id));
+    if (FINAL_COMMAND_STATES.has(c.state)) return ok(this.ack(c));
     if (c.state !== "running") return fail(409, "not_started", "output before command.started");
-    this.commitOutput(c, header, bytes, `machine:${machineId}`);
-    return ok(this.ack(c.id));
+    return ok(this.ack(this.commitOutput(c, header, bytes, `machine:${machineId}`)));
   }
 
   private machineCommand(
@@ -998,11 +998,14 @@ export class Session extends DurableObject<Env> {
     return ok({ s, c });
   }
 
-  /** Exactly-once output: bytes below the committed length are already in the record and are skipped. */
-  private commitOutput(c: CommandRow, header: OutputHeader, received: Uint8Array, actor: string): void {
+  /**
+   * Exactly-once output: bytes below the committed length are already in the record and are skipped. Returns the
+   * command's row as it stands afterwards (the ack is made from it without reading it again).
+   */
+  private commitOutput(c: CommandRow, header: OutputHeader, received: Uint8Array, actor: string): CommandRow {
     const committed = header.stream === "stdout" ? c.stdout_committed : c.stderr_committed;
     const end = header.offset + received.length;
-    if (end <= committed || header.offset > committed) return; // duplicate, or a gap the runtime fills on resend
+    if (end <= committed || header.offset > committed) return c; // duplicate, or a gap the runtime fills on resend
     const bytes = received.subarray(committed - header.offset);
     const column = header.stream === "stdout" ? "stdout_committed" : "stderr_committed";
     this.ctx.storage.transactionSync(() => {
@@ -1015,6 +1018,7 @@ export class Session extends DurableObject<Env> {
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, end, c.id);
     });
     this.hashOutput(c.id, header.stream, committed, bytes);
+    return { ...c, [column]: end };
   }
 
   private hashOutput(commandId: string, stream: string, before: number, bytes: Uint8Array): void {
@@ -1192,9 +1196,9 @@ export class Session extends DurableObject<Env> {
         let considered = 0;
         for (const row of rows) {
           if (row.record !== null) {
-            month ??= monthOf(row.record);
-            if (monthOf(row.record) !== month || (events.length > 0 && bytes + row.record.length > INDEX_BATCH_BYTES))
-              break;
+            const rowMonth = monthOf(row.record);
+            month ??= rowMonth;
+            if (rowMonth !== month || (events.length > 0 && bytes + row.record.length > INDEX_BATCH_BYTES)) break;
             events.push({ seq: row.seq, line: row.record });
             bytes += row.record.length;
           }

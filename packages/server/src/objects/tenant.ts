@@ -2,7 +2,7 @@
 // of sessions. Every lookup here is already tenant-scoped: an id from another tenant simply is not in these tables.
 
 import { DurableObject } from "cloudflare:workers";
-import type { MachineFacts, Role } from "@caisey/core";
+import type { MachineFacts, MachineSummary, Role, SessionSummary } from "@caisey/core";
 import { type ApprovalPolicy, fromBase64, newId, randomBytes, toBase64, toBase64Url, utf8 } from "@caisey/core";
 import type { Env } from "../env.ts";
 import { migrate } from "../migrations.ts";
@@ -123,36 +123,6 @@ export async function signWebhook(secret: string, id: string, timestamp: string,
 export interface By {
   actor: string;
   address: string | null;
-}
-
-export interface MachineSummary {
-  id: string;
-  hostname: string;
-  clientId: string;
-  clientName: string;
-  os: string;
-  osVersion: string;
-  arch: string;
-  runtimeVersion: string;
-  online: boolean;
-  lastSeenAt: string | null;
-  enrolledAt: string;
-  revoked: boolean;
-  lastUser: string | null;
-}
-
-export interface SessionSummary {
-  id: string;
-  machineId: string;
-  clientId: string;
-  technicianId: string;
-  ticket: string | null;
-  state: string;
-  openedAt: string;
-  closedAt: string | null;
-  commandCount: number;
-  failedCount: number;
-  approvalCount: number;
 }
 
 const CONSOLE_TOKEN_TTL_MS = 7 * 24 * 3600 * 1000;

@@ -13,6 +13,7 @@ import {
   SEARCH_KINDS,
   SEARCH_QUERY_MAX,
   type SearchKind,
+  type SearchResult,
 } from "@caisey/core";
 import type { Hono } from "hono";
 import { z } from "zod";
@@ -124,24 +125,26 @@ export function searchRoutes(app: Hono<AppEnv>): void {
       p.limit,
     );
     return c.json({
-      results: hits.map((h) => ({
-        sessionId: h.sessionId,
-        machineId: h.machineId,
-        clientId: h.clientId,
-        technicianId: h.technicianId,
-        hostname: h.hostname,
-        seq: h.seq,
-        ts: h.ts,
-        kind: h.kind,
-        commandId: h.commandId,
-        stream: h.stream,
-        offset: h.offset,
-        exitCode: h.exitCode,
-        state: h.commandState,
-        approval: h.approval,
-        snippet: h.snippet,
-        highlights: h.highlights,
-      })),
+      results: hits.map(
+        (h): SearchResult => ({
+          sessionId: h.sessionId,
+          machineId: h.machineId,
+          clientId: h.clientId,
+          technicianId: h.technicianId,
+          hostname: h.hostname,
+          seq: h.seq,
+          ts: h.ts,
+          kind: h.kind,
+          commandId: h.commandId,
+          stream: h.stream,
+          offset: h.offset,
+          exitCode: h.exitCode,
+          state: h.commandState,
+          approval: h.approval,
+          snippet: h.snippet,
+          highlights: h.highlights,
+        }),
+      ),
       next: next ? encodeCursor(next) : null,
     });
   });

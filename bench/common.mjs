@@ -1,0 +1,57 @@
+// What the benchmarks share: the machine's description, reading a process's memory and CPU from /proc, and appending
+// a result to bench/RESULTS.md.
+
+import { execFileSync } from "node:child_process";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, type as osType, release, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The machine a result was measured on, as RESULTS.md states it. */
+export function machineDescription() {
+  return `${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osType()} ${release()}, Node ${process.version}`;
+}
+
+/** Append a section (a title after the date, and its body) to bench/RESULTS.md, with the machine's description. */
+export function appendResults(title, body) {
+  const results = join(root, "bench/RESULTS.md");
+  if (!existsSync(results))
+    writeFileSync(results, "# Benchmark results\n\nAppended by `npm run bench`; newest last.\n");
+  const heading = title ? `${new Date().toISOString()} — ${title}` : new Date().toISOString();
+  appendFileSync(results, `\n## ${heading}\n\nMachine: ${machineDescription()}\n\n${body}\n`);
+  console.log(`\nappended to ${results}`);
+}
+
+/** Resident memory of a process in KiB (0 once it is gone). */
+export function rssKiB(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** User + system CPU seconds a process has used so far. */
+export function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** A process and all its descendants. Find them once: running pgrep on every sample would steal a core from the run. */
+export function processTree(pid) {
+  let children = [];
+  try {
+    children = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {}
+  return [pid, ...children.flatMap(processTree)];
+}
