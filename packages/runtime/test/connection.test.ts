@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { authMessage, fromBase64Url, HelloFrame, type MachineFacts, utf8 } from "@caisey/core";
+import { authMessage, fromBase64Url, HelloFrame, utf8 } from "@caisey/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import {
@@ -13,12 +13,8 @@ import {
 } from "../src/connection.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import { Runtime } from "../src/runtime.ts";
-import { type ReceivedFrame, receivedFrame } from "./frames.ts";
+import { FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig } from "./fixtures.ts";
 import { testTenant } from "./tenant.ts";
-
-const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
-const FACTS: MachineFacts = { hostname: "h", os: "linux", osVersion: "6", arch: "x64", runtimeVersion: "0.1.0" };
-const NONCE = "n".repeat(43);
 
 describe("backoff", () => {
   it("uses full jitter under an exponential ceiling capped at 15 s", () => {
@@ -123,15 +119,7 @@ describe("Runtime against a local WebSocket server", () => {
 
     const lines: string[] = [];
     runtime = new Runtime({
-      config: {
-        server: `http://127.0.0.1:${port}`,
-        machineId: MACHINE,
-        tenantId: "ten_aaaaaaaaaaaaaaaaaaaa",
-        privateKey: identity.privateKeyPem,
-        publicKey: identity.publicKey,
-        signingKey: tenant.signingKey,
-        enrolledAt: new Date().toISOString(),
-      },
+      config: runtimeConfig(port, identity, tenant.signingKey),
       facts: FACTS,
       log: (line) => lines.push(line),
       executor: { shellVersion: async () => "v" },

@@ -21,15 +21,13 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { writeConfig } from "../src/config.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import type { OutboxFrame } from "../src/outbox.ts";
-import { receivedFrame } from "./frames.ts";
+import { MACHINE, NONCE, receivedFrame, runtimeConfig } from "./fixtures.ts";
 import { testTenant } from "./tenant.ts";
 
-const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
 const SES_A = "ses_aaaaaaaaaaaaaaaaaaaa";
 const SES_B = "ses_bbbbbbbbbbbbbbbbbbbb";
 const CMD_A = "cmd_aaaaaaaaaaaaaaaaaaaa";
 const CMD_B = "cmd_bbbbbbbbbbbbbbbbbbbb";
-const NONCE = "n".repeat(43);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 interface Conn {
@@ -113,15 +111,7 @@ describe.skipIf(process.platform !== "linux")("the runtime process killed mid-co
       });
     });
     const port = (server.address() as AddressInfo).port;
-    await writeConfig(dir, {
-      server: `http://127.0.0.1:${port}`,
-      machineId: MACHINE,
-      tenantId: "ten_aaaaaaaaaaaaaaaaaaaa",
-      privateKey: identity.privateKeyPem,
-      publicKey: identity.publicKey,
-      signingKey: tenant.signingKey,
-      enrolledAt: new Date().toISOString(),
-    });
+    await writeConfig(dir, runtimeConfig(port, identity, tenant.signingKey));
     const dispatch = (conn: Conn, sessionId: string, commandId: string, command: string, resume = false) =>
       conn.socket.send(
         JSON.stringify(

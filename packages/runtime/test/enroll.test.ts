@@ -10,11 +10,9 @@ import { RuntimeEnrollBody } from "@caisey/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readConfig, writeConfig } from "../src/config.ts";
 import { enroll, generateIdentity, normalizeServer } from "../src/enroll.ts";
+import { FACTS, MACHINE, TENANT } from "./fixtures.ts";
 import { testTenant } from "./tenant.ts";
 
-const FACTS = { hostname: "h", os: "linux", osVersion: "6", arch: "x64", runtimeVersion: "0.1.0" } as const;
-const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
-const TENANT = "ten_aaaaaaaaaaaaaaaaaaaa";
 const SIGNING_KEY = testTenant().signingKey;
 
 let dir: string;

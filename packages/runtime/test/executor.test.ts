@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Executor, type ExecutorOptions } from "../src/executor.ts";
 import { Journal } from "../src/journal.ts";
 import { type FrameSink, Outbox, type OutboxFrame } from "../src/outbox.ts";
+import { cmdId, MACHINE } from "./fixtures.ts";
 import { testTenant } from "./tenant.ts";
 
 /**
@@ -19,20 +20,7 @@ const IN_FLIGHT = LIMITS.outputChunkBytes + 64 * 1024;
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
 const SES2 = "ses_bbbbbbbbbbbbbbbbbbbb";
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-let counter = 0;
 
-function cmdId(): string {
-  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
-  let n = ++counter;
-  let suffix = "";
-  for (let i = 0; i < 20; i++) {
-    suffix += alphabet[n & 31];
-    n >>= 5;
-  }
-  return `cmd_${suffix}`;
-}
-
-const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
 const tenant = testTenant();
 
 /** A dispatch as the server sends it (signed; the executor itself trusts its caller to have verified it). */

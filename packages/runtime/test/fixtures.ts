@@ -1,8 +1,53 @@
-// Test helper: what a fake server receives from the runtime, as frames — JSON text, or binary output frames turned
-// back into OutputFrame (data as base64) so tests compare them with what the runtime journalled.
+// Test fixtures for the runtime's tests: the machine a fake server knows, its enrollment config, command ids, and what
+// a fake server receives from the runtime as frames.
 
-import { LIMITS, type OutputFrame, parseFrame, parseOutputFrame, RuntimeFrame, toBase64 } from "@caisey/core";
+import {
+  LIMITS,
+  type MachineFacts,
+  type OutputFrame,
+  parseFrame,
+  parseOutputFrame,
+  RuntimeFrame,
+  toBase64,
+} from "@caisey/core";
 import type { RawData } from "ws";
+import type { RuntimeConfig } from "../src/config.ts";
+
+export const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
+export const TENANT = "ten_aaaaaaaaaaaaaaaaaaaa";
+export const FACTS: MachineFacts = { hostname: "h", os: "linux", osVersion: "6", arch: "x64", runtimeVersion: "0.1.0" };
+/** The challenge a fake server sends (43 base64url characters, as a real one). */
+export const NONCE = "n".repeat(43);
+
+let counter = 0;
+/** A fresh, valid command id; later ids sort after earlier ones. */
+export function cmdId(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  let n = ++counter;
+  let suffix = "";
+  for (let i = 0; i < 20; i++) {
+    suffix += alphabet[n & 31];
+    n >>= 5;
+  }
+  return `cmd_${suffix.split("").reverse().join("")}`;
+}
+
+/** The enrollment of MACHINE with a fake server on `port`, pinning `signingKey`. */
+export function runtimeConfig(
+  port: number,
+  identity: { privateKeyPem: string; publicKey: string },
+  signingKey: string,
+): RuntimeConfig {
+  return {
+    server: `http://127.0.0.1:${port}`,
+    machineId: MACHINE,
+    tenantId: TENANT,
+    privateKey: identity.privateKeyPem,
+    publicKey: identity.publicKey,
+    signingKey,
+    enrolledAt: new Date().toISOString(),
+  };
+}
 
 export type ReceivedFrame = RuntimeFrame | OutputFrame;
 

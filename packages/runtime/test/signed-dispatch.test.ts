@@ -5,32 +5,17 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import type { CancelFrame, DispatchFrame, FinishedFrame, MachineFacts } from "@caisey/core";
+import type { CancelFrame, DispatchFrame, FinishedFrame } from "@caisey/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import { generateIdentity } from "../src/enroll.ts";
 import { Journal } from "../src/journal.ts";
 import { Runtime } from "../src/runtime.ts";
-import { type ReceivedFrame, receivedFrame } from "./frames.ts";
+import { cmdId, FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig } from "./fixtures.ts";
 import { approvalDigest, TECHNICIAN, type TestTenant, testTenant, withDefaults } from "./tenant.ts";
 
-const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
 const OTHER_MACHINE = "mch_bbbbbbbbbbbbbbbbbbbb";
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
-const FACTS: MachineFacts = { hostname: "h", os: "linux", osVersion: "6", arch: "x64", runtimeVersion: "0.1.0" };
-const NONCE = "n".repeat(43);
-
-let counter = 0;
-function cmdId(): string {
-  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
-  let n = ++counter;
-  let suffix = "";
-  for (let i = 0; i < 20; i++) {
-    suffix += alphabet[n & 31];
-    n >>= 5;
-  }
-  return `cmd_${suffix.split("").reverse().join("")}`;
-}
 
 let dir: string;
 let server: WebSocketServer | undefined;
@@ -65,15 +50,7 @@ beforeEach(async () => {
   const identity = generateIdentity();
   journal = await Journal.open(path.join(dir, "outbox"));
   runtime = new Runtime({
-    config: {
-      server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      machineId: MACHINE,
-      tenantId: "ten_aaaaaaaaaaaaaaaaaaaa",
-      privateKey: identity.privateKeyPem,
-      publicKey: identity.publicKey,
-      signingKey: tenant.signingKey,
-      enrolledAt: new Date().toISOString(),
-    },
+    config: runtimeConfig((server.address() as AddressInfo).port, identity, tenant.signingKey),
     facts: FACTS,
     log: (line) => lines.push(line),
     store: journal,

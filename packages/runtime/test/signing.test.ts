@@ -8,9 +8,9 @@ import {
 } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { approvalHolds, isSigningKey, signingKeyObject, verifyCancel, verifyDispatch } from "../src/signing.ts";
+import { MACHINE } from "./fixtures.ts";
 import { testTenant } from "./tenant.ts";
 
-const MACHINE = "mch_aaaaaaaaaaaaaaaaaaaa";
 const OTHER_MACHINE = "mch_bbbbbbbbbbbbbbbbbbbb";
 const tenant = testTenant();
 const key = signingKeyObject(tenant.signingKey);

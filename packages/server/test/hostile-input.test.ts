@@ -8,7 +8,16 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
 import { ROUTES } from "../src/routes/table.ts";
-import { call, connectRuntime, enrollMachine, json, ownerOnce, worker } from "./harness.ts";
+import {
+  call,
+  connectRuntime,
+  enrollMachine,
+  finishedFrame,
+  json,
+  ownerOnce,
+  startedFrame,
+  worker,
+} from "./harness.ts";
 
 const owner = ownerOnce("olivia@hostile.test");
 
@@ -166,6 +175,8 @@ describe("hostile runtime frames", () => {
     const sent = w.runtime.box.items.length;
     const header = { t: "output" as const, ...ref, stream: "stdout" as const, offset: 0 };
     const headerJson = utf8(JSON.stringify(header));
+    const started = startedFrame(ref);
+    const finished = finishedFrame(ref, { stdoutBytes: 3 });
     const bad: (string | Uint8Array)[] = [
       "{",
       "null",
@@ -183,32 +194,8 @@ describe("hostile runtime frames", () => {
       encodeOutputFrame({ ...header, stream: "stdin" } as never, utf8("x")),
       encodeOutputFrame({ ...header, offset: -5 }, utf8("x")),
       new Uint8Array(600_000),
-      JSON.stringify({
-        t: "started",
-        ...ref,
-        sessionId: "ses_aaaaaaaaaaaaaaaaaaaa",
-        pid: 1,
-        user: "u",
-        cwd: "/",
-        executable: "/bin/sh",
-        shell: "sh",
-        shellVersion: "",
-        env: {},
-      }),
-      JSON.stringify({
-        t: "finished",
-        ...ref,
-        commandId: "cmd_aaaaaaaaaaaaaaaaaaaa",
-        state: "finished",
-        exitCode: 0,
-        signal: null,
-        reason: null,
-        stdoutBytes: 0,
-        stderrBytes: 0,
-        stdoutSha256: null,
-        stderrSha256: null,
-        durationMs: 0,
-      }),
+      JSON.stringify({ ...started, sessionId: "ses_aaaaaaaaaaaaaaaaaaaa" }), // another session
+      JSON.stringify({ ...finished, commandId: "cmd_aaaaaaaaaaaaaaaaaaaa", stdoutBytes: 0, durationMs: 0 }), // unknown
       "x".repeat(600_000),
     ];
     for (let round = 0; round < 5; round++) for (const frame of bad) w.runtime.ws.send(frame);
@@ -223,49 +210,11 @@ describe("hostile runtime frames", () => {
     expect(await recordIntact(w.token, w.sessionId)).toEqual(before);
 
     // The same socket still works: the command runs to completion, exactly once.
-    w.runtime.ws.send(
-      JSON.stringify({
-        t: "started",
-        ...ref,
-        pid: 7,
-        user: "u",
-        cwd: "/",
-        executable: "/bin/bash",
-        shell: "bash",
-        shellVersion: "5",
-        env: {},
-      }),
-    );
-    w.runtime.ws.send(
-      JSON.stringify({
-        t: "started",
-        ...ref,
-        pid: 7,
-        user: "u",
-        cwd: "/",
-        executable: "/bin/bash",
-        shell: "bash",
-        shellVersion: "5",
-        env: {},
-      }),
-    );
+    w.runtime.ws.send(JSON.stringify(started));
+    w.runtime.ws.send(JSON.stringify(started)); // a duplicate: acknowledged, not recorded again
     w.runtime.ws.send(encodeOutputFrame(header, utf8("ok\n")));
     w.runtime.ws.send(encodeOutputFrame(header, utf8("ok\n"))); // a duplicate: acknowledged, not recorded again
-    w.runtime.ws.send(
-      JSON.stringify({
-        t: "finished",
-        ...ref,
-        state: "finished",
-        exitCode: 0,
-        signal: null,
-        reason: null,
-        stdoutBytes: 3,
-        stderrBytes: 0,
-        stdoutSha256: null,
-        stderrSha256: null,
-        durationMs: 1,
-      }),
-    );
+    w.runtime.ws.send(JSON.stringify(finished));
     await w.runtime.box.until((items) => items.some((a) => a.t === "ack" && a.finished));
     const after = await recordIntact(w.token, w.sessionId);
     expect(after.seq).toBe(before.seq + 3); // started, one output, finished — duplicates recorded nothing

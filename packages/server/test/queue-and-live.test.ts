@@ -13,6 +13,7 @@ import {
   json,
   ownerOnce,
   type SimulatedMachine,
+  startedFrame,
 } from "./harness.ts";
 
 const owner = ownerOnce("fay@fabrikam.test", "Fabrikam MSP");
@@ -139,19 +140,7 @@ describe("live sockets", () => {
     );
     await runtime.q.until((i) => i.some((f) => f.t === "dispatch"));
     const ref = { sessionId, commandId };
-    runtime.ws.send(
-      JSON.stringify({
-        t: "started",
-        ...ref,
-        pid: 1,
-        user: "u",
-        cwd: "/",
-        executable: "/bin/bash",
-        shell: "bash",
-        shellVersion: "5",
-        env: {},
-      }),
-    );
+    runtime.ws.send(JSON.stringify(startedFrame(ref, { pid: 1 })));
     // 160 chunks of 64 KiB = 10 MiB of output (~13.3 MiB of events): more than twice the live burst.
     const chunk = new Uint8Array(64 * 1024);
     const acks = () => runtime.q.items.filter((f) => f.t === "ack").length;

@@ -4,7 +4,17 @@
 import { encodeOutputFrame, fromBase64, splitRecordLines, toBase64Url, toHex, utf8, verifyChain } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
-import { call, connectRuntime, dispatchVerifies, enrollMachine, inbox, json, ownerOnce } from "./harness.ts";
+import {
+  call,
+  connectRuntime,
+  dispatchVerifies,
+  enrollMachine,
+  finishedFrame,
+  inbox,
+  json,
+  ownerOnce,
+  startedFrame,
+} from "./harness.ts";
 
 const owner = ownerOnce("olivia@northwind.test");
 
@@ -55,17 +65,16 @@ describe("session record in workerd", () => {
     });
     const ref = { sessionId, commandId };
     runtime.ws.send(
-      JSON.stringify({
-        t: "started",
-        ...ref,
-        pid: 42,
-        user: "tech",
-        cwd: "/home/tech",
-        executable: "/usr/bin/bash",
-        shell: "bash",
-        shellVersion: "5.2",
-        env: { PATH: "/usr/bin" },
-      }),
+      JSON.stringify(
+        startedFrame(ref, {
+          pid: 42,
+          user: "tech",
+          cwd: "/home/tech",
+          executable: "/usr/bin/bash",
+          shellVersion: "5.2",
+          env: { PATH: "/usr/bin" },
+        }),
+      ),
     );
     expect(await runtime.f.next()).toEqual({ t: "ack", ...ref, started: true, stdout: 0, stderr: 0, finished: false });
     const out = (offset: number, text: string, stream: "stdout" | "stderr" = "stdout") =>
@@ -85,19 +94,13 @@ describe("session record in workerd", () => {
     expect(await runtime.f.next()).toMatchObject({ stdout: 6 });
     runtime.ws.send(out(0, "oops\n", "stderr"));
     expect(await runtime.f.next()).toMatchObject({ stdout: 6, stderr: 5 });
-    const finished = {
-      t: "finished",
-      ...ref,
-      state: "finished",
-      exitCode: 0,
-      signal: null,
-      reason: null,
+    const finished = finishedFrame(ref, {
       stdoutBytes: 6,
       stderrBytes: 5,
       stdoutSha256: hex("hello\n"),
       stderrSha256: EMPTY, // wrong on purpose: the record keeps its own hash and says what differs
       durationMs: 12,
-    };
+    });
     runtime.ws.send(JSON.stringify({ ...finished, stdoutBytes: 7 })); // claims more than committed: not finished yet
     expect(await runtime.f.next()).toMatchObject({ finished: false, stdout: 6 });
     runtime.ws.send(JSON.stringify(finished));
