@@ -40,6 +40,7 @@ import {
   type SearchCursor,
   type SearchKind,
   type SearchOrder,
+  type SearchResult,
   shardMonth,
   timeKey,
 } from "@caisey/core";
@@ -144,25 +145,11 @@ export interface ShardQuery {
   cursor: SearchCursor | null;
 }
 
-export interface SearchHit {
+/** A hit as a shard answers it: the route's SearchResult, plus what merging needs (time key, rank). */
+export interface SearchHit extends Omit<SearchResult, "state"> {
   key: number;
   rank: number;
-  sessionId: string;
-  machineId: string;
-  clientId: string;
-  technicianId: string | null;
-  hostname: string;
-  seq: number;
-  ts: string;
-  kind: SearchKind;
-  commandId: string | null;
-  stream: "stdout" | "stderr" | null;
-  offset: number | null;
-  exitCode: number | null;
   commandState: string | null;
-  approval: ApprovalState | null;
-  snippet: string;
-  highlights: [number, number][];
 }
 
 /**
