@@ -22,24 +22,9 @@ import {
   type RouteDefinition,
   requestCommand,
   revokeMachine,
+  STAFF,
 } from "@caisey/core/routes";
-import type {
-  ApiToken,
-  Approval,
-  ApprovalDecisionState,
-  AuditEntry,
-  Client,
-  Enrollment,
-  MachineCard,
-  MachineChange,
-  MachineSummary,
-  Me,
-  Person,
-  SearchResult,
-  SessionEvent,
-  SessionInfo,
-  SessionSummary,
-} from "@caisey/core/views";
+import type { ApprovalDecisionState, MachineSummary, Me } from "@caisey/core/views";
 
 export class ApiError extends Error {
   constructor(
@@ -146,12 +131,12 @@ export type {
   SessionEvent,
   SessionInfo,
   SessionSummary,
-};
+} from "@caisey/core/views";
 export type Machine = MachineSummary;
 export type ApprovalState = ApprovalDecisionState;
 
 export type Role = Me["user"]["role"];
-export const STAFF_ROLES = ["owner", "dispatcher", "technician"] as const;
+export const STAFF_ROLES = STAFF;
 export type StaffRole = (typeof STAFF_ROLES)[number];
 
 /** What a role may do: may it call the routes behind each control (the server enforces it; the console only hides). */
