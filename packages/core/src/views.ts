@@ -1,5 +1,6 @@
-// Shapes of API answers that both the server (which builds them) and the console (which reads them) name. Types only:
-// the console imports this file without pulling anything into its bundle.
+// Shapes of API answers: the route definitions (routes/) name them as what each route answers, the server builds them
+// and the console reads them (some only in the fields the console uses). Types only: the console imports this file
+// without pulling anything into its bundle.
 
 import type { Role } from "./api.ts";
 import type { ApprovalState, SearchKind } from "./search.ts";
