@@ -1,6 +1,30 @@
-// Same-origin JSON client for the Caisey API. Cookie-authenticated; every POST carries the CSRF header.
+// Same-origin JSON client for the Caisey API, typed by the route definitions the server binds its handlers to
+// (@caisey/core/routes): a route's path, method, path ids, query and body are checked here at compile time, and
+// abilities() reads who may call a route from the same definitions. Cookie-authenticated; every POST carries the CSRF
+// header.
 
-import type { MachineSummary, SearchResult, SessionSummary } from "@caisey/core/views";
+import {
+  type AnswerOf,
+  addClient,
+  addNote,
+  addUser,
+  allows,
+  auditLog,
+  type BodyInput,
+  cancelCommand,
+  closeSession,
+  createEnrollment,
+  listUsers,
+  openSession,
+  type ParamsOf,
+  pathOf,
+  type QueryInput,
+  type RouteDefinition,
+  requestCommand,
+  revokeMachine,
+  STAFF,
+} from "@caisey/core/routes";
+import type { ApprovalDecisionState, MachineSummary, Me } from "@caisey/core/views";
 
 export class ApiError extends Error {
   constructor(
@@ -21,7 +45,26 @@ export function setUnauthorizedHandler(handler: UnauthorizedHandler | null): voi
   onUnauthorized = handler;
 }
 
-export async function api<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+/** What a call sends besides the route: its path ids, query and body, each where the route has them. */
+export type CallInput<R extends RouteDefinition> = (keyof ParamsOf<R> extends never
+  ? unknown
+  : { params: ParamsOf<R> }) &
+  (R["query"] extends string ? { query?: { [K in keyof QueryInput<R>]?: string | number } } : unknown) &
+  (R["body"] extends string ? { body: BodyInput<R> } : unknown);
+
+/** The URL of a route the browser opens itself (a download, a WebSocket). */
+export function urlOf<R extends RouteDefinition>(route: R, input: CallInput<R>): string {
+  const { params, query } = input as { params?: ParamsOf<R>; query?: Record<string, string | number | undefined> };
+  return pathOf(route, params ?? ({} as ParamsOf<R>), query);
+}
+
+export async function api<R extends RouteDefinition>(
+  route: R,
+  ...[input]: unknown extends CallInput<R> ? [CallInput<R>?] : [CallInput<R>]
+): Promise<AnswerOf<R>> {
+  const path = urlOf(route, (input ?? {}) as CallInput<R>);
+  const body = (input as { body?: unknown } | undefined)?.body;
+  const method = route.method.toUpperCase();
   const headers: Record<string, string> = { accept: "application/json" };
   if (method !== "GET") headers["x-caisey-csrf"] = "1";
   if (body !== undefined) headers["content-type"] = "application/json";
@@ -36,7 +79,7 @@ export async function api<T>(method: "GET" | "POST", path: string, body?: unknow
   } catch {
     throw new ApiError(0, "network", "Cannot reach the Caisey server. Check your connection and try again.");
   }
-  if (response.status === 204) return undefined as T;
+  if (response.status === 204) return undefined as AnswerOf<R>;
   const text = await response.text();
   let parsed: unknown = null;
   if (text.length > 0) {
@@ -58,7 +101,7 @@ export async function api<T>(method: "GET" | "POST", path: string, body?: unknow
       onUnauthorized();
     throw new ApiError(response.status, code, message);
   }
-  return parsed as T;
+  return parsed as AnswerOf<R>;
 }
 
 export function errorMessage(error: unknown): string {
@@ -72,36 +115,47 @@ function upperFirst(text: string): string {
   return text.length > 0 ? (text[0] ?? "").toUpperCase() + text.slice(1) : text;
 }
 
-// ---- shapes the console reads (only the fields it uses) ----
+// ---- shapes the console reads
 
-export type { SearchResult, SessionSummary };
+export type {
+  ApiToken,
+  Approval,
+  AuditEntry,
+  Client,
+  Enrollment,
+  MachineCard,
+  MachineChange,
+  Me,
+  Person,
+  SearchResult,
+  SessionEvent,
+  SessionInfo,
+  SessionSummary,
+} from "@caisey/core/views";
 export type Machine = MachineSummary;
+export type ApprovalState = ApprovalDecisionState;
 
-export type Role = "owner" | "dispatcher" | "technician" | "contact";
-export const STAFF_ROLES = ["owner", "dispatcher", "technician"] as const;
+export type Role = Me["user"]["role"];
+export const STAFF_ROLES = STAFF;
+export type StaffRole = (typeof STAFF_ROLES)[number];
 
-export interface Me {
-  user: { id: string; name: string; email: string; role: Role; tenantId: string; clientId?: string | null };
-  organization: { id: string; name: string };
-}
-
-/** What a role may do, mirroring the server's route table (the server enforces it; the console only hides). */
+/** What a role may do: may it call the routes behind each control (the server enforces it; the console only hides). */
 export function abilities(role: Role) {
-  const owner = role === "owner";
-  const staff = role !== "contact";
-  const runner = role === "owner" || role === "technician";
+  const may = (...routes: RouteDefinition[]) => routes.every((route) => allows(route.access, role));
   return {
-    staff,
-    owner,
+    /** Sees colleagues, clients, tokens, and sends approval links. */
+    staff: may(listUsers),
+    /** Sees everyone's API tokens, not only their own. */
+    owner: role === "owner",
     /** Open sessions, run and cancel commands, create and revoke enrollment tokens. */
-    runCommands: runner,
-    enroll: runner,
+    runCommands: may(openSession, requestCommand, cancelCommand),
+    enroll: may(createEnrollment),
     /** Notes and closing a session. */
-    review: staff,
-    managePeople: owner,
-    manageClients: owner,
-    manageMachines: owner,
-    audit: owner,
+    review: may(addNote, closeSession),
+    managePeople: may(addUser),
+    manageClients: may(addClient),
+    manageMachines: may(revokeMachine),
+    audit: may(auditLog),
   };
 }
 
@@ -124,122 +178,3 @@ export const APPROVAL_POLICIES: { value: ApprovalPolicy; label: string; explain:
     explain: "Commands run without asking; the contact can still follow the session.",
   },
 ];
-
-export interface Client {
-  id: string;
-  name: string;
-  approvalPolicy?: string;
-}
-
-export interface Person {
-  id: string;
-  name: string;
-  email: string;
-  role: Role;
-  clientId: string | null;
-  disabled: boolean;
-  createdAt: string;
-}
-
-export interface ApiToken {
-  id: string;
-  userId: string;
-  kind: string;
-  name: string | null;
-  role: Role;
-  createdAt: string;
-  expiresAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
-
-export interface Enrollment {
-  id: string;
-  clientId: string;
-  createdBy: string;
-  usesLeft: number;
-  expiresAt: string;
-  createdAt: string;
-  revokedAt: string | null;
-}
-
-export interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  target: string | null;
-  detail: Record<string, unknown>;
-  address: string | null;
-}
-
-/** One change on a machine's timeline: a command classified as a change that ran there. */
-export interface MachineChange {
-  commandId: string;
-  sessionId: string;
-  command: string;
-  shell: string;
-  requestedBy: string;
-  requestedByName: string | null;
-  startedAt: string;
-  state: string;
-  exitCode: number | null;
-  approvalId: string | null;
-}
-
-export interface MachineCard {
-  machine: Machine;
-  sessions: SessionSummary[];
-  changes: MachineChange[];
-  next: string | null;
-}
-
-export type ApprovalState = "pending" | "granted" | "declined" | "expired";
-
-/** An approval as the tenant lists it (GET /api/v1/approvals, /approvals/:id, /approval-links/:token). */
-export interface Approval {
-  id: string;
-  sessionId: string;
-  commandId: string;
-  clientId: string;
-  clientName: string | null;
-  machineId: string;
-  hostname: string | null;
-  command: string | null;
-  shell: string | null;
-  summary: string | null;
-  requestedBy: string;
-  requestedByName: string | null;
-  requestedAt: string | null;
-  expiresAt: string | null;
-  state: ApprovalState;
-  decidedBy: string | null;
-  decidedByName: string | null;
-  decidedAt: string | null;
-  comment: string | null;
-}
-
-export interface SessionInfo {
-  id: string;
-  machineId: string;
-  clientId?: string;
-  hostname?: string;
-  os?: string;
-  state: "open" | "closed";
-  head: { seq: number; hash: string };
-  technicianId?: string;
-  openedAt?: string;
-  closedAt?: string | null;
-  ticket?: string | null;
-  /** Who watches the live socket right now (a snapshot at the time of the call). */
-  participants?: { actor: string; name: string }[];
-}
-
-export interface SessionEvent {
-  seq: number;
-  ts: string;
-  type: string;
-  actor: string;
-  data: Record<string, unknown>;
-  hash?: string;
-}

@@ -1,5 +1,6 @@
 // Shell of the console: decides where a visitor belongs (setup, login, or in), and routes.
 
+import * as routes from "@caisey/core/routes";
 import type { JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, abilities, api, errorMessage, type Me, setUnauthorizedHandler } from "./api.ts";
@@ -59,12 +60,12 @@ function Console({ path }: { path: string }) {
 
   const refresh = useCallback(async () => {
     try {
-      const me = await api<Me>("GET", "/api/v1/me");
+      const me = await api(routes.me);
       setAuth({ kind: "signed-in", me });
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
         try {
-          const { setupRequired } = await api<{ setupRequired: boolean }>("GET", "/api/v1/setup");
+          const { setupRequired } = await api(routes.setupStatus);
           setAuth({ kind: "signed-out", setupRequired });
         } catch (inner) {
           setAuth({ kind: "error", message: errorMessage(inner) });
@@ -173,7 +174,7 @@ function Console({ path }: { path: string }) {
       return;
     signedOutOnPurpose.current = true;
     try {
-      await api("POST", everywhere ? "/api/v1/auth/logout-all" : "/api/v1/auth/logout");
+      await api(everywhere ? routes.signOutEverywhere : routes.signOut);
     } catch (error) {
       if (everywhere && !(error instanceof ApiError && error.status === 401)) {
         signedOutOnPurpose.current = false;

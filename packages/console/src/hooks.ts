@@ -1,4 +1,5 @@
 // Hooks shared by the console's pages: forms with a busy state, row actions with a notice, loading and polling.
+import * as routes from "@caisey/core/routes";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorMessage, type Me, type Person } from "./api.ts";
 
@@ -115,7 +116,7 @@ export function usePeople(enabled = true): Person[] {
   useEffect(() => {
     if (!enabled) return;
     let alive = true;
-    api<{ users: Person[] }>("GET", "/api/v1/users")
+    api(routes.listUsers)
       .then((answer) => alive && setPeople(answer.users))
       .catch(() => {
         // Names are a nicety; ids still show.

@@ -1,5 +1,6 @@
 // The session's live event socket: one event per message, resumed with ?after=<last seq> after any drop.
-import type { SessionEvent } from "./api.ts";
+import { liveSession } from "@caisey/core/routes";
+import { type SessionEvent, urlOf } from "./api.ts";
 
 export type LiveStatus = "connecting" | "live" | "reconnecting" | "stopped";
 
@@ -48,7 +49,7 @@ export class LiveConnection {
   private connect(): void {
     const { sessionId, lastSeq, onEvent, onStatus } = this.options;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}/api/v1/sessions/${encodeURIComponent(sessionId)}/live?after=${lastSeq()}`;
+    const url = `${scheme}//${location.host}${urlOf(liveSession, { params: { id: sessionId }, query: { after: lastSeq() } })}`;
     onStatus(this.attempts++ === 0 ? "connecting" : "reconnecting");
     let socket: WebSocket;
     try {

@@ -1,9 +1,12 @@
-// Request bodies of the public HTTP contract (DESIGN.md), validated at the edge of each route.
+// Request bodies and query strings of the public HTTP contract (DESIGN.md), validated at the edge of each route. The
+// route definitions (routes/) name these schemas.
 
 import { z } from "zod";
 import { APPROVAL_POLICIES } from "./approvals.ts";
+import { idPattern } from "./ids.ts";
 import { LIMITS } from "./limits.ts";
 import { MachineFacts } from "./protocol.ts";
+import { APPROVAL_STATES, SEARCH_KINDS, SEARCH_QUERY_MAX } from "./search.ts";
 import { SHELLS } from "./shells.ts";
 
 const name = z.string().trim().min(1).max(200);
@@ -98,6 +101,9 @@ export const CommandBody = z.object({
 });
 export type CommandBody = z.infer<typeof CommandBody>;
 
+/** A chat message or an internal note. */
+export const TextBody = z.object({ text: z.string().trim().min(1, "must not be empty").max(4000) });
+
 export interface ApiError {
   error: { code: string; message: string };
 }
@@ -142,3 +148,129 @@ export const AssignBody = z.object({
   technicianId: z.string().regex(/^usr_[a-z2-7]{20}$/),
   note: z.string().trim().max(1000).optional(),
 });
+
+// ---- query strings: every value arrives as text; the first of a repeated key counts.
+
+/** A whole number from 0 to `max`; `absent` when the key is missing or empty. */
+function wholeNumber<A extends number | null>(max: number, absent: A) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): number | A => {
+      if (raw === undefined || raw === "") return absent;
+      if (!/^\d{1,15}$/.test(raw) || Number(raw) > max) {
+        ctx.addIssue({ code: "custom", message: `must be an integer from 0 to ${max}` });
+        return z.NEVER;
+      }
+      return Number(raw);
+    });
+}
+
+/** A page size: missing, empty or 0 asks for the default. */
+const pageSize = (fallback: number, max: number) => wholeNumber(max, fallback).transform((n) => n || fallback);
+
+/** An event's seq to resume after: 0 (the start) unless given. */
+const after = wholeNumber(Number.MAX_SAFE_INTEGER, 0);
+
+export const SessionListQuery = z.object({ limit: pageSize(50, 200), machineId: z.string().optional() });
+
+/** The machine card's sessions page: `before` is the previous page's last `openedAt`. */
+export const MachineCardQuery = z.object({ limit: pageSize(50, 200), before: z.string().optional() });
+
+export const EventsQuery = z.object({ after, limit: pageSize(LIMITS.eventsPageMax, LIMITS.eventsPageMax) });
+
+export const LiveQuery = z.object({ after });
+
+export const OutputQuery = z.object({
+  stream: z.enum(["stdout", "stderr"], { error: "must be stdout or stderr" }).default("stdout"),
+});
+
+export const AuditQuery = z.object({
+  limit: pageSize(100, 500),
+  before: wholeNumber(Number.MAX_SAFE_INTEGER, null),
+});
+
+export const ApprovalListQuery = z.object({
+  state: z
+    .enum(["pending", "granted", "declined", "expired", "withdrawn"], {
+      error: "must be pending, granted, declined, expired or withdrawn",
+    })
+    .optional(),
+  limit: pageSize(100, 500),
+});
+
+/** The runtime's socket names its machine; a malformed id is refused as an unknown machine (runtime protocol). */
+export const ConnectQuery = z.object({ machineId: z.string().optional() });
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+const time = z
+  .string()
+  .refine((v) => (DATE.test(v) || INSTANT.test(v)) && !Number.isNaN(Date.parse(v)), "must be YYYY-MM-DD or RFC 3339");
+const id = (kind: "mch" | "cli" | "usr" | "ses") => z.string().regex(idPattern(kind), `must be a ${kind}_ id`);
+
+export const SearchQuery = z.object({
+  q: z.string().max(SEARCH_QUERY_MAX, `must be at most ${SEARCH_QUERY_MAX} characters`).optional(),
+  machineId: id("mch").optional(),
+  clientId: id("cli").optional(),
+  technicianId: id("usr").optional(),
+  sessionId: id("ses").optional(),
+  from: time.optional(),
+  to: time.optional(),
+  kind: z
+    .string()
+    .transform((v) => v.split(","))
+    .pipe(z.array(z.enum(SEARCH_KINDS)).min(1).max(SEARCH_KINDS.length))
+    .optional(),
+  exit: z.union([z.literal("nonzero"), z.string().regex(/^-?\d{1,10}$/, "must be nonzero or an integer")]).optional(),
+  approval: z.enum(APPROVAL_STATES).optional(),
+  order: z.enum(["newest", "best"]).default("newest"),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, "must be an integer from 1 to 100")
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A search's `from` instant; a `to` date counts the whole day (the bound is exclusive). */
+export function searchBound(value: string | undefined, end: boolean): number | null {
+  if (value === undefined) return null;
+  const ms = Date.parse(DATE.test(value) ? `${value}T00:00:00Z` : value);
+  return end && DATE.test(value) ? ms + DAY_MS : ms;
+}
+
+/** The schemas a route definition names for its query and body (routes/define.ts). */
+export const SCHEMAS = {
+  SetupBody,
+  LoginBody,
+  UserBody,
+  UserUpdateBody,
+  ContactBody,
+  PasswordBody,
+  TokenBody,
+  ClientBody,
+  ClientUpdateBody,
+  EnrollmentBody,
+  MoveMachineBody,
+  RuntimeEnrollBody,
+  SessionBody,
+  CommandBody,
+  TextBody,
+  AssignBody,
+  DecisionBody,
+  ApprovalLinkBody,
+  WebhookBody,
+  SessionListQuery,
+  MachineCardQuery,
+  EventsQuery,
+  LiveQuery,
+  OutputQuery,
+  AuditQuery,
+  ApprovalListQuery,
+  ConnectQuery,
+  SearchQuery,
+};

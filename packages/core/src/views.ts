@@ -1,6 +1,8 @@
-// Shapes of API answers that both the server (which builds them) and the console (which reads them) name. Types only:
-// the console imports this file without pulling anything into its bundle.
+// Shapes of API answers: the route definitions (routes/) name them as what each route answers, the server builds them
+// and the console reads them (some only in the fields the console uses). Types only: the console imports this file
+// without pulling anything into its bundle.
 
+import type { Role } from "./api.ts";
 import type { ApprovalState, SearchKind } from "./search.ts";
 
 /** A machine as the machine list and the machine card show it. */
@@ -54,4 +56,130 @@ export interface SearchResult {
   snippet: string;
   /** [start, end) offsets into snippet (UTF-16 code units). */
   highlights: [number, number][];
+}
+
+/** The signed-in person and their organization (GET /api/v1/me). */
+export interface Me {
+  user: { id: string; name: string; email: string; role: Role; tenantId: string; clientId?: string | null };
+  organization: { id: string; name: string };
+}
+
+export interface Client {
+  id: string;
+  name: string;
+  approvalPolicy?: string;
+}
+
+export interface Person {
+  id: string;
+  name: string;
+  email: string;
+  role: Role;
+  clientId: string | null;
+  disabled: boolean;
+  createdAt: string;
+}
+
+export interface ApiToken {
+  id: string;
+  userId: string;
+  kind: string;
+  name: string | null;
+  role: Role;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface Enrollment {
+  id: string;
+  clientId: string;
+  createdBy: string;
+  usesLeft: number;
+  expiresAt: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown>;
+  address: string | null;
+}
+
+/** One change on a machine's timeline: a command classified as a change that ran there. */
+export interface MachineChange {
+  commandId: string;
+  sessionId: string;
+  command: string;
+  shell: string;
+  requestedBy: string;
+  requestedByName: string | null;
+  startedAt: string;
+  state: string;
+  exitCode: number | null;
+  approvalId: string | null;
+}
+
+export interface MachineCard {
+  machine: MachineSummary;
+  sessions: SessionSummary[];
+  changes: MachineChange[];
+  next: string | null;
+}
+
+/** Where an approval stands (the search filter's ApprovalState adds "none": a command that needed none). */
+export type ApprovalDecisionState = "pending" | "granted" | "declined" | "expired";
+
+/** An approval as the tenant lists it (GET /api/v1/approvals, /approvals/:id, /approval-links/:token). */
+export interface Approval {
+  id: string;
+  sessionId: string;
+  commandId: string;
+  clientId: string;
+  clientName: string | null;
+  machineId: string;
+  hostname: string | null;
+  command: string | null;
+  shell: string | null;
+  summary: string | null;
+  requestedBy: string;
+  requestedByName: string | null;
+  requestedAt: string | null;
+  expiresAt: string | null;
+  state: ApprovalDecisionState;
+  decidedBy: string | null;
+  decidedByName: string | null;
+  decidedAt: string | null;
+  comment: string | null;
+}
+
+export interface SessionInfo {
+  id: string;
+  machineId: string;
+  clientId?: string;
+  hostname?: string;
+  os?: string;
+  state: "open" | "closed";
+  head: { seq: number; hash: string };
+  technicianId?: string;
+  openedAt?: string;
+  closedAt?: string | null;
+  ticket?: string | null;
+  /** Who watches the live socket right now (a snapshot at the time of the call). */
+  participants?: { actor: string; name: string }[];
+}
+
+export interface SessionEvent {
+  seq: number;
+  ts: string;
+  type: string;
+  actor: string;
+  data: Record<string, unknown>;
+  hash?: string;
 }

@@ -4,6 +4,7 @@
 import type { Role } from "@caisey/core";
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
+import { sha256Hex } from "./crypto.ts";
 import { type Env, tenant } from "./env.ts";
 import { HttpError } from "./http.ts";
 import type { Scope } from "./objects/session.ts";
@@ -46,6 +47,18 @@ export function allow(roles: readonly Role[]): MiddlewareHandler<AppEnv> {
     await next();
   };
 }
+
+/**
+ * Route guard for hosted deployments: the operator's secret, CAISEY_OPERATOR_TOKEN. Without the secret configured the
+ * route does not exist.
+ */
+export const allowOperator: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const secret = c.env.CAISEY_OPERATOR_TOKEN;
+  if (!secret) throw new HttpError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+  const given = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+  if (sha256Hex(given) !== sha256Hex(secret)) throw new HttpError(401, "unauthenticated", "operator token required");
+  await next();
+};
 
 /**
  * The caller's address as the edge reports it: Cloudflare sets CF-Connecting-IP. `npm start` serves workerd's socket

@@ -87,12 +87,3 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   if (!parsed.success) throw new HttpError(422, "invalid_request", describeIssue(parsed.error));
   return parsed.data;
 }
-
-/** A non-negative integer query parameter, or the default when absent. */
-export function intParam(c: Context, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = c.req.query(name);
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^\d{1,15}$/.test(raw) || Number(raw) > max)
-    throw new HttpError(400, "invalid_query", `${name} must be an integer from 0 to ${max}`);
-  return Number(raw);
-}

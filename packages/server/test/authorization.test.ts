@@ -2,6 +2,7 @@
 // each must get. A route added without a fixture here fails the suite, so no route ships without an access rule
 // that is tested.
 
+import { DEFINED_ROUTES } from "@caisey/core/routes";
 import { describe, expect, it } from "vitest";
 import "../src/index.ts"; // registers every route in the table
 import { ROUTES } from "../src/routes/table.ts";
@@ -450,6 +451,14 @@ describe("authorization matrix", () => {
     const missing = ROUTES.map((r) => `${r.method} ${r.path}`).filter((key) => !FIXTURES[key]);
     expect(missing).toEqual([]);
     expect(ROUTES.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it("serves every route the API defines, once, with the definition's access", () => {
+    const served = ROUTES.map((r) => `${r.method} ${r.path} ${JSON.stringify(r.access)}`);
+    expect(served).toEqual([...new Set(served)]);
+    expect(served.sort()).toEqual(
+      DEFINED_ROUTES.map((r) => `${r.method} ${r.path} ${JSON.stringify(r.access)}`).sort(),
+    );
   });
 
   it("gives every caller exactly the status its role and tenant allow", async () => {

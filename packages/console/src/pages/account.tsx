@@ -1,4 +1,5 @@
 // The signed-in person's account: change the password (every other sign-in and token is signed out).
+import * as routes from "@caisey/core/routes";
 import { useState } from "preact/hooks";
 import { api, type Me } from "../api.ts";
 import { useSubmit } from "../hooks.ts";
@@ -14,7 +15,7 @@ export function AccountPage({ me }: { me: Me }) {
     if (next.length < 10) throw new Error("The new password must be at least 10 characters.");
     if (next !== repeat) throw new Error("The two new passwords differ.");
     if (next === current) throw new Error("The new password is the same as the current one.");
-    await api("POST", "/api/v1/auth/password", { currentPassword: current, newPassword: next });
+    await api(routes.changePassword, { body: { currentPassword: current, newPassword: next } });
     setCurrent("");
     setNext("");
     setRepeat("");

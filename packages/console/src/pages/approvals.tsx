@@ -1,5 +1,6 @@
 // The client portal: a contact's pending approvals (live) and recent decisions, and the one-time approval link page
 // (usable without signing in). Plain language first; the exact command is one click away.
+import * as routes from "@caisey/core/routes";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, type Approval, abilities, api, errorMessage, type Me } from "../api.ts";
 import { usePolling } from "../hooks.ts";
@@ -211,9 +212,9 @@ export function ApprovalsPage({ me }: { me: Me }) {
   usePolling(
     () =>
       Promise.all([
-        api<{ approvals: Approval[] }>("GET", "/api/v1/approvals?state=pending"),
-        api<{ approvals: Approval[] }>("GET", "/api/v1/approvals?state=granted&limit=20"),
-        api<{ approvals: Approval[] }>("GET", "/api/v1/approvals?state=declined&limit=20"),
+        api(routes.listApprovals, { query: { state: "pending" } }),
+        api(routes.listApprovals, { query: { state: "granted", limit: 20 } }),
+        api(routes.listApprovals, { query: { state: "declined", limit: 20 } }),
       ]),
     {
       everyMs: POLL_MS,
@@ -235,9 +236,9 @@ export function ApprovalsPage({ me }: { me: Me }) {
     (approval: Approval) =>
     async (decision: "approve" | "decline", comment: string): Promise<string | null> => {
       try {
-        await api("POST", `/api/v1/approvals/${encodeURIComponent(approval.id)}/decision`, {
-          decision,
-          ...(comment ? { comment } : {}),
+        await api(routes.decideApproval, {
+          params: { id: approval.id },
+          body: { decision, ...(comment ? { comment } : {}) },
         });
         setNotice(
           decision === "approve"
@@ -316,23 +317,22 @@ type LinkState =
 export function ApprovalLinkPage({ token }: { token: string }) {
   const [state, setState] = useState<LinkState>({ kind: "loading" });
   const now = useNow();
-  const path = `/api/v1/approval-links/${encodeURIComponent(token)}`;
 
   useEffect(() => {
     document.title = "Caisey · Approval";
     let alive = true;
-    api<{ approval: Approval; contact: { id: string; name: string } }>("GET", path)
+    api(routes.readApprovalLink, { params: { token } })
       .then((answer) => alive && setState({ kind: "ready", ...answer }))
       .catch((error) => alive && setState({ kind: "error", message: decisionError(error) }));
     return () => {
       alive = false;
     };
-  }, [path]);
+  }, [token]);
 
   const decide = async (decision: "approve" | "decline", comment: string): Promise<string | null> => {
     if (state.kind !== "ready") return null;
     try {
-      await api("POST", `${path}/decision`, { decision, ...(comment ? { comment } : {}) });
+      await api(routes.decideByLink, { params: { token }, body: { decision, ...(comment ? { comment } : {}) } });
       setState({ kind: "done", decision, approval: state.approval });
       return null;
     } catch (error) {

@@ -1,6 +1,7 @@
 // Audit log (owner): who did what, newest first, with "Load older" paging through the append-only log.
+import * as routes from "@caisey/core/routes";
 import { useEffect, useState } from "preact/hooks";
-import { type AuditEntry, api, type Client, errorMessage, type Machine, type Me, type Person } from "../api.ts";
+import { type AuditEntry, api, errorMessage, type Me } from "../api.ts";
 import { ActionButton, DataTable, ErrorBanner, When } from "./ui.tsx";
 
 const PAGE = 100;
@@ -11,9 +12,9 @@ type Names = Map<string, string>;
 async function loadNames(): Promise<Names> {
   const names: Names = new Map();
   const [users, clients, machines] = await Promise.allSettled([
-    api<{ users: Person[] }>("GET", "/api/v1/users"),
-    api<{ clients: Client[] }>("GET", "/api/v1/clients"),
-    api<{ machines: Machine[] }>("GET", "/api/v1/machines"),
+    api(routes.listUsers),
+    api(routes.listClients),
+    api(routes.listMachines),
   ]);
   if (users.status === "fulfilled") for (const u of users.value.users) names.set(u.id, u.name);
   if (machines.status === "fulfilled") for (const m of machines.value.machines) names.set(m.id, m.hostname);
@@ -21,9 +22,7 @@ async function loadNames(): Promise<Names> {
     for (const c of clients.value.clients) names.set(c.id, c.name);
     // Contacts act too (chat, sign-in); their names come per client.
     const contacts = await Promise.allSettled(
-      clients.value.clients
-        .slice(0, 100)
-        .map((c) => api<{ contacts: Person[] }>("GET", `/api/v1/clients/${encodeURIComponent(c.id)}/contacts`)),
+      clients.value.clients.slice(0, 100).map((c) => api(routes.listContacts, { params: { id: c.id } })),
     );
     for (const r of contacts) if (r.status === "fulfilled") for (const p of r.value.contacts) names.set(p.id, p.name);
   }
@@ -64,8 +63,7 @@ export function AuditPage(_props: { me: Me }) {
     setBusy(true);
     setError(null);
     try {
-      const query = `limit=${PAGE}${before !== null ? `&before=${before}` : ""}`;
-      const answer = await api<{ entries: AuditEntry[]; next: number | null }>("GET", `/api/v1/audit?${query}`);
+      const answer = await api(routes.auditLog, { query: { limit: PAGE, before: before ?? undefined } });
       setEntries((old) => (before === null ? answer.entries : [...old, ...answer.entries]));
       setNext(answer.next);
       setLoaded(true);

@@ -1,5 +1,6 @@
 // Clients (staff): the MSP's clients with their approval policy and contacts (owners edit), and the enrollment
 // tokens that attach machines to them (owners and technicians).
+import * as routes from "@caisey/core/routes";
 import { useEffect, useState } from "preact/hooks";
 import {
   APPROVAL_POLICIES,
@@ -9,7 +10,6 @@ import {
   type Client,
   type Enrollment,
   errorMessage,
-  type Machine,
   type Me,
   type Person,
 } from "../api.ts";
@@ -44,10 +44,7 @@ export function ClientsPage({ me }: { me: Me }) {
     error: loadError,
     reload: load,
   } = useResource(async () => {
-    const [c, m] = await Promise.all([
-      api<{ clients: Client[] }>("GET", "/api/v1/clients"),
-      api<{ machines: Machine[] }>("GET", "/api/v1/machines"),
-    ]);
+    const [c, m] = await Promise.all([api(routes.listClients), api(routes.listMachines)]);
     return { clients: c.clients, machines: m.machines };
   });
   const clients = data?.clients ?? null;
@@ -144,7 +141,7 @@ function AddClient({ onAdded }: { onAdded: (name: string) => Promise<void> }) {
   const [name, setName] = useState("");
   const [policy, setPolicy] = useState<ApprovalPolicy>("changes");
   const { busy, error, submit } = useSubmit(async () => {
-    await api("POST", "/api/v1/clients", { name: name.trim(), approvalPolicy: policy });
+    await api(routes.addClient, { body: { name: name.trim(), approvalPolicy: policy } });
     const added = name.trim();
     setName("");
     await onAdded(added);
@@ -206,10 +203,7 @@ function ClientCard({
 
   const loadContacts = async () => {
     try {
-      const answer = await api<{ contacts: Person[] }>(
-        "GET",
-        `/api/v1/clients/${encodeURIComponent(client.id)}/contacts`,
-      );
+      const answer = await api(routes.listContacts, { params: { id: client.id } });
       setContacts(answer.contacts);
     } catch (err) {
       action.setError(`Could not load contacts: ${errorMessage(err)}`);
@@ -224,7 +218,7 @@ function ClientCard({
   const update = (change: { name?: string; approvalPolicy?: ApprovalPolicy }, done: string) =>
     action.run(client.id, {
       work: async () => {
-        await api("POST", `/api/v1/clients/${encodeURIComponent(client.id)}`, change);
+        await api(routes.updateClient, { params: { id: client.id }, body: change });
         setRenaming(false);
       },
       done,
@@ -237,7 +231,7 @@ function ClientCard({
       confirm: disabled
         ? `Disable ${person.name}? They are signed out at once and cannot sign in until enabled again.`
         : undefined,
-      work: () => api("POST", `/api/v1/users/${encodeURIComponent(person.id)}`, { disabled }),
+      work: () => api(routes.updateUser, { params: { id: person.id }, body: { disabled } }),
       done: `${person.name} is ${disabled ? "disabled" : "enabled again"}.`,
       failed: `Could not change ${person.name}`,
       after: loadContacts,
@@ -393,10 +387,9 @@ function AddContact({ client, onAdded }: { client: Client; onAdded: (name: strin
   const [password, setPassword] = useState("");
   const { busy, error, submit } = useSubmit(async () => {
     if (password.length < 10) throw new Error("The first password must be at least 10 characters.");
-    await api("POST", `/api/v1/clients/${encodeURIComponent(client.id)}/contacts`, {
-      name: name.trim(),
-      email: email.trim(),
-      password,
+    await api(routes.addContact, {
+      params: { id: client.id },
+      body: { name: name.trim(), email: email.trim(), password },
     });
     const added = name.trim();
     setName("");
@@ -458,7 +451,7 @@ function Enrollments({ clients }: { clients: Client[] }) {
 
   const load = async () => {
     try {
-      const answer = await api<{ enrollments: Enrollment[] }>("GET", "/api/v1/enrollments");
+      const answer = await api(routes.listEnrollments);
       setEnrollments(answer.enrollments);
     } catch (err) {
       action.setError(`Could not load enrollment tokens: ${errorMessage(err)}`);
@@ -471,7 +464,7 @@ function Enrollments({ clients }: { clients: Client[] }) {
 
   const revoke = (e: Enrollment) =>
     action.run(e.id, {
-      work: () => api("POST", `/api/v1/enrollments/${encodeURIComponent(e.id)}/revoke`),
+      work: () => api(routes.revokeEnrollment, { params: { id: e.id } }),
       failed: "Could not revoke the token",
       after: load,
     });

@@ -1,3 +1,4 @@
+import * as routes from "@caisey/core/routes";
 import { useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { useAutofocus, useSubmit } from "../hooks.ts";
@@ -8,7 +9,7 @@ export function LoginPage({ onDone }: { onDone: () => Promise<void> }) {
   const [password, setPassword] = useState("");
   const firstRef = useAutofocus<HTMLInputElement>();
   const { busy, error, submit } = useSubmit(async () => {
-    await api("POST", "/api/v1/auth/login", { email, password });
+    await api(routes.signIn, { body: { email, password } });
     await onDone();
   });
 

@@ -1,5 +1,6 @@
 // One machine's card: its facts, its sessions (newest first, older ones on demand) and the timeline of changes made
 // on it across sessions.
+import * as routes from "@caisey/core/routes";
 import { useEffect, useState } from "preact/hooks";
 import {
   abilities,
@@ -35,11 +36,10 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
   const names = usePeopleNames(can.staff);
   const [error, setError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
-  const base = `/api/v1/machines/${encodeURIComponent(machineId)}`;
 
   useEffect(() => {
     let alive = true;
-    api<MachineCard>("GET", base)
+    api(routes.machineCard, { params: { id: machineId } })
       .then((answer) => {
         if (!alive) return;
         setCard(answer);
@@ -51,13 +51,13 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
     return () => {
       alive = false;
     };
-  }, [base]);
+  }, [machineId]);
 
   const loadOlder = async () => {
     if (!next) return;
     setLoadingMore(true);
     try {
-      const answer = await api<MachineCard>("GET", `${base}?before=${encodeURIComponent(next)}`);
+      const answer = await api(routes.machineCard, { params: { id: machineId }, query: { before: next } });
       setSessions((s) => [...s, ...answer.sessions.filter((x) => !s.some((y) => y.id === x.id))]);
       setNext(answer.next);
     } catch (err) {

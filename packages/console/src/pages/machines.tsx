@@ -1,4 +1,5 @@
 // Home page: the tenant's machines (polled every second) and the "Enroll a machine" panel.
+import * as routes from "@caisey/core/routes";
 import { useEffect, useState } from "preact/hooks";
 import { abilities, api, type Client, errorMessage, type Machine, type Me } from "../api.ts";
 import { useAction, usePolling, useSubmit } from "../hooks.ts";
@@ -38,13 +39,13 @@ export function MachinesPage({ me }: { me: Me }) {
   // Owners move machines between clients: they need the client list.
   useEffect(() => {
     if (!can.manageMachines) return;
-    api<{ clients: Client[] }>("GET", "/api/v1/clients")
+    api(routes.listClients)
       .then((answer) => setClients(answer.clients))
       .catch((error) => action.setError(`Could not load clients: ${errorMessage(error)}`));
   }, [can.manageMachines]);
 
   usePolling(
-    () => api<{ machines: Machine[] }>("GET", "/api/v1/machines"),
+    () => api(routes.listMachines),
     {
       everyMs: POLL_MS,
       onData: (answer) => {
@@ -72,7 +73,7 @@ export function MachinesPage({ me }: { me: Me }) {
       confirm:
         `Revoke ${machine.hostname}?\n\nIts runtime is disconnected now and refused from then on; no new session can be opened on it. ` +
         "Its sessions and records stay. To support this machine again, enroll it anew.",
-      work: () => api("POST", `/api/v1/machines/${encodeURIComponent(machine.id)}/revoke`),
+      work: () => api(routes.revokeMachine, { params: { id: machine.id } }),
       done: `${machine.hostname} was revoked; its runtime can no longer connect.`,
       failed: `Could not revoke ${machine.hostname}`,
       after: repoll,
@@ -81,7 +82,7 @@ export function MachinesPage({ me }: { me: Me }) {
   const move = (machine: Machine, clientId: string) =>
     action.run(machine.id, {
       work: async () => {
-        await api("POST", `/api/v1/machines/${encodeURIComponent(machine.id)}/move`, { clientId });
+        await api(routes.moveMachine, { params: { id: machine.id }, body: { clientId } });
         setMoving(null);
       },
       done: `${machine.hostname} now belongs to ${clients?.find((c) => c.id === clientId)?.name ?? clientId}.`,
@@ -95,7 +96,7 @@ export function MachinesPage({ me }: { me: Me }) {
     try {
       const body: { machineId: string; ticket?: string } = { machineId: machine.id };
       if (ticket.trim()) body.ticket = ticket.trim();
-      const { id } = await api<{ id: string }>("POST", "/api/v1/sessions", body);
+      const { id } = await api(routes.openSession, { body });
       navigate(`/sessions/${encodeURIComponent(id)}`);
     } catch (error) {
       action.setError(`Could not open a session on ${machine.hostname}: ${errorMessage(error)}`);
@@ -317,7 +318,7 @@ function EnrollPanel({ canCreateClient }: { canCreateClient: boolean }) {
 
   const loadClients = async (select?: string) => {
     try {
-      const answer = await api<{ clients: Client[] }>("GET", "/api/v1/clients");
+      const answer = await api(routes.listClients);
       setClients(answer.clients);
       if (select) setClientId(select);
       else if (!clientId) setClientId(answer.clients[0]?.id ?? (canCreateClient ? NEW_CLIENT : ""));
@@ -345,14 +346,12 @@ function EnrollPanel({ canCreateClient }: { canCreateClient: boolean }) {
     if (id === NEW_CLIENT) {
       const name = newClientName.trim();
       if (!name) throw new Error("Name the new client first.");
-      id = (await api<{ id: string }>("POST", "/api/v1/clients", { name })).id;
+      id = (await api(routes.addClient, { body: { name } })).id;
       clientName = name;
       setNewClientName("");
       await loadClients(id);
     }
-    const answer = await api<{ token: string; expiresAt: string }>("POST", "/api/v1/enrollments", {
-      clientId: id,
-    });
+    const answer = await api(routes.createEnrollment, { body: { clientId: id } });
     setToken({ ...answer, clientName });
   });
   const error = createError ?? loadError;

@@ -1,6 +1,7 @@
 // People (owner): the MSP's staff — add someone, change a role, disable or enable an account.
+import * as routes from "@caisey/core/routes";
 import { useState } from "preact/hooks";
-import { api, type Me, type Person, type Role } from "../api.ts";
+import { api, type Me, type Person, type StaffRole } from "../api.ts";
 import { useAction, useResource, useSubmit } from "../hooks.ts";
 import {
   ActionBanners,
@@ -23,19 +24,15 @@ const ROLE_HELP: Record<string, string> = {
 };
 
 export function PeoplePage({ me, onSelfChanged }: { me: Me; onSelfChanged: () => Promise<void> }) {
-  const {
-    data: people,
-    error: loadError,
-    reload: load,
-  } = useResource(async () => (await api<{ users: Person[] }>("GET", "/api/v1/users")).users);
+  const { data: people, error: loadError, reload: load } = useResource(async () => (await api(routes.listUsers)).users);
   const action = useAction();
   const [adding, setAdding] = useState(false);
 
-  const update = (person: Person, change: { role?: Role; disabled?: boolean }, done: string, confirm?: string) =>
+  const update = (person: Person, change: { role?: StaffRole; disabled?: boolean }, done: string, confirm?: string) =>
     action.run(person.id, {
       confirm,
       work: async () => {
-        await api("POST", `/api/v1/users/${encodeURIComponent(person.id)}`, change);
+        await api(routes.updateUser, { params: { id: person.id }, body: change });
         if (person.id === me.user.id) await onSelfChanged();
       },
       done,
@@ -141,11 +138,11 @@ export function PeoplePage({ me, onSelfChanged }: { me: Me; onSelfChanged: () =>
 function AddPerson({ onAdded }: { onAdded: (name: string) => Promise<void> }) {
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
-  const [role, setRole] = useState<Role>("technician");
+  const [role, setRole] = useState<StaffRole>("technician");
   const [password, setPassword] = useState("");
   const { busy, error, submit } = useSubmit(async () => {
     if (password.length < 10) throw new Error("The first password must be at least 10 characters.");
-    await api("POST", "/api/v1/users", { name: name.trim(), email: email.trim(), role, password });
+    await api(routes.addUser, { body: { name: name.trim(), email: email.trim(), role, password } });
     const added = name.trim();
     setName("");
     setEmail("");

@@ -1,5 +1,6 @@
 // Search every session record the viewer may read: commands, their output, chat and notes. Searches as you type;
 // filters and the query live in the address bar, so Back from a result returns to the same search.
+import * as routes from "@caisey/core/routes";
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { abilities, api, type Client, errorMessage, type Machine, type Me, type SearchResult } from "../api.ts";
@@ -102,22 +103,22 @@ export function SearchPage({ me }: { me: Me }) {
 
   useEffect(() => {
     inputRef.current?.focus();
-    api<{ machines: Machine[] }>("GET", "/api/v1/machines")
+    api(routes.listMachines)
       .then((a) => setMachines(a.machines))
       .catch(() => {});
     if (can.staff) {
-      api<{ clients: Client[] }>("GET", "/api/v1/clients")
+      api(routes.listClients)
         .then((a) => setClients(a.clients))
         .catch(() => {});
     }
   }, [can.staff]);
 
-  const query = (f: Filters, cursor: string | null): string => {
+  const fetchPage = (f: Filters, cursor: string | null) => {
     const params = toParams(f);
     params.set("limit", String(PAGE));
     if (f.order === "newest") params.set("order", "newest");
     if (cursor) params.set("cursor", cursor);
-    return `/api/v1/search?${params.toString()}`;
+    return api(routes.searchRecords, { query: Object.fromEntries(params) });
   };
 
   // Search as you type (debounced); a slower answer to an older query is dropped.
@@ -128,7 +129,7 @@ export function SearchPage({ me }: { me: Me }) {
     const timer = setTimeout(async () => {
       setBusy(true);
       try {
-        const answer = await api<{ results: SearchResult[]; next: string | null }>("GET", query(filters, null));
+        const answer = await fetchPage(filters, null);
         if (id !== request.current) return;
         setResults(answer.results);
         setNext(answer.next);
@@ -150,7 +151,7 @@ export function SearchPage({ me }: { me: Me }) {
     const id = request.current;
     setBusy(true);
     try {
-      const answer = await api<{ results: SearchResult[]; next: string | null }>("GET", query(filters, next));
+      const answer = await fetchPage(filters, next);
       if (id !== request.current) return;
       setResults((r) => [...(r ?? []), ...answer.results]);
       setNext(answer.next);

@@ -1,15 +1,17 @@
 // One session: header (machine, ticket, state, head), the live transcript, and the command bar.
+import * as routes from "@caisey/core/routes";
+import type { Shell } from "@caisey/core/shells";
 import { Component, type ComponentChildren } from "preact";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
   abilities,
   api,
   errorMessage,
-  type Machine,
   type Me,
   type Person,
   type SessionEvent,
   type SessionInfo,
+  urlOf,
 } from "../api.ts";
 import { LiveConnection, type LiveStatus } from "../live.ts";
 import { linkClick } from "../router.ts";
@@ -79,7 +81,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     let alive = true;
     (async () => {
       try {
-        const answer = await api<{ session: SessionInfo }>("GET", `/api/v1/sessions/${encodeURIComponent(sessionId)}`);
+        const answer = await api(routes.sessionSummary, { params: { id: sessionId } });
         if (!alive) return;
         setSession(answer.session);
         if (answer.session.os) {
@@ -88,13 +90,10 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         }
         let machineOs: string | undefined;
         try {
-          const card = await api<{ machine: Machine }>(
-            "GET",
-            `/api/v1/machines/${encodeURIComponent(answer.session.machineId)}`,
-          );
+          const card = await api(routes.machineCard, { params: { id: answer.session.machineId } });
           machineOs = card.machine.os;
         } catch {
-          const list = await api<{ machines: Machine[] }>("GET", "/api/v1/machines");
+          const list = await api(routes.listMachines);
           machineOs = list.machines.find((m) => m.id === answer.session.machineId)?.os;
         }
         if (alive) setOs(machineOs ?? "linux");
@@ -115,11 +114,9 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     (async () => {
       const map = new Map<string, string>();
       const [users, clientContacts] = await Promise.allSettled([
-        api<{ users: Person[] }>("GET", "/api/v1/users").then((a) => a.users),
+        api(routes.listUsers).then((a) => a.users),
         clientId
-          ? api<{ contacts: Person[] }>("GET", `/api/v1/clients/${encodeURIComponent(clientId)}/contacts`).then(
-              (a) => a.contacts,
-            )
+          ? api(routes.listContacts, { params: { id: clientId } }).then((a) => a.contacts)
           : Promise.resolve([] as Person[]),
       ]);
       for (const list of [users, clientContacts])
@@ -205,7 +202,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     if (!window.confirm("Close this session? No further commands can run in it; its record stays.")) return;
     setActionError(null);
     try {
-      await api("POST", `/api/v1/sessions/${encodeURIComponent(sessionId)}/close`);
+      await api(routes.closeSession, { params: { id: sessionId } });
     } catch (error) {
       setActionError(`Could not close the session: ${errorMessage(error)}`);
     }
@@ -214,28 +211,28 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   const cancel = async (commandId: string) => {
     setActionError(null);
     try {
-      await api(
-        "POST",
-        `/api/v1/sessions/${encodeURIComponent(sessionId)}/commands/${encodeURIComponent(commandId)}/cancel`,
-      );
+      await api(routes.cancelCommand, { params: { id: sessionId, cid: commandId } });
     } catch (error) {
       setActionError(`Cancel failed: ${errorMessage(error)}`);
     }
   };
 
-  const base = `/api/v1/sessions/${encodeURIComponent(sessionId)}`;
-  const run = async (mode: BarMode, text: string, shell: string, gate: Gate): Promise<boolean> => {
+  const run = async (mode: BarMode, text: string, shell: Shell, gate: Gate): Promise<boolean> => {
     setActionError(null);
     atBottom.current = true;
     try {
       if (mode === "command")
-        await api("POST", `${base}/commands`, {
-          command: text,
-          shell,
-          ...(gate.requireApproval ? { requireApproval: true } : {}),
-          ...(gate.reason.trim() ? { reason: gate.reason.trim() } : {}),
+        await api(routes.requestCommand, {
+          params: { id: sessionId },
+          body: {
+            command: text,
+            shell,
+            ...(gate.requireApproval ? { requireApproval: true } : {}),
+            ...(gate.reason.trim() ? { reason: gate.reason.trim() } : {}),
+          },
         });
-      else await api("POST", `${base}/${mode === "note" ? "notes" : "messages"}`, { text });
+      else
+        await api(mode === "note" ? routes.addNote : routes.postMessage, { params: { id: sessionId }, body: { text } });
       return true;
     } catch (error) {
       setActionError(errorMessage(error));
@@ -248,21 +245,14 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     () => ({
       contacts,
       link: can.staff
-        ? (approvalId, contactId) =>
-            api<{ url: string; expiresAt: string }>(
-              "POST",
-              `/api/v1/approvals/${encodeURIComponent(approvalId)}/link`,
-              {
-                contactId,
-              },
-            )
+        ? (approvalId, contactId) => api(routes.createApprovalLink, { params: { id: approvalId }, body: { contactId } })
         : null,
       decide: isContact
         ? async (approvalId, decision, comment) => {
             try {
-              await api("POST", `/api/v1/approvals/${encodeURIComponent(approvalId)}/decision`, {
-                decision,
-                ...(comment ? { comment } : {}),
+              await api(routes.decideApproval, {
+                params: { id: approvalId },
+                body: { decision, ...(comment ? { comment } : {}) },
               });
               return null;
             } catch (error) {
@@ -535,7 +525,7 @@ function CommandBlock({
   const result = cmd.result;
   const active = ACTIVE_STATES.has(cmd.state);
   const outputUrl = (stream: "stdout" | "stderr") =>
-    `/api/v1/sessions/${encodeURIComponent(sessionId)}/commands/${encodeURIComponent(cmd.id)}/output?stream=${stream}`;
+    urlOf(routes.commandOutput, { params: { id: sessionId, cid: cmd.id }, query: { stream } });
   const stdoutBytes = result?.stdoutBytes ?? cmd.receivedBytes.stdout;
   const stderrBytes = result?.stderrBytes ?? cmd.receivedBytes.stderr;
   const ctx = cmd.context;
@@ -741,14 +731,14 @@ function CommandBar({
   os: string | undefined;
   modes: readonly BarMode[];
   disabled: boolean;
-  onRun: (mode: BarMode, text: string, shell: string, gate: Gate) => Promise<boolean>;
+  onRun: (mode: BarMode, text: string, shell: Shell, gate: Gate) => Promise<boolean>;
   transcript: Transcript;
 }) {
   const [text, setText] = useState("");
   const [requireApproval, setRequireApproval] = useState(false);
   const [reason, setReason] = useState("");
   const [mode, setMode] = useState<BarMode>(modes[0] ?? "chat");
-  const [shell, setShell] = useState<string>(defaultShell(os ?? "linux"));
+  const [shell, setShell] = useState<Shell>(defaultShell(os ?? "linux"));
   const [busy, setBusy] = useState(false);
   const historyIndex = useRef<number | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
@@ -827,7 +817,7 @@ function CommandBar({
         <select
           data-testid="shell-select"
           value={shell}
-          onChange={(e) => setShell(e.currentTarget.value)}
+          onChange={(e) => setShell(e.currentTarget.value as Shell)}
           disabled={disabled}
           title="Shell"
         >
@@ -1106,9 +1096,9 @@ function AssignControl({
     if (!to) return;
     setBusy(true);
     try {
-      await api("POST", `/api/v1/sessions/${encodeURIComponent(sessionId)}/assign`, {
-        technicianId: to,
-        ...(note.trim() ? { note: note.trim() } : {}),
+      await api(routes.assignSession, {
+        params: { id: sessionId },
+        body: { technicianId: to, ...(note.trim() ? { note: note.trim() } : {}) },
       });
       setOpen(false);
       setNote("");

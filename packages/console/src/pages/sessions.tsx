@@ -1,4 +1,5 @@
 // Recent sessions, newest first: a way back into a session (after a browser crash, or for a contact to follow one).
+import * as routes from "@caisey/core/routes";
 import { useState } from "preact/hooks";
 import { abilities, api, type Machine, type Me, type SessionSummary } from "../api.ts";
 import { personLabel, usePeopleNames, usePolling } from "../hooks.ts";
@@ -16,11 +17,7 @@ export function SessionsPage({ me }: { me: Me }) {
   const [error, setError] = useState<string | null>(null);
 
   usePolling(
-    () =>
-      Promise.all([
-        api<{ sessions: SessionSummary[] }>("GET", `/api/v1/sessions?limit=${LIMIT}`),
-        api<{ machines: Machine[] }>("GET", "/api/v1/machines"),
-      ]),
+    () => Promise.all([api(routes.listSessions, { query: { limit: LIMIT } }), api(routes.listMachines)]),
     {
       everyMs: POLL_MS,
       onData: ([s, m]) => {

@@ -1,4 +1,5 @@
 // First run: create the organization and its owner.
+import * as routes from "@caisey/core/routes";
 import { useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { useAutofocus, useSubmit } from "../hooks.ts";
@@ -12,7 +13,7 @@ export function SetupPage({ onDone }: { onDone: () => Promise<void> }) {
   const firstRef = useAutofocus<HTMLInputElement>();
   const { busy, error, submit } = useSubmit(async () => {
     if (password.length < 10) throw new Error("Password must be at least 10 characters.");
-    await api("POST", "/api/v1/setup", { organization, name, email, password });
+    await api(routes.setUp, { body: { organization, name, email, password } });
     await onDone();
   });
 

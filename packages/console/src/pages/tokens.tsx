@@ -1,4 +1,5 @@
 // API tokens (staff): keys for scripts and the CLI. A new token's secret is shown once; the list never has it.
+import * as routes from "@caisey/core/routes";
 import { useState } from "preact/hooks";
 import { type ApiToken, abilities, api, type Me, type Role } from "../api.ts";
 import { personLabel, useAction, usePeopleNames, useResource, useSubmit } from "../hooks.ts";
@@ -45,7 +46,7 @@ export function TokensPage({ me }: { me: Me }) {
     data: tokens,
     error: loadError,
     reload: load,
-  } = useResource(async () => (await api<{ tokens: ApiToken[] }>("GET", "/api/v1/tokens")).tokens);
+  } = useResource(async () => (await api(routes.listTokens)).tokens);
   // Without names the person column shows ids.
   const names = usePeopleNames();
   const action = useAction();
@@ -57,7 +58,7 @@ export function TokensPage({ me }: { me: Me }) {
     return action.run(t.id, {
       confirm: `Revoke ${label}? Anything using it is refused from now on.${t.kind === "console" ? " If it is this browser's sign-in, you are signed out." : ""}`,
       work: async () => {
-        await api("POST", `/api/v1/tokens/${encodeURIComponent(t.id)}/revoke`);
+        await api(routes.revokeToken, { params: { id: t.id } });
         if (issued?.id === t.id) setIssued(null);
       },
       done: `${t.name ? `"${t.name}"` : "The sign-in"} was revoked.`,
@@ -189,11 +190,7 @@ function CreateToken({ me, onIssued }: { me: Me; onIssued: (t: Issued) => Promis
   const { busy, error, submit } = useSubmit(async () => {
     const body: { name: string; role?: Role; ttlSeconds: number } = { name: name.trim(), ttlSeconds: ttl };
     if (isOwner) body.role = role;
-    const answer = await api<{ id: string; token: string; role: Role; expiresAt: string }>(
-      "POST",
-      "/api/v1/tokens",
-      body,
-    );
+    const answer = await api(routes.createToken, { body });
     const created = name.trim();
     setName("");
     await onIssued({ ...answer, name: created });

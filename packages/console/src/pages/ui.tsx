@@ -1,7 +1,7 @@
 // Small pieces every page builds with: labelled fields, submit buttons with a busy state, banners, tables, badges.
 import type { ComponentChildren, Ref } from "preact";
 import { useState } from "preact/hooks";
-import { type Role, type SessionSummary, STAFF_ROLES } from "../api.ts";
+import { type SessionSummary, STAFF_ROLES, type StaffRole } from "../api.ts";
 import type { Action } from "../hooks.ts";
 import { linkClick } from "../router.ts";
 
@@ -159,8 +159,8 @@ const ROLE_CHOICES: Choice[] = STAFF_ROLES.map((r) => ({ value: r, label: r }));
 export function RoleSelect({
   onRole,
   ...select
-}: SelectProps & { testId: string; value: string; onRole: (role: Role) => void }) {
-  return <Select {...select} options={ROLE_CHOICES} onValue={(v) => onRole(v as Role)} />;
+}: SelectProps & { testId: string; value: string; onRole: (role: StaffRole) => void }) {
+  return <Select {...select} options={ROLE_CHOICES} onValue={(v) => onRole(v as StaffRole)} />;
 }
 
 /** A form's submit button: `busyLabel` while it works. */

@@ -1,32 +1,24 @@
 // The machine list, the machine card, and the owner's controls over a machine's identity.
 
-import { idPattern, MoveMachineBody } from "@caisey/core";
-import type { Context, Hono } from "hono";
+import { listMachines, machineCard, moveMachine, revokeMachine } from "@caisey/core/routes";
+import type { Hono } from "hono";
 import { type AppEnv, by, scope } from "../auth.ts";
 import { machine, tenant } from "../env.ts";
-import { HttpError, intParam, readJson, unwrap } from "../http.ts";
-import { EVERYONE, OWNERS, route } from "./table.ts";
-
-function machineId(c: Context<AppEnv>): string {
-  const id = c.req.param("id") ?? "";
-  if (!idPattern("mch").test(id)) throw new HttpError(404, "not_found", "machine not found");
-  return id;
-}
+import { HttpError, unwrap } from "../http.ts";
+import { route } from "./table.ts";
 
 export function machineRoutes(app: Hono<AppEnv>): void {
-  route(app, "get", "/api/v1/machines", EVERYONE, async (c) => {
+  route(app, listMachines, async (c) => {
     const { tenantId, clientId } = scope(c);
     return c.json({ machines: await tenant(c.env, tenantId).listMachines(clientId) });
   });
 
-  route(app, "get", "/api/v1/machines/:id", EVERYONE, async (c) => {
-    const id = machineId(c);
+  route(app, machineCard, async (c, { params: { id }, query }) => {
     const { tenantId, clientId } = scope(c);
     const t = tenant(c.env, tenantId);
     const found = await t.getMachine(id, clientId);
     if (!found) throw new HttpError(404, "not_found", "machine not found");
-    const limit = intParam(c, "limit", 50, 200) || 50;
-    const before = c.req.query("before");
+    const { limit, before } = query;
     const sessions = await t.listSessions({ machineId: id, limit, ...(before ? { before } : {}) });
     const last = sessions.at(-1);
     // The timeline of changes: commands classified as changes that ran on this machine, across sessions.
@@ -40,16 +32,13 @@ export function machineRoutes(app: Hono<AppEnv>): void {
   });
 
   // Revoked: the runtime is disconnected now and refused from then on; its sessions and records stay.
-  route(app, "post", "/api/v1/machines/:id/revoke", OWNERS, async (c) => {
-    const id = machineId(c);
+  route(app, revokeMachine, async (c, { params: { id } }) => {
     unwrap(await tenant(c.env, c.var.principal.tenantId).revokeMachine(id, by(c)));
     await machine(c.env, id).revoke();
     return c.body(null, 204);
   });
 
-  route(app, "post", "/api/v1/machines/:id/move", OWNERS, async (c) => {
-    const id = machineId(c);
-    const body = await readJson(c, MoveMachineBody);
+  route(app, moveMachine, async (c, { params: { id }, body }) => {
     unwrap(await tenant(c.env, c.var.principal.tenantId).moveMachine(id, body.clientId, by(c)));
     return c.json({ id, clientId: body.clientId });
   });

@@ -1,34 +1,36 @@
 // Organizations, sign-in, people, API tokens and the audit log.
 
+import { newId, type SetupBody } from "@caisey/core";
 import {
-  ContactBody,
-  idPattern,
-  LoginBody,
-  newId,
-  PasswordBody,
-  SetupBody,
-  TokenBody,
-  UserBody,
-  UserUpdateBody,
-} from "@caisey/core";
+  addContact,
+  addUser,
+  auditLog,
+  changePassword,
+  createTenant,
+  createToken,
+  listContacts,
+  listTokens,
+  listUsers,
+  me,
+  revokeToken,
+  setUp,
+  setupStatus,
+  signIn,
+  signOut,
+  signOutEverywhere,
+  updateUser,
+} from "@caisey/core/routes";
 import type { Context, Hono } from "hono";
 import { type AppEnv, by, clientAddress, cookieHeader } from "../auth.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, sha256Hex, verifyPassword } from "../crypto.ts";
 import { directory, type Env, tenant } from "../env.ts";
-import { HttpError, intParam, readJson, unwrap } from "../http.ts";
+import { HttpError, unwrap } from "../http.ts";
 import type { By } from "../objects/tenant.ts";
-import { EVERYONE, OWNERS, route, STAFF } from "./table.ts";
+import { route } from "./table.ts";
 
 const COOKIE_MAX_AGE = 7 * 24 * 3600;
 
 const secure = (c: Context<AppEnv>) => new URL(c.req.url).protocol === "https:";
-
-function param(c: Context<AppEnv>, name: string, kind: "usr" | "cli" | "tok"): string {
-  const id = c.req.param(name) ?? "";
-  if (!idPattern(kind).test(id))
-    throw new HttpError(404, "not_found", `${{ usr: "person", cli: "client", tok: "token" }[kind]} not found`);
-  return id;
-}
 
 /** Create an organization with its owner: first-run setup, or an operator on a hosted deployment. */
 async function createOrganization(env: Env, body: SetupBody, via: "setup" | "operator", address: string | null) {
@@ -75,12 +77,9 @@ async function addPerson(
 }
 
 export function peopleRoutes(app: Hono<AppEnv>): void {
-  route(app, "get", "/api/v1/setup", "public", async (c) =>
-    c.json({ setupRequired: await directory(c.env).setupRequired() }),
-  );
+  route(app, setupStatus, async (c) => c.json({ setupRequired: await directory(c.env).setupRequired() }));
 
-  route(app, "post", "/api/v1/setup", "public", async (c) => {
-    const body = await readJson(c, SetupBody);
+  route(app, setUp, async (c, { body }) => {
     if (!(await directory(c.env).setupRequired()))
       throw new HttpError(409, "already_set_up", "this server already has an organization; sign in instead");
     const created = await createOrganization(c.env, body, "setup", clientAddress(c));
@@ -88,19 +87,13 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
     return c.json(created, 201);
   });
 
-  // Hosted deployments: an operator holding CAISEY_OPERATOR_TOKEN creates further organizations. Without the secret
-  // configured the route does not exist.
-  route(app, "post", "/api/v1/tenants", "operator", async (c) => {
-    const secret = c.env.CAISEY_OPERATOR_TOKEN;
-    if (!secret) throw new HttpError(404, "not_found", "no route for POST /api/v1/tenants");
-    const given = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-    if (sha256Hex(given) !== sha256Hex(secret)) throw new HttpError(401, "unauthenticated", "operator token required");
-    const body = await readJson(c, SetupBody);
+  // Hosted deployments: an operator holding CAISEY_OPERATOR_TOKEN (checked by the route's guard) creates further
+  // organizations.
+  route(app, createTenant, async (c, { body }) => {
     return c.json(await createOrganization(c.env, body, "operator", clientAddress(c)), 201);
   });
 
-  route(app, "post", "/api/v1/auth/login", "public", async (c) => {
-    const body = await readJson(c, LoginBody);
+  route(app, signIn, async (c, { body }) => {
     const dir = directory(c.env);
     const address = clientAddress(c);
     const keys = [`account:${body.email}`, `address:${address ?? "unknown"}`];
@@ -156,21 +149,20 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
     });
   });
 
-  route(app, "post", "/api/v1/auth/logout", EVERYONE, async (c) => {
+  route(app, signOut, async (c) => {
     await tenant(c.env, c.var.principal.tenantId).revokeToken(c.var.principal.tokenHash);
     c.header("set-cookie", cookieHeader("", secure(c), 0));
     return c.body(null, 204);
   });
 
-  route(app, "post", "/api/v1/auth/logout-all", EVERYONE, async (c) => {
+  route(app, signOutEverywhere, async (c) => {
     const p = c.var.principal;
     await tenant(c.env, p.tenantId).revokeAllTokens(p.userId, null, by(c), "signed out everywhere");
     c.header("set-cookie", cookieHeader("", secure(c), 0));
     return c.body(null, 204);
   });
 
-  route(app, "post", "/api/v1/auth/password", EVERYONE, async (c) => {
-    const body = await readJson(c, PasswordBody);
+  route(app, changePassword, async (c, { body }) => {
     const p = c.var.principal;
     const t = tenant(c.env, p.tenantId);
     if (!(await verifyPassword(body.currentPassword, (await t.passwordHashOf(p.userId)) ?? DUMMY_PASSWORD_HASH))) {
@@ -180,7 +172,7 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
     return c.body(null, 204);
   });
 
-  route(app, "get", "/api/v1/me", EVERYONE, async (c) => {
+  route(app, me, async (c) => {
     const p = c.var.principal;
     const organization = await tenant(c.env, p.tenantId).organization();
     return c.json({
@@ -191,32 +183,26 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
 
   // ---- people
 
-  route(app, "get", "/api/v1/users", STAFF, async (c) =>
+  route(app, listUsers, async (c) =>
     c.json({ users: await tenant(c.env, c.var.principal.tenantId).listPeople({ contacts: false }) }),
   );
 
-  route(app, "post", "/api/v1/users", OWNERS, async (c) => {
-    const body = await readJson(c, UserBody);
+  route(app, addUser, async (c, { body }) => {
     return c.json(await addPerson(c, { ...body, clientId: null }), 201);
   });
 
-  route(app, "post", "/api/v1/users/:id", OWNERS, async (c) => {
-    const id = param(c, "id", "usr");
-    const body = await readJson(c, UserUpdateBody);
+  route(app, updateUser, async (c, { params: { id }, body }) => {
     // The Tenant answers "not found" and refuses a contact becoming staff itself: one lookup, one place for the rule.
     return c.json(unwrap(await tenant(c.env, c.var.principal.tenantId).updatePerson(id, body, by(c))));
   });
 
-  route(app, "get", "/api/v1/clients/:id/contacts", STAFF, async (c) => {
-    const clientId = param(c, "id", "cli");
+  route(app, listContacts, async (c, { params: { id: clientId } }) => {
     const t = tenant(c.env, c.var.principal.tenantId);
     if (!(await t.listClients(clientId)).length) throw new HttpError(404, "not_found", "client not found");
     return c.json({ contacts: await t.listPeople({ contacts: true, clientId }) });
   });
 
-  route(app, "post", "/api/v1/clients/:id/contacts", OWNERS, async (c) => {
-    const clientId = param(c, "id", "cli");
-    const body = await readJson(c, ContactBody);
+  route(app, addContact, async (c, { params: { id: clientId }, body }) => {
     if (!(await tenant(c.env, c.var.principal.tenantId).listClients(clientId)).length)
       throw new HttpError(404, "not_found", "client not found");
     return c.json(await addPerson(c, { ...body, role: "contact", clientId }), 201);
@@ -224,32 +210,23 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
 
   // ---- API tokens
 
-  route(app, "get", "/api/v1/tokens", STAFF, async (c) =>
+  route(app, listTokens, async (c) =>
     c.json({ tokens: await tenant(c.env, c.var.principal.tenantId).listTokens(c.var.principal) }),
   );
 
-  route(app, "post", "/api/v1/tokens", STAFF, async (c) => {
-    const body = await readJson(c, TokenBody);
+  route(app, createToken, async (c, { body }) => {
     const p = c.var.principal;
     return c.json(unwrap(await tenant(c.env, p.tenantId).createApiToken(p, body, by(c))), 201);
   });
 
-  route(app, "post", "/api/v1/tokens/:id/revoke", STAFF, async (c) => {
-    const id = param(c, "id", "tok");
+  route(app, revokeToken, async (c, { params: { id } }) => {
     unwrap(await tenant(c.env, c.var.principal.tenantId).revokeTokenById(c.var.principal, id, by(c)));
     return c.body(null, 204);
   });
 
   // ---- audit log
 
-  route(app, "get", "/api/v1/audit", OWNERS, async (c) => {
-    const limit = intParam(c, "limit", 100, 500) || 100;
-    const before = c.req.query("before");
-    return c.json(
-      await tenant(c.env, c.var.principal.tenantId).listAudit({
-        before: before ? intParam(c, "before", 0) : null,
-        limit,
-      }),
-    );
-  });
+  route(app, auditLog, async (c, { query }) =>
+    c.json(await tenant(c.env, c.var.principal.tenantId).listAudit({ before: query.before, limit: query.limit })),
+  );
 }

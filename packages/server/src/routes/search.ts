@@ -3,66 +3,21 @@
 // searches only their own client's sessions. POST /search/rebuild refills the index from the records.
 
 import {
-  APPROVAL_STATES,
   buildMatch,
   decodeCursor,
-  describeIssue,
   encodeCursor,
-  idPattern,
   mergeHits,
-  SEARCH_KINDS,
-  SEARCH_QUERY_MAX,
   type SearchKind,
   type SearchResult,
+  searchBound,
 } from "@caisey/core";
+import { rebuildSearch, searchRecords } from "@caisey/core/routes";
 import type { Hono } from "hono";
-import { z } from "zod";
 import { type AppEnv, scope } from "../auth.ts";
 import { type Env, searchCatalog, searchIndex, session, tenant } from "../env.ts";
 import { HttpError } from "../http.ts";
 import type { SearchHit, ShardQuery } from "../objects/search-index.ts";
-import { EVERYONE, OWNERS, route } from "./table.ts";
-
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
-const time = z
-  .string()
-  .refine((v) => (DATE.test(v) || INSTANT.test(v)) && !Number.isNaN(Date.parse(v)), "must be YYYY-MM-DD or RFC 3339");
-const id = (kind: "mch" | "cli" | "usr" | "ses") => z.string().regex(idPattern(kind), `must be a ${kind}_ id`);
-
-export const SearchParams = z.object({
-  q: z.string().max(SEARCH_QUERY_MAX, `must be at most ${SEARCH_QUERY_MAX} characters`).optional(),
-  machineId: id("mch").optional(),
-  clientId: id("cli").optional(),
-  technicianId: id("usr").optional(),
-  sessionId: id("ses").optional(),
-  from: time.optional(),
-  to: time.optional(),
-  kind: z
-    .string()
-    .transform((v) => v.split(","))
-    .pipe(z.array(z.enum(SEARCH_KINDS)).min(1).max(SEARCH_KINDS.length))
-    .optional(),
-  exit: z.union([z.literal("nonzero"), z.string().regex(/^-?\d{1,10}$/, "must be nonzero or an integer")]).optional(),
-  approval: z.enum(APPROVAL_STATES).optional(),
-  order: z.enum(["newest", "best"]).default("newest"),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, "must be an integer from 1 to 100")
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(100))
-    .default(20),
-  cursor: z.string().max(200).optional(),
-});
-
-const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** A `from` instant; a `to` date counts the whole day (the bound is exclusive). */
-function bound(value: string | undefined, end: boolean): number | null {
-  if (value === undefined) return null;
-  const ms = Date.parse(DATE.test(value) ? `${value}T00:00:00Z` : value);
-  return end && DATE.test(value) ? ms + DAY_MS : ms;
-}
+import { route } from "./table.ts";
 
 const SESSION_PAGE = 200;
 const REINDEX_CONCURRENCY = 8;
@@ -86,10 +41,7 @@ export async function searchShards(env: Env, query: Omit<ShardQuery, "limit">, l
 }
 
 export function searchRoutes(app: Hono<AppEnv>): void {
-  route(app, "get", "/api/v1/search", EVERYONE, async (c) => {
-    const parsed = SearchParams.safeParse(c.req.query());
-    if (!parsed.success) throw new HttpError(400, "invalid_query", describeIssue(parsed.error));
-    const p = parsed.data;
+  route(app, searchRecords, async (c, { query: p }) => {
     if (p.q !== undefined && p.q.trim() !== "") {
       const built = buildMatch(p.q);
       if (!built.ok) throw new HttpError(422, "invalid_query", `q: ${built.reason}`);
@@ -97,8 +49,8 @@ export function searchRoutes(app: Hono<AppEnv>): void {
     const cursor = p.cursor === undefined ? null : decodeCursor(p.cursor);
     if (p.cursor !== undefined && (!cursor || cursor.order !== p.order))
       throw new HttpError(400, "invalid_query", "cursor is not one this search issued");
-    const fromMs = bound(p.from, false);
-    const toMs = bound(p.to, true);
+    const fromMs = searchBound(p.from, false);
+    const toMs = searchBound(p.to, true);
     if (fromMs !== null && toMs !== null && fromMs >= toMs)
       throw new HttpError(422, "invalid_query", "from must be before to");
     const view = scope(c);
@@ -149,7 +101,7 @@ export function searchRoutes(app: Hono<AppEnv>): void {
     });
   });
 
-  route(app, "post", "/api/v1/search/rebuild", OWNERS, async (c) => {
+  route(app, rebuildSearch, async (c) => {
     const tenantId = c.var.principal.tenantId;
     const catalog = searchCatalog(c.env, tenantId);
     const months = await catalog.shards(tenantId);

@@ -1,33 +1,33 @@
 // Sessions: open one on a machine, run commands, read the record (events, live socket, NDJSON, exact output).
 
-import { AssignBody, CommandBody, fromBase64, idPattern, LIMITS, newId, SessionBody, utf8 } from "@caisey/core";
+import { fromBase64, newId, utf8 } from "@caisey/core";
+import {
+  addNote,
+  assignSession,
+  cancelCommand,
+  closeSession,
+  commandDetail,
+  commandOutput,
+  listSessions,
+  liveSession,
+  openSession,
+  postMessage,
+  requestCommand,
+  sessionEvents,
+  sessionRecord,
+  sessionSummary,
+} from "@caisey/core/routes";
 import type { Context, Hono } from "hono";
-import { z } from "zod";
 import { type AppEnv, scope } from "../auth.ts";
 import { session, tenant } from "../env.ts";
-import { HttpError, intParam, readJson, unwrap } from "../http.ts";
-import { EVERYONE, RUNNERS, route, STAFF } from "./table.ts";
-
-const TextBody = z.object({ text: z.string().trim().min(1, "must not be empty").max(4000) });
-
-function sessionId(c: Context<AppEnv>): string {
-  const id = c.req.param("id") ?? "";
-  if (!idPattern("ses").test(id)) throw new HttpError(404, "not_found", "session not found");
-  return id;
-}
-
-function commandId(c: Context<AppEnv>): string {
-  const id = c.req.param("cid") ?? "";
-  if (!idPattern("cmd").test(id)) throw new HttpError(404, "not_found", "command not found");
-  return id;
-}
+import { HttpError, unwrap } from "../http.ts";
+import { route } from "./table.ts";
 
 const actorOf = (c: Context<AppEnv>) =>
   `${c.var.principal.role === "contact" ? "contact" : "user"}:${c.var.principal.userId}`;
 
 export function sessionRoutes(app: Hono<AppEnv>): void {
-  route(app, "post", "/api/v1/sessions", RUNNERS, async (c) => {
-    const body = await readJson(c, SessionBody);
+  route(app, openSession, async (c, { body }) => {
     const p = c.var.principal;
     const t = tenant(c.env, p.tenantId);
     const m = await t.getMachine(body.machineId);
@@ -51,9 +51,7 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     return c.json({ id }, 201);
   });
 
-  route(app, "get", "/api/v1/sessions", EVERYONE, async (c) => {
-    const limit = intParam(c, "limit", 50, 200) || 50;
-    const machineId = c.req.query("machineId");
+  route(app, listSessions, async (c, { query: { limit, machineId } }) => {
     const view = scope(c);
     const sessions = await tenant(c.env, view.tenantId).listSessions({
       limit,
@@ -63,13 +61,11 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     return c.json({ sessions });
   });
 
-  route(app, "get", "/api/v1/sessions/:id", EVERYONE, async (c) =>
-    c.json(unwrap(await session(c.env, sessionId(c)).summary(scope(c)))),
+  route(app, sessionSummary, async (c, { params }) =>
+    c.json(unwrap(await session(c.env, params.id).summary(scope(c)))),
   );
 
-  route(app, "post", "/api/v1/sessions/:id/commands", RUNNERS, async (c) => {
-    const id = sessionId(c);
-    const body = await readJson(c, CommandBody);
+  route(app, requestCommand, async (c, { params: { id }, body }) => {
     return c.json(
       unwrap(
         await session(c.env, id).requestCommand(
@@ -82,16 +78,13 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     );
   });
 
-  route(app, "get", "/api/v1/sessions/:id/commands/:cid", EVERYONE, async (c) =>
-    c.json(unwrap(await session(c.env, sessionId(c)).commandDetail(scope(c), commandId(c)))),
+  route(app, commandDetail, async (c, { params }) =>
+    c.json(unwrap(await session(c.env, params.id).commandDetail(scope(c), params.cid))),
   );
 
-  route(app, "get", "/api/v1/sessions/:id/commands/:cid/output", EVERYONE, async (c) => {
-    const stream = c.req.query("stream") ?? "stdout";
-    if (stream !== "stdout" && stream !== "stderr")
-      throw new HttpError(400, "invalid_query", "stream must be stdout or stderr");
-    const stub = session(c.env, sessionId(c));
-    const cid = commandId(c);
+  route(app, commandOutput, async (c, { params, query: { stream } }) => {
+    const stub = session(c.env, params.id);
+    const cid = params.cid;
     const view = scope(c);
     let page = unwrap(await stub.outputPage(view, cid, stream, 0));
     const body = new ReadableStream<Uint8Array>({
@@ -104,38 +97,32 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     return new Response(body, { headers: { "content-type": "application/octet-stream", "cache-control": "no-store" } });
   });
 
-  route(app, "post", "/api/v1/sessions/:id/commands/:cid/cancel", RUNNERS, async (c) =>
-    c.json(unwrap(await session(c.env, sessionId(c)).cancel(scope(c), c.var.principal.userId, commandId(c))), 202),
+  route(app, cancelCommand, async (c, { params }) =>
+    c.json(unwrap(await session(c.env, params.id).cancel(scope(c), c.var.principal.userId, params.cid)), 202),
   );
 
-  route(app, "post", "/api/v1/sessions/:id/messages", EVERYONE, async (c) => {
-    const id = sessionId(c);
-    const { text } = await readJson(c, TextBody);
+  route(app, postMessage, async (c, { params: { id }, body: { text } }) => {
     return c.json(unwrap(await session(c.env, id).addText(scope(c), actorOf(c), "chat.message", text)), 201);
   });
 
-  route(app, "post", "/api/v1/sessions/:id/notes", STAFF, async (c) => {
-    const id = sessionId(c);
-    const { text } = await readJson(c, TextBody);
+  route(app, addNote, async (c, { params: { id }, body: { text } }) => {
     return c.json(unwrap(await session(c.env, id).addText(scope(c), actorOf(c), "note.added", text)), 201);
   });
 
-  route(app, "post", "/api/v1/sessions/:id/close", STAFF, async (c) =>
-    c.json(unwrap(await session(c.env, sessionId(c)).close(scope(c), c.var.principal.userId))),
+  route(app, closeSession, async (c, { params }) =>
+    c.json(unwrap(await session(c.env, params.id).close(scope(c), c.var.principal.userId))),
   );
 
-  route(app, "get", "/api/v1/sessions/:id/events", EVERYONE, async (c) => {
-    const after = intParam(c, "after", 0);
-    const limit = intParam(c, "limit", LIMITS.eventsPageMax, LIMITS.eventsPageMax) || LIMITS.eventsPageMax;
-    const { events, head } = unwrap(await session(c.env, sessionId(c)).events(scope(c), after, limit));
+  route(app, sessionEvents, async (c, { params, query: { after, limit } }) => {
+    const { events, head } = unwrap(await session(c.env, params.id).events(scope(c), after, limit));
     // Events are spliced in as stored, never re-serialized.
     return new Response(`{"events":[${events.join(",")}],"head":${JSON.stringify(head)}}`, {
       headers: { "content-type": "application/json" },
     });
   });
 
-  route(app, "get", "/api/v1/sessions/:id/record", EVERYONE, async (c) => {
-    const stub = session(c.env, sessionId(c));
+  route(app, sessionRecord, async (c, { params }) => {
+    const stub = session(c.env, params.id);
     const view = scope(c);
     let page = unwrap(await stub.recordPage(view, 0));
     const body = new ReadableStream<Uint8Array>({
@@ -150,11 +137,7 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     });
   });
 
-  route(app, "get", "/api/v1/sessions/:id/live", EVERYONE, async (c) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket")
-      throw new HttpError(426, "upgrade_required", "connect with a WebSocket");
-    const id = sessionId(c);
-    const after = intParam(c, "after", 0);
+  route(app, liveSession, async (c, { params: { id }, query: { after } }) => {
     const view = scope(c);
     const headers = new Headers({
       upgrade: "websocket",
@@ -166,9 +149,7 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     return session(c.env, id).fetch(new Request(`https://session/live?after=${after}`, { headers }));
   });
 
-  route(app, "post", "/api/v1/sessions/:id/assign", STAFF, async (c) => {
-    const id = sessionId(c);
-    const body = await readJson(c, AssignBody);
+  route(app, assignSession, async (c, { params: { id }, body }) => {
     const p = c.var.principal;
     const colleague = (await tenant(c.env, p.tenantId).listPeople({ contacts: false })).find(
       (u) => u.id === body.technicianId,

@@ -1,28 +1,53 @@
-// Every API route is declared here with who may call it. The table is also what the authorization tests walk, so a
-// route added without an access rule cannot go unnoticed.
+// The server's half of a route: a handler bound to its definition (@caisey/core/routes). Access, path ids, query and
+// body are checked here, in that order, before the handler runs with them typed. Every bound route is listed in
+// ROUTES, which the authorization tests walk, so a route added without an access rule cannot go unnoticed.
 
-import type { Role } from "@caisey/core";
-import type { Handler, Hono } from "hono";
-import { type AppEnv, allow } from "../auth.ts";
+import { describeIssue, type IdKind, idPattern, SCHEMAS } from "@caisey/core";
+import {
+  type Access,
+  type BodyOf,
+  ID_NAMES,
+  type ParamsOf,
+  type QueryOf,
+  type RouteDefinition,
+} from "@caisey/core/routes";
+import type { Context, Handler, Hono } from "hono";
+import { type AppEnv, allow, allowOperator } from "../auth.ts";
+import { HttpError, readJson } from "../http.ts";
 
-/**
- * "public": no credentials (setup, login, runtime enrollment by token, runtime socket with its own proof).
- * "operator": the deployment operator's secret, checked by the route itself.
- */
-export type Access = readonly Role[] | "public" | "operator";
-
-export const STAFF: readonly Role[] = ["owner", "dispatcher", "technician"];
-/** Staff who may run commands on machines. */
-export const RUNNERS: readonly Role[] = ["owner", "technician"];
-export const OWNERS: readonly Role[] = ["owner"];
-export const EVERYONE: readonly Role[] = ["owner", "dispatcher", "technician", "contact"];
-
-export type Method = "get" | "post";
+export type Method = RouteDefinition["method"];
 
 export const ROUTES: { method: Method; path: string; access: Access }[] = [];
 
-export function route(app: Hono<AppEnv>, method: Method, path: string, access: Access, handler: Handler<AppEnv>): void {
+export interface Input<R extends RouteDefinition> {
+  params: ParamsOf<R>;
+  query: QueryOf<R>;
+  body: BodyOf<R>;
+}
+
+type RouteHandler<R extends RouteDefinition> = (c: Context<AppEnv>, input: Input<R>) => Response | Promise<Response>;
+
+async function inputOf<R extends RouteDefinition>(c: Context<AppEnv>, route: R): Promise<Input<R>> {
+  if (route.websocket && c.req.header("upgrade")?.toLowerCase() !== "websocket")
+    throw new HttpError(426, "upgrade_required", "connect with a WebSocket");
+  const params: Record<string, string> = c.req.param();
+  for (const [name, kind] of Object.entries(route.params ?? {}) as [string, IdKind][]) {
+    if (!idPattern(kind).test(params[name] ?? "")) throw new HttpError(404, "not_found", `${ID_NAMES[kind]} not found`);
+  }
+  let query: unknown;
+  if (route.query) {
+    const parsed = SCHEMAS[route.query].safeParse(c.req.query());
+    if (!parsed.success) throw new HttpError(400, "invalid_query", describeIssue(parsed.error));
+    query = parsed.data;
+  }
+  const body = route.body ? await readJson(c, SCHEMAS[route.body]) : undefined;
+  return { params, query, body } as Input<R>;
+}
+
+export function route<R extends RouteDefinition>(app: Hono<AppEnv>, definition: R, handler: RouteHandler<R>): void {
+  const { method, path, access } = definition;
   ROUTES.push({ method, path, access });
-  if (access === "public" || access === "operator") app.on(method.toUpperCase(), path, handler);
-  else app.on(method.toUpperCase(), path, allow(access), handler);
+  const bound: Handler<AppEnv> = async (c) => handler(c, await inputOf(c, definition));
+  if (access === "public") app.on(method.toUpperCase(), path, bound);
+  else app.on(method.toUpperCase(), path, access === "operator" ? allowOperator : allow(access), bound);
 }

@@ -1,0 +1,30 @@
+// The API's routes as data (see define.ts), one file per resource group.
+
+import * as approvals from "./approvals.ts";
+import * as clients from "./clients.ts";
+import type { RouteDefinition } from "./define.ts";
+import * as machines from "./machines.ts";
+import * as people from "./people.ts";
+import * as runtime from "./runtime.ts";
+import * as search from "./search.ts";
+import * as sessions from "./sessions.ts";
+
+export * from "./approvals.ts";
+export * from "./clients.ts";
+export * from "./define.ts";
+export * from "./machines.ts";
+export * from "./people.ts";
+export * from "./runtime.ts";
+export * from "./search.ts";
+export * from "./sessions.ts";
+
+/** Every route the API defines: the server must serve each one (its tests check that). */
+export const DEFINED_ROUTES: readonly RouteDefinition[] = [
+  people,
+  clients,
+  machines,
+  sessions,
+  runtime,
+  search,
+  approvals,
+].flatMap((group) => Object.values(group));
