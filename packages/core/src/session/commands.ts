@@ -182,7 +182,10 @@ export function transition(c: SessionCommand, event: CommandEvent, digests: Dige
         // The machine never received it: nothing can be running, so the cancel is recorded here and now.
         const withdrawn =
           c.state === "awaiting_approval" && c.approvalId
-            ? [{ kind: "approval_withdrawn", approvalId: c.approvalId } as const]
+            ? [
+                { kind: "approval_withdrawn", approvalId: c.approvalId } as const,
+                { kind: "approval_changed", approvalId: c.approvalId } as const,
+              ]
             : [];
         return finish(c, event.actor, notRun("cancelled", CANCELLED_BEFORE_START), null, digests, [], withdrawn);
       }

@@ -177,6 +177,7 @@ describe("the command lifecycle", () => {
       { kind: "dispatch_next" },
       { kind: "session_changed" },
       { kind: "approval_withdrawn", approvalId: "apr_1" },
+      { kind: "approval_changed", approvalId: "apr_1" },
     ]);
   });
 
