@@ -10,9 +10,9 @@ import {
   queueExpiryReason,
   requestCommand,
   type SessionCommand,
-  type StartedFrame,
   transition,
 } from "../../src/index.ts";
+import { finishedFrame, startedFrame } from "../frames.ts";
 
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const digests = () => ({ stdoutSha256: EMPTY, stderrSha256: EMPTY });
@@ -31,32 +31,8 @@ const command = (state: CommandState, fields: Partial<SessionCommand> = {}): Ses
   ...fields,
 });
 
-const started: StartedFrame = {
-  t: "started",
-  ...ref,
-  pid: 7,
-  user: "u",
-  cwd: "/",
-  executable: "/bin/bash",
-  shell: "bash",
-  shellVersion: "5",
-  env: {},
-};
-
-const finished = (fields: Partial<FinishedFrame> = {}): FinishedFrame => ({
-  t: "finished",
-  ...ref,
-  state: "finished",
-  exitCode: 0,
-  signal: null,
-  reason: null,
-  stdoutBytes: 0,
-  stderrBytes: 0,
-  stdoutSha256: null,
-  stderrSha256: null,
-  durationMs: 12,
-  ...fields,
-});
+const started = startedFrame(ref);
+const finished = (fields: Partial<FinishedFrame> = {}) => finishedFrame(ref, { durationMs: 12, ...fields });
 
 const notRun = (state: string, reason: string) => ({
   commandId: "cmd_1",
@@ -214,35 +190,14 @@ describe("the command lifecycle", () => {
       { type: "started", actor: "machine:m", frame: started },
       digests,
     );
-    expect(step).toEqual({
-      state: "running",
-      events: [
-        {
-          type: "command.started",
-          actor: "machine:m",
-          data: {
-            commandId: "cmd_1",
-            pid: 7,
-            user: "u",
-            cwd: "/",
-            executable: "/bin/bash",
-            shell: "bash",
-            shellVersion: "5",
-            env: {},
-          },
-        },
+    expect(step).toMatchObject({ state: "running", effects: [{ kind: "machine_user", user: "u" }] });
+    // The record's bytes: the frame's fields in the runtime's order, without its type and session.
+    expect(step.events.map((e) => [e.type, e.actor, JSON.stringify(e.data)])).toEqual([
+      [
+        "command.started",
+        "machine:m",
+        '{"commandId":"cmd_1","pid":7,"user":"u","cwd":"/","executable":"/bin/bash","shell":"bash","shellVersion":"5","env":{}}',
       ],
-      effects: [{ kind: "machine_user", user: "u" }],
-    });
-    expect(Object.keys(step.events[0]?.data ?? {})).toEqual([
-      "commandId",
-      "pid",
-      "user",
-      "cwd",
-      "executable",
-      "shell",
-      "shellVersion",
-      "env",
     ]);
     expect(
       transition(command("running"), { type: "started", actor: "machine:m", frame: started }, digests).events,
