@@ -4,6 +4,7 @@ import {
   COMMAND_STATES,
   type CommandEvent,
   type CommandState,
+  decisionRefusal,
   FINAL_COMMAND_STATES,
   type FinishedFrame,
   finishReason,
@@ -423,4 +424,47 @@ describe("a command request", () => {
       expect(step.effects[0]).toEqual({ kind: "approval_changed", approvalId: "apr_1" });
     },
   );
+});
+
+describe("a client contact's decision", () => {
+  const now = Date.parse("2026-01-01T00:10:00.000Z");
+  const pending = { state: "pending" as const, expiresAt: "2026-01-01T00:30:00.000Z", digestMatches: true };
+
+  it.each([
+    ["a pending approval of the waiting command", pending, true, null],
+    [
+      "an approval already decided",
+      { ...pending, state: "granted" as const },
+      true,
+      { code: "approval_decided", message: "approval already granted", expire: false },
+    ],
+    [
+      "an approval past its time (expired on the spot)",
+      { ...pending, expiresAt: "2026-01-01T00:10:00.000Z" },
+      true,
+      { code: "approval_decided", message: "approval already expired", expire: true },
+    ],
+    [
+      "a command that no longer matches",
+      { ...pending, digestMatches: false },
+      true,
+      {
+        code: "approval_mismatch",
+        message: "the command no longer matches what approval was requested for",
+        expire: false,
+      },
+    ],
+    [
+      "a command no longer waiting",
+      pending,
+      false,
+      {
+        code: "approval_mismatch",
+        message: "the command no longer matches what approval was requested for",
+        expire: false,
+      },
+    ],
+  ] as const)("%s", (_, approval, waiting, refusal) => {
+    expect(decisionRefusal(approval, waiting, now)).toEqual(refusal);
+  });
 });

@@ -45,8 +45,6 @@ import { SearchFeed } from "./feed.ts";
 import { type LiveAttachment, LiveFeed } from "./live.ts";
 import { type ApprovalRow, type CommandRow, lifecycleOf, type SessionRow, SessionStore } from "./store.ts";
 
-export type { Person } from "@caisey/core";
-
 /** Whose view a call is made in: the tenant, and for a client contact, their client. */
 export interface Scope {
   tenantId: string;
