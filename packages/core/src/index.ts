@@ -10,6 +10,7 @@ export * from "./pacing.ts";
 export * from "./protocol.ts";
 export * from "./record.ts";
 export * from "./search.ts";
+export * from "./session/index.ts";
 export * from "./shells.ts";
 export * from "./summary.ts";
 export * from "./views.ts";

@@ -13,6 +13,7 @@ import {
   SetupBody,
   utf8,
 } from "../src/index.ts";
+import { finishedFrame } from "./frames.ts";
 
 const ref = { sessionId: "ses_aaaaaaaaaaaaaaaaaaaa", commandId: "cmd_aaaaaaaaaaaaaaaaaaaa" };
 
@@ -187,19 +188,7 @@ describe("runtime frames", () => {
       { numRuns: 2000 },
     );
     // Mutations of a valid frame: either still valid per schema or refused, never an exception.
-    const valid = {
-      t: "finished",
-      ...ref,
-      state: "finished",
-      exitCode: 0,
-      signal: null,
-      reason: null,
-      stdoutBytes: 1,
-      stderrBytes: 0,
-      stdoutSha256: "a".repeat(64),
-      stderrSha256: "b".repeat(64),
-      durationMs: 1,
-    };
+    const valid = finishedFrame(ref, { stdoutBytes: 1, stdoutSha256: "a".repeat(64), stderrSha256: "b".repeat(64) });
     fc.assert(
       fc.property(fc.constantFrom(...Object.keys(valid)), fc.jsonValue(), (key, value) => {
         const r = parseFrame(RuntimeFrame, JSON.stringify({ ...valid, [key]: value }), LIMITS.runtimeFrameBytes);

@@ -1,6 +1,7 @@
 import type { AckFrame, FinishedFrame, OutputFrame, StartedFrame } from "@caisey/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { finishedFrame, startedFrame } from "../../core/test/frames.ts";
 import { frameJson, MemoryOutboxStore, Outbox, type OutboxFrame } from "../src/outbox.ts";
 
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -9,18 +10,7 @@ const CMD2 = "cmd_bbbbbbbbbbbbbbbbbbbb";
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 function started(commandId = CMD): StartedFrame {
-  return {
-    t: "started",
-    sessionId: SES,
-    commandId,
-    pid: 10,
-    user: "u",
-    cwd: "/",
-    executable: "/bin/bash",
-    shell: "bash",
-    shellVersion: "",
-    env: {},
-  };
+  return startedFrame({ sessionId: SES, commandId }, { pid: 10, shellVersion: "" });
 }
 
 function output(stream: "stdout" | "stderr", offset: number, bytes: number, commandId = CMD): OutputFrame {
@@ -35,20 +25,7 @@ function output(stream: "stdout" | "stderr", offset: number, bytes: number, comm
 }
 
 function finished(commandId = CMD): FinishedFrame {
-  return {
-    t: "finished",
-    sessionId: SES,
-    commandId,
-    state: "finished",
-    exitCode: 0,
-    signal: null,
-    reason: null,
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    stdoutSha256: EMPTY,
-    stderrSha256: EMPTY,
-    durationMs: 1,
-  };
+  return finishedFrame({ sessionId: SES, commandId }, { stdoutSha256: EMPTY, stderrSha256: EMPTY });
 }
 
 function ack(a: Partial<Omit<AckFrame, "t" | "sessionId">> = {}): AckFrame {

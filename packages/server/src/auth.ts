@@ -7,7 +7,7 @@ import { getCookie } from "hono/cookie";
 import { sha256Hex } from "./crypto.ts";
 import { type Env, tenant } from "./env.ts";
 import { HttpError } from "./http.ts";
-import type { Scope } from "./objects/session.ts";
+import type { Scope } from "./objects/session/index.ts";
 import type { By, Principal } from "./objects/tenant.ts";
 import { parseToken } from "./tokens.ts";
 

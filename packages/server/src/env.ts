@@ -2,7 +2,7 @@ import { OUTPUT_INDEX_CAP } from "@caisey/core";
 import type { Directory } from "./objects/directory.ts";
 import type { Machine } from "./objects/machine.ts";
 import type { SearchIndex } from "./objects/search-index.ts";
-import type { Session } from "./objects/session.ts";
+import type { Session } from "./objects/session/index.ts";
 import type { Tenant } from "./objects/tenant.ts";
 
 export interface Env {

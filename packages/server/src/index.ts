@@ -14,7 +14,7 @@ import { sessionRoutes } from "./routes/sessions.ts";
 export { Directory } from "./objects/directory.ts";
 export { Machine } from "./objects/machine.ts";
 export { SearchIndex } from "./objects/search-index.ts";
-export { Session } from "./objects/session.ts";
+export { Session } from "./objects/session/index.ts";
 export { Tenant } from "./objects/tenant.ts";
 
 export const app = new Hono<AppEnv>();

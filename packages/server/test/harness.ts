@@ -2,7 +2,7 @@
 // holds a real Ed25519 key and speaks the real protocol over the real WebSocket route.
 
 import { exports as workerExports } from "cloudflare:workers";
-import { dispatchMessage, type FinishedFrame, fromBase64Url, type StartedFrame, toBase64Url, utf8 } from "@caisey/core";
+import { dispatchMessage, fromBase64Url, toBase64Url, utf8 } from "@caisey/core";
 import { expect } from "vitest";
 
 /** The Worker under test, through its real request path (routing, auth, Durable Objects). */
@@ -141,38 +141,5 @@ export async function dispatchVerifies(m: SimulatedMachine, frame: any): Promise
   );
 }
 
-type CommandRef = { sessionId: string; commandId: string };
-
-/** The started frame a runtime sends for a command (a bash in `/`); any field can be set. */
-export function startedFrame(ref: CommandRef, fields: Partial<StartedFrame> = {}): StartedFrame {
-  return {
-    t: "started",
-    ...ref,
-    pid: 7,
-    user: "u",
-    cwd: "/",
-    executable: "/bin/bash",
-    shell: "bash",
-    shellVersion: "5",
-    env: {},
-    ...fields,
-  };
-}
-
-/** The finished frame of a command that exited 0 with no output; any field can be set. */
-export function finishedFrame(ref: CommandRef, fields: Partial<FinishedFrame> = {}): FinishedFrame {
-  return {
-    t: "finished",
-    ...ref,
-    state: "finished",
-    exitCode: 0,
-    signal: null,
-    reason: null,
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    stdoutSha256: null,
-    stderrSha256: null,
-    durationMs: 1,
-    ...fields,
-  };
-}
+// The runtime's started and finished frames come from one builder, shared with core's tests.
+export { finishedFrame, startedFrame } from "../../core/test/frames.ts";

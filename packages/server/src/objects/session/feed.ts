@@ -1,0 +1,123 @@
+// The search index feed. Each session pushes its record to the tenant's search index asynchronously (the record never
+// waits on the index): one push at a time, a short timer after appends, and the durable alarm as the safety net. The
+// watermark (index_feed.through) says how far the index has taken the record.
+
+import { type Env, outputIndexCap, searchIndex } from "../../env.ts";
+import type { SessionStore } from "./store.ts";
+
+/** Bounds of one push to the search index: events, and record bytes. */
+const INDEX_BATCH_EVENTS = 256;
+const INDEX_BATCH_BYTES = 4 * 1024 * 1024;
+/** A session behind on indexing wakes itself within this time, even after a crash (the alarm is durable). */
+const INDEX_GUARD_MS = 5_000;
+
+/** "YYYY-MM" of a record line (its ts is always at the same place: {"seq":N,"ts":"YYYY-MM-…). */
+function monthOf(record: string): string {
+  const at = record.indexOf('"ts":"') + 6;
+  return record.slice(at, at + 7);
+}
+
+export class SearchFeed {
+  private feeding = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private guardArmed = false;
+  private readonly outputIndexCap: number;
+
+  constructor(
+    private readonly env: Env,
+    private readonly store: SessionStore,
+  ) {
+    this.outputIndexCap = outputIndexCap(env);
+  }
+
+  private indexedThrough(): number {
+    return this.store.sql.exec<{ through: number }>("SELECT through FROM index_feed").one().through;
+  }
+
+  /** An event was appended: push it soon. */
+  appended(delayMs = Number(this.env.CAISEY_INDEX_DELAY_MS ?? 250)): void {
+    if (!this.guardArmed) {
+      // Durable safety net: if this object dies before the index catches up, the alarm brings it back to finish.
+      this.guardArmed = true;
+      void this.store.armAlarm(Date.now() + INDEX_GUARD_MS);
+    }
+    if (this.timer !== null || this.feeding) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.push();
+    }, delayMs);
+  }
+
+  /** The alarm rang: catch up if the index is behind. */
+  async alarm(): Promise<void> {
+    this.guardArmed = false;
+    if (this.store.row() && this.indexedThrough() < this.store.seq) await this.push();
+  }
+
+  /** Rebuild: push the whole record to the index again (the index ignores what it already holds). */
+  async reindex(): Promise<{ through: number }> {
+    this.store.sql.exec("UPDATE index_feed SET through = 0");
+    await this.push();
+    return { through: this.indexedThrough() };
+  }
+
+  /** Push every event after the watermark to its month's index shard, in order, until caught up. */
+  private async push(): Promise<void> {
+    if (this.feeding) return;
+    const s = this.store.row();
+    if (!s) return;
+    this.feeding = true;
+    try {
+      for (;;) {
+        // Output past the index's cap is left in the record: the index would only decode and drop it.
+        const rows = this.store.sql
+          .exec<{ seq: number; record: string | null }>(
+            `SELECT seq, CASE WHEN type = 'command.output' AND offset >= ? THEN NULL ELSE record END AS record
+             FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
+            this.outputIndexCap,
+            this.indexedThrough(),
+            INDEX_BATCH_EVENTS,
+          )
+          .toArray();
+        if (rows.length === 0) break;
+        const events: { seq: number; line: string }[] = [];
+        let month: string | null = null;
+        let bytes = 0;
+        let considered = 0;
+        for (const row of rows) {
+          if (row.record !== null) {
+            const rowMonth = monthOf(row.record);
+            month ??= rowMonth;
+            if (rowMonth !== month || (events.length > 0 && bytes + row.record.length > INDEX_BATCH_BYTES)) break;
+            events.push({ seq: row.seq, line: row.record });
+            bytes += row.record.length;
+          }
+          considered = row.seq;
+        }
+        if (month === null) {
+          this.store.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", considered);
+          continue;
+        }
+        const { through } = await searchIndex(this.env, s.tenant_id, month).ingest({
+          session: {
+            sessionId: s.id,
+            tenantId: s.tenant_id,
+            machineId: s.machine_id,
+            clientId: s.client_id,
+            hostname: s.hostname,
+            technicianId: s.technician_id,
+          },
+          events,
+        });
+        const last = events.at(-1)?.seq ?? 0;
+        if (through < last) throw new Error(`index shard ${month} took events only through ${through} of ${last}`);
+        this.store.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", considered);
+      }
+    } catch (error) {
+      console.error("search index behind; retrying", error);
+      await this.store.armAlarm(Date.now() + INDEX_GUARD_MS);
+    } finally {
+      this.feeding = false;
+    }
+  }
+}

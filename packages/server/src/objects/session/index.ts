@@ -1,0 +1,609 @@
+// The session's record. This object is the single writer of the session's event log: it appends every event with
+// the hash chain, holds the browsers' live sockets, queues commands and hands them to the machine one at a time,
+// and acknowledges runtime output only once it is committed. Nothing else writes a session's events.
+//
+// It is a shell: the rules of a command's life are core's (`transition`, `requestCommand`, `nextDispatch`,
+// `acceptOutput`); this class checks who is asking, applies each step in one transaction and carries out its effects.
+
+import { DurableObject } from "cloudflare:workers";
+import {
+  type AckFrame,
+  type ApprovalPolicy,
+  acceptOutput,
+  approvalRequired,
+  approvalSubject,
+  type CommandBody,
+  type CommandEffect,
+  type CommandEvent,
+  type CommandState,
+  classifyCommand,
+  type DispatchFrame,
+  decisionRefusal,
+  defaultShell,
+  dispatchMessage,
+  FINAL_COMMAND_STATES,
+  type FinishedFrame,
+  type Head,
+  LIMITS,
+  newId,
+  nextDispatch,
+  type OutputHeader,
+  type Person,
+  recordTimestamp,
+  requestCommand,
+  resumeDispatch,
+  type StartedFrame,
+  type Step,
+  shellsFor,
+  transition,
+} from "@caisey/core";
+import { sha256Hex } from "../../crypto.ts";
+import { type Env, machine, tenant } from "../../env.ts";
+import { fail, notFound, ok, type Result } from "../../result.ts";
+import { type Effect, effectsOf, send } from "./effects.ts";
+import { SearchFeed } from "./feed.ts";
+import { type LiveAttachment, LiveFeed } from "./live.ts";
+import { type ApprovalRow, type CommandRow, lifecycleOf, type SessionRow, SessionStore } from "./store.ts";
+
+/** Whose view a call is made in: the tenant, and for a client contact, their client. */
+export interface Scope {
+  tenantId: string;
+  clientId: string | null;
+}
+
+export interface OpenSession {
+  sessionId: string;
+  tenantId: string;
+  machineId: string;
+  clientId: string;
+  hostname: string;
+  os: string;
+  technicianId: string;
+  ticket: string | null;
+}
+
+function commandView(c: CommandRow) {
+  return {
+    id: c.id,
+    command: c.command,
+    shell: c.shell,
+    state: c.state,
+    requestedBy: c.requested_by,
+    requestedAt: c.requested_at,
+    reason: c.reason,
+    timeoutSeconds: c.timeout_seconds,
+    startedAt: c.started_at,
+    finishedAt: c.finished_at,
+    pid: c.pid,
+    exitCode: c.exit_code,
+    stdoutBytes: c.stdout_committed,
+    stderrBytes: c.stderr_committed,
+    stdoutSha256: c.stdout_sha256,
+    stderrSha256: c.stderr_sha256,
+    durationMs: c.duration_ms,
+    finalReason: c.reason_final,
+  };
+}
+
+export class Session extends DurableObject<Env> {
+  private readonly store: SessionStore;
+  private readonly live: LiveFeed;
+  private readonly feed: SearchFeed;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Every append goes out to the live sockets and, soon after, to the search index.
+    this.store = new SessionStore(ctx.storage, (seq, message) => {
+      this.live.published(seq, message);
+      this.feed.appended();
+    });
+    this.live = new LiveFeed(
+      ctx,
+      (after, limit) => this.store.served(after, limit),
+      () => this.store.seq,
+    );
+    this.feed = new SearchFeed(env, this.store);
+  }
+
+  /** The one scope guard: another tenant, or a contact of another client, finds no session here. */
+  private scoped(scope: Scope): Result<SessionRow> {
+    const row = this.store.row();
+    if (!row || row.tenant_id !== scope.tenantId) return notFound("session");
+    if (scope.clientId !== null && row.client_id !== scope.clientId) return notFound("session");
+    return ok(row);
+  }
+
+  private within<T>(scope: Scope, then: (s: SessionRow) => Result<T>): Result<T> {
+    const s = this.scoped(scope);
+    return s.ok ? then(s.value) : s;
+  }
+
+  // ---- applying core's steps
+
+  /**
+   * One thing happened to a command: core's step is applied in one transaction (its events, the rows they change,
+   * and the effects they cause), then the effects are carried out.
+   */
+  private step(commandId: string, event: CommandEvent): Step | null {
+    const applied = this.store.transaction(() => {
+      const c = this.store.command(commandId);
+      if (!c) return null;
+      const step = transition(lifecycleOf(c), event, () => this.store.digests(c));
+      if (step.refused) return { step, outgoing: [] };
+      this.store.apply(step.events);
+      for (const e of step.effects) {
+        if (e.kind === "approval_withdrawn") this.store.withdrawApproval(e.approvalId);
+        else if (e.kind === "ask_runtime_to_cancel") this.store.markCancelRequested(c.id);
+      }
+      return { step, outgoing: effectsOf(this.store, c.id, step.effects) };
+    });
+    if (!applied) return null;
+    this.follow(applied.step.effects, applied.outgoing);
+    return applied.step;
+  }
+
+  /** What a step asks of the shell once it is committed. */
+  private follow(effects: readonly CommandEffect[], outgoing: readonly Effect[]): void {
+    send(this.env, outgoing);
+    if (effects.some((e) => e.kind === "arm_deadline")) void this.scheduleAlarm();
+    if (effects.some((e) => e.kind === "dispatch_next")) this.pump();
+  }
+
+  // ---- the record
+
+  open(input: OpenSession): Result<{ openedAt: string }> {
+    if (this.store.row()) return fail(409, "session_exists", "session already exists");
+    const openedAt = recordTimestamp(Date.now());
+    this.store.transaction(() => {
+      this.store.insertSession({
+        id: input.sessionId,
+        tenant_id: input.tenantId,
+        machine_id: input.machineId,
+        client_id: input.clientId,
+        hostname: input.hostname,
+        os: input.os,
+        technician_id: input.technicianId,
+        ticket: input.ticket,
+        opened_at: openedAt,
+      });
+      this.store.append("session.opened", `user:${input.technicianId}`, {
+        sessionId: input.sessionId,
+        machineId: input.machineId,
+        clientId: input.clientId,
+        hostname: input.hostname,
+        technicianId: input.technicianId,
+        ticket: input.ticket,
+      });
+    });
+    return ok({ openedAt });
+  }
+
+  summary(scope: Scope) {
+    return this.within(scope, (s) =>
+      ok({
+        session: {
+          id: s.id,
+          machineId: s.machine_id,
+          clientId: s.client_id,
+          hostname: s.hostname,
+          os: s.os,
+          technicianId: s.technician_id,
+          ticket: s.ticket,
+          state: s.state,
+          openedAt: s.opened_at,
+          closedAt: s.closed_at,
+          head: this.store.head as Head,
+          participants: this.live.watchers(),
+        },
+        commands: this.store.commands().map(commandView),
+      }),
+    );
+  }
+
+  commandDetail(scope: Scope, commandId: string) {
+    return this.within(scope, () => {
+      const c = this.store.command(commandId);
+      return c ? ok({ command: commandView(c) }) : notFound("command");
+    });
+  }
+
+  events(scope: Scope, after: number, limit: number): Result<{ events: string[]; head: Head }> {
+    return this.within(scope, () =>
+      ok({ events: this.store.served(after, limit).map((e) => e.message), head: this.store.head as Head }),
+    );
+  }
+
+  /** A page of record lines (for the NDJSON export), bounded in bytes so a huge session streams page by page. */
+  recordPage(scope: Scope, after: number): Result<{ lines: string[]; last: number; done: boolean }> {
+    return this.within(scope, () => ok(this.store.recordPage(after)));
+  }
+
+  /** A page of one stream's output from byte `from`, as base64 chunks in order. */
+  outputPage(
+    scope: Scope,
+    commandId: string,
+    stream: "stdout" | "stderr",
+    from: number,
+  ): Result<{ chunks: string[]; next: number; done: boolean }> {
+    return this.within(scope, () =>
+      this.store.command(commandId) ? ok(this.store.outputPage(commandId, stream, from)) : notFound("command"),
+    );
+  }
+
+  // ---- technician actions
+
+  /**
+   * Queue a command. When the client's approval policy (or the technician) requires it, the command waits in
+   * `awaiting_approval` with an approval request bound to its exact text, shell, machine, session and technician.
+   */
+  async requestCommand(
+    scope: Scope,
+    technician: Person,
+    body: CommandBody,
+  ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
+    const first = this.scoped(scope);
+    if (!first.ok) return first;
+    const policy: ApprovalPolicy = await tenant(this.env, first.value.tenant_id).clientPolicy(first.value.client_id);
+    // Checked again after the await: the session may have closed meanwhile.
+    return this.within(scope, (s) => {
+      if (s.state !== "open") return fail(409, "session_closed", "session is closed");
+      const shell = body.shell ?? defaultShell(s.os);
+      if (!shellsFor(s.os).includes(shell))
+        return fail(422, "shell_unavailable", `${shell} is not available on a ${s.os} machine`);
+      const classification = classifyCommand(shell, body.command);
+      const gate = approvalRequired(policy, classification.kind, body.requireApproval === true);
+      const commandId = newId("cmd");
+      const approvalId = gate ? newId("apr") : null;
+      const subject = { shell, command: body.command, machineId: s.machine_id, sessionId: s.id };
+      const atMs = this.store.clock();
+      const step = requestCommand({
+        commandId,
+        approval: approvalId
+          ? {
+              id: approvalId,
+              digest: sha256Hex(approvalSubject({ ...subject, technicianId: technician.id })),
+              timeoutSeconds: body.approvalTimeoutSeconds ?? null,
+              policy,
+            }
+          : null,
+        command: body.command,
+        shell,
+        timeoutSeconds: body.timeoutSeconds ?? null,
+        queueTimeoutSeconds: body.queueTimeoutSeconds ?? LIMITS.defaultQueueSeconds,
+        reason: body.reason ?? null,
+        requireApproval: body.requireApproval === true,
+        technician,
+        classification,
+        session: { id: s.id, machineId: s.machine_id, hostname: s.hostname },
+        atMs,
+      });
+      const outgoing = this.store.transaction(() => {
+        this.store.apply(step.events, atMs);
+        return effectsOf(this.store, commandId, step.effects);
+      });
+      this.follow(step.effects, outgoing);
+      return ok({ commandId, state: step.state, approvalId });
+    });
+  }
+
+  /**
+   * A client contact's decision. Only a pending, unexpired approval of this session can be decided, once; granting
+   * queues exactly the command it was requested for.
+   */
+  decide(
+    scope: Scope,
+    contact: Person,
+    approvalId: string,
+    decision: "approve" | "decline",
+    comment: string | null,
+    channel: "portal" | "link" | "api",
+  ): Result<{ state: string; commandState: CommandState }> {
+    return this.within(scope, (s) => {
+      const a = this.store.approval(approvalId);
+      if (!a) return notFound("approval");
+      const c = this.store.command(a.command_id) as CommandRow;
+      const digest = sha256Hex(
+        approvalSubject({
+          shell: c.shell,
+          command: c.command,
+          machineId: s.machine_id,
+          sessionId: s.id,
+          technicianId: c.requested_by,
+        }),
+      );
+      const refusal = decisionRefusal(
+        { state: a.state, expiresAt: a.expires_at, digestMatches: digest === a.digest },
+        c.state === "awaiting_approval",
+        Date.now(),
+      );
+      if (refusal) {
+        if (refusal.expire) this.expireApproval(a);
+        return fail(409, refusal.code, refusal.message);
+      }
+      const granted = decision === "approve";
+      this.step(c.id, { type: "decided", granted, approvalId, digest, contact, channel, comment });
+      return ok({ state: granted ? "granted" : "declined", commandState: granted ? "queued" : "declined" });
+    });
+  }
+
+  private expireApproval(a: ApprovalRow): void {
+    this.step(a.command_id, { type: "approval_expired", approvalId: a.id });
+  }
+
+  cancel(scope: Scope, userId: string, commandId: string): Result<{ state: CommandState }> {
+    return this.within(scope, () => {
+      const step = this.step(commandId, { type: "cancel", actor: `user:${userId}` });
+      if (!step) return notFound("command");
+      if (step.refused) return fail(409, step.refused.code, step.refused.message);
+      return ok({ state: step.state });
+    });
+  }
+
+  addText(scope: Scope, actor: string, kind: "chat.message" | "note.added", text: string): Result<{ seq: number }> {
+    return this.within(scope, (s) => {
+      if (s.state !== "open" && kind === "chat.message") return fail(409, "session_closed", "session is closed");
+      return ok({ seq: this.store.append(kind, actor, { text }).seq });
+    });
+  }
+
+  /** Hand the session to a colleague: recorded, shown in the transcript; they see everything, running or waiting. */
+  assign(scope: Scope, by: Person, to: Person, note: string | null): Result<{ seq: number }> {
+    return this.within(scope, (s) => {
+      if (s.state !== "open") return fail(409, "session_closed", "session is closed");
+      if (s.technician_id === to.id)
+        return fail(409, "already_assigned", `the session is already assigned to ${to.name}`);
+      return ok({
+        seq: this.sessionEvent(() => {
+          this.store.assignTo(to.id);
+          return this.store.append("session.assigned", `user:${by.id}`, {
+            from: s.technician_id,
+            to: to.id,
+            toName: to.name,
+            byName: by.name,
+            note,
+          });
+        }),
+      });
+    });
+  }
+
+  close(scope: Scope, userId: string): Result<{ seq: number }> {
+    return this.within(scope, (s) => {
+      if (s.state === "closed") return fail(409, "session_closed", "session is already closed");
+      const active = this.store.waiting();
+      if (active.length > 0)
+        return fail(409, "commands_active", `${active.length} command(s) still queued or running; cancel them first`);
+      const closedAt = recordTimestamp(Date.now());
+      return ok({
+        seq: this.sessionEvent(() => {
+          this.store.closeSession(closedAt);
+          return this.store.append("session.closed", `user:${userId}`, {});
+        }),
+      });
+    });
+  }
+
+  /** A change to the session itself, recorded; the session list learns it. */
+  private sessionEvent(record: () => Head): number {
+    const { head, outgoing } = this.store.transaction(() => ({
+      head: record(),
+      outgoing: effectsOf(this.store, null, [{ kind: "session_changed" }]),
+    }));
+    send(this.env, outgoing);
+    return head.seq;
+  }
+
+  // ---- deadlines
+
+  /** The alarm wakes the session for the next deadline: a queued command's expiry or a pending approval's. */
+  private async scheduleAlarm(): Promise<void> {
+    const next = this.store.nextDeadline();
+    if (next !== null) await this.store.armAlarm(Date.parse(next));
+  }
+
+  /** Commands that waited too long for an offline machine, or for a client's approval, fail with the reason. */
+  override async alarm(): Promise<void> {
+    await this.feed.alarm();
+    const now = recordTimestamp(Date.now());
+    for (const c of this.store.expiredInQueue(now)) {
+      this.step(c.id, {
+        type: "queue_expired",
+        requestedAt: c.requested_at,
+        expiresAt: c.queue_expires_at as string,
+      });
+    }
+    for (const a of this.store.expiredApprovals(now)) this.expireApproval(a);
+    await this.scheduleAlarm();
+  }
+
+  /** Rebuild: push the whole record to the index again (the index ignores what it already holds). */
+  reindex(): Promise<{ through: number }> {
+    return this.feed.reindex();
+  }
+
+  // ---- the machine side
+
+  /** Hand the next command to the machine when none is in flight (see core's `nextDispatch`). */
+  private pump(): void {
+    const s = this.store.row();
+    if (!s) return;
+    const next = nextDispatch(this.store.waiting().map(lifecycleOf));
+    if (next === null) return; // one at a time; redispatch() covers reconnects
+    this.store.markDispatched(next, false);
+    void this.deliver(s, next);
+  }
+
+  /**
+   * Sign the command (once) and hand it to the Machine. It counts as delivered from the moment it is handed over, so a
+   * cancel racing the hand-over goes to the runtime; if the machine turns out to be offline it is undelivered again.
+   */
+  private async deliver(s: SessionRow, commandId: string): Promise<void> {
+    try {
+      const frame = await this.signedDispatch(s, commandId);
+      if (!frame) return;
+      this.store.markDelivered(commandId);
+      const { delivered } = await machine(this.env, s.machine_id).dispatch(s.id, frame);
+      if (!delivered) {
+        this.store.markUndelivered(commandId);
+        this.step(commandId, { type: "settle_cancel" });
+        void this.scheduleAlarm();
+      }
+    } catch (error) {
+      console.error("dispatch failed; the machine's next connection resumes it", error);
+    }
+  }
+
+  /** The dispatch frame, signed by the tenant's key (the Tenant holds it; the signature is kept for redispatch). */
+  private async signedDispatch(s: SessionRow, commandId: string): Promise<DispatchFrame | null> {
+    let c = this.store.command(commandId);
+    if (!c || FINAL_COMMAND_STATES.has(c.state)) return null;
+    const approval = c.approval_id ? this.store.approval(c.approval_id) : null;
+    if (c.approval_required === 1 && approval?.state !== "granted") return null; // never without the client's yes
+    const gate = {
+      technicianId: c.requested_by,
+      approvalRequired: c.approval_required === 1,
+      approval: approval ? { id: approval.id, digest: approval.digest } : null,
+    };
+    if (c.signature === null) {
+      const message = dispatchMessage(s.machine_id, {
+        sessionId: s.id,
+        commandId: c.id,
+        command: c.command,
+        shell: c.shell,
+        timeoutSeconds: c.timeout_seconds,
+        ...gate,
+      });
+      const signature = await tenant(this.env, s.tenant_id).sign(message);
+      this.store.sql.exec("UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL", signature, c.id);
+      c = this.store.command(commandId);
+      if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
+    }
+    return {
+      t: "dispatch",
+      sessionId: s.id,
+      commandId: c.id,
+      command: c.command,
+      shell: c.shell,
+      timeoutSeconds: c.timeout_seconds,
+      resume: c.started_at !== null,
+      ...gate,
+      signature: c.signature as string,
+    };
+  }
+
+  /** Whether this session still has commands for the machine (queued, awaiting approval or running). */
+  hasWork(machineId: string): boolean {
+    const s = this.store.row();
+    return s?.machine_id === machineId && this.store.waiting().length > 0;
+  }
+
+  /** The machine's runtime (re)connected: send the command in flight again (the runtime ignores one it knows). */
+  async redispatch(machineId: string): Promise<{ active: boolean; frame: DispatchFrame | null }> {
+    const s = this.store.row();
+    if (!s || s.machine_id !== machineId) return { active: false, frame: null };
+    for (;;) {
+      const resume = resumeDispatch(this.store.waiting().map(lifecycleOf));
+      if (resume.kind === "idle") return { active: false, frame: null };
+      if (resume.kind === "awaiting_approval") return { active: true, frame: null }; // waits for the client, in order
+      if (resume.kind === "settle_cancel") {
+        this.step(resume.id, { type: "settle_cancel" });
+        continue; // settled: look again
+      }
+      this.store.markDispatched(resume.id, true);
+      // The Machine sends it on the socket that just proved itself.
+      return { active: true, frame: await this.signedDispatch(s, resume.id) };
+    }
+  }
+
+  /** What is committed for a command, from its row as it stands after this frame. */
+  private ack(c: CommandRow): AckFrame {
+    return {
+      t: "ack",
+      sessionId: (this.store.row() as SessionRow).id,
+      commandId: c.id,
+      started: c.started_at !== null,
+      stdout: c.stdout_committed,
+      stderr: c.stderr_committed,
+      finished: FINAL_COMMAND_STATES.has(c.state),
+    };
+  }
+
+  /** A frame from this session's machine. Returns what is committed for the command, for the runtime's outbox. */
+  runtimeFrame(machineId: string, frame: StartedFrame | FinishedFrame): Result<AckFrame> {
+    const found = this.machineCommand(machineId, frame);
+    if (!found.ok) return found;
+    const actor = `machine:${machineId}`;
+    const step =
+      frame.t === "started"
+        ? this.step(found.value.id, { type: "started", actor, frame })
+        : this.step(found.value.id, { type: "finished", actor, frame });
+    return ok(this.ack(step?.events.length ? (this.store.command(found.value.id) as CommandRow) : found.value));
+  }
+
+  /** Output bytes from this session's machine (a binary frame). Returns what is committed, for the runtime's outbox. */
+  runtimeOutput(machineId: string, header: OutputHeader, bytes: Uint8Array): Result<AckFrame> {
+    const found = this.machineCommand(machineId, header);
+    if (!found.ok) return found;
+    const c = found.value;
+    const decision = acceptOutput(lifecycleOf(c), {
+      stream: header.stream,
+      offset: header.offset,
+      length: bytes.length,
+    });
+    if (decision.kind === "refuse") return fail(409, decision.code, decision.message);
+    if (decision.kind === "skip") return ok(this.ack(c)); // duplicate, or a gap the runtime fills on resend
+    return ok(this.ack(this.store.commitOutput(c, header.stream, decision, bytes, `machine:${machineId}`)));
+  }
+
+  private machineCommand(machineId: string, frame: { sessionId: string; commandId: string }): Result<CommandRow> {
+    const s = this.store.row();
+    if (!s || s.machine_id !== machineId || frame.sessionId !== s.id) return notFound("session");
+    const c = this.store.command(frame.commandId);
+    return c ? ok(c) : notFound("command");
+  }
+
+  // ---- live sockets (hibernatable)
+
+  override async fetch(request: Request): Promise<Response> {
+    // Only the Worker reaches this; it has authenticated the caller and scoped the tenant.
+    const clientHeader = request.headers.get("x-caisey-client");
+    const scope: Scope = {
+      tenantId: request.headers.get("x-caisey-tenant") ?? "",
+      clientId: clientHeader && clientHeader.length > 0 ? clientHeader : null,
+    };
+    const actor = request.headers.get("x-caisey-actor") ?? "";
+    const name = decodeURIComponent(request.headers.get("x-caisey-name") ?? "");
+    const after = Number(new URL(request.url).searchParams.get("after") ?? "0");
+    const scoped = this.scoped(scope);
+    if (!scoped.ok)
+      return Response.json({ error: { code: "not_found", message: "session not found" } }, { status: 404 });
+    const present = this.live.watchers().some((w) => w.actor === actor);
+    const pair = new WebSocketPair();
+    this.live.accept(pair[1], actor, name, Math.min(after, this.store.seq));
+    // Presence is part of the record: who watched, from when to when (once per person, however many tabs).
+    if (!present && scoped.value.state === "open") this.store.append("participant.joined", actor, { name });
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  override async webSocketMessage(ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {
+    // The live socket is one-way; anything a browser sends is refused without effect.
+    ws.send(JSON.stringify({ error: { code: "read_only", message: "the live socket only streams events" } }));
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    const leaving = ws.deserializeAttachment() as LiveAttachment | null;
+    this.live.closed(ws);
+    if (
+      leaving &&
+      this.store.row()?.state === "open" &&
+      !this.live.watchers(ws).some((w) => w.actor === leaving.actor)
+    ) {
+      this.store.append("participant.left", leaving.actor, { name: leaving.name });
+    }
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "bye");
+    } catch {
+      // already closed
+    }
+  }
+}

@@ -1,0 +1,538 @@
+// The Session's storage: its schema, its rows, and the append with the hash chain. Rows are a projection of the
+// record: every state a command or approval reaches is written by the event that records it, in the same transaction.
+
+import { createHash, type Hash } from "node:crypto";
+import {
+  base64DecodedLength,
+  type CommandState,
+  type EventDraft,
+  encodeOutputRecord,
+  encodeRecord,
+  genesisHash,
+  type Head,
+  nextHash,
+  type OutputDecision,
+  type Queued,
+  recordTimestamp,
+  type SessionCommand,
+  type Shell,
+} from "@caisey/core";
+import { decodeBase64, encodeBase64, sha256 } from "../../crypto.ts";
+import { migrate } from "../../migrations.ts";
+
+/** Append-only: never edit or reorder an entry that has shipped (see migrations.ts). */
+export const MIGRATIONS = [
+  {
+    name: "session, events, commands",
+    sql: `CREATE TABLE session (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, machine_id TEXT NOT NULL, client_id TEXT NOT NULL,
+            hostname TEXT NOT NULL, os TEXT NOT NULL, technician_id TEXT NOT NULL, ticket TEXT, state TEXT NOT NULL,
+            opened_at TEXT NOT NULL, closed_at TEXT);
+          CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, record TEXT NOT NULL, hash TEXT NOT NULL,
+            command_id TEXT, stream TEXT, offset INTEGER);
+          CREATE INDEX events_output ON events(command_id, stream, offset) WHERE type = 'command.output';
+          CREATE TABLE commands (id TEXT PRIMARY KEY, position INTEGER NOT NULL, command TEXT NOT NULL, shell TEXT NOT NULL,
+            state TEXT NOT NULL, requested_by TEXT NOT NULL, requested_at TEXT NOT NULL, reason TEXT, timeout_seconds INTEGER,
+            dispatched INTEGER NOT NULL DEFAULT 0, started_at TEXT, finished_at TEXT, exit_code INTEGER,
+            stdout_committed INTEGER NOT NULL DEFAULT 0, stderr_committed INTEGER NOT NULL DEFAULT 0,
+            stdout_sha256 TEXT, stderr_sha256 TEXT, duration_ms INTEGER, pid INTEGER, reason_final TEXT);
+          CREATE INDEX commands_position ON commands(position);`,
+  },
+  {
+    name: "command delivery and queue expiry",
+    sql: `ALTER TABLE commands ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE commands ADD COLUMN queue_expires_at TEXT;`,
+  },
+  {
+    name: "signed dispatch and pending cancel",
+    sql: `ALTER TABLE commands ADD COLUMN signature TEXT;
+          ALTER TABLE commands ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;`,
+  },
+  {
+    name: "client approvals",
+    sql: `ALTER TABLE commands ADD COLUMN approval_required INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE commands ADD COLUMN approval_id TEXT;
+          ALTER TABLE commands ADD COLUMN classification TEXT;
+          CREATE TABLE approvals (id TEXT PRIMARY KEY, command_id TEXT NOT NULL, digest TEXT NOT NULL, state TEXT NOT NULL,
+            summary TEXT NOT NULL, requested_at TEXT NOT NULL, expires_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT,
+            channel TEXT, comment TEXT);
+          CREATE INDEX approvals_pending ON approvals(state, expires_at);`,
+  },
+  {
+    name: "search index feed watermark",
+    sql: `CREATE TABLE index_feed (id INTEGER PRIMARY KEY CHECK (id = 1), through INTEGER NOT NULL);
+          INSERT INTO index_feed (id, through) VALUES (1, 0);`,
+  },
+];
+
+const PAGE_BYTES = 2 * 1024 * 1024;
+
+/** The data of a `command.output` event. */
+type OutputData = { commandId: string; stream: "stdout" | "stderr"; offset: number; data: string };
+
+export type SessionRow = {
+  id: string;
+  tenant_id: string;
+  machine_id: string;
+  client_id: string;
+  hostname: string;
+  os: string;
+  technician_id: string;
+  ticket: string | null;
+  state: "open" | "closed";
+  opened_at: string;
+  closed_at: string | null;
+};
+
+export type CommandRow = {
+  id: string;
+  position: number;
+  command: string;
+  shell: Shell;
+  state: CommandState;
+  requested_by: string;
+  requested_at: string;
+  reason: string | null;
+  timeout_seconds: number | null;
+  dispatched: number;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  stdout_committed: number;
+  stderr_committed: number;
+  stdout_sha256: string | null;
+  stderr_sha256: string | null;
+  duration_ms: number | null;
+  pid: number | null;
+  reason_final: string | null;
+  delivered: number;
+  queue_expires_at: string | null;
+  signature: string | null;
+  cancel_requested: number;
+  approval_required: number;
+  approval_id: string | null;
+  classification: "read" | "change" | null;
+};
+
+export type ApprovalRow = {
+  id: string;
+  command_id: string;
+  digest: string;
+  state: "pending" | "granted" | "declined" | "expired" | "withdrawn";
+  summary: string;
+  requested_at: string;
+  expires_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  channel: string | null;
+  comment: string | null;
+};
+
+/** A command as core's rules see it. */
+export function lifecycleOf(c: CommandRow): SessionCommand & Queued {
+  return {
+    id: c.id,
+    state: c.state,
+    dispatched: c.dispatched === 1,
+    delivered: c.delivered === 1,
+    cancelRequested: c.cancel_requested === 1,
+    started: c.started_at !== null,
+    stdoutBytes: c.stdout_committed,
+    stderrBytes: c.stderr_committed,
+    approvalId: c.approval_id,
+    classification: c.classification,
+  };
+}
+
+/** An event as the API serves it: the record with its chain hash spliced in, never re-serialized. */
+export function withHash(record: string, hash: string): string {
+  return `${record.slice(0, -1)},"hash":"${hash}"}`;
+}
+
+export class SessionStore {
+  readonly sql: SqlStorage;
+  head: Head | null = null;
+  private lastTsMs = 0;
+  /** The session's own row, cached: it is read on every runtime frame and changes only on open, assign and close. */
+  private cachedRow: SessionRow | null = null;
+  /** Running SHA-256 of each stream's committed bytes, while this object stays in memory (else recomputed). */
+  private readonly streamHashes = new Map<string, { hash: Hash; bytes: number }>();
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    /** Called after each append (in its transaction): the live sockets and the search feed follow the record. */
+    private readonly appended: (seq: number, message: string) => void,
+  ) {
+    this.sql = storage.sql;
+    migrate(storage, MIGRATIONS);
+    const last = this.sql
+      .exec<{ seq: number; hash: string; record: string }>(
+        "SELECT seq, hash, record FROM events ORDER BY seq DESC LIMIT 1",
+      )
+      .toArray()[0];
+    if (last) {
+      this.head = { seq: last.seq, hash: last.hash };
+      this.lastTsMs = Date.parse((JSON.parse(last.record) as { ts: string }).ts);
+    }
+  }
+
+  get seq(): number {
+    return this.head?.seq ?? 0;
+  }
+
+  /** The time the next event is recorded at: never before the last one. */
+  clock(): number {
+    return Math.max(Date.now(), this.lastTsMs);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.storage.transactionSync(fn);
+  }
+
+  // ---- the session row
+
+  row(): SessionRow | null {
+    this.cachedRow ??= this.sql.exec<SessionRow>("SELECT * FROM session").toArray()[0] ?? null;
+    return this.cachedRow;
+  }
+
+  insertSession(s: Omit<SessionRow, "state" | "closed_at">): void {
+    this.sql.exec(
+      `INSERT INTO session (id, tenant_id, machine_id, client_id, hostname, os, technician_id, ticket, state, opened_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`,
+      s.id,
+      s.tenant_id,
+      s.machine_id,
+      s.client_id,
+      s.hostname,
+      s.os,
+      s.technician_id,
+      s.ticket,
+      s.opened_at,
+    );
+  }
+
+  assignTo(technicianId: string): void {
+    this.sql.exec("UPDATE session SET technician_id = ?", technicianId);
+    this.cachedRow = null;
+  }
+
+  closeSession(closedAt: string): void {
+    this.sql.exec("UPDATE session SET state = 'closed', closed_at = ?", closedAt);
+    this.cachedRow = null;
+  }
+
+  // ---- the record
+
+  /** Append one event: next seq, monotonic timestamp, chain hash. */
+  append(type: string, actor: string, data: Record<string, unknown>, tsMs = this.clock()): Head {
+    return this.appendLine(type, tsMs, (seq, ts) => encodeRecord({ seq, ts, type, actor, data }));
+  }
+
+  /** Append the events of a step, in order, each with the row changes it records. */
+  apply(events: readonly EventDraft[], tsMs = this.clock()): Head | null {
+    for (const e of events) {
+      this.append(e.type, e.actor, e.data, tsMs);
+      this.project(e, recordTimestamp(tsMs));
+    }
+    return this.head;
+  }
+
+  /** The rows an event changes. */
+  private project(e: EventDraft, ts: string): void {
+    const d = e.data as Record<string, SqlStorageValue>;
+    switch (e.type) {
+      case "command.requested":
+        this.sql.exec(
+          `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at,
+             approval_required, classification)
+           VALUES (?, (SELECT COUNT(*) + 1 FROM commands), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          d.commandId,
+          d.command,
+          d.shell,
+          d.approvalRequired ? "awaiting_approval" : "queued",
+          d.requestedBy,
+          ts,
+          d.reason,
+          d.timeoutSeconds,
+          recordTimestamp(Date.parse(ts) + Number(d.queueTimeoutSeconds) * 1000),
+          d.approvalRequired ? 1 : 0,
+          d.classification,
+        );
+        return;
+      case "approval.requested":
+        this.sql.exec(
+          "INSERT INTO approvals (id, command_id, digest, state, summary, requested_at, expires_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+          d.approvalId,
+          d.commandId,
+          d.digest,
+          d.summary,
+          ts,
+          d.expiresAt,
+        );
+        this.sql.exec("UPDATE commands SET approval_id = ? WHERE id = ?", d.approvalId, d.commandId);
+        return;
+      case "approval.granted":
+      case "approval.declined": {
+        const granted = e.type === "approval.granted";
+        this.sql.exec(
+          "UPDATE approvals SET state = ?, decided_by = ?, decided_at = ?, channel = ?, comment = ? WHERE id = ?",
+          granted ? "granted" : "declined",
+          d.contactId,
+          ts,
+          d.channel,
+          d.comment,
+          d.approvalId,
+        );
+        if (granted) this.sql.exec("UPDATE commands SET state = 'queued' WHERE id = ?", d.commandId);
+        return;
+      }
+      case "approval.expired":
+        this.sql.exec("UPDATE approvals SET state = 'expired' WHERE id = ?", d.approvalId);
+        return;
+      case "command.started":
+        this.sql.exec(
+          "UPDATE commands SET state = 'running', delivered = 1, started_at = ?, pid = ? WHERE id = ?",
+          ts,
+          d.pid,
+          d.commandId,
+        );
+        return;
+      case "command.finished":
+        this.sql.exec(
+          "UPDATE commands SET state = ?, finished_at = ?, exit_code = ?, stdout_sha256 = ?, stderr_sha256 = ?, duration_ms = ?, reason_final = ? WHERE id = ?",
+          d.state,
+          ts,
+          d.exitCode,
+          d.stdoutSha256,
+          d.stderrSha256,
+          d.durationMs,
+          d.reason,
+          d.commandId,
+        );
+        return;
+    }
+  }
+
+  private appendLine(
+    type: string,
+    tsMs: number,
+    encode: (seq: number, ts: string) => string,
+    output?: { commandId: string; stream: string; offset: number },
+  ): Head {
+    const head = this.head ?? { seq: 0, hash: genesisHash(sha256, (this.row() as SessionRow).id) };
+    const seq = head.seq + 1;
+    const record = encode(seq, recordTimestamp(tsMs));
+    const hash = nextHash(sha256, head.hash, record);
+    this.sql.exec(
+      "INSERT INTO events (seq, type, record, hash, command_id, stream, offset) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      seq,
+      type,
+      record,
+      hash,
+      output?.commandId ?? null,
+      output?.stream ?? null,
+      output?.offset ?? null,
+    );
+    this.head = { seq, hash };
+    this.lastTsMs = tsMs;
+    this.appended(seq, withHash(record, hash));
+    return this.head;
+  }
+
+  /** Events after a seq, as the API and the live sockets serve them. */
+  served(after: number, limit: number): { seq: number; message: string }[] {
+    return this.sql
+      .exec<{ seq: number; record: string; hash: string }>(
+        "SELECT seq, record, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        after,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ seq: r.seq, message: withHash(r.record, r.hash) }));
+  }
+
+  /** A page of record lines, bounded in bytes so a huge session streams page by page. */
+  recordPage(after: number): { lines: string[]; last: number; done: boolean } {
+    const lines: string[] = [];
+    let last = after;
+    let bytes = 0;
+    for (const row of this.sql.exec<{ seq: number; record: string }>(
+      "SELECT seq, record FROM events WHERE seq > ? ORDER BY seq",
+      after,
+    )) {
+      if (bytes > PAGE_BYTES) return { lines, last, done: false };
+      lines.push(row.record);
+      bytes += row.record.length;
+      last = row.seq;
+    }
+    return { lines, last, done: true };
+  }
+
+  /** A page of one stream's output from byte `from`, as base64 chunks in order. */
+  outputPage(commandId: string, stream: "stdout" | "stderr", from: number) {
+    const chunks: string[] = [];
+    let next = from;
+    let bytes = 0;
+    const rows = this.sql.exec<{ record: string; offset: number }>(
+      "SELECT record, offset FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? AND offset >= ? ORDER BY offset",
+      commandId,
+      stream,
+      from,
+    );
+    for (const row of rows) {
+      if (bytes >= PAGE_BYTES) return { chunks, next, done: false };
+      const data = (JSON.parse(row.record) as { data: { data: string } }).data.data;
+      chunks.push(data);
+      const length = base64DecodedLength(data);
+      next = row.offset + length;
+      bytes += length;
+    }
+    return { chunks, next, done: true };
+  }
+
+  // ---- commands and approvals
+
+  commands(): CommandRow[] {
+    return this.sql.exec<CommandRow>("SELECT * FROM commands ORDER BY position").toArray();
+  }
+
+  command(commandId: string): CommandRow | null {
+    return this.sql.exec<CommandRow>("SELECT * FROM commands WHERE id = ?", commandId).toArray()[0] ?? null;
+  }
+
+  approval(approvalId: string): ApprovalRow | null {
+    return this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", approvalId).toArray()[0] ?? null;
+  }
+
+  /** Commands not yet final, in order (queued, awaiting approval or running). */
+  waiting(): CommandRow[] {
+    return this.sql
+      .exec<CommandRow>(
+        "SELECT * FROM commands WHERE state IN ('queued', 'running', 'awaiting_approval') ORDER BY position",
+      )
+      .toArray();
+  }
+
+  /** The command is in flight: handed to the Machine object (and, with `delivered`, counted as in its hands). */
+  markDispatched(commandId: string, delivered: boolean): void {
+    this.sql.exec(
+      "UPDATE commands SET dispatched = 1, delivered = MAX(delivered, ?) WHERE id = ?",
+      delivered ? 1 : 0,
+      commandId,
+    );
+  }
+
+  markDelivered(commandId: string): void {
+    this.sql.exec("UPDATE commands SET delivered = 1 WHERE id = ?", commandId);
+  }
+
+  /** The machine was offline after all: a command still queued is back to not delivered (its queue time runs). */
+  markUndelivered(commandId: string): void {
+    this.sql.exec("UPDATE commands SET delivered = 0 WHERE id = ? AND state = 'queued'", commandId);
+  }
+
+  markCancelRequested(commandId: string): void {
+    this.sql.exec("UPDATE commands SET cancel_requested = 1 WHERE id = ?", commandId);
+  }
+
+  /** A withdrawn request leaves the client's pending list and can no longer be decided. */
+  withdrawApproval(approvalId: string): void {
+    this.sql.exec("UPDATE approvals SET state = 'withdrawn' WHERE id = ? AND state = 'pending'", approvalId);
+  }
+
+  // ---- output
+
+  /**
+   * Append the new bytes of a chunk of output as core's `acceptOutput` decided. Returns the command's row as it stands
+   * afterwards (the ack is made from it without reading it again).
+   */
+  commitOutput(
+    c: CommandRow,
+    stream: "stdout" | "stderr",
+    commit: Extract<OutputDecision, { kind: "commit" }>,
+    received: Uint8Array,
+    actor: string,
+  ): CommandRow {
+    const bytes = received.subarray(commit.skip);
+    const column = stream === "stdout" ? "stdout_committed" : "stderr_committed";
+    const output: OutputData = { commandId: c.id, stream, offset: commit.offset, data: encodeBase64(bytes) };
+    this.transaction(() => {
+      this.appendLine("command.output", this.clock(), (seq, ts) => encodeOutputRecord(seq, ts, actor, output), output);
+      this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, commit.end, c.id);
+    });
+    this.hashOutput(c.id, stream, commit.offset, bytes);
+    return { ...c, [column]: commit.end };
+  }
+
+  private hashOutput(commandId: string, stream: string, before: number, bytes: Uint8Array): void {
+    const key = `${commandId}:${stream}`;
+    let entry = this.streamHashes.get(key);
+    if (!entry && before === 0) {
+      entry = { hash: createHash("sha256"), bytes: 0 };
+      this.streamHashes.set(key, entry);
+    }
+    if (entry && entry.bytes === before) {
+      entry.hash.update(bytes);
+      entry.bytes += bytes.length;
+    } else {
+      this.streamHashes.delete(key); // out of step (object was evicted mid-stream): recomputed at finish
+    }
+  }
+
+  /** SHA-256 of both streams exactly as the record holds them (asked for only when a command ends). */
+  digests(c: CommandRow): { stdoutSha256: string; stderrSha256: string } {
+    return {
+      stdoutSha256: this.streamDigest(c.id, "stdout", c.stdout_committed),
+      stderrSha256: this.streamDigest(c.id, "stderr", c.stderr_committed),
+    };
+  }
+
+  private streamDigest(commandId: string, stream: "stdout" | "stderr", committed: number): string {
+    const key = `${commandId}:${stream}`;
+    const entry = this.streamHashes.get(key);
+    this.streamHashes.delete(key);
+    if (entry && entry.bytes === committed) return entry.hash.digest("hex");
+    const hash = createHash("sha256");
+    const rows = this.sql.exec<{ record: string }>(
+      "SELECT record FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? ORDER BY offset",
+      commandId,
+      stream,
+    );
+    for (const row of rows) hash.update(decodeBase64((JSON.parse(row.record) as { data: { data: string } }).data.data));
+    return hash.digest("hex");
+  }
+
+  // ---- deadlines
+
+  /** One alarm serves every deadline: set it only if it would ring earlier than the one already set. */
+  async armAlarm(at: number): Promise<void> {
+    const current = await this.storage.getAlarm();
+    if (current === null || current > at) await this.storage.setAlarm(at);
+  }
+
+  /** The next deadline: a queued command's expiry or a pending approval's. */
+  nextDeadline(): string | null {
+    return this.sql
+      .exec<{ at: string | null }>(
+        `SELECT MIN(at) AS at FROM (
+           SELECT MIN(queue_expires_at) AS at FROM commands WHERE state = 'queued' AND delivered = 0
+           UNION ALL SELECT MIN(expires_at) AS at FROM approvals WHERE state = 'pending')`,
+      )
+      .one().at;
+  }
+
+  expiredInQueue(now: string): CommandRow[] {
+    return this.sql
+      .exec<CommandRow>(
+        "SELECT * FROM commands WHERE state = 'queued' AND delivered = 0 AND queue_expires_at <= ? ORDER BY position",
+        now,
+      )
+      .toArray();
+  }
+
+  expiredApprovals(now: string): ApprovalRow[] {
+    return this.sql
+      .exec<ApprovalRow>("SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ?", now)
+      .toArray();
+  }
+}
