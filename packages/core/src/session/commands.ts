@@ -27,7 +27,7 @@ export interface SessionCommand {
 }
 
 /** Who asks for a command or decides on one: the id and the name shown in the record. */
-export interface Person {
+export interface PersonRef {
   id: string;
   name: string;
 }
@@ -73,7 +73,7 @@ export type CommandEvent =
       granted: boolean;
       approvalId: string;
       digest: string;
-      contact: Person;
+      contact: PersonRef;
       channel: "portal" | "link" | "api";
       comment: string | null;
     }
@@ -229,7 +229,7 @@ export interface CommandRequest {
   queueTimeoutSeconds: number;
   reason: string | null;
   requireApproval: boolean;
-  technician: Person;
+  technician: PersonRef;
   classification: { kind: "read" | "change"; reasons: string[] };
   session: { id: string; machineId: string; hostname: string };
   /** The time of the request event. */

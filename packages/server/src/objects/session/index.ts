@@ -28,7 +28,7 @@ import {
   newId,
   nextDispatch,
   type OutputHeader,
-  type Person,
+  type PersonRef,
   recordTimestamp,
   requestCommand,
   resumeDispatch,
@@ -238,7 +238,7 @@ export class Session extends DurableObject<Env> {
    */
   async requestCommand(
     scope: Scope,
-    technician: Person,
+    technician: PersonRef,
     body: CommandBody,
   ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
     const first = this.scoped(scope);
@@ -292,7 +292,7 @@ export class Session extends DurableObject<Env> {
    */
   decide(
     scope: Scope,
-    contact: Person,
+    contact: PersonRef,
     approvalId: string,
     decision: "approve" | "decline",
     comment: string | null,
@@ -347,7 +347,7 @@ export class Session extends DurableObject<Env> {
   }
 
   /** Hand the session to a colleague: recorded, shown in the transcript; they see everything, running or waiting. */
-  assign(scope: Scope, by: Person, to: Person, note: string | null): Result<{ seq: number }> {
+  assign(scope: Scope, by: PersonRef, to: PersonRef, note: string | null): Result<{ seq: number }> {
     return this.within(scope, (s) => {
       if (s.state !== "open") return fail(409, "session_closed", "session is closed");
       if (s.technician_id === to.id)
