@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Executor, type ExecutorOptions } from "../src/executor.ts";
 import { Journal } from "../src/journal.ts";
 import { type FrameSink, Outbox, type OutboxFrame } from "../src/outbox.ts";
-import { cmdId, liveInGroup, MACHINE, until } from "./fixtures.ts";
-import { testTenant } from "./tenant.ts";
+import { liveInGroup, MACHINE, until } from "./fixtures.ts";
+import { bashDispatch, testTenant } from "./tenant.ts";
 
 /**
  * What may still arrive once the window is exceeded and the pipes are paused: the chunk being framed, plus one
@@ -25,16 +25,7 @@ const tenant = testTenant();
 
 /** A dispatch as the server sends it (signed; the executor itself trusts its caller to have verified it). */
 function dispatch(command: string, extra: Partial<Omit<DispatchFrame, "signature">> = {}): DispatchFrame {
-  return tenant.signDispatch(MACHINE, {
-    t: "dispatch",
-    sessionId: SES,
-    commandId: cmdId(),
-    command,
-    shell: "bash",
-    timeoutSeconds: null,
-    resume: false,
-    ...extra,
-  });
+  return tenant.signDispatch(MACHINE, bashDispatch(command, extra));
 }
 
 /** A sink that records frames and lets tests wait for a command's finished frame. */
@@ -100,6 +91,20 @@ function blockedWriting(pgid: number): boolean {
       return false; // the process ended while we looked
     }
   });
+}
+
+/** Wait until a `sleep 30 & sleep 30; wait` command runs as three processes (bash and both sleeps); its group. */
+async function bothSleepsRunning(sink: RecordingSink, commandId: string): Promise<number> {
+  await until(() => sink.started(commandId) !== undefined);
+  const pgid = sink.started(commandId)?.pid as number;
+  await until(() => liveInGroup(pgid).length === 3, "bash and both sleeps");
+  return pgid;
+}
+
+/** Every process of the group ends soon after the command is reported. */
+async function treeGone(pgid: number): Promise<void> {
+  await until(() => liveInGroup(pgid).length === 0, "the process group to end", 1000);
+  expect(liveInGroup(pgid)).toEqual([]);
 }
 
 /**
@@ -216,9 +221,7 @@ describe("Executor with real bash", () => {
     const sink = new RecordingSink();
     const d = dispatch("sleep 30 & sleep 30; wait", { timeoutSeconds: 1 });
     executor(sink).dispatch(d);
-    await until(() => sink.started(d.commandId) !== undefined);
-    const pgid = sink.started(d.commandId)?.pid as number;
-    await until(() => liveInGroup(pgid).length === 3); // bash and both sleeps
+    const pgid = await bothSleepsRunning(sink, d.commandId);
     const fin = await sink.finished(d.commandId);
     expect(fin).toMatchObject({
       state: "timed_out",
@@ -229,8 +232,7 @@ describe("Executor with real bash", () => {
       stderrBytes: 0,
     });
     expect(fin.durationMs).toBeGreaterThanOrEqual(1000);
-    await until(() => liveInGroup(pgid).length === 0, "the process group to end", 1000);
-    expect(liveInGroup(pgid)).toEqual([]);
+    await treeGone(pgid);
   });
 
   it("kills the whole process tree on cancel and reports cancelled", async () => {
@@ -239,8 +241,7 @@ describe("Executor with real bash", () => {
     const d = dispatch("echo before; sleep 30 & sleep 30; wait");
     ex.dispatch(d);
     await until(() => sink.bytes(d.commandId, "stdout").toString() === "before\n");
-    const pgid = sink.started(d.commandId)?.pid as number;
-    await until(() => liveInGroup(pgid).length === 3);
+    const pgid = await bothSleepsRunning(sink, d.commandId);
     ex.cancel(SES, d.commandId);
     const fin = await sink.finished(d.commandId);
     expect(fin).toMatchObject({
@@ -251,8 +252,7 @@ describe("Executor with real bash", () => {
       stdoutBytes: 7,
       stdoutSha256: sha256("before\n"),
     });
-    await until(() => liveInGroup(pgid).length === 0, "the process group to end", 1000);
-    expect(liveInGroup(pgid)).toEqual([]);
+    await treeGone(pgid);
   });
 
   it("reports failed when the shell is not on PATH", async () => {

@@ -11,8 +11,8 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { generateIdentity } from "../src/enroll.ts";
 import { Journal } from "../src/journal.ts";
 import { Runtime } from "../src/runtime.ts";
-import { cmdId, FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
-import { approvalDigest, TECHNICIAN, type TestTenant, testTenant, withDefaults } from "./tenant.ts";
+import { FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
+import { approvalDigest, bashDispatch, TECHNICIAN, type TestTenant, testTenant, withDefaults } from "./tenant.ts";
 
 const OTHER_MACHINE = "mch_bbbbbbbbbbbbbbbbbbbb";
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -70,16 +70,7 @@ afterEach(async () => {
 });
 
 function unsigned(command: string, extra: Partial<DispatchFrame> = {}): Omit<DispatchFrame, "signature"> {
-  return withDefaults({
-    t: "dispatch",
-    sessionId: SES,
-    commandId: cmdId(),
-    command,
-    shell: "bash",
-    timeoutSeconds: null,
-    resume: false,
-    ...extra,
-  });
+  return withDefaults(bashDispatch(command, extra));
 }
 
 const send = (frame: DispatchFrame | CancelFrame) => socket.send(JSON.stringify(frame));
