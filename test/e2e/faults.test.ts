@@ -43,35 +43,55 @@ async function outputSoFar(sessionId: string, commandId: string): Promise<number
   return (await org.owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`)).command.stdoutBytes;
 }
 
+/** A command that exited 0 having written exactly `stdout`, by its byte count and hash. */
+const finishedWith = (stdout: Buffer) => ({
+  state: "finished",
+  exitCode: 0,
+  stdoutBytes: stdout.length,
+  stdoutSha256: sha(stdout),
+});
+
+/**
+ * Streams numbered lines, lets `fault` strike each time the committed output passes one of the fractions `at`, and
+ * checks that the command then finished with every line exactly once: in its counts and hash, and in the record.
+ */
+async function streamThroughFaults(
+  runtime: Runtime,
+  stream: { lines: number; sleep: number; at: number[] },
+  fault: () => Promise<void> | void,
+) {
+  const sessionId = await session(runtime);
+  const commandId = await run(sessionId, streamingCommand(stream.lines, stream.sleep));
+  const expected = numberedLines(1, stream.lines);
+  for (const fraction of stream.at) {
+    await expect
+      .poll(() => outputSoFar(sessionId, commandId), { timeout: 30_000, interval: 20, message: `${fraction} of it` })
+      .toBeGreaterThanOrEqual(expected.length * fraction);
+    await fault();
+  }
+  const done = await waitCommand(org.owner, sessionId, commandId, 60_000);
+  expect(done).toMatchObject(finishedWith(expected));
+  const { events } = await fetchRecord(org.owner, sessionId);
+  expect(recordedStream(events, commandId, "stdout").equals(expected)).toBe(true);
+  return { sessionId, commandId, expected, done, events };
+}
+
 describe("faults", () => {
   it("server killed with SIGKILL three times during a 20-second streaming command loses nothing", async () => {
-    const { runtime } = org;
-    const sessionId = await session(runtime);
-    const commandId = await run(sessionId, streamingCommand(200, 0.1));
-    const expected = numberedLines(1, 200);
-    for (const atBytes of [expected.length * 0.15, expected.length * 0.4, expected.length * 0.7]) {
-      await expect
-        .poll(() => outputSoFar(sessionId, commandId), { timeout: 30_000, interval: 100, message: "the kill point" })
-        .toBeGreaterThanOrEqual(atBytes);
-      await org.server.kill9(); // returns once the whole process group is gone
-      await org.server.restart();
-      await waitOnline(org.owner, runtime.machineId);
-    }
-    const done = await waitCommand(org.owner, sessionId, commandId, 60_000);
-    expect(done).toMatchObject({
-      state: "finished",
-      exitCode: 0,
-      stdoutBytes: expected.length,
-      stdoutSha256: sha(expected),
-      stderrBytes: 0,
-      finalReason: null,
-    });
+    const { sessionId, commandId, expected, done, events } = await streamThroughFaults(
+      org.runtime,
+      { lines: 200, sleep: 0.1, at: [0.15, 0.4, 0.7] },
+      async () => {
+        await org.server.kill9(); // returns once the whole process group is gone
+        await org.server.restart();
+        await waitOnline(org.owner, org.runtime.machineId);
+      },
+    );
+    expect(done).toMatchObject({ stderrBytes: 0, finalReason: null });
     const out = Buffer.from(
       await (await org.owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output`)).arrayBuffer(),
     );
     expect(out.equals(expected)).toBe(true);
-    const { events } = await fetchRecord(org.owner, sessionId);
-    expect(recordedStream(events, commandId, "stdout").equals(expected)).toBe(true);
     expect(events.filter((e) => e.type === "command.started")).toHaveLength(1);
     expect(events.filter((e) => e.type === "command.finished")).toHaveLength(1);
   });
@@ -82,24 +102,7 @@ describe("faults", () => {
     const p = org.start(viaProxy);
     try {
       await waitOnline(org.owner, viaProxy.machineId);
-      const sessionId = await session(viaProxy);
-      const commandId = await run(sessionId, streamingCommand(60, 0.05));
-      const expected = numberedLines(1, 60);
-      for (const fraction of [0.2, 0.5, 0.8]) {
-        await expect
-          .poll(() => outputSoFar(sessionId, commandId), { timeout: 30_000, interval: 20 })
-          .toBeGreaterThanOrEqual(expected.length * fraction);
-        proxy.dropAll();
-      }
-      const done = await waitCommand(org.owner, sessionId, commandId, 60_000);
-      expect(done).toMatchObject({
-        state: "finished",
-        exitCode: 0,
-        stdoutBytes: expected.length,
-        stdoutSha256: sha(expected),
-      });
-      const { events } = await fetchRecord(org.owner, sessionId);
-      expect(recordedStream(events, commandId, "stdout").equals(expected)).toBe(true);
+      await streamThroughFaults(viaProxy, { lines: 60, sleep: 0.05, at: [0.2, 0.5, 0.8] }, () => proxy.dropAll());
     } finally {
       await p.stop();
       await proxy.close();
@@ -219,13 +222,7 @@ describe("faults", () => {
     const sessionId = await session(org.runtime);
     const commandId = await run(sessionId, `cat '${file}'`);
     const done = await waitCommand(org.owner, sessionId, commandId, 240_000);
-    expect(done).toMatchObject({
-      state: "finished",
-      exitCode: 0,
-      stdoutBytes: big.length,
-      stdoutSha256: sha(big),
-      finalReason: null,
-    });
+    expect(done).toMatchObject({ ...finishedWith(big), finalReason: null });
     const res = await org.owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output`);
     const hash = createHash("sha256");
     let length = 0;
