@@ -85,7 +85,8 @@ function startProc(args: string[], env: Record<string, string>): Proc {
         reject(new Error(`no ${pattern} in the output: ${why}\n${log.slice(-2000)}`));
       };
       const timer = setTimeout(() => fail(`not within ${timeoutMs} ms`), timeoutMs);
-      void exited.then((code) => setImmediate(() => onOutput.has(check) && fail(`the process exited (${code})`)));
+      // "close": the process exited and its output is fully read, so no match can come any more.
+      child.once("close", (code) => onOutput.has(check) && fail(`the process exited (${code})`));
       onOutput.add(check);
       check();
     });
