@@ -25,6 +25,8 @@ export default defineConfig({
         ],
         test: { name: "server", include: ["packages/server/test/**/*.test.ts"], testTimeout: 30_000 },
       },
+      // Pure tests of test/ (the console's transcript, the scripts): parallel, no processes.
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
       {
         test: {
           name: "e2e",
@@ -32,6 +34,8 @@ export default defineConfig({
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          // What the suites poll for (a machine online, output so far, the index catching up) takes seconds.
+          expect: { poll: { timeout: 20_000 } },
           fileParallelism: false,
         },
       },

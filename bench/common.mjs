@@ -55,3 +55,13 @@ export function processTree(pid) {
   } catch {}
   return [pid, ...children.flatMap(processTree)];
 }
+
+/** Wait until the machine list shows the machine online (the benchmarks run outside vitest, so they poll here). */
+export async function waitOnline(owner, machineId, timeoutMs = 60_000) {
+  const { isOnline } = await import("../test/helpers.ts");
+  const deadline = Date.now() + timeoutMs;
+  while (!(await isOnline(owner, machineId))) {
+    if (Date.now() > deadline) throw new Error(`machine ${machineId} not online after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

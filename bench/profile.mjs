@@ -11,15 +11,16 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { appendResults, cpuSeconds, processTree, root } from "./common.mjs";
+import { appendResults, cpuSeconds, processTree, root, waitOnline } from "./common.mjs";
 
 if (process.argv.includes("--help")) {
   console.log("usage: npm run bench:profile   (BENCH_MIB=128)\nPrints CPU time per process and the hottest functions.");
   process.exit(0);
 }
 const MIB = Number(process.env.BENCH_MIB ?? 128);
-const { startServer, setupOrganization, enrollRuntime, waitOnline, tempDir, freePort, RUNTIME_NODE_FLAGS } =
-  await import("../test/helpers.ts");
+const { startServer, setupOrganization, enrollRuntime, tempDir, freePort, RUNTIME_NODE_FLAGS } = await import(
+  "../test/helpers.ts"
+);
 
 const processName = (pid) => {
   try {

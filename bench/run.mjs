@@ -15,7 +15,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { appendResults, processTree, rssKiB } from "./common.mjs";
+import { appendResults, processTree, rssKiB, waitOnline } from "./common.mjs";
 
 const MIB = Number(process.env.BENCH_MIB ?? 256);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 200);
@@ -28,7 +28,7 @@ if (process.argv.includes("--help")) {
 }
 
 // The same real-process helpers the end-to-end tests use (Node 22 runs their TypeScript directly).
-const { startServer, setupOrganization, enrollRuntime, waitOnline, tempDir } = await import("../test/helpers.ts");
+const { startServer, setupOrganization, enrollRuntime, tempDir } = await import("../test/helpers.ts");
 
 function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);

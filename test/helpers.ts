@@ -1,6 +1,6 @@
 // Real processes for end-to-end tests: the server (`npm start`'s script: the Worker bundle in workerd) on a free port with a
 // temporary data dir, and runtimes enrolled into temporary dirs. Every process gets its own process group so a test
-// can kill it (and everything it spawned) the way a crash would.
+// can kill it (and everything it spawned) the way a crash would. Plain Node (no vitest): the benchmarks use it too.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -35,31 +35,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  what: string,
-  timeoutMs = 20_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** A child process in its own process group; output kept for diagnostics. */
 export interface Proc {
   child: ChildProcess;
   output: () => string;
+  /**
+   * Resolves with the first match of `pattern` in the output written after character `from` (see `output().length`);
+   * rejects if the process exits first, or after `timeoutMs`.
+   */
+  waitForLog: (pattern: RegExp, from?: number, timeoutMs?: number) => Promise<RegExpMatchArray>;
   /** Graceful stop (SIGTERM to the group), waiting for exit. */
   stop: () => Promise<void>;
   /** Crash: SIGKILL to the whole group. */
@@ -75,13 +59,37 @@ function startProc(args: string[], env: Record<string, string>): Proc {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
-  child.stdout?.on("data", (d) => {
+  const onOutput = new Set<() => void>();
+  const append = (d: Buffer) => {
     log += d;
-  });
-  child.stderr?.on("data", (d) => {
-    log += d;
-  });
+    for (const check of onOutput) check();
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const waitForLog = (pattern: RegExp, from = 0, timeoutMs = 20_000) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const done = () => {
+        onOutput.delete(check);
+        clearTimeout(timer);
+      };
+      const check = () => {
+        const match = log.slice(from).match(pattern);
+        if (match) {
+          done();
+          resolve(match);
+        }
+      };
+      const fail = (why: string) => {
+        done();
+        reject(new Error(`no ${pattern} in the output: ${why}\n${log.slice(-2000)}`));
+      };
+      const timer = setTimeout(() => fail(`not within ${timeoutMs} ms`), timeoutMs);
+      // "close": the process exited and its output is fully read, so no match can come any more.
+      child.once("close", (code) => onOutput.has(check) && fail(`the process exited (${code})`));
+      onOutput.add(check);
+      check();
+    });
   const signalGroup = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     try {
@@ -94,6 +102,7 @@ function startProc(args: string[], env: Record<string, string>): Proc {
   return {
     child,
     output: () => log,
+    waitForLog,
     exited,
     stop: async () => {
       const timer = setTimeout(() => void signalGroup("SIGKILL"), 5000);
@@ -134,19 +143,10 @@ export async function startServer(
       ...options.env,
     });
     try {
-      await waitFor(
-        async () => {
-          if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.output()}`);
-          const res = await fetch(`${url}/api/v1/setup`);
-          return res.ok;
-        },
-        "server to listen",
-        60_000,
-        100,
-      );
+      await proc.waitForLog(new RegExp(`Caisey: serving ${url}`), 0, 60_000); // printed once it listens
     } catch (error) {
       await proc.kill9(); // never leave a half-started server behind
-      throw new Error(`${(error as Error).message}\n${proc.output().slice(-2000)}`);
+      throw error;
     }
     return proc;
   };
@@ -253,30 +253,10 @@ export async function enrollRuntime(
   };
 }
 
-export async function waitOnline(owner: Api, machineId: string, online = true): Promise<void> {
-  await waitFor(
-    async () => {
-      const { machines } = await owner.json<{ machines: { id: string; online: boolean }[] }>("/api/v1/machines");
-      return machines.find((m) => m.id === machineId)?.online === online;
-    },
-    `machine ${online ? "online" : "offline"}`,
-  );
-}
-
-/** Wait until a command reaches a final state and return it. */
-export async function waitCommand(owner: Api, sessionId: string, commandId: string, timeoutMs = 30_000): Promise<any> {
-  return waitFor(
-    async () => {
-      const { command } = await owner.json<{ command: { state: string } }>(
-        `/api/v1/sessions/${sessionId}/commands/${commandId}`,
-      );
-      return ["finished", "failed", "cancelled", "timed_out", "interrupted", "declined"].includes(command.state)
-        ? command
-        : null;
-    },
-    `command ${commandId} to finish`,
-    timeoutMs,
-  );
+/** Whether the machine list shows the machine online right now. */
+export async function isOnline(owner: Api, machineId: string): Promise<boolean> {
+  const { machines } = await owner.json<{ machines: { id: string; online: boolean }[] }>("/api/v1/machines");
+  return machines.find((m) => m.id === machineId)?.online === true;
 }
 
 export function removeDir(dir: string): void {

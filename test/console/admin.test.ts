@@ -1,17 +1,8 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type Api,
-  enrollRuntime,
-  OWNER,
-  type Proc,
-  removeDir,
-  type Server,
-  setupOrganization,
-  startServer,
-  waitOnline,
-} from "../helpers.ts";
-import { launchChromium, signIn } from "./browser.ts";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { OWNER } from "../helpers.ts";
+import { useOrganization, waitOnline } from "../organization.ts";
+import { signIn, useChromium } from "./browser.ts";
 
 const PEOPLE_SHOT = "/tmp/console-people.png";
 const CONTACT_SHOT = "/tmp/console-contact-session.png";
@@ -22,32 +13,16 @@ const CONTACT = { name: "Carla Contact", email: "carla@fabrikam.test", password:
 const TOKEN_NAME = "Nightly export";
 
 describe("console administration and the contact's view", () => {
-  let server: Server;
-  let owner: Api;
-  let browser: Browser;
-  let ownerContext: BrowserContext;
+  const org = useOrganization();
+  const chromium = useChromium();
   let page: Page;
-  const runtimes: Proc[] = [];
-  const dirs: string[] = [];
 
   beforeAll(async () => {
-    server = await startServer();
-    owner = await setupOrganization(server.url);
-    browser = await launchChromium();
-    ownerContext = await browser.newContext({ viewport: { width: 1360, height: 860 } });
-    page = await ownerContext.newPage();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    for (const r of runtimes) await r.stop();
-    await server?.stop();
-    for (const d of dirs) removeDir(d);
-    if (server) removeDir(server.dataDir);
+    page = await chromium.page({ width: 1360, height: 860 });
   });
 
   it("lets the owner add a technician, a client with a contact, an API token, and shows it all in the audit log", async () => {
-    await signIn(page, server.url, OWNER.email, OWNER.password);
+    await signIn(page, org.server.url, OWNER.email, OWNER.password);
     for (const nav of ["machines", "sessions", "people", "clients", "tokens", "audit"])
       expect(await page.getByTestId(`nav-${nav}`).count(), nav).toBe(1);
 
@@ -105,7 +80,7 @@ describe("console administration and the contact's view", () => {
     expect(await page.getByTestId("token-warning").textContent()).toContain("only time it is shown");
     expect(await page.getByTestId("token-copy").count()).toBe(1);
     // The token works: it acts as a technician.
-    const viaToken = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${secret}` } });
+    const viaToken = await fetch(`${org.server.url}/api/v1/me`, { headers: { authorization: `Bearer ${secret}` } });
     expect(((await viaToken.json()) as { user: { role: string } }).user.role).toBe("technician");
 
     await page.reload();
@@ -130,15 +105,14 @@ describe("console administration and the contact's view", () => {
 
   it("shows a contact only their client's machine and a read-only session where they can chat", async () => {
     // Two runtimes on this host (so the same hostname) for two clients; the contact's is then moved to their client
-    // through the console, by the owner.
-    const { clients } = await owner.json<{ clients: { id: string; name: string }[] }>("/api/v1/clients");
+    // through the console, by the org.owner.
+    const { clients } = await org.owner.json<{ clients: { id: string; name: string }[] }>("/api/v1/clients");
     const contactClient = clients.find((c) => c.name === CLIENT);
     expect(contactClient).toBeTruthy();
-    const mine = await enrollRuntime(server.url, owner, "Staging client");
-    const other = await enrollRuntime(server.url, owner, "Contoso Dental");
-    dirs.push(mine.dataDir, other.dataDir);
-    runtimes.push(mine.start());
-    await waitOnline(owner, mine.machineId);
+    const mine = await org.enroll("Staging client");
+    await org.enroll("Contoso Dental"); // another client's machine, which the contact must not see
+    org.start(mine);
+    await waitOnline(org.owner, mine.machineId);
 
     await page.getByTestId("nav-machines").click();
     const mineRow = page.locator(`[data-testid="machine-row"][data-machine-id="${mine.machineId}"]`);
@@ -148,21 +122,22 @@ describe("console administration and the contact's view", () => {
     await expect.poll(() => mineRow.getByTestId("machine-client").textContent(), { timeout: 10_000 }).toBe(CLIENT);
 
     // The owner opens a session on it (via the API), says hello, and starts a command that keeps running a while.
-    const { id: sessionId } = await owner.json<{ id: string }>("/api/v1/sessions", {
+    const { id: sessionId } = await org.owner.json<{ id: string }>("/api/v1/sessions", {
       machineId: mine.machineId,
       ticket: "T-77",
     });
-    await owner.json(`/api/v1/sessions/${sessionId}/messages`, { text: "Hello Carla, I'm looking at your PC now." });
-    await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+    await org.owner.json(`/api/v1/sessions/${sessionId}/messages`, {
+      text: "Hello Carla, I'm looking at your PC now.",
+    });
+    await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
       command: "echo checking-disk; sleep 6; echo done",
       shell: "sh",
     });
 
     // The contact, in a browser of their own.
-    const contactContext = await browser.newContext({ viewport: { width: 1360, height: 860 } });
-    const cpage = await contactContext.newPage();
+    const cpage = await chromium.page({ width: 1360, height: 860 });
     try {
-      await signIn(cpage, server.url, CONTACT.email, CONTACT.password);
+      await signIn(cpage, org.server.url, CONTACT.email, CONTACT.password);
       await cpage.waitForURL(/\/approvals$/);
       await expect.poll(() => cpage.getByTestId("whoami").textContent()).toContain("contact");
       await cpage.getByTestId("nav-machines").click();
@@ -218,7 +193,7 @@ describe("console administration and the contact's view", () => {
       expect(await chat.locator(".actor").textContent()).toBe(CONTACT.name);
       // The input clears when the POST answers, which may be just after the socket delivered the line.
       await expect.poll(() => cpage.getByTestId("command-input").inputValue(), { timeout: 10_000 }).toBe("");
-      const { events } = await owner.json<{ events: { type: string; actor: string; data: { text?: string } }[] }>(
+      const { events } = await org.owner.json<{ events: { type: string; actor: string; data: { text?: string } }[] }>(
         `/api/v1/sessions/${sessionId}/events?after=0`,
       );
       const recorded = events.find((e) => e.type === "chat.message" && e.data.text === "Thanks! Go ahead.");
@@ -228,10 +203,10 @@ describe("console administration and the contact's view", () => {
       await cpage.screenshot({ path: CONTACT_SHOT });
 
       // Staff pages are not theirs.
-      await cpage.goto(`${server.url}/people`);
+      await cpage.goto(`${org.server.url}/people`);
       await cpage.getByTestId("not-allowed").waitFor({ timeout: 10_000 });
     } finally {
-      await contactContext.close();
+      await cpage.context().close();
     }
   });
 });

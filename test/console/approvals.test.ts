@@ -1,19 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type Api,
-  enrollRuntime,
-  type Proc,
-  removeDir,
-  type Server,
-  setupOrganization,
-  startServer,
-  tempDir,
-  waitOnline,
-} from "../helpers.ts";
-import { launchChromium, signIn } from "./browser.ts";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "../helpers.ts";
+import { expectHeldForApproval, useOrganization } from "../organization.ts";
+import { signIn, useChromium } from "./browser.ts";
 
 const APPROVALS_SHOT = "/tmp/console-approvals.png";
 const SESSION_SHOT = "/tmp/console-approval-session.png";
@@ -26,53 +17,30 @@ const CONTACT = { name: "Carla Contact", email: "carla@contoso.test", password: 
 const OUTPUT_WORD = "marker42written";
 
 describe("client approvals in the console", () => {
-  let server: Server;
-  let owner: Api;
-  let browser: Browser;
-  let techContext: BrowserContext;
-  let contactContext: BrowserContext;
+  // The org.owner, through the API: the client's policy, its contact, two technicians, and an enrolled machine.
+  const org = useOrganization({
+    technicians: [TECH, TECH2],
+    clients: [{ name: "Contoso Dental", approvalPolicy: "changes", contacts: [CONTACT], machine: true }],
+  });
+  const chromium = useChromium();
   let tech: Page;
   let contact: Page;
-  let runtime: Proc | undefined;
   let machineId = "";
   let sessionId = "";
   let commandId = "";
-  const dirs: string[] = [];
   const work = tempDir("approvals");
-  dirs.push(work);
   const marker = join(work, "approved-marker");
   const linkMarker = join(work, "link-marker");
 
   beforeAll(async () => {
-    server = await startServer();
-    owner = await setupOrganization(server.url);
-    // The owner, through the API: the client's policy, its contact, two technicians, and an enrolled machine.
-    const enrolled = await enrollRuntime(server.url, owner, "Contoso Dental");
-    dirs.push(enrolled.dataDir);
-    machineId = enrolled.machineId;
-    await owner.json(`/api/v1/clients/${enrolled.clientId}`, { approvalPolicy: "changes" });
-    await owner.json(`/api/v1/clients/${enrolled.clientId}/contacts`, CONTACT);
-    await owner.json("/api/v1/users", { ...TECH, role: "technician" });
-    await owner.json("/api/v1/users", { ...TECH2, role: "technician" });
-    runtime = enrolled.start();
-    await waitOnline(owner, machineId);
-    browser = await launchChromium();
-    techContext = await browser.newContext({ viewport: { width: 1360, height: 860 } });
-    contactContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    tech = await techContext.newPage();
-    contact = await contactContext.newPage();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await runtime?.stop();
-    await server?.stop();
-    for (const d of dirs) removeDir(d);
-    if (server) removeDir(server.dataDir);
+    org.removeLater(work);
+    machineId = org.runtime.machineId;
+    tech = await chromium.page({ width: 1360, height: 860 });
+    contact = await chromium.page({ width: 1280, height: 900 });
   });
 
   it("holds a change until the contact approves it in the portal, then runs it", async () => {
-    await signIn(tech, server.url, TECH.email, TECH.password, /\/machines$/);
+    await signIn(tech, org.server.url, TECH.email, TECH.password, /\/machines$/);
     const row = tech.locator(`[data-testid="machine-row"][data-machine-id="${machineId}"]`);
     await row.getByTestId("open-session").click();
     await tech.waitForURL(/\/sessions\/ses_/, { timeout: 10_000 });
@@ -98,11 +66,11 @@ describe("client approvals in the console", () => {
       /^Waiting for the client's approval — expires \d\d:\d\d$/,
     );
     expect(await panel.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
-    await new Promise((r) => setTimeout(r, 1000));
+    await expectHeldForApproval(org.owner, sessionId, commandId);
     expect(existsSync(marker)).toBe(false);
 
     // The contact lands on Approvals and sees it in plain language.
-    await signIn(contact, server.url, CONTACT.email, CONTACT.password, /\/approvals$/);
+    await signIn(contact, org.server.url, CONTACT.email, CONTACT.password, /\/approvals$/);
     const card = contact.locator(`[data-testid="approval-card"]`).first();
     await card.waitFor({ timeout: 10_000 });
     expect(await card.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
@@ -132,7 +100,7 @@ describe("client approvals in the console", () => {
   });
 
   it("lets the contact chat from the session page, in record order, and shows who is watching", async () => {
-    await contact.goto(`${server.url}/sessions/${sessionId}`);
+    await contact.goto(`${org.server.url}/sessions/${sessionId}`);
     await expect
       .poll(() => contact.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 })
       .toBe("live");
@@ -194,12 +162,11 @@ describe("client approvals in the console", () => {
       .toEqual([`${CONTACT.name} (${CONTACT.email})`]);
     await block.getByTestId("approval-link-create").click();
     const url = ((await block.getByTestId("approval-link-url").textContent()) ?? "").trim();
-    expect(url).toMatch(new RegExp(`^${server.url}/approve/csa_`));
+    expect(url).toMatch(new RegExp(`^${org.server.url}/approve/csa_`));
 
     // Someone with the link and no session at all.
-    const anonymous = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+    const page = await chromium.page({ width: 1000, height: 800 });
     try {
-      const page = await anonymous.newPage();
       await page.goto(url);
       const card = page.getByTestId("approval-card");
       await card.waitFor({ timeout: 10_000 });
@@ -223,11 +190,11 @@ describe("client approvals in the console", () => {
       await page.goto(url);
       await page.getByTestId("approval-link-error").waitFor({ timeout: 10_000 });
       expect(await page.getByTestId("approval-link-error").textContent()).toContain("already used");
-      await page.goto(`${server.url}/approve/csa_not-a-real-token`);
+      await page.goto(`${org.server.url}/approve/csa_not-a-real-token`);
       await page.getByTestId("approval-link-error").waitFor({ timeout: 10_000 });
       expect(await page.getByTestId("approval-link-error").textContent()).toContain("not valid");
     } finally {
-      await anonymous.close();
+      await page.context().close();
     }
   });
 
@@ -277,7 +244,7 @@ describe("client approvals in the console", () => {
   });
 
   it("hands the session to a colleague: a clear line and the new technician in the header", async () => {
-    await tech.goto(`${server.url}/sessions/${sessionId}`);
+    await tech.goto(`${org.server.url}/sessions/${sessionId}`);
     await expect
       .poll(() => tech.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 })
       .toBe("live");

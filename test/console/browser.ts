@@ -1,5 +1,6 @@
 // Debian's Chromium driven by playwright-core, and the sign-in, shared by the console tests.
 import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -29,4 +30,26 @@ export async function signIn(
   await page.getByTestId("login-password").fill(password);
   await page.getByTestId("login-submit").click();
   await page.waitForURL(landing, { timeout: 30_000 });
+}
+
+export interface Chromium {
+  /** A page in a browser context of its own (its own cookies: one person each). */
+  page: (viewport: { width: number; height: number }) => Promise<Page>;
+}
+
+/** Registers the file's Chromium: launched before its tests, closed after them. */
+export function useChromium(): Chromium {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    page: async (viewport) => {
+      if (!browser) throw new Error("Chromium is not launched (yet)");
+      return (await browser.newContext({ viewport })).newPage();
+    },
+  };
 }

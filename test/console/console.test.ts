@@ -1,31 +1,18 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, enrollRuntime, OWNER, type Proc, removeDir, type Server, startServer } from "../helpers.ts";
-import { launchChromium } from "./browser.ts";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { api, enrollRuntime, OWNER } from "../helpers.ts";
+import { useOrganization } from "../organization.ts";
+import { useChromium } from "./browser.ts";
 
 const SCREENSHOT = "/tmp/console-session.png";
 
 describe("console end to end", () => {
-  let server: Server;
-  let browser: Browser;
-  let context: BrowserContext;
+  const org = useOrganization({ setUp: false }); // the test sets the organization up through the console
+  const chromium = useChromium();
   let page: Page;
-  let runtime: Proc | undefined;
-  let runtimeDir: string | undefined;
 
   beforeAll(async () => {
-    server = await startServer();
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    page = await context.newPage();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await runtime?.stop();
-    await server?.stop();
-    if (runtimeDir) removeDir(runtimeDir);
-    if (server) removeDir(server.dataDir);
+    page = await chromium.page({ width: 1280, height: 800 });
   });
 
   it("sets up, enrolls a machine, runs commands live and replays them after a reload", async () => {
@@ -39,7 +26,7 @@ describe("console end to end", () => {
       expect.poll(() => page.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 }).toBe("live");
 
     // First visit: no organization yet, so the console sends us to setup.
-    await page.goto(`${server.url}/`);
+    await page.goto(`${org.server.url}/`);
     await page.waitForURL(/\/setup$/, { timeout: 30_000 });
     await page.getByTestId("setup-organization").fill(OWNER.organization);
     await page.getByTestId("setup-name").fill(OWNER.name);
@@ -58,16 +45,16 @@ describe("console end to end", () => {
     const token = ((await page.getByTestId("enroll-token").textContent()) ?? "").trim();
     expect(token.length).toBeGreaterThan(10);
     expect(await page.getByTestId("enroll-command").textContent()).toContain(
-      `npm run runtime -- enroll --server ${server.url} --token ${token} --data-dir `,
+      `npm run runtime -- enroll --server ${org.server.url} --token ${token} --data-dir `,
     );
 
     // Enroll and start a real runtime, authenticated as the signed-in owner (the console's cookie is a token).
-    const cookie = (await context.cookies(server.url)).find((c) => c.name === "caisey_token");
+    const cookie = (await page.context().cookies(org.server.url)).find((c) => c.name === "caisey_token");
     expect(cookie?.value).toBeTruthy();
-    const owner = api(server.url, cookie?.value ?? "");
-    const enrolled = await enrollRuntime(server.url, owner);
-    runtimeDir = enrolled.dataDir;
-    runtime = enrolled.start();
+    const owner = api(org.server.url, cookie?.value ?? "");
+    const enrolled = await enrollRuntime(org.server.url, owner);
+    org.removeLater(enrolled.dataDir);
+    org.start(enrolled);
 
     const row = page.locator(`[data-testid="machine-row"][data-machine-id="${enrolled.machineId}"]`);
     await expect.poll(() => row.getByTestId("machine-status").textContent(), { timeout: 20_000 }).toBe("online");

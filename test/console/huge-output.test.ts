@@ -1,60 +1,32 @@
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_KEPT_CHARS } from "../../packages/console/src/transcript.ts";
-import {
-  type Api,
-  enrollRuntime,
-  OWNER,
-  type Proc,
-  removeDir,
-  type Server,
-  setupOrganization,
-  startServer,
-  tempDir,
-  waitCommand,
-  waitOnline,
-} from "../helpers.ts";
-import { launchChromium, signIn } from "./browser.ts";
+import { OWNER, tempDir } from "../helpers.ts";
+import { useOrganization, waitCommand } from "../organization.ts";
+import { signIn, useChromium } from "./browser.ts";
 
 const HUGE = "head -c 60000000 /dev/urandom | base64 -w 76";
 
 describe("console with a huge output", () => {
-  let server: Server;
-  let owner: Api;
-  let browser: Browser;
-  let context: BrowserContext;
+  const org = useOrganization({ clients: [{ name: "Contoso Dental", approvalPolicy: "never", machine: true }] });
+  const chromium = useChromium();
   let page: Page;
-  let runtime: Proc | undefined;
-  let runtimeDir: string | undefined;
 
   beforeAll(async () => {
-    server = await startServer();
-    owner = await setupOrganization(server.url);
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    page = await context.newPage();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await runtime?.stop();
-    await server?.stop();
-    if (runtimeDir) removeDir(runtimeDir);
-    if (server) removeDir(server.dataDir);
+    page = await chromium.page({ width: 1280, height: 800 });
   });
 
   it("stays usable while ~80 MB streams, caps the text in the page and downloads the full output byte-exact", async () => {
-    const enrolled = await enrollRuntime(server.url, owner, "Contoso Dental", "never");
-    runtimeDir = enrolled.dataDir;
-    runtime = enrolled.start();
-    await waitOnline(owner, enrolled.machineId);
-    const { id: sessionId } = await owner.json<{ id: string }>("/api/v1/sessions", { machineId: enrolled.machineId });
+    const enrolled = org.runtime;
+    const { id: sessionId } = await org.owner.json<{ id: string }>("/api/v1/sessions", {
+      machineId: enrolled.machineId,
+    });
 
-    await signIn(page, server.url, OWNER.email, OWNER.password);
-    await page.goto(`${server.url}/sessions/${sessionId}`);
+    await signIn(page, org.server.url, OWNER.email, OWNER.password);
+    await page.goto(`${org.server.url}/sessions/${sessionId}`);
     await expect
       .poll(() => page.getByTestId("connection").getAttribute("data-status"), { timeout: 20_000 })
       .toBe("live");
@@ -109,12 +81,12 @@ describe("console with a huge output", () => {
 
     // The full stdout behind the page's link: exactly the bytes and digest the API reports.
     const firstId = (await first.getAttribute("data-command-id")) ?? "";
-    const command = await waitCommand(owner, sessionId, firstId, 60_000);
+    const command = await waitCommand(org.owner, sessionId, firstId, 60_000);
     expect(command.state).toBe("finished");
     expect(command.stdoutBytes).toBeGreaterThan(80_000_000);
     const href = (await first.getByTestId("download-full-stdout").getAttribute("href")) ?? "";
     expect(href).toContain(`/commands/${encodeURIComponent(firstId)}/output?stream=stdout`);
-    const res = await page.request.get(`${server.url}${href}`, { timeout: 60_000 });
+    const res = await page.request.get(`${org.server.url}${href}`, { timeout: 60_000 });
     expect(res.status()).toBe(200);
     const body = await res.body();
     expect(body.length).toBe(command.stdoutBytes);

@@ -7,34 +7,24 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type Api,
-  enrollRuntime,
-  fetchRecord,
-  login as loginAs,
-  type Proc,
-  type Runtime,
-  type Server,
-  setupOrganization,
-  startServer,
-  tempDir,
-  waitCommand,
-  waitFor,
-  waitOnline,
-} from "../helpers.ts";
+import { type Api, fetchRecord, tempDir } from "../helpers.ts";
+import { expectHeldForApproval, runToEnd, useOrganization, waitCommand } from "../organization.ts";
 
-let server: Server;
-let owner: Api;
-let runtime: Runtime;
-let proc: Proc;
+const PASSWORD = "correct horse battery staple";
+const CAROL = { name: "Carol Contoso", email: "carol@contoso.test", password: PASSWORD };
+const LIAM = { name: "Liam Litware", email: "liam@litware.test", password: PASSWORD };
+const TESS = { name: "Tess Tech", email: "tess@northwind.test", password: PASSWORD };
+
+const org = useOrganization({
+  technicians: [TESS],
+  clients: [
+    { name: "Contoso Dental", machine: true, contacts: [CAROL] },
+    { name: "Litware Law", contacts: [LIAM] },
+  ],
+});
 let contact: Api;
 let technician: Api;
 let otherContact: Api;
-const PASSWORD = "correct horse battery staple";
-
-function login(email: string): Promise<Api> {
-  return loginAs(server.url, email, PASSWORD);
-}
 
 // A local receiver standing in for the MSP's email/SMS/Teams bridge, verifying exactly as a receiver would.
 const received: { headers: Record<string, string>; body: string }[] = [];
@@ -52,41 +42,17 @@ const receiver = createServer((req, res) => {
 
 beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  server = await startServer();
-  owner = await setupOrganization(server.url);
-  runtime = await enrollRuntime(server.url, owner, "Contoso Dental");
-  proc = runtime.start();
-  await owner.json(`/api/v1/clients/${runtime.clientId}/contacts`, {
-    name: "Carol Contoso",
-    email: "carol@contoso.test",
-    password: PASSWORD,
-  });
-  const { id: otherClient } = await owner.json("/api/v1/clients", { name: "Litware Law" });
-  await owner.json(`/api/v1/clients/${otherClient}/contacts`, {
-    name: "Liam Litware",
-    email: "liam@litware.test",
-    password: PASSWORD,
-  });
-  await owner.json("/api/v1/users", {
-    name: "Tess Tech",
-    email: "tess@northwind.test",
-    role: "technician",
-    password: PASSWORD,
-  });
-  contact = await login("carol@contoso.test");
-  otherContact = await login("liam@litware.test");
-  technician = await login("tess@northwind.test");
-  await waitOnline(owner, runtime.machineId);
+  contact = await org.login(CAROL.email);
+  otherContact = await org.login(LIAM.email);
+  technician = await org.login(TESS.email);
 });
 
-afterAll(async () => {
-  await proc?.stop();
-  await server?.stop();
+afterAll(() => {
   receiver.close();
 });
 
 async function request(command: string, extra: object = {}) {
-  const { id: sessionId } = await technician.json("/api/v1/sessions", { machineId: runtime.machineId });
+  const { id: sessionId } = await technician.json("/api/v1/sessions", { machineId: org.runtime.machineId });
   const res = await technician.json(`/api/v1/sessions/${sessionId}/commands`, { command, shell: "bash", ...extra });
   return { sessionId, ...res } as { sessionId: string; commandId: string; state: string; approvalId: string | null };
 }
@@ -99,7 +65,7 @@ describe("approval gates", () => {
     const r = await request(`touch '${marker}'`, { reason: "create the marker the ticket asks for" });
     expect(r.state).toBe("awaiting_approval");
     expect(r.approvalId).toMatch(/^apr_/);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await expectHeldForApproval(technician, r.sessionId, r.commandId);
     expect(existsSync(marker)).toBe(false);
     expect((await technician.json(`/api/v1/sessions/${r.sessionId}/commands/${r.commandId}`)).command.state).toBe(
       "awaiting_approval",
@@ -132,7 +98,7 @@ describe("approval gates", () => {
     expect(await waitCommand(technician, r.sessionId, r.commandId)).toMatchObject({ state: "finished", exitCode: 0 });
     expect(existsSync(marker)).toBe(true);
 
-    const { events } = await fetchRecord(owner, r.sessionId);
+    const { events } = await fetchRecord(org.owner, r.sessionId);
     const types = events.map((e) => e.type).filter((t) => !t.startsWith("participant."));
     expect(types).toEqual([
       "session.opened",
@@ -181,7 +147,8 @@ describe("approval gates", () => {
     ).toEqual({ state: "declined", commandState: "declined" });
     const done = await waitCommand(technician, r.sessionId, r.commandId);
     expect(done).toMatchObject({ state: "declined", finalReason: "declined by Carol Contoso: Not during payroll" });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The session's commands run in order: once a later one has run, a dispatch of the declined one would have too.
+    expect(await runToEnd(technician, r.sessionId, "ls /")).toMatchObject({ state: "finished", exitCode: 0 });
     expect(existsSync(marker)).toBe(false);
   });
 
@@ -196,7 +163,7 @@ describe("approval gates", () => {
     const late = await contact.post(`/api/v1/approvals/${r.approvalId}/decision`, { decision: "approve" });
     expect([late.status, (await late.json()).error.code]).toEqual([409, "approval_decided"]);
     expect(existsSync(marker)).toBe(false);
-    const { events } = await fetchRecord(owner, r.sessionId);
+    const { events } = await fetchRecord(org.owner, r.sessionId);
     expect(events.some((e) => e.type === "approval.expired" && e.data.approvalId === r.approvalId)).toBe(true);
   });
 
@@ -204,9 +171,9 @@ describe("approval gates", () => {
     const first = await request("touch /tmp/caisey-first-$$");
     const second = await request("touch /tmp/caisey-second-$$");
     expect(second.approvalId).not.toBe(first.approvalId);
-    const record = await fetchRecord(owner, first.sessionId);
+    const record = await fetchRecord(org.owner, first.sessionId);
     const d1 = record.events.find((e) => e.type === "approval.requested").data.digest;
-    const d2 = (await fetchRecord(owner, second.sessionId)).events.find((e) => e.type === "approval.requested").data
+    const d2 = (await fetchRecord(org.owner, second.sessionId)).events.find((e) => e.type === "approval.requested").data
       .digest;
     expect(d1).not.toBe(d2);
     // Asking for approval on a read-only command gates it too.
@@ -224,13 +191,15 @@ describe("approval gates", () => {
 
   it("announces requests by webhook, signed per Standard Webhooks, retried after a failure", async () => {
     const port = (receiver.address() as { port: number }).port;
-    const hook = await owner.json("/api/v1/webhooks", {
+    const hook = await org.owner.json("/api/v1/webhooks", {
       url: `http://127.0.0.1:${port}/caisey`,
       events: ["approval.requested"],
     });
     expect(hook.secret).toMatch(/^whsec_/);
     const r = await request("touch /tmp/caisey-webhook-$$");
-    await waitFor(() => received.length >= 2, "the webhook to be delivered after one failed attempt", 30_000, 100);
+    await expect
+      .poll(() => received.length, { timeout: 30_000, interval: 100, message: "delivered after one failed attempt" })
+      .toBeGreaterThanOrEqual(2);
     const wh = new Webhook(hook.secret);
     for (const delivery of received) {
       const payload = wh.verify(delivery.body, {
@@ -252,16 +221,16 @@ describe("approval gates", () => {
   it("lets a one-time link decide its one approval, once", async () => {
     const marker = markerPath();
     const r = await request(`touch '${marker}'`);
-    const { contacts } = await owner.json(`/api/v1/clients/${runtime.clientId}/contacts`);
+    const { contacts } = await org.owner.json(`/api/v1/clients/${org.runtime.clientId}/contacts`);
     const link = await technician.json(`/api/v1/approvals/${r.approvalId}/link`, { contactId: contacts[0].id });
     expect(link.url).toMatch(/\/approve\/csa_ten_/);
-    const shown = await (await fetch(`${server.url}/api/v1/approval-links/${link.token}`)).json();
+    const shown = await (await fetch(`${org.server.url}/api/v1/approval-links/${link.token}`)).json();
     expect(shown).toMatchObject({
       approval: { id: r.approvalId, command: `touch '${marker}'` },
       contact: { name: "Carol Contoso" },
     });
     const decide = (decision: string) =>
-      fetch(`${server.url}/api/v1/approval-links/${link.token}/decision`, {
+      fetch(`${org.server.url}/api/v1/approval-links/${link.token}/decision`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ decision }),
@@ -271,7 +240,7 @@ describe("approval gates", () => {
     expect([reuse.status, (await reuse.json()).error.code]).toEqual([410, "link_used"]);
     expect(await waitCommand(technician, r.sessionId, r.commandId)).toMatchObject({ state: "finished", exitCode: 0 });
     expect(existsSync(marker)).toBe(true);
-    const { events } = await fetchRecord(owner, r.sessionId);
+    const { events } = await fetchRecord(org.owner, r.sessionId);
     expect(events.find((e) => e.type === "approval.granted").data).toMatchObject({
       channel: "link",
       contactName: "Carol Contoso",
@@ -279,7 +248,7 @@ describe("approval gates", () => {
     // The link gives access to nothing else.
     expect(
       (
-        await fetch(`${server.url}/api/v1/sessions/${r.sessionId}`, {
+        await fetch(`${org.server.url}/api/v1/sessions/${r.sessionId}`, {
           headers: { authorization: `Bearer ${link.token}` },
         })
       ).status,

@@ -4,24 +4,10 @@ import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import {
-  type Api,
-  enrollRuntime,
-  fetchRecord,
-  type Proc,
-  type Runtime,
-  recordedStream,
-  type Server,
-  setupOrganization,
-  startServer,
-  tcpProxy,
-  tempDir,
-  waitCommand,
-  waitFor,
-  waitOnline,
-} from "../helpers.ts";
+import { fetchRecord, type Runtime, recordedStream, tcpProxy, tempDir } from "../helpers.ts";
+import { useOrganization, waitCommand, waitOnline } from "../organization.ts";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -42,106 +28,81 @@ function processesMatching(marker: string): string[] {
   }
 }
 
-let server: Server;
-let owner: Api;
-
-beforeAll(async () => {
-  server = await startServer();
-  owner = await setupOrganization(server.url);
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
+const org = useOrganization({ clients: [{ name: "Contoso Dental", machine: true }] });
 
 async function session(runtime: Runtime): Promise<string> {
-  return (await owner.json("/api/v1/sessions", { machineId: runtime.machineId })).id;
+  return (await org.owner.json("/api/v1/sessions", { machineId: runtime.machineId })).id;
 }
 
 async function run(sessionId: string, command: string, extra: object = {}): Promise<string> {
-  return (await owner.json(`/api/v1/sessions/${sessionId}/commands`, { command, shell: "bash", ...extra })).commandId;
+  return (await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, { command, shell: "bash", ...extra }))
+    .commandId;
 }
 
 async function outputSoFar(sessionId: string, commandId: string): Promise<number> {
-  return (await owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`)).command.stdoutBytes;
+  return (await org.owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`)).command.stdoutBytes;
+}
+
+/** A command that exited 0 having written exactly `stdout`, by its byte count and hash. */
+const finishedWith = (stdout: Buffer) => ({
+  state: "finished",
+  exitCode: 0,
+  stdoutBytes: stdout.length,
+  stdoutSha256: sha(stdout),
+});
+
+/**
+ * Streams numbered lines, lets `fault` strike each time the committed output passes one of the fractions `at`, and
+ * checks that the command then finished with every line exactly once: in its counts and hash, and in the record.
+ */
+async function streamThroughFaults(
+  runtime: Runtime,
+  stream: { lines: number; sleep: number; at: number[] },
+  fault: () => Promise<void> | void,
+) {
+  const sessionId = await session(runtime);
+  const commandId = await run(sessionId, streamingCommand(stream.lines, stream.sleep));
+  const expected = numberedLines(1, stream.lines);
+  for (const fraction of stream.at) {
+    await expect
+      .poll(() => outputSoFar(sessionId, commandId), { timeout: 30_000, interval: 20, message: `${fraction} of it` })
+      .toBeGreaterThanOrEqual(expected.length * fraction);
+    await fault();
+  }
+  const done = await waitCommand(org.owner, sessionId, commandId, 60_000);
+  expect(done).toMatchObject(finishedWith(expected));
+  const { events } = await fetchRecord(org.owner, sessionId);
+  expect(recordedStream(events, commandId, "stdout").equals(expected)).toBe(true);
+  return { sessionId, commandId, expected, done, events };
 }
 
 describe("faults", () => {
-  let runtime: Runtime;
-  let proc: Proc;
-
-  beforeAll(async () => {
-    runtime = await enrollRuntime(server.url, owner);
-    proc = runtime.start();
-    await waitOnline(owner, runtime.machineId);
-  });
-
-  afterAll(async () => {
-    await proc?.stop();
-  });
-
   it("server killed with SIGKILL three times during a 20-second streaming command loses nothing", async () => {
-    const sessionId = await session(runtime);
-    const commandId = await run(sessionId, streamingCommand(200, 0.1));
-    const expected = numberedLines(1, 200);
-    for (const atBytes of [expected.length * 0.15, expected.length * 0.4, expected.length * 0.7]) {
-      await waitFor(
-        async () => (await outputSoFar(sessionId, commandId)) >= atBytes,
-        "output to reach the kill point",
-        30_000,
-        100,
-      );
-      await server.kill9();
-      await new Promise((r) => setTimeout(r, 300));
-      await server.restart();
-      await waitOnline(owner, runtime.machineId);
-    }
-    const done = await waitCommand(owner, sessionId, commandId, 60_000);
-    expect(done).toMatchObject({
-      state: "finished",
-      exitCode: 0,
-      stdoutBytes: expected.length,
-      stdoutSha256: sha(expected),
-      stderrBytes: 0,
-      finalReason: null,
-    });
+    const { sessionId, commandId, expected, done, events } = await streamThroughFaults(
+      org.runtime,
+      { lines: 200, sleep: 0.1, at: [0.15, 0.4, 0.7] },
+      async () => {
+        await org.server.kill9(); // returns once the whole process group is gone
+        await org.server.restart();
+        await waitOnline(org.owner, org.runtime.machineId);
+      },
+    );
+    expect(done).toMatchObject({ stderrBytes: 0, finalReason: null });
     const out = Buffer.from(
-      await (await owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output`)).arrayBuffer(),
+      await (await org.owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output`)).arrayBuffer(),
     );
     expect(out.equals(expected)).toBe(true);
-    const { events } = await fetchRecord(owner, sessionId);
-    expect(recordedStream(events, commandId, "stdout").equals(expected)).toBe(true);
     expect(events.filter((e) => e.type === "command.started")).toHaveLength(1);
     expect(events.filter((e) => e.type === "command.finished")).toHaveLength(1);
   });
 
   it("a runtime whose socket is cut mid-stream resends exactly what was not committed", async () => {
-    const proxy = await tcpProxy(server.port);
-    const viaProxy = await enrollRuntime(proxy.url, owner, "Litware Law");
-    const p = viaProxy.start();
+    const proxy = await tcpProxy(org.server.port);
+    const viaProxy = await org.enroll("Litware Law", "changes", proxy.url);
+    const p = org.start(viaProxy);
     try {
-      await waitOnline(owner, viaProxy.machineId);
-      const sessionId = await session(viaProxy);
-      const commandId = await run(sessionId, streamingCommand(60, 0.05));
-      const expected = numberedLines(1, 60);
-      for (const fraction of [0.2, 0.5, 0.8]) {
-        await waitFor(
-          async () => (await outputSoFar(sessionId, commandId)) >= expected.length * fraction,
-          "output",
-          30_000,
-          20,
-        );
-        proxy.dropAll();
-      }
-      const done = await waitCommand(owner, sessionId, commandId, 60_000);
-      expect(done).toMatchObject({
-        state: "finished",
-        exitCode: 0,
-        stdoutBytes: expected.length,
-        stdoutSha256: sha(expected),
-      });
-      const { events } = await fetchRecord(owner, sessionId);
-      expect(recordedStream(events, commandId, "stdout").equals(expected)).toBe(true);
+      await waitOnline(org.owner, viaProxy.machineId);
+      await streamThroughFaults(viaProxy, { lines: 60, sleep: 0.05, at: [0.2, 0.5, 0.8] }, () => proxy.dropAll());
     } finally {
       await p.stop();
       await proxy.close();
@@ -149,20 +110,21 @@ describe("faults", () => {
   });
 
   it("a runtime killed mid-command reports it interrupted on restart, keeping the output it had", async () => {
+    const { runtime } = org;
     const sessionId = await session(runtime);
     const marker = `caisey-crash-${randomBytes(4).toString("hex")}`;
     // Bounded, so the orphaned shell ends by itself after the runtime that ran it is gone.
     const commandId = await run(sessionId, `for i in $(seq 1 30); do echo "${marker} $i"; sleep 0.1; done`);
-    await waitFor(async () => (await outputSoFar(sessionId, commandId)) > 0, "first output", 20_000, 20);
-    await proc.kill9();
-    await waitOnline(owner, runtime.machineId, false);
-    proc = runtime.start();
-    const done = await waitCommand(owner, sessionId, commandId, 30_000);
+    await expect.poll(() => outputSoFar(sessionId, commandId), { interval: 20 }).toBeGreaterThan(0);
+    await runtime.proc.kill9();
+    await waitOnline(org.owner, runtime.machineId, false);
+    runtime.proc = org.start(runtime);
+    const done = await waitCommand(org.owner, sessionId, commandId, 30_000);
     expect(done.state).toBe("interrupted");
     expect(done.finalReason).toMatch(
       /^the runtime stopped while this command was running \(pid \d+\); output up to that point is kept$/,
     );
-    const { events } = await fetchRecord(owner, sessionId);
+    const { events } = await fetchRecord(org.owner, sessionId);
     const kept = recordedStream(events, commandId, "stdout").toString();
     const lines = kept.split("\n").filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
@@ -170,12 +132,16 @@ describe("faults", () => {
     expect(done.stdoutBytes).toBe(Buffer.byteLength(kept));
     // The next command runs normally on the restarted runtime.
     const next = await run(sessionId, "echo after");
-    expect(await waitCommand(owner, sessionId, next)).toMatchObject({ state: "finished", exitCode: 0, stdoutBytes: 6 });
-    await waitFor(() => processesMatching(marker).length === 0, "the orphaned command to end", 10_000);
+    expect(await waitCommand(org.owner, sessionId, next)).toMatchObject({
+      state: "finished",
+      exitCode: 0,
+      stdoutBytes: 6,
+    });
+    await expect.poll(() => processesMatching(marker), { message: "the orphaned command to end" }).toEqual([]);
   });
 
   it("a watcher that goes away and comes back with after= sees every event exactly once", async () => {
-    const sessionId = await session(runtime);
+    const sessionId = await session(org.runtime);
     const commandId = await run(sessionId, streamingCommand(40, 0.03));
     const seen: any[] = [];
     /** What each socket itself delivered: from after+1 on, contiguous (checked below, per socket). */
@@ -183,8 +149,8 @@ describe("faults", () => {
     const watch = (after: number) =>
       new Promise<WebSocket>((resolve, reject) => {
         const ws = new WebSocket(
-          `${server.url.replace("http", "ws")}/api/v1/sessions/${sessionId}/live?after=${after}`,
-          { headers: { authorization: `Bearer ${owner.token}` } },
+          `${org.server.url.replace("http", "ws")}/api/v1/sessions/${sessionId}/live?after=${after}`,
+          { headers: { authorization: `Bearer ${org.owner.token}` } },
         );
         const mine = { after, seqs: [] as number[] };
         perSocket.push(mine);
@@ -198,15 +164,16 @@ describe("faults", () => {
       });
     for (let round = 0; round < 4; round++) {
       const ws = await watch(seen.at(-1)?.seq ?? 0);
-      await new Promise((r) => setTimeout(r, 200));
+      // The watcher is watching: this socket has delivered something (its own arrival at least).
+      await expect.poll(() => perSocket.at(-1)?.seqs.length).toBeGreaterThan(0);
       // The browser goes away: it stops reading this socket at once (ws can still emit frames it had buffered).
       ws.removeAllListeners("message");
       ws.terminate();
     }
-    await waitCommand(owner, sessionId, commandId);
+    await waitCommand(org.owner, sessionId, commandId);
     const last = await watch(seen.at(-1)?.seq ?? 0);
-    const { events } = await owner.json(`/api/v1/sessions/${sessionId}/events`);
-    await waitFor(() => seen.length >= events.length, "the watcher to catch up", 10_000);
+    const { events } = await org.owner.json(`/api/v1/sessions/${sessionId}/events`);
+    await expect.poll(() => seen.length, { message: "the watcher to catch up" }).toBeGreaterThanOrEqual(events.length);
     last.close();
     // Every event exactly once, in order, byte for byte as /events serves it. (Presence events of the watcher's own
     // comings and goings may land after the /events snapshot, so compare the snapshot's prefix.)
@@ -223,9 +190,9 @@ describe("faults", () => {
       randomBytes(300_000),
     ]);
     writeFileSync(file, payload);
-    const sessionId = await session(runtime);
+    const sessionId = await session(org.runtime);
     const commandId = await run(sessionId, `cat '${file}'; cat '${file}' >&2`);
-    const done = await waitCommand(owner, sessionId, commandId);
+    const done = await waitCommand(org.owner, sessionId, commandId);
     expect(done).toMatchObject({
       state: "finished",
       stdoutBytes: payload.length,
@@ -236,7 +203,7 @@ describe("faults", () => {
     for (const stream of ["stdout", "stderr"] as const) {
       const out = Buffer.from(
         await (
-          await owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output?stream=${stream}`)
+          await org.owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output?stream=${stream}`)
         ).arrayBuffer(),
       );
       expect(out.equals(payload)).toBe(true);
@@ -252,17 +219,11 @@ describe("faults", () => {
       big.writeUInt32BE(i, i * chunk.length); // every MiB differs, so a repeated or skipped chunk changes the hash
     }
     writeFileSync(file, big);
-    const sessionId = await session(runtime);
+    const sessionId = await session(org.runtime);
     const commandId = await run(sessionId, `cat '${file}'`);
-    const done = await waitCommand(owner, sessionId, commandId, 240_000);
-    expect(done).toMatchObject({
-      state: "finished",
-      exitCode: 0,
-      stdoutBytes: big.length,
-      stdoutSha256: sha(big),
-      finalReason: null,
-    });
-    const res = await owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output`);
+    const done = await waitCommand(org.owner, sessionId, commandId, 240_000);
+    expect(done).toMatchObject({ ...finishedWith(big), finalReason: null });
+    const res = await org.owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output`);
     const hash = createHash("sha256");
     let length = 0;
     for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -273,44 +234,38 @@ describe("faults", () => {
   }, 300_000);
 
   it("timeout and cancel end the whole process tree and keep the output so far", async () => {
-    const sessionId = await session(runtime);
+    const sessionId = await session(org.runtime);
     const timeoutMarker = `${300 + Math.random()}`.slice(0, 10);
     const timed = await run(sessionId, `echo begun; sleep ${timeoutMarker} & sleep ${timeoutMarker} & wait`, {
       timeoutSeconds: 3,
     });
-    await waitFor(
-      () => processesMatching(`^sleep ${timeoutMarker}$`).length === 2,
-      "both children to start",
-      10_000,
-      20,
-    );
-    const t = await waitCommand(owner, sessionId, timed);
+    await expect
+      .poll(() => processesMatching(`^sleep ${timeoutMarker}$`).length, { interval: 20, message: "both children" })
+      .toBe(2);
+    const t = await waitCommand(org.owner, sessionId, timed);
     expect(t).toMatchObject({ state: "timed_out", exitCode: null, stdoutBytes: 6, finalReason: "timed out after 3s" });
-    await waitFor(
-      () => processesMatching(`^sleep ${timeoutMarker}$`).length === 0,
-      "no child left after timeout",
-      5_000,
-    );
+    await expect
+      .poll(() => processesMatching(`^sleep ${timeoutMarker}$`), { message: "no child left after timeout" })
+      .toEqual([]);
 
     const cancelMarker = `${400 + Math.random()}`.slice(0, 10);
     const cancelled = await run(
       sessionId,
       `echo begun; sleep ${cancelMarker} & (sleep ${cancelMarker}; echo never) & wait`,
     );
-    await waitFor(
-      () => processesMatching(`^sleep ${cancelMarker}$`).length === 2,
-      "both children to start",
-      10_000,
-      20,
-    );
-    expect((await owner.post(`/api/v1/sessions/${sessionId}/commands/${cancelled}/cancel`)).status).toBe(202);
-    const c = await waitCommand(owner, sessionId, cancelled);
+    await expect
+      .poll(() => processesMatching(`^sleep ${cancelMarker}$`).length, { interval: 20, message: "both children" })
+      .toBe(2);
+    expect((await org.owner.post(`/api/v1/sessions/${sessionId}/commands/${cancelled}/cancel`)).status).toBe(202);
+    const c = await waitCommand(org.owner, sessionId, cancelled);
     expect(c).toMatchObject({
       state: "cancelled",
       exitCode: null,
       stdoutBytes: 6,
       finalReason: "cancelled by technician",
     });
-    await waitFor(() => processesMatching(`^sleep ${cancelMarker}$`).length === 0, "no child left after cancel", 5_000);
+    await expect
+      .poll(() => processesMatching(`^sleep ${cancelMarker}$`), { message: "no child left after cancel" })
+      .toEqual([]);
   });
 });

@@ -1,22 +1,8 @@
 // The quick start, end to end with real processes: server (workerd), an enrolled runtime, a real bash.
 
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type Api,
-  enrollRuntime,
-  type Proc,
-  ROOT,
-  RUNTIME_NODE_FLAGS,
-  type Runtime,
-  type Server,
-  setupOrganization,
-  startServer,
-  waitCommand,
-  waitOnline,
-} from "../helpers.ts";
+import { describe, expect, it } from "vitest";
+import { useOrganization, waitCommand, waitOnline } from "../organization.ts";
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest();
 
@@ -27,38 +13,15 @@ function chainHead(sessionId: string, lines: string[]): string {
   return h.toString("hex");
 }
 
-let server: Server;
-let owner: Api;
-let runtime: Runtime;
-let proc: Proc;
-
-beforeAll(async () => {
-  server = await startServer();
-  owner = await setupOrganization(server.url);
-  runtime = await enrollRuntime(server.url, owner);
-  proc = runtime.start();
-  await waitOnline(owner, runtime.machineId);
-});
-
-afterAll(async () => {
-  await proc?.stop();
-  await server?.stop();
-});
+const org = useOrganization({ clients: [{ name: "Contoso Dental", machine: true }] });
 
 describe("a first session", () => {
-  it("starts the runtime here exactly as `npm run runtime` does, heap settings included", () => {
-    const scripts = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts;
-    expect(scripts.runtime).toBe(
-      `node scripts/build.mjs runtime && node ${RUNTIME_NODE_FLAGS.join(" ")} packages/runtime/dist/caisey-runtime.mjs`,
-    );
-  });
-
   it("lists the enrolled machine online with its facts", async () => {
-    const { machines } = await owner.json("/api/v1/machines");
+    const { machines } = await org.owner.json("/api/v1/machines");
     expect(machines).toHaveLength(1);
     expect(machines[0]).toMatchObject({
-      id: runtime.machineId,
-      clientId: runtime.clientId,
+      id: org.runtime.machineId,
+      clientId: org.runtime.clientId,
       os: "linux",
       online: true,
       runtimeVersion: "0.1.0",
@@ -67,17 +30,17 @@ describe("a first session", () => {
   });
 
   it("runs a command and records its exact bytes, exit code, counts and hashes", async () => {
-    const { id: sessionId } = await owner.json("/api/v1/sessions", {
-      machineId: runtime.machineId,
+    const { id: sessionId } = await org.owner.json("/api/v1/sessions", {
+      machineId: org.runtime.machineId,
       ticket: "INC-1042",
     });
     const command = "printf 'a\\0b\\n'; echo err >&2; exit 3";
-    const accepted = await owner.post(`/api/v1/sessions/${sessionId}/commands`, { command, shell: "bash" });
+    const accepted = await org.owner.post(`/api/v1/sessions/${sessionId}/commands`, { command, shell: "bash" });
     expect(accepted.status).toBe(202);
     const { commandId, state } = await accepted.json();
     expect(state).toBe("queued");
 
-    const done = await waitCommand(owner, sessionId, commandId);
+    const done = await waitCommand(org.owner, sessionId, commandId);
     const stdout = Buffer.from([0x61, 0x00, 0x62, 0x0a]);
     const stderr = Buffer.from("err\n");
     expect(done).toMatchObject({
@@ -93,14 +56,14 @@ describe("a first session", () => {
     });
     expect(done.durationMs).toBeGreaterThanOrEqual(0);
 
-    const out = await owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output?stream=stdout`);
+    const out = await org.owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output?stream=stdout`);
     expect(out.headers.get("content-type")).toBe("application/octet-stream");
     expect(Buffer.from(await out.arrayBuffer())).toEqual(stdout);
-    const err = await owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output?stream=stderr`);
+    const err = await org.owner.get(`/api/v1/sessions/${sessionId}/commands/${commandId}/output?stream=stderr`);
     expect(Buffer.from(await err.arrayBuffer())).toEqual(stderr);
 
     // The record: exact NDJSON, an unbroken chain recomputed independently, the contract's event shapes.
-    const recordRes = await owner.get(`/api/v1/sessions/${sessionId}/record`);
+    const recordRes = await org.owner.get(`/api/v1/sessions/${sessionId}/record`);
     expect(recordRes.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
     const ndjson = Buffer.from(await recordRes.arrayBuffer()).toString("utf8");
     expect(ndjson.endsWith("\n")).toBe(true);
@@ -117,8 +80,8 @@ describe("a first session", () => {
       expect(Object.keys(e)).toEqual(["seq", "ts", "type", "actor", "data"]);
       expect(e.ts).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     }
-    expect(events[0].data).toMatchObject({ sessionId, machineId: runtime.machineId, ticket: "INC-1042" });
-    expect(events[2].actor).toBe(`machine:${runtime.machineId}`);
+    expect(events[0].data).toMatchObject({ sessionId, machineId: org.runtime.machineId, ticket: "INC-1042" });
+    expect(events[2].actor).toBe(`machine:${org.runtime.machineId}`);
     const started = events[2].data;
     expect(started).toMatchObject({ commandId, shell: "bash", user: expect.any(String), cwd: expect.any(String) });
     expect(started.executable).toMatch(/\/bash$/);
@@ -143,25 +106,25 @@ describe("a first session", () => {
       durationMs: done.durationMs,
     });
 
-    const { session } = await owner.json(`/api/v1/sessions/${sessionId}`);
+    const { session } = await org.owner.json(`/api/v1/sessions/${sessionId}`);
     expect(session.head).toEqual({ seq: lines.length, hash: chainHead(sessionId, lines) });
-    const { events: served, head } = await owner.json(`/api/v1/sessions/${sessionId}/events`);
+    const { events: served, head } = await org.owner.json(`/api/v1/sessions/${sessionId}/events`);
     expect(head).toEqual(session.head);
     expect(served.at(-1).hash).toBe(head.hash);
   });
 
   it("runs queued commands in order", async () => {
-    const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
+    const { id: sessionId } = await org.owner.json("/api/v1/sessions", { machineId: org.runtime.machineId });
     const ids: string[] = [];
     for (const n of [1, 2, 3]) {
-      const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+      const { commandId } = await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
         command: `sleep 0.2; echo ${n}`,
         shell: "sh",
       });
       ids.push(commandId);
     }
-    for (const id of ids) await waitCommand(owner, sessionId, id);
-    const { events } = await owner.json(`/api/v1/sessions/${sessionId}/events`);
+    for (const id of ids) await waitCommand(org.owner, sessionId, id);
+    const { events } = await org.owner.json(`/api/v1/sessions/${sessionId}/events`);
     const lifecycle = events
       .filter((e: any) => e.type === "command.started" || e.type === "command.finished")
       .map((e: any) => `${e.type.split(".")[1]} ${ids.indexOf(e.data.commandId) + 1}`);
@@ -169,7 +132,7 @@ describe("a first session", () => {
   });
 
   it("has no operator route when no operator secret is configured", async () => {
-    const res = await fetch(`${server.url}/api/v1/tenants`, {
+    const res = await fetch(`${org.server.url}/api/v1/tenants`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: "Bearer guess" },
       body: JSON.stringify({ organization: "X", name: "X", email: "x@x.test", password: "0123456789" }),
@@ -178,9 +141,10 @@ describe("a first session", () => {
   });
 
   it("shows the machine offline when its runtime stops", async () => {
-    await proc.stop();
-    await waitOnline(owner, runtime.machineId, false);
-    proc = runtime.start();
-    await waitOnline(owner, runtime.machineId, true);
+    const runtime = org.runtime;
+    await runtime.proc.stop();
+    await waitOnline(org.owner, org.runtime.machineId, false);
+    runtime.proc = org.start(runtime);
+    await waitOnline(org.owner, org.runtime.machineId, true);
   });
 });

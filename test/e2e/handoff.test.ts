@@ -2,73 +2,36 @@
 // carries on; staff watching live are recorded as participants. Also the machine card after sessions on two
 // machines of two clients.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import {
-  type Api,
-  enrollRuntime,
-  fetchRecord,
-  login as loginAs,
-  type Proc,
-  type Runtime,
-  type Server,
-  setupOrganization,
-  startServer,
-  waitCommand,
-  waitFor,
-  waitOnline,
-} from "../helpers.ts";
+import { type Api, fetchRecord } from "../helpers.ts";
+import { useOrganization, waitCommand } from "../organization.ts";
 
 const PASSWORD = "correct horse battery staple";
-let server: Server;
-let owner: Api;
+const ALICE = { name: "Alice Adams", email: "alice@northwind.test", password: PASSWORD };
+const BOB = { name: "Bob Brown", email: "bob@northwind.test", password: PASSWORD };
+const org = useOrganization({
+  technicians: [ALICE, BOB],
+  clients: [
+    { name: "Contoso Dental", machine: true },
+    { name: "Litware Law", machine: true },
+  ],
+});
 let alice: Api;
 let bob: Api;
-let bobId: string;
 let aliceId: string;
-const runtimes: { runtime: Runtime; proc: Proc }[] = [];
-
-function login(email: string): Promise<Api> {
-  return loginAs(server.url, email, PASSWORD);
-}
+let bobId: string;
 
 beforeAll(async () => {
-  server = await startServer();
-  owner = await setupOrganization(server.url);
-  aliceId = (
-    await owner.json("/api/v1/users", {
-      name: "Alice Adams",
-      email: "alice@northwind.test",
-      role: "technician",
-      password: PASSWORD,
-    })
-  ).id;
-  bobId = (
-    await owner.json("/api/v1/users", {
-      name: "Bob Brown",
-      email: "bob@northwind.test",
-      role: "technician",
-      password: PASSWORD,
-    })
-  ).id;
-  alice = await login("alice@northwind.test");
-  bob = await login("bob@northwind.test");
-  for (const client of ["Contoso Dental", "Litware Law"]) {
-    const runtime = await enrollRuntime(server.url, owner, client);
-    const proc = runtime.start();
-    runtimes.push({ runtime, proc });
-    await waitOnline(owner, runtime.machineId);
-  }
-});
-
-afterAll(async () => {
-  for (const r of runtimes) await r.proc.stop();
-  await server?.stop();
+  alice = await org.login(ALICE.email);
+  bob = await org.login(BOB.email);
+  aliceId = org.personId[ALICE.email] as string;
+  bobId = org.personId[BOB.email] as string;
 });
 
 function watch(as: Api, sessionId: string) {
   const events: any[] = [];
-  const ws = new WebSocket(`${server.url.replace("http", "ws")}/api/v1/sessions/${sessionId}/live?after=0`, {
+  const ws = new WebSocket(`${org.server.url.replace("http", "ws")}/api/v1/sessions/${sessionId}/live?after=0`, {
     headers: { authorization: `Bearer ${as.token}` },
   });
   ws.on("message", (m) => events.push(JSON.parse(m.toString())));
@@ -77,7 +40,7 @@ function watch(as: Api, sessionId: string) {
 
 describe("handoff", () => {
   it("moves a running session to a colleague who sees everything so far and carries on", async () => {
-    const machineId = runtimes[0]?.runtime.machineId as string;
+    const { machineId } = org.machine("Contoso Dental");
     const { id: sessionId } = await alice.json("/api/v1/sessions", { machineId, ticket: "INC-2044" });
     const aliceWatch = watch(alice, sessionId);
     await aliceWatch.open;
@@ -85,10 +48,11 @@ describe("handoff", () => {
       command: "for i in 1 2 3 4 5 6; do echo step $i; sleep 0.4; done",
       shell: "bash",
     });
-    await waitFor(
-      async () => (await alice.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`)).command.stdoutBytes >= 14,
-      "two steps of output",
-    );
+    await expect
+      .poll(async () => (await alice.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`)).command.stdoutBytes, {
+        message: "two steps of output",
+      })
+      .toBeGreaterThanOrEqual(14);
 
     const assigned = await alice.json(`/api/v1/sessions/${sessionId}/assign`, {
       technicianId: bobId,
@@ -100,7 +64,9 @@ describe("handoff", () => {
     // Bob sees the whole history including the running command's output so far, then it finishes under his watch.
     const bobWatch = watch(bob, sessionId);
     await bobWatch.open;
-    await waitFor(() => bobWatch.events.some((e) => e.type === "command.output"), "Bob to see output so far");
+    await expect
+      .poll(() => bobWatch.events.some((e) => e.type === "command.output"), { message: "Bob to see output so far" })
+      .toBe(true);
     const { session } = await bob.json(`/api/v1/sessions/${sessionId}`);
     expect(session.technicianId).toBe(bobId);
     expect(session.participants.map((p: any) => p.name)).toContain("Bob Brown");
@@ -111,13 +77,14 @@ describe("handoff", () => {
       shell: "bash",
     });
     expect(await waitCommand(bob, sessionId, next.commandId)).toMatchObject({ state: "finished", exitCode: 0 });
-    await waitFor(
-      () => bobWatch.events.some((e) => e.type === "command.finished" && e.data.commandId === next.commandId),
-      "Bob's live view",
-    );
+    await expect
+      .poll(() => bobWatch.events.some((e) => e.type === "command.finished" && e.data.commandId === next.commandId), {
+        message: "Bob's live view",
+      })
+      .toBe(true);
     bobWatch.ws.close();
 
-    const { events } = await fetchRecord(owner, sessionId);
+    const { events } = await fetchRecord(org.owner, sessionId);
     const assignedEvent = events.find((e) => e.type === "session.assigned");
     expect(assignedEvent).toMatchObject({
       actor: `user:${aliceId}`,
@@ -144,13 +111,13 @@ describe("handoff", () => {
 
 describe("machine cards", () => {
   it("show each machine's facts and its sessions newest first, per client", async () => {
-    const [a, b] = runtimes.map((r) => r.runtime);
+    const [a, b] = [org.machine("Contoso Dental"), org.machine("Litware Law")];
     const { id: s1 } = await alice.json("/api/v1/sessions", { machineId: a?.machineId, ticket: "T-1" });
     const failed = await alice.json(`/api/v1/sessions/${s1}/commands`, { command: "exit 4", shell: "sh" });
     await waitCommand(alice, s1, failed.commandId);
     const { id: s2 } = await bob.json("/api/v1/sessions", { machineId: a?.machineId, ticket: "T-2" });
     const { id: s3 } = await bob.json("/api/v1/sessions", { machineId: b?.machineId, ticket: "T-3" });
-    const cardA = await owner.json(`/api/v1/machines/${a?.machineId}`);
+    const cardA = await org.owner.json(`/api/v1/machines/${a?.machineId}`);
     expect(cardA.machine).toMatchObject({
       id: a?.machineId,
       clientId: a?.clientId,
@@ -169,7 +136,7 @@ describe("machine cards", () => {
       commandCount: 1,
       failedCount: 1,
     });
-    const cardB = await owner.json(`/api/v1/machines/${b?.machineId}`);
+    const cardB = await org.owner.json(`/api/v1/machines/${b?.machineId}`);
     expect(cardB.machine.clientName).toBe("Litware Law");
     expect(cardB.sessions.map((s: any) => s.id)).toEqual([s3]);
   });

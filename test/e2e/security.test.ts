@@ -5,34 +5,14 @@
 import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import {
-  type Api,
-  enrollRuntime,
-  type Runtime,
-  type Server,
-  setupOrganization,
-  startServer,
-  tempDir,
-  waitCommand,
-  waitFor,
-  waitOnline,
-} from "../helpers.ts";
+import { type Runtime, tempDir } from "../helpers.ts";
+import { useOrganization, waitCommand, waitOnline } from "../organization.ts";
 
 const b64url = (b: Buffer) => b.toString("base64url");
 
-let server: Server;
-let owner: Api;
-
-beforeAll(async () => {
-  server = await startServer();
-  owner = await setupOrganization(server.url);
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
+const org = useOrganization();
 
 function config(runtime: Runtime) {
   return JSON.parse(readFileSync(join(runtime.dataDir, "runtime.json"), "utf8"));
@@ -40,8 +20,8 @@ function config(runtime: Runtime) {
 
 async function queueMarker(runtime: Runtime): Promise<{ sessionId: string; commandId: string; marker: string }> {
   const marker = join(tempDir("marker"), "ran");
-  const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
-  const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+  const { id: sessionId } = await org.owner.json("/api/v1/sessions", { machineId: runtime.machineId });
+  const { commandId } = await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
     command: `touch '${marker}'`,
     shell: "bash",
   });
@@ -51,7 +31,7 @@ async function queueMarker(runtime: Runtime): Promise<{ sessionId: string; comma
 /** Open the runtime socket by hand and answer the challenge with `answer(nonce)`; resolves with the close code or "welcome". */
 function handshake(machineId: string, answer: (nonce: string) => string): Promise<number | "welcome"> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${server.url.replace("http", "ws")}/api/v1/runtime/connect?machineId=${machineId}`);
+    const ws = new WebSocket(`${org.server.url.replace("http", "ws")}/api/v1/runtime/connect?machineId=${machineId}`);
     ws.on("message", (m) => {
       const frame = JSON.parse(m.toString());
       if (frame.t === "challenge") ws.send(answer(frame.nonce));
@@ -67,17 +47,17 @@ function handshake(machineId: string, answer: (nonce: string) => string): Promis
 
 describe("runtime identity and signed dispatch", () => {
   it("a runtime with a forged key is refused and runs nothing", async () => {
-    const runtime = await enrollRuntime(server.url, owner, "Forged Key Clinic", "never");
+    const runtime = await org.enroll("Forged Key Clinic", "never");
     const q = await queueMarker(runtime);
     const cfg = config(runtime);
     cfg.privateKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" });
     writeFileSync(join(runtime.dataDir, "runtime.json"), JSON.stringify(cfg), { mode: 0o600 });
-    const proc = runtime.start();
+    const proc = org.start(runtime);
     try {
-      await waitFor(() => proc.output().includes("4401"), "the server to refuse the forged identity", 15_000);
-      const { machines } = await owner.json("/api/v1/machines");
+      await proc.waitForLog(/4401/); // the server refused the forged identity
+      const { machines } = await org.owner.json("/api/v1/machines");
       expect(machines.find((m: any) => m.id === runtime.machineId).online).toBe(false);
-      expect((await owner.json(`/api/v1/sessions/${q.sessionId}/commands/${q.commandId}`)).command.state).toBe(
+      expect((await org.owner.json(`/api/v1/sessions/${q.sessionId}/commands/${q.commandId}`)).command.state).toBe(
         "queued",
       );
       expect(existsSync(q.marker)).toBe(false);
@@ -87,7 +67,7 @@ describe("runtime identity and signed dispatch", () => {
   });
 
   it("a replayed answer to an earlier challenge is refused", async () => {
-    const runtime = await enrollRuntime(server.url, owner, "Replay Dental", "never");
+    const runtime = await org.enroll("Replay Dental", "never");
     const cfg = config(runtime);
     const key = createPrivateKey(cfg.privateKey);
     const facts = { hostname: "REPLAY-01", os: "linux", osVersion: "", arch: "x64", runtimeVersion: "0.1.0" };
@@ -118,37 +98,35 @@ describe("runtime identity and signed dispatch", () => {
   });
 
   it("a revoked machine is disconnected, refused from then on, and runs nothing", async () => {
-    const runtime = await enrollRuntime(server.url, owner, "Revoked Realty", "never");
-    let proc = runtime.start();
-    await waitOnline(owner, runtime.machineId);
+    const runtime = await org.enroll("Revoked Realty", "never");
+    let proc = org.start(runtime);
+    await waitOnline(org.owner, runtime.machineId);
     // A command is running and the marker command waits behind it when the owner revokes the machine.
-    const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
-    await owner.json(`/api/v1/sessions/${sessionId}/commands`, { command: "sleep 1", shell: "bash" });
+    const { id: sessionId } = await org.owner.json("/api/v1/sessions", { machineId: runtime.machineId });
+    await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, { command: "sleep 1", shell: "bash" });
     const marker = join(tempDir("revoked"), "ran");
-    const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+    const { commandId } = await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
       command: `touch '${marker}'`,
       shell: "bash",
     });
-    expect((await owner.post(`/api/v1/machines/${runtime.machineId}/revoke`)).status).toBe(204);
-    await waitOnline(owner, runtime.machineId, false);
-    const { machines } = await owner.json("/api/v1/machines");
+    expect((await org.owner.post(`/api/v1/machines/${runtime.machineId}/revoke`)).status).toBe(204);
+    await waitOnline(org.owner, runtime.machineId, false);
+    const { machines } = await org.owner.json("/api/v1/machines");
     expect(machines.find((m: any) => m.id === runtime.machineId)).toMatchObject({ revoked: true, online: false });
-    const refused = await owner.post("/api/v1/sessions", { machineId: runtime.machineId });
+    const refused = await org.owner.post("/api/v1/sessions", { machineId: runtime.machineId });
     expect([refused.status, (await refused.json()).error.code]).toEqual([409, "machine_revoked"]);
-    // Still refused after the runtime restarts and retries; the queued command never reaches it.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Still refused when the runtime retries, and after it restarts; the queued command never reaches it.
+    await proc.waitForLog(/(404|4403)[\s\S]*(connect failed|disconnected)[^\n]*(404|4403)/); // revoked, then a retry refused
     await proc.stop();
-    proc = runtime.start();
+    proc = org.start(runtime);
     try {
-      await waitFor(
-        () => /unexpected server response: 404|4403/i.test(proc.output()),
-        "the revoked runtime to be refused",
-        15_000,
+      await proc.waitForLog(/unexpected server response: 404|4403/i); // the revoked runtime is refused
+      expect(
+        (await org.owner.json("/api/v1/machines")).machines.find((m: any) => m.id === runtime.machineId).online,
+      ).toBe(false);
+      expect((await org.owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`)).command.state).toBe(
+        "queued",
       );
-      expect((await owner.json("/api/v1/machines")).machines.find((m: any) => m.id === runtime.machineId).online).toBe(
-        false,
-      );
-      expect((await owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`)).command.state).toBe("queued");
       expect(existsSync(marker)).toBe(false);
     } finally {
       await proc.stop();
@@ -156,7 +134,7 @@ describe("runtime identity and signed dispatch", () => {
   });
 
   it("a spoofed server cannot make the runtime run anything; the real server's signed dispatch runs", async () => {
-    const runtime = await enrollRuntime(server.url, owner, "Spoofed Server Bakery", "never");
+    const runtime = await org.enroll("Spoofed Server Bakery", "never");
     const cfg = config(runtime);
     const marker = join(tempDir("spoof"), "ran");
     const attacker = generateKeyPairSync("ed25519").privateKey;
@@ -208,31 +186,27 @@ describe("runtime identity and signed dispatch", () => {
       JSON.stringify({ ...cfg, server: `http://127.0.0.1:${port}` }),
       { mode: 0o600 },
     );
-    let proc = runtime.start();
+    let proc = org.start(runtime);
     try {
-      await waitFor(
-        () => (proc.output().match(/refused dispatch/g) ?? []).length >= 2,
-        "both forged dispatches to be refused",
-        15_000,
-      );
-      await new Promise((r) => setTimeout(r, 300));
-      expect(existsSync(marker)).toBe(false);
-      expect(received.filter((f) => f.t !== "hello")).toEqual([]); // not even an answer
+      await proc.waitForLog(/refused dispatch[\s\S]*refused dispatch/); // both forged dispatches
     } finally {
       await proc.stop();
       fake.close();
     }
+    // The runtime has exited (killing whatever it ran): nothing ran, and it did not even answer.
+    expect(existsSync(marker)).toBe(false);
+    expect(received.filter((f) => f.t !== "hello")).toEqual([]);
     // Pointed back at the real server, the same runtime runs the tenant's signed dispatch.
     writeFileSync(join(runtime.dataDir, "runtime.json"), JSON.stringify(cfg), { mode: 0o600 });
-    proc = runtime.start();
+    proc = org.start(runtime);
     try {
-      await waitOnline(owner, runtime.machineId);
-      const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
-      const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+      await waitOnline(org.owner, runtime.machineId);
+      const { id: sessionId } = await org.owner.json("/api/v1/sessions", { machineId: runtime.machineId });
+      const { commandId } = await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
         command: `touch '${marker}'`,
         shell: "bash",
       });
-      expect(await waitCommand(owner, sessionId, commandId)).toMatchObject({ state: "finished", exitCode: 0 });
+      expect(await waitCommand(org.owner, sessionId, commandId)).toMatchObject({ state: "finished", exitCode: 0 });
       expect(existsSync(marker)).toBe(true);
     } finally {
       await proc.stop();

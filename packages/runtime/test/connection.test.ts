@@ -13,7 +13,7 @@ import {
 } from "../src/connection.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import { Runtime } from "../src/runtime.ts";
-import { FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig } from "./fixtures.ts";
+import { FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
 import { testTenant } from "./tenant.ts";
 
 describe("backoff", () => {
@@ -88,7 +88,6 @@ describe("Runtime against a local WebSocket server", () => {
     await new Promise((resolve) => server?.once("listening", resolve));
     const port = (server.address() as AddressInfo).port;
     const connections: { socket: WebSocket; frames: ReceivedFrame[]; binary: boolean[]; url: string }[] = [];
-    const frameArrived: (() => void)[] = [];
     server.on("connection", (socket, request) => {
       const conn = { socket, frames: [] as ReceivedFrame[], binary: [] as boolean[], url: request.url ?? "" };
       connections.push(conn);
@@ -103,19 +102,8 @@ describe("Runtime against a local WebSocket server", () => {
             JSON.stringify(ok ? { t: "welcome", machineId: MACHINE } : { t: "error", code: "x", message: "y" }),
           );
         }
-        for (const f of frameArrived.splice(0)) f();
       });
     });
-    const waitFor = async (check: () => boolean) => {
-      const deadline = Date.now() + 4000;
-      while (!check()) {
-        if (Date.now() > deadline) throw new Error("timed out waiting");
-        await new Promise<void>((resolve) => {
-          frameArrived.push(resolve);
-          setTimeout(resolve, 50);
-        });
-      }
-    };
 
     const lines: string[] = [];
     runtime = new Runtime({
@@ -126,7 +114,7 @@ describe("Runtime against a local WebSocket server", () => {
       connection: { random: () => 0 },
     });
     runtime.start();
-    await waitFor(() => lines.includes("connected"));
+    await until(() => lines.includes("connected"));
     const first = connections[0];
     if (!first) throw new Error("no connection");
     expect(first.url).toBe(`/api/v1/runtime/connect?machineId=${MACHINE}`);
@@ -143,7 +131,7 @@ describe("Runtime against a local WebSocket server", () => {
     });
     first.socket.send(JSON.stringify(dispatch));
     first.socket.send("not json"); // ignored, logged
-    await waitFor(() => first.frames.some((f) => f.t === "finished"));
+    await until(() => first.frames.some((f) => f.t === "finished"));
     expect(first.frames.map((f) => f.t)).toEqual(["hello", "started", "output", "finished"]);
     expect(first.binary).toEqual([false, false, true, false]); // output travels as raw bytes in a binary frame
     const output = first.frames[2];
@@ -160,18 +148,18 @@ describe("Runtime against a local WebSocket server", () => {
     // The server commits the start and the output, but not the finish, then the link drops.
     const ack = { t: "ack", sessionId: dispatch.sessionId, commandId: dispatch.commandId, stdout: 6, stderr: 0 };
     first.socket.send(JSON.stringify({ ...ack, started: true, finished: false }));
-    await waitFor(() => runtime?.outbox.pending().length === 1);
+    await until(() => runtime?.outbox.pending().length === 1);
     first.socket.terminate();
-    await waitFor(() => connections.length === 2 && (connections[1]?.frames.length ?? 0) >= 2);
+    await until(() => connections.length === 2 && (connections[1]?.frames.length ?? 0) >= 2);
     const second = connections[1];
     expect(second?.frames.map((f) => f.t)).toEqual(["hello", "finished"]);
     expect(lines.some((l) => /^disconnected.*, retrying in 0\.0s$/.test(l))).toBe(true);
 
     // A redispatch of the same command after the reconnect resends, it does not run again.
     second?.socket.send(JSON.stringify(dispatch));
-    await waitFor(() => (second?.frames.length ?? 0) >= 3);
+    await until(() => (second?.frames.length ?? 0) >= 3);
     expect(second?.frames.map((f) => f.t)).toEqual(["hello", "finished", "finished"]);
     second?.socket.send(JSON.stringify({ ...ack, started: true, finished: true }));
-    await waitFor(() => runtime?.outbox.pending().length === 0);
+    await until(() => runtime?.outbox.pending().length === 0);
   });
 });

@@ -21,7 +21,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { writeConfig } from "../src/config.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import type { OutboxFrame } from "../src/outbox.ts";
-import { MACHINE, NONCE, receivedFrame, runtimeConfig } from "./fixtures.ts";
+import { liveInGroup, MACHINE, NONCE, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
 import { testTenant } from "./tenant.ts";
 
 const SES_A = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -61,32 +61,21 @@ function startRuntime(dataDir: string, log: string[]): ChildProcess {
   return child;
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-function liveInGroup(pgid: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (fields[0] !== "Z" && Number(fields[2]) === pgid) pids.push(Number(entry));
-    } catch {}
-  }
-  return pids;
-}
+/** The journal's text: its records are JSON lines, so a test can see what reached the disk. */
+const journalText = (dataDir: string) => {
+  const outbox = path.join(dataDir, "outbox");
+  return readdirSync(outbox)
+    .map((name) => readFileSync(path.join(outbox, name), "utf8"))
+    .join("");
+};
+const journalSegments = (dataDir: string) =>
+  readdirSync(path.join(dataDir, "outbox")).filter((f) => f.endsWith(".journal"));
 
 const outputOf = (frames: OutboxFrame[], commandId: string) =>
   frames.filter((f): f is OutputFrame => f.t === "output" && f.commandId === commandId);
 const bytesOf = (frames: OutputFrame[]) => Buffer.concat(frames.map((f) => Buffer.from(f.data, "base64")));
 
-describe.skipIf(process.platform !== "linux")("the runtime process killed mid-command", () => {
+describe("the runtime process killed mid-command", () => {
   it("resends what it journalled after a restart and reports the commands interrupted, without running them again", async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "caisey-crash-"));
     const identity = generateIdentity();
@@ -146,7 +135,14 @@ describe.skipIf(process.platform !== "linux")("the runtime process killed mid-co
       () => outputOf(c1.frames, CMD_A).length >= 15 && outputOf(c1.frames, CMD_B).length === 1,
       "more output",
     );
-    await new Promise((resolve) => setTimeout(resolve, 50)); // let the ack reach the journal (else A resends more)
+    // The ack is on disk before the crash (else A resends more than the uncommitted part).
+    await until(
+      () =>
+        journalText(dir as string).includes(
+          `{"k":"ack","commandId":"${CMD_A}","started":true,"stdout":${committed},"stderr":0,"finished":false}`,
+        ),
+      "the ack in the journal",
+    );
     first.kill("SIGKILL");
     await new Promise((resolve) => first.once("exit", resolve));
     const startedA = c1.frames.find((f): f is StartedFrame => f.t === "started" && f.commandId === CMD_A);
@@ -223,10 +219,10 @@ describe.skipIf(process.platform !== "linux")("the runtime process killed mid-co
     // The server commits everything: the journal shrinks to its active segment.
     ack(c2, CMD_A, { started: true, stdout: all.length, finished: true });
     ack(c2, CMD_B, { started: true, stdout: 3, finished: true });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await until(() => journalSegments(dir as string).length === 1, "the acknowledged segments to be deleted");
     second.kill("SIGTERM");
     const code = await new Promise((resolve) => second.once("exit", resolve));
     expect(code).toBe(0);
-    expect(readdirSync(path.join(dir, "outbox")).filter((f) => f.endsWith(".journal")).length).toBe(1);
+    expect(journalSegments(dir).length).toBe(1);
   });
 });

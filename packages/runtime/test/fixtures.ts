@@ -1,6 +1,7 @@
 // Test fixtures for the runtime's tests: the machine a fake server knows, its enrollment config, command ids, and what
 // a fake server receives from the runtime as frames.
 
+import { readdirSync, readFileSync } from "node:fs";
 import {
   LIMITS,
   type MachineFacts,
@@ -10,6 +11,7 @@ import {
   RuntimeFrame,
   toBase64,
 } from "@caisey/core";
+import { expect } from "vitest";
 import type { RawData } from "ws";
 import type { RuntimeConfig } from "../src/config.ts";
 
@@ -61,4 +63,26 @@ export function receivedFrame(data: RawData, isBinary: boolean): ReceivedFrame {
   const parsed = parseFrame(RuntimeFrame, buffer.toString("utf8"), LIMITS.runtimeFrameBytes);
   if (!parsed.ok) throw new Error(parsed.message);
   return parsed.frame;
+}
+
+/** Wait until `check` holds, polling through vitest; `what` names it in the failure. */
+export function until(check: () => boolean, what = "the condition", timeout = 5000): Promise<void> {
+  return expect.poll(check, { message: what, timeout, interval: 10 }).toBe(true);
+}
+
+/** Live (non-zombie) processes of a process group, from /proc. */
+export function liveInGroup(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // the process ended while we listed
+    }
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] !== "Z" && Number(fields[2]) === pgid) pids.push(Number(entry));
+  }
+  return pids;
 }

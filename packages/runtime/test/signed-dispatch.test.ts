@@ -11,8 +11,8 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { generateIdentity } from "../src/enroll.ts";
 import { Journal } from "../src/journal.ts";
 import { Runtime } from "../src/runtime.ts";
-import { cmdId, FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig } from "./fixtures.ts";
-import { approvalDigest, TECHNICIAN, type TestTenant, testTenant, withDefaults } from "./tenant.ts";
+import { FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
+import { approvalDigest, bashDispatch, TECHNICIAN, type TestTenant, testTenant, withDefaults } from "./tenant.ts";
 
 const OTHER_MACHINE = "mch_bbbbbbbbbbbbbbbbbbbb";
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -69,25 +69,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 function unsigned(command: string, extra: Partial<DispatchFrame> = {}): Omit<DispatchFrame, "signature"> {
-  return withDefaults({
-    t: "dispatch",
-    sessionId: SES,
-    commandId: cmdId(),
-    command,
-    shell: "bash",
-    timeoutSeconds: null,
-    resume: false,
-    ...extra,
-  });
+  return withDefaults(bashDispatch(command, extra));
 }
 
 const send = (frame: DispatchFrame | CancelFrame) => socket.send(JSON.stringify(frame));
@@ -106,7 +89,7 @@ async function barrier(): Promise<void> {
   await until(() => finishOf(d.commandId) !== undefined);
 }
 
-describe.skipIf(process.platform === "win32")("a runtime that pinned the tenant's signing key", () => {
+describe("a runtime that pinned the tenant's signing key", () => {
   it("runs nothing whose signature does not verify, journals nothing and answers nothing", async () => {
     const marker = path.join(dir, "marker");
     const touch = unsigned(`touch ${marker}`);

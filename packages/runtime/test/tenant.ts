@@ -2,6 +2,7 @@
 
 import { createHash, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { type CancelFrame, cancelMessage, type DispatchFrame, dispatchMessage, toBase64Url, utf8 } from "@caisey/core";
+import { cmdId } from "./fixtures.ts";
 
 /** The technician a test dispatch comes from unless it says otherwise. */
 export const TECHNICIAN = "usr_aaaaaaaaaaaaaaaaaaaa";
@@ -17,6 +18,20 @@ export interface TestTenant {
   /** Sign a dispatch; technicianId defaults to TECHNICIAN, approvalRequired to false, approval to null. */
   signDispatch(machineId: string, frame: UnsignedDispatch): DispatchFrame;
   signCancel(machineId: string, frame: Omit<CancelFrame, "signature">): CancelFrame;
+}
+
+/** A bash command in `ses_aaaaaaaaaaaaaaaaaaaa` with a fresh command id, not queued before, unsigned. */
+export function bashDispatch(command: string, extra: Partial<Omit<DispatchFrame, "signature">> = {}): UnsignedDispatch {
+  return {
+    t: "dispatch",
+    sessionId: "ses_aaaaaaaaaaaaaaaaaaaa",
+    commandId: cmdId(),
+    command,
+    shell: "bash",
+    timeoutSeconds: null,
+    resume: false,
+    ...extra,
+  };
 }
 
 /** Fill in the defaults for the fields a test does not care about. */

@@ -3,7 +3,7 @@
 
 import { exports as workerExports } from "cloudflare:workers";
 import { dispatchMessage, fromBase64Url, toBase64Url, utf8 } from "@caisey/core";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 
 /** The Worker under test, through its real request path (routing, auth, Durable Objects). */
 export const worker = (workerExports as unknown as { default: Fetcher }).default;
@@ -54,22 +54,17 @@ export function ownerOnce(email: string, organization = "Northwind IT"): () => P
 export function inbox(ws: WebSocket) {
   const items: any[] = [];
   let read = 0;
-  const wakers = new Set<() => void>();
   ws.addEventListener("message", (e) => {
     items.push(JSON.parse(typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer)));
-    for (const w of wakers) w();
   });
-  const until = async (predicate: (items: any[]) => boolean, ms = 10_000) => {
-    const deadline = Date.now() + ms;
-    while (!predicate(items)) {
-      if (Date.now() > deadline)
-        throw new Error(`timed out with ${items.length} messages: ${JSON.stringify(items.slice(-3)).slice(0, 500)}`);
-      await new Promise<void>((r) => {
-        wakers.add(r);
-        setTimeout(r, 25);
-      });
-    }
-  };
+  const until = (predicate: (items: any[]) => boolean, ms = 10_000) =>
+    vi.waitFor(
+      () => {
+        if (!predicate(items))
+          throw new Error(`${items.length} messages so far: ${JSON.stringify(items.slice(-3)).slice(0, 500)}`);
+      },
+      { timeout: ms, interval: 10 },
+    );
   return {
     items,
     until,

@@ -3,7 +3,7 @@
 
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { encodeOutputFrame } from "@caisey/core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   call,
   connectRuntime as connect,
@@ -48,9 +48,19 @@ describe("commands for an offline machine", () => {
         .state,
     ).toBe("queued");
 
-    await new Promise((r) => setTimeout(r, 1100));
+    // The session's alarm expires the command once its second in the queue has passed: run the alarm until it has.
     const stub = env.SESSION.get(env.SESSION.idFromName(sessionId));
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await vi.waitFor(
+      async () => {
+        expect(await runDurableObjectAlarm(stub)).toBe(true);
+        const { command } = await json(
+          await call(`/api/v1/sessions/${sessionId}/commands/${first.commandId}`, { token: t }),
+          200,
+        );
+        expect(command.state).toBe("failed");
+      },
+      { timeout: 5000, interval: 100 },
+    );
     const expired = (
       await json(await call(`/api/v1/sessions/${sessionId}/commands/${first.commandId}`, { token: t }), 200)
     ).command;
