@@ -1,0 +1,143 @@
+import { firstPos, hasArg, hasArgPrefix, param, posixSubcommand, psParams } from "../args.ts";
+import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
+import { list, says, splitList } from "../words.ts";
+
+const logoffWindows = ({ name }: Invocation): Finding | undefined => change(`${name} ends a user session`);
+
+const useraddPosix = ({ name, args }: Invocation): Finding | undefined => {
+  const a = args;
+  return name === "chage" && a.includes("-l") ? READ : change(`${name} changes user accounts`);
+};
+
+export function account(verb: string, who: string | undefined): string | undefined {
+  return who === undefined ? undefined : `${verb} the user account '${who}'`;
+}
+
+export const accounts: ProgramFamily = {
+  windows: {
+    cmdkey: {
+      classify: ({ args }: Invocation): Finding | undefined =>
+        hasArgPrefix(args, "/list") && !hasArgPrefix(args, "/add", "/delete", "/generic")
+          ? READ
+          : change("cmdkey changes saved credentials"),
+    },
+    klist: {
+      classify: ({ args }: Invocation): Finding | undefined =>
+        hasArg(args, "purge", "purge_bind") ? change("klist purges Kerberos tickets") : READ,
+    },
+    logoff: { classify: logoffWindows, describe: says("Sign out the user") },
+    msg: { classify: (): Finding | undefined => change("msg sends a message to a user") },
+    quser: reads,
+    qwinsta: reads,
+    reset: { classify: logoffWindows },
+    rwinsta: { classify: logoffWindows },
+    tsdiscon: { classify: logoffWindows },
+    whoami: { classify: reads.classify, describe: says("Show the current user") },
+  },
+  posix: {
+    adduser: {
+      classify: useraddPosix,
+      describe: (s) => account("Create", s.args.filter((a) => !a.startsWith("-")).at(-1)),
+    },
+    chage: { classify: useraddPosix },
+    chpasswd: { classify: useraddPosix },
+    deluser: { classify: useraddPosix },
+    getent: reads,
+    gpasswd: { classify: useraddPosix },
+    groupadd: { classify: useraddPosix },
+    groupdel: { classify: useraddPosix },
+    groupmod: { classify: useraddPosix },
+    groups: reads,
+    id: reads,
+    last: reads,
+    lastb: reads,
+    lastlog: reads,
+    loginctl: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const sub = posixSubcommand(args);
+        return sub === "" || sub.startsWith("list-") || sub.startsWith("show-") || sub.endsWith("-status")
+          ? READ
+          : change(`loginctl ${sub} changes sessions`);
+      },
+    },
+    logname: reads,
+    passwd: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const a = args;
+        return a.includes("-S") || a.includes("--status") ? READ : change("passwd changes a password");
+      },
+      describe: (s) => {
+        const u = s.args.filter((a) => !a.startsWith("-")).at(-1);
+        return u === undefined
+          ? "Change the current user's password"
+          : `Change the password of the user account '${u}'`;
+      },
+    },
+    useradd: {
+      classify: useraddPosix,
+      describe: (s) => account("Create", s.args.filter((a) => !a.startsWith("-")).at(-1)),
+    },
+    userdel: {
+      classify: useraddPosix,
+      describe: (s) => account("Delete", s.args.filter((a) => !a.startsWith("-")).at(-1)),
+    },
+    usermod: { classify: useraddPosix },
+    users: reads,
+    visudo: { classify: useraddPosix },
+    w: reads,
+    wall: { classify: changesTheSystem.classify },
+    who: reads,
+    whoami: { classify: reads.classify, describe: says("Show the current user") },
+    write: { classify: changesTheSystem.classify },
+  },
+  cmdlets: {
+    "add-localgroupmember": {
+      describe: (s) => {
+        const p = psParams(s.args);
+        const g = param(p, ["group", "name"], 0);
+        const m = splitList([param(p, ["member"], 1)]);
+        return g === undefined || m.length === 0
+          ? undefined
+          : `Add ${list(m.map((x) => `'${x}'`))} to the '${g}' group`;
+      },
+      whatIf: true,
+    },
+    "disable-adaccount": { describe: (s) => account("Disable", firstPos(s, ["identity"])) },
+    "disable-localuser": { describe: (s) => account("Disable", firstPos(s)), whatIf: true },
+    "enable-adaccount": { describe: (s) => account("Enable", firstPos(s, ["identity"])) },
+    "enable-localuser": { describe: (s) => account("Enable", firstPos(s)), whatIf: true },
+    "get-aduser": { describe: (s) => account("Show", firstPos(s, ["identity"])) },
+    "get-localgroupmember": {
+      describe: (s) => {
+        const g = firstPos(s, ["group", "name"]);
+        return g === undefined ? undefined : `Show the members of the '${g}' group`;
+      },
+    },
+    "get-localuser": {
+      describe: (s) => {
+        const name = firstPos(s, ["name"]);
+        return name === undefined ? "List the local user accounts" : `Show the user account '${name}'`;
+      },
+    },
+    "new-localuser": { describe: (s) => account("Create", firstPos(s)) },
+    "remove-localgroupmember": {
+      describe: (s) => {
+        const p = psParams(s.args);
+        const g = param(p, ["group", "name"], 0);
+        const m = splitList([param(p, ["member"], 1)]);
+        return g === undefined || m.length === 0
+          ? undefined
+          : `Remove ${list(m.map((x) => `'${x}'`))} from the '${g}' group`;
+      },
+      whatIf: true,
+    },
+    "remove-localuser": { describe: (s) => account("Delete", firstPos(s)) },
+    "set-adaccountpassword": {
+      describe: (s) => {
+        const who = firstPos(s, ["identity"]);
+        return who === undefined ? undefined : `Reset the password of the user account '${who}'`;
+      },
+    },
+    "unlock-adaccount": { describe: (s) => account("Unlock", firstPos(s, ["identity"])) },
+  },
+};

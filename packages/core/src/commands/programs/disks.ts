@@ -1,0 +1,134 @@
+import { hasArg, hasArgPrefix, lc, posixPositional } from "../args.ts";
+import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
+import { says } from "../words.ts";
+
+const formatWindows = ({ name }: Invocation): Finding | undefined =>
+  change(`${name} changes disks or boot configuration`);
+
+const fdiskPosix = ({ name, args }: Invocation): Finding | undefined => {
+  const a = args;
+  return a.some((x) => x === "-l" || x === "--list") ? READ : change(`${name} changes disk partitions`);
+};
+
+export const disks: ProgramFamily = {
+  windows: {
+    bcdboot: { classify: formatWindows },
+    bootrec: { classify: formatWindows },
+    chkdsk: {
+      classify: ({ args }: Invocation): Finding | undefined =>
+        hasArgPrefix(args, "/f", "/r", "/x", "/b", "/spotfix", "/offlinescanandfix", "/forceofflinefix", "/scan", "/l:")
+          ? change("chkdsk repairs the disk")
+          : READ,
+      describe: (s) => {
+        const drive = s.args.find((a) => /^[a-z]:$/i.test(a));
+        const on = drive ? ` ${drive.toUpperCase()}` : "";
+        return hasArg(s.args, "/f", "/r")
+          ? `Check and repair the disk${on}`
+          : `Check the disk${on} for errors (without repairing)`;
+      },
+    },
+    defrag: {
+      classify: ({ args }: Invocation): Finding | undefined =>
+        (hasArgPrefix(args, "/a", "-a") || hasArg(args, "/analyze")) &&
+        !hasArgPrefix(args, "/o", "/x", "/l", "/d", "/k", "/b")
+          ? READ
+          : change("defrag optimizes the disk"),
+    },
+    diskpart: { classify: formatWindows },
+    format: { classify: formatWindows },
+    fsutil: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const a = args.map(lc);
+        return a[0] === "fsinfo" || hasArg(args, "query", "diskfree")
+          ? READ
+          : change("fsutil changes file system settings");
+      },
+    },
+    label: { classify: formatWindows },
+    "manage-bde": {
+      classify: ({ args }: Invocation): Finding | undefined =>
+        hasArgPrefix(args, "-status", "/status") ? READ : change("manage-bde changes BitLocker"),
+      describe: (s) => (hasArg(s.args, "-status", "/status") ? "Show the BitLocker encryption status" : undefined),
+    },
+    mountvol: { classify: formatWindows },
+    subst: {
+      classify: ({ args }: Invocation): Finding | undefined =>
+        args.length === 0 ? READ : change("subst maps a drive letter"),
+    },
+    vssadmin: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const a = args.map(lc);
+        return a[0] === "list" ? READ : change("vssadmin changes shadow copies");
+      },
+    },
+  },
+  posix: {
+    blkid: reads,
+    cryptsetup: { classify: changesTheSystem.classify },
+    df: { classify: reads.classify, describe: says("Show the free disk space") },
+    e2fsck: { classify: changesTheSystem.classify },
+    fdisk: { classify: fdiskPosix },
+    findmnt: reads,
+    fsck: { classify: changesTheSystem.classify },
+    hdparm: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const a = args;
+        return a.every((x) => /^-[iItgCHr]?$/.test(x) || !x.startsWith("-")) && !a.some((x) => /^-[^iIgCH]/.test(x))
+          ? READ
+          : change("hdparm changes disk settings");
+      },
+    },
+    losetup: { classify: changesTheSystem.classify },
+    lsblk: reads,
+    lvcreate: { classify: changesTheSystem.classify },
+    lvextend: { classify: changesTheSystem.classify },
+    lvremove: { classify: changesTheSystem.classify },
+    mkswap: { classify: changesTheSystem.classify },
+    mount: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const pos = posixPositional(args);
+        return pos.length === 0 ? READ : change("mount mounts a file system");
+      },
+    },
+    parted: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const a = args;
+        return a.some((x) => x === "-l" || x === "--list" || x === "print")
+          ? READ
+          : change("parted changes disk partitions");
+      },
+    },
+    pvcreate: { classify: changesTheSystem.classify },
+    resize2fs: { classify: changesTheSystem.classify },
+    sfdisk: { classify: fdiskPosix },
+    smartctl: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const a = args;
+        return a.some((x) => /^-[tsoSX]$|^--(test|smart|offlineauto|saveauto|abort)/.test(x))
+          ? change("smartctl changes disk settings or runs a test")
+          : READ;
+      },
+    },
+    swapoff: { classify: changesTheSystem.classify },
+    swapon: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const a = args;
+        return a.length === 0 || a.some((x) => x === "--show" || x === "-s" || x === "--summary")
+          ? READ
+          : change("swapon enables swap");
+      },
+    },
+    sync: reads,
+    umount: { classify: changesTheSystem.classify },
+    vgcreate: { classify: changesTheSystem.classify },
+    wipefs: { classify: changesTheSystem.classify },
+    xfs_growfs: { classify: changesTheSystem.classify },
+  },
+  cmdlets: {
+    "get-bitlockervolume": { describe: says("Show the BitLocker encryption status") },
+    "get-disk": { describe: says("Show the disks") },
+    "get-physicaldisk": { describe: says("Show the disks and their health") },
+    "get-psdrive": { describe: says("Show the disks and their free space") },
+    "get-volume": { describe: says("Show the disks and their free space") },
+  },
+};

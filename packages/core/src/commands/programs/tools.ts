@@ -1,0 +1,67 @@
+import { posixSubcommand } from "../args.ts";
+import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
+
+const dockerPosix = ({ name, args }: Invocation): Finding | undefined => {
+  const sub = posixSubcommand(args);
+  return ["ps", "images", "logs", "inspect", "info", "version", "stats", "top", "port", "history", "search"].includes(
+    sub,
+  )
+    ? READ
+    : change(`${name} ${sub} changes containers`);
+};
+
+export const tools: ProgramFamily = {
+  posix: {
+    apropos: reads,
+    certbot: { classify: changesTheSystem.classify },
+    docker: { classify: dockerPosix },
+    git: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const sub = posixSubcommand(args);
+        return [
+          "status",
+          "log",
+          "diff",
+          "show",
+          "rev-parse",
+          "ls-files",
+          "blame",
+          "describe",
+          "shortlog",
+          "--version",
+          "version",
+        ].includes(sub)
+          ? READ
+          : change(`git ${sub} changes a repository`);
+      },
+    },
+    help: reads,
+    info: reads,
+    kubectl: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const sub = posixSubcommand(args);
+        return ["get", "describe", "logs", "top", "version", "explain", "api-resources", "cluster-info"].includes(sub)
+          ? READ
+          : change(`kubectl ${sub} changes the cluster`);
+      },
+    },
+    ldd: reads,
+    make: { classify: changesTheSystem.classify },
+    man: reads,
+    nm: reads,
+    objdump: reads,
+    openssl: {
+      classify: ({ args }: Invocation): Finding | undefined => {
+        const a = args;
+        const sub = posixSubcommand(args);
+        return ["x509", "s_client", "verify", "version", "ciphers", "crl", "asn1parse", "dgst"].includes(sub) &&
+          !a.some((x) => ["-out", "-keyout", "-signkey", "-new", "-sign"].includes(x))
+          ? READ
+          : change(`openssl ${sub} writes keys or files`);
+      },
+    },
+    podman: { classify: dockerPosix },
+    readelf: reads,
+    whatis: reads,
+  },
+};
