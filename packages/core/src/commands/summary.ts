@@ -7,11 +7,14 @@
 //   the number of lines once leading and trailing blank lines are dropped).
 // - Sequences and pipelines: each step is described by its program's entry and the parts joined with "; then ", at
 //   most three, then "; and N more steps". Pipeline stages that only filter or format (Select-Object, Sort-Object,
-//   Format-Table, Where-Object, grep, head, sort, …) are left out while they only read.
+//   Format-Table, Where-Object, grep, head, sort, …) are left out while they only read. Steps past the third that
+//   change something are announced: "; and 2 more steps, including changes".
 // - A step whose output goes into a file says so: "…; then save the output to /etc/motd" (`>>`: "add the output to
 //   the end of …").
 // - A step that changes something is never described with a read-only sentence (see READ_ONLY_SENTENCE): when its
-//   entry has nothing better, or the change comes from the step's own text (`$(rm x)`, `PATH=…`), it is "Run: …".
+//   entry has nothing better, or the change comes from the step's own text (`$(rm x)`, `PATH=…`), it is "Run: …". A
+//   step that only reads is never described with a change sentence (CHANGE_SENTENCE); `-WhatIf` makes it
+//   "Preview (nothing is changed): stop the Print Spooler service".
 // - Service start types are lower case: "Set the Print Spooler service to start disabled" (Set-Service and sc alike).
 // - Windows services get their friendly names ("Print Spooler"), unknown ones are quoted ("the 'Foo' service"); Linux
 //   services are named as written ("the cups service").
@@ -31,11 +34,15 @@ const MAX_PARTS = 3;
 const RUN_MAX = 80;
 
 /**
- * A sentence that only announces looking at something: showing, listing, searching, checking, testing, tracing,
- * waiting. A step classified as a change is never described with one.
+ * A sentence that only announces looking at something: showing, listing, previewing, searching, checking, testing,
+ * tracing, waiting. A step classified as a change is never described with one.
  */
 export const READ_ONLY_SENTENCE =
-  /^(Show|List|Search|Look up|Check whether|Check the disk\S* for errors|Check (the )?Windows .* for damage|Test the|Trace the|Wait)\b/;
+  /^(Show|List|Preview|Search|Look up|Check whether|Check the disk\S* for errors|Check (the )?Windows .* for damage|Test the|Trace the|Wait)\b/;
+
+/** A sentence that announces a change. A step classified as read is never described with one. */
+export const CHANGE_SENTENCE =
+  /^(Delete|Stop|Start|Restart|Set(?! the variable)|Create|Install|Uninstall|Update|Remove|Add|Change|Turn|Reset|Clear|Empty|Force|Disable|Enable|Unlock|Rename|Move|Copy|Replace|Save|Shut|Release|Renew|Register|Repair|Scan and repair|Check and repair|Cancel|Take|Make|Block|Allow|Refresh|Connect|Disconnect|Sign out|Put|Synchronize|Import|Pause|Resume|Reload|Clean up|Run Disk|Download and run)\b/;
 
 export function summarizeCommand(shell: Shell, command: string): CommandSummary {
   const text = command
@@ -72,13 +79,19 @@ function summarizeLine(shell: Shell, line: string): string {
   const dl = downloadAndRun(steps);
   if (dl) return dl;
   const parts = steps.flatMap((step, i) =>
-    describeStep(shell, step, steps[i - 1]).map((p) => p ?? runLiteral(steps.length === 1 ? line : step.raw)),
+    describeStep(shell, step, steps[i - 1]).map((p) => ({
+      text: p ?? runLiteral(steps.length === 1 ? line : step.raw),
+      changes: step.kind === "change",
+    })),
   );
   if (parts.length === 0) return runLiteral(line);
-  const shown = parts.slice(0, MAX_PARTS).map((p, i) => (i === 0 ? p : `then ${lowerFirst(p)}`));
+  const shown = parts.slice(0, MAX_PARTS).map((p, i) => (i === 0 ? p.text : `then ${lowerFirst(p.text)}`));
   let out = shown.join("; ");
-  const more = parts.length - MAX_PARTS;
-  if (more > 0) out += `; and ${more} more step${more === 1 ? "" : "s"}`;
+  const hidden = parts.slice(MAX_PARTS);
+  if (hidden.length > 0) {
+    out += `; and ${hidden.length} more step${hidden.length === 1 ? "" : "s"}`;
+    if (hidden.some((p) => p.changes)) out += ", including changes";
+  }
   return out;
 }
 
@@ -94,8 +107,10 @@ export function describeStep(shell: Shell, step: CommandStep, prev: CommandStep 
   // an entry that describes its own change with a read-only sentence is wrong; say only what is certain
   const wrong = step.kind === "change" && step.writes.length === 0 && READ_ONLY_SENTENCE.test(sentence ?? "");
   const said = wrong ? undefined : sentence;
+  // a change cmdlet that is read only because of -WhatIf
+  const previews = step.kind === "read" && step.program?.whatIf && said !== undefined;
   return [
-    said,
+    previews ? `Preview (nothing is changed): ${lowerFirst(said)}` : said,
     ...step.writes.map((w) =>
       w.append ? `Add the output to the end of ${w.target}` : `Save the output to ${w.target}`,
     ),

@@ -10,21 +10,24 @@ const fdiskPosix = ({ name, args }: Invocation): Finding | undefined => {
   return a.some((x) => x === "-l" || x === "--list") ? READ : change(`${name} changes disk partitions`);
 };
 
+/** chkdsk switches that fix what they find (/x and /b imply /f and /r). */
+const CHKDSK_REPAIRS = ["/f", "/r", "/x", "/b", "/spotfix", "/offlinescanandfix", "/forceofflinefix"];
+/** …and those that change the volume otherwise: an online scan that queues fixes, the log size. */
+const CHKDSK_CHANGES = [...CHKDSK_REPAIRS, "/scan", "/l:"];
+
 export const disks: ProgramFamily = {
   windows: {
     bcdboot: { classify: formatWindows },
     bootrec: { classify: formatWindows },
     chkdsk: {
       classify: ({ args }: Invocation): Finding | undefined =>
-        hasArgPrefix(args, "/f", "/r", "/x", "/b", "/spotfix", "/offlinescanandfix", "/forceofflinefix", "/scan", "/l:")
-          ? change("chkdsk repairs the disk")
-          : READ,
+        hasArgPrefix(args, ...CHKDSK_CHANGES) ? change("chkdsk repairs the disk") : READ,
       describe: (s) => {
         const drive = s.args.find((a) => /^[a-z]:$/i.test(a));
         const on = drive ? ` ${drive.toUpperCase()}` : "";
-        return hasArg(s.args, "/f", "/r")
-          ? `Check and repair the disk${on}`
-          : `Check the disk${on} for errors (without repairing)`;
+        if (hasArgPrefix(s.args, ...CHKDSK_REPAIRS)) return `Check and repair the disk${on}`;
+        if (hasArgPrefix(s.args, ...CHKDSK_CHANGES)) return undefined;
+        return `Check the disk${on} for errors (without repairing)`;
       },
     },
     defrag: {

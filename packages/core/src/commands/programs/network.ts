@@ -112,6 +112,14 @@ export function curlFinding(args: readonly string[]): Finding {
   return READ;
 }
 
+/** ipconfig switches that change the network configuration; the others only show it. */
+const IPCONFIG_CHANGES = ["/release", "/renew", "/flushdns", "/registerdns", "/setclassid"];
+
+/** ipconfig takes `-switch` as well as `/switch`. */
+function ipconfigSwitches(args: readonly string[]): string[] {
+  return args.map((x) => x.toLowerCase().replace(/^-/, "/"));
+}
+
 export const network: ProgramFamily = {
   windows: {
     arp: {
@@ -138,25 +146,12 @@ export const network: ProgramFamily = {
     },
     getmac: reads,
     ipconfig: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        if (
-          hasArgPrefix(
-            args,
-            "/release",
-            "/renew",
-            "/flushdns",
-            "/registerdns",
-            "/setclassid",
-            "-release",
-            "-renew",
-            "-flushdns",
-          )
-        )
-          return change("ipconfig changes the network configuration");
-        return READ;
-      },
+      classify: ({ args }: Invocation): Finding | undefined =>
+        hasArgPrefix(ipconfigSwitches(args), ...IPCONFIG_CHANGES)
+          ? change("ipconfig changes the network configuration")
+          : READ,
       describe: (s) => {
-        const a = s.args.map((x) => x.toLowerCase().replace(/^-/, "/"));
+        const a = ipconfigSwitches(s.args);
         if (a.includes("/flushdns")) return "Clear the DNS cache";
         if (a.includes("/displaydns")) return "Show the DNS cache";
         if (a.includes("/registerdns")) return "Register the computer in DNS again";
@@ -165,7 +160,7 @@ export const network: ProgramFamily = {
         if (rel && ren) return "Release and renew the computer's network address";
         if (rel) return "Release the computer's network address (it may go offline until renewed)";
         if (ren) return "Renew the computer's network address";
-        return "Show the network settings";
+        return hasArgPrefix(a, ...IPCONFIG_CHANGES) ? undefined : "Show the network settings";
       },
     },
     nbtstat: {
