@@ -103,7 +103,8 @@ export function describeStep(shell: Shell, step: CommandStep, prev: CommandStep 
   if (step.kind === "read" && step.piped && step.program?.filter && prev) return [];
   if (step.name === "" && step.kind === "read" && step.raw.trim() === "") return [];
   if (step.effects.length > 0) return [undefined];
-  const sentence = step.program?.describe?.({ ...step, shell, prev });
+  const { name, display, args, piped } = step;
+  const sentence = step.program?.describe?.({ shell, name, display, args, piped, prev });
   // an entry that describes its own change with a read-only sentence is wrong; say only what is certain
   const wrong = step.kind === "change" && step.writes.length === 0 && READ_ONLY_SENTENCE.test(sentence ?? "");
   const said = wrong ? undefined : sentence;

@@ -34,14 +34,19 @@ export class Walk {
   }
 
   record(step: StepText, finding: Finding, program?: Program, writes: Redirect[] = []): void {
+    const effects = this.pending.length === 0 ? [] : [...this.pending];
     for (const w of writes) this.flag(`redirects output to ${w.target}`);
-    const effects = this.pending.filter((r) => !writes.some((w) => r === `redirects output to ${w.target}`));
     if (finding.kind === "change") this.flag(finding.reason ?? `${step.display} makes changes`);
     else if (step.display && !this.readNames.includes(step.display)) this.readNames.push(step.display);
     if (this.depth > 0) return;
-    this.pending = [];
+    if (this.pending.length > 0) this.pending = [];
     const kind = finding.kind === "change" || writes.length > 0 || effects.length > 0 ? "change" : "read";
-    this.steps.push({ ...step, kind, writes, effects, ...(program ? { program } : {}) });
+    const { name, display, args, raw, piped } = step;
+    this.steps.push(
+      program
+        ? { name, display, args, raw, piped, kind, writes, effects, program }
+        : { name, display, args, raw, piped, kind, writes, effects },
+    );
   }
 
   nested(fn: () => void): void {

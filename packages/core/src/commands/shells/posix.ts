@@ -121,15 +121,17 @@ export function posixResolve(display: string, args: string[], ctx: ResolveContex
     }
   }
   const entry = lookup("posix", name);
+  // (no object spreads here: this runs for every word that names a program, and V8 copies spreads slowly)
   const finding = entry?.classify?.({
-    ...ctx,
+    shell: ctx.shell,
+    piped: ctx.piped,
     name,
     display,
     args,
     nested: (words) => posixResolve(words[0] ?? "", words.slice(1), ctx, depth + 1),
   });
   if (entry === undefined || finding === undefined) return res(change(`unknown command '${name}'`));
-  return { ...res(finding), program: entry };
+  return { finding, name, display, args, program: entry };
 }
 
 function posixBasename(path: string): string | undefined {

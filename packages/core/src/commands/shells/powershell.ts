@@ -939,7 +939,7 @@ function psResolve(
   }
   const exe = n.replace(/\.(exe|com)$/, "");
   const native = windowsProgram(["windows"], { shell, name: exe, display: exe, args, piped });
-  if (native) return { name: exe, display: exe, ...native };
+  if (native) return { name: exe, display: exe, finding: native.finding, program: native.program };
   if (ctx.shell === "pwsh" && !/\.(exe|com)$/.test(n)) {
     const r = posixResolve(exe, args, { shell, piped });
     if (!r.finding.reason?.startsWith("unknown command")) return r;
