@@ -13,6 +13,15 @@ export function account(verb: string, who: string | undefined): string | undefin
   return who === undefined ? undefined : `${verb} the user account '${who}'`;
 }
 
+/** Add-/Remove-LocalGroupMember: who joins or leaves which group. */
+function groupMembers(s: Invocation, verb: "Add" | "Remove", preposition: "to" | "from"): string | undefined {
+  const p = psParams(s.args);
+  const group = param(p, ["group", "name"], 0);
+  const members = splitList([param(p, ["member"], 1)]);
+  if (group === undefined || members.length === 0) return undefined;
+  return `${verb} ${list(members.map((x) => `'${x}'`))} ${preposition} the '${group}' group`;
+}
+
 export const accounts: ProgramFamily = {
   windows: {
     cmdkey: {
@@ -85,21 +94,14 @@ export const accounts: ProgramFamily = {
     users: reads,
     visudo: { classify: useraddPosix },
     w: reads,
-    wall: { classify: changesTheSystem.classify },
+    wall: changesTheSystem,
     who: reads,
     whoami: { classify: reads.classify, describe: says("Show the current user") },
-    write: { classify: changesTheSystem.classify },
+    write: changesTheSystem,
   },
   cmdlets: {
     "add-localgroupmember": {
-      describe: (s) => {
-        const p = psParams(s.args);
-        const g = param(p, ["group", "name"], 0);
-        const m = splitList([param(p, ["member"], 1)]);
-        return g === undefined || m.length === 0
-          ? undefined
-          : `Add ${list(m.map((x) => `'${x}'`))} to the '${g}' group`;
-      },
+      describe: (s) => groupMembers(s, "Add", "to"),
       whatIf: true,
     },
     "disable-adaccount": { describe: (s) => account("Disable", firstPos(s, ["identity"])) },
@@ -121,14 +123,7 @@ export const accounts: ProgramFamily = {
     },
     "new-localuser": { describe: (s) => account("Create", firstPos(s)) },
     "remove-localgroupmember": {
-      describe: (s) => {
-        const p = psParams(s.args);
-        const g = param(p, ["group", "name"], 0);
-        const m = splitList([param(p, ["member"], 1)]);
-        return g === undefined || m.length === 0
-          ? undefined
-          : `Remove ${list(m.map((x) => `'${x}'`))} from the '${g}' group`;
-      },
+      describe: (s) => groupMembers(s, "Remove", "from"),
       whatIf: true,
     },
     "remove-localuser": { describe: (s) => account("Delete", firstPos(s)) },

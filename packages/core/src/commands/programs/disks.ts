@@ -67,12 +67,12 @@ export const disks: ProgramFamily = {
   },
   posix: {
     blkid: reads,
-    cryptsetup: { classify: changesTheSystem.classify },
+    cryptsetup: changesTheSystem,
     df: { classify: reads.classify, describe: says("Show the free disk space") },
-    e2fsck: { classify: changesTheSystem.classify },
+    e2fsck: changesTheSystem,
     fdisk: { classify: fdiskPosix },
     findmnt: reads,
-    fsck: { classify: changesTheSystem.classify },
+    fsck: changesTheSystem,
     hdparm: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;
@@ -81,12 +81,12 @@ export const disks: ProgramFamily = {
           : change("hdparm changes disk settings");
       },
     },
-    losetup: { classify: changesTheSystem.classify },
+    losetup: changesTheSystem,
     lsblk: reads,
-    lvcreate: { classify: changesTheSystem.classify },
-    lvextend: { classify: changesTheSystem.classify },
-    lvremove: { classify: changesTheSystem.classify },
-    mkswap: { classify: changesTheSystem.classify },
+    lvcreate: changesTheSystem,
+    lvextend: changesTheSystem,
+    lvremove: changesTheSystem,
+    mkswap: changesTheSystem,
     mount: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const pos = posixPositional(args);
@@ -101,8 +101,8 @@ export const disks: ProgramFamily = {
           : change("parted changes disk partitions");
       },
     },
-    pvcreate: { classify: changesTheSystem.classify },
-    resize2fs: { classify: changesTheSystem.classify },
+    pvcreate: changesTheSystem,
+    resize2fs: changesTheSystem,
     sfdisk: { classify: fdiskPosix },
     smartctl: {
       classify: ({ args }: Invocation): Finding | undefined => {
@@ -112,7 +112,7 @@ export const disks: ProgramFamily = {
           : READ;
       },
     },
-    swapoff: { classify: changesTheSystem.classify },
+    swapoff: changesTheSystem,
     swapon: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;
@@ -122,10 +122,10 @@ export const disks: ProgramFamily = {
       },
     },
     sync: reads,
-    umount: { classify: changesTheSystem.classify },
-    vgcreate: { classify: changesTheSystem.classify },
-    wipefs: { classify: changesTheSystem.classify },
-    xfs_growfs: { classify: changesTheSystem.classify },
+    umount: changesTheSystem,
+    vgcreate: changesTheSystem,
+    wipefs: changesTheSystem,
+    xfs_growfs: changesTheSystem,
   },
   cmdlets: {
     "get-bitlockervolume": { describe: says("Show the BitLocker encryption status") },

@@ -259,6 +259,32 @@ export const files: ProgramFamily = {
     ed: { classify: viPosix },
     emacs: { classify: viPosix },
     file: reads,
+    find: {
+      classify: ({ args, nested }: Invocation): Finding | undefined => {
+        const a = args;
+        for (let i = 0; i < a.length; i++) {
+          const x = a[i] ?? "";
+          if (x === "-delete") return change("find -delete deletes files");
+          if (["-fprint", "-fprint0", "-fprintf", "-fls"].includes(x)) return change("find writes a file");
+          if (["-exec", "-execdir", "-ok", "-okdir"].includes(x)) {
+            let j = i + 1;
+            const inner: string[] = [];
+            while (j < a.length && a[j] !== ";" && a[j] !== "+") inner.push(a[j++] ?? "");
+            const r = nested?.(inner) ?? { finding: change("find runs a command"), display: "" };
+            if (r.finding.kind === "change") return change(`find ${x} runs ${r.display}: ${r.finding.reason ?? ""}`);
+            i = j;
+          }
+        }
+        return READ;
+      },
+      describe: (s) => {
+        const start = s.args.find((a) => !a.startsWith("-") && !a.startsWith("(") && !a.startsWith("!")) ?? ".";
+        if (s.args.includes("-delete")) return `Delete matching files under ${start}`;
+        if (s.args.some((a) => a === "-exec" || a === "-execdir")) return undefined;
+        return `Search for files under ${start}`;
+      },
+      filter: true,
+    },
     getfacl: reads,
     gunzip: { classify: gzipPosix },
     gzip: { classify: gzipPosix },

@@ -120,6 +120,16 @@ function ipconfigSwitches(args: readonly string[]): string[] {
   return args.map((x) => x.toLowerCase().replace(/^-/, "/"));
 }
 
+/** curl, the Windows and the POSIX one alike. */
+function describeCurl(s: Invocation): string | undefined {
+  const u = url(s.args);
+  if (u === undefined) return undefined;
+  const out = s.args.findIndex((a) => a === "-o" || a === "--output");
+  if (out >= 0 && s.args[out + 1]) return `Download ${u} to ${s.args[out + 1]}`;
+  if (s.args.some((a) => a === "-O" || a === "--remote-name")) return `Download ${u}`;
+  return `Contact the web address ${u}`;
+}
+
 export const network: ProgramFamily = {
   windows: {
     arp: {
@@ -135,14 +145,7 @@ export const network: ProgramFamily = {
     },
     curl: {
       classify: ({ args }: Invocation): Finding | undefined => curlFinding(args),
-      describe: (s) => {
-        const u = url(s.args);
-        if (u === undefined) return undefined;
-        const out = s.args.findIndex((a) => a === "-o" || a === "--output");
-        if (out >= 0 && s.args[out + 1]) return `Download ${u} to ${s.args[out + 1]}`;
-        if (s.args.some((a) => a === "-O" || a === "--remote-name")) return `Download ${u}`;
-        return `Contact the web address ${u}`;
-      },
+      describe: describeCurl,
     },
     getmac: reads,
     ipconfig: {
@@ -226,14 +229,7 @@ export const network: ProgramFamily = {
         const a = args;
         return curlFinding(a);
       },
-      describe: (s) => {
-        const u = url(s.args);
-        if (u === undefined) return undefined;
-        const out = s.args.findIndex((a) => a === "-o" || a === "--output");
-        if (out >= 0 && s.args[out + 1]) return `Download ${u} to ${s.args[out + 1]}`;
-        if (s.args.some((a) => a === "-O" || a === "--remote-name")) return `Download ${u}`;
-        return `Contact the web address ${u}`;
-      },
+      describe: describeCurl,
     },
     dig: {
       classify: reads.classify,
@@ -261,7 +257,7 @@ export const network: ProgramFamily = {
           : change("firewall-cmd changes the firewall");
       },
     },
-    ftp: { classify: changesTheSystem.classify },
+    ftp: changesTheSystem,
     host: reads,
     ifconfig: {
       classify: ({ args }: Invocation): Finding | undefined => {
@@ -311,8 +307,8 @@ export const network: ProgramFamily = {
     iwconfig: reads,
     iwlist: reads,
     mtr: reads,
-    nc: { classify: changesTheSystem.classify },
-    ncat: { classify: changesTheSystem.classify },
+    nc: changesTheSystem,
+    ncat: changesTheSystem,
     netstat: { classify: reads.classify, describe: says("Show the network connections") },
     nft: {
       classify: ({ args }: Invocation): Finding | undefined => {
@@ -389,8 +385,8 @@ export const network: ProgramFamily = {
           : READ;
       },
     },
-    sftp: { classify: changesTheSystem.classify },
-    socat: { classify: changesTheSystem.classify },
+    sftp: changesTheSystem,
+    socat: changesTheSystem,
     ss: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;
@@ -398,7 +394,7 @@ export const network: ProgramFamily = {
       },
       describe: says("Show the network connections"),
     },
-    ssh: { classify: changesTheSystem.classify },
+    ssh: changesTheSystem,
     "systemd-resolve": {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;
@@ -407,7 +403,7 @@ export const network: ProgramFamily = {
           : READ;
       },
     },
-    telnet: { classify: changesTheSystem.classify },
+    telnet: changesTheSystem,
     tracepath: reads,
     traceroute: { classify: reads.classify, describe: (s) => traceTo(s.args) },
     ufw: {

@@ -4,14 +4,14 @@ import { says } from "../words.ts";
 
 export const printers: ProgramFamily = {
   posix: {
-    cancel: { classify: changesTheSystem.classify },
-    cupsdisable: { classify: changesTheSystem.classify },
-    cupsenable: { classify: changesTheSystem.classify },
-    lp: { classify: changesTheSystem.classify },
-    lpadmin: { classify: changesTheSystem.classify },
+    cancel: changesTheSystem,
+    cupsdisable: changesTheSystem,
+    cupsenable: changesTheSystem,
+    lp: changesTheSystem,
+    lpadmin: changesTheSystem,
     lpq: reads,
-    lpr: { classify: changesTheSystem.classify },
-    lprm: { classify: changesTheSystem.classify },
+    lpr: changesTheSystem,
+    lprm: changesTheSystem,
     lpstat: { classify: reads.classify, describe: says("Show the printers and print jobs") },
   },
   cmdlets: {

@@ -50,9 +50,9 @@ export const processes: ProgramFamily = {
     },
     ps: { classify: reads.classify, describe: says("List the running programs") },
     pstree: reads,
-    screen: { classify: changesTheSystem.classify },
+    screen: changesTheSystem,
     skill: { classify: killPosix },
-    tmux: { classify: changesTheSystem.classify },
+    tmux: changesTheSystem,
     top: { classify: reads.classify, describe: says("Show the running programs and their resource usage") },
   },
   cmdlets: {

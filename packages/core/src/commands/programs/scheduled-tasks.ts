@@ -29,8 +29,8 @@ export const scheduledTasks: ProgramFamily = {
     },
   },
   posix: {
-    at: { classify: changesTheSystem.classify },
-    batch: { classify: changesTheSystem.classify },
+    at: changesTheSystem,
+    batch: changesTheSystem,
     crontab: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;

@@ -288,7 +288,7 @@ export const system: ProgramFamily = {
     aureport: reads,
     ausearch: reads,
     cal: reads,
-    chcon: { classify: changesTheSystem.classify },
+    chcon: changesTheSystem,
     chronyc: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const sub = posixSubcommand(args);
@@ -317,7 +317,7 @@ export const system: ProgramFamily = {
     free: { classify: reads.classify, describe: says("Show the memory usage") },
     getconf: reads,
     getenforce: reads,
-    "grub-install": { classify: changesTheSystem.classify },
+    "grub-install": changesTheSystem,
     halt: { classify: rebootPosix, describe: says("Shut down the computer") },
     hostid: reads,
     hostname: {
@@ -342,7 +342,7 @@ export const system: ProgramFamily = {
       },
     },
     init: { classify: rebootPosix },
-    insmod: { classify: changesTheSystem.classify },
+    insmod: changesTheSystem,
     inxi: reads,
     iostat: reads,
     journalctl: {
@@ -375,7 +375,7 @@ export const system: ProgramFamily = {
           : change("localectl changes locale settings");
       },
     },
-    logrotate: { classify: changesTheSystem.classify },
+    logrotate: changesTheSystem,
     lsb_release: reads,
     lscpu: reads,
     lshw: reads,
@@ -383,7 +383,7 @@ export const system: ProgramFamily = {
     lspci: reads,
     lsusb: reads,
     mailq: reads,
-    modprobe: { classify: changesTheSystem.classify },
+    modprobe: changesTheSystem,
     mpstat: reads,
     neofetch: reads,
     nproc: reads,
@@ -395,18 +395,18 @@ export const system: ProgramFamily = {
     },
     poweroff: { classify: rebootPosix, describe: says("Shut down the computer") },
     reboot: { classify: rebootPosix, describe: says("Restart the computer") },
-    restorecon: { classify: changesTheSystem.classify },
-    rmmod: { classify: changesTheSystem.classify },
+    restorecon: changesTheSystem,
+    rmmod: changesTheSystem,
     sar: reads,
     screenfetch: reads,
     sensors: reads,
     sestatus: reads,
-    setenforce: { classify: changesTheSystem.classify },
+    setenforce: changesTheSystem,
     shutdown: {
       classify: rebootPosix,
       describe: (s) => (s.shell === "bash" || s.shell === "sh" ? posixShutdown(s.args) : winShutdown(s.args)),
     },
-    snapper: { classify: changesTheSystem.classify },
+    snapper: changesTheSystem,
     sysctl: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;
@@ -425,8 +425,8 @@ export const system: ProgramFamily = {
       },
     },
     uname: { classify: reads.classify, describe: says("Show the operating system version") },
-    "update-ca-certificates": { classify: changesTheSystem.classify },
-    "update-grub": { classify: changesTheSystem.classify },
+    "update-ca-certificates": changesTheSystem,
+    "update-grub": changesTheSystem,
     uptime: { classify: reads.classify, describe: says("Show how long the computer has been running") },
     vmstat: reads,
   },

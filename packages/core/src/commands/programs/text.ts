@@ -21,16 +21,7 @@ export function headTail(args: string[], which: "first" | "last", piped: boolean
 
 export const text: ProgramFamily = {
   windows: {
-    find: {
-      classify: reads.classify,
-      describe: (s) => {
-        const start = s.args.find((a) => !a.startsWith("-") && !a.startsWith("(") && !a.startsWith("!")) ?? ".";
-        if (s.args.includes("-delete")) return `Delete matching files under ${start}`;
-        if (s.args.some((a) => a === "-exec" || a === "-execdir")) return undefined;
-        return `Search for files under ${start}`;
-      },
-      filter: true,
-    },
+    find: { classify: reads.classify, filter: true },
     findstr: { classify: reads.classify, filter: true },
     more: { classify: reads.classify, filter: true },
   },
@@ -51,32 +42,6 @@ export const text: ProgramFamily = {
     egrep: { classify: reads.classify, filter: true },
     expr: reads,
     fgrep: reads,
-    find: {
-      classify: ({ args, nested }: Invocation): Finding | undefined => {
-        const a = args;
-        for (let i = 0; i < a.length; i++) {
-          const x = a[i] ?? "";
-          if (x === "-delete") return change("find -delete deletes files");
-          if (["-fprint", "-fprint0", "-fprintf", "-fls"].includes(x)) return change("find writes a file");
-          if (["-exec", "-execdir", "-ok", "-okdir"].includes(x)) {
-            let j = i + 1;
-            const inner: string[] = [];
-            while (j < a.length && a[j] !== ";" && a[j] !== "+") inner.push(a[j++] ?? "");
-            const r = nested?.(inner) ?? { finding: change("find runs a command"), display: "" };
-            if (r.finding.kind === "change") return change(`find ${x} runs ${r.display}: ${r.finding.reason ?? ""}`);
-            i = j;
-          }
-        }
-        return READ;
-      },
-      describe: (s) => {
-        const start = s.args.find((a) => !a.startsWith("-") && !a.startsWith("(") && !a.startsWith("!")) ?? ".";
-        if (s.args.includes("-delete")) return `Delete matching files under ${start}`;
-        if (s.args.some((a) => a === "-exec" || a === "-execdir")) return undefined;
-        return `Search for files under ${start}`;
-      },
-      filter: true,
-    },
     fmt: reads,
     fold: reads,
     gawk: { classify: awkPosix },

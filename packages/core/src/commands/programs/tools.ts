@@ -13,7 +13,7 @@ const dockerPosix = ({ name, args }: Invocation): Finding | undefined => {
 export const tools: ProgramFamily = {
   posix: {
     apropos: reads,
-    certbot: { classify: changesTheSystem.classify },
+    certbot: changesTheSystem,
     docker: { classify: dockerPosix },
     git: {
       classify: ({ args }: Invocation): Finding | undefined => {
@@ -46,7 +46,7 @@ export const tools: ProgramFamily = {
       },
     },
     ldd: reads,
-    make: { classify: changesTheSystem.classify },
+    make: changesTheSystem,
     man: reads,
     nm: reads,
     objdump: reads,
