@@ -1,10 +1,13 @@
+// User accounts, groups and sign-in sessions: Windows (net is in net.ts), Active Directory and local cmdlets, POSIX.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { firstPos, hasArg, hasArgPrefix, param, posixSubcommand, psParams } from "../args.ts";
 import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { list, says, splitList } from "../words.ts";
 
-const logoffWindows = ({ name }: Invocation): Finding | undefined => change(`${name} ends a user session`);
+const endsUserSession = ({ name }: Invocation): Finding | undefined => change(`${name} ends a user session`);
 
-const useraddPosix = ({ name, args }: Invocation): Finding | undefined => {
+const changesAccounts = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   return name === "chage" && a.includes("-l") ? READ : change(`${name} changes user accounts`);
 };
@@ -34,28 +37,28 @@ export const accounts: ProgramFamily = {
       classify: ({ args }: Invocation): Finding | undefined =>
         hasArg(args, "purge", "purge_bind") ? change("klist purges Kerberos tickets") : READ,
     },
-    logoff: { classify: logoffWindows, describe: says("Sign out the user") },
+    logoff: { classify: endsUserSession, describe: says("Sign out the user") },
     msg: { classify: (): Finding | undefined => change("msg sends a message to a user") },
     quser: reads,
     qwinsta: reads,
-    reset: { classify: logoffWindows },
-    rwinsta: { classify: logoffWindows },
-    tsdiscon: { classify: logoffWindows },
+    reset: { classify: endsUserSession },
+    rwinsta: { classify: endsUserSession },
+    tsdiscon: { classify: endsUserSession },
     whoami: { classify: reads.classify, describe: says("Show the current user") },
   },
   posix: {
     adduser: {
-      classify: useraddPosix,
+      classify: changesAccounts,
       describe: (s) => account("Create", s.args.filter((a) => !a.startsWith("-")).at(-1)),
     },
-    chage: { classify: useraddPosix },
-    chpasswd: { classify: useraddPosix },
-    deluser: { classify: useraddPosix },
+    chage: { classify: changesAccounts },
+    chpasswd: { classify: changesAccounts },
+    deluser: { classify: changesAccounts },
     getent: reads,
-    gpasswd: { classify: useraddPosix },
-    groupadd: { classify: useraddPosix },
-    groupdel: { classify: useraddPosix },
-    groupmod: { classify: useraddPosix },
+    gpasswd: { classify: changesAccounts },
+    groupadd: { classify: changesAccounts },
+    groupdel: { classify: changesAccounts },
+    groupmod: { classify: changesAccounts },
     groups: reads,
     id: reads,
     last: reads,
@@ -83,16 +86,16 @@ export const accounts: ProgramFamily = {
       },
     },
     useradd: {
-      classify: useraddPosix,
+      classify: changesAccounts,
       describe: (s) => account("Create", s.args.filter((a) => !a.startsWith("-")).at(-1)),
     },
     userdel: {
-      classify: useraddPosix,
+      classify: changesAccounts,
       describe: (s) => account("Delete", s.args.filter((a) => !a.startsWith("-")).at(-1)),
     },
-    usermod: { classify: useraddPosix },
+    usermod: { classify: changesAccounts },
     users: reads,
-    visudo: { classify: useraddPosix },
+    visudo: { classify: changesAccounts },
     w: reads,
     wall: changesTheSystem,
     who: reads,

@@ -1,11 +1,14 @@
+// Disks, volumes, partitions, mounts and boot configuration.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { hasArg, hasArgPrefix, lc, posixPositional } from "../args.ts";
 import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { says } from "../words.ts";
 
-const formatWindows = ({ name }: Invocation): Finding | undefined =>
+const changesDisksOrBoot = ({ name }: Invocation): Finding | undefined =>
   change(`${name} changes disks or boot configuration`);
 
-const fdiskPosix = ({ name, args }: Invocation): Finding | undefined => {
+const partitions = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   return a.some((x) => x === "-l" || x === "--list") ? READ : change(`${name} changes disk partitions`);
 };
@@ -17,8 +20,8 @@ const CHKDSK_CHANGES = [...CHKDSK_REPAIRS, "/scan", "/l:"];
 
 export const disks: ProgramFamily = {
   windows: {
-    bcdboot: { classify: formatWindows },
-    bootrec: { classify: formatWindows },
+    bcdboot: { classify: changesDisksOrBoot },
+    bootrec: { classify: changesDisksOrBoot },
     chkdsk: {
       classify: ({ args }: Invocation): Finding | undefined =>
         hasArgPrefix(args, ...CHKDSK_CHANGES) ? change("chkdsk repairs the disk") : READ,
@@ -37,8 +40,8 @@ export const disks: ProgramFamily = {
           ? READ
           : change("defrag optimizes the disk"),
     },
-    diskpart: { classify: formatWindows },
-    format: { classify: formatWindows },
+    diskpart: { classify: changesDisksOrBoot },
+    format: { classify: changesDisksOrBoot },
     fsutil: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args.map(lc);
@@ -47,13 +50,13 @@ export const disks: ProgramFamily = {
           : change("fsutil changes file system settings");
       },
     },
-    label: { classify: formatWindows },
+    label: { classify: changesDisksOrBoot },
     "manage-bde": {
       classify: ({ args }: Invocation): Finding | undefined =>
         hasArgPrefix(args, "-status", "/status") ? READ : change("manage-bde changes BitLocker"),
       describe: (s) => (hasArg(s.args, "-status", "/status") ? "Show the BitLocker encryption status" : undefined),
     },
-    mountvol: { classify: formatWindows },
+    mountvol: { classify: changesDisksOrBoot },
     subst: {
       classify: ({ args }: Invocation): Finding | undefined =>
         args.length === 0 ? READ : change("subst maps a drive letter"),
@@ -70,7 +73,7 @@ export const disks: ProgramFamily = {
     cryptsetup: changesTheSystem,
     df: { classify: reads.classify, describe: says("Show the free disk space") },
     e2fsck: changesTheSystem,
-    fdisk: { classify: fdiskPosix },
+    fdisk: { classify: partitions },
     findmnt: reads,
     fsck: changesTheSystem,
     hdparm: {
@@ -103,7 +106,7 @@ export const disks: ProgramFamily = {
     },
     pvcreate: changesTheSystem,
     resize2fs: changesTheSystem,
-    sfdisk: { classify: fdiskPosix },
+    sfdisk: { classify: partitions },
     smartctl: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;

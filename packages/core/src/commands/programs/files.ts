@@ -1,3 +1,6 @@
+// Files and folders: listing, reading, copying, deleting, permissions, archives, editors.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import {
   hasArg,
   hasArgPrefix,
@@ -13,30 +16,31 @@ import { change, type Finding, type Invocation, type ProgramFamily, READ, reads 
 import { fromPrevious, list, splitList } from "../words.ts";
 import { isRegistry, paths, regPath } from "./registry.ts";
 
-const robocopyWindows = ({ name }: Invocation): Finding | undefined => change(`${name} copies or writes files`);
+const copiesFilesWindows = ({ name }: Invocation): Finding | undefined => change(`${name} copies or writes files`);
 
-const gzipPosix = ({ name, args }: Invocation): Finding | undefined => {
+const compresses = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   return posixFlag(a, "lct", ["list", "stdout", "test"]) ? READ : change(`${name} compresses or decompresses files`);
 };
 
-const viPosix = ({ name }: Invocation): Finding | undefined => change(`${name} edits files`);
+const editsFiles = ({ name }: Invocation): Finding | undefined => change(`${name} edits files`);
 
-const rmPosix = ({ name }: Invocation): Finding | undefined => change(`${name} deletes files`);
+const deletesFiles = ({ name }: Invocation): Finding | undefined => change(`${name} deletes files`);
 
-const mvPosix = ({ name }: Invocation): Finding | undefined => change(`${name} creates, copies or moves files`);
+const writesFiles = ({ name }: Invocation): Finding | undefined => change(`${name} creates, copies or moves files`);
 
-const chmodPosix = ({ name }: Invocation): Finding | undefined => change(`${name} changes permissions or ownership`);
+const changesPermissions = ({ name }: Invocation): Finding | undefined =>
+  change(`${name} changes permissions or ownership`);
 
-const delBuiltin = ({ name }: Invocation): Finding | undefined => change(`${name} deletes files`);
+const deletesFilesCmd = ({ name }: Invocation): Finding | undefined => change(`${name} deletes files`);
 
-const rdBuiltin = ({ name }: Invocation): Finding | undefined => change(`${name} deletes folders`);
+const deletesFoldersCmd = ({ name }: Invocation): Finding | undefined => change(`${name} deletes folders`);
 
-const mdBuiltin = ({ name }: Invocation): Finding | undefined => change(`${name} creates a folder`);
+const createsFolderCmd = ({ name }: Invocation): Finding | undefined => change(`${name} creates a folder`);
 
-const copyBuiltin = ({ name }: Invocation): Finding | undefined => change(`${name} copies, moves or renames files`);
+const copiesFilesCmd = ({ name }: Invocation): Finding | undefined => change(`${name} copies, moves or renames files`);
 
-const newItemCmdlet = ({ display, args }: Invocation): Finding | undefined => {
+const definesCommandOrCreates = ({ display, args }: Invocation): Finding | undefined => {
   if (args.some((a) => /^(function|alias):/i.test(a))) return change(`${display} redefines a command`);
   return undefined;
 };
@@ -103,7 +107,7 @@ export const files: ProgramFamily = {
       classify: ({ args }: Invocation): Finding | undefined =>
         args.every((x) => !/^\/[cu]/i.test(x)) ? READ : change("compact compresses or decompresses files"),
     },
-    expand: { classify: robocopyWindows },
+    expand: { classify: copiesFilesWindows },
     fc: reads,
     icacls: {
       classify: ({ args }: Invocation): Finding | undefined => {
@@ -131,10 +135,10 @@ export const files: ProgramFamily = {
         return s.args.length === 1 ? `Show the permissions of ${target}` : `Change the permissions of ${target}`;
       },
     },
-    mklink: { classify: robocopyWindows },
-    replace: { classify: robocopyWindows },
+    mklink: { classify: copiesFilesWindows },
+    replace: { classify: copiesFilesWindows },
     robocopy: {
-      classify: robocopyWindows,
+      classify: copiesFilesWindows,
       describe: (s) => copyMove("Copy", s.args.filter((a) => !/^\/[a-z]/i.test(a)).slice(0, 2)),
     },
     takeown: {
@@ -147,7 +151,7 @@ export const files: ProgramFamily = {
     tree: reads,
     where: reads,
     xcopy: {
-      classify: robocopyWindows,
+      classify: copiesFilesWindows,
       describe: (s) =>
         copyMove(
           "Copy",
@@ -162,45 +166,45 @@ export const files: ProgramFamily = {
       describe: (s) => (s.args[0] === undefined ? undefined : `Show the contents of ${s.args[0]}`),
     },
     copy: {
-      classify: copyBuiltin,
+      classify: copiesFilesCmd,
       describe: (s) =>
         copyMove(
           "Copy",
           s.args.filter((a) => !/^\/[a-z]$/i.test(a)),
         ),
     },
-    del: { classify: delBuiltin, describe: (s) => cmdDelete(s.args, false) },
-    erase: { classify: delBuiltin, describe: (s) => cmdDelete(s.args, false) },
+    del: { classify: deletesFilesCmd, describe: (s) => cmdDelete(s.args, false) },
+    erase: { classify: deletesFilesCmd, describe: (s) => cmdDelete(s.args, false) },
     md: {
-      classify: mdBuiltin,
+      classify: createsFolderCmd,
       describe: (s) => (s.args[0] === undefined ? undefined : `Create the folder ${s.args[0]}`),
     },
     mkdir: {
-      classify: mdBuiltin,
+      classify: createsFolderCmd,
       describe: (s) => {
         const targets = s.args.filter((a) => !a.startsWith("-") && !/^\/[a-z]$/i.test(a));
         return targets.length === 0 ? undefined : `Create the folder ${list(targets)}`;
       },
     },
     move: {
-      classify: copyBuiltin,
+      classify: copiesFilesCmd,
       describe: (s) =>
         copyMove(
           "Move",
           s.args.filter((a) => !/^\/[a-z]$/i.test(a)),
         ),
     },
-    rd: { classify: rdBuiltin, describe: (s) => cmdDelete(s.args, true) },
+    rd: { classify: deletesFoldersCmd, describe: (s) => cmdDelete(s.args, true) },
     ren: {
-      classify: copyBuiltin,
+      classify: copiesFilesCmd,
       describe: (s) => (s.args.length === 2 ? `Rename ${s.args[0]} to ${s.args[1]}` : undefined),
     },
     rename: {
-      classify: copyBuiltin,
+      classify: copiesFilesCmd,
       describe: (s) => (s.args.length === 2 ? `Rename ${s.args[0]} to ${s.args[1]}` : undefined),
     },
     rmdir: {
-      classify: rdBuiltin,
+      classify: deletesFoldersCmd,
       describe: (s) => (s.shell === "cmd" ? cmdDelete(s.args, true) : posixDelete(s.args, true)),
     },
   },
@@ -208,7 +212,7 @@ export const files: ProgramFamily = {
     b2sum: reads,
     basename: reads,
     bzcat: reads,
-    bzip2: { classify: gzipPosix },
+    bzip2: { classify: compresses },
     cat: {
       classify: reads.classify,
       describe: (s) => {
@@ -216,17 +220,17 @@ export const files: ProgramFamily = {
         return targets.length === 0 ? undefined : `Show the contents of ${list(targets)}`;
       },
     },
-    chattr: { classify: chmodPosix },
-    chgrp: { classify: chmodPosix },
+    chattr: { classify: changesPermissions },
+    chgrp: { classify: changesPermissions },
     chmod: {
-      classify: chmodPosix,
+      classify: changesPermissions,
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-")).slice(1);
         return t.length === 0 ? undefined : `Change the permissions of ${list(t)}`;
       },
     },
     chown: {
-      classify: chmodPosix,
+      classify: changesPermissions,
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-"));
         return t.length < 2 ? undefined : `Change the owner of ${list(t.slice(1))} to ${t[0]}`;
@@ -236,14 +240,14 @@ export const files: ProgramFamily = {
     cmp: reads,
     comm: reads,
     cp: {
-      classify: mvPosix,
+      classify: writesFiles,
       describe: (s) =>
         copyMove(
           "Copy",
           s.args.filter((a) => !a.startsWith("-")),
         ),
     },
-    dd: { classify: mvPosix },
+    dd: { classify: writesFiles },
     diff: reads,
     dir: { classify: reads.classify, describe: listFolder },
     dirname: reads,
@@ -256,8 +260,8 @@ export const files: ProgramFamily = {
           : `Show how much disk space ${list(t)} uses`;
       },
     },
-    ed: { classify: viPosix },
-    emacs: { classify: viPosix },
+    ed: { classify: editsFiles },
+    emacs: { classify: editsFiles },
     file: reads,
     find: {
       classify: ({ args, nested }: Invocation): Finding | undefined => {
@@ -286,11 +290,11 @@ export const files: ProgramFamily = {
       filter: true,
     },
     getfacl: reads,
-    gunzip: { classify: gzipPosix },
-    gzip: { classify: gzipPosix },
+    gunzip: { classify: compresses },
+    gzip: { classify: compresses },
     hexdump: reads,
-    install: { classify: mvPosix },
-    ln: { classify: mvPosix },
+    install: { classify: writesFiles },
+    ln: { classify: writesFiles },
     look: reads,
     ls: {
       classify: reads.classify,
@@ -305,41 +309,41 @@ export const files: ProgramFamily = {
     lsattr: reads,
     md5sum: reads,
     mkdir: {
-      classify: mvPosix,
+      classify: writesFiles,
       describe: (s) => {
         const targets = s.args.filter((a) => !a.startsWith("-") && !/^\/[a-z]$/i.test(a));
         return targets.length === 0 ? undefined : `Create the folder ${list(targets)}`;
       },
     },
     mv: {
-      classify: mvPosix,
+      classify: writesFiles,
       describe: (s) =>
         copyMove(
           "Move",
           s.args.filter((a) => !a.startsWith("-")),
         ),
     },
-    nano: { classify: viPosix },
+    nano: { classify: editsFiles },
     od: reads,
     readlink: reads,
     realpath: reads,
     rm: {
-      classify: rmPosix,
+      classify: deletesFiles,
       describe: (s) => (s.shell === "bash" || s.shell === "sh" ? posixDelete(s.args, false) : undefined),
     },
     rmdir: {
-      classify: rmPosix,
+      classify: deletesFiles,
       describe: (s) => (s.shell === "cmd" ? cmdDelete(s.args, true) : posixDelete(s.args, true)),
     },
-    rsync: { classify: mvPosix },
-    scp: { classify: mvPosix },
-    setfacl: { classify: chmodPosix },
+    rsync: { classify: writesFiles },
+    scp: { classify: writesFiles },
+    setfacl: { classify: changesPermissions },
     sha1sum: reads,
     sha224sum: reads,
     sha256sum: reads,
     sha384sum: reads,
     sha512sum: reads,
-    shred: { classify: rmPosix },
+    shred: { classify: deletesFiles },
     stat: reads,
     strings: reads,
     tar: {
@@ -359,16 +363,16 @@ export const files: ProgramFamily = {
       },
     },
     touch: {
-      classify: mvPosix,
+      classify: writesFiles,
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-"));
         return t.length === 0 ? undefined : `Create or update the file ${list(t)}`;
       },
     },
     tree: reads,
-    truncate: { classify: rmPosix },
+    truncate: { classify: deletesFiles },
     type: reads,
-    unlink: { classify: rmPosix },
+    unlink: { classify: deletesFiles },
     unzip: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;
@@ -378,18 +382,18 @@ export const files: ProgramFamily = {
       },
     },
     vdir: reads,
-    vi: { classify: viPosix },
-    vim: { classify: viPosix },
+    vi: { classify: editsFiles },
+    vim: { classify: editsFiles },
     xxd: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const pos = posixPositional(args);
         return pos.length >= 2 ? change("xxd writes a file") : READ;
       },
     },
-    xz: { classify: gzipPosix },
+    xz: { classify: compresses },
     xzcat: reads,
     zcat: reads,
-    zip: { classify: mvPosix },
+    zip: { classify: writesFiles },
     zless: reads,
   },
   cmdlets: {
@@ -471,7 +475,7 @@ export const files: ProgramFamily = {
       reason: "moves files",
     },
     "new-item": {
-      classify: newItemCmdlet,
+      classify: definesCommandOrCreates,
       describe: (s) => {
         const p = psParams(s.args);
         const path = param(p, ["path"], 0);
@@ -514,7 +518,7 @@ export const files: ProgramFamily = {
       whatIf: true,
       reason: "writes a file",
     },
-    "set-item": { classify: newItemCmdlet, whatIf: true },
+    "set-item": { classify: definesCommandOrCreates, whatIf: true },
     "tee-object": {
       classify: ({ args }: Invocation): Finding | undefined =>
         psGiven(args, "variable", 1) &&

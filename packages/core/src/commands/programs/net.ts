@@ -1,10 +1,13 @@
+// net.exe: one program for accounts, groups, services, network drives and shares.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { lc, winPositional } from "../args.ts";
 import { change, type Finding, type Invocation, type ProgramFamily, READ } from "../types.ts";
 import { list } from "../words.ts";
 import { account } from "./accounts.ts";
 import { winServices } from "./services.ts";
 
-const netWindows = ({ args }: Invocation): Finding | undefined => {
+const netExe = ({ args }: Invocation): Finding | undefined => {
   const a = args.map(lc);
   const pos = winPositional(args);
   return netCommand(pos, a);
@@ -98,7 +101,7 @@ export function netCommand(pos: string[], a: string[]): Finding {
 
 export const net: ProgramFamily = {
   windows: {
-    net: { classify: netWindows, describe: (s) => netDescribe(s.args) },
-    net1: { classify: netWindows, describe: (s) => netDescribe(s.args) },
+    net: { classify: netExe, describe: (s) => netDescribe(s.args) },
+    net1: { classify: netExe, describe: (s) => netDescribe(s.args) },
   },
 };

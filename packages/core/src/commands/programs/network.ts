@@ -1,3 +1,6 @@
+// Network settings, name resolution, connectivity tests, firewalls, downloads and remote connections.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import {
   firstLc,
   hasArg,
@@ -13,7 +16,7 @@ import {
 import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { list, says, splitList, url } from "../words.ts";
 
-const iptablesPosix = ({ name, args }: Invocation): Finding | undefined => {
+const iptables = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   return a.some((x) => /^-[a-zA-Z]*[LS]/.test(x) || x === "--list" || x === "--list-rules") &&
     !a.some(
@@ -301,8 +304,8 @@ export const network: ProgramFamily = {
         return undefined;
       },
     },
-    ip6tables: { classify: iptablesPosix },
-    iptables: { classify: iptablesPosix },
+    ip6tables: { classify: iptables },
+    iptables: { classify: iptables },
     "iptables-save": reads,
     iwconfig: reads,
     iwlist: reads,

@@ -1,12 +1,15 @@
+// Installed software, package managers and updates.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { firstPos, hasArg, lc, posixSubcommand, psSwitchSet, winOpt } from "../args.ts";
 import { change, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { list, says } from "../words.ts";
 
-const msiexecWindows = ({ name }: Invocation): Finding | undefined => change(`${name} installs or removes software`);
+const installsSoftware = ({ name }: Invocation): Finding | undefined => change(`${name} installs or removes software`);
 
-const usoclientWindows = ({ name }: Invocation): Finding | undefined => change(`${name} drives Windows Update`);
+const drivesWindowsUpdate = ({ name }: Invocation): Finding | undefined => change(`${name} drives Windows Update`);
 
-const yumPosix = ({ name, args }: Invocation): Finding | undefined => {
+const yumFamily = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   const sub = posixSubcommand(args);
   return [
@@ -30,7 +33,7 @@ const yumPosix = ({ name, args }: Invocation): Finding | undefined => {
     : change(`${name} ${sub} changes installed software`);
 };
 
-const pipPosix = ({ name, args }: Invocation): Finding | undefined => {
+const pip = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   const sub = posixSubcommand(args);
   return ["list", "show", "freeze", "check", "--version", "-V"].includes(sub || (a[0] ?? ""))
@@ -109,7 +112,7 @@ export const packages: ProgramFamily = {
       describe: (s) => windowsPackages("choco", s.args),
     },
     msiexec: {
-      classify: msiexecWindows,
+      classify: installsSoftware,
       describe: (s) => {
         const i = winOpt(s.args, "i");
         const x = winOpt(s.args, "x");
@@ -118,7 +121,7 @@ export const packages: ProgramFamily = {
         return undefined;
       },
     },
-    usoclient: { classify: usoclientWindows },
+    usoclient: { classify: drivesWindowsUpdate },
     winget: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args.map(lc);
@@ -130,8 +133,8 @@ export const packages: ProgramFamily = {
       },
       describe: (s) => windowsPackages("winget", s.args),
     },
-    wuauclt: { classify: usoclientWindows },
-    wusa: { classify: msiexecWindows },
+    wuauclt: { classify: drivesWindowsUpdate },
+    wusa: { classify: installsSoftware },
   },
   posix: {
     apk: {
@@ -174,7 +177,7 @@ export const packages: ProgramFamily = {
           : change(`brew ${sub} changes installed software`);
       },
     },
-    dnf: { classify: yumPosix, describe: (s) => posixPackages(s.args) },
+    dnf: { classify: yumFamily, describe: (s) => posixPackages(s.args) },
     dpkg: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;
@@ -213,8 +216,8 @@ export const packages: ProgramFamily = {
           : change(`npm ${sub} changes installed packages`);
       },
     },
-    pip: { classify: pipPosix },
-    pip3: { classify: pipPosix },
+    pip: { classify: pip },
+    pip3: { classify: pip },
     rpm: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;
@@ -240,8 +243,8 @@ export const packages: ProgramFamily = {
           : change("update-alternatives changes default programs");
       },
     },
-    yum: { classify: yumPosix, describe: (s) => posixPackages(s.args) },
-    zypper: { classify: yumPosix },
+    yum: { classify: yumFamily, describe: (s) => posixPackages(s.args) },
+    zypper: { classify: yumFamily },
   },
   cmdlets: {
     "get-hotfix": { describe: says("List the installed Windows updates") },

@@ -1,3 +1,6 @@
+// Printers and print jobs.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { firstPos, param, psParams } from "../args.ts";
 import { changesTheSystem, type ProgramFamily, reads } from "../types.ts";
 import { says } from "../words.ts";

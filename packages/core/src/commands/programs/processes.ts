@@ -1,8 +1,11 @@
+// Running programs: listing, starting and ending them.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { firstPos, param, psParams, winOpt } from "../args.ts";
 import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { fromPrevious, list, says, splitList } from "../words.ts";
 
-const killPosix = ({ name, args }: Invocation): Finding | undefined => {
+const endsProcesses = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   return a.includes("-l") || a.includes("-L") ? READ : change(`${name} ends processes`);
 };
@@ -25,14 +28,14 @@ export const processes: ProgramFamily = {
   posix: {
     htop: reads,
     kill: {
-      classify: killPosix,
+      classify: endsProcesses,
       describe: (s) => {
         const ids = s.args.filter((a) => /^\d+$/.test(a));
         return ids.length === 0 ? undefined : `Force the process with ID ${list(ids)} to close`;
       },
     },
     killall: {
-      classify: killPosix,
+      classify: endsProcesses,
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-"));
         return t.length === 0 ? undefined : `Force the program ${list(t.map((x) => `'${x}'`))} to close`;
@@ -42,7 +45,7 @@ export const processes: ProgramFamily = {
     pgrep: reads,
     pidof: reads,
     pkill: {
-      classify: killPosix,
+      classify: endsProcesses,
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-")).at(-1);
         return t === undefined ? undefined : `Force the program '${t}' to close`;
@@ -51,7 +54,7 @@ export const processes: ProgramFamily = {
     ps: { classify: reads.classify, describe: says("List the running programs") },
     pstree: reads,
     screen: changesTheSystem,
-    skill: { classify: killPosix },
+    skill: { classify: endsProcesses },
     tmux: changesTheSystem,
     top: { classify: reads.classify, describe: says("Show the running programs and their resource usage") },
   },

@@ -1,3 +1,6 @@
+// The Windows registry: reg.exe and the registry cmdlets (and the registry paths the file cmdlets also accept).
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { firstLc, hasArg, param, psParams, winOpt } from "../args.ts";
 import { change, type Finding, type Invocation, type ProgramFamily, READ } from "../types.ts";
 import { list, quoteValue, splitList } from "../words.ts";

@@ -1,3 +1,6 @@
+// Scheduled tasks and jobs: schtasks, the ScheduledTask cmdlets, cron and at.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { firstPos, hasArgPrefix, lc, winOpt } from "../args.ts";
 import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ } from "../types.ts";
 

@@ -1,3 +1,6 @@
+// Services: sc, the Service cmdlets, systemctl and service (with Windows services' friendly names).
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { firstPos, lc, param, posixSubcommand, psParams } from "../args.ts";
 import { change, type Finding, type Invocation, type ProgramFamily, READ } from "../types.ts";
 import { cap, list, splitList } from "../words.ts";

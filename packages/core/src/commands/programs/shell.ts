@@ -1,9 +1,13 @@
+// The shells themselves: builtins, variables, aliases and functions, interpreters that run other code, PowerShell objects.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { firstPos, lc, param, psGiven, psParams } from "../args.ts";
 import { change, type Finding, type Invocation, type Program, type ProgramFamily, READ, reads } from "../types.ts";
 
-const cmdWindows = ({ name }: Invocation): Finding | undefined => change(`${name} runs other code (nested execution)`);
+const runsOtherCode = ({ name }: Invocation): Finding | undefined =>
+  change(`${name} runs other code (nested execution)`);
 
-const localPosix = ({ name, args }: Invocation): Finding | undefined => {
+const declaresVariables = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   for (const x of a) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(x);
@@ -13,12 +17,12 @@ const localPosix = ({ name, args }: Invocation): Finding | undefined => {
   return READ;
 };
 
-const sourcePosix = ({ name }: Invocation): Finding | undefined => change(`${name} runs a script file`);
+const runsScriptFile = ({ name }: Invocation): Finding | undefined => change(`${name} runs a script file`);
 
-const assocBuiltin = ({ name, args }: Invocation): Finding | undefined =>
+const fileAssociations = ({ name, args }: Invocation): Finding | undefined =>
   args.some((x) => x.includes("=")) ? change(`${name} changes file associations`) : READ;
 
-const newAliasCmdlet = ({ display }: Invocation): Finding | undefined => change(`${display} redefines a command`);
+const redefinesCommand = ({ display }: Invocation): Finding | undefined => change(`${display} redefines a command`);
 
 function goToFolder(s: Invocation): string {
   return s.args[0] === undefined ? "Show the current folder" : `Go to the folder ${s.args.join(" ")}`;
@@ -54,17 +58,17 @@ export const interpreter: Program = {
 
 export const shell: ProgramFamily = {
   windows: {
-    bash: { classify: cmdWindows },
-    cmd: { classify: cmdWindows },
-    cscript: { classify: cmdWindows },
-    mshta: { classify: cmdWindows },
-    powershell: { classify: cmdWindows },
-    psexec: { classify: cmdWindows },
-    pwsh: { classify: cmdWindows },
-    regsvr32: { classify: cmdWindows },
-    rundll32: { classify: cmdWindows },
-    wscript: { classify: cmdWindows },
-    wsl: { classify: cmdWindows },
+    bash: { classify: runsOtherCode },
+    cmd: { classify: runsOtherCode },
+    cscript: { classify: runsOtherCode },
+    mshta: { classify: runsOtherCode },
+    powershell: { classify: runsOtherCode },
+    psexec: { classify: runsOtherCode },
+    pwsh: { classify: runsOtherCode },
+    regsvr32: { classify: runsOtherCode },
+    rundll32: { classify: runsOtherCode },
+    wscript: { classify: runsOtherCode },
+    wsl: { classify: runsOtherCode },
   },
   cmd: {
     break: reads,
@@ -87,9 +91,9 @@ export const shell: ProgramFamily = {
     ver: reads,
     verify: reads,
     vol: reads,
-    assoc: { classify: assocBuiltin },
+    assoc: { classify: fileAssociations },
     call: { classify: (): Finding | undefined => change("call runs a batch file or label") },
-    ftype: { classify: assocBuiltin },
+    ftype: { classify: fileAssociations },
     path: {
       classify: ({ args }: Invocation): Finding | undefined =>
         args.length === 0 ? READ : change("path changes the program search path"),
@@ -111,7 +115,7 @@ export const shell: ProgramFamily = {
     start: { classify: (): Finding | undefined => change("start launches a program") },
   },
   posix: {
-    ".": { classify: sourcePosix },
+    ".": { classify: runsScriptFile },
     ":": reads,
     "[": reads,
     alias: {
@@ -128,10 +132,10 @@ export const shell: ProgramFamily = {
     continue: reads,
     csh: interpreter,
     dash: interpreter,
-    declare: { classify: localPosix },
+    declare: { classify: declaresVariables },
     eval: { classify: (): Finding | undefined => change("eval runs computed code") },
     exit: reads,
-    export: { classify: localPosix },
+    export: { classify: declaresVariables },
     false: reads,
     fish: interpreter,
     getopts: reads,
@@ -139,7 +143,7 @@ export const shell: ProgramFamily = {
     jobs: reads,
     ksh: interpreter,
     let: reads,
-    local: { classify: localPosix },
+    local: { classify: declaresVariables },
     lua: interpreter,
     node: interpreter,
     osascript: interpreter,
@@ -155,7 +159,7 @@ export const shell: ProgramFamily = {
     python2: interpreter,
     python3: interpreter,
     read: reads,
-    readonly: { classify: localPosix },
+    readonly: { classify: declaresVariables },
     return: reads,
     ruby: interpreter,
     set: {
@@ -171,7 +175,7 @@ export const shell: ProgramFamily = {
     shift: reads,
     shopt: reads,
     sleep: reads,
-    source: { classify: sourcePosix },
+    source: { classify: runsScriptFile },
     tcsh: interpreter,
     test: reads,
     trap: {
@@ -182,7 +186,7 @@ export const shell: ProgramFamily = {
     },
     true: reads,
     tty: reads,
-    typeset: { classify: localPosix },
+    typeset: { classify: declaresVariables },
     ulimit: reads,
     umask: reads,
     unset: reads,
@@ -217,7 +221,7 @@ export const shell: ProgramFamily = {
     "import-powershelldatafile": reads,
     "invoke-command": { reason: "runs a script block" },
     "invoke-expression": { reason: "runs computed code" },
-    "new-alias": { classify: newAliasCmdlet },
+    "new-alias": { classify: redefinesCommand },
     "new-guid": reads,
     "new-object": {
       classify: ({ args }: Invocation): Finding | undefined => {
@@ -234,7 +238,7 @@ export const shell: ProgramFamily = {
     prompt: reads,
     "push-location": reads,
     "remove-variable": reads,
-    "set-alias": { classify: newAliasCmdlet },
+    "set-alias": { classify: redefinesCommand },
     "set-location": {
       classify: reads.classify,
       describe: (s) => {

@@ -1,3 +1,6 @@
+// The computer as a whole: information, power, time, logs, policy, health checks, kernel and hardware.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import {
   firstPos,
   hasArg,
@@ -16,10 +19,10 @@ import { change, changesTheSystem, type Finding, type Invocation, type ProgramFa
 import { says } from "../words.ts";
 import { posixServices } from "./services.ts";
 
-const rebootPosix = ({ name }: Invocation): Finding | undefined =>
+const restartsComputer = ({ name }: Invocation): Finding | undefined =>
   change(`${name} restarts or shuts down the computer`);
 
-const dateBuiltin = ({ name, args }: Invocation): Finding | undefined =>
+const setsClockCmd = ({ name, args }: Invocation): Finding | undefined =>
   args.length === 0 || hasArg(args, "/t") ? READ : change(`${name} sets the clock`);
 
 export function eventLog(p: PsParams, logNames: string[], countNames: string[]): string | undefined {
@@ -280,8 +283,8 @@ export const system: ProgramFamily = {
     },
   },
   cmd: {
-    date: { classify: dateBuiltin },
-    time: { classify: dateBuiltin },
+    date: { classify: setsClockCmd },
+    time: { classify: setsClockCmd },
   },
   posix: {
     arch: reads,
@@ -318,7 +321,7 @@ export const system: ProgramFamily = {
     getconf: reads,
     getenforce: reads,
     "grub-install": changesTheSystem,
-    halt: { classify: rebootPosix, describe: says("Shut down the computer") },
+    halt: { classify: restartsComputer, describe: says("Shut down the computer") },
     hostid: reads,
     hostname: {
       classify: ({ args }: Invocation): Finding | undefined => {
@@ -341,7 +344,7 @@ export const system: ProgramFamily = {
           : change("hwclock sets the hardware clock");
       },
     },
-    init: { classify: rebootPosix },
+    init: { classify: restartsComputer },
     insmod: changesTheSystem,
     inxi: reads,
     iostat: reads,
@@ -393,8 +396,8 @@ export const system: ProgramFamily = {
         return a.includes("-q") ? READ : change("ntpdate sets the clock");
       },
     },
-    poweroff: { classify: rebootPosix, describe: says("Shut down the computer") },
-    reboot: { classify: rebootPosix, describe: says("Restart the computer") },
+    poweroff: { classify: restartsComputer, describe: says("Shut down the computer") },
+    reboot: { classify: restartsComputer, describe: says("Restart the computer") },
     restorecon: changesTheSystem,
     rmmod: changesTheSystem,
     sar: reads,
@@ -403,7 +406,7 @@ export const system: ProgramFamily = {
     sestatus: reads,
     setenforce: changesTheSystem,
     shutdown: {
-      classify: rebootPosix,
+      classify: restartsComputer,
       describe: (s) => (s.shell === "bash" || s.shell === "sh" ? posixShutdown(s.args) : winShutdown(s.args)),
     },
     snapper: changesTheSystem,
@@ -415,7 +418,7 @@ export const system: ProgramFamily = {
           : READ;
       },
     },
-    telinit: { classify: rebootPosix },
+    telinit: { classify: restartsComputer },
     timedatectl: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const sub = posixSubcommand(args);

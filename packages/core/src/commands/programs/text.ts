@@ -1,8 +1,11 @@
+// Text filters and formatting: what pipelines pass output through (grep, sort, awk, Select-Object, Format-Table, …).
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { lc, posixFlag, posixPositional, psGiven } from "../args.ts";
 import { change, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { list, says } from "../words.ts";
 
-const awkPosix = ({ name, args }: Invocation): Finding | undefined => {
+const awk = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   if (a.some((x) => x === "-f" || x.startsWith("--file") || x === "-i" || x === "--inplace" || x.includes("inplace")))
     return change(`${name} runs a program file or edits in place`);
@@ -33,7 +36,7 @@ export const text: ProgramFamily = {
     },
   },
   posix: {
-    awk: { classify: awkPosix, filter: true },
+    awk: { classify: awk, filter: true },
     base64: reads,
     bc: reads,
     column: { classify: reads.classify, filter: true },
@@ -44,7 +47,7 @@ export const text: ProgramFamily = {
     fgrep: reads,
     fmt: reads,
     fold: reads,
-    gawk: { classify: awkPosix },
+    gawk: { classify: awk },
     grep: {
       classify: reads.classify,
       describe: (s) => {
@@ -59,9 +62,9 @@ export const text: ProgramFamily = {
     join: reads,
     jq: { classify: reads.classify, filter: true },
     less: { classify: reads.classify, filter: true },
-    mawk: { classify: awkPosix },
+    mawk: { classify: awk },
     more: { classify: reads.classify, filter: true },
-    nawk: { classify: awkPosix },
+    nawk: { classify: awk },
     nl: reads,
     numfmt: reads,
     paste: reads,

@@ -1,7 +1,10 @@
+// Developer and admin tools: git, containers, clusters, certificates, binary inspection, manuals.
+// Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
+
 import { posixSubcommand } from "../args.ts";
 import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 
-const dockerPosix = ({ name, args }: Invocation): Finding | undefined => {
+const containers = ({ name, args }: Invocation): Finding | undefined => {
   const sub = posixSubcommand(args);
   return ["ps", "images", "logs", "inspect", "info", "version", "stats", "top", "port", "history", "search"].includes(
     sub,
@@ -14,7 +17,7 @@ export const tools: ProgramFamily = {
   posix: {
     apropos: reads,
     certbot: changesTheSystem,
-    docker: { classify: dockerPosix },
+    docker: { classify: containers },
     git: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const sub = posixSubcommand(args);
@@ -60,7 +63,7 @@ export const tools: ProgramFamily = {
           : change(`openssl ${sub} writes keys or files`);
       },
     },
-    podman: { classify: dockerPosix },
+    podman: { classify: containers },
     readelf: reads,
     whatis: reads,
   },
