@@ -923,6 +923,7 @@ function psResolve(
       name: lc(ps5),
       display: ps5,
       finding: change(`${written} is ${ps5} in Windows PowerShell (use ${n}.exe)`),
+      program: lookup("cmdlets", lc(ps5)),
     };
   const alias = PS_ALIASES[n];
   let display = written;
