@@ -58,6 +58,12 @@ const DISAGREED: Agreement[] = [
   ["bash", "PATH=/tmp/evil:$PATH ls", "change", "Run: PATH=/tmp/evil:$PATH ls"],
   ["bash", 'echo "$(rm -rf /tmp/x)"', "change", 'Run: echo "$(rm -rf /tmp/x)"'],
   ["bash", "ls /tmp; case x in a) rm -rf /tmp/x;; esac", "change", "Run: ls /tmp; case x in a) rm -rf /tmp/x;; esac"],
+  [
+    "powershell",
+    "$env:Path = 'C:\\evil;' + $env:Path; ipconfig",
+    "change",
+    "Run: $env:Path = 'C:\\evil;' + $env:Path; then show the network settings",
+  ],
   // -WhatIf only previews: read, and said so
   [
     "powershell",

@@ -625,8 +625,18 @@ function psStatement(toks: PsTok[], ctx: PsCtx): void {
   const assign = toks.findIndex((t) => isOp(t, "=") || (t.t === "word" && !t.quoted && PS_ASSIGN.has(t.v)));
   if (assign > 0) {
     const lhs = toks.slice(0, assign);
+    const before = ctx.walk.unattributed.length;
     psAssignTarget(lhs, ctx);
     const rhs = toks.slice(assign + 1);
+    if (ctx.walk.unattributed.length > before) {
+      // the assignment itself changes something (a property, a command, a variable that decides what runs): the
+      // whole statement is one step, so what the contact reads shows the assignment, not only its value
+      ctx.walk.nested(() => {
+        if (rhs.length > 0) psStatement(rhs, ctx);
+      });
+      psRecordOpaque(toks, ctx, READ);
+      return;
+    }
     if (rhs.length > 0) psStatement(rhs, ctx);
     return;
   }
