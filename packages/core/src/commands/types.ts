@@ -84,8 +84,15 @@ export interface Program {
   whatIf?: true;
   /** PowerShell, decided by its verb: what it changes, for the technician (default: from the verb). */
   reason?: string;
-  // Next (issue 12): `probe(inv)`, the read-only command that records what this change will alter, and
-  // `reverse(inv, prestate)`, the command that undoes it. Next (issue 10): the change named in the contact's words.
+  /**
+   * Next (issue 12), not yet given by any entry: the read-only command, in the same shell, that records the state this
+   * invocation will change (`Get-Service Spooler | Select-Object Status, StartType` before `Set-Service Spooler …`).
+   */
+  probe?: (inv: Invocation) => string | undefined;
+  /** Next (issue 12), not yet given by any entry: the command that undoes this invocation, from what `probe` printed. */
+  reverse?: (inv: Invocation, prestate: string) => string | undefined;
+  // Next (issue 10): each change named in the contact's words grows out of `describe` ("Stop the Print Spooler
+  // service", "Add a line to the file /srv/app.conf"), here, next to the classification it must agree with.
 }
 
 /** Where a name is looked up: Windows programs (cmd and PowerShell), cmd.exe builtins, POSIX programs, cmdlets. */
