@@ -105,5 +105,10 @@ export type ProgramFamily = Partial<Record<ProgramTable, Record<string, Program>
 /** A program that only ever reads. */
 export const reads: Program = { classify: () => READ };
 
+/** A program that always changes something; `what` completes "<name> …" as the reason. */
+export function changes(what: string): Program {
+  return { classify: ({ name }) => change(`${name} ${what}`) };
+}
+
 /** A program that changes the system in ways not worth telling apart here. */
-export const changesTheSystem: Program = { classify: ({ name }) => change(`${name} changes the system`) };
+export const changesTheSystem = changes("changes the system");

@@ -2,10 +2,19 @@
 // Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
 
 import { firstPos, hasArg, hasArgPrefix, param, posixSubcommand, psParams } from "../args.ts";
-import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
+import {
+  change,
+  changes,
+  changesTheSystem,
+  type Finding,
+  type Invocation,
+  type ProgramFamily,
+  READ,
+  reads,
+} from "../types.ts";
 import { list, says, splitList } from "../words.ts";
 
-const endsUserSession = ({ name }: Invocation): Finding | undefined => change(`${name} ends a user session`);
+const endsUserSession = changes("ends a user session");
 
 const changesAccounts = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
@@ -37,13 +46,13 @@ export const accounts: ProgramFamily = {
       classify: ({ args }: Invocation): Finding | undefined =>
         hasArg(args, "purge", "purge_bind") ? change("klist purges Kerberos tickets") : READ,
     },
-    logoff: { classify: endsUserSession, describe: says("Sign out the user") },
+    logoff: { classify: endsUserSession.classify, describe: says("Sign out the user") },
     msg: { classify: (): Finding | undefined => change("msg sends a message to a user") },
     quser: reads,
     qwinsta: reads,
-    reset: { classify: endsUserSession },
-    rwinsta: { classify: endsUserSession },
-    tsdiscon: { classify: endsUserSession },
+    reset: endsUserSession,
+    rwinsta: endsUserSession,
+    tsdiscon: endsUserSession,
     whoami: { classify: reads.classify, describe: says("Show the current user") },
   },
   posix: {

@@ -2,11 +2,19 @@
 // Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
 
 import { hasArg, hasArgPrefix, lc, posixPositional } from "../args.ts";
-import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
+import {
+  change,
+  changes,
+  changesTheSystem,
+  type Finding,
+  type Invocation,
+  type ProgramFamily,
+  READ,
+  reads,
+} from "../types.ts";
 import { says } from "../words.ts";
 
-const changesDisksOrBoot = ({ name }: Invocation): Finding | undefined =>
-  change(`${name} changes disks or boot configuration`);
+const changesDisksOrBoot = changes("changes disks or boot configuration");
 
 const partitions = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
@@ -20,8 +28,8 @@ const CHKDSK_CHANGES = [...CHKDSK_REPAIRS, "/scan", "/l:"];
 
 export const disks: ProgramFamily = {
   windows: {
-    bcdboot: { classify: changesDisksOrBoot },
-    bootrec: { classify: changesDisksOrBoot },
+    bcdboot: changesDisksOrBoot,
+    bootrec: changesDisksOrBoot,
     chkdsk: {
       classify: ({ args }: Invocation): Finding | undefined =>
         hasArgPrefix(args, ...CHKDSK_CHANGES) ? change("chkdsk repairs the disk") : READ,
@@ -40,8 +48,8 @@ export const disks: ProgramFamily = {
           ? READ
           : change("defrag optimizes the disk"),
     },
-    diskpart: { classify: changesDisksOrBoot },
-    format: { classify: changesDisksOrBoot },
+    diskpart: changesDisksOrBoot,
+    format: changesDisksOrBoot,
     fsutil: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args.map(lc);
@@ -50,13 +58,13 @@ export const disks: ProgramFamily = {
           : change("fsutil changes file system settings");
       },
     },
-    label: { classify: changesDisksOrBoot },
+    label: changesDisksOrBoot,
     "manage-bde": {
       classify: ({ args }: Invocation): Finding | undefined =>
         hasArgPrefix(args, "-status", "/status") ? READ : change("manage-bde changes BitLocker"),
       describe: (s) => (hasArg(s.args, "-status", "/status") ? "Show the BitLocker encryption status" : undefined),
     },
-    mountvol: { classify: changesDisksOrBoot },
+    mountvol: changesDisksOrBoot,
     subst: {
       classify: ({ args }: Invocation): Finding | undefined =>
         args.length === 0 ? READ : change("subst maps a drive letter"),

@@ -12,33 +12,30 @@ import {
   psSwitchSet,
   winOpt,
 } from "../args.ts";
-import { change, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
+import { change, changes, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { fromPrevious, list, splitList } from "../words.ts";
 import { isRegistry, paths, regPath } from "./registry.ts";
 
-const copiesFilesWindows = ({ name }: Invocation): Finding | undefined => change(`${name} copies or writes files`);
+const copiesFilesWindows = changes("copies or writes files");
 
 const compresses = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
   return posixFlag(a, "lct", ["list", "stdout", "test"]) ? READ : change(`${name} compresses or decompresses files`);
 };
 
-const editsFiles = ({ name }: Invocation): Finding | undefined => change(`${name} edits files`);
+const editsFiles = changes("edits files");
 
-const deletesFiles = ({ name }: Invocation): Finding | undefined => change(`${name} deletes files`);
+const deletesFiles = changes("deletes files");
 
-const writesFiles = ({ name }: Invocation): Finding | undefined => change(`${name} creates, copies or moves files`);
+const writesFiles = changes("creates, copies or moves files");
 
-const changesPermissions = ({ name }: Invocation): Finding | undefined =>
-  change(`${name} changes permissions or ownership`);
+const changesPermissions = changes("changes permissions or ownership");
 
-const deletesFilesCmd = ({ name }: Invocation): Finding | undefined => change(`${name} deletes files`);
+const deletesFoldersCmd = changes("deletes folders");
 
-const deletesFoldersCmd = ({ name }: Invocation): Finding | undefined => change(`${name} deletes folders`);
+const createsFolderCmd = changes("creates a folder");
 
-const createsFolderCmd = ({ name }: Invocation): Finding | undefined => change(`${name} creates a folder`);
-
-const copiesFilesCmd = ({ name }: Invocation): Finding | undefined => change(`${name} copies, moves or renames files`);
+const copiesFilesCmd = changes("copies, moves or renames files");
 
 const definesCommandOrCreates = ({ display, args }: Invocation): Finding | undefined => {
   if (args.some((a) => /^(function|alias):/i.test(a))) return change(`${display} redefines a command`);
@@ -107,7 +104,7 @@ export const files: ProgramFamily = {
       classify: ({ args }: Invocation): Finding | undefined =>
         args.every((x) => !/^\/[cu]/i.test(x)) ? READ : change("compact compresses or decompresses files"),
     },
-    expand: { classify: copiesFilesWindows },
+    expand: copiesFilesWindows,
     fc: reads,
     icacls: {
       classify: ({ args }: Invocation): Finding | undefined => {
@@ -135,10 +132,10 @@ export const files: ProgramFamily = {
         return s.args.length === 1 ? `Show the permissions of ${target}` : `Change the permissions of ${target}`;
       },
     },
-    mklink: { classify: copiesFilesWindows },
-    replace: { classify: copiesFilesWindows },
+    mklink: copiesFilesWindows,
+    replace: copiesFilesWindows,
     robocopy: {
-      classify: copiesFilesWindows,
+      classify: copiesFilesWindows.classify,
       describe: (s) => copyMove("Copy", s.args.filter((a) => !/^\/[a-z]/i.test(a)).slice(0, 2)),
     },
     takeown: {
@@ -151,7 +148,7 @@ export const files: ProgramFamily = {
     tree: reads,
     where: reads,
     xcopy: {
-      classify: copiesFilesWindows,
+      classify: copiesFilesWindows.classify,
       describe: (s) =>
         copyMove(
           "Copy",
@@ -166,45 +163,45 @@ export const files: ProgramFamily = {
       describe: (s) => (s.args[0] === undefined ? undefined : `Show the contents of ${s.args[0]}`),
     },
     copy: {
-      classify: copiesFilesCmd,
+      classify: copiesFilesCmd.classify,
       describe: (s) =>
         copyMove(
           "Copy",
           s.args.filter((a) => !/^\/[a-z]$/i.test(a)),
         ),
     },
-    del: { classify: deletesFilesCmd, describe: (s) => cmdDelete(s.args, false) },
-    erase: { classify: deletesFilesCmd, describe: (s) => cmdDelete(s.args, false) },
+    del: { classify: deletesFiles.classify, describe: (s) => cmdDelete(s.args, false) },
+    erase: { classify: deletesFiles.classify, describe: (s) => cmdDelete(s.args, false) },
     md: {
-      classify: createsFolderCmd,
+      classify: createsFolderCmd.classify,
       describe: (s) => (s.args[0] === undefined ? undefined : `Create the folder ${s.args[0]}`),
     },
     mkdir: {
-      classify: createsFolderCmd,
+      classify: createsFolderCmd.classify,
       describe: (s) => {
         const targets = s.args.filter((a) => !a.startsWith("-") && !/^\/[a-z]$/i.test(a));
         return targets.length === 0 ? undefined : `Create the folder ${list(targets)}`;
       },
     },
     move: {
-      classify: copiesFilesCmd,
+      classify: copiesFilesCmd.classify,
       describe: (s) =>
         copyMove(
           "Move",
           s.args.filter((a) => !/^\/[a-z]$/i.test(a)),
         ),
     },
-    rd: { classify: deletesFoldersCmd, describe: (s) => cmdDelete(s.args, true) },
+    rd: { classify: deletesFoldersCmd.classify, describe: (s) => cmdDelete(s.args, true) },
     ren: {
-      classify: copiesFilesCmd,
+      classify: copiesFilesCmd.classify,
       describe: (s) => (s.args.length === 2 ? `Rename ${s.args[0]} to ${s.args[1]}` : undefined),
     },
     rename: {
-      classify: copiesFilesCmd,
+      classify: copiesFilesCmd.classify,
       describe: (s) => (s.args.length === 2 ? `Rename ${s.args[0]} to ${s.args[1]}` : undefined),
     },
     rmdir: {
-      classify: deletesFoldersCmd,
+      classify: deletesFoldersCmd.classify,
       describe: (s) => (s.shell === "cmd" ? cmdDelete(s.args, true) : posixDelete(s.args, true)),
     },
   },
@@ -220,17 +217,17 @@ export const files: ProgramFamily = {
         return targets.length === 0 ? undefined : `Show the contents of ${list(targets)}`;
       },
     },
-    chattr: { classify: changesPermissions },
-    chgrp: { classify: changesPermissions },
+    chattr: changesPermissions,
+    chgrp: changesPermissions,
     chmod: {
-      classify: changesPermissions,
+      classify: changesPermissions.classify,
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-")).slice(1);
         return t.length === 0 ? undefined : `Change the permissions of ${list(t)}`;
       },
     },
     chown: {
-      classify: changesPermissions,
+      classify: changesPermissions.classify,
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-"));
         return t.length < 2 ? undefined : `Change the owner of ${list(t.slice(1))} to ${t[0]}`;
@@ -240,14 +237,14 @@ export const files: ProgramFamily = {
     cmp: reads,
     comm: reads,
     cp: {
-      classify: writesFiles,
+      classify: writesFiles.classify,
       describe: (s) =>
         copyMove(
           "Copy",
           s.args.filter((a) => !a.startsWith("-")),
         ),
     },
-    dd: { classify: writesFiles },
+    dd: writesFiles,
     diff: reads,
     dir: { classify: reads.classify, describe: listFolder },
     dirname: reads,
@@ -260,8 +257,8 @@ export const files: ProgramFamily = {
           : `Show how much disk space ${list(t)} uses`;
       },
     },
-    ed: { classify: editsFiles },
-    emacs: { classify: editsFiles },
+    ed: editsFiles,
+    emacs: editsFiles,
     file: reads,
     find: {
       classify: ({ args, nested }: Invocation): Finding | undefined => {
@@ -293,8 +290,8 @@ export const files: ProgramFamily = {
     gunzip: { classify: compresses },
     gzip: { classify: compresses },
     hexdump: reads,
-    install: { classify: writesFiles },
-    ln: { classify: writesFiles },
+    install: writesFiles,
+    ln: writesFiles,
     look: reads,
     ls: {
       classify: reads.classify,
@@ -309,41 +306,41 @@ export const files: ProgramFamily = {
     lsattr: reads,
     md5sum: reads,
     mkdir: {
-      classify: writesFiles,
+      classify: writesFiles.classify,
       describe: (s) => {
         const targets = s.args.filter((a) => !a.startsWith("-") && !/^\/[a-z]$/i.test(a));
         return targets.length === 0 ? undefined : `Create the folder ${list(targets)}`;
       },
     },
     mv: {
-      classify: writesFiles,
+      classify: writesFiles.classify,
       describe: (s) =>
         copyMove(
           "Move",
           s.args.filter((a) => !a.startsWith("-")),
         ),
     },
-    nano: { classify: editsFiles },
+    nano: editsFiles,
     od: reads,
     readlink: reads,
     realpath: reads,
     rm: {
-      classify: deletesFiles,
+      classify: deletesFiles.classify,
       describe: (s) => (s.shell === "bash" || s.shell === "sh" ? posixDelete(s.args, false) : undefined),
     },
     rmdir: {
-      classify: deletesFiles,
+      classify: deletesFiles.classify,
       describe: (s) => (s.shell === "cmd" ? cmdDelete(s.args, true) : posixDelete(s.args, true)),
     },
-    rsync: { classify: writesFiles },
-    scp: { classify: writesFiles },
-    setfacl: { classify: changesPermissions },
+    rsync: writesFiles,
+    scp: writesFiles,
+    setfacl: changesPermissions,
     sha1sum: reads,
     sha224sum: reads,
     sha256sum: reads,
     sha384sum: reads,
     sha512sum: reads,
-    shred: { classify: deletesFiles },
+    shred: deletesFiles,
     stat: reads,
     strings: reads,
     tar: {
@@ -363,16 +360,16 @@ export const files: ProgramFamily = {
       },
     },
     touch: {
-      classify: writesFiles,
+      classify: writesFiles.classify,
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-"));
         return t.length === 0 ? undefined : `Create or update the file ${list(t)}`;
       },
     },
     tree: reads,
-    truncate: { classify: deletesFiles },
+    truncate: deletesFiles,
     type: reads,
-    unlink: { classify: deletesFiles },
+    unlink: deletesFiles,
     unzip: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args;
@@ -382,8 +379,8 @@ export const files: ProgramFamily = {
       },
     },
     vdir: reads,
-    vi: { classify: editsFiles },
-    vim: { classify: editsFiles },
+    vi: editsFiles,
+    vim: editsFiles,
     xxd: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const pos = posixPositional(args);
@@ -393,7 +390,7 @@ export const files: ProgramFamily = {
     xz: { classify: compresses },
     xzcat: reads,
     zcat: reads,
-    zip: { classify: writesFiles },
+    zip: writesFiles,
     zless: reads,
   },
   cmdlets: {

@@ -2,12 +2,12 @@
 // Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
 
 import { firstPos, hasArg, lc, posixSubcommand, psSwitchSet, winOpt } from "../args.ts";
-import { change, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
+import { change, changes, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { list, says } from "../words.ts";
 
-const installsSoftware = ({ name }: Invocation): Finding | undefined => change(`${name} installs or removes software`);
+const installsSoftware = changes("installs or removes software");
 
-const drivesWindowsUpdate = ({ name }: Invocation): Finding | undefined => change(`${name} drives Windows Update`);
+const drivesWindowsUpdate = changes("drives Windows Update");
 
 const yumFamily = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
@@ -112,7 +112,7 @@ export const packages: ProgramFamily = {
       describe: (s) => windowsPackages("choco", s.args),
     },
     msiexec: {
-      classify: installsSoftware,
+      classify: installsSoftware.classify,
       describe: (s) => {
         const i = winOpt(s.args, "i");
         const x = winOpt(s.args, "x");
@@ -121,7 +121,7 @@ export const packages: ProgramFamily = {
         return undefined;
       },
     },
-    usoclient: { classify: drivesWindowsUpdate },
+    usoclient: drivesWindowsUpdate,
     winget: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const a = args.map(lc);
@@ -133,8 +133,8 @@ export const packages: ProgramFamily = {
       },
       describe: (s) => windowsPackages("winget", s.args),
     },
-    wuauclt: { classify: drivesWindowsUpdate },
-    wusa: { classify: installsSoftware },
+    wuauclt: drivesWindowsUpdate,
+    wusa: installsSoftware,
   },
   posix: {
     apk: {

@@ -2,10 +2,18 @@
 // Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
 
 import { firstPos, lc, param, psGiven, psParams } from "../args.ts";
-import { change, type Finding, type Invocation, type Program, type ProgramFamily, READ, reads } from "../types.ts";
+import {
+  change,
+  changes,
+  type Finding,
+  type Invocation,
+  type Program,
+  type ProgramFamily,
+  READ,
+  reads,
+} from "../types.ts";
 
-const runsOtherCode = ({ name }: Invocation): Finding | undefined =>
-  change(`${name} runs other code (nested execution)`);
+const runsOtherCode = changes("runs other code (nested execution)");
 
 const declaresVariables = ({ name, args }: Invocation): Finding | undefined => {
   const a = args;
@@ -17,7 +25,7 @@ const declaresVariables = ({ name, args }: Invocation): Finding | undefined => {
   return READ;
 };
 
-const runsScriptFile = ({ name }: Invocation): Finding | undefined => change(`${name} runs a script file`);
+const runsScriptFile = changes("runs a script file");
 
 const fileAssociations = ({ name, args }: Invocation): Finding | undefined =>
   args.some((x) => x.includes("=")) ? change(`${name} changes file associations`) : READ;
@@ -58,17 +66,17 @@ export const interpreter: Program = {
 
 export const shell: ProgramFamily = {
   windows: {
-    bash: { classify: runsOtherCode },
-    cmd: { classify: runsOtherCode },
-    cscript: { classify: runsOtherCode },
-    mshta: { classify: runsOtherCode },
-    powershell: { classify: runsOtherCode },
-    psexec: { classify: runsOtherCode },
-    pwsh: { classify: runsOtherCode },
-    regsvr32: { classify: runsOtherCode },
-    rundll32: { classify: runsOtherCode },
-    wscript: { classify: runsOtherCode },
-    wsl: { classify: runsOtherCode },
+    bash: runsOtherCode,
+    cmd: runsOtherCode,
+    cscript: runsOtherCode,
+    mshta: runsOtherCode,
+    powershell: runsOtherCode,
+    psexec: runsOtherCode,
+    pwsh: runsOtherCode,
+    regsvr32: runsOtherCode,
+    rundll32: runsOtherCode,
+    wscript: runsOtherCode,
+    wsl: runsOtherCode,
   },
   cmd: {
     break: reads,
@@ -115,7 +123,7 @@ export const shell: ProgramFamily = {
     start: { classify: (): Finding | undefined => change("start launches a program") },
   },
   posix: {
-    ".": { classify: runsScriptFile },
+    ".": runsScriptFile,
     ":": reads,
     "[": reads,
     alias: {
@@ -175,7 +183,7 @@ export const shell: ProgramFamily = {
     shift: reads,
     shopt: reads,
     sleep: reads,
-    source: { classify: runsScriptFile },
+    source: runsScriptFile,
     tcsh: interpreter,
     test: reads,
     trap: {

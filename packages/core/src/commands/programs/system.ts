@@ -15,12 +15,20 @@ import {
   psSwitchSet,
   winOpt,
 } from "../args.ts";
-import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
+import {
+  change,
+  changes,
+  changesTheSystem,
+  type Finding,
+  type Invocation,
+  type ProgramFamily,
+  READ,
+  reads,
+} from "../types.ts";
 import { says } from "../words.ts";
 import { posixServices } from "./services.ts";
 
-const restartsComputer = ({ name }: Invocation): Finding | undefined =>
-  change(`${name} restarts or shuts down the computer`);
+const restartsComputer = changes("restarts or shuts down the computer");
 
 const setsClockCmd = ({ name, args }: Invocation): Finding | undefined =>
   args.length === 0 || hasArg(args, "/t") ? READ : change(`${name} sets the clock`);
@@ -321,7 +329,7 @@ export const system: ProgramFamily = {
     getconf: reads,
     getenforce: reads,
     "grub-install": changesTheSystem,
-    halt: { classify: restartsComputer, describe: says("Shut down the computer") },
+    halt: { classify: restartsComputer.classify, describe: says("Shut down the computer") },
     hostid: reads,
     hostname: {
       classify: ({ args }: Invocation): Finding | undefined => {
@@ -344,7 +352,7 @@ export const system: ProgramFamily = {
           : change("hwclock sets the hardware clock");
       },
     },
-    init: { classify: restartsComputer },
+    init: restartsComputer,
     insmod: changesTheSystem,
     inxi: reads,
     iostat: reads,
@@ -396,8 +404,8 @@ export const system: ProgramFamily = {
         return a.includes("-q") ? READ : change("ntpdate sets the clock");
       },
     },
-    poweroff: { classify: restartsComputer, describe: says("Shut down the computer") },
-    reboot: { classify: restartsComputer, describe: says("Restart the computer") },
+    poweroff: { classify: restartsComputer.classify, describe: says("Shut down the computer") },
+    reboot: { classify: restartsComputer.classify, describe: says("Restart the computer") },
     restorecon: changesTheSystem,
     rmmod: changesTheSystem,
     sar: reads,
@@ -406,7 +414,7 @@ export const system: ProgramFamily = {
     sestatus: reads,
     setenforce: changesTheSystem,
     shutdown: {
-      classify: restartsComputer,
+      classify: restartsComputer.classify,
       describe: (s) => (s.shell === "bash" || s.shell === "sh" ? posixShutdown(s.args) : winShutdown(s.args)),
     },
     snapper: changesTheSystem,
@@ -418,7 +426,7 @@ export const system: ProgramFamily = {
           : READ;
       },
     },
-    telinit: { classify: restartsComputer },
+    telinit: restartsComputer,
     timedatectl: {
       classify: ({ args }: Invocation): Finding | undefined => {
         const sub = posixSubcommand(args);
