@@ -110,5 +110,10 @@ export function changes(what: string): Program {
   return { classify: ({ name }) => change(`${name} ${what}`) };
 }
 
+/** A program that only reads when run bare or with one of `flags` (exact); otherwise a change, for `reason`. */
+export function readsBareOr(flags: string[], reason: string): Program {
+  return { classify: ({ args }) => (args.length === 0 || args.some((x) => flags.includes(x)) ? READ : change(reason)) };
+}
+
 /** A program that changes the system in ways not worth telling apart here. */
 export const changesTheSystem = changes("changes the system");

@@ -11,6 +11,7 @@ import {
   type ProgramFamily,
   READ,
   reads,
+  readsBareOr,
 } from "../types.ts";
 import { says } from "../words.ts";
 
@@ -124,14 +125,7 @@ export const disks: ProgramFamily = {
       },
     },
     swapoff: changesTheSystem,
-    swapon: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
-        return a.length === 0 || a.some((x) => x === "--show" || x === "-s" || x === "--summary")
-          ? READ
-          : change("swapon enables swap");
-      },
-    },
+    swapon: readsBareOr(["--show", "-s", "--summary"], "swapon enables swap"),
     sync: reads,
     umount: changesTheSystem,
     vgcreate: changesTheSystem,

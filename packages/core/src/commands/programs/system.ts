@@ -24,6 +24,7 @@ import {
   type ProgramFamily,
   READ,
   reads,
+  readsBareOr,
 } from "../types.ts";
 import { says } from "../words.ts";
 import { posixServices } from "./services.ts";
@@ -344,14 +345,7 @@ export const system: ProgramFamily = {
         return sub === "" || sub === "status" ? READ : change("hostnamectl changes the host name");
       },
     },
-    hwclock: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
-        return a.length === 0 || a.some((x) => x === "--show" || x === "-r" || x === "--get")
-          ? READ
-          : change("hwclock sets the hardware clock");
-      },
-    },
+    hwclock: readsBareOr(["--show", "-r", "--get"], "hwclock sets the hardware clock"),
     init: restartsComputer,
     insmod: changesTheSystem,
     inxi: reads,
