@@ -16,8 +16,7 @@ import { list, says, splitList } from "../words.ts";
 
 const endsUserSession = changes("ends a user session");
 
-const changesAccounts = ({ name, args }: Invocation): Finding | undefined => {
-  const a = args;
+const changesAccounts = ({ name, args: a }: Invocation): Finding | undefined => {
   return name === "chage" && a.includes("-l") ? READ : change(`${name} changes user accounts`);
 };
 
@@ -83,8 +82,7 @@ export const accounts: ProgramFamily = {
     },
     logname: reads,
     passwd: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.includes("-S") || a.includes("--status") ? READ : change("passwd changes a password");
       },
       describe: (s) => {

@@ -17,8 +17,7 @@ import { says } from "../words.ts";
 
 const changesDisksOrBoot = changes("changes disks or boot configuration");
 
-const partitions = ({ name, args }: Invocation): Finding | undefined => {
-  const a = args;
+const partitions = ({ name, args: a }: Invocation): Finding | undefined => {
   return a.some((x) => x === "-l" || x === "--list") ? READ : change(`${name} changes disk partitions`);
 };
 
@@ -86,8 +85,7 @@ export const disks: ProgramFamily = {
     findmnt: reads,
     fsck: changesTheSystem,
     hdparm: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.every((x) => /^-[iItgCHr]?$/.test(x) || !x.startsWith("-")) && !a.some((x) => /^-[^iIgCH]/.test(x))
           ? READ
           : change("hdparm changes disk settings");
@@ -106,8 +104,7 @@ export const disks: ProgramFamily = {
       },
     },
     parted: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) => x === "-l" || x === "--list" || x === "print")
           ? READ
           : change("parted changes disk partitions");
@@ -117,8 +114,7 @@ export const disks: ProgramFamily = {
     resize2fs: changesTheSystem,
     sfdisk: { classify: partitions },
     smartctl: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) => /^-[tsoSX]$|^--(test|smart|offlineauto|saveauto|abort)/.test(x))
           ? change("smartctl changes disk settings or runs a test")
           : READ;

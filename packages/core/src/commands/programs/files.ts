@@ -18,8 +18,7 @@ import { isRegistry, paths, regPath } from "./registry.ts";
 
 const copiesFilesWindows = changes("copies or writes files");
 
-const compresses = ({ name, args }: Invocation): Finding | undefined => {
-  const a = args;
+const compresses = ({ name, args: a }: Invocation): Finding | undefined => {
   return posixFlag(a, "lct", ["list", "stdout", "test"]) ? READ : change(`${name} compresses or decompresses files`);
 };
 
@@ -261,8 +260,7 @@ export const files: ProgramFamily = {
     emacs: editsFiles,
     file: reads,
     find: {
-      classify: ({ args, nested }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a, nested }: Invocation): Finding | undefined => {
         for (let i = 0; i < a.length; i++) {
           const x = a[i] ?? "";
           if (x === "-delete") return change("find -delete deletes files");
@@ -344,8 +342,7 @@ export const files: ProgramFamily = {
     stat: reads,
     strings: reads,
     tar: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return posixFlag(a, "t", ["list"]) || /^[a-zA-Z]*t/.test(a[0] ?? "")
           ? READ
           : change("tar creates or extracts files");
@@ -371,8 +368,7 @@ export const files: ProgramFamily = {
     type: reads,
     unlink: deletesFiles,
     unzip: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) => x === "-l" || x === "-v" || x === "-t" || x === "-Z")
           ? READ
           : change("unzip extracts files");

@@ -16,8 +16,7 @@ import {
 import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { list, says, splitList, url } from "../words.ts";
 
-const iptables = ({ name, args }: Invocation): Finding | undefined => {
-  const a = args;
+const iptables = ({ name, args: a }: Invocation): Finding | undefined => {
   return a.some((x) => /^-[a-zA-Z]*[LS]/.test(x) || x === "--list" || x === "--list-rules") &&
     !a.some(
       (x) =>
@@ -228,8 +227,7 @@ export const network: ProgramFamily = {
   },
   posix: {
     curl: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return curlFinding(a);
       },
       describe: describeCurl,
@@ -245,16 +243,14 @@ export const network: ProgramFamily = {
     },
     drill: reads,
     ethtool: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) => /^-[sKAGCEpfrLWU]$|^--(change|offload|pause|coalesce|set-|flash|reset|identify)/.test(x))
           ? change("ethtool changes a network interface")
           : READ;
       },
     },
     "firewall-cmd": {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.every((x) => /^--(list|get|query|state|info)/.test(x) || /^--(zone|permanent)/.test(x)) && a.length > 0
           ? READ
           : change("firewall-cmd changes the firewall");
@@ -270,8 +266,7 @@ export const network: ProgramFamily = {
       describe: (s) => (s.args.length <= 1 ? "Show the network settings" : undefined),
     },
     ip: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         if (
           a.some((x) =>
             [
@@ -320,8 +315,7 @@ export const network: ProgramFamily = {
       },
     },
     nmcli: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some(
           (x) =>
             [
@@ -391,16 +385,14 @@ export const network: ProgramFamily = {
     sftp: changesTheSystem,
     socat: changesTheSystem,
     ss: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return posixFlag(a, "K", ["kill"]) ? change("ss -K closes network connections") : READ;
       },
       describe: says("Show the network connections"),
     },
     ssh: changesTheSystem,
     "systemd-resolve": {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) => x === "--flush-caches" || x.startsWith("--set") || x === "--revert")
           ? change("systemd-resolve changes DNS settings")
           : READ;
@@ -410,9 +402,8 @@ export const network: ProgramFamily = {
     tracepath: reads,
     traceroute: { classify: reads.classify, describe: (s) => traceTo(s.args) },
     ufw: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
-        const sub = posixSubcommand(args);
+      classify: ({ args: a }: Invocation): Finding | undefined => {
+        const sub = posixSubcommand(a);
         return sub === "status" || (sub === "app" && a.includes("list")) || a.includes("--version")
           ? READ
           : change(`ufw ${sub} changes the firewall`);
@@ -428,8 +419,7 @@ export const network: ProgramFamily = {
       },
     },
     wget: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         const toStdout =
           a.some((x, i) => (/^-[a-zA-Z]*O$/.test(x) && a[i + 1] === "-") || /^-[a-zA-Z]*O-$/.test(x)) ||
           a.includes("--output-document=-") ||

@@ -9,9 +9,8 @@ const installsSoftware = changes("installs or removes software");
 
 const drivesWindowsUpdate = changes("drives Windows Update");
 
-const yumFamily = ({ name, args }: Invocation): Finding | undefined => {
-  const a = args;
-  const sub = posixSubcommand(args);
+const yumFamily = ({ name, args: a }: Invocation): Finding | undefined => {
+  const sub = posixSubcommand(a);
   return [
     "list",
     "info",
@@ -33,9 +32,8 @@ const yumFamily = ({ name, args }: Invocation): Finding | undefined => {
     : change(`${name} ${sub} changes installed software`);
 };
 
-const pip = ({ name, args }: Invocation): Finding | undefined => {
-  const a = args;
-  const sub = posixSubcommand(args);
+const pip = ({ name, args: a }: Invocation): Finding | undefined => {
+  const sub = posixSubcommand(a);
   return ["list", "show", "freeze", "check", "--version", "-V"].includes(sub || (a[0] ?? ""))
     ? READ
     : change(`${name} ${sub} changes installed packages`);
@@ -146,9 +144,8 @@ export const packages: ProgramFamily = {
       },
     },
     apt: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
-        const sub = posixSubcommand(args);
+      classify: ({ args: a }: Invocation): Finding | undefined => {
+        const sub = posixSubcommand(a);
         return ["list", "search", "show", "policy", "depends", "rdepends", "showsrc", ""].includes(sub) ||
           a.includes("--version")
           ? READ
@@ -158,9 +155,8 @@ export const packages: ProgramFamily = {
     },
     "apt-cache": reads,
     "apt-get": {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
-        const sub = posixSubcommand(args);
+      classify: ({ args: a }: Invocation): Finding | undefined => {
+        const sub = posixSubcommand(a);
         return a.some((x) => x === "-s" || x === "--simulate" || x === "--dry-run" || x === "--just-print") ||
           a.includes("--version")
           ? READ
@@ -169,9 +165,8 @@ export const packages: ProgramFamily = {
       describe: (s) => posixPackages(s.args),
     },
     brew: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
-        const sub = posixSubcommand(args);
+      classify: ({ args: a }: Invocation): Finding | undefined => {
+        const sub = posixSubcommand(a);
         return ["list", "info", "search", "outdated", "doctor", "config", "--version"].includes(sub || (a[0] ?? ""))
           ? READ
           : change(`brew ${sub} changes installed software`);
@@ -179,8 +174,7 @@ export const packages: ProgramFamily = {
     },
     dnf: { classify: yumFamily, describe: (s) => posixPackages(s.args) },
     dpkg: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) =>
           /^(-l|-L|-s|-S|-p|--list|--listfiles|--status|--search|--print-avail|--get-selections|--print-architecture|--version|--audit|-C)$/.test(
             x,
@@ -200,15 +194,13 @@ export const packages: ProgramFamily = {
       },
     },
     ldconfig: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.includes("-p") || a.includes("--print-cache") ? READ : change("ldconfig rebuilds the library cache");
       },
     },
     npm: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
-        const sub = posixSubcommand(args);
+      classify: ({ args: a }: Invocation): Finding | undefined => {
+        const sub = posixSubcommand(a);
         return ["ls", "list", "view", "info", "outdated", "-v", "--version", "root", "prefix"].includes(
           sub || (a[0] ?? ""),
         )
@@ -219,8 +211,7 @@ export const packages: ProgramFamily = {
     pip: { classify: pip },
     pip3: { classify: pip },
     rpm: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) => /^-q|^--query|^-V|^--verify/.test(x)) &&
           !a.some((x) => /^-[iUeF]|^--(install|upgrade|erase|freshen|import)/.test(x))
           ? READ
@@ -236,8 +227,7 @@ export const packages: ProgramFamily = {
       },
     },
     "update-alternatives": {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) => ["--display", "--query", "--list", "--get-selections"].includes(x))
           ? READ
           : change("update-alternatives changes default programs");

@@ -5,8 +5,7 @@ import { firstPos, param, psParams, winOpt } from "../args.ts";
 import { change, changesTheSystem, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { fromPrevious, list, says, splitList } from "../words.ts";
 
-const endsProcesses = ({ name, args }: Invocation): Finding | undefined => {
-  const a = args;
+const endsProcesses = ({ name, args: a }: Invocation): Finding | undefined => {
   return a.includes("-l") || a.includes("-L") ? READ : change(`${name} ends processes`);
 };
 

@@ -35,8 +35,7 @@ export const scheduledTasks: ProgramFamily = {
     at: changesTheSystem,
     batch: changesTheSystem,
     crontab: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.length === 1 && a[0] === "-l"
           ? READ
           : a[0] === "-u" && a[2] === "-l"

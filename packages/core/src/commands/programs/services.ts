@@ -169,8 +169,7 @@ export const services: ProgramFamily = {
   },
   posix: {
     service: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.includes("--status-all") || a[1] === "status"
           ? READ
           : change(`service ${a[1] ?? ""} changes a service`.trim());

@@ -15,8 +15,7 @@ import {
 
 const runsOtherCode = changes("runs other code (nested execution)");
 
-const declaresVariables = ({ name, args }: Invocation): Finding | undefined => {
-  const a = args;
+const declaresVariables = ({ name, args: a }: Invocation): Finding | undefined => {
   for (const x of a) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(x);
     if (m && SENSITIVE_VARS.has(lc(m[1] ?? ""))) return change(`changes ${m[1]}, which decides what runs`);
@@ -127,8 +126,7 @@ export const shell: ProgramFamily = {
     ":": reads,
     "[": reads,
     alias: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) => x.includes("=")) ? change("alias redefines a command") : READ;
       },
     },
@@ -187,8 +185,7 @@ export const shell: ProgramFamily = {
     tcsh: interpreter,
     test: reads,
     trap: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.length === 0 || a[0] === "-p" || a[0] === "-l" ? READ : change("trap schedules commands to run later");
       },
     },

@@ -310,15 +310,13 @@ export const system: ProgramFamily = {
       },
     },
     date: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
-        const pos = posixPositional(args);
+      classify: ({ args: a }: Invocation): Finding | undefined => {
+        const pos = posixPositional(a);
         return posixFlag(a, "s", ["set"]) || pos.some((x) => !x.startsWith("+")) ? change("date sets the clock") : READ;
       },
     },
     dmesg: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return posixFlag(a, "cCDEn", ["clear", "read-clear", "console-off", "console-on", "console-level"])
           ? change("dmesg clears or changes the kernel log")
           : READ;
@@ -351,8 +349,7 @@ export const system: ProgramFamily = {
     inxi: reads,
     iostat: reads,
     journalctl: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some(
           (x) =>
             x.startsWith("--vacuum") ||
@@ -393,8 +390,7 @@ export const system: ProgramFamily = {
     neofetch: reads,
     nproc: reads,
     ntpdate: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.includes("-q") ? READ : change("ntpdate sets the clock");
       },
     },
@@ -413,8 +409,7 @@ export const system: ProgramFamily = {
     },
     snapper: changesTheSystem,
     sysctl: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return a.some((x) => x === "-w" || x === "-p" || x.startsWith("--write") || x === "--system" || x.includes("="))
           ? change("sysctl changes kernel settings")
           : READ;

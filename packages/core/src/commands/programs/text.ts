@@ -5,8 +5,7 @@ import { lc, posixFlag, posixPositional, psGiven } from "../args.ts";
 import { change, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
 import { list, says } from "../words.ts";
 
-const awk = ({ name, args }: Invocation): Finding | undefined => {
-  const a = args;
+const awk = ({ name, args: a }: Invocation): Finding | undefined => {
   if (a.some((x) => x === "-f" || x.startsWith("--file") || x === "-i" || x === "--inplace" || x.includes("inplace")))
     return change(`${name} runs a program file or edits in place`);
   const prog = a.find((x, i) => !x.startsWith("-") && !/^-[vF]$/.test(a[i - 1] ?? "")) ?? "";
@@ -72,8 +71,7 @@ export const text: ProgramFamily = {
     rev: reads,
     rg: reads,
     sed: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         if (a.some((x) => /^-[a-zA-Z]*i/.test(x) || x.startsWith("--in-place")))
           return change("sed -i edits files in place");
         const script = a.filter((x) => !x.startsWith("-")).join("\n");
@@ -86,8 +84,7 @@ export const text: ProgramFamily = {
     seq: reads,
     shuf: reads,
     sort: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
+      classify: ({ args: a }: Invocation): Finding | undefined => {
         return posixFlag(a, "o", ["output"]) ? change("sort writes a file") : READ;
       },
       filter: true,

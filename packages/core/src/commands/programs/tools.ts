@@ -54,9 +54,8 @@ export const tools: ProgramFamily = {
     nm: reads,
     objdump: reads,
     openssl: {
-      classify: ({ args }: Invocation): Finding | undefined => {
-        const a = args;
-        const sub = posixSubcommand(args);
+      classify: ({ args: a }: Invocation): Finding | undefined => {
+        const sub = posixSubcommand(a);
         return ["x509", "s_client", "verify", "version", "ciphers", "crl", "asn1parse", "dgst"].includes(sub) &&
           !a.some((x) => ["-out", "-keyout", "-signkey", "-new", "-sign"].includes(x))
           ? READ
