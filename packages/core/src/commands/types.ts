@@ -1,0 +1,119 @@
+// What a command is made of once a shell's walker has read it, and what Caisey knows about a program.
+
+import type { Shell } from "../shells.ts";
+
+export type CommandKind = "read" | "change";
+
+export interface CommandClassification {
+  kind: CommandKind;
+  /** Why: for a change, one short sentence per reason; for a read, a single "only reads …" line. */
+  reasons: string[];
+}
+
+/** Output sent into a file by the shell (`> file`, `>> file`), not by the program. */
+export interface Redirect {
+  target: string;
+  append: boolean;
+}
+
+/** One simple command found at the top level of a command line (pipeline stages and sequence parts, in order). */
+export interface CommandStep {
+  /** Lower-case program or cmdlet name with aliases resolved (PowerShell: `get-childitem`), wrappers (sudo) removed. */
+  name: string;
+  /** The name as written (after wrappers), for messages. */
+  display: string;
+  /** Arguments as plain strings, quotes removed (PowerShell comma lists kept together: `a,b`). */
+  args: string[];
+  /** The source text of this step. */
+  raw: string;
+  /** True when the step reads the previous pipeline stage's output. */
+  piped: boolean;
+  /** "change" when the program changes something, the step writes its output into a file, or its own text does. */
+  kind: CommandKind;
+  /** Files the step's output is redirected into. */
+  writes: Redirect[];
+  /** Changes made by the step's own text rather than by its program or its redirections (`$(rm x)`, `PATH=…`). */
+  effects: string[];
+  /** What Caisey knows about the program the step runs; undefined for unknown programs, paths and computed names. */
+  program?: Program;
+}
+
+export interface CommandAnalysis extends CommandClassification {
+  steps: CommandStep[];
+  /** Set when the text could not be tokenized; steps is then empty. */
+  parseError?: string;
+}
+
+/** A verdict on one invocation: a read, or a change and why (one short sentence for the technician). */
+export interface Finding {
+  kind: CommandKind;
+  reason?: string;
+}
+
+export const READ: Finding = { kind: "read" };
+export const change = (reason: string): Finding => ({ kind: "change", reason });
+
+/** One invocation of a program, as a program entry sees it. */
+export interface Invocation {
+  shell: Shell;
+  /** Lower-case name, aliases resolved, `.exe` dropped. */
+  name: string;
+  display: string;
+  args: string[];
+  piped: boolean;
+  /** The step before this one (when describing: a piped step often acts on what the previous one listed). */
+  prev?: CommandStep | undefined;
+  /** PowerShell: for each argument, whether it is one script block `{ … }`. */
+  scriptBlocks?: readonly boolean[];
+  /** POSIX: resolves a command a program runs itself (`find -exec rm {} ;`), wrappers included. */
+  nested?: (words: string[]) => { finding: Finding; display: string };
+}
+
+/**
+ * Everything Caisey knows about one program, cmdlet or builtin. Classification and plain-language description read
+ * the same invocation from the same entry, so they cannot be about different programs.
+ */
+export interface Program {
+  /** Read or change; undefined leaves it to the shell's general rule (PowerShell: the verb; elsewhere: unknown). */
+  classify?: (inv: Invocation) => Finding | undefined;
+  /** One sentence for the client contact; undefined when Caisey cannot say it with confidence ("Run: …" then). */
+  describe?: (inv: Invocation) => string | undefined;
+  /** When piped and reading, it only filters or formats what the previous step produced (left out of summaries). */
+  filter?: true;
+  /** PowerShell: honours -WhatIf, which makes it only preview. */
+  whatIf?: true;
+  /** PowerShell, decided by its verb: what it changes, for the technician (default: from the verb). */
+  reason?: string;
+  /**
+   * Next (issue 12), not yet given by any entry: the read-only command, in the same shell, that records the state this
+   * invocation will change (`Get-Service Spooler | Select-Object Status, StartType` before `Set-Service Spooler …`).
+   */
+  probe?: (inv: Invocation) => string | undefined;
+  /** Next (issue 12), not yet given by any entry: the command that undoes this invocation, from what `probe` printed. */
+  reverse?: (inv: Invocation, prestate: string) => string | undefined;
+  // Next (issue 10): each change named in the contact's words grows out of `describe` ("Stop the Print Spooler
+  // service", "Add a line to the file /srv/app.conf"), here, next to the classification it must agree with.
+}
+
+/** Where a name is looked up: Windows programs (cmd and PowerShell), cmd.exe builtins, POSIX programs, cmdlets. */
+export const TABLES = ["windows", "cmd", "posix", "cmdlets"] as const;
+export type ProgramTable = (typeof TABLES)[number];
+
+/** The programs of one family (files, services, …), by table and lower-case name. */
+export type ProgramFamily = Partial<Record<ProgramTable, Record<string, Program>>>;
+
+/** A program that only ever reads. */
+export const reads: Program = { classify: () => READ };
+
+/** A program that always changes something; `what` completes "<name> …" as the reason. */
+export function changes(what: string): Program {
+  return { classify: ({ name }) => change(`${name} ${what}`) };
+}
+
+/** A program that only reads when run bare or with one of `flags` (exact); otherwise a change, for `reason`. */
+export function readsBareOr(flags: string[], reason: string): Program {
+  return { classify: ({ args }) => (args.length === 0 || args.some((x) => flags.includes(x)) ? READ : change(reason)) };
+}
+
+/** A program that changes the system in ways not worth telling apart here. */
+export const changesTheSystem = changes("changes the system");
