@@ -7,7 +7,7 @@ import type { ApprovalPolicy } from "../approvals.ts";
 import type { FinishedFrame, StartedFrame } from "../protocol.ts";
 import { type CommandState, FINAL_COMMAND_STATES, recordTimestamp } from "../record.ts";
 import type { Shell } from "../shells.ts";
-import { summarizeCommand } from "../summary.ts";
+import { summarizeCommand } from "../commands/summary.ts";
 import { APPROVAL_EXPIRED_REASON, APPROVAL_TTL_MS, queueExpiryReason } from "./deadlines.ts";
 import { settlesAsCancelled } from "./dispatch.ts";
 import { type ClaimedStreams, finishedData, type Outcome, outputComplete, type RecordedStreams } from "./finish.ts";
