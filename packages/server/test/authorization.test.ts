@@ -493,7 +493,7 @@ describe("authorization matrix", () => {
       }
     }
     expect(mismatches).toEqual([]);
-  });
+  }, 180_000); // ~50 routes × 5 callers × 2 tenants, each a real request: about 25 s on a quiet 2-core machine
 
   it("lists nothing of another tenant, and a contact nothing of another client", async () => {
     const w = await world();
