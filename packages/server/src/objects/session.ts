@@ -34,7 +34,7 @@ import {
   summarizeCommand,
 } from "@caisey/core";
 import { decodeBase64, encodeBase64, sha256, sha256Hex } from "../crypto.ts";
-import { type Env, machine, outputIndexCap, searchIndex, tenant } from "../env.ts";
+import { type Env, fleet, machine, outputIndexCap, searchIndex, tenant } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
 import { type LiveAttachment, LiveFeed } from "./live-feed.ts";
@@ -559,7 +559,7 @@ export class Session extends DurableObject<Env> {
     const a = this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", approvalId).toArray()[0];
     if (!s || !a) return;
     const c = this.command(a.command_id) as CommandRow;
-    void tenant(this.env, s.tenant_id)
+    void fleet(this.env, s.tenant_id)
       .trackApproval({
         id: a.id,
         sessionId: s.id,
@@ -962,7 +962,7 @@ export class Session extends DurableObject<Env> {
           );
         });
         // The machine card shows the user context commands last ran as.
-        void tenant(this.env, s.tenant_id)
+        void fleet(this.env, s.tenant_id)
           .machineUser(s.machine_id, frame.user)
           .catch((error: unknown) => console.error("machine user not recorded", error));
         return ok(this.ack(this.command(c.id) as CommandRow));
@@ -1108,7 +1108,7 @@ export class Session extends DurableObject<Env> {
     const done = this.command(c.id) as CommandRow;
     const s = this.row() as SessionRow;
     if (done.classification === "change" && done.started_at !== null) {
-      void tenant(this.env, s.tenant_id)
+      void fleet(this.env, s.tenant_id)
         .recordChange({
           commandId: done.id,
           machineId: s.machine_id,
@@ -1135,7 +1135,7 @@ export class Session extends DurableObject<Env> {
         "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN state IN ('failed','timed_out','interrupted') OR (state = 'finished' AND exit_code != 0) THEN 1 ELSE 0 END), 0) AS failed FROM commands",
       )
       .one();
-    void tenant(this.env, s.tenant_id).updateSession(s.id, {
+    void fleet(this.env, s.tenant_id).updateSession(s.id, {
       state: s.state,
       closedAt: s.closed_at,
       commandCount: counts.n,

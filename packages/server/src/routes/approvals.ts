@@ -4,7 +4,7 @@
 import { ApprovalLinkBody, DecisionBody, idPattern, WebhookBody } from "@caisey/core";
 import type { Context, Hono } from "hono";
 import { type AppEnv, by, scope } from "../auth.ts";
-import { session, tenant } from "../env.ts";
+import { fleet, session, tenant } from "../env.ts";
 import { HttpError, intParam, readJson, unwrap } from "../http.ts";
 import { parseToken } from "../tokens.ts";
 import { EVERYONE, OWNERS, route, STAFF } from "./table.ts";
@@ -33,13 +33,13 @@ export function approvalRoutes(app: Hono<AppEnv>): void {
     const view = scope(c);
     const limit = intParam(c, "limit", 100, 500) || 100;
     return c.json({
-      approvals: await tenant(c.env, view.tenantId).listApprovals({ state, clientId: view.clientId, limit }),
+      approvals: await fleet(c.env, view.tenantId).listApprovals({ state, clientId: view.clientId, limit }),
     });
   });
 
   route(app, "get", "/api/v1/approvals/:id", EVERYONE, async (c) => {
     const view = scope(c);
-    const approval = await tenant(c.env, view.tenantId).getApproval(approvalId(c), view.clientId);
+    const approval = await fleet(c.env, view.tenantId).getApproval(approvalId(c), view.clientId);
     if (!approval) throw new HttpError(404, "not_found", "approval not found");
     return c.json({ approval });
   });
@@ -49,7 +49,7 @@ export function approvalRoutes(app: Hono<AppEnv>): void {
     const id = approvalId(c);
     const body = await readJson(c, DecisionBody);
     const view = scope(c);
-    const approval = await tenant(c.env, view.tenantId).getApproval(id, view.clientId);
+    const approval = await fleet(c.env, view.tenantId).getApproval(id, view.clientId);
     if (!approval) throw new HttpError(404, "not_found", "approval not found");
     const p = c.var.principal;
     const decided = unwrap(
@@ -83,7 +83,7 @@ export function approvalRoutes(app: Hono<AppEnv>): void {
     const t = tenant(c.env, tenantId);
     const link = unwrap(await t.approvalLink(hash));
     return c.json({
-      approval: await t.getApproval(link.approvalId, link.clientId),
+      approval: await fleet(c.env, tenantId).getApproval(link.approvalId, link.clientId),
       contact: { id: link.contactId, name: link.contactName },
     });
   });

@@ -3,7 +3,7 @@
 import { idPattern, MoveMachineBody } from "@caisey/core";
 import type { Context, Hono } from "hono";
 import { type AppEnv, by, scope } from "../auth.ts";
-import { machine, tenant } from "../env.ts";
+import { fleet, machine } from "../env.ts";
 import { HttpError, intParam, readJson, unwrap } from "../http.ts";
 import { EVERYONE, OWNERS, route } from "./table.ts";
 
@@ -16,13 +16,13 @@ function machineId(c: Context<AppEnv>): string {
 export function machineRoutes(app: Hono<AppEnv>): void {
   route(app, "get", "/api/v1/machines", EVERYONE, async (c) => {
     const { tenantId, clientId } = scope(c);
-    return c.json({ machines: await tenant(c.env, tenantId).listMachines(clientId) });
+    return c.json({ machines: await fleet(c.env, tenantId).listMachines(clientId) });
   });
 
   route(app, "get", "/api/v1/machines/:id", EVERYONE, async (c) => {
     const id = machineId(c);
     const { tenantId, clientId } = scope(c);
-    const t = tenant(c.env, tenantId);
+    const t = fleet(c.env, tenantId);
     const found = await t.getMachine(id, clientId);
     if (!found) throw new HttpError(404, "not_found", "machine not found");
     const limit = intParam(c, "limit", 50, 200) || 50;
@@ -42,7 +42,7 @@ export function machineRoutes(app: Hono<AppEnv>): void {
   // Revoked: the runtime is disconnected now and refused from then on; its sessions and records stay.
   route(app, "post", "/api/v1/machines/:id/revoke", OWNERS, async (c) => {
     const id = machineId(c);
-    unwrap(await tenant(c.env, c.var.principal.tenantId).revokeMachine(id, by(c)));
+    unwrap(await fleet(c.env, c.var.principal.tenantId).revokeMachine(id, by(c)));
     await machine(c.env, id).revoke();
     return c.body(null, 204);
   });
@@ -50,7 +50,7 @@ export function machineRoutes(app: Hono<AppEnv>): void {
   route(app, "post", "/api/v1/machines/:id/move", OWNERS, async (c) => {
     const id = machineId(c);
     const body = await readJson(c, MoveMachineBody);
-    unwrap(await tenant(c.env, c.var.principal.tenantId).moveMachine(id, body.clientId, by(c)));
+    unwrap(await fleet(c.env, c.var.principal.tenantId).moveMachine(id, body.clientId, by(c)));
     return c.json({ id, clientId: body.clientId });
   });
 }

@@ -4,7 +4,7 @@ import { AssignBody, CommandBody, fromBase64, idPattern, LIMITS, newId, SessionB
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { type AppEnv, scope } from "../auth.ts";
-import { session, tenant } from "../env.ts";
+import { fleet, session, tenant } from "../env.ts";
 import { HttpError, intParam, readJson, unwrap } from "../http.ts";
 import { EVERYONE, RUNNERS, route, STAFF } from "./table.ts";
 
@@ -29,7 +29,7 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
   route(app, "post", "/api/v1/sessions", RUNNERS, async (c) => {
     const body = await readJson(c, SessionBody);
     const p = c.var.principal;
-    const t = tenant(c.env, p.tenantId);
+    const t = fleet(c.env, p.tenantId);
     const m = await t.getMachine(body.machineId);
     if (!m) throw new HttpError(404, "not_found", "machine not found");
     if (m.revoked) throw new HttpError(409, "machine_revoked", "this machine's identity was revoked; enroll it again");
@@ -55,7 +55,7 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     const limit = intParam(c, "limit", 50, 200) || 50;
     const machineId = c.req.query("machineId");
     const view = scope(c);
-    const sessions = await tenant(c.env, view.tenantId).listSessions({
+    const sessions = await fleet(c.env, view.tenantId).listSessions({
       limit,
       clientId: view.clientId,
       ...(machineId ? { machineId } : {}),
