@@ -22,7 +22,7 @@ import { type Env, fleet, session } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import type { Result } from "../result.ts";
 
-const MIGRATIONS = [
+export const MACHINE_MIGRATIONS = [
   {
     name: "identity and pending work",
     sql: `CREATE TABLE identity (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, client_id TEXT NOT NULL, public_key TEXT NOT NULL,
@@ -54,7 +54,7 @@ export class Machine extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    migrate(ctx.storage, MIGRATIONS);
+    migrate(ctx.storage, MACHINE_MIGRATIONS);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"t":"ping"}', '{"t":"pong"}'));
   }
 
