@@ -1,0 +1,211 @@
+// Durable effects between objects: the receiving object fails N times, an answer is lost, a webhook receiver
+// refuses, and still each effect lands exactly once — retried by the sender's outbox with the one backoff policy
+// (the tests ring the retry at once instead of waiting it out), received idempotently by sender and seq.
+
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { Webhook } from "standardwebhooks";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Delivery, Effect } from "../src/durable/outbox.ts";
+import { fleet, tenant } from "../src/env.ts";
+import type { Fleet } from "../src/objects/fleet.ts";
+import type { Tenant } from "../src/objects/tenant.ts";
+import { call, enrollMachine, json, PASSWORD, type SimulatedMachine } from "./harness.ts";
+
+type Sender = ReturnType<typeof fleet> | ReturnType<typeof tenant>;
+type Receiving = { applyEffect(source: string, effect: Effect): void };
+type Sending = { deliverEffects(to: string, effects: Effect[]): Promise<Delivery> };
+
+/** The object's next `n` receipts fail (each rolls back its transaction); counts the faults actually injected. */
+async function failReceipts(stub: Sender, n: number): Promise<{ injected: number }> {
+  const faults = { injected: 0 };
+  await runInDurableObject(stub, (instance: Fleet | Tenant) => {
+    const receiving = instance as unknown as Receiving;
+    const apply = receiving.applyEffect.bind(instance);
+    receiving.applyEffect = (source, effect) => {
+      if (faults.injected < n) {
+        faults.injected++;
+        throw new Error("injected fault");
+      }
+      apply(source, effect);
+    };
+  });
+  return faults;
+}
+
+/** The sender's next delivery lands, but its answer is lost: the sender sees a failure and sends it again. */
+async function loseNextAnswer(sender: Sender): Promise<{ lost: number }> {
+  const lost = { lost: 0 };
+  await runInDurableObject(sender, (instance: Fleet | Tenant) => {
+    const sending = instance as unknown as Sending;
+    const deliver = sending.deliverEffects.bind(instance);
+    sending.deliverEffects = async (to, effects) => {
+      const answer = await deliver(to, effects);
+      if (lost.lost > 0 || answer.error !== undefined) return answer;
+      lost.lost++;
+      return { delivered: 0, error: "the answer was lost" };
+    };
+  });
+  return lost;
+}
+
+function undelivered(stub: Sender): Promise<number> {
+  return runInDurableObject(
+    stub,
+    (_instance: Fleet | Tenant, state) =>
+      state.storage.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL AND given_up = 0")
+        .one().n,
+  );
+}
+
+/** Ring the sender's outbox alarm now, as if each backoff had passed. */
+async function retryNow(stub: Sender): Promise<void> {
+  await runInDurableObject(stub, (_instance: Fleet | Tenant, state) => {
+    state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE delivered_at IS NULL AND given_up = 0");
+    state.storage.sql.exec("UPDATE alarms SET at = 0");
+  });
+  await runDurableObjectAlarm(stub);
+}
+
+/** Retry until the sender's outbox is empty (at most `rounds` times). */
+async function retryUntilDelivered(stub: Sender, rounds = 10): Promise<number> {
+  let n = 0;
+  while ((await undelivered(stub)) > 0) {
+    if (++n > rounds) throw new Error("the outbox did not empty");
+    await retryNow(stub);
+  }
+  return n;
+}
+
+let owner: string;
+let tenantId: string;
+let ownerId: string;
+
+beforeAll(async () => {
+  const setup = await json(
+    await call("/api/v1/setup", {
+      body: { organization: "Northwind IT", name: "Olivia Owner", email: "owner@effects.test", password: PASSWORD },
+    }),
+    201,
+  );
+  owner = setup.token;
+  tenantId = setup.tenantId;
+  ownerId = setup.userId;
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("durable effects under faults", () => {
+  it("lands an enrolled machine and its client's name in the Fleet once, though the Fleet fails 3 times", async () => {
+    const faults = await failReceipts(fleet(env, tenantId), 3);
+    const m: SimulatedMachine = await enrollMachine(owner, "Contoso Dental");
+    await retryUntilDelivered(tenant(env, tenantId));
+    expect(faults.injected).toBe(3);
+    const { machines } = await json(await call("/api/v1/machines", { token: owner }), 200);
+    expect(machines.map((x: { id: string; clientName: string }) => [x.id, x.clientName])).toEqual([
+      [m.machineId, "Contoso Dental"],
+    ]);
+    // The first effect took four attempts; the ones behind it waited, in order, and went in one delivery.
+    const rows = await runInDurableObject(tenant(env, tenantId), (_i: Tenant, state) =>
+      state.storage.sql
+        .exec<{ kind: string; attempts: number }>(
+          "SELECT kind, attempts FROM outbox WHERE target = ? AND key IN (?, ?) ORDER BY seq",
+          `fleet:${tenantId}`,
+          m.clientId,
+          m.machineId,
+        )
+        .toArray(),
+    );
+    expect(rows).toEqual([
+      { kind: "client.named", attempts: 4 },
+      { kind: "machine.enrolled", attempts: 1 },
+    ]);
+  });
+
+  it("adds the Fleet's audit entry to the Tenant once, though the Tenant fails twice and then an answer is lost", async () => {
+    const m = await enrollMachine(owner, "Litware Law");
+    const faults = await failReceipts(tenant(env, tenantId), 2);
+    const lost = await loseNextAnswer(fleet(env, tenantId));
+    expect((await call(`/api/v1/machines/${m.machineId}/revoke`, { token: owner, body: {} })).status).toBe(204);
+    await retryUntilDelivered(fleet(env, tenantId));
+    expect([faults.injected, lost.lost]).toEqual([2, 1]);
+    const { entries } = await json(await call("/api/v1/audit?limit=500", { token: owner }), 200);
+    const revoked = entries.filter(
+      (e: { action: string; target: string }) => e.action === "machine.revoked" && e.target === m.machineId,
+    );
+    expect(revoked).toEqual([
+      expect.objectContaining({
+        actor: `user:${ownerId}`,
+        detail: { hostname: "FRONTDESK-01", clientId: m.clientId },
+      }),
+    ]);
+  });
+
+  it("announces an approval by one webhook message, though the Tenant fails once and the receiver twice", async () => {
+    const hook = await json(
+      await call("/api/v1/webhooks", {
+        token: owner,
+        body: { url: "https://hooks.test/caisey", events: ["approval.requested"] },
+      }),
+      201,
+    );
+    const received: { headers: Record<string, string>; body: string }[] = [];
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (!url.startsWith("https://hooks.test/")) return realFetch(input, init);
+      received.push({
+        headers: Object.fromEntries(new Headers(init?.headers).entries()),
+        body: String(init?.body),
+      });
+      return new Response(null, { status: received.length <= 2 ? 503 : 204 });
+    });
+    const m = await enrollMachine(owner, "Fabrikam Clinic");
+    const faults = await failReceipts(tenant(env, tenantId), 1);
+    const approval = {
+      id: "apr_effects1",
+      sessionId: "ses_effects1",
+      commandId: "cmd_effects1",
+      clientId: m.clientId,
+      machineId: m.machineId,
+      hostname: "FRONTDESK-01",
+      command: "touch /tmp/x",
+      shell: "bash",
+      summary: "Creates a file",
+      requestedBy: ownerId,
+      requestedAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+      state: "pending",
+      decidedBy: null,
+      decidedAt: null,
+      comment: null,
+    };
+    await fleet(env, tenantId).trackApproval(approval);
+    await fleet(env, tenantId).trackApproval(approval); // reported again, unchanged: no second announcement
+    await retryUntilDelivered(fleet(env, tenantId));
+    await retryUntilDelivered(tenant(env, tenantId));
+    expect(faults.injected).toBe(1);
+    expect(received.length).toBe(3);
+    const wh = new Webhook(hook.secret);
+    for (const delivery of received) {
+      expect(wh.verify(delivery.body, delivery.headers)).toMatchObject({
+        type: "approval.requested",
+        data: { id: approval.id, clientName: "Fabrikam Clinic", requestedByName: "Olivia Owner" },
+      });
+    }
+    expect(new Set(received.map((r) => r.headers["webhook-id"])).size).toBe(1); // one message, retried
+    const { deliveries } = await json(await call("/api/v1/webhooks", { token: owner }), 200);
+    expect(deliveries).toEqual([
+      {
+        id: received[0]?.headers["webhook-id"],
+        webhookId: hook.id,
+        event: "approval.requested",
+        attempts: 3,
+        deliveredAt: expect.any(String),
+        lastError: null,
+      },
+    ]);
+  });
+});
