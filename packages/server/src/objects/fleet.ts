@@ -40,8 +40,11 @@ export const FLEET_MIGRATIONS = [
   { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
 ];
 
-/** The Tenant's rows a Fleet takes over when a deployment upgrades (see Tenant's hand-over migration). */
-const HANDOVER_COLUMNS: Record<string, readonly string[]> = {
+/**
+ * The Tenant's rows a Fleet takes over when a deployment upgrades: the Tenant's hand-over migration is built from
+ * these lists and the Fleet reads them back, so they are frozen (a column added later is not handed over).
+ */
+export const HANDOVER_COLUMNS = {
   clients: ["id", "name"],
   people: ["id", "name"],
   machines: [
@@ -104,7 +107,7 @@ const HANDOVER_COLUMNS: Record<string, readonly string[]> = {
     "decided_at",
     "comment",
   ],
-};
+} as const satisfies Record<string, readonly string[]>;
 
 /** What the Tenant tells the Fleet. */
 export type FleetEffect =
@@ -214,7 +217,7 @@ export class Fleet extends DurableBase {
 
   /** One row of the Tenant's tables from before the split; a row the Fleet already has (newer) is kept. */
   private takeOver(table: string, row: Record<string, unknown>): void {
-    const columns = HANDOVER_COLUMNS[table];
+    const columns: readonly string[] | undefined = HANDOVER_COLUMNS[table as keyof typeof HANDOVER_COLUMNS];
     if (!columns) throw new Error(`no hand-over of ${table}`);
     this.sql.exec(
       `INSERT OR IGNORE INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,

@@ -21,15 +21,17 @@ import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
 import { type Env, fleet } from "../env.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
 import { newToken } from "../tokens.ts";
-import type { FleetEffect } from "./fleet.ts";
+import { type FleetEffect, HANDOVER_COLUMNS } from "./fleet.ts";
 
 const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 /** One Tenant table's rows, each as an outbox effect for the Fleet (`handover.<table>`, the row as JSON). */
-const handOver = (table: string, fleetTable: string, columns: string[], order: string) =>
-  `INSERT INTO outbox (target, kind, key, payload, created_at, next_at)
+const handOver = (table: string, fleetTable: keyof typeof HANDOVER_COLUMNS, order: string) => {
+  const columns = HANDOVER_COLUMNS[fleetTable];
+  return `INSERT INTO outbox (target, kind, key, payload, created_at, next_at)
      SELECT 'fleet:' || (SELECT id FROM organization), 'handover.${fleetTable}', ${columns[0]},
        json_object(${columns.map((c) => `'${c}', ${c}`).join(", ")}), ${NOW_SQL}, 0
      FROM ${table} WHERE EXISTS (SELECT 1 FROM organization) ORDER BY ${order};`;
+};
 
 export const TENANT_MIGRATIONS = [
   {
@@ -98,88 +100,12 @@ export const TENANT_MIGRATIONS = [
     // The tables it hands over stay, unread, until a later migration drops them.
     name: "machines, sessions, timeline and approvals handed to the Fleet; webhook deliveries into the outbox",
     sql: [
-      handOver("clients", "clients", ["id", "name"], "created_at, id"),
-      handOver("users", "people", ["id", "name"], "created_at, id"),
-      handOver(
-        "machines",
-        "machines",
-        [
-          "id",
-          "client_id",
-          "hostname",
-          "os",
-          "os_version",
-          "arch",
-          "runtime_version",
-          "public_key",
-          "enrolled_at",
-          "last_seen_at",
-          "online",
-          "presence_at",
-          "revoked_at",
-          "last_user",
-        ],
-        "enrolled_at, id",
-      ),
-      handOver(
-        "sessions",
-        "sessions",
-        [
-          "id",
-          "machine_id",
-          "client_id",
-          "technician_id",
-          "ticket",
-          "state",
-          "opened_at",
-          "closed_at",
-          "command_count",
-          "failed_count",
-          "head_seq",
-          "approval_count",
-        ],
-        "opened_at, id",
-      ),
-      handOver(
-        "machine_changes",
-        "machine_changes",
-        [
-          "command_id",
-          "machine_id",
-          "session_id",
-          "command",
-          "shell",
-          "requested_by",
-          "started_at",
-          "state",
-          "exit_code",
-          "approval_id",
-        ],
-        "started_at, command_id",
-      ),
-      handOver(
-        "approvals",
-        "approvals",
-        [
-          "id",
-          "session_id",
-          "command_id",
-          "client_id",
-          "machine_id",
-          "hostname",
-          "command",
-          "shell",
-          "summary",
-          "requested_by",
-          "requested_at",
-          "expires_at",
-          "state",
-          "decided_by",
-          "decided_at",
-          "comment",
-        ],
-        "requested_at, id",
-      ),
+      handOver("clients", "clients", "created_at, id"),
+      handOver("users", "people", "created_at, id"),
+      handOver("machines", "machines", "enrolled_at, id"),
+      handOver("sessions", "sessions", "opened_at, id"),
+      handOver("machine_changes", "machine_changes", "started_at, command_id"),
+      handOver("approvals", "approvals", "requested_at, id"),
       `INSERT INTO outbox (target, kind, key, payload, created_at, attempts, next_at, delivered_at, last_error, given_up)
          SELECT 'webhook:' || webhook_id, event, id, body, ${NOW_SQL}, attempts, next_at, delivered_at, last_error,
            CASE WHEN delivered_at IS NULL AND attempts >= ${HTTP_ATTEMPTS} THEN 1 ELSE 0 END
