@@ -206,6 +206,107 @@ describe("durable effects under faults", () => {
         deliveredAt: expect.any(String),
         lastError: null,
       },
-    ]);
+    ]); // Removed, so later tests announce to no one.
+    expect((await call(`/api/v1/webhooks/${hook.id}/delete`, { token: owner, body: {} })).status).toBe(204);
+  });
+});
+
+describe("the Fleet's receiving side for a Session's outbox", () => {
+  it("applies a Session's reports once per (source, seq), and none of a delivery that fails", async () => {
+    const m = await enrollMachine(owner, "Adatum Dental");
+    const f = fleet(env, tenantId);
+    const sessionId = "ses_effects2";
+    const openedAt = new Date().toISOString();
+    await f.recordSession({
+      id: sessionId,
+      machineId: m.machineId,
+      clientId: m.clientId,
+      technicianId: ownerId,
+      ticket: null,
+      openedAt,
+    });
+    const source = `session:${sessionId}`;
+    const effect = (seq: number, kind: string, payload: unknown) => ({
+      seq,
+      kind,
+      key: sessionId,
+      payload: JSON.stringify(payload),
+    });
+    const update = (commandCount: number) => ({
+      sessionId,
+      update: {
+        state: "open",
+        closedAt: null,
+        commandCount,
+        failedCount: 0,
+        approvalCount: 1,
+        headSeq: 9,
+        technicianId: ownerId,
+      },
+    });
+    const approvalId = "apr_effects2";
+    const effects = [
+      effect(1, "session.updated", update(1)),
+      effect(2, "change.recorded", {
+        commandId: "cmd_effects2",
+        machineId: m.machineId,
+        sessionId,
+        command: "touch /tmp/y",
+        shell: "bash",
+        requestedBy: ownerId,
+        startedAt: openedAt,
+        state: "finished",
+        exitCode: 0,
+        approvalId,
+      }),
+      effect(3, "machine.user", { machineId: m.machineId, user: "root" }),
+      effect(4, "approval.changed", {
+        id: approvalId,
+        sessionId,
+        commandId: "cmd_effects2",
+        clientId: m.clientId,
+        machineId: m.machineId,
+        hostname: "FRONTDESK-01",
+        command: "touch /tmp/y",
+        shell: "bash",
+        summary: "Creates a file",
+        requestedBy: ownerId,
+        requestedAt: openedAt,
+        expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+        state: "pending",
+        decidedBy: null,
+        decidedAt: null,
+        comment: null,
+      }),
+    ];
+    const faults = await failReceipts(f, 2);
+    for (let i = 0; i < 2; i++)
+      expect(await f.receive(source, effects)).toEqual({
+        ok: false,
+        status: 503,
+        code: "not_applied",
+        message: "injected fault",
+      });
+    expect((await f.listSessions({ machineId: m.machineId, limit: 5 }))[0]?.commandCount).toBe(0);
+    expect(await f.receive(source, effects)).toEqual({ ok: true, value: { applied: 4 } });
+    expect(await f.receive(source, effects)).toEqual({ ok: true, value: { applied: 0 } });
+    // A late duplicate with other data changes nothing: seq 1 was applied.
+    expect(await f.receive(source, [effect(1, "session.updated", update(7))])).toEqual({
+      ok: true,
+      value: { applied: 0 },
+    });
+    expect(faults.injected).toBe(2);
+
+    expect((await f.listSessions({ machineId: m.machineId, limit: 5 }))[0]).toMatchObject({
+      commandCount: 1,
+      approvalCount: 1,
+    });
+    expect((await f.machineChanges(m.machineId, 5)).map((c) => c.commandId)).toEqual(["cmd_effects2"]);
+    expect((await f.getMachine(m.machineId))?.lastUser).toBe("root");
+    expect((await f.getApproval(approvalId, m.clientId))?.state).toBe("pending");
+    const announced = await runInDurableObject(f, (_i: Fleet, state) =>
+      state.storage.sql.exec("SELECT kind FROM outbox WHERE key = ?", approvalId).toArray(),
+    );
+    expect(announced).toEqual([{ kind: "webhook.event" }]);
   });
 });

@@ -109,7 +109,7 @@ export const HANDOVER_COLUMNS = {
   ],
 } as const satisfies Record<string, readonly string[]>;
 
-/** What the Tenant tells the Fleet. */
+/** What the Tenant tells the Fleet (source `tenant:<tenantId>`). */
 export type FleetEffect =
   | { kind: "client.named"; payload: { id: string; name: string } }
   | { kind: "person.named"; payload: { id: string; name: string } }
@@ -117,6 +117,41 @@ export type FleetEffect =
       kind: "machine.enrolled";
       payload: { id: string; clientId: string; publicKey: string; facts: MachineFacts; enrolledAt: string };
     };
+
+/**
+ * What a Session tells the Fleet (source `session:<sessionId>`, seq = the Session's outbox seq): the same reports as
+ * trackApproval, updateSession, recordChange and machineUser, received idempotently through receive().
+ */
+export type SessionEffect =
+  | { kind: "approval.changed"; payload: ApprovalSummary }
+  | { kind: "session.updated"; payload: { sessionId: string; update: SessionUpdate } }
+  | { kind: "change.recorded"; payload: MachineChange }
+  | { kind: "machine.user"; payload: { machineId: string; user: string } };
+
+/** Summary counters pushed by the Session object as its record grows. */
+export interface SessionUpdate {
+  state: string;
+  closedAt: string | null;
+  commandCount: number;
+  failedCount: number;
+  approvalCount: number;
+  headSeq: number;
+  technicianId: string;
+}
+
+/** A command classified as a change that ran on a machine. */
+export interface MachineChange {
+  commandId: string;
+  machineId: string;
+  sessionId: string;
+  command: string;
+  shell: string;
+  requestedBy: string;
+  startedAt: string;
+  state: string;
+  exitCode: number | null;
+  approvalId: string | null;
+}
 
 /** A machine whose Machine object has not confirmed its connection for this long is shown offline (see Machine.alarm). */
 export const PRESENCE_STALE_MS = 90_000;
@@ -169,6 +204,10 @@ export class Fleet extends DurableBase {
   }
 
   protected override applyEffect(source: string, effect: Effect): void {
+    if (source.startsWith("session:")) {
+      this.applySessionEffect(effect);
+      return;
+    }
     if (source.startsWith("tenant:") && this.tenantId() === null)
       this.sql.exec("INSERT INTO fleet (id, tenant_id) VALUES (1, ?)", source.slice("tenant:".length));
     if (source !== target.tenant(this.tenantId() ?? "")) throw new Error(`effects from ${source} are not taken`);
@@ -210,6 +249,26 @@ export class Fleet extends DurableBase {
         );
         return;
       }
+      default:
+        throw new Error(`unknown effect ${effect.kind}`);
+    }
+  }
+
+  private applySessionEffect(effect: Effect): void {
+    const e = { kind: effect.kind, payload: JSON.parse(effect.payload) } as SessionEffect;
+    switch (e.kind) {
+      case "approval.changed":
+        this.applyApproval(e.payload);
+        return;
+      case "session.updated":
+        this.updateSession(e.payload.sessionId, e.payload.update);
+        return;
+      case "change.recorded":
+        this.recordChange(e.payload);
+        return;
+      case "machine.user":
+        this.machineUser(e.payload.machineId, e.payload.user);
+        return;
       default:
         throw new Error(`unknown effect ${effect.kind}`);
     }
@@ -343,18 +402,7 @@ export class Fleet extends DurableBase {
   }
 
   /** Summary counters pushed by the Session object as its record grows. */
-  updateSession(
-    sessionId: string,
-    update: {
-      state: string;
-      closedAt: string | null;
-      commandCount: number;
-      failedCount: number;
-      approvalCount: number;
-      headSeq: number;
-      technicianId: string;
-    },
-  ): void {
+  updateSession(sessionId: string, update: SessionUpdate): void {
     this.sql.exec(
       `UPDATE sessions SET state = ?, closed_at = ?, command_count = ?, failed_count = ?, approval_count = ?, head_seq = MAX(head_seq, ?),
          technician_id = ? WHERE id = ?`,
@@ -415,18 +463,7 @@ export class Fleet extends DurableBase {
   // ---- the timeline of changes
 
   /** A command classified as a change ran on a machine: it goes on the machine's timeline of changes. */
-  recordChange(change: {
-    commandId: string;
-    machineId: string;
-    sessionId: string;
-    command: string;
-    shell: string;
-    requestedBy: string;
-    startedAt: string;
-    state: string;
-    exitCode: number | null;
-    approvalId: string | null;
-  }): void {
+  recordChange(change: MachineChange): void {
     this.sql.exec(
       `INSERT INTO machine_changes (command_id, machine_id, session_id, command, shell, requested_by, started_at, state, exit_code, approval_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(command_id) DO UPDATE SET state = excluded.state, exit_code = excluded.exit_code`,
@@ -470,43 +507,46 @@ export class Fleet extends DurableBase {
 
   /** The Session reports an approval whenever its state changes; new requests and decisions go out as webhooks. */
   async trackApproval(a: ApprovalSummary): Promise<void> {
-    this.ctx.storage.transactionSync(() => {
-      const known = this.sql.exec<{ state: string }>("SELECT state FROM approvals WHERE id = ?", a.id).toArray()[0];
-      this.sql.exec(
-        `INSERT INTO approvals (id, session_id, command_id, client_id, machine_id, hostname, command, shell, summary, requested_by, requested_at,
+    this.ctx.storage.transactionSync(() => this.applyApproval(a));
+    await this.outbox.drain();
+  }
+
+  /** Keep an approval's state; a new request or a decision is announced (inside the caller's transaction). */
+  private applyApproval(a: ApprovalSummary): void {
+    const known = this.sql.exec<{ state: string }>("SELECT state FROM approvals WHERE id = ?", a.id).toArray()[0];
+    this.sql.exec(
+      `INSERT INTO approvals (id, session_id, command_id, client_id, machine_id, hostname, command, shell, summary, requested_by, requested_at,
            expires_at, state, decided_by, decided_at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET state = excluded.state, decided_by = excluded.decided_by, decided_at = excluded.decided_at,
            comment = excluded.comment`,
-        a.id,
-        a.sessionId,
-        a.commandId,
-        a.clientId,
-        a.machineId,
-        a.hostname,
-        a.command,
-        a.shell,
-        a.summary,
-        a.requestedBy,
-        a.requestedAt,
-        a.expiresAt,
-        a.state,
-        a.decidedBy,
-        a.decidedAt,
-        a.comment,
-      );
-      if (known?.state === a.state) return;
-      const event =
-        a.state === "pending"
-          ? "approval.requested"
-          : a.state === "granted"
-            ? "approval.granted"
-            : a.state === "declined"
-              ? "approval.declined"
-              : null;
-      // The Tenant holds the webhooks (and their secrets): it turns this into a signed delivery per subscriber.
-      if (event) this.tellTenant("webhook.event", a.id, { event, data: this.approvalView(a.id) });
-    });
-    await this.outbox.drain();
+      a.id,
+      a.sessionId,
+      a.commandId,
+      a.clientId,
+      a.machineId,
+      a.hostname,
+      a.command,
+      a.shell,
+      a.summary,
+      a.requestedBy,
+      a.requestedAt,
+      a.expiresAt,
+      a.state,
+      a.decidedBy,
+      a.decidedAt,
+      a.comment,
+    );
+    if (known?.state === a.state) return;
+    const event =
+      a.state === "pending"
+        ? "approval.requested"
+        : a.state === "granted"
+          ? "approval.granted"
+          : a.state === "declined"
+            ? "approval.declined"
+            : null;
+    // The Tenant holds the webhooks (and their secrets): it turns this into a signed delivery per subscriber.
+    if (event) this.tellTenant("webhook.event", a.id, { event, data: this.approvalView(a.id) });
   }
 
   approvalView(id: string) {
