@@ -217,14 +217,6 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
     const f = fleet(env, tenantId);
     const sessionId = "ses_effects2";
     const openedAt = new Date().toISOString();
-    await f.recordSession({
-      id: sessionId,
-      machineId: m.machineId,
-      clientId: m.clientId,
-      technicianId: ownerId,
-      ticket: null,
-      openedAt,
-    });
     const source = `session:${sessionId}`;
     const effect = (seq: number, kind: string, payload: unknown) => ({
       seq,
@@ -279,6 +271,21 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
         comment: null,
       }),
     ];
+    // Before the session is on the list (e.g. the Tenant's hand-over is still on its way), its reports wait.
+    expect(await f.receive(source, effects)).toEqual({
+      ok: false,
+      status: 503,
+      code: "not_applied",
+      message: `sessions ${sessionId} is not known here yet`,
+    });
+    await f.recordSession({
+      id: sessionId,
+      machineId: m.machineId,
+      clientId: m.clientId,
+      technicianId: ownerId,
+      ticket: null,
+      openedAt,
+    });
     const faults = await failReceipts(f, 2);
     for (let i = 0; i < 2; i++)
       expect(await f.receive(source, effects)).toEqual({

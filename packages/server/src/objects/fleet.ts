@@ -178,9 +178,16 @@ export class Fleet extends DurableBase {
     super(ctx, env, FLEET_MIGRATIONS);
   }
 
-  /** The tenant this fleet belongs to: learned from the Tenant's first effect (its outbox names it). */
+  /**
+   * The tenant this fleet belongs to: its name (fleet(env, tenantId)), where the runtime tells an object its name;
+   * else as learned from the Tenant's first effect (its outbox names it).
+   */
   private tenantId(): string | null {
-    return this.sql.exec<{ tenant_id: string }>("SELECT tenant_id FROM fleet").toArray()[0]?.tenant_id ?? null;
+    return (
+      this.ctx.id.name ??
+      this.sql.exec<{ tenant_id: string }>("SELECT tenant_id FROM fleet").toArray()[0]?.tenant_id ??
+      null
+    );
   }
 
   protected override source(): string | null {
@@ -208,8 +215,8 @@ export class Fleet extends DurableBase {
       this.applySessionEffect(effect);
       return;
     }
-    if (source.startsWith("tenant:") && this.tenantId() === null)
-      this.sql.exec("INSERT INTO fleet (id, tenant_id) VALUES (1, ?)", source.slice("tenant:".length));
+    if (source.startsWith("tenant:"))
+      this.sql.exec("INSERT OR IGNORE INTO fleet (id, tenant_id) VALUES (1, ?)", source.slice("tenant:".length));
     if (source !== target.tenant(this.tenantId() ?? "")) throw new Error(`effects from ${source} are not taken`);
     const payload = JSON.parse(effect.payload) as Record<string, unknown>;
     if (effect.kind.startsWith("handover.")) {
@@ -260,18 +267,26 @@ export class Fleet extends DurableBase {
       case "approval.changed":
         this.applyApproval(e.payload);
         return;
+      // An update to a row not here yet (the Tenant's hand-over is still on its way) is refused, so it comes again.
       case "session.updated":
+        this.mustHave("sessions", e.payload.sessionId);
         this.updateSession(e.payload.sessionId, e.payload.update);
         return;
       case "change.recorded":
         this.recordChange(e.payload);
         return;
       case "machine.user":
+        this.mustHave("machines", e.payload.machineId);
         this.machineUser(e.payload.machineId, e.payload.user);
         return;
       default:
         throw new Error(`unknown effect ${effect.kind}`);
     }
+  }
+
+  private mustHave(table: "sessions" | "machines", id: string): void {
+    if (this.sql.exec(`SELECT 1 FROM ${table} WHERE id = ?`, id).toArray().length === 0)
+      throw new Error(`${table} ${id} is not known here yet`);
   }
 
   /** One row of the Tenant's tables from before the split; a row the Fleet already has (newer) is kept. */
