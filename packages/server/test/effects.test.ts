@@ -317,3 +317,30 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
     expect(announced).toEqual([{ kind: "webhook.event" }]);
   });
 });
+
+describe("the named-alarm scheduler", () => {
+  it("rings each due name once through onAlarm, keeps the later ones, and sets the one alarm for the earliest", async () => {
+    const stub = fleet(env, "ten_schedulertest0000001");
+    const rang: string[] = [];
+    const later = Date.now() + 3600_000;
+    await runInDurableObject(stub, (instance: Fleet) => {
+      const scheduled = instance as unknown as {
+        alarms: { set(name: string, at: number): void };
+        onAlarm(name: string): Promise<void>;
+      };
+      scheduled.onAlarm = async (name) => {
+        rang.push(name);
+      };
+      scheduled.alarms.set("expire", 1);
+      scheduled.alarms.set("review", 2);
+      scheduled.alarms.set("seal", later);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(rang).toEqual(["expire", "review"]);
+    const left = await runInDurableObject(stub, async (_instance: Fleet, state) => ({
+      rows: state.storage.sql.exec("SELECT name, at FROM alarms").toArray(),
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(left).toEqual({ rows: [{ name: "seal", at: later }], alarm: later });
+  });
+});

@@ -223,7 +223,7 @@ describe("upgrading each object from its previous schema, with data", () => {
     });
 
     // Handed over once: delivering the whole hand-over again changes nothing (the Fleet's receipt says it has it).
-    await runInDurableObject(tenant(env, tenantId), async (instance: Tenant, state) => {
+    await runInDurableObject(tenant(env, tenantId), async (_instance: Tenant, state) => {
       const again = state.storage.sql
         .exec<{ seq: number; kind: string; key: string; payload: string }>(
           "SELECT seq, kind, key, payload FROM outbox WHERE target = ? ORDER BY seq",
@@ -244,7 +244,6 @@ describe("upgrading each object from its previous schema, with data", () => {
         ok: true,
         value: { applied: 0 },
       });
-      void instance;
     });
     expect((await f.listMachines()).length).toBe(1);
   });
@@ -273,7 +272,7 @@ describe("upgrading each object from its previous schema, with data", () => {
 
   it("Machine: opened over its previous schema with an identity, it still knows the machine", async () => {
     const machineId = newId("mch");
-    await runInDurableObject(machine(env, machineId), async (instance: Machine, state) => {
+    await runInDurableObject(machine(env, machineId), async (_instance: Machine, state) => {
       await previousRelease(state, MACHINE_MIGRATIONS, MACHINE_MIGRATIONS.length, (sql) => {
         sql.exec(
           "INSERT INTO identity (id, tenant_id, client_id, public_key, enrolled_at) VALUES (?, 'ten_x', 'cli_x', 'pk', ?)",
@@ -282,7 +281,6 @@ describe("upgrading each object from its previous schema, with data", () => {
         );
       });
       migrate(state.storage, MACHINE_MIGRATIONS);
-      void instance;
     });
     // Known and not revoked: the connect door answers with a socket, not "unknown machine".
     const res = await machine(env, machineId).fetch(
