@@ -454,25 +454,15 @@ export class Fleet extends DurableBase {
     }
     const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
     return this.sql
-      .exec<Record<string, string | number | null>>(
-        `SELECT * FROM sessions ${where} ORDER BY opened_at DESC, id DESC LIMIT ?`,
+      .exec(
+        `SELECT id, machine_id AS machineId, client_id AS clientId, technician_id AS technicianId, ticket, state,
+           opened_at AS openedAt, closed_at AS closedAt, command_count AS commandCount, failed_count AS failedCount,
+           approval_count AS approvalCount
+         FROM sessions ${where} ORDER BY opened_at DESC, id DESC LIMIT ?`,
         ...params,
         filter.limit,
       )
-      .toArray()
-      .map((r) => ({
-        id: r.id as string,
-        machineId: r.machine_id as string,
-        clientId: r.client_id as string,
-        technicianId: r.technician_id as string,
-        ticket: r.ticket as string | null,
-        state: r.state as string,
-        openedAt: r.opened_at as string,
-        closedAt: r.closed_at as string | null,
-        commandCount: r.command_count as number,
-        failedCount: r.failed_count as number,
-        approvalCount: r.approval_count as number,
-      }));
+      .toArray() as unknown as SessionSummary[];
   }
 
   // ---- the timeline of changes
@@ -497,25 +487,15 @@ export class Fleet extends DurableBase {
 
   machineChanges(machineId: string, limit: number) {
     return this.sql
-      .exec<Record<string, string | number | null>>(
-        `SELECT m.*, u.name AS requested_by_name FROM machine_changes m LEFT JOIN people u ON u.id = m.requested_by
+      .exec(
+        `SELECT m.command_id AS commandId, m.session_id AS sessionId, m.command, m.shell, m.requested_by AS requestedBy,
+           u.name AS requestedByName, m.started_at AS startedAt, m.state, m.exit_code AS exitCode, m.approval_id AS approvalId
+         FROM machine_changes m LEFT JOIN people u ON u.id = m.requested_by
          WHERE m.machine_id = ? ORDER BY m.started_at DESC LIMIT ?`,
         machineId,
         limit,
       )
-      .toArray()
-      .map((r) => ({
-        commandId: r.command_id as string,
-        sessionId: r.session_id as string,
-        command: r.command as string,
-        shell: r.shell as string,
-        requestedBy: r.requested_by as string,
-        requestedByName: r.requested_by_name as string | null,
-        startedAt: r.started_at as string,
-        state: r.state as string,
-        exitCode: r.exit_code as number | null,
-        approvalId: r.approval_id as string | null,
-      }));
+      .toArray() as unknown as (Omit<MachineChange, "machineId"> & { requestedByName: string | null })[];
   }
 
   // ---- approvals (the Session holds the record; this is the tenant-wide list for the portal and webhooks)
