@@ -15,7 +15,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { appendResults, processTree, rssKiB, waitOnline } from "./common.mjs";
+import { appendResults, markdownTable, percentile, processTree, rssKiB, waitOnline } from "./common.mjs";
 
 const MIB = Number(process.env.BENCH_MIB ?? 256);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 200);
@@ -29,11 +29,6 @@ if (process.argv.includes("--help")) {
 
 // The same real-process helpers the end-to-end tests use (Node 22 runs their TypeScript directly).
 const { startServer, setupOrganization, enrollRuntime, tempDir } = await import("../test/helpers.ts");
-
-function percentile(values, p) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 // ---- the payload: random bytes in a file, so generating them is not measured
 const dir = tempDir("bench");
@@ -195,9 +190,7 @@ const rows = [
 ];
 
 const header = ["measure", "Caisey", "baseline (same run)", "target"];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(" | ")} |`;
-const table = [line(header), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.map(line)].join("\n");
+const table = markdownTable(header, rows);
 console.log(table);
 
 appendResults("", table);

@@ -3,6 +3,7 @@ export * from "./approvals.ts";
 export * from "./bytes.ts";
 export * from "./chain.ts";
 export * from "./commands/index.ts";
+export * from "./delivery.ts";
 export * from "./env.ts";
 export * from "./ids.ts";
 export * from "./limits.ts";

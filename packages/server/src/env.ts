@@ -1,5 +1,6 @@
 import { OUTPUT_INDEX_CAP } from "@caisey/core";
 import type { Directory } from "./objects/directory.ts";
+import type { Fleet } from "./objects/fleet.ts";
 import type { Machine } from "./objects/machine.ts";
 import type { SearchIndex } from "./objects/search-index.ts";
 import type { Session } from "./objects/session/index.ts";
@@ -8,6 +9,7 @@ import type { Tenant } from "./objects/tenant.ts";
 export interface Env {
   DIRECTORY: DurableObjectNamespace<Directory>;
   TENANT: DurableObjectNamespace<Tenant>;
+  FLEET: DurableObjectNamespace<Fleet>;
   MACHINE: DurableObjectNamespace<Machine>;
   SESSION: DurableObjectNamespace<Session>;
   SEARCH_INDEX: DurableObjectNamespace<SearchIndex>;
@@ -33,6 +35,10 @@ export function directory(env: Env) {
 }
 export function tenant(env: Env, tenantId: string) {
   return env.TENANT.get(env.TENANT.idFromName(tenantId));
+}
+/** The tenant's machines, sessions, timeline of changes and approvals. */
+export function fleet(env: Env, tenantId: string) {
+  return env.FLEET.get(env.FLEET.idFromName(tenantId));
 }
 export function machine(env: Env, machineId: string) {
   return env.MACHINE.get(env.MACHINE.idFromName(machineId));

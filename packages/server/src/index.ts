@@ -12,6 +12,7 @@ import { searchRoutes } from "./routes/search.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 
 export { Directory } from "./objects/directory.ts";
+export { Fleet } from "./objects/fleet.ts";
 export { Machine } from "./objects/machine.ts";
 export { SearchIndex } from "./objects/search-index.ts";
 export { Session } from "./objects/session/index.ts";

@@ -3,7 +3,7 @@
 
 export type Failure = {
   ok: false;
-  status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429;
+  status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429 | 503;
   code: string;
   message: string;
 };

@@ -6,7 +6,7 @@ import type { Env } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, ok, type Result } from "../result.ts";
 
-const MIGRATIONS = [
+export const DIRECTORY_MIGRATIONS = [
   {
     name: "tenants and emails",
     sql: `CREATE TABLE tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, via TEXT NOT NULL);
@@ -28,7 +28,7 @@ export const THROTTLE = { windowMs: 15 * 60_000, account: 5, address: 20 } as co
 export class Directory extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrate(ctx.storage, MIGRATIONS);
+    migrate(ctx.storage, DIRECTORY_MIGRATIONS);
   }
 
   setupRequired(): boolean {

@@ -18,11 +18,11 @@ import {
   toBase64Url,
   utf8,
 } from "@caisey/core";
-import { type Env, session, tenant } from "../env.ts";
+import { type Env, fleet, session } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import type { Result } from "../result.ts";
 
-const MIGRATIONS = [
+export const MACHINE_MIGRATIONS = [
   {
     name: "identity and pending work",
     sql: `CREATE TABLE identity (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, client_id TEXT NOT NULL, public_key TEXT NOT NULL,
@@ -31,7 +31,7 @@ const MIGRATIONS = [
   },
 ];
 
-/** How often a connected machine confirms its presence to the Tenant (see Tenant.PRESENCE_STALE_MS). */
+/** How often a connected machine confirms its presence to the Fleet (see Fleet's PRESENCE_STALE_MS). */
 const HEARTBEAT_MS = 30_000;
 /** A socket that has not answered the challenge within this time is closed. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -54,7 +54,7 @@ export class Machine extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    migrate(ctx.storage, MIGRATIONS);
+    migrate(ctx.storage, MACHINE_MIGRATIONS);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"t":"ping"}', '{"t":"pong"}'));
   }
 
@@ -267,7 +267,7 @@ export class Machine extends DurableObject<Env> {
       at: Date.now(),
     } satisfies RuntimeAttachment);
     ws.send(JSON.stringify({ t: "welcome", machineId }));
-    await tenant(this.env, identity.tenant_id).setPresence(machineId, true, facts);
+    await fleet(this.env, identity.tenant_id).setPresence(machineId, true, facts);
     await this.scheduleAlarm(Date.now() + HEARTBEAT_MS);
     // Resume every session that has work for this machine.
     const pending = this.sql
@@ -291,7 +291,7 @@ export class Machine extends DurableObject<Env> {
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
-  /** Heartbeat: close sockets that never answered the challenge; keep the Tenant's presence fresh, or mark offline. */
+  /** Heartbeat: close sockets that never answered the challenge; keep the Fleet's presence fresh, or mark offline. */
   override async alarm(): Promise<void> {
     const now = Date.now();
     for (const ws of this.ctx.getWebSockets("runtime")) {
@@ -301,7 +301,7 @@ export class Machine extends DurableObject<Env> {
     const identity = this.identity();
     if (!identity) return;
     const online = this.runtimeSockets().length > 0;
-    await tenant(this.env, identity.tenant_id).setPresence(identity.id, online, null);
+    await fleet(this.env, identity.tenant_id).setPresence(identity.id, online, null);
     const waiting = this.ctx
       .getWebSockets("runtime")
       .some((ws) => (ws.deserializeAttachment() as RuntimeAttachment | null)?.state === "challenged");
@@ -326,6 +326,6 @@ export class Machine extends DurableObject<Env> {
     const identity = this.identity();
     if (!identity) return;
     const remaining = this.runtimeSockets().filter((ws) => ws !== closed && ws.readyState === WebSocket.OPEN);
-    if (remaining.length === 0) await tenant(this.env, identity.tenant_id).setPresence(identity.id, false, null);
+    if (remaining.length === 0) await fleet(this.env, identity.tenant_id).setPresence(identity.id, false, null);
   }
 }

@@ -1,15 +1,39 @@
-// One object per MSP organization: its people and their tokens, clients, enrollment tokens, machines and the list
-// of sessions. Every lookup here is already tenant-scoped: an id from another tenant simply is not in these tables.
+// One object per MSP organization for who may do what: the organization and its signing key, people and their
+// tokens, clients and their approval policy, enrollment tokens, approval links, webhooks and the audit log. What the
+// machines and sessions report all day lives in the tenant's Fleet; the Tenant tells it what it must know (enrolled
+// machines, client and people names) through its outbox. Every lookup here is already tenant-scoped: an id from
+// another tenant simply is not in these tables.
 
-import { DurableObject } from "cloudflare:workers";
-import type { MachineFacts, MachineSummary, Role, SessionSummary } from "@caisey/core";
-import { type ApprovalPolicy, fromBase64, newId, randomBytes, toBase64, toBase64Url, utf8 } from "@caisey/core";
-import type { Env } from "../env.ts";
-import { migrate } from "../migrations.ts";
+import type { MachineFacts, Role } from "@caisey/core";
+import {
+  type ApprovalPolicy,
+  fromBase64,
+  HTTP_ATTEMPTS,
+  newId,
+  randomBytes,
+  toBase64,
+  toBase64Url,
+  utf8,
+} from "@caisey/core";
+import { DurableBase, target } from "../durable/base.ts";
+import type { Delivery, Effect } from "../durable/outbox.ts";
+import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
+import { type Env, fleet } from "../env.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
 import { newToken } from "../tokens.ts";
+import { type FleetEffect, HANDOVER_COLUMNS } from "./fleet.ts";
 
-const MIGRATIONS = [
+const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+/** One Tenant table's rows, each as an outbox effect for the Fleet (`handover.<table>`, the row as JSON). */
+const handOver = (table: string, fleetTable: keyof typeof HANDOVER_COLUMNS, order: string) => {
+  const columns = HANDOVER_COLUMNS[fleetTable];
+  return `INSERT INTO outbox (target, kind, key, payload, created_at, next_at)
+     SELECT 'fleet:' || (SELECT id FROM organization), 'handover.${fleetTable}', ${columns[0]},
+       json_object(${columns.map((c) => `'${c}', ${c}`).join(", ")}), ${NOW_SQL}, 0
+     FROM ${table} WHERE EXISTS (SELECT 1 FROM organization) ORDER BY ${order};`;
+};
+
+export const TENANT_MIGRATIONS = [
   {
     name: "organization, people, tokens",
     sql: `CREATE TABLE organization (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -71,7 +95,31 @@ const MIGRATIONS = [
             exit_code INTEGER, approval_id TEXT);
           CREATE INDEX machine_changes_time ON machine_changes(machine_id, started_at);`,
   },
+  { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
+  {
+    // The tables it hands over stay, unread, until a later migration drops them.
+    name: "machines, sessions, timeline and approvals handed to the Fleet; webhook deliveries into the outbox",
+    sql: [
+      handOver("clients", "clients", "created_at, id"),
+      handOver("users", "people", "created_at, id"),
+      handOver("machines", "machines", "enrolled_at, id"),
+      handOver("sessions", "sessions", "opened_at, id"),
+      handOver("machine_changes", "machine_changes", "started_at, command_id"),
+      handOver("approvals", "approvals", "requested_at, id"),
+      `INSERT INTO outbox (target, kind, key, payload, created_at, attempts, next_at, delivered_at, last_error, given_up)
+         SELECT 'webhook:' || webhook_id, event, id, body, ${NOW_SQL}, attempts, next_at, delivered_at, last_error,
+           CASE WHEN delivered_at IS NULL AND attempts >= ${HTTP_ATTEMPTS} THEN 1 ELSE 0 END
+         FROM webhook_deliveries ORDER BY rowid;
+       DROP TABLE webhook_deliveries;
+       INSERT INTO alarms (name, at) SELECT 'outbox', 0 WHERE EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL AND given_up = 0);`,
+    ].join("\n"),
+  },
 ];
+
+/** What the Fleet tells the Tenant. */
+type TenantEffect =
+  | { kind: "audit"; payload: { at: string; by: By; action: string; target: string; detail: Record<string, unknown> } }
+  | { kind: "webhook.event"; payload: { event: string; data: object } };
 
 /** Who is making a request, as established from their token. */
 export interface Principal {
@@ -104,8 +152,6 @@ export interface ApprovalSummary {
   comment: string | null;
 }
 
-const WEBHOOK_BACKOFF_S = [5, 30, 120, 600, 3600, 21600, 21600, 21600, 21600];
-
 /** Standard Webhooks signature: v1,base64(HMAC-SHA256(secret, "{id}.{timestamp}.{body}")). */
 export async function signWebhook(secret: string, id: string, timestamp: string, body: string): Promise<string> {
   const key = await crypto.subtle.importKey(
@@ -134,37 +180,59 @@ export function tokenRoleAllowed(creator: Role, requested: Role): boolean {
   if (creator === "owner") return requested !== "contact";
   return creator === requested && creator !== "contact";
 }
-/** A machine whose Machine object has not confirmed its connection for this long is shown offline (see Machine.alarm). */
-export const PRESENCE_STALE_MS = 90_000;
-
-type MachineRow = {
-  id: string;
-  client_id: string;
-  client_name: string;
-  hostname: string;
-  os: string;
-  os_version: string;
-  arch: string;
-  runtime_version: string;
-  online: number;
-  presence_at: string | null;
-  last_seen_at: string | null;
-  enrolled_at: string;
-  revoked_at: string | null;
-  last_user: string | null;
-};
-
-export class Tenant extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
-
+export class Tenant extends DurableBase {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
-    migrate(ctx.storage, MIGRATIONS);
+    super(ctx, env, TENANT_MIGRATIONS);
+    // Upgraded in place: the Fleet takes over the rows before this object answers anything.
+    const id = this.tenantId();
+    if (id !== null && this.outbox.pending(target.fleet(id)) > 0)
+      void ctx.blockConcurrencyWhile(() => this.outbox.drain(target.fleet(id)));
   }
 
   private tenantId(): string | null {
     return this.sql.exec<{ id: string }>("SELECT id FROM organization").toArray()[0]?.id ?? null;
+  }
+
+  protected override source(): string | null {
+    const id = this.tenantId();
+    return id === null ? null : target.tenant(id);
+  }
+
+  /** Tell the Fleet something, inside the transaction that causes it; send it with toFleet() after the commit. */
+  private tellFleet(effect: FleetEffect, key: string): void {
+    this.outbox.enqueue(target.fleet(this.tenantId() as string), effect.kind, key, effect.payload);
+  }
+
+  /** The fast path: the Fleet has what was told before the request that told it is answered. */
+  private async toFleet(): Promise<void> {
+    await this.outbox.drain(target.fleet(this.tenantId() as string));
+  }
+
+  private fleet() {
+    return fleet(this.env, this.tenantId() as string);
+  }
+
+  protected override applyEffect(source: string, effect: Effect): void {
+    if (source !== target.fleet(this.tenantId() ?? "")) throw new Error(`effects from ${source} are not taken`);
+    const e = { kind: effect.kind, payload: JSON.parse(effect.payload) } as TenantEffect;
+    switch (e.kind) {
+      case "audit":
+        this.sql.exec(
+          "INSERT INTO audit (at, actor, action, target, detail, address) VALUES (?, ?, ?, ?, ?, ?)",
+          e.payload.at,
+          e.payload.by.actor,
+          e.payload.action,
+          e.payload.target,
+          JSON.stringify(e.payload.detail),
+          e.payload.by.address,
+        );
+        return;
+      case "webhook.event":
+        this.enqueueWebhooks(e.payload.event, e.payload.data);
+        return;
+      default:
+        throw new Error(`unknown effect ${effect.kind}`);
+    }
   }
 
   private now(): string {
@@ -264,7 +332,9 @@ export class Tenant extends DurableObject<Env> {
         email: input.owner.email,
         role: "owner",
       });
+      this.tellFleet({ kind: "person.named", payload: { id: input.owner.id, name: input.owner.name } }, input.owner.id);
     });
+    await this.toFleet();
     return ok(this.issueToken(input.owner.id, { kind: "console" }));
   }
 
@@ -467,11 +537,20 @@ export class Tenant extends DurableObject<Env> {
     return this.sql.exec<{ name: string }>("SELECT name FROM users WHERE id = ?", userId).toArray()[0]?.name ?? null;
   }
 
-  addPerson(
+  async addPerson(
     input: { id: string; name: string; email: string; role: Role; passwordHash: string; clientId: string | null },
     by: By,
-  ): Result<{ id: string }> {
+  ): Promise<Result<{ id: string }>> {
     if (input.clientId !== null && !this.clientExists(input.clientId)) return notFound("client");
+    this.ctx.storage.transactionSync(() => this.insertPerson(input, by));
+    await this.toFleet();
+    return ok({ id: input.id });
+  }
+
+  private insertPerson(
+    input: { id: string; name: string; email: string; role: Role; passwordHash: string; clientId: string | null },
+    by: By,
+  ): void {
     this.sql.exec(
       "INSERT INTO users (id, name, email, role, password_hash, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       input.id,
@@ -488,7 +567,7 @@ export class Tenant extends DurableObject<Env> {
       role: input.role,
       ...(input.clientId ? { clientId: input.clientId } : {}),
     });
-    return ok({ id: input.id });
+    this.tellFleet({ kind: "person.named", payload: { id: input.id, name: input.name } }, input.id);
   }
 
   listPeople(filter: { clientId?: string; contacts: boolean }) {
@@ -521,11 +600,11 @@ export class Tenant extends DurableObject<Env> {
   }
 
   /** Change a person's name, role or disabled state. Disabling revokes every token at once. */
-  updatePerson(
+  async updatePerson(
     userId: string,
     change: { name?: string; role?: Role; disabled?: boolean },
     by: By,
-  ): Result<{ id: string }> {
+  ): Promise<Result<{ id: string }>> {
     const user = this.sql
       .exec<{ role: Role; disabled: number; name: string }>(
         "SELECT role, disabled, name FROM users WHERE id = ?",
@@ -548,6 +627,7 @@ export class Tenant extends DurableObject<Env> {
       if (change.name !== undefined && change.name !== user.name) {
         this.sql.exec("UPDATE users SET name = ? WHERE id = ?", change.name, userId);
         this.audit(by, "person.renamed", userId, { from: user.name, to: change.name });
+        this.tellFleet({ kind: "person.named", payload: { id: userId, name: change.name } }, userId);
       }
       if (change.role !== undefined && change.role !== user.role) {
         this.sql.exec("UPDATE users SET role = ? WHERE id = ?", change.role, userId);
@@ -559,6 +639,7 @@ export class Tenant extends DurableObject<Env> {
         if (change.disabled) this.revokeAllTokens(userId, null, by, "person disabled");
       }
     });
+    await this.toFleet();
     return ok({ id: userId });
   }
 
@@ -568,19 +649,27 @@ export class Tenant extends DurableObject<Env> {
     return this.sql.exec("SELECT 1 FROM clients WHERE id = ?", clientId).toArray().length > 0;
   }
 
-  createClient(id: string, name: string, approvalPolicy: string, by: By): { id: string } {
-    this.sql.exec(
-      "INSERT INTO clients (id, name, approval_policy, created_at) VALUES (?, ?, ?, ?)",
-      id,
-      name,
-      approvalPolicy,
-      this.now(),
-    );
-    this.audit(by, "client.added", id, { name, approvalPolicy });
+  async createClient(id: string, name: string, approvalPolicy: string, by: By): Promise<{ id: string }> {
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "INSERT INTO clients (id, name, approval_policy, created_at) VALUES (?, ?, ?, ?)",
+        id,
+        name,
+        approvalPolicy,
+        this.now(),
+      );
+      this.audit(by, "client.added", id, { name, approvalPolicy });
+      this.tellFleet({ kind: "client.named", payload: { id, name } }, id);
+    });
+    await this.toFleet();
     return { id };
   }
 
-  updateClient(clientId: string, change: { name?: string; approvalPolicy?: string }, by: By): Result<{ id: string }> {
+  async updateClient(
+    clientId: string,
+    change: { name?: string; approvalPolicy?: string },
+    by: By,
+  ): Promise<Result<{ id: string }>> {
     const client = this.sql
       .exec<{ name: string; approval_policy: string }>(
         "SELECT name, approval_policy FROM clients WHERE id = ?",
@@ -592,12 +681,14 @@ export class Tenant extends DurableObject<Env> {
       if (change.name !== undefined && change.name !== client.name) {
         this.sql.exec("UPDATE clients SET name = ? WHERE id = ?", change.name, clientId);
         this.audit(by, "client.renamed", clientId, { from: client.name, to: change.name });
+        this.tellFleet({ kind: "client.named", payload: { id: clientId, name: change.name } }, clientId);
       }
       if (change.approvalPolicy !== undefined && change.approvalPolicy !== client.approval_policy) {
         this.sql.exec("UPDATE clients SET approval_policy = ? WHERE id = ?", change.approvalPolicy, clientId);
         this.audit(by, "policy.changed", clientId, { from: client.approval_policy, to: change.approvalPolicy });
       }
     });
+    await this.toFleet();
     return ok({ id: clientId });
   }
 
@@ -675,13 +766,13 @@ export class Tenant extends DurableObject<Env> {
   }
 
   /** Spend one use of an enrollment token and register the machine it enrolls. */
-  redeemEnrollment(input: {
+  async redeemEnrollment(input: {
     tokenHash: string;
     machineId: string;
     publicKey: string;
     facts: MachineFacts;
     address: string | null;
-  }): Result<{ clientId: string; signingKey: string }> {
+  }): Promise<Result<{ clientId: string; signingKey: string }>> {
     const row = this.sql
       .exec<{ id: string; client_id: string; uses_left: number; expires_at: string; revoked_at: string | null }>(
         "SELECT id, client_id, uses_left, expires_at, revoked_at FROM enrollments WHERE hash = ?",
@@ -695,18 +786,18 @@ export class Tenant extends DurableObject<Env> {
     const f = input.facts;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("UPDATE enrollments SET uses_left = uses_left - 1 WHERE hash = ?", input.tokenHash);
-      this.sql.exec(
-        `INSERT INTO machines (id, client_id, hostname, os, os_version, arch, runtime_version, public_key, enrolled_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      this.tellFleet(
+        {
+          kind: "machine.enrolled",
+          payload: {
+            id: input.machineId,
+            clientId: row.client_id,
+            publicKey: input.publicKey,
+            facts: f,
+            enrolledAt: this.now(),
+          },
+        },
         input.machineId,
-        row.client_id,
-        f.hostname,
-        f.os,
-        f.osVersion,
-        f.arch,
-        f.runtimeVersion,
-        input.publicKey,
-        this.now(),
       );
       this.audit({ actor: `machine:${input.machineId}`, address: input.address }, "machine.enrolled", input.machineId, {
         hostname: f.hostname,
@@ -715,237 +806,8 @@ export class Tenant extends DurableObject<Env> {
         enrollment: row.id,
       });
     });
+    await this.toFleet();
     return ok({ clientId: row.client_id, signingKey: this.signingKey() as string });
-  }
-
-  // ---- machines
-
-  private machineRows(where: string, ...params: (string | null)[]): MachineSummary[] {
-    const stale = Date.now() - PRESENCE_STALE_MS;
-    return this.sql
-      .exec<MachineRow>(
-        `SELECT m.*, c.name AS client_name FROM machines m JOIN clients c ON c.id = m.client_id ${where} ORDER BY m.hostname, m.id`,
-        ...params,
-      )
-      .toArray()
-      .map((m) => ({
-        id: m.id,
-        hostname: m.hostname,
-        clientId: m.client_id,
-        clientName: m.client_name,
-        os: m.os,
-        osVersion: m.os_version,
-        arch: m.arch,
-        runtimeVersion: m.runtime_version,
-        online: m.revoked_at === null && m.online === 1 && m.presence_at !== null && Date.parse(m.presence_at) > stale,
-        lastSeenAt: m.last_seen_at,
-        enrolledAt: m.enrolled_at,
-        revoked: m.revoked_at !== null,
-        lastUser: m.last_user,
-      }));
-  }
-
-  /** Every machine, or only one client's (a contact's view). */
-  listMachines(clientId: string | null = null): MachineSummary[] {
-    return this.machineRows("WHERE ? IS NULL OR m.client_id = ?", clientId, clientId);
-  }
-
-  getMachine(machineId: string, clientId: string | null = null): MachineSummary | null {
-    return (
-      this.machineRows("WHERE m.id = ? AND (? IS NULL OR m.client_id = ?)", machineId, clientId, clientId)[0] ?? null
-    );
-  }
-
-  revokeMachine(machineId: string, by: By): Result<null> {
-    const m = this.getMachine(machineId);
-    if (!m) return notFound("machine");
-    if (!m.revoked) {
-      this.sql.exec("UPDATE machines SET revoked_at = ?, online = 0 WHERE id = ?", this.now(), machineId);
-      this.audit(by, "machine.revoked", machineId, { hostname: m.hostname, clientId: m.clientId });
-    }
-    return ok(null);
-  }
-
-  moveMachine(machineId: string, clientId: string, by: By): Result<null> {
-    const m = this.getMachine(machineId);
-    if (!m) return notFound("machine");
-    if (!this.clientExists(clientId)) return notFound("client");
-    if (m.clientId !== clientId) {
-      this.sql.exec("UPDATE machines SET client_id = ? WHERE id = ?", clientId, machineId);
-      this.audit(by, "machine.moved", machineId, { hostname: m.hostname, from: m.clientId, to: clientId });
-    }
-    return ok(null);
-  }
-
-  /** Called by the Machine object when its runtime connects, stays connected (heartbeat) or goes away. */
-  setPresence(machineId: string, online: boolean, facts: MachineFacts | null): void {
-    const now = this.now();
-    this.sql.exec(
-      "UPDATE machines SET online = ?, presence_at = ?, last_seen_at = ? WHERE id = ?",
-      online ? 1 : 0,
-      now,
-      now,
-      machineId,
-    );
-    if (facts) {
-      this.sql.exec(
-        "UPDATE machines SET hostname = ?, os = ?, os_version = ?, arch = ?, runtime_version = ? WHERE id = ?",
-        facts.hostname,
-        facts.os,
-        facts.osVersion,
-        facts.arch,
-        facts.runtimeVersion,
-        machineId,
-      );
-    }
-  }
-
-  // ---- sessions
-
-  recordSession(s: {
-    id: string;
-    machineId: string;
-    clientId: string;
-    technicianId: string;
-    ticket: string | null;
-    openedAt: string;
-  }): void {
-    this.sql.exec(
-      "INSERT INTO sessions (id, machine_id, client_id, technician_id, ticket, state, opened_at) VALUES (?, ?, ?, ?, ?, 'open', ?)",
-      s.id,
-      s.machineId,
-      s.clientId,
-      s.technicianId,
-      s.ticket,
-      s.openedAt,
-    );
-  }
-
-  /** Summary counters pushed by the Session object as its record grows. */
-  updateSession(
-    sessionId: string,
-    update: {
-      state: string;
-      closedAt: string | null;
-      commandCount: number;
-      failedCount: number;
-      approvalCount: number;
-      headSeq: number;
-      technicianId: string;
-    },
-  ): void {
-    this.sql.exec(
-      `UPDATE sessions SET state = ?, closed_at = ?, command_count = ?, failed_count = ?, approval_count = ?, head_seq = MAX(head_seq, ?),
-         technician_id = ? WHERE id = ?`,
-      update.state,
-      update.closedAt,
-      update.commandCount,
-      update.failedCount,
-      update.approvalCount,
-      update.headSeq,
-      update.technicianId,
-      sessionId,
-    );
-  }
-
-  /** The user context a command last ran as on this machine (shown on the machine card). */
-  machineUser(machineId: string, user: string): void {
-    this.sql.exec("UPDATE machines SET last_user = ? WHERE id = ?", user, machineId);
-  }
-
-  /** A command classified as a change ran on a machine: it goes on the machine's timeline of changes. */
-  recordChange(change: {
-    commandId: string;
-    machineId: string;
-    sessionId: string;
-    command: string;
-    shell: string;
-    requestedBy: string;
-    startedAt: string;
-    state: string;
-    exitCode: number | null;
-    approvalId: string | null;
-  }): void {
-    this.sql.exec(
-      `INSERT INTO machine_changes (command_id, machine_id, session_id, command, shell, requested_by, started_at, state, exit_code, approval_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(command_id) DO UPDATE SET state = excluded.state, exit_code = excluded.exit_code`,
-      change.commandId,
-      change.machineId,
-      change.sessionId,
-      change.command,
-      change.shell,
-      change.requestedBy,
-      change.startedAt,
-      change.state,
-      change.exitCode,
-      change.approvalId,
-    );
-  }
-
-  machineChanges(machineId: string, limit: number) {
-    return this.sql
-      .exec<Record<string, string | number | null>>(
-        `SELECT m.*, u.name AS requested_by_name FROM machine_changes m LEFT JOIN users u ON u.id = m.requested_by
-         WHERE m.machine_id = ? ORDER BY m.started_at DESC LIMIT ?`,
-        machineId,
-        limit,
-      )
-      .toArray()
-      .map((r) => ({
-        commandId: r.command_id as string,
-        sessionId: r.session_id as string,
-        command: r.command as string,
-        shell: r.shell as string,
-        requestedBy: r.requested_by as string,
-        requestedByName: r.requested_by_name as string | null,
-        startedAt: r.started_at as string,
-        state: r.state as string,
-        exitCode: r.exit_code as number | null,
-        approvalId: r.approval_id as string | null,
-      }));
-  }
-
-  listSessions(filter: {
-    machineId?: string;
-    clientId?: string | null;
-    limit: number;
-    before?: string;
-  }): SessionSummary[] {
-    const clauses: string[] = [];
-    const params: (string | number)[] = [];
-    if (filter.machineId) {
-      clauses.push("machine_id = ?");
-      params.push(filter.machineId);
-    }
-    if (filter.clientId) {
-      clauses.push("client_id = ?");
-      params.push(filter.clientId);
-    }
-    if (filter.before) {
-      clauses.push("opened_at < ?");
-      params.push(filter.before);
-    }
-    const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
-    return this.sql
-      .exec<Record<string, string | number | null>>(
-        `SELECT * FROM sessions ${where} ORDER BY opened_at DESC, id DESC LIMIT ?`,
-        ...params,
-        filter.limit,
-      )
-      .toArray()
-      .map((r) => ({
-        id: r.id as string,
-        machineId: r.machine_id as string,
-        clientId: r.client_id as string,
-        technicianId: r.technician_id as string,
-        ticket: r.ticket as string | null,
-        state: r.state as string,
-        openedAt: r.opened_at as string,
-        closedAt: r.closed_at as string | null,
-        commandCount: r.command_count as number,
-        failedCount: r.failed_count as number,
-        approvalCount: r.approval_count as number,
-      }));
   }
 
   // ---- approvals (the Session holds the record; this is the tenant-wide list for the portal and webhooks)
@@ -957,108 +819,12 @@ export class Tenant extends DurableObject<Env> {
     return row?.approval_policy ?? "always"; // unknown client: the safest policy
   }
 
-  /** The Session reports an approval whenever its state changes; new requests and decisions go out as webhooks. */
-  async trackApproval(a: ApprovalSummary): Promise<void> {
-    const known = this.sql.exec<{ state: string }>("SELECT state FROM approvals WHERE id = ?", a.id).toArray()[0];
-    this.sql.exec(
-      `INSERT INTO approvals (id, session_id, command_id, client_id, machine_id, hostname, command, shell, summary, requested_by, requested_at,
-         expires_at, state, decided_by, decided_at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET state = excluded.state, decided_by = excluded.decided_by, decided_at = excluded.decided_at,
-         comment = excluded.comment`,
-      a.id,
-      a.sessionId,
-      a.commandId,
-      a.clientId,
-      a.machineId,
-      a.hostname,
-      a.command,
-      a.shell,
-      a.summary,
-      a.requestedBy,
-      a.requestedAt,
-      a.expiresAt,
-      a.state,
-      a.decidedBy,
-      a.decidedAt,
-      a.comment,
-    );
-    if (known?.state === a.state) return;
-    const event =
-      a.state === "pending"
-        ? "approval.requested"
-        : a.state === "granted"
-          ? "approval.granted"
-          : a.state === "declined"
-            ? "approval.declined"
-            : null;
-    if (event) await this.enqueueWebhooks(event, this.approvalView(a.id) as object);
-  }
-
-  private approvalView(id: string) {
-    const r = this.sql
-      .exec<Record<string, string | null>>(
-        `SELECT a.*, c.name AS client_name, u.name AS requested_by_name, d.name AS decided_by_name FROM approvals a
-         JOIN clients c ON c.id = a.client_id LEFT JOIN users u ON u.id = a.requested_by LEFT JOIN users d ON d.id = a.decided_by WHERE a.id = ?`,
-        id,
-      )
-      .toArray()[0];
-    if (!r) return null;
-    const expired = r.state === "pending" && Date.parse(r.expires_at as string) <= Date.now();
-    return {
-      id: r.id as string,
-      sessionId: r.session_id as string,
-      commandId: r.command_id as string,
-      clientId: r.client_id as string,
-      clientName: r.client_name,
-      machineId: r.machine_id as string,
-      hostname: r.hostname,
-      command: r.command,
-      shell: r.shell,
-      summary: r.summary,
-      requestedBy: r.requested_by as string,
-      requestedByName: r.requested_by_name,
-      requestedAt: r.requested_at,
-      expiresAt: r.expires_at,
-      state: expired ? "expired" : (r.state as string),
-      decidedBy: r.decided_by,
-      decidedByName: r.decided_by_name,
-      decidedAt: r.decided_at,
-      comment: r.comment,
-    };
-  }
-
-  /** Approvals, newest first; a contact's view is limited to their client. `pending` excludes expired ones. */
-  listApprovals(filter: { state: string | null; clientId: string | null; limit: number }) {
-    const now = new Date().toISOString();
-    const ids = this.sql
-      .exec<{ id: string }>(
-        `SELECT id FROM approvals WHERE (? IS NULL OR client_id = ?)
-           AND (? IS NULL OR (? = 'pending' AND state = 'pending' AND expires_at > ?) OR (? != 'pending' AND state = ?))
-         ORDER BY requested_at DESC LIMIT ?`,
-        filter.clientId,
-        filter.clientId,
-        filter.state,
-        filter.state,
-        now,
-        filter.state,
-        filter.state,
-        filter.limit,
-      )
-      .toArray();
-    return ids.map((r) => this.approvalView(r.id)).filter((a) => a !== null);
-  }
-
-  getApproval(id: string, clientId: string | null) {
-    const a = this.approvalView(id);
-    return a && (clientId === null || a.clientId === clientId) ? a : null;
-  }
-
   /** A one-time link for one approval, for one contact of its client: shown once, stored hashed, expiring. */
-  createApprovalLink(
+  async createApprovalLink(
     input: { approvalId: string; contactId: string; ttlSeconds: number },
     by: By,
-  ): Result<{ token: string; expiresAt: string }> {
-    const a = this.approvalView(input.approvalId);
+  ): Promise<Result<{ token: string; expiresAt: string }>> {
+    const a = await this.fleet().getApproval(input.approvalId, null);
     if (!a) return notFound("approval");
     const contact = this.sql
       .exec<{ client_id: string | null; role: string; disabled: number }>(
@@ -1087,9 +853,11 @@ export class Tenant extends DurableObject<Env> {
   }
 
   /** What a link may do: decide one approval, as one contact, once, before it expires. */
-  approvalLink(
+  async approvalLink(
     hash: string,
-  ): Result<{ approvalId: string; contactId: string; contactName: string; clientId: string; sessionId: string }> {
+  ): Promise<
+    Result<{ approvalId: string; contactId: string; contactName: string; clientId: string; sessionId: string }>
+  > {
     const row = this.sql
       .exec<{ approval_id: string; contact_id: string; expires_at: string; used_at: string | null }>(
         "SELECT approval_id, contact_id, expires_at, used_at FROM approval_links WHERE hash = ?",
@@ -1105,7 +873,7 @@ export class Tenant extends DurableObject<Env> {
         row.contact_id,
       )
       .toArray()[0];
-    const a = this.approvalView(row.approval_id);
+    const a = await this.fleet().getApproval(row.approval_id, null);
     if (!contact || contact.disabled === 1 || !a) return fail(404, "not_found", "this approval link is not valid");
     return ok({
       approvalId: row.approval_id,
@@ -1179,7 +947,8 @@ export class Tenant extends DurableObject<Env> {
         delivered_at: string | null;
         last_error: string | null;
       }>(
-        "SELECT id, webhook_id, event, attempts, delivered_at, last_error FROM webhook_deliveries ORDER BY rowid DESC LIMIT ?",
+        `SELECT key AS id, substr(target, 9) AS webhook_id, kind AS event, attempts, delivered_at, last_error FROM outbox
+         WHERE target LIKE 'webhook:%' ORDER BY seq DESC LIMIT ?`,
         limit,
       )
       .toArray()
@@ -1193,93 +962,55 @@ export class Tenant extends DurableObject<Env> {
       }));
   }
 
-  private async enqueueWebhooks(event: string, data: object): Promise<void> {
+  /** One signed delivery per subscribed webhook, in the transaction that received the event. */
+  private enqueueWebhooks(event: string, data: object): void {
     const hooks = this.listWebhooks().filter((w) => w.disabledAt === null && w.events.includes(event));
-    if (hooks.length === 0) return;
     const timestamp = Math.floor(Date.now() / 1000);
     for (const hook of hooks) {
       const id = `msg_${newId("whk").slice(4)}`;
-      const body = JSON.stringify({ type: event, timestamp: new Date(timestamp * 1000).toISOString(), data });
-      this.sql.exec(
-        "INSERT INTO webhook_deliveries (id, webhook_id, event, body, next_at) VALUES (?, ?, ?, ?, ?)",
-        id,
-        hook.id,
-        event,
-        body,
-        Date.now(),
-      );
+      const body = { type: event, timestamp: new Date(timestamp * 1000).toISOString(), data };
+      this.outbox.enqueue(`webhook:${hook.id}`, event, id, body);
     }
-    await this.ctx.storage.setAlarm(Date.now());
   }
 
-  /** Deliver due webhooks; failures retry with backoff (5 s, 30 s, 2 min, 10 min, 1 h, then every 6 h; 10 tries). */
-  override async alarm(): Promise<void> {
-    const due = this.sql
-      .exec<{ id: string; webhook_id: string; body: string; attempts: number }>(
-        "SELECT id, webhook_id, body, attempts FROM webhook_deliveries WHERE delivered_at IS NULL AND attempts < ? AND next_at <= ? ORDER BY next_at LIMIT 50",
-        WEBHOOK_BACKOFF_S.length + 1,
-        Date.now(),
+  protected override attemptsFor(to: string): number {
+    return to.startsWith("webhook:") ? HTTP_ATTEMPTS : super.attemptsFor(to);
+  }
+
+  /** Webhooks: POST each message, signed; the outbox retries with backoff (5 s, 30 s, 2 min, 10 min, 1 h, then 6 h). */
+  protected override async deliverEffects(to: string, effects: Effect[]): Promise<Delivery> {
+    if (!to.startsWith("webhook:")) return super.deliverEffects(to, effects);
+    const hook = this.sql
+      .exec<{ url: string; secret: string; disabled_at: string | null }>(
+        "SELECT url, secret, disabled_at FROM webhooks WHERE id = ?",
+        to.slice("webhook:".length),
       )
-      .toArray();
-    await Promise.all(
-      due.map(async (d) => {
-        const hook = this.sql
-          .exec<{ url: string; secret: string; disabled_at: string | null }>(
-            "SELECT url, secret, disabled_at FROM webhooks WHERE id = ?",
-            d.webhook_id,
-          )
-          .toArray()[0];
-        if (!hook || hook.disabled_at !== null) {
-          this.sql.exec(
-            "UPDATE webhook_deliveries SET attempts = 99, last_error = 'webhook removed' WHERE id = ?",
-            d.id,
-          );
-          return;
-        }
-        let error: string | null = null;
-        try {
-          const timestamp = String(Math.floor(Date.now() / 1000));
-          const signature = await signWebhook(hook.secret, d.id, timestamp, d.body);
-          const res = await fetch(hook.url, {
-            method: "POST",
-            headers: {
-              "content-type": "application/json",
-              "webhook-id": d.id,
-              "webhook-timestamp": timestamp,
-              "webhook-signature": signature,
-              "user-agent": "Caisey-Webhooks/1",
-            },
-            body: d.body,
-            signal: AbortSignal.timeout(10_000),
-          });
-          if (!res.ok) error = `HTTP ${res.status}`;
-          await res.body?.cancel();
-        } catch (e) {
-          error = e instanceof Error ? e.message : String(e);
-        }
-        if (error === null) {
-          this.sql.exec(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
-            this.now(),
-            d.id,
-          );
-        } else {
-          const wait = WEBHOOK_BACKOFF_S[Math.min(d.attempts, WEBHOOK_BACKOFF_S.length - 1)] as number;
-          this.sql.exec(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?",
-            Date.now() + wait * 1000,
-            error.slice(0, 500),
-            d.id,
-          );
-        }
-      }),
-    );
-    const next = this.sql
-      .exec<{ at: number | null }>(
-        "SELECT MIN(next_at) AS at FROM webhook_deliveries WHERE delivered_at IS NULL AND attempts <= ?",
-        WEBHOOK_BACKOFF_S.length,
-      )
-      .one().at;
-    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 100));
+      .toArray()[0];
+    if (!hook || hook.disabled_at !== null) return { delivered: 0, error: "webhook removed", final: true };
+    for (const [i, d] of effects.entries()) {
+      let error: string | null = null;
+      try {
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const signature = await signWebhook(hook.secret, d.key, timestamp, d.payload);
+        const res = await fetch(hook.url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "webhook-id": d.key,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": signature,
+            "user-agent": "Caisey-Webhooks/1",
+          },
+          body: d.payload,
+          signal: AbortSignal.timeout(10_000),
+        });
+        if (!res.ok) error = `HTTP ${res.status}`;
+        await res.body?.cancel();
+      } catch (e) {
+        error = e instanceof Error ? e.message : String(e);
+      }
+      if (error !== null) return { delivered: i, error };
+    }
+    return { delivered: effects.length };
   }
 }

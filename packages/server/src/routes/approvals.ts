@@ -14,7 +14,7 @@ import {
 } from "@caisey/core/routes";
 import type { Hono } from "hono";
 import { type AppEnv, by, scope } from "../auth.ts";
-import { session, tenant } from "../env.ts";
+import { fleet, session, tenant } from "../env.ts";
 import { HttpError, unwrap } from "../http.ts";
 import { parseToken } from "../tokens.ts";
 import { route } from "./table.ts";
@@ -32,13 +32,13 @@ export function approvalRoutes(app: Hono<AppEnv>): void {
     const view = scope(c);
     const limit = query.limit;
     return c.json({
-      approvals: await tenant(c.env, view.tenantId).listApprovals({ state, clientId: view.clientId, limit }),
+      approvals: await fleet(c.env, view.tenantId).listApprovals({ state, clientId: view.clientId, limit }),
     });
   });
 
   route(app, getApproval, async (c, { params }) => {
     const view = scope(c);
-    const approval = await tenant(c.env, view.tenantId).getApproval(params.id, view.clientId);
+    const approval = await fleet(c.env, view.tenantId).getApproval(params.id, view.clientId);
     if (!approval) throw new HttpError(404, "not_found", "approval not found");
     return c.json({ approval });
   });
@@ -46,7 +46,7 @@ export function approvalRoutes(app: Hono<AppEnv>): void {
   // Only a contact of the machine's client decides; staff (technicians included) never approve their own work.
   route(app, decideApproval, async (c, { params: { id }, body }) => {
     const view = scope(c);
-    const approval = await tenant(c.env, view.tenantId).getApproval(id, view.clientId);
+    const approval = await fleet(c.env, view.tenantId).getApproval(id, view.clientId);
     if (!approval) throw new HttpError(404, "not_found", "approval not found");
     const p = c.var.principal;
     const decided = unwrap(
@@ -78,7 +78,7 @@ export function approvalRoutes(app: Hono<AppEnv>): void {
     const t = tenant(c.env, tenantId);
     const link = unwrap(await t.approvalLink(hash));
     return c.json({
-      approval: await t.getApproval(link.approvalId, link.clientId),
+      approval: await fleet(c.env, tenantId).getApproval(link.approvalId, link.clientId),
       contact: { id: link.contactId, name: link.contactName },
     });
   });

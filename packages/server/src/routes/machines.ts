@@ -3,19 +3,19 @@
 import { listMachines, machineCard, moveMachine, revokeMachine } from "@caisey/core/routes";
 import type { Hono } from "hono";
 import { type AppEnv, by, scope } from "../auth.ts";
-import { machine, tenant } from "../env.ts";
+import { fleet, machine } from "../env.ts";
 import { HttpError, unwrap } from "../http.ts";
 import { route } from "./table.ts";
 
 export function machineRoutes(app: Hono<AppEnv>): void {
   route(app, listMachines, async (c) => {
     const { tenantId, clientId } = scope(c);
-    return c.json({ machines: await tenant(c.env, tenantId).listMachines(clientId) });
+    return c.json({ machines: await fleet(c.env, tenantId).listMachines(clientId) });
   });
 
   route(app, machineCard, async (c, { params: { id }, query }) => {
     const { tenantId, clientId } = scope(c);
-    const t = tenant(c.env, tenantId);
+    const t = fleet(c.env, tenantId);
     const found = await t.getMachine(id, clientId);
     if (!found) throw new HttpError(404, "not_found", "machine not found");
     const { limit, before } = query;
@@ -33,13 +33,13 @@ export function machineRoutes(app: Hono<AppEnv>): void {
 
   // Revoked: the runtime is disconnected now and refused from then on; its sessions and records stay.
   route(app, revokeMachine, async (c, { params: { id } }) => {
-    unwrap(await tenant(c.env, c.var.principal.tenantId).revokeMachine(id, by(c)));
+    unwrap(await fleet(c.env, c.var.principal.tenantId).revokeMachine(id, by(c)));
     await machine(c.env, id).revoke();
     return c.body(null, 204);
   });
 
   route(app, moveMachine, async (c, { params: { id }, body }) => {
-    unwrap(await tenant(c.env, c.var.principal.tenantId).moveMachine(id, body.clientId, by(c)));
+    unwrap(await fleet(c.env, c.var.principal.tenantId).moveMachine(id, body.clientId, by(c)));
     return c.json({ id, clientId: body.clientId });
   });
 }

@@ -14,7 +14,7 @@ import {
 import { rebuildSearch, searchRecords } from "@caisey/core/routes";
 import type { Hono } from "hono";
 import { type AppEnv, scope } from "../auth.ts";
-import { type Env, searchCatalog, searchIndex, session, tenant } from "../env.ts";
+import { type Env, fleet, searchCatalog, searchIndex, session } from "../env.ts";
 import { HttpError } from "../http.ts";
 import type { SearchHit, ShardQuery } from "../objects/search-index.ts";
 import { route } from "./table.ts";
@@ -108,7 +108,7 @@ export function searchRoutes(app: Hono<AppEnv>): void {
     await Promise.all(months.map((m) => searchIndex(c.env, tenantId, m).clear()));
     // Every session of the tenant, newest first; sessions opened in the same millisecond as a page's last one are
     // fetched again rather than skipped, and counted once.
-    const t = tenant(c.env, tenantId);
+    const t = fleet(c.env, tenantId);
     const seen = new Set<string>();
     let failed = 0;
     let before: string | undefined;

@@ -19,7 +19,7 @@ import {
 } from "@caisey/core/routes";
 import type { Context, Hono } from "hono";
 import { type AppEnv, scope } from "../auth.ts";
-import { session, tenant } from "../env.ts";
+import { fleet, session, tenant } from "../env.ts";
 import { HttpError, unwrap } from "../http.ts";
 import { route } from "./table.ts";
 
@@ -29,13 +29,14 @@ const actorOf = (c: Context<AppEnv>) =>
 export function sessionRoutes(app: Hono<AppEnv>): void {
   route(app, openSession, async (c, { body }) => {
     const p = c.var.principal;
-    const t = tenant(c.env, p.tenantId);
+    const t = fleet(c.env, p.tenantId);
     const m = await t.getMachine(body.machineId);
     if (!m) throw new HttpError(404, "not_found", "machine not found");
     if (m.revoked) throw new HttpError(409, "machine_revoked", "this machine's identity was revoked; enroll it again");
     const id = newId("ses");
     const ticket = body.ticket && body.ticket.length > 0 ? body.ticket : null;
-    const { openedAt } = unwrap(
+    // The Session puts itself on the Fleet's session list (through its outbox) before it answers.
+    unwrap(
       await session(c.env, id).open({
         sessionId: id,
         tenantId: p.tenantId,
@@ -47,13 +48,12 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
         ticket,
       }),
     );
-    await t.recordSession({ id, machineId: m.id, clientId: m.clientId, technicianId: p.userId, ticket, openedAt });
     return c.json({ id }, 201);
   });
 
   route(app, listSessions, async (c, { query: { limit, machineId } }) => {
     const view = scope(c);
-    const sessions = await tenant(c.env, view.tenantId).listSessions({
+    const sessions = await fleet(c.env, view.tenantId).listSessions({
       limit,
       clientId: view.clientId,
       ...(machineId ? { machineId } : {}),

@@ -1,19 +1,23 @@
-// The one seam through which a Session writes to other objects. Each effect is a plain value, computed from the
-// session's rows inside the transaction of the event that caused it and stamped with that event's seq: with the
-// session's id, (source, seq, kind) is what a receiver will key on to take each effect exactly once. `send` delivers
-// them; today it calls the Tenant (and, for a cancel, the Machine) without waiting, as before. A durable outbox
-// replaces `send` alone: the values it would store are already made in the right transaction.
+// The one seam through which a Session reaches other objects. Each effect is a plain value, computed from the
+// session's rows inside the transaction of the event that caused it. `keep` writes the ones meant for the Fleet (the
+// approval list, the session list, the timeline of changes, the machine card's user) to the Session's outbox in that
+// same transaction, so an effect exists exactly when its event does; the outbox delivers them in order and the Fleet
+// takes each once (see ../../durable/). `send` carries out what is not a write to another object's state: asking the
+// runtime to cancel (if that message is lost, the command's next dispatch carries the cancel).
 
 import { type CommandEffect, cancelMessage } from "@caisey/core";
+import { target } from "../../durable/base.ts";
+import type { Outbox } from "../../durable/outbox.ts";
 import { type Env, machine, tenant } from "../../env.ts";
-import type { ApprovalSummary, Tenant } from "../tenant.ts";
+import type { MachineChange, SessionEffect, SessionUpdate } from "../fleet.ts";
+import type { ApprovalSummary } from "../tenant.ts";
 import type { SessionStore } from "./store.ts";
 
 export type Effect = { seq: number; sessionId: string; tenantId: string } & (
   | { kind: "approval.changed"; payload: ApprovalSummary }
   | { kind: "machine.user"; payload: { machineId: string; user: string } }
-  | { kind: "change.recorded"; payload: Parameters<Tenant["recordChange"]>[0] }
-  | { kind: "session.changed"; payload: Parameters<Tenant["updateSession"]>[1] }
+  | { kind: "change.recorded"; payload: MachineChange }
+  | { kind: "session.changed"; payload: SessionUpdate }
   | { kind: "runtime.cancel"; payload: { machineId: string; commandId: string } }
 );
 
@@ -109,37 +113,71 @@ export function sessionChange(store: SessionStore): Effect {
   };
 }
 
-/** Deliver effects to the objects they are for. Nothing here is awaited: the session never waits on another object. */
-export function send(env: Env, effects: readonly Effect[]): void {
-  for (const e of effects) {
-    const to = tenant(env, e.tenantId);
-    switch (e.kind) {
-      case "approval.changed":
-        // The Tenant keeps the pending list, the portal's view and the webhooks.
-        void to.trackApproval(e.payload).catch(logged("approval not announced to the tenant"));
-        break;
-      case "machine.user":
-        // The machine card shows the user context commands last ran as.
-        void to.machineUser(e.payload.machineId, e.payload.user).catch(logged("machine user not recorded"));
-        break;
-      case "change.recorded":
-        void to.recordChange(e.payload).catch(logged("change not added to the machine timeline"));
-        break;
-      case "session.changed":
-        void to.updateSession(e.sessionId, e.payload).catch(logged("session list not updated"));
-        break;
-      case "runtime.cancel": {
-        // Signed by the tenant's key: the runtime ends the whole process tree and records the end itself.
-        const { machineId, commandId } = e.payload;
-        const ref = { sessionId: e.sessionId, commandId };
-        void to
-          .sign(cancelMessage(machineId, ref))
-          .then((signature) => machine(env, machineId).cancel(e.sessionId, { t: "cancel", ...ref, signature }))
-          .catch(logged("cancel not delivered; the next dispatch of this command records it"));
-        break;
-      }
-    }
+/** The session's line in the session list, from the session row: sent once, when the session opens. */
+export function sessionOpened(store: SessionStore): SessionEffect {
+  const s = store.row() as NonNullable<ReturnType<SessionStore["row"]>>;
+  return {
+    kind: "session.opened",
+    payload: {
+      id: s.id,
+      machineId: s.machine_id,
+      clientId: s.client_id,
+      technicianId: s.technician_id,
+      ticket: s.ticket,
+      openedAt: s.opened_at,
+    },
+  };
+}
+
+/** What the Fleet is told of an effect (null: not a write to the Fleet). */
+function forFleet(e: Effect): SessionEffect | null {
+  switch (e.kind) {
+    case "approval.changed":
+    case "machine.user":
+    case "change.recorded":
+      return { kind: e.kind, payload: e.payload } as SessionEffect;
+    case "session.changed":
+      return { kind: "session.updated", payload: { sessionId: e.sessionId, update: e.payload } };
+    case "runtime.cancel":
+      return null;
   }
 }
 
-const logged = (what: string) => (error: unknown) => console.error(what, error);
+/** Keep the effects meant for the Fleet in the outbox. Call it inside the transaction of the events causing them. */
+export function keep(outbox: Outbox, tenantId: string, effects: readonly (Effect | SessionEffect)[]): void {
+  for (const e of effects) {
+    const told = "seq" in e ? forFleet(e) : e;
+    if (told) outbox.enqueue(target.fleet(tenantId), told.kind, keyOf(told), told.payload);
+  }
+}
+
+function keyOf(e: SessionEffect): string {
+  switch (e.kind) {
+    case "approval.changed":
+      return e.payload.id;
+    case "change.recorded":
+      return e.payload.commandId;
+    case "machine.user":
+      return e.payload.machineId;
+    case "session.opened":
+      return e.payload.id;
+    case "session.updated":
+      return e.payload.sessionId;
+  }
+}
+
+/** After the commit: ask the runtime to cancel what a step cancelled in its hands. Not awaited. */
+export function send(env: Env, effects: readonly Effect[]): void {
+  for (const e of effects) {
+    if (e.kind !== "runtime.cancel") continue;
+    // Signed by the tenant's key: the runtime ends the whole process tree and records the end itself.
+    const { machineId, commandId } = e.payload;
+    const ref = { sessionId: e.sessionId, commandId };
+    void tenant(env, e.tenantId)
+      .sign(cancelMessage(machineId, ref))
+      .then((signature) => machine(env, machineId).cancel(e.sessionId, { t: "cancel", ...ref, signature }))
+      .catch((error: unknown) =>
+        console.error("cancel not delivered; the next dispatch of this command records it", error),
+      );
+  }
+}

@@ -1,9 +1,15 @@
 // The search index feed. Each session pushes its record to the tenant's search index asynchronously (the record never
-// waits on the index): one push at a time, a short timer after appends, and the durable alarm as the safety net. The
-// watermark (index_feed.through) says how far the index has taken the record.
+// waits on the index): one push at a time, a short timer after appends, and the "search-feed" named alarm as the
+// safety net, retried with the one backoff policy. The record is this effect's outbox — its events are already
+// committed in order, so a second copy of every output line would only double the writes — and the watermark
+// (index_feed.through) is its delivery mark; the index takes each (session, seq) once.
 
+import { retryAt } from "@caisey/core";
+import type { AlarmScheduler } from "../../durable/alarms.ts";
 import { type Env, outputIndexCap, searchIndex } from "../../env.ts";
 import type { SessionStore } from "./store.ts";
+
+export const SEARCH_FEED_ALARM = "search-feed";
 
 /** Bounds of one push to the search index: events, and record bytes. */
 const INDEX_BATCH_EVENTS = 256;
@@ -21,11 +27,14 @@ export class SearchFeed {
   private feeding = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private guardArmed = false;
+  /** Pushes failed in a row, for the backoff (kept in memory: after a restart the first retry comes soon). */
+  private failures = 0;
   private readonly outputIndexCap: number;
 
   constructor(
     private readonly env: Env,
     private readonly store: SessionStore,
+    private readonly alarms: AlarmScheduler,
   ) {
     this.outputIndexCap = outputIndexCap(env);
   }
@@ -39,7 +48,7 @@ export class SearchFeed {
     if (!this.guardArmed) {
       // Durable safety net: if this object dies before the index catches up, the alarm brings it back to finish.
       this.guardArmed = true;
-      void this.store.armAlarm(Date.now() + INDEX_GUARD_MS);
+      this.alarms.setEarliest(SEARCH_FEED_ALARM, Date.now() + INDEX_GUARD_MS);
     }
     if (this.timer !== null || this.feeding) return;
     this.timer = setTimeout(() => {
@@ -79,7 +88,14 @@ export class SearchFeed {
             INDEX_BATCH_EVENTS,
           )
           .toArray();
-        if (rows.length === 0) break;
+        if (rows.length === 0) {
+          // Caught up (nothing is awaited between this read and here): the safety net is not needed until the next
+          // append sets it again.
+          this.failures = 0;
+          this.guardArmed = false;
+          this.alarms.clear(SEARCH_FEED_ALARM);
+          break;
+        }
         const events: { seq: number; line: string }[] = [];
         let month: string | null = null;
         let bytes = 0;
@@ -115,7 +131,8 @@ export class SearchFeed {
       }
     } catch (error) {
       console.error("search index behind; retrying", error);
-      await this.store.armAlarm(Date.now() + INDEX_GUARD_MS);
+      this.failures++;
+      this.alarms.set(SEARCH_FEED_ALARM, retryAt(this.failures, Date.now()) as number);
     } finally {
       this.feeding = false;
     }

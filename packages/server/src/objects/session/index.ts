@@ -5,7 +5,6 @@
 // It is a shell: the rules of a command's life are core's (`transition`, `requestCommand`, `nextDispatch`,
 // `acceptOutput`); this class checks who is asking, applies each step in one transaction and carries out its effects.
 
-import { DurableObject } from "cloudflare:workers";
 import {
   type AckFrame,
   type ApprovalPolicy,
@@ -38,12 +37,16 @@ import {
   transition,
 } from "@caisey/core";
 import { sha256Hex } from "../../crypto.ts";
+import { DurableBase } from "../../durable/base.ts";
 import { type Env, machine, tenant } from "../../env.ts";
 import { fail, notFound, ok, type Result } from "../../result.ts";
-import { type Effect, effectsOf, send } from "./effects.ts";
-import { SearchFeed } from "./feed.ts";
+import { type Effect, effectsOf, keep, send, sessionOpened } from "./effects.ts";
+import { SEARCH_FEED_ALARM, SearchFeed } from "./feed.ts";
 import { type LiveAttachment, LiveFeed } from "./live.ts";
-import { type ApprovalRow, type CommandRow, lifecycleOf, type SessionRow, SessionStore } from "./store.ts";
+import { type ApprovalRow, type CommandRow, lifecycleOf, MIGRATIONS, type SessionRow, SessionStore } from "./store.ts";
+
+/** The named alarm of the session's deadlines: a queued command's expiry, a pending approval's. */
+const DEADLINES_ALARM = "deadlines";
 
 /** Whose view a call is made in: the tenant, and for a client contact, their client. */
 export interface Scope {
@@ -85,13 +88,13 @@ function commandView(c: CommandRow) {
   };
 }
 
-export class Session extends DurableObject<Env> {
+export class Session extends DurableBase {
   private readonly store: SessionStore;
   private readonly live: LiveFeed;
   private readonly feed: SearchFeed;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
+    super(ctx, env, MIGRATIONS);
     // Every append goes out to the live sockets and, soon after, to the search index.
     this.store = new SessionStore(ctx.storage, (seq, message) => {
       this.live.published(seq, message);
@@ -102,7 +105,13 @@ export class Session extends DurableObject<Env> {
       (after, limit) => this.store.served(after, limit),
       () => this.store.seq,
     );
-    this.feed = new SearchFeed(env, this.store);
+    this.feed = new SearchFeed(env, this.store, this.alarms);
+  }
+
+  /** As a sender of effects: the Fleet keys its receipts on it. */
+  protected override source(): string | null {
+    const s = this.store.row();
+    return s ? `session:${s.id}` : null;
   }
 
   /** The one scope guard: another tenant, or a contact of another client, finds no session here. */
@@ -135,23 +144,37 @@ export class Session extends DurableObject<Env> {
         if (e.kind === "approval_withdrawn") this.store.withdrawApproval(e.approvalId);
         else if (e.kind === "ask_runtime_to_cancel") this.store.markCancelRequested(c.id);
       }
-      return { step, outgoing: effectsOf(this.store, c.id, step.effects) };
+      return { step, outgoing: this.kept(effectsOf(this.store, c.id, step.effects)) };
     });
     if (!applied) return null;
     this.follow(applied.step.effects, applied.outgoing);
     return applied.step;
   }
 
+  /** Effects made in a transaction: the Fleet's go into the outbox in that same transaction. */
+  private kept(effects: Effect[]): Effect[] {
+    const s = this.store.row();
+    if (s) keep(this.outbox, s.tenant_id, effects);
+    return effects;
+  }
+
+  /** After the commit: deliver what the outbox holds now, and ask the runtime what is the runtime's to do. */
+  private sent(outgoing: readonly Effect[]): void {
+    send(this.env, outgoing);
+    if (this.outbox.pending() > 0) void this.outbox.drain();
+  }
+
   /** What a step asks of the shell once it is committed. */
   private follow(effects: readonly CommandEffect[], outgoing: readonly Effect[]): void {
-    send(this.env, outgoing);
-    if (effects.some((e) => e.kind === "arm_deadline")) void this.scheduleAlarm();
+    this.sent(outgoing);
+    if (effects.some((e) => e.kind === "arm_deadline")) this.scheduleAlarm();
     if (effects.some((e) => e.kind === "dispatch_next")) this.pump();
   }
 
   // ---- the record
 
-  open(input: OpenSession): Result<{ openedAt: string }> {
+  /** Open the session; it is on the session list when this returns (or, if the Fleet is down, once it is back). */
+  async open(input: OpenSession): Promise<Result<{ openedAt: string }>> {
     if (this.store.row()) return fail(409, "session_exists", "session already exists");
     const openedAt = recordTimestamp(Date.now());
     this.store.transaction(() => {
@@ -174,7 +197,9 @@ export class Session extends DurableObject<Env> {
         technicianId: input.technicianId,
         ticket: input.ticket,
       });
+      keep(this.outbox, input.tenantId, [sessionOpened(this.store)]);
     });
+    await this.outbox.drain();
     return ok({ openedAt });
   }
 
@@ -279,7 +304,7 @@ export class Session extends DurableObject<Env> {
       });
       const outgoing = this.store.transaction(() => {
         this.store.apply(step.events, atMs);
-        return effectsOf(this.store, commandId, step.effects);
+        return this.kept(effectsOf(this.store, commandId, step.effects));
       });
       this.follow(step.effects, outgoing);
       return ok({ commandId, state: step.state, approvalId });
@@ -387,23 +412,29 @@ export class Session extends DurableObject<Env> {
   private sessionEvent(record: () => Head): number {
     const { head, outgoing } = this.store.transaction(() => ({
       head: record(),
-      outgoing: effectsOf(this.store, null, [{ kind: "session_changed" }]),
+      outgoing: this.kept(effectsOf(this.store, null, [{ kind: "session_changed" }])),
     }));
-    send(this.env, outgoing);
+    this.sent(outgoing);
     return head.seq;
   }
 
   // ---- deadlines
 
-  /** The alarm wakes the session for the next deadline: a queued command's expiry or a pending approval's. */
-  private async scheduleAlarm(): Promise<void> {
+  /** The "deadlines" alarm rings at the next deadline: a queued command's expiry or a pending approval's. */
+  private scheduleAlarm(): void {
     const next = this.store.nextDeadline();
-    if (next !== null) await this.store.armAlarm(Date.parse(next));
+    if (next === null) this.alarms.clear(DEADLINES_ALARM);
+    else this.alarms.set(DEADLINES_ALARM, Date.parse(next));
+  }
+
+  protected override async onAlarm(name: string): Promise<void> {
+    if (name === SEARCH_FEED_ALARM) await this.feed.alarm();
+    else if (name === DEADLINES_ALARM) this.expireDeadlines();
+    else console.error(`session: no alarm named ${name}`);
   }
 
   /** Commands that waited too long for an offline machine, or for a client's approval, fail with the reason. */
-  override async alarm(): Promise<void> {
-    await this.feed.alarm();
+  private expireDeadlines(): void {
     const now = recordTimestamp(Date.now());
     for (const c of this.store.expiredInQueue(now)) {
       this.step(c.id, {
@@ -413,7 +444,7 @@ export class Session extends DurableObject<Env> {
       });
     }
     for (const a of this.store.expiredApprovals(now)) this.expireApproval(a);
-    await this.scheduleAlarm();
+    this.scheduleAlarm();
   }
 
   /** Rebuild: push the whole record to the index again (the index ignores what it already holds). */
@@ -446,7 +477,7 @@ export class Session extends DurableObject<Env> {
       if (!delivered) {
         this.store.markUndelivered(commandId);
         this.step(commandId, { type: "settle_cancel" });
-        void this.scheduleAlarm();
+        this.scheduleAlarm();
       }
     } catch (error) {
       console.error("dispatch failed; the machine's next connection resumes it", error);

@@ -18,7 +18,7 @@ import {
   type Shell,
 } from "@caisey/core";
 import { decodeBase64, encodeBase64, sha256 } from "../../crypto.ts";
-import { migrate } from "../../migrations.ts";
+import { DURABLE_EFFECTS_SQL } from "../../durable/schema.ts";
 
 /** Append-only: never edit or reorder an entry that has shipped (see migrations.ts). */
 export const MIGRATIONS = [
@@ -62,6 +62,7 @@ export const MIGRATIONS = [
     sql: `CREATE TABLE index_feed (id INTEGER PRIMARY KEY CHECK (id = 1), through INTEGER NOT NULL);
           INSERT INTO index_feed (id, through) VALUES (1, 0);`,
   },
+  { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
 ];
 
 const PAGE_BYTES = 2 * 1024 * 1024;
@@ -162,8 +163,8 @@ export class SessionStore {
     /** Called after each append (in its transaction): the live sockets and the search feed follow the record. */
     private readonly appended: (seq: number, message: string) => void,
   ) {
+    // Migrated already: the object's base class applies MIGRATIONS before the store is made.
     this.sql = storage.sql;
-    migrate(storage, MIGRATIONS);
     const last = this.sql
       .exec<{ seq: number; hash: string; record: string }>(
         "SELECT seq, hash, record FROM events ORDER BY seq DESC LIMIT 1",
@@ -503,12 +504,6 @@ export class SessionStore {
   }
 
   // ---- deadlines
-
-  /** One alarm serves every deadline: set it only if it would ring earlier than the one already set. */
-  async armAlarm(at: number): Promise<void> {
-    const current = await this.storage.getAlarm();
-    if (current === null || current > at) await this.storage.setAlarm(at);
-  }
 
   /** The next deadline: a queued command's expiry or a pending approval's. */
   nextDeadline(): string | null {

@@ -1,0 +1,84 @@
+// The base of every object that makes durable effects on others or receives them: subclasses name themselves as a
+// sender, apply the effects they receive, and handle their own named alarms; the outbox, the receipts and the one
+// storage alarm are handled here (style of partykit's partyserver: override hooks, not fetch/alarm plumbing).
+
+import { DurableObject } from "cloudflare:workers";
+import { type Env, fleet, tenant } from "../env.ts";
+import { type Migration, migrate } from "../migrations.ts";
+import { fail, ok, type Result } from "../result.ts";
+import { AlarmScheduler } from "./alarms.ts";
+import { type Delivery, type Effect, OUTBOX_ALARM, Outbox } from "./outbox.ts";
+import { receiveOnce } from "./receipts.ts";
+
+/** Where an effect goes: another object (`fleet:<tenantId>`, `tenant:<tenantId>`) or, for a Tenant, a webhook. */
+export const target = {
+  fleet: (tenantId: string) => `fleet:${tenantId}`,
+  tenant: (tenantId: string) => `tenant:${tenantId}`,
+};
+
+export abstract class DurableBase extends DurableObject<Env> {
+  protected readonly sql: SqlStorage;
+  protected readonly alarms: AlarmScheduler;
+  protected readonly outbox: Outbox;
+
+  constructor(ctx: DurableObjectState, env: Env, migrations: readonly Migration[]) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    migrate(ctx.storage, migrations);
+    this.alarms = new AlarmScheduler(ctx.storage);
+    this.outbox = new Outbox(ctx.storage, this.alarms, {
+      deliver: (to, effects) => this.deliverEffects(to, effects),
+      maxAttempts: (to) => this.attemptsFor(to),
+    });
+  }
+
+  /** This object as a sender (receivers key their receipts on it); null while it does not know its own name yet. */
+  protected abstract source(): string | null;
+
+  /** Apply one effect another object sent (inside the transaction that records its receipt; throw to refuse all). */
+  protected applyEffect(source: string, effect: Effect): void {
+    throw new Error(`${this.constructor.name} takes no effects (${effect.kind} from ${source})`);
+  }
+
+  /** A named alarm of the subclass's own rang (the outbox's is handled here). */
+  protected async onAlarm(name: string): Promise<void> {
+    console.error(`no handler for alarm ${name}`);
+  }
+
+  /** Deliver effects to a target; subclasses with targets of their own (webhooks) handle those first. */
+  protected async deliverEffects(to: string, effects: Effect[]): Promise<Delivery> {
+    const source = this.source();
+    if (source === null) return { delivered: 0, error: "the sender does not know its name yet" };
+    const [kind, id = ""] = splitTarget(to);
+    const stub = kind === "fleet" ? fleet(this.env, id) : kind === "tenant" ? tenant(this.env, id) : null;
+    if (!stub) return { delivered: 0, error: `unknown target ${to}`, final: true };
+    const result = await stub.receive(source, effects);
+    return result.ok ? { delivered: effects.length } : { delivered: 0, error: result.message };
+  }
+
+  protected attemptsFor(_to: string): number {
+    return Number.POSITIVE_INFINITY;
+  }
+
+  /** Effects from another object's outbox: each applied exactly once, however often it is delivered. */
+  async receive(source: string, effects: Effect[]): Promise<Result<{ applied: number }>> {
+    let applied: number;
+    try {
+      applied = receiveOnce(this.ctx.storage, source, effects, (effect) => this.applyEffect(source, effect));
+    } catch (error) {
+      return fail(503, "not_applied", error instanceof Error ? error.message : String(error));
+    }
+    // What the effects caused here goes out now, without holding up the sender.
+    if (this.outbox.pending() > 0) void this.outbox.drain();
+    return ok({ applied });
+  }
+
+  override async alarm(): Promise<void> {
+    await this.alarms.ring((name) => (name === OUTBOX_ALARM ? this.outbox.drain() : this.onAlarm(name)));
+  }
+}
+
+function splitTarget(to: string): [string, string] {
+  const at = to.indexOf(":");
+  return at < 0 ? [to, ""] : [to.slice(0, at), to.slice(at + 1)];
+}

@@ -1,0 +1,182 @@
+// Durable effects on other objects (and webhooks): a row written in the same transaction as the change that causes
+// it, delivered at once after the commit (the fast path) and by the "outbox" named alarm when that fails (the safety
+// net), strictly in order per target, with core's one backoff policy. The receiver applies each effect once
+// (see receipts.ts), so delivering a row again after a lost answer is harmless.
+
+import { type DrainPlan, planDrain, retryAt } from "@caisey/core";
+import type { AlarmScheduler } from "./alarms.ts";
+
+export const OUTBOX_ALARM = "outbox";
+/** The safety net rings this long after an enqueue unless the fast path delivered everything first. */
+const SAFETY_NET_MS = 10_000;
+/** Effects sent to one target per delivery. */
+const BATCH = 100;
+
+/** One effect as it travels: the sender's seq (unique and increasing per sender), what it is, and its data. */
+export interface Effect {
+  seq: number;
+  kind: string;
+  key: string;
+  payload: string;
+}
+
+/** What a delivery achieved: the first `delivered` effects landed; the next one failed with `error`. */
+export interface Delivery {
+  delivered: number;
+  error?: string;
+  /** The failed effect can never land (e.g. its webhook was removed): give it up now. */
+  final?: boolean;
+}
+
+export interface Receiver {
+  deliver(target: string, effects: Effect[]): Promise<Delivery>;
+  /** Attempts before an effect to this target is given up (Infinity: never). */
+  maxAttempts(target: string): number;
+}
+
+type Row = {
+  seq: number;
+  target: string;
+  kind: string;
+  key: string;
+  payload: string;
+  attempts: number;
+  next_at: number;
+};
+
+export class Outbox {
+  /** The delivery in flight per target: the next one waits for it, so a target's effects never overtake. */
+  private readonly flights = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly alarms: AlarmScheduler,
+    private readonly receiver: Receiver,
+  ) {}
+
+  /**
+   * Add an effect. Call it inside the transactionSync that makes the change causing it, so both commit or neither;
+   * then call drain() after the commit.
+   */
+  enqueue(target: string, kind: string, key: string, payload: unknown): void {
+    const now = Date.now();
+    this.storage.sql.exec(
+      "INSERT INTO outbox (target, kind, key, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)",
+      target,
+      kind,
+      key,
+      JSON.stringify(payload),
+      new Date(now).toISOString(),
+      now,
+    );
+    this.alarms.setEarliest(OUTBOX_ALARM, now + SAFETY_NET_MS);
+  }
+
+  pending(target?: string): number {
+    return this.storage.sql
+      .exec<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL AND given_up = 0 AND (? IS NULL OR target = ?)",
+        target ?? null,
+        target ?? null,
+      )
+      .one().n;
+  }
+
+  /** Deliver what is due (only to `target` when given), then set the safety net for what still waits. */
+  async drain(target?: string): Promise<void> {
+    await Promise.all(this.plan(target).batches.map((b) => this.fly(b.target)));
+    this.rearm();
+  }
+
+  private plan(target?: string): DrainPlan {
+    const rows = this.storage.sql
+      .exec<{ seq: number; target: string; next_at: number }>(
+        "SELECT seq, target, next_at FROM outbox WHERE delivered_at IS NULL AND given_up = 0 AND (? IS NULL OR target = ?)",
+        target ?? null,
+        target ?? null,
+      )
+      .toArray();
+    return planDrain(
+      rows.map((r) => ({ seq: r.seq, target: r.target, nextAt: r.next_at })),
+      Date.now(),
+      BATCH,
+    );
+  }
+
+  /** Point the "outbox" alarm at the earliest waiting effect, or clear it when none waits. */
+  private rearm(): void {
+    const { batches, wakeAt } = this.plan();
+    // Due but not sent by this drain (another delivery to that target is in flight): the safety net covers it.
+    if (batches.length > 0) this.alarms.set(OUTBOX_ALARM, Date.now() + SAFETY_NET_MS);
+    else if (wakeAt !== null) this.alarms.set(OUTBOX_ALARM, wakeAt);
+    else this.alarms.clear(OUTBOX_ALARM);
+  }
+
+  private fly(target: string): Promise<void> {
+    const previous = this.flights.get(target) ?? Promise.resolve();
+    const flight = previous
+      .then(() => this.send(target))
+      .catch((error: unknown) => console.error(`outbox: delivery to ${target} failed; the alarm tries again`, error));
+    this.flights.set(target, flight);
+    void flight.finally(() => {
+      if (this.flights.get(target) === flight) this.flights.delete(target);
+    });
+    return flight;
+  }
+
+  /** Send the target's due effects, oldest first, batch after batch, until one fails or none is due. */
+  private async send(target: string): Promise<void> {
+    for (;;) {
+      const rows = this.storage.sql
+        .exec<Row>(
+          `SELECT seq, target, kind, key, payload, attempts, next_at FROM outbox
+           WHERE target = ? AND delivered_at IS NULL AND given_up = 0 ORDER BY seq LIMIT ?`,
+          target,
+          BATCH,
+        )
+        .toArray();
+      const head = rows[0];
+      if (!head || head.next_at > Date.now()) return;
+      let result: Delivery;
+      try {
+        result = await this.receiver.deliver(
+          target,
+          rows.map((r) => ({ seq: r.seq, kind: r.kind, key: r.key, payload: r.payload })),
+        );
+      } catch (error) {
+        result = { delivered: 0, error: error instanceof Error ? error.message : String(error) };
+      }
+      this.settle(target, rows, result);
+      // A failure waits out its backoff (and holds the rows behind it); one given up for good lets them go now.
+      if (result.error !== undefined ? !result.final : rows.length < BATCH) return;
+    }
+  }
+
+  private settle(target: string, rows: Row[], result: Delivery): void {
+    const now = Date.now();
+    this.storage.transactionSync(() => {
+      const landed = rows.slice(0, result.delivered);
+      if (landed.length > 0) {
+        this.storage.sql.exec(
+          "UPDATE outbox SET attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE target = ? AND seq BETWEEN ? AND ? AND delivered_at IS NULL AND given_up = 0",
+          new Date(now).toISOString(),
+          target,
+          (landed[0] as Row).seq,
+          (landed.at(-1) as Row).seq,
+        );
+      }
+      const failed = rows[result.delivered];
+      if (result.error === undefined || !failed) return;
+      const attempts = failed.attempts + 1;
+      const next = result.final ? null : retryAt(attempts, now, this.receiver.maxAttempts(target));
+      this.storage.sql.exec(
+        "UPDATE outbox SET attempts = ?, next_at = ?, last_error = ?, given_up = ? WHERE seq = ?",
+        attempts,
+        next ?? now,
+        result.error.slice(0, 500),
+        next === null ? 1 : 0,
+        failed.seq,
+      );
+    });
+  }
+}

@@ -1,0 +1,612 @@
+// One object per MSP organization for what its machines and sessions report all day: the machine list with each
+// machine's presence, facts and last user; the session list; the timeline of changes; the approval list. The Tenant
+// keeps who may do what (people, tokens, keys, clients, policy, audit); it tells the Fleet about enrolled machines,
+// client names and people's names through its outbox, and the Fleet tells it back (audit entries, approval
+// webhooks) through its own. Presence heartbeats, the session list and the timeline never queue behind sign-ins.
+
+import type { MachineFacts, MachineSummary, SessionSummary } from "@caisey/core";
+import { DurableBase, target } from "../durable/base.ts";
+import type { Effect } from "../durable/outbox.ts";
+import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
+import type { Env } from "../env.ts";
+import { notFound, ok, type Result } from "../result.ts";
+import type { ApprovalSummary, By } from "./tenant.ts";
+
+export const FLEET_MIGRATIONS = [
+  {
+    name: "machines, sessions, timeline of changes, approvals, names of clients and people",
+    sql: `CREATE TABLE clients (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+          CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+          CREATE TABLE machines (id TEXT PRIMARY KEY, client_id TEXT NOT NULL, hostname TEXT NOT NULL, os TEXT NOT NULL,
+            os_version TEXT NOT NULL, arch TEXT NOT NULL, runtime_version TEXT NOT NULL, public_key TEXT NOT NULL,
+            enrolled_at TEXT NOT NULL, last_seen_at TEXT, online INTEGER NOT NULL DEFAULT 0, presence_at TEXT,
+            revoked_at TEXT, last_user TEXT);
+          CREATE TABLE sessions (id TEXT PRIMARY KEY, machine_id TEXT NOT NULL, client_id TEXT NOT NULL,
+            technician_id TEXT NOT NULL, ticket TEXT, state TEXT NOT NULL, opened_at TEXT NOT NULL, closed_at TEXT,
+            command_count INTEGER NOT NULL DEFAULT 0, failed_count INTEGER NOT NULL DEFAULT 0, head_seq INTEGER NOT NULL DEFAULT 0,
+            approval_count INTEGER NOT NULL DEFAULT 0);
+          CREATE INDEX sessions_machine ON sessions(machine_id, opened_at);
+          CREATE TABLE machine_changes (command_id TEXT PRIMARY KEY, machine_id TEXT NOT NULL, session_id TEXT NOT NULL,
+            command TEXT NOT NULL, shell TEXT NOT NULL, requested_by TEXT NOT NULL, started_at TEXT NOT NULL, state TEXT NOT NULL,
+            exit_code INTEGER, approval_id TEXT);
+          CREATE INDEX machine_changes_time ON machine_changes(machine_id, started_at);
+          CREATE TABLE approvals (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, command_id TEXT NOT NULL, client_id TEXT NOT NULL,
+            machine_id TEXT NOT NULL, hostname TEXT NOT NULL, command TEXT NOT NULL, shell TEXT NOT NULL, summary TEXT NOT NULL,
+            requested_by TEXT NOT NULL, requested_at TEXT NOT NULL, expires_at TEXT NOT NULL, state TEXT NOT NULL,
+            decided_by TEXT, decided_at TEXT, comment TEXT);
+          CREATE INDEX approvals_client ON approvals(client_id, state);
+          CREATE TABLE fleet (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL);`,
+  },
+  { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
+];
+
+/**
+ * The Tenant's rows a Fleet takes over when a deployment upgrades: the Tenant's hand-over migration is built from
+ * these lists and the Fleet reads them back, so they are frozen (a column added later is not handed over).
+ */
+export const HANDOVER_COLUMNS = {
+  clients: ["id", "name"],
+  people: ["id", "name"],
+  machines: [
+    "id",
+    "client_id",
+    "hostname",
+    "os",
+    "os_version",
+    "arch",
+    "runtime_version",
+    "public_key",
+    "enrolled_at",
+    "last_seen_at",
+    "online",
+    "presence_at",
+    "revoked_at",
+    "last_user",
+  ],
+  sessions: [
+    "id",
+    "machine_id",
+    "client_id",
+    "technician_id",
+    "ticket",
+    "state",
+    "opened_at",
+    "closed_at",
+    "command_count",
+    "failed_count",
+    "head_seq",
+    "approval_count",
+  ],
+  machine_changes: [
+    "command_id",
+    "machine_id",
+    "session_id",
+    "command",
+    "shell",
+    "requested_by",
+    "started_at",
+    "state",
+    "exit_code",
+    "approval_id",
+  ],
+  approvals: [
+    "id",
+    "session_id",
+    "command_id",
+    "client_id",
+    "machine_id",
+    "hostname",
+    "command",
+    "shell",
+    "summary",
+    "requested_by",
+    "requested_at",
+    "expires_at",
+    "state",
+    "decided_by",
+    "decided_at",
+    "comment",
+  ],
+} as const satisfies Record<string, readonly string[]>;
+
+/** What the Tenant tells the Fleet (source `tenant:<tenantId>`). */
+export type FleetEffect =
+  | { kind: "client.named"; payload: { id: string; name: string } }
+  | { kind: "person.named"; payload: { id: string; name: string } }
+  | {
+      kind: "machine.enrolled";
+      payload: { id: string; clientId: string; publicKey: string; facts: MachineFacts; enrolledAt: string };
+    };
+
+/**
+ * What a Session tells the Fleet (source `session:<sessionId>`, seq = the Session's outbox seq): the same reports as
+ * trackApproval, updateSession, recordChange and machineUser, received idempotently through receive().
+ */
+export type SessionEffect =
+  | { kind: "session.opened"; payload: SessionListed }
+  | { kind: "approval.changed"; payload: ApprovalSummary }
+  | { kind: "session.updated"; payload: { sessionId: string; update: SessionUpdate } }
+  | { kind: "change.recorded"; payload: MachineChange }
+  | { kind: "machine.user"; payload: { machineId: string; user: string } };
+
+/** A session as the session list first shows it. */
+export interface SessionListed {
+  id: string;
+  machineId: string;
+  clientId: string;
+  technicianId: string;
+  ticket: string | null;
+  openedAt: string;
+}
+
+/** Summary counters pushed by the Session object as its record grows. */
+export interface SessionUpdate {
+  state: string;
+  closedAt: string | null;
+  commandCount: number;
+  failedCount: number;
+  approvalCount: number;
+  headSeq: number;
+  technicianId: string;
+}
+
+/** A command classified as a change that ran on a machine. */
+export interface MachineChange {
+  commandId: string;
+  machineId: string;
+  sessionId: string;
+  command: string;
+  shell: string;
+  requestedBy: string;
+  startedAt: string;
+  state: string;
+  exitCode: number | null;
+  approvalId: string | null;
+}
+
+/** A machine whose Machine object has not confirmed its connection for this long is shown offline (see Machine.alarm). */
+export const PRESENCE_STALE_MS = 90_000;
+
+type MachineRow = {
+  id: string;
+  client_id: string;
+  client_name: string;
+  hostname: string;
+  os: string;
+  os_version: string;
+  arch: string;
+  runtime_version: string;
+  online: number;
+  presence_at: string | null;
+  last_seen_at: string | null;
+  enrolled_at: string;
+  revoked_at: string | null;
+  last_user: string | null;
+};
+
+export class Fleet extends DurableBase {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env, FLEET_MIGRATIONS);
+  }
+
+  /**
+   * The tenant this fleet belongs to: its name (fleet(env, tenantId)), where the runtime tells an object its name;
+   * else as learned from the Tenant's first effect (its outbox names it).
+   */
+  private tenantId(): string | null {
+    return (
+      this.ctx.id.name ??
+      this.sql.exec<{ tenant_id: string }>("SELECT tenant_id FROM fleet").toArray()[0]?.tenant_id ??
+      null
+    );
+  }
+
+  protected override source(): string | null {
+    const id = this.tenantId();
+    return id === null ? null : target.fleet(id);
+  }
+
+  private now(): string {
+    return new Date().toISOString();
+  }
+
+  /** Tell the Tenant something (an audit entry, an approval webhook) in the transaction that caused it. */
+  private tellTenant(kind: string, key: string, payload: unknown): void {
+    const id = this.tenantId();
+    if (id === null) throw new Error("this fleet has not heard from its tenant yet");
+    this.outbox.enqueue(target.tenant(id), kind, key, payload);
+  }
+
+  private audit(by: By, action: string, machineId: string, detail: Record<string, unknown>): void {
+    this.tellTenant("audit", machineId, { at: this.now(), by, action, target: machineId, detail });
+  }
+
+  protected override applyEffect(source: string, effect: Effect): void {
+    if (source.startsWith("session:")) {
+      this.applySessionEffect(effect);
+      return;
+    }
+    if (source.startsWith("tenant:"))
+      this.sql.exec("INSERT OR IGNORE INTO fleet (id, tenant_id) VALUES (1, ?)", source.slice("tenant:".length));
+    if (source !== target.tenant(this.tenantId() ?? "")) throw new Error(`effects from ${source} are not taken`);
+    const payload = JSON.parse(effect.payload) as Record<string, unknown>;
+    if (effect.kind.startsWith("handover.")) {
+      this.takeOver(effect.kind.slice("handover.".length), payload);
+      return;
+    }
+    const e = { kind: effect.kind, payload } as FleetEffect;
+    switch (e.kind) {
+      case "client.named":
+        this.sql.exec(
+          "INSERT INTO clients (id, name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+          e.payload.id,
+          e.payload.name,
+        );
+        return;
+      case "person.named":
+        this.sql.exec(
+          "INSERT INTO people (id, name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+          e.payload.id,
+          e.payload.name,
+        );
+        return;
+      case "machine.enrolled": {
+        const f = e.payload.facts;
+        this.sql.exec(
+          `INSERT INTO machines (id, client_id, hostname, os, os_version, arch, runtime_version, public_key, enrolled_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+          e.payload.id,
+          e.payload.clientId,
+          f.hostname,
+          f.os,
+          f.osVersion,
+          f.arch,
+          f.runtimeVersion,
+          e.payload.publicKey,
+          e.payload.enrolledAt,
+        );
+        return;
+      }
+      default:
+        throw new Error(`unknown effect ${effect.kind}`);
+    }
+  }
+
+  private applySessionEffect(effect: Effect): void {
+    const e = { kind: effect.kind, payload: JSON.parse(effect.payload) } as SessionEffect;
+    switch (e.kind) {
+      case "session.opened":
+        this.recordSession(e.payload);
+        return;
+      case "approval.changed":
+        this.applyApproval(e.payload);
+        return;
+      // An update to a row not here yet (the Tenant's hand-over is still on its way) is refused, so it comes again.
+      case "session.updated":
+        this.mustHave("sessions", e.payload.sessionId);
+        this.updateSession(e.payload.sessionId, e.payload.update);
+        return;
+      case "change.recorded":
+        this.recordChange(e.payload);
+        return;
+      case "machine.user":
+        this.mustHave("machines", e.payload.machineId);
+        this.machineUser(e.payload.machineId, e.payload.user);
+        return;
+      default:
+        throw new Error(`unknown effect ${effect.kind}`);
+    }
+  }
+
+  private mustHave(table: "sessions" | "machines", id: string): void {
+    if (this.sql.exec(`SELECT 1 FROM ${table} WHERE id = ?`, id).toArray().length === 0)
+      throw new Error(`${table} ${id} is not known here yet`);
+  }
+
+  /** One row of the Tenant's tables from before the split; a row the Fleet already has (newer) is kept. */
+  private takeOver(table: string, row: Record<string, unknown>): void {
+    const columns: readonly string[] | undefined = HANDOVER_COLUMNS[table as keyof typeof HANDOVER_COLUMNS];
+    if (!columns) throw new Error(`no hand-over of ${table}`);
+    this.sql.exec(
+      `INSERT OR IGNORE INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+      ...columns.map((c) => (row[c] ?? null) as string | number | null),
+    );
+  }
+
+  // ---- machines
+
+  private machineRows(where: string, ...params: (string | null)[]): MachineSummary[] {
+    const stale = Date.now() - PRESENCE_STALE_MS;
+    return this.sql
+      .exec<MachineRow>(
+        `SELECT m.*, c.name AS client_name FROM machines m JOIN clients c ON c.id = m.client_id ${where} ORDER BY m.hostname, m.id`,
+        ...params,
+      )
+      .toArray()
+      .map((m) => ({
+        id: m.id,
+        hostname: m.hostname,
+        clientId: m.client_id,
+        clientName: m.client_name,
+        os: m.os,
+        osVersion: m.os_version,
+        arch: m.arch,
+        runtimeVersion: m.runtime_version,
+        online: m.revoked_at === null && m.online === 1 && m.presence_at !== null && Date.parse(m.presence_at) > stale,
+        lastSeenAt: m.last_seen_at,
+        enrolledAt: m.enrolled_at,
+        revoked: m.revoked_at !== null,
+        lastUser: m.last_user,
+      }));
+  }
+
+  /** Every machine, or only one client's (a contact's view). */
+  listMachines(clientId: string | null = null): MachineSummary[] {
+    return this.machineRows("WHERE ? IS NULL OR m.client_id = ?", clientId, clientId);
+  }
+
+  getMachine(machineId: string, clientId: string | null = null): MachineSummary | null {
+    return (
+      this.machineRows("WHERE m.id = ? AND (? IS NULL OR m.client_id = ?)", machineId, clientId, clientId)[0] ?? null
+    );
+  }
+
+  async revokeMachine(machineId: string, by: By): Promise<Result<null>> {
+    const m = this.getMachine(machineId);
+    if (!m) return notFound("machine");
+    if (!m.revoked) {
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec("UPDATE machines SET revoked_at = ?, online = 0 WHERE id = ?", this.now(), machineId);
+        this.audit(by, "machine.revoked", machineId, { hostname: m.hostname, clientId: m.clientId });
+      });
+      await this.outbox.drain();
+    }
+    return ok(null);
+  }
+
+  async moveMachine(machineId: string, clientId: string, by: By): Promise<Result<null>> {
+    const m = this.getMachine(machineId);
+    if (!m) return notFound("machine");
+    if (this.sql.exec("SELECT 1 FROM clients WHERE id = ?", clientId).toArray().length === 0) return notFound("client");
+    if (m.clientId !== clientId) {
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec("UPDATE machines SET client_id = ? WHERE id = ?", clientId, machineId);
+        this.audit(by, "machine.moved", machineId, { hostname: m.hostname, from: m.clientId, to: clientId });
+      });
+      await this.outbox.drain();
+    }
+    return ok(null);
+  }
+
+  /**
+   * Called by the Machine object when its runtime connects, stays connected (heartbeat) or goes away. Not an
+   * outbox effect: each heartbeat states the whole presence again, and a missed one shows as stale, then offline.
+   */
+  setPresence(machineId: string, online: boolean, facts: MachineFacts | null): void {
+    const now = this.now();
+    this.sql.exec(
+      "UPDATE machines SET online = ?, presence_at = ?, last_seen_at = ? WHERE id = ?",
+      online ? 1 : 0,
+      now,
+      now,
+      machineId,
+    );
+    if (facts) {
+      this.sql.exec(
+        "UPDATE machines SET hostname = ?, os = ?, os_version = ?, arch = ?, runtime_version = ? WHERE id = ?",
+        facts.hostname,
+        facts.os,
+        facts.osVersion,
+        facts.arch,
+        facts.runtimeVersion,
+        machineId,
+      );
+    }
+  }
+
+  /** The user context a command last ran as on this machine (shown on the machine card). */
+  machineUser(machineId: string, user: string): void {
+    this.sql.exec("UPDATE machines SET last_user = ? WHERE id = ?", user, machineId);
+  }
+
+  // ---- sessions
+
+  recordSession(s: SessionListed): void {
+    this.sql.exec(
+      "INSERT INTO sessions (id, machine_id, client_id, technician_id, ticket, state, opened_at) VALUES (?, ?, ?, ?, ?, 'open', ?) ON CONFLICT(id) DO NOTHING",
+      s.id,
+      s.machineId,
+      s.clientId,
+      s.technicianId,
+      s.ticket,
+      s.openedAt,
+    );
+  }
+
+  /** Summary counters pushed by the Session object as its record grows. */
+  updateSession(sessionId: string, update: SessionUpdate): void {
+    this.sql.exec(
+      `UPDATE sessions SET state = ?, closed_at = ?, command_count = ?, failed_count = ?, approval_count = ?, head_seq = MAX(head_seq, ?),
+         technician_id = ? WHERE id = ?`,
+      update.state,
+      update.closedAt,
+      update.commandCount,
+      update.failedCount,
+      update.approvalCount,
+      update.headSeq,
+      update.technicianId,
+      sessionId,
+    );
+  }
+
+  listSessions(filter: {
+    machineId?: string;
+    clientId?: string | null;
+    limit: number;
+    before?: string;
+  }): SessionSummary[] {
+    const clauses: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.machineId) {
+      clauses.push("machine_id = ?");
+      params.push(filter.machineId);
+    }
+    if (filter.clientId) {
+      clauses.push("client_id = ?");
+      params.push(filter.clientId);
+    }
+    if (filter.before) {
+      clauses.push("opened_at < ?");
+      params.push(filter.before);
+    }
+    const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
+    return this.sql
+      .exec(
+        `SELECT id, machine_id AS machineId, client_id AS clientId, technician_id AS technicianId, ticket, state,
+           opened_at AS openedAt, closed_at AS closedAt, command_count AS commandCount, failed_count AS failedCount,
+           approval_count AS approvalCount
+         FROM sessions ${where} ORDER BY opened_at DESC, id DESC LIMIT ?`,
+        ...params,
+        filter.limit,
+      )
+      .toArray() as unknown as SessionSummary[];
+  }
+
+  // ---- the timeline of changes
+
+  /** A command classified as a change ran on a machine: it goes on the machine's timeline of changes. */
+  recordChange(change: MachineChange): void {
+    this.sql.exec(
+      `INSERT INTO machine_changes (command_id, machine_id, session_id, command, shell, requested_by, started_at, state, exit_code, approval_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(command_id) DO UPDATE SET state = excluded.state, exit_code = excluded.exit_code`,
+      change.commandId,
+      change.machineId,
+      change.sessionId,
+      change.command,
+      change.shell,
+      change.requestedBy,
+      change.startedAt,
+      change.state,
+      change.exitCode,
+      change.approvalId,
+    );
+  }
+
+  machineChanges(machineId: string, limit: number) {
+    return this.sql
+      .exec(
+        `SELECT m.command_id AS commandId, m.session_id AS sessionId, m.command, m.shell, m.requested_by AS requestedBy,
+           u.name AS requestedByName, m.started_at AS startedAt, m.state, m.exit_code AS exitCode, m.approval_id AS approvalId
+         FROM machine_changes m LEFT JOIN people u ON u.id = m.requested_by
+         WHERE m.machine_id = ? ORDER BY m.started_at DESC LIMIT ?`,
+        machineId,
+        limit,
+      )
+      .toArray() as unknown as (Omit<MachineChange, "machineId"> & { requestedByName: string | null })[];
+  }
+
+  // ---- approvals (the Session holds the record; this is the tenant-wide list for the portal and webhooks)
+
+  /** The Session reports an approval whenever its state changes; new requests and decisions go out as webhooks. */
+  async trackApproval(a: ApprovalSummary): Promise<void> {
+    this.ctx.storage.transactionSync(() => this.applyApproval(a));
+    await this.outbox.drain();
+  }
+
+  /** Keep an approval's state; a new request or a decision is announced (inside the caller's transaction). */
+  private applyApproval(a: ApprovalSummary): void {
+    const known = this.sql.exec<{ state: string }>("SELECT state FROM approvals WHERE id = ?", a.id).toArray()[0];
+    this.sql.exec(
+      `INSERT INTO approvals (id, session_id, command_id, client_id, machine_id, hostname, command, shell, summary, requested_by, requested_at,
+           expires_at, state, decided_by, decided_at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET state = excluded.state, decided_by = excluded.decided_by, decided_at = excluded.decided_at,
+           comment = excluded.comment`,
+      a.id,
+      a.sessionId,
+      a.commandId,
+      a.clientId,
+      a.machineId,
+      a.hostname,
+      a.command,
+      a.shell,
+      a.summary,
+      a.requestedBy,
+      a.requestedAt,
+      a.expiresAt,
+      a.state,
+      a.decidedBy,
+      a.decidedAt,
+      a.comment,
+    );
+    if (known?.state === a.state) return;
+    const event =
+      a.state === "pending"
+        ? "approval.requested"
+        : a.state === "granted"
+          ? "approval.granted"
+          : a.state === "declined"
+            ? "approval.declined"
+            : null;
+    // The Tenant holds the webhooks (and their secrets): it turns this into a signed delivery per subscriber.
+    if (event) this.tellTenant("webhook.event", a.id, { event, data: this.approvalView(a.id) });
+  }
+
+  approvalView(id: string) {
+    const r = this.sql
+      .exec<Record<string, string | null>>(
+        `SELECT a.*, c.name AS client_name, u.name AS requested_by_name, d.name AS decided_by_name FROM approvals a
+         JOIN clients c ON c.id = a.client_id LEFT JOIN people u ON u.id = a.requested_by LEFT JOIN people d ON d.id = a.decided_by WHERE a.id = ?`,
+        id,
+      )
+      .toArray()[0];
+    if (!r) return null;
+    const expired = r.state === "pending" && Date.parse(r.expires_at as string) <= Date.now();
+    return {
+      id: r.id as string,
+      sessionId: r.session_id as string,
+      commandId: r.command_id as string,
+      clientId: r.client_id as string,
+      clientName: r.client_name,
+      machineId: r.machine_id as string,
+      hostname: r.hostname,
+      command: r.command,
+      shell: r.shell,
+      summary: r.summary,
+      requestedBy: r.requested_by as string,
+      requestedByName: r.requested_by_name,
+      requestedAt: r.requested_at,
+      expiresAt: r.expires_at,
+      state: expired ? "expired" : (r.state as string),
+      decidedBy: r.decided_by,
+      decidedByName: r.decided_by_name,
+      decidedAt: r.decided_at,
+      comment: r.comment,
+    };
+  }
+
+  /** Approvals, newest first; a contact's view is limited to their client. `pending` excludes expired ones. */
+  listApprovals(filter: { state: string | null; clientId: string | null; limit: number }) {
+    const now = new Date().toISOString();
+    const ids = this.sql
+      .exec<{ id: string }>(
+        `SELECT id FROM approvals WHERE (? IS NULL OR client_id = ?)
+           AND (? IS NULL OR (? = 'pending' AND state = 'pending' AND expires_at > ?) OR (? != 'pending' AND state = ?))
+         ORDER BY requested_at DESC LIMIT ?`,
+        filter.clientId,
+        filter.clientId,
+        filter.state,
+        filter.state,
+        now,
+        filter.state,
+        filter.state,
+        filter.limit,
+      )
+      .toArray();
+    return ids.map((r) => this.approvalView(r.id)).filter((a) => a !== null);
+  }
+
+  getApproval(id: string, clientId: string | null) {
+    const a = this.approvalView(id);
+    return a && (clientId === null || a.clientId === clientId) ? a : null;
+  }
+}

@@ -1,0 +1,414 @@
+// Durable effects between objects: the receiving object fails N times, an answer is lost, a webhook receiver
+// refuses, and still each effect lands exactly once — retried by the sender's outbox with the one backoff policy
+// (the tests ring the retry at once instead of waiting it out), received idempotently by sender and seq.
+
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { Webhook } from "standardwebhooks";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Delivery, Effect } from "../src/durable/outbox.ts";
+import { fleet, session, tenant } from "../src/env.ts";
+import type { Fleet } from "../src/objects/fleet.ts";
+import type { Session } from "../src/objects/session/index.ts";
+import type { Tenant } from "../src/objects/tenant.ts";
+import {
+  call,
+  connectRuntime,
+  enrollMachine,
+  finishedFrame,
+  json,
+  PASSWORD,
+  type SimulatedMachine,
+  startedFrame,
+} from "./harness.ts";
+
+type Sender = ReturnType<typeof fleet> | ReturnType<typeof tenant> | ReturnType<typeof session>;
+type Receiving = { applyEffect(source: string, effect: Effect): void };
+type Sending = { deliverEffects(to: string, effects: Effect[]): Promise<Delivery> };
+
+/** The object's next `n` receipts fail (each rolls back its transaction); counts the faults actually injected. */
+async function failReceipts(stub: Sender, n: number): Promise<{ injected: number }> {
+  const faults = { injected: 0 };
+  await runInDurableObject(stub, (instance: Fleet | Tenant | Session) => {
+    const receiving = instance as unknown as Receiving;
+    const apply = receiving.applyEffect.bind(instance);
+    receiving.applyEffect = (source, effect) => {
+      if (faults.injected < n) {
+        faults.injected++;
+        throw new Error("injected fault");
+      }
+      apply(source, effect);
+    };
+  });
+  return faults;
+}
+
+/** The sender's next delivery lands, but its answer is lost: the sender sees a failure and sends it again. */
+async function loseNextAnswer(sender: Sender): Promise<{ lost: number }> {
+  const lost = { lost: 0 };
+  await runInDurableObject(sender, (instance: Fleet | Tenant | Session) => {
+    const sending = instance as unknown as Sending;
+    const deliver = sending.deliverEffects.bind(instance);
+    sending.deliverEffects = async (to, effects) => {
+      const answer = await deliver(to, effects);
+      if (lost.lost > 0 || answer.error !== undefined) return answer;
+      lost.lost++;
+      return { delivered: 0, error: "the answer was lost" };
+    };
+  });
+  return lost;
+}
+
+function undelivered(stub: Sender): Promise<number> {
+  return runInDurableObject(
+    stub,
+    (_instance: Fleet | Tenant | Session, state) =>
+      state.storage.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL AND given_up = 0")
+        .one().n,
+  );
+}
+
+/** Ring the sender's outbox alarm now, as if each backoff had passed. */
+async function retryNow(stub: Sender): Promise<void> {
+  await runInDurableObject(stub, (_instance: Fleet | Tenant | Session, state) => {
+    state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE delivered_at IS NULL AND given_up = 0");
+    state.storage.sql.exec("UPDATE alarms SET at = 0");
+  });
+  await runDurableObjectAlarm(stub);
+}
+
+/** Retry until the sender's outbox is empty (at most `rounds` times). */
+async function retryUntilDelivered(stub: Sender, rounds = 10): Promise<number> {
+  let n = 0;
+  while ((await undelivered(stub)) > 0) {
+    if (++n > rounds) throw new Error("the outbox did not empty");
+    await retryNow(stub);
+  }
+  return n;
+}
+
+let owner: string;
+let tenantId: string;
+let ownerId: string;
+
+beforeAll(async () => {
+  const setup = await json(
+    await call("/api/v1/setup", {
+      body: { organization: "Northwind IT", name: "Olivia Owner", email: "owner@effects.test", password: PASSWORD },
+    }),
+    201,
+  );
+  owner = setup.token;
+  tenantId = setup.tenantId;
+  ownerId = setup.userId;
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("durable effects under faults", () => {
+  it("lands an enrolled machine and its client's name in the Fleet once, though the Fleet fails 3 times", async () => {
+    const faults = await failReceipts(fleet(env, tenantId), 3);
+    const m: SimulatedMachine = await enrollMachine(owner, "Contoso Dental");
+    await retryUntilDelivered(tenant(env, tenantId));
+    expect(faults.injected).toBe(3);
+    const { machines } = await json(await call("/api/v1/machines", { token: owner }), 200);
+    expect(machines.map((x: { id: string; clientName: string }) => [x.id, x.clientName])).toEqual([
+      [m.machineId, "Contoso Dental"],
+    ]);
+    // The first effect took four attempts; the ones behind it waited, in order, and went in one delivery.
+    const rows = await runInDurableObject(tenant(env, tenantId), (_i: Tenant, state) =>
+      state.storage.sql
+        .exec<{ kind: string; attempts: number }>(
+          "SELECT kind, attempts FROM outbox WHERE target = ? AND key IN (?, ?) ORDER BY seq",
+          `fleet:${tenantId}`,
+          m.clientId,
+          m.machineId,
+        )
+        .toArray(),
+    );
+    expect(rows).toEqual([
+      { kind: "client.named", attempts: 4 },
+      { kind: "machine.enrolled", attempts: 1 },
+    ]);
+  });
+
+  it("adds the Fleet's audit entry to the Tenant once, though the Tenant fails twice and then an answer is lost", async () => {
+    const m = await enrollMachine(owner, "Litware Law");
+    const faults = await failReceipts(tenant(env, tenantId), 2);
+    const lost = await loseNextAnswer(fleet(env, tenantId));
+    expect((await call(`/api/v1/machines/${m.machineId}/revoke`, { token: owner, body: {} })).status).toBe(204);
+    await retryUntilDelivered(fleet(env, tenantId));
+    expect([faults.injected, lost.lost]).toEqual([2, 1]);
+    const { entries } = await json(await call("/api/v1/audit?limit=500", { token: owner }), 200);
+    const revoked = entries.filter(
+      (e: { action: string; target: string }) => e.action === "machine.revoked" && e.target === m.machineId,
+    );
+    expect(revoked).toEqual([
+      expect.objectContaining({
+        actor: `user:${ownerId}`,
+        detail: { hostname: "FRONTDESK-01", clientId: m.clientId },
+      }),
+    ]);
+  });
+
+  it("announces an approval by one webhook message, though the Tenant fails once and the receiver twice", async () => {
+    const hook = await json(
+      await call("/api/v1/webhooks", {
+        token: owner,
+        body: { url: "https://hooks.test/caisey", events: ["approval.requested"] },
+      }),
+      201,
+    );
+    const received: { headers: Record<string, string>; body: string }[] = [];
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (!url.startsWith("https://hooks.test/")) return realFetch(input, init);
+      received.push({
+        headers: Object.fromEntries(new Headers(init?.headers).entries()),
+        body: String(init?.body),
+      });
+      return new Response(null, { status: received.length <= 2 ? 503 : 204 });
+    });
+    const m = await enrollMachine(owner, "Fabrikam Clinic");
+    const faults = await failReceipts(tenant(env, tenantId), 1);
+    const approval = {
+      id: "apr_effects1",
+      sessionId: "ses_effects1",
+      commandId: "cmd_effects1",
+      clientId: m.clientId,
+      machineId: m.machineId,
+      hostname: "FRONTDESK-01",
+      command: "touch /tmp/x",
+      shell: "bash",
+      summary: "Creates a file",
+      requestedBy: ownerId,
+      requestedAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+      state: "pending",
+      decidedBy: null,
+      decidedAt: null,
+      comment: null,
+    };
+    await fleet(env, tenantId).trackApproval(approval);
+    await fleet(env, tenantId).trackApproval(approval); // reported again, unchanged: no second announcement
+    await retryUntilDelivered(fleet(env, tenantId));
+    await retryUntilDelivered(tenant(env, tenantId));
+    expect(faults.injected).toBe(1);
+    expect(received.length).toBe(3);
+    const wh = new Webhook(hook.secret);
+    for (const delivery of received) {
+      expect(wh.verify(delivery.body, delivery.headers)).toMatchObject({
+        type: "approval.requested",
+        data: { id: approval.id, clientName: "Fabrikam Clinic", requestedByName: "Olivia Owner" },
+      });
+    }
+    expect(new Set(received.map((r) => r.headers["webhook-id"])).size).toBe(1); // one message, retried
+    const { deliveries } = await json(await call("/api/v1/webhooks", { token: owner }), 200);
+    expect(deliveries).toEqual([
+      {
+        id: received[0]?.headers["webhook-id"],
+        webhookId: hook.id,
+        event: "approval.requested",
+        attempts: 3,
+        deliveredAt: expect.any(String),
+        lastError: null,
+      },
+    ]); // Removed, so later tests announce to no one.
+    expect((await call(`/api/v1/webhooks/${hook.id}/delete`, { token: owner, body: {} })).status).toBe(204);
+  });
+
+  it("lands a Session's reports in the Fleet once each (list, counters, timeline, last user), though the Fleet fails 3 times and an answer is lost", async () => {
+    const m = await enrollMachine(owner, "Tailspin Toys");
+    await json(await call(`/api/v1/clients/${m.clientId}`, { token: owner, body: { approvalPolicy: "never" } }), 200);
+    const { ws, box } = await connectRuntime(m);
+    const f = fleet(env, tenantId);
+    const faults = await failReceipts(f, 3);
+    // Which (source, seq) the Fleet applied, counted where it applies them.
+    const applied: string[] = [];
+    await runInDurableObject(f, (instance: Fleet) => {
+      const receiving = instance as unknown as Receiving;
+      const apply = receiving.applyEffect.bind(instance);
+      receiving.applyEffect = (source, effect) => {
+        apply(source, effect);
+        if (source.startsWith("session:")) applied.push(`${effect.seq} ${effect.kind}`);
+      };
+    });
+    const { id: sessionId } = await json(
+      await call("/api/v1/sessions", { token: owner, body: { machineId: m.machineId } }),
+      201,
+    );
+    const s = session(env, sessionId);
+    const lost = await loseNextAnswer(s);
+    const { commandId } = await json(
+      await call(`/api/v1/sessions/${sessionId}/commands`, { token: owner, body: { command: "touch /srv/flag" } }),
+      202,
+    );
+    const ref = { sessionId, commandId };
+    await box.until((items) => items.some((x) => x.t === "dispatch" && x.commandId === commandId));
+    ws.send(JSON.stringify(startedFrame(ref, { user: "svc-backup" })));
+    ws.send(JSON.stringify(finishedFrame(ref)));
+    await box.until((items) => items.some((x) => x.t === "ack" && x.commandId === commandId && x.finished));
+    await retryUntilDelivered(s);
+    expect([faults.injected, lost.lost]).toEqual([3, 1]);
+
+    // Each effect the Session kept was applied exactly once, in its order.
+    const kept = await runInDurableObject(s, (_i: Session, state) =>
+      state.storage.sql.exec<{ seq: number; kind: string }>("SELECT seq, kind FROM outbox ORDER BY seq").toArray(),
+    );
+    expect(kept.map((e) => e.kind)).toEqual([
+      "session.opened",
+      "session.updated",
+      "machine.user",
+      "change.recorded",
+      "session.updated",
+    ]);
+    expect(applied).toEqual(kept.map((e) => `${e.seq} ${e.kind}`));
+    const { sessions } = await json(await call(`/api/v1/sessions?machineId=${m.machineId}`, { token: owner }), 200);
+    expect(sessions).toEqual([
+      expect.objectContaining({ id: sessionId, state: "open", commandCount: 1, failedCount: 0, approvalCount: 0 }),
+    ]);
+    const card = await json(await call(`/api/v1/machines/${m.machineId}`, { token: owner }), 200);
+    expect(card.machine.lastUser).toBe("svc-backup");
+    expect(card.changes.map((c: { commandId: string; state: string }) => [c.commandId, c.state])).toEqual([
+      [commandId, "finished"],
+    ]);
+    ws.close();
+  });
+});
+
+describe("the Fleet's receiving side for a Session's outbox", () => {
+  it("applies a Session's reports once per (source, seq), and none of a delivery that fails", async () => {
+    const m = await enrollMachine(owner, "Adatum Dental");
+    const f = fleet(env, tenantId);
+    const sessionId = "ses_effects2";
+    const openedAt = new Date().toISOString();
+    const source = `session:${sessionId}`;
+    const effect = (seq: number, kind: string, payload: unknown) => ({
+      seq,
+      kind,
+      key: sessionId,
+      payload: JSON.stringify(payload),
+    });
+    const update = (commandCount: number) => ({
+      sessionId,
+      update: {
+        state: "open",
+        closedAt: null,
+        commandCount,
+        failedCount: 0,
+        approvalCount: 1,
+        headSeq: 9,
+        technicianId: ownerId,
+      },
+    });
+    const approvalId = "apr_effects2";
+    const effects = [
+      effect(1, "session.updated", update(1)),
+      effect(2, "change.recorded", {
+        commandId: "cmd_effects2",
+        machineId: m.machineId,
+        sessionId,
+        command: "touch /tmp/y",
+        shell: "bash",
+        requestedBy: ownerId,
+        startedAt: openedAt,
+        state: "finished",
+        exitCode: 0,
+        approvalId,
+      }),
+      effect(3, "machine.user", { machineId: m.machineId, user: "root" }),
+      effect(4, "approval.changed", {
+        id: approvalId,
+        sessionId,
+        commandId: "cmd_effects2",
+        clientId: m.clientId,
+        machineId: m.machineId,
+        hostname: "FRONTDESK-01",
+        command: "touch /tmp/y",
+        shell: "bash",
+        summary: "Creates a file",
+        requestedBy: ownerId,
+        requestedAt: openedAt,
+        expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+        state: "pending",
+        decidedBy: null,
+        decidedAt: null,
+        comment: null,
+      }),
+    ];
+    // Before the session is on the list (e.g. the Tenant's hand-over is still on its way), its reports wait.
+    expect(await f.receive(source, effects)).toEqual({
+      ok: false,
+      status: 503,
+      code: "not_applied",
+      message: `sessions ${sessionId} is not known here yet`,
+    });
+    await f.recordSession({
+      id: sessionId,
+      machineId: m.machineId,
+      clientId: m.clientId,
+      technicianId: ownerId,
+      ticket: null,
+      openedAt,
+    });
+    const faults = await failReceipts(f, 2);
+    for (let i = 0; i < 2; i++)
+      expect(await f.receive(source, effects)).toEqual({
+        ok: false,
+        status: 503,
+        code: "not_applied",
+        message: "injected fault",
+      });
+    expect((await f.listSessions({ machineId: m.machineId, limit: 5 }))[0]?.commandCount).toBe(0);
+    expect(await f.receive(source, effects)).toEqual({ ok: true, value: { applied: 4 } });
+    expect(await f.receive(source, effects)).toEqual({ ok: true, value: { applied: 0 } });
+    // A late duplicate with other data changes nothing: seq 1 was applied.
+    expect(await f.receive(source, [effect(1, "session.updated", update(7))])).toEqual({
+      ok: true,
+      value: { applied: 0 },
+    });
+    expect(faults.injected).toBe(2);
+
+    expect((await f.listSessions({ machineId: m.machineId, limit: 5 }))[0]).toMatchObject({
+      commandCount: 1,
+      approvalCount: 1,
+    });
+    expect((await f.machineChanges(m.machineId, 5)).map((c) => c.commandId)).toEqual(["cmd_effects2"]);
+    expect((await f.getMachine(m.machineId))?.lastUser).toBe("root");
+    expect((await f.getApproval(approvalId, m.clientId))?.state).toBe("pending");
+    const announced = await runInDurableObject(f, (_i: Fleet, state) =>
+      state.storage.sql.exec("SELECT kind FROM outbox WHERE key = ?", approvalId).toArray(),
+    );
+    expect(announced).toEqual([{ kind: "webhook.event" }]);
+  });
+});
+
+describe("the named-alarm scheduler", () => {
+  it("rings each due name once through onAlarm, keeps the later ones, and sets the one alarm for the earliest", async () => {
+    const stub = fleet(env, "ten_schedulertest0000001");
+    const rang: string[] = [];
+    const later = Date.now() + 3600_000;
+    await runInDurableObject(stub, (instance: Fleet) => {
+      const scheduled = instance as unknown as {
+        alarms: { set(name: string, at: number): void };
+        onAlarm(name: string): Promise<void>;
+      };
+      scheduled.onAlarm = async (name) => {
+        rang.push(name);
+      };
+      scheduled.alarms.set("expire", 1);
+      scheduled.alarms.set("review", 2);
+      scheduled.alarms.set("seal", later);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(rang).toEqual(["expire", "review"]);
+    const left = await runInDurableObject(stub, async (_instance: Fleet, state) => ({
+      rows: state.storage.sql.exec("SELECT name, at FROM alarms").toArray(),
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(left).toEqual({ rows: [{ name: "seal", at: later }], alarm: later });
+  });
+});
