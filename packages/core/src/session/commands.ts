@@ -4,10 +4,10 @@
 // It never reads storage; the Session object applies the step inside one transaction.
 
 import type { ApprovalPolicy } from "../approvals.ts";
+import { summarizeCommand } from "../commands/summary.ts";
 import type { FinishedFrame, StartedFrame } from "../protocol.ts";
 import { type CommandState, FINAL_COMMAND_STATES, recordTimestamp } from "../record.ts";
 import type { Shell } from "../shells.ts";
-import { summarizeCommand } from "../commands/summary.ts";
 import { APPROVAL_EXPIRED_REASON, APPROVAL_TTL_MS, queueExpiryReason } from "./deadlines.ts";
 import { settlesAsCancelled } from "./dispatch.ts";
 import { type ClaimedStreams, finishedData, type Outcome, outputComplete, type RecordedStreams } from "./finish.ts";
