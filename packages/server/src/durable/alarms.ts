@@ -4,6 +4,9 @@
 import { dueAlarms, type NamedAlarm, retryAt } from "@caisey/core";
 
 export class AlarmScheduler {
+  /** The storage alarm as this instance last set it (undefined: not known since the object started). */
+  private armed: number | null | undefined;
+
   constructor(private readonly storage: DurableObjectStorage) {}
 
   /** Ring `name` at `at` (replacing its earlier deadline). Safe inside transactionSync: the row commits with it. */
@@ -30,6 +33,9 @@ export class AlarmScheduler {
   /** Point the object's one alarm at the earliest deadline (not awaited: it commits with the surrounding writes). */
   arm(): void {
     const next = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM alarms").one().at;
+    // Unchanged since this instance last set it: no storage write (an outbox enqueue arms on every event).
+    if (next === this.armed) return;
+    this.armed = next;
     if (next === null) void this.storage.deleteAlarm();
     // A deadline already past (or a test's "now", 0) rings as soon as it can: storage refuses times <= 0.
     else void this.storage.setAlarm(Math.max(next, Date.now()));
@@ -37,6 +43,7 @@ export class AlarmScheduler {
 
   /** The object's alarm rang: run each due name once; one that fails rings again per the backoff policy. */
   async ring(handle: (name: string) => Promise<void>): Promise<void> {
+    this.armed = undefined; // the storage alarm that rang is spent
     const now = Date.now();
     const rows: NamedAlarm[] = this.storage.sql
       .exec<{ name: string; at: number }>("SELECT name, at FROM alarms")

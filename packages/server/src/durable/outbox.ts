@@ -103,13 +103,14 @@ export class Outbox {
     );
   }
 
-  /** Point the "outbox" alarm at the earliest waiting effect, or clear it when none waits. */
+  /** Point the "outbox" alarm at the earliest waiting effect. */
   private rearm(): void {
     const { batches, wakeAt } = this.plan();
     // Due but not sent by this drain (another delivery to that target is in flight): the safety net covers it.
     if (batches.length > 0) this.alarms.set(OUTBOX_ALARM, Date.now() + SAFETY_NET_MS);
     else if (wakeAt !== null) this.alarms.set(OUTBOX_ALARM, wakeAt);
-    else this.alarms.clear(OUTBOX_ALARM);
+    // Nothing waits: the safety net set at enqueue stays and rings once for nothing. Clearing it here and setting it
+    // again at the next enqueue would cost two storage alarm writes per effect on a busy session.
   }
 
   private fly(target: string): Promise<void> {

@@ -89,11 +89,9 @@ export class SearchFeed {
           )
           .toArray();
         if (rows.length === 0) {
-          // Caught up (nothing is awaited between this read and here): the safety net is not needed until the next
-          // append sets it again.
+          // Caught up. The safety net stays set: it rings once, finds nothing to do, and the next append sets it
+          // again (clearing and setting it on every push would cost a storage write per push).
           this.failures = 0;
-          this.guardArmed = false;
-          this.alarms.clear(SEARCH_FEED_ALARM);
           break;
         }
         const events: { seq: number; line: string }[] = [];
