@@ -458,7 +458,7 @@ export class Session extends DurableBase {
   private pump(): void {
     const s = this.store.row();
     if (!s) return;
-    const next = nextDispatch(this.store.waiting().map(lifecycleOf));
+    const next = nextDispatch(this.store.firstWaiting().map(lifecycleOf));
     if (next === null) return; // one at a time; redispatch() covers reconnects
     this.store.markDispatched(next, false);
     void this.deliver(s, next);
@@ -525,7 +525,7 @@ export class Session extends DurableBase {
   /** Whether this session still has commands for the machine (queued, awaiting approval or running). */
   hasWork(machineId: string): boolean {
     const s = this.store.row();
-    return s?.machine_id === machineId && this.store.waiting().length > 0;
+    return s?.machine_id === machineId && this.store.firstWaiting().length > 0;
   }
 
   /** The machine's runtime (re)connected: send the command in flight again (the runtime ignores one it knows). */
@@ -533,7 +533,7 @@ export class Session extends DurableBase {
     const s = this.store.row();
     if (!s || s.machine_id !== machineId) return { active: false, frame: null };
     for (;;) {
-      const resume = resumeDispatch(this.store.waiting().map(lifecycleOf));
+      const resume = resumeDispatch(this.store.firstWaiting().map(lifecycleOf));
       if (resume.kind === "idle") return { active: false, frame: null };
       if (resume.kind === "awaiting_approval") return { active: true, frame: null }; // waits for the client, in order
       if (resume.kind === "settle_cancel") {

@@ -414,6 +414,19 @@ export class SessionStore {
       .toArray();
   }
 
+  /**
+   * The first command not yet final, as a list of at most one. Commands run strictly in order, so it is the only one
+   * that can be in flight, and all that dispatch needs to look at: reading the whole backlog on every step made a
+   * long queue cost O(n) per frame.
+   */
+  firstWaiting(): CommandRow[] {
+    return this.sql
+      .exec<CommandRow>(
+        "SELECT * FROM commands WHERE state IN ('queued', 'running', 'awaiting_approval') ORDER BY position LIMIT 1",
+      )
+      .toArray();
+  }
+
   /** The command is in flight: handed to the Machine object (and, with `delivered`, counted as in its hands). */
   markDispatched(commandId: string, delivered: boolean): void {
     this.sql.exec(
