@@ -673,7 +673,8 @@ describe("facts learned in a later month", () => {
     });
     // The retry is due later; bring it forward and let the alarm deliver it.
     await runInDurableObject(june, (_i, state) => {
-      state.storage.sql.exec("UPDATE forwards SET due = 0");
+      state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE delivered_at IS NULL");
+      state.storage.sql.exec("UPDATE alarms SET at = 0 WHERE name = 'outbox'");
     });
     await runDurableObjectAlarm(june);
     expect((await june.stats()).forwards).toBe(0);
