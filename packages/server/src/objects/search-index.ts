@@ -769,16 +769,23 @@ export class SearchIndex extends DurableBase {
    * Another month's facts about a command. The newer of each fact wins here. The home records the asking month as
    * holding documents of it, passes what changed on to the other such months, and answers (so the asker learns its
    * home); any shard answers when it holds newer facts than it was sent. A shard that is not the home passes a search
-   * for it on; one at the end of the search that does not hold the command refuses it, to be retried.
+   * for it on, back to the session's opening; one at the end of the search that does not hold the command refuses
+   * it, to be retried (its home may be indexed later), as does a shard that holds nothing yet.
    */
   private receiveCommand(mine: boolean, f: CommandForward): void {
-    const row = mine ? this.commandRow(f.facts.commandId) : undefined;
+    if (!f.seek && !mine) return; // a month that held the command forgot it (rebuilt): it learns again from its record
+    // Nothing indexed here yet (this month is being indexed later, as in a rebuild): refused, so it comes again.
+    if (!mine) throw new Error(`search: command ${f.facts.commandId} from ${f.from}: nothing indexed here yet`);
+    const row = this.commandRow(f.facts.commandId);
+    // No month before the session's opening holds any of it: the search for the home ends there.
+    const openedHere = this.sessionRow(f.facts.sessionId)?.opened === 1;
     if (!row || row.session_id !== f.facts.sessionId) {
-      if (!f.seek) return; // a month that held the command forgot it (rebuilt): it learns again from its record
+      if (!f.seek) return;
       const [next, ...rest] = f.earlier;
-      if (next === undefined)
-        throw new Error(`search: command ${f.facts.commandId} from ${f.from} is not held here (yet)`);
-      this.send(next, "command", f.facts.commandId, { ...f, earlier: rest } satisfies CommandForward);
+      if (openedHere) console.error(`search: command ${f.facts.commandId} from ${f.from} has no home`);
+      else if (next !== undefined)
+        this.send(next, "command", f.facts.commandId, { ...f, earlier: rest } satisfies CommandForward);
+      else throw new Error(`search: command ${f.facts.commandId} from ${f.from} is not held here (yet)`);
       return;
     }
     const month = (this.meta as { month: string }).month;
@@ -790,7 +797,7 @@ export class SearchIndex extends DurableBase {
     }
     if (f.from !== month && ((home && f.seek) || !sameFacts(facts, f.facts)))
       this.send(f.from, "command-reply", row.id, { from: month, home, facts } satisfies CommandReply);
-    if (f.seek && !home) {
+    if (f.seek && !home && !openedHere) {
       const [next, ...rest] = f.earlier;
       if (next !== undefined)
         this.send(next, "command", row.id, { ...f, earlier: rest, facts } satisfies CommandForward);
