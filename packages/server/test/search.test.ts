@@ -685,6 +685,32 @@ describe("facts learned in a later month", () => {
     await ftsIntact(tenantId, "2026-05");
   });
 
+  it("reach the earlier month from a shard that was cleared since it last sent there", async () => {
+    const tenantId = newId("ten");
+    const tech = newId("usr");
+    const [first, second] = [newId("cmd"), newId("cmd")];
+    const h = { sessionId: newId("ses"), tenantId, machineId: newId("mch"), clientId: newId("cli"), hostname: "X" };
+    const r = recordOf(h, tech, "2026-11-30T23:58:00.000Z");
+    r.add("command.requested", { commandId: first, command: "Get-Item takahe", requestedBy: tech });
+    r.add("command.requested", { commandId: second, command: "Get-Item takahe", requestedBy: tech });
+    r.add("command.finished", { commandId: first, state: "finished", exitCode: 4 }, "2026-12-01T00:00:01.000Z");
+    r.add("command.finished", { commandId: second, state: "finished", exitCode: 5 });
+    const events = r.lines.map(({ seq, line }) => ({ seq, line }));
+    await searchIndex(env, tenantId, "2026-11").ingest({ session: h, events: events.slice(0, 3) });
+    const december = searchIndex(env, tenantId, "2026-12");
+    await december.ingest({ session: h, events: events.slice(3, 4) });
+    await settle(tenantId);
+    // December is emptied (a rebuild) and indexed again: what it sends now is new to November, not a repeat.
+    await december.clear();
+    await december.ingest({ session: h, events: events.slice(3) });
+    await settle(tenantId);
+    const { hits } = await searchShards(env, query(tenantId, { q: "takahe", kinds: ["command"] }), 10);
+    expect(hits.map((x) => [x.commandId, x.exitCode])).toEqual([
+      [second, 5],
+      [first, 4],
+    ]);
+  });
+
   it("upgrades a shard with forwards still pending under its previous schema, and still delivers them", async () => {
     const tenantId = newId("ten");
     const [u1, u2] = [newId("usr"), newId("usr")];
