@@ -673,7 +673,8 @@ describe("facts learned in a later month", () => {
     });
     // The retry is due later; bring it forward and let the alarm deliver it.
     await runInDurableObject(june, (_i, state) => {
-      state.storage.sql.exec("UPDATE forwards SET due = 0");
+      state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE delivered_at IS NULL");
+      state.storage.sql.exec("UPDATE alarms SET at = 0 WHERE name = 'outbox'");
     });
     await runDurableObjectAlarm(june);
     expect((await june.stats()).forwards).toBe(0);
@@ -682,6 +683,83 @@ describe("facts learned in a later month", () => {
       ["command", "2026-05-31T23:59:02.000Z", 9, "finished"],
     ]);
     await ftsIntact(tenantId, "2026-05");
+  });
+
+  it("reach the earlier month from a shard that was cleared since it last sent there", async () => {
+    const tenantId = newId("ten");
+    const tech = newId("usr");
+    const [first, second] = [newId("cmd"), newId("cmd")];
+    const h = { sessionId: newId("ses"), tenantId, machineId: newId("mch"), clientId: newId("cli"), hostname: "X" };
+    const r = recordOf(h, tech, "2026-11-30T23:58:00.000Z");
+    r.add("command.requested", { commandId: first, command: "Get-Item takahe", requestedBy: tech });
+    r.add("command.requested", { commandId: second, command: "Get-Item takahe", requestedBy: tech });
+    r.add("command.finished", { commandId: first, state: "finished", exitCode: 4 }, "2026-12-01T00:00:01.000Z");
+    r.add("command.finished", { commandId: second, state: "finished", exitCode: 5 });
+    const events = r.lines.map(({ seq, line }) => ({ seq, line }));
+    await searchIndex(env, tenantId, "2026-11").ingest({ session: h, events: events.slice(0, 3) });
+    const december = searchIndex(env, tenantId, "2026-12");
+    await december.ingest({ session: h, events: events.slice(3, 4) });
+    await settle(tenantId);
+    // December is emptied (a rebuild) and indexed again: what it sends now is new to November, not a repeat.
+    await december.clear();
+    await december.ingest({ session: h, events: events.slice(3) });
+    await settle(tenantId);
+    const { hits } = await searchShards(env, query(tenantId, { q: "takahe", kinds: ["command"] }), 10);
+    expect(hits.map((x) => [x.commandId, x.exitCode])).toEqual([
+      [second, 5],
+      [first, 4],
+    ]);
+  });
+
+  it("upgrades a shard with forwards still pending under its previous schema, and still delivers them", async () => {
+    const tenantId = newId("ten");
+    const [u1, u2] = [newId("usr"), newId("usr")];
+    const commandId = newId("cmd");
+    const h = { sessionId: newId("ses"), tenantId, machineId: newId("mch"), clientId: newId("cli"), hostname: "X" };
+    const r = recordOf(h, u1, "2026-09-30T23:59:00.000Z");
+    r.add("command.requested", { commandId, command: "Reset-Printer kakapo", requestedBy: u1 });
+    expect(await searchIndex(env, tenantId, "2026-09").ingest({ session: h, events: r.lines })).toEqual({
+      through: 2,
+    });
+    // October as the previous release left it: it learned the exit code and a hand-over, and had not yet sent them
+    // (the command's home unknown: target '').
+    const october = searchIndex(env, tenantId, "2026-10");
+    await runInDurableObject(october, async (_instance: SearchIndex, state) => {
+      await state.storage.deleteAll();
+      migrate(state.storage, SEARCH_INDEX_MIGRATIONS.slice(0, 2));
+      const sql = state.storage.sql;
+      sql.exec("INSERT INTO meta (id, tenant_id, month) VALUES (1, ?, '2026-10')", tenantId);
+      sql.exec(
+        `INSERT INTO sessions (id, machine_id, client_id, technician_id, hostname, through, technician_seq, opened)
+         VALUES (?, ?, ?, ?, 'X', 4, 4, 0)`,
+        h.sessionId,
+        h.machineId,
+        h.clientId,
+        u2,
+      );
+      sql.exec(
+        `INSERT INTO commands (id, session_id, requested, state, state_seq, exit_code, exit_seq)
+         VALUES (?, ?, 0, 'finished', 3, 7, 3)`,
+        commandId,
+        h.sessionId,
+      );
+      sql.exec(
+        "INSERT INTO forwards (kind, ref, target, version, attempts, due) VALUES ('command', ?, '', 2, 1, 0)",
+        commandId,
+      );
+      sql.exec("INSERT INTO forwards (kind, ref, target) VALUES ('session', ?, '')", h.sessionId);
+    });
+    await evictDurableObject(october);
+    // Opened under this release: both are in the outbox, and the alarm is set for them.
+    expect((await october.stats()).forwards).toBe(2);
+    expect(await runInDurableObject(october, (_i, state) => state.storage.getAlarm())).not.toBeNull();
+    await runDurableObjectAlarm(october);
+    expect((await october.stats()).forwards).toBe(0);
+    const { hits } = await searchShards(env, query(tenantId, { q: "kakapo", exit: "nonzero", technicianId: u2 }), 10);
+    expect(hits.map((x) => [x.kind, x.ts.slice(0, 7), x.exitCode, x.commandState])).toEqual([
+      ["command", "2026-09", 7, "finished"],
+    ]);
+    await ftsIntact(tenantId, "2026-09");
   });
 
   it("migrates a shard indexed before fact tags: its documents get them, and the filters find them", async () => {

@@ -12,7 +12,8 @@ import { FLEET_MIGRATIONS, Fleet } from "../src/objects/fleet.ts";
 import { MACHINE_MIGRATIONS, type Machine } from "../src/objects/machine.ts";
 import { TENANT_MIGRATIONS, Tenant } from "../src/objects/tenant.ts";
 
-// (The SearchIndex's upgrade with data is in search.test.ts: "tags documents indexed before facts had seqs".)
+// (The SearchIndex's upgrades with data are in search.test.ts: "migrates a shard indexed before fact tags" and
+// "upgrades a shard with forwards still pending under its previous schema".)
 
 const T0 = "2026-03-01T09:00:00.000Z";
 

@@ -30,6 +30,11 @@ export class AlarmScheduler {
     this.arm();
   }
 
+  /** The storage was emptied (deleteAll took the alarm with it): the next arm() sets it whatever it was before. */
+  forget(): void {
+    this.armed = undefined;
+  }
+
   /** Point the object's one alarm at the earliest deadline (not awaited: it commits with the surrounding writes). */
   arm(): void {
     const next = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM alarms").one().at;

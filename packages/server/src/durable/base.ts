@@ -3,17 +3,21 @@
 // storage alarm are handled here (style of partykit's partyserver: override hooks, not fetch/alarm plumbing).
 
 import { DurableObject } from "cloudflare:workers";
-import { type Env, fleet, tenant } from "../env.ts";
+import { type Env, fleet, searchIndex, tenant } from "../env.ts";
 import { type Migration, migrate } from "../migrations.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { AlarmScheduler } from "./alarms.ts";
 import { type Delivery, type Effect, OUTBOX_ALARM, Outbox } from "./outbox.ts";
 import { receiveOnce } from "./receipts.ts";
 
-/** Where an effect goes: another object (`fleet:<tenantId>`, `tenant:<tenantId>`) or, for a Tenant, a webhook. */
+/**
+ * Where an effect goes: another object (`fleet:<tenantId>`, `tenant:<tenantId>`, `search:<tenantId>:<YYYY-MM>`, a
+ * month's search shard) or, for a Tenant, a webhook.
+ */
 export const target = {
   fleet: (tenantId: string) => `fleet:${tenantId}`,
   tenant: (tenantId: string) => `tenant:${tenantId}`,
+  search: (tenantId: string, month: string) => `search:${tenantId}:${month}`,
 };
 
 export abstract class DurableBase extends DurableObject<Env> {
@@ -50,7 +54,14 @@ export abstract class DurableBase extends DurableObject<Env> {
     const source = this.source();
     if (source === null) return { delivered: 0, error: "the sender does not know its name yet" };
     const [kind, id = ""] = splitTarget(to);
-    const stub = kind === "fleet" ? fleet(this.env, id) : kind === "tenant" ? tenant(this.env, id) : null;
+    const stub =
+      kind === "fleet"
+        ? fleet(this.env, id)
+        : kind === "tenant"
+          ? tenant(this.env, id)
+          : kind === "search"
+            ? searchShard(this.env, id)
+            : null;
     if (!stub) return { delivered: 0, error: `unknown target ${to}`, final: true };
     const result = await stub.receive(source, effects);
     return result.ok ? { delivered: effects.length } : { delivered: 0, error: result.message };
@@ -76,6 +87,12 @@ export abstract class DurableBase extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     await this.alarms.ring((name) => (name === OUTBOX_ALARM ? this.outbox.drain() : this.onAlarm(name)));
   }
+}
+
+/** `<tenantId>:<YYYY-MM>` (tenant ids hold no `:`). */
+function searchShard(env: Env, id: string) {
+  const [tenantId, month] = splitTarget(id);
+  return tenantId && /^\d{4}-\d{2}$/.test(month) ? searchIndex(env, tenantId, month) : null;
 }
 
 function splitTarget(to: string): [string, string] {

@@ -14,15 +14,20 @@
 // ranges never sort or scan.
 //
 // Facts that arrive in a later month than the documents they describe (a command requested on 31 March that finishes
-// or is approved on 1 April; a session handed over in April) are forwarded to the earlier shards through `forwards`,
-// a durable outbox written in the same transaction as the batch that taught them and delivered after the batch is
-// answered (the feed never waits on it), retried from an alarm until delivered. Each fact carries the record seq it
-// was learned at and the newer one wins, so deliveries are idempotent and may arrive in any order. A command's facts
-// go to its home (the shard where it was requested: found by asking earlier shards, newest first, then remembered),
-// which passes them on to any other shard holding documents of that command; a session's technician goes to every
-// earlier shard of the session, back to the one that holds its opening.
+// or is approved on 1 April; a session handed over in April) are forwarded to the earlier shards as durable effects
+// (durable/: the outbox row commits with the batch that taught them, goes out after the batch is answered, so the feed
+// never waits on it, and is retried by the one backoff policy; the receiver applies each once). Each fact carries the
+// record seq it was learned at and the newer one wins, so a fact that arrives late or twice changes nothing. Effects
+// are one-way, so what the old request/reply exchange did is two effects: a shard that holds newer facts than it was
+// sent, or is the command's home, answers with a `…-reply` effect to the month that asked.
+//
+// A command's facts go to its home (the shard where it was requested). While the home is unknown they go to the
+// newest earlier month in the catalog with the list of the months before it (`seek`); a shard that is not the home
+// passes them on down that list, and the home answers the month that asked, which remembers it. A shard at the end of
+// the list that does not hold the command refuses the effect (its home may not be indexed yet, as during a rebuild),
+// so it is retried. The home passes facts on to any other month holding documents of the command. A session's
+// technician goes down the same list to every earlier shard of the session, back to the one that holds its opening.
 
-import { DurableObject } from "cloudflare:workers";
 import {
   type ApprovalState,
   buildMatch,
@@ -44,7 +49,10 @@ import {
   shardMonth,
   timeKey,
 } from "@caisey/core";
-import { type Env, outputIndexCap, searchCatalog, searchIndex } from "../env.ts";
+import { DurableBase, target } from "../durable/base.ts";
+import type { Effect } from "../durable/outbox.ts";
+import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
+import { type Env, outputIndexCap, searchCatalog } from "../env.ts";
 import { type Migration, migrate } from "../migrations.ts";
 
 const MIGRATIONS: Migration[] = [
@@ -99,15 +107,45 @@ const MIGRATIONS: Migration[] = [
           INSERT INTO fts (rowid, body, tags) SELECT d.id, d.body, d.tags FROM retag r JOIN docs d ON d.id = r.id;
           DROP TABLE retag;`,
   },
+  { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
+  {
+    name: "pending forwards move to the outbox",
+    // A forward row named what to send and read the facts when it went; an outbox row carries them, so they are
+    // read here. One whose command's home was not known yet (target '') goes to the remembered home, else to the
+    // month before (the catalog is another object, out of reach of a migration): a shard there that does not hold
+    // the command refuses it, and it is retried and finally given up, as forwards were. The 'outbox' alarm is due
+    // now; the constructor points the storage alarm at it.
+    sql: `INSERT INTO outbox (target, kind, key, payload, created_at, next_at)
+            SELECT 'search:' || m.tenant_id || ':' || CASE WHEN f.target != '' THEN f.target
+                     ELSE COALESCE(c.home, strftime('%Y-%m', m.month || '-01', '-1 month')) END,
+                   'command', f.ref,
+                   json_object('from', m.month, 'seek', json(CASE WHEN f.target = '' THEN 'true' ELSE 'false' END),
+                     'earlier', json_array(), 'facts', json_object('commandId', c.id, 'sessionId', c.session_id,
+                     'requestedBy', c.requested_by, 'state', c.state, 'stateSeq', c.state_seq,
+                     'exitCode', c.exit_code, 'exitSeq', c.exit_seq, 'approval', c.approval,
+                     'approvalSeq', c.approval_seq)),
+                   strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 0
+              FROM forwards f CROSS JOIN meta m JOIN commands c ON c.id = f.ref
+             WHERE f.kind = 'command' ORDER BY f.due, f.ref;
+          INSERT INTO outbox (target, kind, key, payload, created_at, next_at)
+            SELECT 'search:' || m.tenant_id || ':' || strftime('%Y-%m', m.month || '-01', '-1 month'), 'session', f.ref,
+                   json_object('from', m.month, 'earlier', json_array(), 'facts', json_object('sessionId', s.id,
+                     'technicianId', s.technician_id, 'technicianSeq', s.technician_seq)),
+                   strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 0
+              FROM forwards f CROSS JOIN meta m JOIN sessions s ON s.id = f.ref
+             WHERE f.kind = 'session' ORDER BY f.due, f.ref;
+          INSERT INTO alarms (name, at) SELECT 'outbox', 0 WHERE EXISTS (SELECT 1 FROM outbox);
+          DROP TABLE forwards;`,
+  },
 ];
 
 export { MIGRATIONS as SEARCH_INDEX_MIGRATIONS };
 
-/** A forward that cannot be delivered is retried after 2^attempts seconds (at most RETRY_MAX_MS), this many times. */
-const FORWARD_ATTEMPTS = 20;
-const RETRY_MAX_MS = 10 * 60_000;
-/** If this object dies before a forward is delivered, its alarm brings it back to finish within this time. */
-const FORWARD_GUARD_MS = 5_000;
+/**
+ * A forward is given up after this many attempts (about a day and a half on the backoff policy): one whose home never
+ * comes back would otherwise hold every later forward to that month behind it for ever.
+ */
+const FORWARD_ATTEMPTS = 10;
 
 /** What a Session sends: its identity and record lines in ascending seq, all of one UTC month. */
 export interface IngestBatch {
@@ -175,8 +213,14 @@ export interface SessionFacts {
   technicianSeq: number;
 }
 
-export type CommandSyncReply = { held: false } | { held: true; home: boolean; facts: CommandFacts };
-export type SessionSyncReply = { held: false } | { held: true; opened: boolean; facts: SessionFacts };
+/**
+ * The effects shards send each other (payloads; the effect's key is the command's or session's id). `from`: the month
+ * that asked (a reply goes there); `earlier`: the months still to try, newest first; `seek`: looking for the home.
+ */
+type CommandForward = { from: string; seek: boolean; earlier: string[]; facts: CommandFacts };
+type CommandReply = { from: string; home: boolean; facts: CommandFacts };
+type SessionForward = { from: string; earlier: string[]; facts: SessionFacts };
+type SessionReply = { facts: SessionFacts };
 
 type Row = Record<string, SqlStorageValue>;
 type CommandRow = {
@@ -193,7 +237,12 @@ type CommandRow = {
   home: string | null;
 };
 type SessionRow = { through: number; technician_id: string | null; technician_seq: number; opened: number };
-type Forward = { kind: "command" | "session"; ref: string; target: string; version: number; attempts: number };
+
+/** The month before `YYYY-MM`. */
+function previousMonth(month: string): string {
+  const [y, m] = month.split("-").map(Number) as [number, number];
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, "0")}`;
+}
 
 const SNIPPET = "snippet(fts, 0, char(2), char(3), '…', 24)";
 const PLAIN_SNIPPET = "substr(d.body, 1, 240)";
@@ -281,21 +330,24 @@ function factValues(f: CommandFacts): (string | number | null)[] {
   return [f.requestedBy, f.state, f.stateSeq, f.exitCode, f.exitSeq, f.approval, f.approvalSeq];
 }
 
-export class SearchIndex extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+export class SearchIndex extends DurableBase {
   private readonly cap: number;
   private meta: { tenant_id: string; month: string } | null = null;
-  /** The delivery of forwards under way, and whether more were written since it last looked. */
-  private delivering: Promise<void> | null = null;
-  private forwardsWritten = false;
-  private guardArmed = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = ctx.storage.sql;
-    migrate(ctx.storage, MIGRATIONS);
+    super(ctx, env, MIGRATIONS);
     this.cap = outputIndexCap(env);
     this.loadMeta();
+    // Forwards moved into the outbox by the migration are due: the storage alarm rings for them.
+    if (this.outbox.pending() > 0) this.alarms.arm();
+  }
+
+  protected override source(): string | null {
+    return this.meta ? target.search(this.meta.tenant_id, this.meta.month) : null;
+  }
+
+  protected override attemptsFor(to: string): number {
+    return to.startsWith("search:") ? FORWARD_ATTEMPTS : super.attemptsFor(to);
   }
 
   private loadMeta(): void {
@@ -342,6 +394,12 @@ export class SearchIndex extends DurableObject<Env> {
     const meta = this.meta as { tenant_id: string; month: string };
     if (meta.tenant_id !== s.tenantId || meta.month !== month)
       return this.refuse(s.sessionId, `shard ${meta.tenant_id}:${meta.month} got a batch for ${s.tenantId}:${month}`);
+    // A session that began in an earlier month may send facts there: which months hold anything, newest first, is
+    // read now (the catalog is another object), so the forwards can be written with the batch.
+    const openedHere = this.sessionRow(s.sessionId)?.opened === 1 || events.some((e) => e.type === "session.opened");
+    const earlier = openedHere
+      ? []
+      : (await searchCatalog(this.env, s.tenantId).shards(s.tenantId)).filter((m) => m < month);
 
     const through = this.ctx.storage.transactionSync(() => {
       const before = this.sessionRow(s.sessionId);
@@ -372,7 +430,7 @@ export class SearchIndex extends DurableObject<Env> {
           const requested = event.type === "command.requested";
           const r = this.applyEvent(s.sessionId, entries.command, event.seq, requested);
           if (r.tagsChanged) retag.add(entries.command.commandId);
-          if (r.changed) this.factsChanged(r.row, null);
+          if (r.changed) this.factsChanged(r.row, null, earlier);
         }
         docs.push(...entries.docs);
         through = event.seq;
@@ -401,8 +459,12 @@ export class SearchIndex extends DurableObject<Env> {
       }
       // A session that began in an earlier month: that month's documents get this technician, and this shard gets
       // the technician from there when the sender did not say.
-      if (!opened && (!before || technician.id !== before.technician_id))
-        this.enqueueForward("session", s.sessionId, "");
+      if (!opened && (!before || technician.id !== before.technician_id) && earlier[0] !== undefined)
+        this.send(earlier[0], "session", s.sessionId, {
+          from: month,
+          earlier: earlier.slice(1),
+          facts: { sessionId: s.sessionId, technicianId: technician.id, technicianSeq: technician.seq },
+        } satisfies SessionForward);
       return through;
     });
     this.kickForwards();
@@ -528,16 +590,24 @@ export class SearchIndex extends DurableObject<Env> {
    * A command's facts changed here (`from`: the month that told us, if another): a command requested in an earlier
    * month sends them home; at home, they go on to the other months holding documents of it.
    */
-  private factsChanged(row: CommandRow, from: string | null): void {
+  private factsChanged(row: CommandRow, from: string | null, earlier: string[]): void {
+    const month = (this.meta as { month: string }).month;
+    const facts = factsOf(this.commandRow(row.id) ?? row);
     if (!row.requested) {
-      this.enqueueForward("command", row.id, "");
+      // Home unknown: the newest earlier month, with the rest to try; none in the catalog yet (the home is being
+      // indexed later, as in a rebuild): the month before, which refuses it until it holds the command.
+      const to = row.home ?? earlier[0] ?? previousMonth(month);
+      const rest = row.home ? [] : earlier.slice(1);
+      this.send(to, "command", row.id, { from: month, seek: true, earlier: rest, facts } satisfies CommandForward);
       return;
     }
     const replicas = this.sql
       .exec<{ month: string }>("SELECT month FROM replicas WHERE command_id = ?", row.id)
       .toArray()
       .map((r) => r.month);
-    for (const month of replicas) if (month !== from) this.enqueueForward("command", row.id, month);
+    for (const to of replicas)
+      if (to !== from)
+        this.send(to, "command", row.id, { from: month, seek: false, earlier: [], facts } satisfies CommandForward);
   }
 
   /** Merge facts another shard holds (the newer of each wins); re-tag this shard's documents if that changed them. */
@@ -650,38 +720,15 @@ export class SearchIndex extends DurableObject<Env> {
 
   // ---- facts for other months: the outbox, and what other shards ask of this one
 
-  /** Note that a command's or session's facts are to be sent (target '': to the earlier months that hold it). */
-  private enqueueForward(kind: Forward["kind"], ref: string, target: string): void {
-    this.sql.exec(
-      `INSERT INTO forwards (kind, ref, target) VALUES (?, ?, ?)
-       ON CONFLICT (kind, ref, target) DO UPDATE SET version = version + 1, attempts = 0, due = 0`,
-      kind,
-      ref,
-      target,
-    );
-    this.forwardsWritten = true;
+  /** Write an effect for another month's shard (inside the transaction that learned what it carries). */
+  private send(month: string, kind: string, key: string, payload: unknown): void {
+    const meta = this.meta as { tenant_id: string };
+    this.outbox.enqueue(target.search(meta.tenant_id, month), kind, key, payload);
   }
 
-  /** After a transaction that wrote forwards: deliver them now, in the background, with the alarm as a safety net. */
+  /** After a transaction that may have written forwards: deliver them now, in the background (the alarm is the net). */
   private kickForwards(): void {
-    if (!this.forwardsWritten) return;
-    if (!this.guardArmed) {
-      this.guardArmed = true;
-      void this.armAlarm(Date.now() + FORWARD_GUARD_MS);
-    }
-    void this.runForwards().catch((error) => console.error("search: delivering forwards failed", error));
-  }
-
-  private async armAlarm(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
-  }
-
-  override async alarm(): Promise<void> {
-    this.guardArmed = false;
-    await this.runForwards();
-    const next = this.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM forwards").one().due;
-    if (next !== null) await this.armAlarm(Math.max(next, Date.now() + 1_000));
+    if (this.outbox.pending() > 0) void this.outbox.drain();
   }
 
   /**
@@ -689,161 +736,94 @@ export class SearchIndex extends DurableObject<Env> {
    * for the retry). Returns how many are left (each waiting for its retry).
    */
   async deliverForwards(everything = false): Promise<{ pending: number }> {
-    if (everything) this.sql.exec("UPDATE forwards SET due = 0");
-    await this.runForwards();
-    return { pending: this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM forwards").one().n };
+    if (everything) this.sql.exec("UPDATE outbox SET next_at = 0 WHERE delivered_at IS NULL AND given_up = 0");
+    await this.outbox.drain();
+    return { pending: this.outbox.pending() };
   }
 
-  /** One delivery at a time; it goes on while forwards are written meanwhile. */
-  private runForwards(): Promise<void> {
-    this.forwardsWritten = true;
-    this.delivering ??= (async () => {
-      try {
-        while (this.forwardsWritten) {
-          this.forwardsWritten = false;
-          await this.deliverDue();
-        }
-      } finally {
-        this.delivering = null;
-      }
-    })();
-    return this.delivering;
-  }
-
-  /** One pass over the forwards due now (a failed one is due again only after its wait). */
-  private async deliverDue(): Promise<void> {
+  /** Another month's facts (inside the transaction that records their receipt; throwing refuses the delivery). */
+  protected override applyEffect(source: string, effect: Effect): void {
     const meta = this.meta;
-    if (!meta) return;
-    const rows = this.sql
-      .exec<Forward>(
-        "SELECT kind, ref, target, version, attempts FROM forwards WHERE due <= ? ORDER BY due LIMIT 100",
-        Date.now(),
-      )
-      .toArray();
-    if (rows.length === 100) this.forwardsWritten = true;
-    let earlier: string[] | null = null;
-    for (const f of rows) {
-      let delivered = false;
-      try {
-        if (f.target === "" && earlier === null)
-          earlier = (await searchCatalog(this.env, meta.tenant_id).shards(meta.tenant_id)).filter(
-            (m) => m < meta.month,
-          );
-        delivered =
-          f.kind === "command"
-            ? await this.forwardCommand(f.ref, f.target, earlier ?? [])
-            : await this.forwardSession(f.ref, earlier ?? []);
-      } catch (error) {
-        console.error(`search: forwarding ${f.kind} ${f.ref} from ${meta.month} failed`, error);
-      }
-      const key = [f.kind, f.ref, f.target, f.version] as const;
-      if (delivered || f.attempts + 1 >= FORWARD_ATTEMPTS) {
-        if (!delivered)
-          console.error(`search: gave up forwarding ${f.kind} ${f.ref} from ${meta.month} to ${f.target || "home"}`);
-        // Unless it was written again meanwhile (then it goes again, with what is new).
-        this.sql.exec("DELETE FROM forwards WHERE kind = ? AND ref = ? AND target = ? AND version = ?", ...key);
-      } else {
-        const due = Date.now() + Math.min(RETRY_MAX_MS, 1000 * 2 ** f.attempts);
-        this.sql.exec(
-          "UPDATE forwards SET attempts = attempts + 1, due = ? WHERE kind = ? AND ref = ? AND target = ? AND version = ?",
-          due,
-          ...key,
-        );
-        await this.armAlarm(due);
-      }
+    // Only this tenant's shards send here; anything else (or a shard with nothing yet) holds none of it.
+    const mine = meta !== null && source.startsWith(`search:${meta.tenant_id}:`);
+    const payload = JSON.parse(effect.payload) as unknown;
+    switch (effect.kind) {
+      case "command":
+        this.receiveCommand(mine, payload as CommandForward);
+        return;
+      case "command-reply":
+        if (mine) this.receiveCommandReply(payload as CommandReply);
+        return;
+      case "session":
+        this.receiveSession(mine, payload as SessionForward);
+        return;
+      case "session-reply":
+        if (mine) this.mergeSession((payload as SessionReply).facts.sessionId, (payload as SessionReply).facts);
+        return;
+      default:
+        throw new Error(`search: unknown effect ${effect.kind} from ${source}`);
     }
   }
 
   /**
-   * Send a command's facts home (target '': the remembered home, else each earlier month, newest first, until the
-   * one where it was requested) or to one month that holds documents of it. True when delivered.
+   * Another month's facts about a command. The newer of each fact wins here. The home records the asking month as
+   * holding documents of it, passes what changed on to the other such months, and answers (so the asker learns its
+   * home); any shard answers when it holds newer facts than it was sent. A shard that is not the home passes a search
+   * for it on, back to the session's opening; one at the end of the search that does not hold the command refuses
+   * it, to be retried (its home may be indexed later), as does a shard that holds nothing yet.
    */
-  private async forwardCommand(commandId: string, target: string, earlier: string[]): Promise<boolean> {
-    const meta = this.meta as { tenant_id: string; month: string };
-    const row = this.commandRow(commandId);
-    if (!row) return true; // cleared since
-    if (target !== "") {
-      const reply = await searchIndex(this.env, meta.tenant_id, target).syncCommand(
-        meta.tenant_id,
-        meta.month,
-        factsOf(row),
-      );
-      if (reply.held) this.ctx.storage.transactionSync(() => this.mergeReply(commandId, reply.facts));
-      return true;
+  private receiveCommand(mine: boolean, f: CommandForward): void {
+    if (!f.seek && !mine) return; // a month that held the command forgot it (rebuilt): it learns again from its record
+    // Nothing indexed here yet (this month is being indexed later, as in a rebuild): refused, so it comes again.
+    if (!mine) throw new Error(`search: command ${f.facts.commandId} from ${f.from}: nothing indexed here yet`);
+    const row = this.commandRow(f.facts.commandId);
+    // No month before the session's opening holds any of it: the search for the home ends there.
+    const openedHere = this.sessionRow(f.facts.sessionId)?.opened === 1;
+    if (!row || row.session_id !== f.facts.sessionId) {
+      if (!f.seek) return;
+      const [next, ...rest] = f.earlier;
+      if (openedHere) console.error(`search: command ${f.facts.commandId} from ${f.from} has no home`);
+      else if (next !== undefined)
+        this.send(next, "command", f.facts.commandId, { ...f, earlier: rest } satisfies CommandForward);
+      else throw new Error(`search: command ${f.facts.commandId} from ${f.from} is not held here (yet)`);
+      return;
     }
-    const months = row.home ? [row.home] : earlier;
-    for (const month of months) {
-      const reply = await searchIndex(this.env, meta.tenant_id, month).syncCommand(
-        meta.tenant_id,
-        meta.month,
-        factsOf(this.commandRow(commandId) ?? row),
-      );
-      if (!reply.held) continue;
-      this.ctx.storage.transactionSync(() => {
-        this.mergeReply(commandId, reply.facts);
-        if (reply.home) this.sql.exec("UPDATE commands SET home = ? WHERE id = ?", month, commandId);
-      });
-      if (reply.home) return true;
+    const month = (this.meta as { month: string }).month;
+    const { facts, changed } = this.mergeCommand(row, f.facts);
+    const home = row.requested === 1;
+    if (home && f.from !== month) {
+      this.sql.exec("INSERT OR IGNORE INTO replicas (command_id, month) VALUES (?, ?)", row.id, f.from);
+      if (changed) this.factsChanged(row, f.from, []);
     }
-    // Not found (the home is being rebuilt, or forgot): walk all earlier months next time.
-    if (row.home) this.sql.exec("UPDATE commands SET home = NULL WHERE id = ?", commandId);
-    return false;
-  }
-
-  private mergeReply(commandId: string, theirs: CommandFacts): void {
-    const row = this.commandRow(commandId);
-    if (row) this.mergeCommand(row, theirs);
-  }
-
-  /** Send a session's technician to every earlier month back to the one that holds its opening. */
-  private async forwardSession(sessionId: string, earlier: string[]): Promise<boolean> {
-    const meta = this.meta as { tenant_id: string; month: string };
-    for (const month of earlier) {
-      const row = this.sessionRow(sessionId);
-      if (!row) return true; // cleared since
-      const reply = await searchIndex(this.env, meta.tenant_id, month).syncSession(meta.tenant_id, {
-        sessionId,
-        technicianId: row.technician_id,
-        technicianSeq: row.technician_seq,
-      });
-      if (!reply.held) continue;
-      this.ctx.storage.transactionSync(() => this.mergeSession(sessionId, reply.facts));
-      if (reply.opened) break;
+    if (f.from !== month && ((home && f.seek) || !sameFacts(facts, f.facts)))
+      this.send(f.from, "command-reply", row.id, { from: month, home, facts } satisfies CommandReply);
+    if (f.seek && !home && !openedHere) {
+      const [next, ...rest] = f.earlier;
+      if (next !== undefined)
+        this.send(next, "command", row.id, { ...f, earlier: rest, facts } satisfies CommandForward);
     }
-    return true;
   }
 
-  /**
-   * Another month's facts about a command (`from`: that month). The newer of each fact wins here; the answer is this
-   * shard's facts after the merge, and whether this is the command's home (where it was requested).
-   */
-  syncCommand(tenantId: string, from: string, theirs: CommandFacts): CommandSyncReply {
-    if (!this.meta || this.meta.tenant_id !== tenantId) return { held: false };
-    const month = this.meta.month;
-    const reply = this.ctx.storage.transactionSync((): CommandSyncReply => {
-      const row = this.commandRow(theirs.commandId);
-      if (!row || row.session_id !== theirs.sessionId) return { held: false };
-      const { facts, changed } = this.mergeCommand(row, theirs);
-      const home = row.requested === 1;
-      if (home && from !== month) {
-        this.sql.exec("INSERT OR IGNORE INTO replicas (command_id, month) VALUES (?, ?)", row.id, from);
-        if (changed) this.factsChanged(row, from);
-      }
-      return { held: true, home, facts };
-    });
-    this.kickForwards();
-    return reply;
+  /** The answer of a month this shard sent a command's facts to: merge them (no forward); remember the home. */
+  private receiveCommandReply(r: CommandReply): void {
+    const row = this.commandRow(r.facts.commandId);
+    if (!row || row.session_id !== r.facts.sessionId) return;
+    this.mergeCommand(row, r.facts);
+    if (r.home) this.sql.exec("UPDATE commands SET home = ? WHERE id = ?", r.from, row.id);
   }
 
-  /** A later month's technician of a session: the newer wins here. */
-  syncSession(tenantId: string, theirs: SessionFacts): SessionSyncReply {
-    if (!this.meta || this.meta.tenant_id !== tenantId) return { held: false };
-    return this.ctx.storage.transactionSync((): SessionSyncReply => {
-      const facts = this.mergeSession(theirs.sessionId, theirs);
-      if (!facts) return { held: false };
-      const opened = this.sessionRow(theirs.sessionId)?.opened === 1;
-      return { held: true, opened, facts };
-    });
+  /** A later month's technician of a session: the newer wins here; on to earlier months until its opening. */
+  private receiveSession(mine: boolean, f: SessionForward): void {
+    const month = this.meta?.month;
+    const facts = mine ? this.mergeSession(f.facts.sessionId, f.facts) : null;
+    if (facts && month !== undefined) {
+      if (facts.technicianSeq > f.facts.technicianSeq)
+        this.send(f.from, "session-reply", facts.sessionId, { facts } satisfies SessionReply);
+      if (this.sessionRow(facts.sessionId)?.opened === 1) return;
+    }
+    const [next, ...rest] = f.earlier;
+    if (next !== undefined && mine)
+      this.send(next, "session", f.facts.sessionId, { ...f, earlier: rest } satisfies SessionForward);
   }
 
   // ---- search
@@ -974,10 +954,22 @@ export class SearchIndex extends DurableObject<Env> {
 
   /** Forget everything (a rebuild then refills the shard from the records). */
   async clear(): Promise<void> {
+    // The outbox's seqs go on from where they were: receivers skip a seq at or below the last they applied from here.
+    const last = this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM outbox").one().seq;
     await this.ctx.storage.deleteAll();
     migrate(this.ctx.storage, MIGRATIONS);
+    this.alarms.forget();
+    if (last !== null) {
+      const now = new Date().toISOString();
+      this.sql.exec(
+        `INSERT INTO outbox (seq, target, kind, key, payload, created_at, next_at, delivered_at)
+         VALUES (?, '', 'cleared', '', '{}', ?, 0, ?)`,
+        last,
+        now,
+        now,
+      );
+    }
     this.meta = null;
-    this.guardArmed = false;
   }
 
   /** Counts, for tests, the benchmark and operators (`forwards`: facts waiting to reach another month). */
@@ -987,7 +979,7 @@ export class SearchIndex extends DurableObject<Env> {
       docs: one("SELECT COUNT(*) AS n FROM docs"),
       sessions: one("SELECT COUNT(*) AS n FROM sessions"),
       commands: one("SELECT COUNT(*) AS n FROM commands"),
-      forwards: one("SELECT COUNT(*) AS n FROM forwards"),
+      forwards: this.outbox.pending(),
       bytes: this.ctx.storage.sql.databaseSize,
     };
   }
