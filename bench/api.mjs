@@ -19,6 +19,9 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { appendResults, root } from "./common.mjs";
 
+// The frames the tests' simulated runtime sends (Node 22 runs their TypeScript directly).
+const { startedFrame, finishedFrame } = await import("../packages/core/test/frames.ts");
+
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 200);
 const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 30);
 const CONCURRENCY = Number(process.env.BENCH_API_CONCURRENCY ?? 16);
@@ -126,34 +129,8 @@ async function fakeRuntime(url, enrollToken, index) {
         resolve();
       } else if (frame.t === "dispatch") {
         const ref = { sessionId: frame.sessionId, commandId: frame.commandId };
-        ws.send(
-          JSON.stringify({
-            t: "started",
-            ...ref,
-            pid: 7,
-            user: "bench",
-            cwd: "/",
-            executable: "/bin/bash",
-            shell: "bash",
-            shellVersion: "5",
-            env: {},
-          }),
-        );
-        ws.send(
-          JSON.stringify({
-            t: "finished",
-            ...ref,
-            state: "finished",
-            exitCode: 0,
-            signal: null,
-            reason: null,
-            stdoutBytes: 0,
-            stderrBytes: 0,
-            stdoutSha256: null,
-            stderrSha256: null,
-            durationMs: 1,
-          }),
-        );
+        ws.send(JSON.stringify(startedFrame(ref, { user: "bench" })));
+        ws.send(JSON.stringify(finishedFrame(ref)));
       }
     });
   });
