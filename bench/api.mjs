@@ -168,7 +168,7 @@ async function measure(tree, label) {
     }
     const sessions = [];
     for (let i = 0; i < SESSIONS; i++) {
-      const { id } = await call(server.url, "/api/v1/sessions", token, { machineId: runtimes[i].machineId });
+      const { id } = await call(server.url, "/api/v1/sessions", token, { machineId: runtimes[i % MACHINES].machineId });
       sessions.push(id);
     }
     const kinds = {
