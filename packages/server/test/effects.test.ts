@@ -192,8 +192,21 @@ describe("durable effects under faults", () => {
       decidedAt: null,
       comment: null,
     };
-    await fleet(env, tenantId).trackApproval(approval);
-    await fleet(env, tenantId).trackApproval(approval); // reported again, unchanged: no second announcement
+    // Reported by its session twice, the second time unchanged (a later seq): announced once.
+    const reported = (seq: number) => ({
+      seq,
+      kind: "approval.changed",
+      key: approval.id,
+      payload: JSON.stringify(approval),
+    });
+    expect(await fleet(env, tenantId).receive("session:ses_effects1", [reported(1)])).toEqual({
+      ok: true,
+      value: { applied: 1 },
+    });
+    expect(await fleet(env, tenantId).receive("session:ses_effects1", [reported(2)])).toEqual({
+      ok: true,
+      value: { applied: 1 },
+    });
     await retryUntilDelivered(fleet(env, tenantId));
     await retryUntilDelivered(tenant(env, tenantId));
     expect(faults.injected).toBe(1);
@@ -306,8 +319,8 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
     });
     const approvalId = "apr_effects2";
     const effects = [
-      effect(1, "session.updated", update(1)),
-      effect(2, "change.recorded", {
+      effect(2, "session.updated", update(1)),
+      effect(3, "change.recorded", {
         commandId: "cmd_effects2",
         machineId: m.machineId,
         sessionId,
@@ -319,8 +332,8 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
         exitCode: 0,
         approvalId,
       }),
-      effect(3, "machine.user", { machineId: m.machineId, user: "root" }),
-      effect(4, "approval.changed", {
+      effect(4, "machine.user", { machineId: m.machineId, user: "root" }),
+      effect(5, "approval.changed", {
         id: approvalId,
         sessionId,
         commandId: "cmd_effects2",
@@ -346,14 +359,18 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
       code: "not_applied",
       message: `sessions ${sessionId} is not known here yet`,
     });
-    await f.recordSession({
-      id: sessionId,
-      machineId: m.machineId,
-      clientId: m.clientId,
-      technicianId: ownerId,
-      ticket: null,
-      openedAt,
-    });
+    expect(
+      await f.receive(source, [
+        effect(1, "session.opened", {
+          id: sessionId,
+          machineId: m.machineId,
+          clientId: m.clientId,
+          technicianId: ownerId,
+          ticket: null,
+          openedAt,
+        }),
+      ]),
+    ).toEqual({ ok: true, value: { applied: 1 } });
     const faults = await failReceipts(f, 2);
     for (let i = 0; i < 2; i++)
       expect(await f.receive(source, effects)).toEqual({
@@ -365,8 +382,8 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
     expect((await f.listSessions({ machineId: m.machineId, limit: 5 }))[0]?.commandCount).toBe(0);
     expect(await f.receive(source, effects)).toEqual({ ok: true, value: { applied: 4 } });
     expect(await f.receive(source, effects)).toEqual({ ok: true, value: { applied: 0 } });
-    // A late duplicate with other data changes nothing: seq 1 was applied.
-    expect(await f.receive(source, [effect(1, "session.updated", update(7))])).toEqual({
+    // A late duplicate with other data changes nothing: seq 2 was applied.
+    expect(await f.receive(source, [effect(2, "session.updated", update(7))])).toEqual({
       ok: true,
       value: { applied: 0 },
     });

@@ -119,8 +119,8 @@ export type FleetEffect =
     };
 
 /**
- * What a Session tells the Fleet (source `session:<sessionId>`, seq = the Session's outbox seq): the same reports as
- * trackApproval, updateSession, recordChange and machineUser, received idempotently through receive().
+ * What a Session tells the Fleet (source `session:<sessionId>`, seq = the Session's outbox seq), received idempotently
+ * through receive(): the only way the session list, the approval list, the timeline and the last user change.
  */
 export type SessionEffect =
   | { kind: "session.opened"; payload: SessionListed }
@@ -405,13 +405,13 @@ export class Fleet extends DurableBase {
   }
 
   /** The user context a command last ran as on this machine (shown on the machine card). */
-  machineUser(machineId: string, user: string): void {
+  private machineUser(machineId: string, user: string): void {
     this.sql.exec("UPDATE machines SET last_user = ? WHERE id = ?", user, machineId);
   }
 
   // ---- sessions
 
-  recordSession(s: SessionListed): void {
+  private recordSession(s: SessionListed): void {
     this.sql.exec(
       "INSERT INTO sessions (id, machine_id, client_id, technician_id, ticket, state, opened_at) VALUES (?, ?, ?, ?, ?, 'open', ?) ON CONFLICT(id) DO NOTHING",
       s.id,
@@ -424,7 +424,7 @@ export class Fleet extends DurableBase {
   }
 
   /** Summary counters pushed by the Session object as its record grows. */
-  updateSession(sessionId: string, update: SessionUpdate): void {
+  private updateSession(sessionId: string, update: SessionUpdate): void {
     this.sql.exec(
       `UPDATE sessions SET state = ?, closed_at = ?, command_count = ?, failed_count = ?, approval_count = ?, head_seq = MAX(head_seq, ?),
          technician_id = ? WHERE id = ?`,
@@ -475,7 +475,7 @@ export class Fleet extends DurableBase {
   // ---- the timeline of changes
 
   /** A command classified as a change ran on a machine: it goes on the machine's timeline of changes. */
-  recordChange(change: MachineChange): void {
+  private recordChange(change: MachineChange): void {
     this.sql.exec(
       `INSERT INTO machine_changes (command_id, machine_id, session_id, command, shell, requested_by, started_at, state, exit_code, approval_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(command_id) DO UPDATE SET state = excluded.state, exit_code = excluded.exit_code`,
@@ -506,12 +506,6 @@ export class Fleet extends DurableBase {
   }
 
   // ---- approvals (the Session holds the record; this is the tenant-wide list for the portal and webhooks)
-
-  /** The Session reports an approval whenever its state changes; new requests and decisions go out as webhooks. */
-  async trackApproval(a: ApprovalSummary): Promise<void> {
-    this.ctx.storage.transactionSync(() => this.applyApproval(a));
-    await this.outbox.drain();
-  }
 
   /** Keep an approval's state; a new request or a decision is announced (inside the caller's transaction). */
   private applyApproval(a: ApprovalSummary): void {
