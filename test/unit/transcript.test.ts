@@ -19,6 +19,19 @@ const out = (commandId: string, stream: "stdout" | "stderr", bytes: Uint8Array |
   ev("command.output", { commandId, stream, offset, data: b64(bytes) });
 
 describe("Transcript", () => {
+  it("moves past a line withheld from its reader (a contact's redacted note) without showing anything", () => {
+    seq = 0;
+    const t = new Transcript();
+    t.apply(ev("session.opened", { hostname: "pc-1" }, "user:usr_a"));
+    const redacted = { seq: 2, redacted: "ab".repeat(32), hash: "cd".repeat(32) } as unknown as SessionEvent;
+    seq = 2;
+    expect(t.apply(redacted)).toBe(true);
+    t.apply(ev("chat.message", { text: "Thanks" }, "contact:usr_c"));
+    expect(t.items.map((i) => i.seq)).toEqual([1, 3]);
+    expect(t.lastSeq).toBe(3);
+    expect(t.apply(redacted)).toBe(false); // already past it
+  });
+
   it("builds a command block through its states and keeps streams interleaved in order", () => {
     seq = 0;
     const t = new Transcript();

@@ -135,6 +135,8 @@ export class Transcript {
     this.lastSeq = event.seq;
     if (typeof event.hash === "string") this.headHash = event.hash;
     this.version++;
+    // A line withheld from this reader (an internal note, for a client contact): it moves the record on, shows nothing.
+    if (typeof event.redacted === "string") return true;
     const data = (event.data ?? {}) as Record<string, unknown>;
     switch (event.type) {
       case "command.requested": {

@@ -123,3 +123,28 @@ export function decodeRecord(line: string): RecordEvent {
   if (encodeRecord(event) !== line) throw new Error("record is not in canonical form");
   return event;
 }
+
+/** Event types that are the MSP's internal words: a client contact reads them only as redacted lines. */
+export const INTERNAL_EVENT_TYPES: ReadonlySet<string> = new Set(["note.added"]);
+
+/**
+ * A record line withheld from its reader: its seq and the SHA-256 (hex) of the exact line. The chain is built from
+ * each line's digest (h_i = SHA-256(h_{i-1} || SHA-256(line_i))), so a reader verifies the whole chain with it.
+ */
+export function redactedLine(seq: number, lineSha256Hex: string): string {
+  return `{"seq":${seq},"redacted":"${lineSha256Hex}"}`;
+}
+
+/** Who reads a record: staff read every line; a client contact reads internal lines redacted. */
+export type RecordReader = "staff" | "contact";
+
+/** A line as `reader` may read it. */
+export function lineFor(
+  reader: RecordReader,
+  seq: number,
+  type: string,
+  line: string,
+  sha256Hex: (text: string) => string,
+): string {
+  return reader === "contact" && INTERNAL_EVENT_TYPES.has(type) ? redactedLine(seq, sha256Hex(line)) : line;
+}

@@ -459,3 +459,12 @@ export function mergeHits<T extends RankedHit>(
     next: order === "newest" ? { order, key: last.key } : { order, key: last.key, rank: last.rank },
   };
 }
+
+/**
+ * The kinds a reader may search, from the kinds asked for (null: all). A client contact never finds the MSP's internal
+ * notes; an empty list means nothing they may read was asked for.
+ */
+export function searchableKinds(asked: readonly SearchKind[] | null, contact: boolean): SearchKind[] | null {
+  if (!contact) return asked === null ? null : [...asked];
+  return (asked ?? SEARCH_KINDS).filter((k) => k !== "note");
+}

@@ -182,4 +182,6 @@ export interface SessionEvent {
   actor: string;
   data: Record<string, unknown>;
   hash?: string;
+  /** Set instead of ts/type/actor/data on a line withheld from this reader: the SHA-256 of the line. */
+  redacted?: string;
 }

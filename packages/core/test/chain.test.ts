@@ -6,7 +6,9 @@ import {
   encodeOutputRecord,
   encodeRecord,
   genesisHash,
+  lineFor,
   nextHash,
+  redactedLine,
   type Sha256,
   splitRecordLines,
   verifyChain,
@@ -166,5 +168,16 @@ describe("record encoding", () => {
     expect(() =>
       decodeRecord('{"ts":"2026-01-01T00:00:00.000Z","seq":1,"type":"note.added","actor":"system","data":{}}'),
     ).toThrow("record keys must be seq,ts,type,actor,data");
+  });
+});
+
+describe("redacted lines", () => {
+  const line = '{"seq":4,"ts":"2026-12-01T10:00:00.000Z","type":"note.added","actor":"user:usr_a","data":{"text":"x"}}';
+  const hex = (t: string) => createHash("sha256").update(t).digest("hex");
+  it("give a contact an internal line as its seq and the SHA-256 of its exact bytes; staff the line itself", () => {
+    expect(lineFor("contact", 4, "note.added", line, hex)).toBe(`{"seq":4,"redacted":"${hex(line)}"}`);
+    expect(lineFor("staff", 4, "note.added", line, hex)).toBe(line);
+    expect(lineFor("contact", 4, "chat.message", line, hex)).toBe(line);
+    expect(redactedLine(9, "0".repeat(64))).toBe(`{"seq":9,"redacted":"${"0".repeat(64)}"}`);
   });
 });

@@ -9,6 +9,7 @@ import {
   mergeHits,
   type SearchKind,
   type SearchResult,
+  searchableKinds,
   searchBound,
 } from "@caisey/core";
 import { rebuildSearch, searchRecords } from "@caisey/core/routes";
@@ -57,12 +58,15 @@ export function searchRoutes(app: Hono<AppEnv>): void {
     // A contact searches their own client only: asking for another client finds nothing.
     if (view.clientId !== null && p.clientId !== undefined && p.clientId !== view.clientId)
       return c.json({ results: [], next: null });
+    // Notes are the MSP's internal words: a contact's search never reaches them.
+    const kinds = searchableKinds((p.kind as SearchKind[] | undefined) ?? null, view.clientId !== null);
+    if (kinds !== null && kinds.length === 0) return c.json({ results: [], next: null });
     const { hits, next } = await searchShards(
       c.env,
       {
         tenantId: view.tenantId,
         q: p.q !== undefined && p.q.trim() !== "" ? p.q : null,
-        kinds: (p.kind as SearchKind[] | undefined) ?? null,
+        kinds,
         clientId: view.clientId ?? p.clientId ?? null,
         machineId: p.machineId ?? null,
         sessionId: p.sessionId ?? null,

@@ -28,6 +28,7 @@ import {
   nextDispatch,
   type OutputHeader,
   type PersonRef,
+  type RecordReader,
   recordTimestamp,
   requestCommand,
   resumeDispatch,
@@ -53,6 +54,9 @@ export interface Scope {
   tenantId: string;
   clientId: string | null;
 }
+
+/** A view scoped to a client is a client contact's: internal lines reach them redacted. */
+const readerOf = (scope: Scope): RecordReader => (scope.clientId === null ? "staff" : "contact");
 
 export interface OpenSession {
   sessionId: string;
@@ -96,13 +100,13 @@ export class Session extends DurableBase {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, MIGRATIONS);
     // Every append goes out to the live sockets and, soon after, to the search index.
-    this.store = new SessionStore(ctx.storage, (seq, message) => {
-      this.live.published(seq, message);
+    this.store = new SessionStore(ctx.storage, (seq, message, forContact) => {
+      this.live.published(seq, message, forContact);
       this.feed.appended();
     });
     this.live = new LiveFeed(
       ctx,
-      (after, limit) => this.store.served(after, limit),
+      (after, limit, reader) => this.store.served(after, limit, reader),
       () => this.store.seq,
     );
     this.feed = new SearchFeed(env, this.store, this.alarms);
@@ -234,13 +238,16 @@ export class Session extends DurableBase {
 
   events(scope: Scope, after: number, limit: number): Result<{ events: string[]; head: Head }> {
     return this.within(scope, () =>
-      ok({ events: this.store.served(after, limit).map((e) => e.message), head: this.store.head as Head }),
+      ok({
+        events: this.store.served(after, limit, readerOf(scope)).map((e) => e.message),
+        head: this.store.head as Head,
+      }),
     );
   }
 
   /** A page of record lines (for the NDJSON export), bounded in bytes so a huge session streams page by page. */
   recordPage(scope: Scope, after: number): Result<{ lines: string[]; last: number; done: boolean }> {
-    return this.within(scope, () => ok(this.store.recordPage(after)));
+    return this.within(scope, () => ok(this.store.recordPage(after, readerOf(scope))));
   }
 
   /** A page of one stream's output from byte `from`, as base64 chunks in order. */

@@ -3,7 +3,7 @@
 // (a reconnect with a long backlog, or a command writing faster than the pace) is fed from SQLite on a timer.
 // That bounds what the object buffers per socket, whatever the command writes.
 
-import { type Bucket, LIVE_PACE, type Pace, refill, waitFor } from "@caisey/core";
+import { type Bucket, LIVE_PACE, type Pace, type RecordReader, refill, waitFor } from "@caisey/core";
 
 export const LIVE_TAG = "live";
 
@@ -15,8 +15,15 @@ export interface LiveAttachment {
   cursor: number;
 }
 
-/** Reads events after a seq, in order, as the messages the socket is sent. */
-export type EventReader = (after: number, limit: number) => Iterable<{ seq: number; message: string }>;
+/** Reads events after a seq, in order, as the messages the socket is sent (as its reader may read them). */
+export type EventReader = (
+  after: number,
+  limit: number,
+  reader: RecordReader,
+) => Iterable<{ seq: number; message: string }>;
+
+/** A client contact's socket is sent internal lines redacted. */
+const readerOf = (a: LiveAttachment): RecordReader => (a.actor.startsWith("contact:") ? "contact" : "staff");
 
 interface FeedState {
   bucket: Bucket;
@@ -55,10 +62,11 @@ export class LiveFeed {
   }
 
   /** A new event was appended: send it where the socket is up to date and has budget, else let the timer catch up. */
-  published(seq: number, message: string): void {
+  published(seq: number, staffMessage: string, contactMessage: string | null): void {
     for (const ws of this.ctx.getWebSockets(LIVE_TAG)) {
       const attachment = ws.deserializeAttachment() as LiveAttachment | null;
       if (!attachment) continue;
+      const message = readerOf(attachment) === "contact" ? (contactMessage ?? staffMessage) : staffMessage;
       const state = this.state(ws);
       if (state.timer === null && attachment.cursor === seq - 1) {
         state.bucket = refill(state.bucket, this.now(), this.pace);
@@ -120,7 +128,7 @@ export class LiveFeed {
       state.bucket = refill(state.bucket, this.now(), this.pace);
       if (state.bucket.tokens <= 0) break;
       let sent = 0;
-      for (const row of this.read(cursor, BATCH_ROWS)) {
+      for (const row of this.read(cursor, BATCH_ROWS, readerOf(attachment))) {
         if (!this.send(ws, row.message)) return;
         state.bucket.tokens -= row.message.length;
         cursor = row.seq;

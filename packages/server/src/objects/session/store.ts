@@ -10,14 +10,16 @@ import {
   encodeRecord,
   genesisHash,
   type Head,
+  lineFor,
   nextHash,
   type OutputDecision,
   type Queued,
+  type RecordReader,
   recordTimestamp,
   type SessionCommand,
   type Shell,
 } from "@caisey/core";
-import { decodeBase64, encodeBase64, sha256 } from "../../crypto.ts";
+import { decodeBase64, encodeBase64, sha256, sha256Hex } from "../../crypto.ts";
 import { DURABLE_EFFECTS_SQL } from "../../durable/schema.ts";
 
 /** Append-only: never edit or reorder an entry that has shipped (see migrations.ts). */
@@ -160,8 +162,11 @@ export class SessionStore {
 
   constructor(
     private readonly storage: DurableObjectStorage,
-    /** Called after each append (in its transaction): the live sockets and the search feed follow the record. */
-    private readonly appended: (seq: number, message: string) => void,
+    /**
+     * Called after each append (in its transaction): the live sockets and the search feed follow the record. `forContact`
+     * is the message a client contact is sent instead, when the line is internal (else null).
+     */
+    private readonly appended: (seq: number, message: string, forContact: string | null) => void,
   ) {
     // Migrated already: the object's base class applies MIGRATIONS before the store is made.
     this.sql = storage.sql;
@@ -336,33 +341,34 @@ export class SessionStore {
     );
     this.head = { seq, hash };
     this.lastTsMs = tsMs;
-    this.appended(seq, withHash(record, hash));
+    const forContact = lineFor("contact", seq, type, record, sha256Hex);
+    this.appended(seq, withHash(record, hash), forContact === record ? null : withHash(forContact, hash));
     return this.head;
   }
 
   /** Events after a seq, as the API and the live sockets serve them. */
-  served(after: number, limit: number): { seq: number; message: string }[] {
+  served(after: number, limit: number, reader: RecordReader): { seq: number; message: string }[] {
     return this.sql
-      .exec<{ seq: number; record: string; hash: string }>(
-        "SELECT seq, record, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+      .exec<{ seq: number; type: string; record: string; hash: string }>(
+        "SELECT seq, type, record, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
         after,
         limit,
       )
       .toArray()
-      .map((r) => ({ seq: r.seq, message: withHash(r.record, r.hash) }));
+      .map((r) => ({ seq: r.seq, message: withHash(lineFor(reader, r.seq, r.type, r.record, sha256Hex), r.hash) }));
   }
 
   /** A page of record lines, bounded in bytes so a huge session streams page by page. */
-  recordPage(after: number): { lines: string[]; last: number; done: boolean } {
+  recordPage(after: number, reader: RecordReader): { lines: string[]; last: number; done: boolean } {
     const lines: string[] = [];
     let last = after;
     let bytes = 0;
-    for (const row of this.sql.exec<{ seq: number; record: string }>(
-      "SELECT seq, record FROM events WHERE seq > ? ORDER BY seq",
+    for (const row of this.sql.exec<{ seq: number; type: string; record: string }>(
+      "SELECT seq, type, record FROM events WHERE seq > ? ORDER BY seq",
       after,
     )) {
       if (bytes > PAGE_BYTES) return { lines, last, done: false };
-      lines.push(row.record);
+      lines.push(lineFor(reader, row.seq, row.type, row.record, sha256Hex));
       bytes += row.record.length;
       last = row.seq;
     }
