@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../packages/console/src/api.ts";
 import {
+  clockTime,
   controlSymbol,
   MAX_KEPT_CHARS,
   splitControls,
@@ -215,5 +216,20 @@ describe("Transcript", () => {
     t.apply(ev("approval.declined", { approvalId: "apr_2", commandId: "c2", contactName: "Carla" }, "contact:usr_c"));
     expect(t.commands.get("c2")?.state).toBe("declined");
     expect(t.commands.get("c2")?.approval?.state).toBe("declined");
+  });
+});
+
+describe("times", () => {
+  const now = new Date(2026, 11, 1, 15, 0, 0).getTime(); // 1 Dec 2026, 15:00 local time
+  it("show the clock alone today, and carry their date on any other day", () => {
+    const today = new Date(2026, 11, 1, 9, 5, 7).toISOString();
+    const yesterday = new Date(2026, 10, 30, 23, 59, 58).toISOString();
+    const lastYear = new Date(2025, 11, 1, 9, 5, 7).toISOString();
+    const clock = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour12: false });
+    expect(clockTime(today, now)).toBe(clock(today));
+    expect(clockTime(yesterday, now)).toMatch(/30/);
+    expect(clockTime(yesterday, now).endsWith(`, ${clock(yesterday)}`)).toBe(true);
+    expect(clockTime(lastYear, now)).toMatch(/2025/);
+    expect(clockTime(today, now, "minutes")).not.toMatch(/:07/);
   });
 });

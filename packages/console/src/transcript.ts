@@ -411,8 +411,29 @@ export function relativeTime(iso: string | null | undefined, now = Date.now()): 
   return `${Math.round(h / 24)} d ago`;
 }
 
-export function clockTime(iso: string): string {
+/** A time as the viewer reads it: the clock alone today, with its date on any other day ("30 Nov, 14:52:07"). */
+export function clockTime(iso: string, now = Date.now(), parts: "seconds" | "minutes" = "seconds"): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleTimeString(undefined, { hour12: false });
+  const clock = d.toLocaleTimeString(undefined, {
+    hour: "2-digit",
+    minute: "2-digit",
+    ...(parts === "seconds" ? { second: "2-digit" } : {}),
+    hour12: false,
+  });
+  const today = new Date(now);
+  if (d.toDateString() === today.toDateString()) return clock;
+  const date = d.toLocaleDateString(undefined, {
+    day: "numeric",
+    month: "short",
+    ...(d.getFullYear() === today.getFullYear() ? {} : { year: "numeric" }),
+  });
+  return `${date}, ${clock}`;
+}
+
+/** The full date and time with the viewer's time zone, for a hover: "1 Dec 2026, 14:52:07 UTC". */
+export function fullTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "long" });
 }

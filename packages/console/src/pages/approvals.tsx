@@ -5,16 +5,14 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, type Approval, abilities, api, errorMessage, type Me } from "../api.ts";
 import { usePolling } from "../hooks.ts";
 import { linkClick } from "../router.ts";
+import { clockTime } from "../transcript.ts";
 import { ActionButton, ErrorBanner, FormError, Notice, When } from "./ui.tsx";
 
 const POLL_MS = 2000;
 
-/** "14:52" in the viewer's time zone. */
+/** "14:52" in the viewer's time zone, with the date when it is not today. */
 export function shortTime(iso: string | null | undefined): string {
-  if (!iso) return "";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hour12: false });
+  return iso ? clockTime(iso, Date.now(), "minutes") : "";
 }
 
 /** "12 min 5 s left", "45 s left", or "expired". */

@@ -24,6 +24,7 @@ import {
   defaultShell,
   formatBytes,
   formatDuration,
+  fullTime,
   shellsFor,
   splitControls,
   Transcript,
@@ -500,7 +501,7 @@ function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
       data-event={event.type}
       data-seq={event.seq}
     >
-      <span class="time" title={event.ts}>
+      <span class="time" title={fullTime(event.ts)}>
         {clockTime(event.ts)}
       </span>
       <span class="actor">{actor}</span>
@@ -539,7 +540,7 @@ function CommandBlock({
       data-classification={cmd.classification ?? ""}
     >
       <div class="cmd-head" data-event="command.requested" data-seq={cmd.seq}>
-        <span class="time" title={cmd.ts}>
+        <span class="time" title={fullTime(cmd.ts)}>
           {clockTime(cmd.ts)}
         </span>
         <span class="actor">{actorLabel(cmd.actor, labels)}</span>

@@ -567,7 +567,11 @@ export function When({ iso, empty = "—" }: { iso: string | null | undefined; e
   if (!iso) return <span class="muted">{empty}</span>;
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return <span>{iso}</span>;
-  return <span title={iso}>{date.toLocaleString()}</span>;
+  return (
+    <span title={date.toLocaleString(undefined, { dateStyle: "full", timeStyle: "long" })}>
+      {date.toLocaleString()}
+    </span>
+  );
 }
 
 export function CopyButton({ text, testId }: { text: string; testId?: string }) {
