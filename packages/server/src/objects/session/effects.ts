@@ -9,17 +9,17 @@ import { type CommandEffect, cancelMessage } from "@caisey/core";
 import { target } from "../../durable/base.ts";
 import type { Outbox } from "../../durable/outbox.ts";
 import { type Env, machine, tenant } from "../../env.ts";
-import type { MachineChange, SessionEffect, SessionUpdate } from "../fleet.ts";
-import type { ApprovalSummary } from "../tenant.ts";
+import type { SessionEffect } from "../fleet.ts";
 import type { SessionStore } from "./store.ts";
 
-export type Effect = { seq: number; sessionId: string; tenantId: string } & (
-  | { kind: "approval.changed"; payload: ApprovalSummary }
-  | { kind: "machine.user"; payload: { machineId: string; user: string } }
-  | { kind: "change.recorded"; payload: MachineChange }
-  | { kind: "session.changed"; payload: SessionUpdate }
-  | { kind: "runtime.cancel"; payload: { machineId: string; commandId: string } }
-);
+/** Asking the runtime to end a command in its hands: a message, not a write to another object's state. */
+export type RuntimeCancel = {
+  kind: "runtime.cancel";
+  payload: { tenantId: string; sessionId: string; machineId: string; commandId: string };
+};
+
+/** What a step causes elsewhere: a report to the Fleet (in the Fleet's own words), or a cancel for the runtime. */
+export type Effect = SessionEffect | RuntimeCancel;
 
 /**
  * The effects of a step, computed from the rows as they stand now (call it inside the step's transaction, after its
@@ -28,7 +28,6 @@ export type Effect = { seq: number; sessionId: string; tenantId: string } & (
 export function effectsOf(store: SessionStore, commandId: string | null, wanted: readonly CommandEffect[]): Effect[] {
   const s = store.row();
   if (!s) return [];
-  const base = { seq: store.seq, sessionId: s.id, tenantId: s.tenant_id };
   const out: Effect[] = [];
   let sessionChanged = false;
   for (const e of wanted) {
@@ -38,7 +37,6 @@ export function effectsOf(store: SessionStore, commandId: string | null, wanted:
       const c = a && store.command(a.command_id);
       if (!a || !c) continue;
       out.push({
-        ...base,
         kind: "approval.changed",
         payload: {
           id: a.id,
@@ -60,12 +58,11 @@ export function effectsOf(store: SessionStore, commandId: string | null, wanted:
         },
       });
     } else if (e.kind === "machine_user") {
-      out.push({ ...base, kind: "machine.user", payload: { machineId: s.machine_id, user: e.user } });
+      out.push({ kind: "machine.user", payload: { machineId: s.machine_id, user: e.user } });
     } else if (e.kind === "change_recorded" && commandId) {
       const c = store.command(commandId);
       if (!c || c.started_at === null) continue;
       out.push({
-        ...base,
         kind: "change.recorded",
         payload: {
           commandId: c.id,
@@ -81,7 +78,10 @@ export function effectsOf(store: SessionStore, commandId: string | null, wanted:
         },
       });
     } else if (e.kind === "ask_runtime_to_cancel" && commandId) {
-      out.push({ ...base, kind: "runtime.cancel", payload: { machineId: s.machine_id, commandId } });
+      out.push({
+        kind: "runtime.cancel",
+        payload: { tenantId: s.tenant_id, sessionId: s.id, machineId: s.machine_id, commandId },
+      });
     }
   }
   if (sessionChanged) out.push(sessionChange(store));
@@ -89,7 +89,7 @@ export function effectsOf(store: SessionStore, commandId: string | null, wanted:
 }
 
 /** The session's line in the session list: state, counters, head. */
-export function sessionChange(store: SessionStore): Effect {
+export function sessionChange(store: SessionStore): SessionEffect {
   const s = store.row() as NonNullable<ReturnType<SessionStore["row"]>>;
   const counts = store.sql
     .exec<{ n: number; failed: number }>(
@@ -97,18 +97,18 @@ export function sessionChange(store: SessionStore): Effect {
     )
     .one();
   return {
-    seq: store.seq,
-    sessionId: s.id,
-    tenantId: s.tenant_id,
-    kind: "session.changed",
+    kind: "session.updated",
     payload: {
-      state: s.state,
-      closedAt: s.closed_at,
-      commandCount: counts.n,
-      failedCount: counts.failed,
-      approvalCount: store.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals").one().n,
-      headSeq: store.seq,
-      technicianId: s.technician_id,
+      sessionId: s.id,
+      update: {
+        state: s.state,
+        closedAt: s.closed_at,
+        commandCount: counts.n,
+        failedCount: counts.failed,
+        approvalCount: store.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals").one().n,
+        headSeq: store.seq,
+        technicianId: s.technician_id,
+      },
     },
   };
 }
@@ -129,25 +129,10 @@ export function sessionOpened(store: SessionStore): SessionEffect {
   };
 }
 
-/** What the Fleet is told of an effect (null: not a write to the Fleet). */
-function forFleet(e: Effect): SessionEffect | null {
-  switch (e.kind) {
-    case "approval.changed":
-    case "machine.user":
-    case "change.recorded":
-      return { kind: e.kind, payload: e.payload } as SessionEffect;
-    case "session.changed":
-      return { kind: "session.updated", payload: { sessionId: e.sessionId, update: e.payload } };
-    case "runtime.cancel":
-      return null;
-  }
-}
-
 /** Keep the effects meant for the Fleet in the outbox. Call it inside the transaction of the events causing them. */
-export function keep(outbox: Outbox, tenantId: string, effects: readonly (Effect | SessionEffect)[]): void {
+export function keep(outbox: Outbox, tenantId: string, effects: readonly Effect[]): void {
   for (const e of effects) {
-    const told = "seq" in e ? forFleet(e) : e;
-    if (told) outbox.enqueue(target.fleet(tenantId), told.kind, keyOf(told), told.payload);
+    if (e.kind !== "runtime.cancel") outbox.enqueue(target.fleet(tenantId), e.kind, keyOf(e), e.payload);
   }
 }
 
@@ -171,11 +156,11 @@ export function send(env: Env, effects: readonly Effect[]): void {
   for (const e of effects) {
     if (e.kind !== "runtime.cancel") continue;
     // Signed by the tenant's key: the runtime ends the whole process tree and records the end itself.
-    const { machineId, commandId } = e.payload;
-    const ref = { sessionId: e.sessionId, commandId };
-    void tenant(env, e.tenantId)
+    const { tenantId, sessionId, machineId, commandId } = e.payload;
+    const ref = { sessionId, commandId };
+    void tenant(env, tenantId)
       .sign(cancelMessage(machineId, ref))
-      .then((signature) => machine(env, machineId).cancel(e.sessionId, { t: "cancel", ...ref, signature }))
+      .then((signature) => machine(env, machineId).cancel(sessionId, { t: "cancel", ...ref, signature }))
       .catch((error: unknown) =>
         console.error("cancel not delivered; the next dispatch of this command records it", error),
       );

@@ -162,10 +162,13 @@ export class Session extends DurableBase {
     return effects;
   }
 
-  /** After the commit: deliver what the outbox holds now, and ask the runtime what is the runtime's to do. */
+  /**
+   * After the commit: deliver what this step kept (older rows waiting out a backoff are the alarm's), and ask the
+   * runtime what is the runtime's to do. No outbox query for a step that kept nothing, as most output frames do.
+   */
   private sent(outgoing: readonly Effect[]): void {
     send(this.env, outgoing);
-    if (this.outbox.pending() > 0) void this.outbox.drain();
+    if (outgoing.some((e) => e.kind !== "runtime.cancel")) void this.outbox.drain();
   }
 
   /** What a step asks of the shell once it is committed. */
