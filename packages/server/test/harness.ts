@@ -4,6 +4,7 @@
 import { exports as workerExports } from "cloudflare:workers";
 import { dispatchMessage, fromBase64Url, toBase64Url, utf8 } from "@caisey/core";
 import { expect, vi } from "vitest";
+import { type Migration, migrate } from "../src/migrations.ts";
 
 /** The Worker under test, through its real request path (routing, auth, Durable Objects). */
 export const worker = (workerExports as unknown as { default: Fetcher }).default;
@@ -138,3 +139,19 @@ export async function dispatchVerifies(m: SimulatedMachine, frame: any): Promise
 
 // The runtime's started and finished frames come from one builder, shared with core's tests.
 export { finishedFrame, startedFrame } from "../../core/test/frames.ts";
+
+/**
+ * An object's storage as a previous release left it: emptied, then only the first `applied` migrations, then `seed`.
+ * Returns its SQL, for the caller to put that release's rows in.
+ */
+export async function previousRelease(
+  state: DurableObjectState,
+  migrations: readonly Migration[],
+  applied: number,
+  seed: (sql: SqlStorage) => void = () => {},
+): Promise<SqlStorage> {
+  await state.storage.deleteAll();
+  migrate(state.storage, migrations.slice(0, applied));
+  seed(state.storage.sql);
+  return state.storage.sql;
+}

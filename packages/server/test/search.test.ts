@@ -13,7 +13,7 @@ import {
   type ShardQuery,
 } from "../src/objects/search-index.ts";
 import { searchShards } from "../src/routes/search.ts";
-import { call, json, PASSWORD } from "./harness.ts";
+import { call, json, PASSWORD, previousRelease } from "./harness.ts";
 
 type Header = IngestBatch["session"];
 type Line = { seq: number; line: string; ts: string };
@@ -725,9 +725,7 @@ describe("facts learned in a later month", () => {
     // (the command's home unknown: target '').
     const october = searchIndex(env, tenantId, "2026-10");
     await runInDurableObject(october, async (_instance: SearchIndex, state) => {
-      await state.storage.deleteAll();
-      migrate(state.storage, SEARCH_INDEX_MIGRATIONS.slice(0, 2));
-      const sql = state.storage.sql;
+      const sql = await previousRelease(state, SEARCH_INDEX_MIGRATIONS, 2);
       sql.exec("INSERT INTO meta (id, tenant_id, month) VALUES (1, ?, '2026-10')", tenantId);
       sql.exec(
         `INSERT INTO sessions (id, machine_id, client_id, technician_id, hostname, through, technician_seq, opened)
@@ -769,9 +767,7 @@ describe("facts learned in a later month", () => {
     const s = { sessionId: newId("ses"), machineId: newId("mch"), clientId: newId("cli") };
     const [failed, granted] = [newId("cmd"), newId("cmd")];
     await runInDurableObject(stub, async (instance: SearchIndex, state) => {
-      await state.storage.deleteAll();
-      migrate(state.storage, SEARCH_INDEX_MIGRATIONS.slice(0, 1));
-      const sql = state.storage.sql;
+      const sql = await previousRelease(state, SEARCH_INDEX_MIGRATIONS, 1);
       sql.exec("INSERT INTO meta (id, tenant_id, month) VALUES (1, ?, '2026-02')", tenantId);
       sql.exec(
         "INSERT INTO sessions (id, machine_id, client_id, technician_id, hostname, through) VALUES (?, ?, ?, ?, 'H', 9)",

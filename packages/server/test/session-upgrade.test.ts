@@ -5,9 +5,17 @@ import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { encodeOutputFrame, splitRecordLines, utf8, verifyChain } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
-import { migrate } from "../src/migrations.ts";
 import { MIGRATIONS } from "../src/objects/session/store.ts";
-import { call, connectRuntime, enrollMachine, finishedFrame, json, ownerOnce, startedFrame } from "./harness.ts";
+import {
+  call,
+  connectRuntime,
+  enrollMachine,
+  finishedFrame,
+  json,
+  ownerOnce,
+  previousRelease,
+  startedFrame,
+} from "./harness.ts";
 
 const owner = ownerOnce("olivia@upgrade.test");
 const TABLES = ["session", "events", "commands", "approvals"] as const;
@@ -72,8 +80,7 @@ describe("Session schema upgrade", () => {
       const sql = state.storage.sql;
       const rows = TABLES.map((table) => ({ table, rows: sql.exec(`SELECT * FROM ${table}`).toArray() }));
       expect(rows.map((t) => t.rows.length)).toEqual([1, 9, 2, 1]);
-      await state.storage.deleteAll();
-      migrate(state.storage, MIGRATIONS.slice(0, -1));
+      await previousRelease(state, MIGRATIONS, MIGRATIONS.length - 1);
       for (const { table, rows: list } of rows)
         for (const row of list) {
           const columns = Object.keys(row);

@@ -11,30 +11,17 @@ import { DIRECTORY_MIGRATIONS, Directory } from "../src/objects/directory.ts";
 import { FLEET_MIGRATIONS, Fleet } from "../src/objects/fleet.ts";
 import { MACHINE_MIGRATIONS, type Machine } from "../src/objects/machine.ts";
 import { TENANT_MIGRATIONS, Tenant } from "../src/objects/tenant.ts";
+import { previousRelease } from "./harness.ts";
 
 // (The SearchIndex's upgrades with data are in search.test.ts: "migrates a shard indexed before fact tags" and
 // "upgrades a shard with forwards still pending under its previous schema".)
 
 const T0 = "2026-03-01T09:00:00.000Z";
 
-/** The storage as the previous release left it: only the first `applied` migrations, then `seed`. */
-function previousRelease(
-  state: DurableObjectState,
-  migrations: readonly { name: string; sql: string }[],
-  applied: number,
-  seed: (sql: SqlStorage) => void,
-): Promise<void> {
-  return state.storage.deleteAll().then(() => {
-    migrate(state.storage, migrations.slice(0, applied));
-    seed(state.storage.sql);
-  });
-}
-
 describe("migrations are checked by name at start", () => {
   it("refuses a database whose applied migrations were renamed, reordered or are unknown to the code", async () => {
     await runInDurableObject(machine(env, newId("mch")), async (_instance: Machine, state) => {
-      await state.storage.deleteAll();
-      migrate(state.storage, FLEET_MIGRATIONS.slice(0, 1));
+      await previousRelease(state, FLEET_MIGRATIONS, 1);
       const renamed = [{ ...(FLEET_MIGRATIONS[0] as { sql: string }), name: "machines and sessions" }];
       expect(() => migrate(state.storage, renamed)).toThrow(
         'schema migrations do not match: migration 1 was applied as "machines, sessions, timeline of changes, approvals, names of clients and people" but the code lists "machines and sessions" there: shipped migrations are never edited or reordered',
