@@ -17,7 +17,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { appendResults, root } from "./common.mjs";
+import { appendResults, percentile, root } from "./common.mjs";
 
 // The frames the tests' simulated runtime sends (Node 22 runs their TypeScript directly).
 const { startedFrame, finishedFrame } = await import("../packages/core/test/frames.ts");
@@ -47,11 +47,6 @@ function freePort() {
       server.close(() => resolve(port));
     });
   });
-}
-
-function percentile(values, p) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 async function startServer(tree) {
@@ -220,7 +215,10 @@ async function measure(tree, label) {
       rps: total / seconds,
       errors,
       perKind: Object.fromEntries(
-        Object.entries(latencies).map(([k, l]) => [k, { n: l.length, p50: percentile(l, 50), p99: percentile(l, 99) }]),
+        Object.entries(latencies).map(([k, l]) => [
+          k,
+          { n: l.length, p50: percentile(l, 50) ?? 0, p99: percentile(l, 99) ?? 0 },
+        ]),
       ),
     };
     console.log(JSON.stringify(row));

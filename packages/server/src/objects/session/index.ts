@@ -405,9 +405,9 @@ export class Session extends DurableBase {
   close(scope: Scope, userId: string): Result<{ seq: number }> {
     return this.within(scope, (s) => {
       if (s.state === "closed") return fail(409, "session_closed", "session is already closed");
-      const active = this.store.waiting();
-      if (active.length > 0)
-        return fail(409, "commands_active", `${active.length} command(s) still queued or running; cancel them first`);
+      const active = this.store.waitingCount();
+      if (active > 0)
+        return fail(409, "commands_active", `${active} command(s) still queued or running; cancel them first`);
       const closedAt = recordTimestamp(Date.now());
       return ok({
         seq: this.sessionEvent(() => {

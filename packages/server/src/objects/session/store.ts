@@ -411,13 +411,13 @@ export class SessionStore {
     return this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", approvalId).toArray()[0] ?? null;
   }
 
-  /** Commands not yet final, in order (queued, awaiting approval or running). */
-  waiting(): CommandRow[] {
+  /** How many commands are not yet final (queued, awaiting approval or running). */
+  waitingCount(): number {
     return this.sql
-      .exec<CommandRow>(
-        "SELECT * FROM commands WHERE state IN ('queued', 'running', 'awaiting_approval') ORDER BY position",
+      .exec<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM commands WHERE state IN ('queued', 'running', 'awaiting_approval')",
       )
-      .toArray();
+      .one().n;
   }
 
   /**
