@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, enrollRuntime, OWNER } from "../helpers.ts";
@@ -5,6 +6,20 @@ import { useOrganization } from "../organization.ts";
 import { useChromium } from "./browser.ts";
 
 const SCREENSHOT = "/tmp/console-session.png";
+
+/** What the README's quick start puts in bold (page titles, fields, buttons, states), in order. */
+function quickStartNames(): string[] {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const steps = readme.slice(readme.indexOf("### Your first session"), readme.indexOf("The same from a script"));
+  return [...steps.matchAll(/\*\*([^*]+)\*\*/g)].map((m) => m[1] as string);
+}
+
+/** The two endpoint commands the README's quick start shows. */
+function quickStartCommands(): string {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const steps = readme.slice(readme.indexOf("### Your first session"), readme.indexOf("The same from a script"));
+  return (/```sh\n([^`]*)```/.exec(steps)?.[1] ?? "").replace(/^ +/gm, "").trimEnd();
+}
 
 describe("console end to end", () => {
   const org = useOrganization({ setUp: false }); // the test sets the organization up through the console
@@ -25,9 +40,38 @@ describe("console end to end", () => {
     const waitLive = () =>
       expect.poll(() => page.getByTestId("connection").getAttribute("data-status"), { timeout: 10_000 }).toBe("live");
 
+    // The README's quick start walks this same path; every name it sets in bold is on the page where it says.
+    const readme = quickStartNames();
+    expect(readme).toEqual([
+      "Set up your organization",
+      "Organization",
+      "Your name",
+      "Email",
+      "Password",
+      "Create organization",
+      "Machines",
+      "Enroll a machine",
+      "Enroll a machine",
+      "Machines",
+      "Client",
+      "+ New client…",
+      "New client name",
+      "Create client and token",
+      "Copy",
+      "online",
+      "Open session",
+    ]);
+    const named = async (...names: string[]) => {
+      for (const name of names) {
+        expect(name).toBe(readme.shift());
+        await page.getByText(name, { exact: true }).first().waitFor({ state: "attached", timeout: 10_000 });
+      }
+    };
+
     // First visit: no organization yet, so the console sends us to setup.
     await page.goto(`${org.server.url}/`);
     await page.waitForURL(/\/setup$/, { timeout: 30_000 });
+    await named("Set up your organization", "Organization", "Your name", "Email", "Password", "Create organization");
     await page.getByTestId("setup-organization").fill(OWNER.organization);
     await page.getByTestId("setup-name").fill(OWNER.name);
     await page.getByTestId("setup-email").fill(OWNER.email);
@@ -38,14 +82,25 @@ describe("console end to end", () => {
 
     // The enroll panel makes a client and a token and shows the exact commands to run on the endpoint.
     await page.getByTestId("enroll-panel").waitFor({ timeout: 10_000 });
+    await named("Machines", "Enroll a machine");
+    await page.getByTestId("enroll-toggle").click();
+    await expect.poll(() => page.getByTestId("enroll-toggle").textContent()).toBe("Enroll a machine");
+    await named("Enroll a machine", "Machines");
+    await page.getByTestId("enroll-toggle").click();
+    await named("Client", "+ New client…");
     await page.getByTestId("enroll-client").selectOption("__new__");
+    await named("New client name", "Create client and token");
     await page.getByTestId("enroll-new-client").fill("Acme Dental");
     await page.getByTestId("enroll-create").click();
     await page.getByTestId("enroll-token").waitFor({ timeout: 10_000 });
+    await named("Copy");
     const token = ((await page.getByTestId("enroll-token").textContent()) ?? "").trim();
     expect(token.length).toBeGreaterThan(10);
-    expect(await page.getByTestId("enroll-command").textContent()).toContain(
-      `npm run runtime -- enroll --server ${org.server.url} --token ${token} --data-dir `,
+    const commands = (await page.getByTestId("enroll-command").textContent()) ?? "";
+    expect(commands).toContain(`npm run runtime -- enroll --server ${org.server.url} --token ${token} --data-dir `);
+    // word for word what the README shows, but for the address and the token
+    expect(commands.replace(org.server.url, "http://127.0.0.1:8787").replace(token, "cse_…")).toBe(
+      quickStartCommands(),
     );
 
     // Enroll and start a real runtime, authenticated as the signed-in owner (the console's cookie is a token).
@@ -58,6 +113,8 @@ describe("console end to end", () => {
 
     const row = page.locator(`[data-testid="machine-row"][data-machine-id="${enrolled.machineId}"]`);
     await expect.poll(() => row.getByTestId("machine-status").textContent(), { timeout: 20_000 }).toBe("online");
+    await named("online", "Open session");
+    expect(readme).toEqual([]);
 
     await row.getByTestId("open-session").click();
     await page.waitForURL(/\/sessions\/ses_/, { timeout: 10_000 });
