@@ -116,21 +116,29 @@ describe("a first session", () => {
   });
 
   it("records output in the order it was produced: stdout, a warning on stderr, stdout", async () => {
-    const { id: sessionId } = await org.owner.json("/api/v1/sessions", { machineId: org.runtime.machineId });
-    const { commandId } = await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
-      command: BACKUP_SCRIPT.command,
-      shell: "bash",
-    });
-    expect(await waitCommand(org.owner, sessionId, commandId)).toMatchObject({ state: "finished", exitCode: 0 });
-    const { events } = await fetchRecord(org.owner, sessionId);
-    const outputs = events.filter((e) => e.type === "command.output" && e.data.commandId === commandId);
-    expect(outputs.map((e) => [e.data.stream, Buffer.from(e.data.data, "base64").toString("utf8")])).toEqual(
-      BACKUP_SCRIPT.lines,
-    );
-    expect(outputs.map((e) => e.data.offset)).toEqual([0, 0, 17]);
-    // Each stream alone is still its exact bytes, for the downloads.
-    expect(recordedStream(events, commandId, "stdout").toString("utf8")).toBe("backup: starting\nbackup: done\n");
-    expect(recordedStream(events, commandId, "stderr").toString("utf8")).toBe("warning: 91% full\n");
+    // The script is perl, which Caisey cannot read: a client whose commands run without approval.
+    const machine = await org.enroll("Northwind Traders", "never");
+    const p = org.start(machine);
+    try {
+      await waitOnline(org.owner, machine.machineId);
+      const { id: sessionId } = await org.owner.json("/api/v1/sessions", { machineId: machine.machineId });
+      const { commandId } = await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+        command: BACKUP_SCRIPT.command,
+        shell: "bash",
+      });
+      expect(await waitCommand(org.owner, sessionId, commandId)).toMatchObject({ state: "finished", exitCode: 0 });
+      const { events } = await fetchRecord(org.owner, sessionId);
+      const outputs = events.filter((e) => e.type === "command.output" && e.data.commandId === commandId);
+      expect(outputs.map((e) => [e.data.stream, Buffer.from(e.data.data, "base64").toString("utf8")])).toEqual(
+        BACKUP_SCRIPT.lines,
+      );
+      expect(outputs.map((e) => e.data.offset)).toEqual([0, 0, 17]);
+      // Each stream alone is still its exact bytes, for the downloads.
+      expect(recordedStream(events, commandId, "stdout").toString("utf8")).toBe("backup: starting\nbackup: done\n");
+      expect(recordedStream(events, commandId, "stderr").toString("utf8")).toBe("warning: 91% full\n");
+    } finally {
+      await p.stop();
+    }
   });
 
   it("runs queued commands in order", async () => {
