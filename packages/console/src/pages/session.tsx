@@ -676,7 +676,8 @@ function CommandBlock({
                 <button
                   key={f}
                   type="button"
-                  class={`small ${f}${filter === f ? " active" : ""}`}
+                  class={filter === f ? "small active" : "small"}
+                  data-stream={f}
                   data-testid={`stream-filter-${f}`}
                   aria-pressed={filter === f}
                   onClick={() => setFilter(f)}
