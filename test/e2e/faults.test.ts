@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { inReadOrder } from "../../packages/runtime/test/fixtures.ts";
 import { fetchRecord, type Runtime, recordedStream, tcpProxy, tempDir } from "../helpers.ts";
 import { useOrganization, waitCommand, waitOnline } from "../organization.ts";
 
@@ -106,6 +107,50 @@ describe("faults", () => {
     } finally {
       await p.stop();
       await proxy.close();
+    }
+  });
+
+  it("output interleaved on stdout and stderr keeps its order through a server killed twice mid-stream", async () => {
+    const n = 120;
+    // The script is perl, which Caisey cannot read: a client whose commands run without approval.
+    const machine = await org.enroll("Northwind Traders", "never");
+    const p = org.start(machine);
+    try {
+      await waitOnline(org.owner, machine.machineId);
+      const sessionId = await session(machine);
+      const commandId = await run(
+        sessionId,
+        inReadOrder(
+          `for my $i (1..${n}) { line(*STDOUT, "out $i\\n"); line(*STDERR, "err $i\\n"); select(undef, undef, undef, 0.05) }`,
+        ),
+      );
+      const written: [string, string][] = [];
+      for (let i = 1; i <= n; i++) written.push(["stdout", `out ${i}\n`], ["stderr", `err ${i}\n`]);
+      const stdoutBytes = written
+        .filter(([stream]) => stream === "stdout")
+        .reduce((sum, [, text]) => sum + text.length, 0);
+      for (const fraction of [0.3, 0.7]) {
+        await expect
+          .poll(() => outputSoFar(sessionId, commandId), {
+            timeout: 30_000,
+            interval: 20,
+            message: `${fraction} of it`,
+          })
+          .toBeGreaterThanOrEqual(stdoutBytes * fraction);
+        await org.server.kill9();
+        await org.server.restart();
+        await waitOnline(org.owner, machine.machineId);
+      }
+      expect(await waitCommand(org.owner, sessionId, commandId, 60_000)).toMatchObject({
+        state: "finished",
+        exitCode: 0,
+      });
+      const { events } = await fetchRecord(org.owner, sessionId);
+      // Every line was read on its own, so every line is one event: exactly once, in the order it was written.
+      const outputs = events.filter((e) => e.type === "command.output" && e.data.commandId === commandId);
+      expect(outputs.map((e) => [e.data.stream, Buffer.from(e.data.data, "base64").toString("utf8")])).toEqual(written);
+    } finally {
+      await p.stop();
     }
   });
 

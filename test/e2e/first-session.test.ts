@@ -2,6 +2,8 @@
 
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { BACKUP_SCRIPT } from "../../packages/runtime/test/fixtures.ts";
+import { fetchRecord, recordedStream } from "../helpers.ts";
 import { useOrganization, waitCommand, waitOnline } from "../organization.ts";
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest();
@@ -111,6 +113,32 @@ describe("a first session", () => {
     const { events: served, head } = await org.owner.json(`/api/v1/sessions/${sessionId}/events`);
     expect(head).toEqual(session.head);
     expect(served.at(-1).hash).toBe(head.hash);
+  });
+
+  it("records output in the order it was produced: stdout, a warning on stderr, stdout", async () => {
+    // The script is perl, which Caisey cannot read: a client whose commands run without approval.
+    const machine = await org.enroll("Northwind Traders", "never");
+    const p = org.start(machine);
+    try {
+      await waitOnline(org.owner, machine.machineId);
+      const { id: sessionId } = await org.owner.json("/api/v1/sessions", { machineId: machine.machineId });
+      const { commandId } = await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+        command: BACKUP_SCRIPT.command,
+        shell: "bash",
+      });
+      expect(await waitCommand(org.owner, sessionId, commandId)).toMatchObject({ state: "finished", exitCode: 0 });
+      const { events } = await fetchRecord(org.owner, sessionId);
+      const outputs = events.filter((e) => e.type === "command.output" && e.data.commandId === commandId);
+      expect(outputs.map((e) => [e.data.stream, Buffer.from(e.data.data, "base64").toString("utf8")])).toEqual(
+        BACKUP_SCRIPT.lines,
+      );
+      expect(outputs.map((e) => e.data.offset)).toEqual([0, 0, 17]);
+      // Each stream alone is still its exact bytes, for the downloads.
+      expect(recordedStream(events, commandId, "stdout").toString("utf8")).toBe("backup: starting\nbackup: done\n");
+      expect(recordedStream(events, commandId, "stderr").toString("utf8")).toBe("warning: 91% full\n");
+    } finally {
+      await p.stop();
+    }
   });
 
   it("runs queued commands in order", async () => {

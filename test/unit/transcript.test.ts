@@ -5,6 +5,7 @@ import {
   clockTime,
   controlSymbol,
   MAX_KEPT_CHARS,
+  shownChunks,
   splitControls,
   Transcript,
   visibleOutput,
@@ -55,6 +56,15 @@ describe("Transcript", () => {
       ["stderr", "e\n"],
       ["stdout", "b\n"],
     ]);
+    // One stream alone, still in record order.
+    const shown = (filter: "all" | "stdout" | "stderr") =>
+      shownChunks(cmd as NonNullable<typeof cmd>, filter).map((c) => [c.stream, c.text]);
+    expect(shown("stderr")).toEqual([["stderr", "e\n"]]);
+    expect(shown("stdout")).toEqual([
+      ["stdout", "a\n"],
+      ["stdout", "b\n"],
+    ]);
+    expect(shown("all")).toEqual(cmd?.chunks.map((c) => [c.stream, c.text]));
     expect(cmd?.state).toBe("finished");
     expect(cmd?.result?.exitCode).toBe(0);
     expect(t.items.map((i) => i.kind)).toEqual(["line", "command"]);

@@ -352,6 +352,14 @@ export class Transcript {
   }
 }
 
+/** Which of a command's streams the transcript shows: both, interleaved as recorded, or one alone. */
+export type StreamFilter = "all" | Stream;
+
+/** The output chunks a filter shows, in record order. */
+export function shownChunks(cmd: CommandView, filter: StreamFilter): OutputChunk[] {
+  return filter === "all" ? cmd.chunks : cmd.chunks.filter((c) => c.stream === filter);
+}
+
 /** Text of a command's visible output (what the DOM shows, before control-character marking). */
 export function visibleOutput(cmd: CommandView): string {
   return cmd.chunks.map((c) => c.text).join("");

@@ -1,5 +1,6 @@
 // Runs dispatched commands: one fresh process of the requested shell per command, in order per session (sessions run
-// in parallel), output streamed as byte-exact chunks with running SHA-256, every frame handed to the outbox.
+// in parallel), output streamed as byte-exact chunks with running SHA-256, every frame handed to the outbox in the order
+// its bytes were read (stdout and stderr interleaved as they came).
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, type Hash } from "node:crypto";
@@ -44,6 +45,8 @@ export interface ExecutorOptions {
   drainGraceMs?: number;
   /** How many finished command ids to remember so a late redispatch never runs a command twice. */
   rememberFinished?: number;
+  /** How long read output may wait for more of the same stream before it is framed. Default: 2 ms. */
+  coalesceMs?: number;
   now?: () => number;
 }
 
@@ -53,10 +56,17 @@ interface StreamState {
   /** Bytes handed to the outbox so far (the next frame's offset). */
   offset: number;
   hash: Hash;
-  /** Bytes read but not yet framed: reads are coalesced into frames of up to LIMITS.outputChunkBytes. */
-  pending: Buffer[];
-  pendingBytes: number;
-  flushTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/**
+ * Bytes read but not yet framed, all of one stream: reads are coalesced into frames of up to
+ * LIMITS.outputChunkBytes, and a read of the other stream frames them first, so frames follow the order of the reads.
+ */
+interface Pending {
+  stream: StreamName;
+  chunks: Buffer[];
+  bytes: number;
+  timer: ReturnType<typeof setTimeout> | null;
 }
 
 /** How long read bytes may wait for more before they are framed: small enough to keep output feeling live. */
@@ -70,6 +80,7 @@ interface Job {
   stopping?: { state: FinishedFrame["state"]; reason: string };
   paused: boolean;
   streams: Record<StreamName, StreamState>;
+  pending: Pending;
   done: Promise<void>;
   resolveDone: () => void;
 }
@@ -84,6 +95,7 @@ export class Executor {
   readonly #shellVersion: (shell: Shell, executable: string) => Promise<string>;
   readonly #drainGraceMs: number;
   readonly #rememberFinished: number;
+  readonly #coalesceMs: number;
   readonly #now: () => number;
   readonly #jobs = new Map<string, Job>();
   readonly #queues = new Map<string, Job[]>();
@@ -101,6 +113,7 @@ export class Executor {
     this.#shellVersion = options.shellVersion ?? cachedShellVersion();
     this.#drainGraceMs = options.drainGraceMs ?? 2000;
     this.#rememberFinished = options.rememberFinished ?? 10_000;
+    this.#coalesceMs = options.coalesceMs ?? COALESCE_MS;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -148,9 +161,10 @@ export class Executor {
       state: "queued",
       paused: false,
       streams: {
-        stdout: { offset: 0, hash: createHash("sha256"), pending: [], pendingBytes: 0, flushTimer: null },
-        stderr: { offset: 0, hash: createHash("sha256"), pending: [], pendingBytes: 0, flushTimer: null },
+        stdout: { offset: 0, hash: createHash("sha256") },
+        stderr: { offset: 0, hash: createHash("sha256") },
       },
+      pending: { stream: "stdout", chunks: [], bytes: 0, timer: null },
       done,
       resolveDone,
     };
@@ -365,23 +379,30 @@ export class Executor {
 
   #output(job: Job, name: StreamName, chunk: Buffer): void {
     if (job.state === "done") return; // nothing may follow the finished frame
-    const stream = job.streams[name];
-    stream.hash.update(chunk);
-    stream.pending.push(chunk);
-    stream.pendingBytes += chunk.length;
+    job.streams[name].hash.update(chunk);
+    const pending = job.pending;
+    // The other stream's bytes were read first: they are framed first, so the record keeps the order of the reads.
+    if (pending.stream !== name) {
+      if (pending.bytes > 0) this.#frame(job, true);
+      pending.stream = name;
+    }
+    pending.chunks.push(chunk);
+    pending.bytes += chunk.length;
     // Fewer, larger frames: each frame costs the server a fixed amount (a record, a commit, an ack) besides its bytes.
-    if (stream.pendingBytes >= LIMITS.outputChunkBytes) this.#frame(job, name, false);
-    else stream.flushTimer ??= setTimeout(() => this.#frame(job, name, true), COALESCE_MS);
+    if (pending.bytes >= LIMITS.outputChunkBytes) this.#frame(job, false);
+    else pending.timer ??= setTimeout(() => this.#frame(job, true), this.#coalesceMs);
   }
 
-  /** Turn pending bytes into output frames: whole chunks only, unless `all` (timer fired, or the command ended). */
-  #frame(job: Job, name: StreamName, all: boolean): void {
+  /** Turn pending bytes into output frames: whole chunks only, unless `all` (timer fired, stream switch, or the end). */
+  #frame(job: Job, all: boolean): void {
+    const pending = job.pending;
+    if (pending.timer) clearTimeout(pending.timer);
+    pending.timer = null;
+    if (pending.bytes === 0) return;
+    const name = pending.stream;
     const stream = job.streams[name];
-    if (stream.flushTimer) clearTimeout(stream.flushTimer);
-    stream.flushTimer = null;
-    if (stream.pendingBytes === 0) return;
     const bytes =
-      stream.pending.length === 1 ? (stream.pending[0] as Buffer) : Buffer.concat(stream.pending, stream.pendingBytes);
+      pending.chunks.length === 1 ? (pending.chunks[0] as Buffer) : Buffer.concat(pending.chunks, pending.bytes);
     const max = LIMITS.outputChunkBytes;
     const framed = all ? bytes.length : bytes.length - (bytes.length % max);
     for (let at = 0; at < framed; at += max) {
@@ -398,9 +419,9 @@ export class Executor {
       stream.offset += piece.length;
     }
     const rest = bytes.subarray(framed);
-    stream.pending = rest.length > 0 ? [rest] : [];
-    stream.pendingBytes = rest.length;
-    if (rest.length > 0) stream.flushTimer = setTimeout(() => this.#frame(job, name, true), COALESCE_MS);
+    pending.chunks = rest.length > 0 ? [rest] : [];
+    pending.bytes = rest.length;
+    if (rest.length > 0) pending.timer = setTimeout(() => this.#frame(job, true), this.#coalesceMs);
   }
 
   #stop(job: Job, state: FinishedFrame["state"], reason: string): void {
@@ -418,8 +439,7 @@ export class Executor {
     startedAt: number | null,
   ): void {
     const { dispatch } = job;
-    this.#frame(job, "stdout", true);
-    this.#frame(job, "stderr", true);
+    this.#frame(job, true);
     job.state = "done";
     const frame: FinishedFrame = {
       t: "finished",

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Executor, type ExecutorOptions } from "../src/executor.ts";
 import { Journal } from "../src/journal.ts";
 import { type FrameSink, Outbox, type OutboxFrame } from "../src/outbox.ts";
-import { liveInGroup, MACHINE, until } from "./fixtures.ts";
+import { BACKUP_SCRIPT, liveInGroup, MACHINE, until } from "./fixtures.ts";
 import { bashDispatch, testTenant } from "./tenant.ts";
 
 /**
@@ -215,6 +215,20 @@ describe("Executor with real bash", () => {
     expect(fin.stdoutBytes).toBe(1048576);
     expect(fin.stdoutSha256).toBe(sha256(expected));
     expect(fin.exitCode).toBe(0);
+  });
+
+  it("frames output in the order it was read: a read of the other stream frames what is pending first", async () => {
+    const sink = new RecordingSink();
+    const d = dispatch(BACKUP_SCRIPT.command);
+    // Nothing is framed for waiting: only a switch of stream (or the end) cuts a frame, whatever the machine's load.
+    executor(sink, { coalesceMs: 600_000 }).dispatch(d);
+    const fin = await sink.finished(d.commandId);
+    const frames = sink.of(d.commandId).filter((f): f is OutputFrame => f.t === "output");
+    expect(frames.map((f) => [f.stream, Buffer.from(f.data, "base64").toString("utf8")])).toEqual(BACKUP_SCRIPT.lines);
+    expect(frames.map((f) => f.offset)).toEqual([0, 0, 17]);
+    expect([fin.exitCode, fin.stdoutBytes, fin.stderrBytes]).toEqual([0, 30, 18]);
+    expect(fin.stdoutSha256).toBe(sha256("backup: starting\nbackup: done\n"));
+    expect(fin.stderrSha256).toBe(sha256("warning: 91% full\n"));
   });
 
   it("kills the whole process tree on timeout and reports timed_out", async () => {

@@ -86,3 +86,31 @@ export function liveInGroup(pgid: number): number[] {
   }
   return pids;
 }
+
+/**
+ * A shell command running perl `body`, in which `line(*STDOUT or *STDERR, "text")` writes a line and returns only once
+ * the runtime has read it: perl asks the kernel how much of its writes is still unread on the socket (SIOCOUTQ,
+ * 0x5411) and waits for none. So the order the runtime reads lines in is the order they were written. Lines written
+ * back to back race the reader instead: two lines on one stream can reach it in one read (the issue's three `echo`s
+ * did, about half the time, measured), and no reader of two pipes can then tell that a line of the other came between.
+ */
+export function inReadOrder(body: string): string {
+  return (
+    'perl -e \'sub line { my ($fh, $text) = @_; syswrite($fh, $text) or die "write: $!"; ' +
+    'while (1) { my $n = pack("i", 0); ioctl($fh, 0x5411, $n) or die "SIOCOUTQ: $!"; ' +
+    `last if unpack("i", $n) == 0; select(undef, undef, undef, 0.0002) } } ${body}'`
+  );
+}
+
+/** The backup script of issue 10: a line on stdout, a warning on stderr, a line on stdout, each read on its own. */
+export const BACKUP_SCRIPT = {
+  command: inReadOrder(
+    'line(*STDOUT, "backup: starting\\n"); line(*STDERR, "warning: 91% full\\n"); line(*STDOUT, "backup: done\\n")',
+  ),
+  /** The lines in the order they were written, with their stream. */
+  lines: [
+    ["stdout", "backup: starting\n"],
+    ["stderr", "warning: 91% full\n"],
+    ["stdout", "backup: done\n"],
+  ],
+} as const;

@@ -192,7 +192,7 @@ export function SearchPage({ me }: { me: Me }) {
           onInput={(e) => set({ q: e.currentTarget.value })}
           aria-label="Search"
         />
-        <fieldset class="order-toggle" aria-label="Order">
+        <fieldset class="toggle" aria-label="Order">
           {(["newest", "best"] as const).map((o) => (
             <button
               key={o}

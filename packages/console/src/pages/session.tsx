@@ -25,7 +25,9 @@ import {
   formatBytes,
   formatDuration,
   fullTime,
+  type StreamFilter,
   shellsFor,
+  shownChunks,
   splitControls,
   Transcript,
   type TranscriptItem,
@@ -529,6 +531,10 @@ function CommandBlock({
     urlOf(routes.commandOutput, { params: { id: sessionId, cid: cmd.id }, query: { stream } });
   const stdoutBytes = result?.stdoutBytes ?? cmd.receivedBytes.stdout;
   const stderrBytes = result?.stderrBytes ?? cmd.receivedBytes.stderr;
+  // Both streams interleaved as the runtime read them; the technician may look at one alone.
+  const [filter, setFilter] = useState<StreamFilter>("all");
+  const bothStreams = stdoutBytes > 0 && stderrBytes > 0;
+  const chunks = shownChunks(cmd, bothStreams ? filter : "all");
   const ctx = cmd.context;
   return (
     <div
@@ -645,14 +651,14 @@ function CommandBlock({
           )}
         </div>
       )}
-      {cmd.chunks.length > 0 && (
+      {chunks.length > 0 && (
         <pre class="output" data-testid="command-output" data-event="command.output" data-seq={cmd.firstOutputSeq}>
-          {cmd.chunks.map((c) => (
+          {chunks.map((c) => (
             <Chunk key={c.key} stream={c.stream} text={c.text} />
           ))}
         </pre>
       )}
-      {cmd.chunks.length === 0 && <pre class="output empty" data-testid="command-output" />}
+      {chunks.length === 0 && <pre class="output empty" data-testid="command-output" />}
       {(result || stdoutBytes + stderrBytes > 0) && (
         <div
           class="cmd-foot"
@@ -663,6 +669,23 @@ function CommandBlock({
             <span class="reason" data-testid="finish-reason">
               {result.reason}
             </span>
+          )}
+          {bothStreams && (
+            <fieldset class="toggle" aria-label="Output shown" data-testid="stream-filter">
+              {(["all", "stdout", "stderr"] as const).map((f) => (
+                <button
+                  key={f}
+                  type="button"
+                  class={filter === f ? "small active" : "small"}
+                  data-stream={f}
+                  data-testid={`stream-filter-${f}`}
+                  aria-pressed={filter === f}
+                  onClick={() => setFilter(f)}
+                >
+                  {f === "all" ? "All" : f}
+                </button>
+              ))}
+            </fieldset>
           )}
           <span class="muted">
             stdout {formatBytes(stdoutBytes)} · stderr {formatBytes(stderrBytes)}
@@ -690,7 +713,7 @@ class Chunk extends Component<{ stream: string; text: string }> {
     const { stream, text } = this.props;
     const parts = splitControls(text);
     return (
-      <span class={stream}>
+      <span class={stream} title={stream === "stderr" ? "stderr" : undefined}>
         {parts.map((p) =>
           typeof p === "string" ? (
             p
