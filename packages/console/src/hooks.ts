@@ -145,3 +145,42 @@ export function useAutofocus<T extends HTMLElement>() {
   useEffect(() => ref.current?.focus(), []);
   return ref;
 }
+
+/** How often the nav's counts look again, besides on every page change. */
+const WAITING_POLL_MS = 10_000;
+
+/** The open sessions a person holds: their "Assigned to me" (only the session's technician runs its commands). */
+export function assignedToMe(me: Me) {
+  return api(routes.listSessions, { query: { technicianId: me.user.id, state: "open", limit: 200 } });
+}
+
+/**
+ * What waits for this person, for the nav: a contact's pending approvals, a technician's (or owner's) open sessions
+ * assigned to them. Looked at again on every page change and every 10 s; null while unknown or for a dispatcher.
+ */
+export function useWaiting(me: Me, path: string): { approvals: number | null; assigned: number | null } {
+  const [waiting, setWaiting] = useState<{ approvals: number | null; assigned: number | null }>({
+    approvals: null,
+    assigned: null,
+  });
+  const role = me.user.role;
+  usePolling(
+    async () =>
+      role === "contact"
+        ? {
+            approvals: (await api(routes.listApprovals, { query: { state: "pending" } })).approvals.length,
+            assigned: null,
+          }
+        : role === "dispatcher"
+          ? { approvals: null, assigned: null }
+          : { approvals: null, assigned: (await assignedToMe(me)).sessions.length },
+    {
+      everyMs: WAITING_POLL_MS,
+      onData: setWaiting,
+      // A count is a hint: the pages themselves say when something cannot be loaded.
+      onError: () => {},
+    },
+    [me.user.id, role, path],
+  );
+  return waiting;
+}
