@@ -4,7 +4,7 @@
 
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { call, enrollMachine, json, PASSWORD } from "./harness.ts";
+import { call, enrollMachine, json, ownerOnce, PASSWORD } from "./harness.ts";
 
 const ALICE = { name: "Alice Adams", email: "alice@handoff.test", role: "technician" };
 const BOB = { name: "Bob Brown", email: "bob@handoff.test", role: "technician" };
@@ -22,14 +22,8 @@ async function login(email: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const setup = await json(
-    await call("/api/v1/setup", {
-      body: { organization: "Northwind IT", name: "Olivia Owner", email: "owner@handoff.test", password: PASSWORD },
-    }),
-    201,
-  );
-  owner = setup.token;
-  ownerId = setup.userId;
+  owner = await ownerOnce("owner@handoff.test")();
+  ownerId = (await json(await call("/api/v1/me", { token: owner }), 200)).user.id;
   for (const p of [ALICE, BOB, DANA]) {
     const { id } = await json(await call("/api/v1/users", { token: owner, body: { ...p, password: PASSWORD } }), 201);
     people[p.email] = { id, token: await login(p.email) };

@@ -496,21 +496,16 @@ export class Fleet extends DurableBase {
   }): SessionSummary[] {
     const clauses: string[] = [];
     const params: (string | number)[] = [];
-    if (filter.machineId) {
-      clauses.push("machine_id = ?");
-      params.push(filter.machineId);
-    }
-    if (filter.technicianId) {
-      clauses.push("technician_id = ?");
-      params.push(filter.technicianId);
-    }
-    if (filter.state) {
-      clauses.push("state = ?");
-      params.push(filter.state);
-    }
-    if (filter.clientId) {
-      clauses.push("client_id = ?");
-      params.push(filter.clientId);
+    const equal = {
+      machine_id: filter.machineId,
+      technician_id: filter.technicianId,
+      state: filter.state,
+      client_id: filter.clientId,
+    };
+    for (const [column, value] of Object.entries(equal)) {
+      if (!value) continue;
+      clauses.push(`${column} = ?`);
+      params.push(value);
     }
     if (filter.before) {
       clauses.push("opened_at < ?");
