@@ -278,10 +278,14 @@ describe("client approvals in the console", () => {
     expect(await row.textContent()).toContain(`${TECH2.name} (you)`);
     await bea.screenshot({ path: ASSIGNED_SHOT, fullPage: true });
 
-    // Theo no longer holds the session: no commands from him, a "Take over" instead, which hands it back to him.
+    // Theo no longer holds the session: his command is refused, naming Bea; "Take over" hands it back to him.
     await tech.getByTestId("take-over").waitFor({ timeout: 10_000 });
     expect(await tech.getByTestId("take-over").textContent()).toBe("Take over");
-    await expect.poll(() => tech.getByTestId("bar-mode").locator("option").allTextContents()).toEqual(["Note", "Chat"]);
+    await tech.getByTestId("command-input").fill("uptime");
+    await tech.getByTestId("command-input").press("Enter");
+    await expect
+      .poll(() => tech.getByTestId("error").textContent(), { timeout: 10_000 })
+      .toContain(`${TECH2.name} holds this session: only the session's technician runs commands here.`);
     await tech.screenshot({ path: TAKE_OVER_SHOT });
     await tech.getByTestId("take-over").click();
     const line = tech.locator('[data-testid="event-line"][data-type="session.assigned"]').last();

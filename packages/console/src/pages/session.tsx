@@ -386,7 +386,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
       <CommandBar
         key={os ?? "pending"}
         os={os}
-        modes={can.runCommands && technicianId === me.user.id ? ALL_MODES : can.review ? REVIEW_MODES : CHAT_ONLY}
+        modes={can.runCommands ? ALL_MODES : can.review ? REVIEW_MODES : CHAT_ONLY}
         disabled={state === "closed"}
         onRun={run}
         transcript={transcript}
@@ -748,10 +748,6 @@ function CommandBar({
   const [requireApproval, setRequireApproval] = useState(false);
   const [reason, setReason] = useState("");
   const [mode, setMode] = useState<BarMode>(modes[0] ?? "chat");
-  // A handoff takes "Command" away from whoever no longer holds the session.
-  useEffect(() => {
-    if (!modes.includes(mode)) setMode(modes[0] ?? "chat");
-  }, [modes, mode]);
   const [shell, setShell] = useState<Shell>(defaultShell(os ?? "linux"));
   const [busy, setBusy] = useState(false);
   const historyIndex = useRef<number | null>(null);
