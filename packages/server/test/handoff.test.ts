@@ -38,7 +38,10 @@ beforeAll(async () => {
   const hook = await json(
     await call("/api/v1/webhooks", {
       token: owner,
-      body: { url: "https://hooks.test/notify", events: ["approval.requested", "session.assigned"] },
+      body: {
+        url: "https://hooks.test/notify",
+        events: ["approval.requested", "approval.declined", "session.assigned"],
+      },
     }),
     201,
   );
@@ -217,6 +220,23 @@ describe("the session's technician", () => {
     });
     expect((await run(bob.token, sessionId)).status).toBe(403);
     expect((await run(owner, sessionId)).status).toBe(202);
+    // The client's answer reaches the technician who asked, though the session changed hands since.
+    const carolToken = await login(CAROL.email);
+    await json(
+      await call(`/api/v1/approvals/${asked.approvalId}/decision`, {
+        token: carolToken,
+        body: { decision: "decline" },
+      }),
+      200,
+    );
+    const declined = await nthMessage("approval.declined", 1);
+    expect(declined.data).toMatchObject({
+      id: asked.approvalId,
+      state: "declined",
+      decidedBy: carol.id,
+      decidedByName: "Carol Contoso",
+      recipients: [{ id: alice.id, name: "Alice Adams", email: "alice@handoff.test" }],
+    });
     // Taking over a session one already holds is refused.
     const again = await call(`/api/v1/sessions/${sessionId}/assign`, { token: owner, body: { technicianId: ownerId } });
     expect(await refusal(again)).toEqual({
