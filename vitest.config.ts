@@ -19,8 +19,14 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./packages/server/wrangler.jsonc" },
-            // The operator secret for hosted deployments, so the tests can create a second organization.
-            miniflare: { bindings: { CAISEY_OPERATOR_TOKEN: "operator-secret-for-tests" } },
+            // The operator secret for hosted deployments, so the tests can create a second organization; the
+            // console's public address, for the links in webhook messages.
+            miniflare: {
+              bindings: {
+                CAISEY_OPERATOR_TOKEN: "operator-secret-for-tests",
+                CAISEY_PUBLIC_URL: "https://support.northwind.test",
+              },
+            },
           }),
         ],
         test: { name: "server", include: ["packages/server/test/**/*.test.ts"], testTimeout: 30_000 },

@@ -16,6 +16,8 @@ Serves the Caisey API and console on http://127.0.0.1:$PORT (default 8787).
   CAISEY_DATA             state directory (default ./.caisey); kept across restarts
   CAISEY_OPERATOR_TOKEN   optional operator secret for creating further organizations
   CAISEY_INDEX_DELAY_MS   delay before records are pushed to the search index (default 250; for fault tests)
+  CAISEY_PUBLIC_URL       the console's address as people reach it, for links in webhook messages
+                          (default http://$HOST:$PORT)
   CAISEY_INSPECTOR_PORT   port of the Worker's DevTools inspector (default: none; for profiling)`);
   process.exit(0);
 }
@@ -25,8 +27,8 @@ const data = resolve(process.env.CAISEY_DATA ?? join(root, ".caisey"));
 mkdirSync(data, { recursive: true });
 
 // Settings that reach the Worker as variables.
-const vars = {};
-for (const name of ["CAISEY_OPERATOR_TOKEN", "CAISEY_INDEX_DELAY_MS"]) {
+const vars = { CAISEY_PUBLIC_URL: `http://${host}:${port}` };
+for (const name of ["CAISEY_OPERATOR_TOKEN", "CAISEY_INDEX_DELAY_MS", "CAISEY_PUBLIC_URL"]) {
   if (process.env[name]) vars[name] = process.env[name];
 }
 

@@ -10,6 +10,9 @@ const APPROVALS_SHOT = "/tmp/console-approvals.png";
 const SESSION_SHOT = "/tmp/console-approval-session.png";
 const SEARCH_SHOT = "/tmp/console-search.png";
 const LINK_SHOT = "/tmp/console-approval-link.png";
+const ASSIGNED_SHOT = "/tmp/console-assigned-to-me.png";
+const WAITING_SHOT = "/tmp/console-approvals-waiting.png";
+const TAKE_OVER_SHOT = "/tmp/console-take-over.png";
 
 const TECH = { name: "Theo Technician", email: "theo@northwind.test", password: "theo's long password" };
 const TECH2 = { name: "Bea Backup", email: "bea@northwind.test", password: "bea's long password" };
@@ -69,8 +72,10 @@ describe("client approvals in the console", () => {
     await expectHeldForApproval(org.owner, sessionId, commandId);
     expect(existsSync(marker)).toBe(false);
 
-    // The contact lands on Approvals and sees it in plain language.
+    // The contact lands on Approvals and sees it in plain language; the nav counts what waits for them.
     await signIn(contact, org.server.url, CONTACT.email, CONTACT.password, /\/approvals$/);
+    await expect.poll(() => contact.getByTestId("nav-approvals").textContent()).toBe("Approvals (1)");
+    await contact.screenshot({ path: WAITING_SHOT });
     const card = contact.locator(`[data-testid="approval-card"]`).first();
     await card.waitFor({ timeout: 10_000 });
     expect(await card.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
@@ -86,6 +91,7 @@ describe("client approvals in the console", () => {
     const decided = contact.locator('[data-testid="recent-decision"][data-state="granted"]');
     await decided.waitFor({ timeout: 10_000 });
     expect(await decided.textContent()).toContain("Go ahead");
+    await expect.poll(() => contact.getByTestId("nav-approvals").textContent()).toBe("Approvals");
 
     // The technician's transcript: approved (by whom, with the comment), then run to exit 0; the file exists.
     await expect.poll(() => panel.getByTestId("approval-state").textContent(), { timeout: 10_000 }).toBe("approved");
@@ -259,5 +265,37 @@ describe("client approvals in the console", () => {
     );
     await expect.poll(() => tech.getByTestId("session-technician").textContent()).toContain(TECH2.name);
     await tech.screenshot({ path: SESSION_SHOT });
+  });
+
+  it("tells the new technician (Assigned to me, and a count in the nav); another takes the session over", async () => {
+    const bea = await chromium.page({ width: 1360, height: 860 });
+    await signIn(bea, org.server.url, TECH2.email, TECH2.password, /\/machines$/);
+    await expect.poll(() => bea.getByTestId("nav-sessions").textContent()).toBe("Sessions (1)");
+    await bea.getByTestId("nav-sessions").click();
+    const row = bea.locator(`[data-testid="assigned-row"][data-session-id="${sessionId}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await bea.getByTestId("assigned-row").count()).toBe(1);
+    expect(await row.textContent()).toContain(`${TECH2.name} (you)`);
+    await bea.screenshot({ path: ASSIGNED_SHOT, fullPage: true });
+
+    // Theo no longer holds the session: his command is refused, naming Bea; "Take over" hands it back to him.
+    await tech.getByTestId("take-over").waitFor({ timeout: 10_000 });
+    expect(await tech.getByTestId("take-over").textContent()).toBe("Take over");
+    await tech.getByTestId("command-input").fill("uptime");
+    await tech.getByTestId("command-input").press("Enter");
+    await expect
+      .poll(() => tech.getByTestId("error").textContent(), { timeout: 10_000 })
+      .toContain(`${TECH2.name} holds this session: only the session's technician runs commands here.`);
+    await tech.screenshot({ path: TAKE_OVER_SHOT });
+    await tech.getByTestId("take-over").click();
+    const line = tech.locator('[data-testid="event-line"][data-type="session.assigned"]').last();
+    await expect
+      .poll(() => line.textContent(), { timeout: 10_000 })
+      .toContain(`${TECH.name} took this session over from ${TECH2.name}`);
+    await expect.poll(() => tech.getByTestId("session-technician").textContent()).toContain(TECH.name);
+    expect(await tech.getByTestId("take-over").count()).toBe(0);
+    await bea.reload();
+    await bea.getByTestId("none-assigned").waitFor({ timeout: 10_000 });
+    expect(await bea.getByTestId("nav-sessions").textContent()).toBe("Sessions");
   });
 });

@@ -1,8 +1,10 @@
-// Shift handoff and presence: a technician hands a running session to a colleague, who sees everything so far and
-// carries on; staff watching live are recorded as participants. Also the machine card after sessions on two
-// machines of two clients.
+// Shift handoff and presence: a technician hands a running session to a colleague, who is told (webhook), sees
+// everything so far and carries on alone until the first takes the session back; staff watching live are recorded
+// as participants. Also the machine card after sessions on two machines of two clients.
 
-import { beforeAll, describe, expect, it } from "vitest";
+import { createServer } from "node:http";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Api, fetchRecord } from "../helpers.ts";
 import { useOrganization, waitCommand } from "../organization.ts";
@@ -22,7 +24,30 @@ let bob: Api;
 let aliceId: string;
 let bobId: string;
 
+// The MSP's bridge to email or chat: it verifies each message as a receiver would and keeps it.
+const announced: any[] = [];
+let hookSecret = "";
+const receiver = createServer((req, res) => {
+  let body = "";
+  req.on("data", (d) => {
+    body += d;
+  });
+  req.on("end", () => {
+    announced.push(new Webhook(hookSecret).verify(body, req.headers as Record<string, string>));
+    res.writeHead(204).end();
+  });
+});
+
+afterAll(() => {
+  receiver.close();
+});
+
 beforeAll(async () => {
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  const port = (receiver.address() as { port: number }).port;
+  hookSecret = (
+    await org.owner.json("/api/v1/webhooks", { url: `http://127.0.0.1:${port}/caisey`, events: ["session.assigned"] })
+  ).secret;
   alice = await org.login(ALICE.email);
   bob = await org.login(BOB.email);
   aliceId = org.personId[ALICE.email] as string;
@@ -84,8 +109,60 @@ describe("handoff", () => {
       .toBe(true);
     bobWatch.ws.close();
 
+    // Bob was told, and from now on only he runs commands; Alice takes the session back, which Bob is told too.
+    await expect.poll(() => announced.length, { message: "the handoff announced" }).toBeGreaterThanOrEqual(1);
+    expect(announced[0]).toMatchObject({
+      type: "session.assigned",
+      data: {
+        sessionId,
+        url: `${org.server.url}/sessions/${sessionId}`,
+        clientName: "Contoso Dental",
+        ticket: "INC-2044",
+        from: aliceId,
+        to: bobId,
+        by: aliceId,
+        toName: "Bob Brown",
+        note: "End of my shift: disk cleanup still running",
+        takeover: false,
+        recipients: [{ id: bobId, name: "Bob Brown", email: BOB.email }],
+      },
+    });
+    const refused = await alice.post(`/api/v1/sessions/${sessionId}/commands`, { command: "id", shell: "bash" });
+    expect([refused.status, (await refused.json()).error]).toEqual([
+      403,
+      {
+        code: "not_assigned",
+        message:
+          "Bob Brown holds this session: only the session's technician runs commands here. Take the session over to run commands.",
+      },
+    ]);
+    await alice.json(`/api/v1/sessions/${sessionId}/assign`, { technicianId: aliceId });
+    await expect.poll(() => announced.length, { message: "the takeover announced" }).toBe(2);
+    expect(announced[1].data).toMatchObject({
+      from: bobId,
+      to: aliceId,
+      by: aliceId,
+      takeover: true,
+      recipients: [
+        { id: aliceId, name: "Alice Adams", email: ALICE.email },
+        { id: bobId, name: "Bob Brown", email: BOB.email },
+      ],
+    });
+    const bobRefused = await bob.post(`/api/v1/sessions/${sessionId}/commands`, { command: "id", shell: "bash" });
+    expect([bobRefused.status, (await bobRefused.json()).error.code]).toEqual([403, "not_assigned"]);
+    const back = await alice.json(`/api/v1/sessions/${sessionId}/commands`, {
+      command: "echo back to alice",
+      shell: "bash",
+    });
+    expect(await waitCommand(alice, sessionId, back.commandId)).toMatchObject({ state: "finished", exitCode: 0 });
+
     const { events } = await fetchRecord(org.owner, sessionId);
-    const assignedEvent = events.find((e) => e.type === "session.assigned");
+    const [assignedEvent, takeoverEvent] = events.filter((e) => e.type === "session.assigned");
+    expect(takeoverEvent).toMatchObject({
+      actor: `user:${aliceId}`,
+      data: { from: bobId, to: aliceId, toName: "Alice Adams", byName: "Alice Adams", note: null, takeover: true },
+    });
+    expect(assignedEvent?.data).not.toHaveProperty("takeover");
     expect(assignedEvent).toMatchObject({
       actor: `user:${aliceId}`,
       data: {

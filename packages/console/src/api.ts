@@ -58,6 +58,9 @@ export function urlOf<R extends RouteDefinition>(route: R, input: CallInput<R>):
   return pathOf(route, params ?? ({} as ParamsOf<R>), query);
 }
 
+/** The window event after each change this console made through the API. */
+export const CHANGED = "caisey:changed";
+
 export async function api<R extends RouteDefinition>(
   route: R,
   ...[input]: unknown extends CallInput<R> ? [CallInput<R>?] : [CallInput<R>]
@@ -79,6 +82,8 @@ export async function api<R extends RouteDefinition>(
   } catch {
     throw new ApiError(0, "network", "Cannot reach the Caisey server. Check your connection and try again.");
   }
+  // What this person changed may change what waits for them (a decision taken, a session taken over).
+  if (response.ok && method !== "GET") window.dispatchEvent(new Event(CHANGED));
   if (response.status === 204) return undefined as AnswerOf<R>;
   const text = await response.text();
   let parsed: unknown = null;

@@ -4,6 +4,7 @@ import * as routes from "@caisey/core/routes";
 import type { JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, abilities, api, errorMessage, type Me, setUnauthorizedHandler } from "./api.ts";
+import { useWaiting } from "./hooks.ts";
 import { AccountPage } from "./pages/account.tsx";
 import { ApprovalLinkPage, ApprovalsPage } from "./pages/approvals.tsx";
 import { AuditPage } from "./pages/audit.tsx";
@@ -152,18 +153,6 @@ function Console({ path }: { path: string }) {
   else if (path === "/account") page = <AccountPage me={me} />;
   else page = <NotFound path={path} />;
 
-  const nav: { href: string; label: string; id: string; show: boolean }[] = [
-    { href: "/approvals", label: "Approvals", id: "approvals", show: !can.staff },
-    { href: "/machines", label: "Machines", id: "machines", show: true },
-    { href: "/sessions", label: "Sessions", id: "sessions", show: true },
-    { href: "/search", label: "Search", id: "search", show: true },
-    { href: "/approvals", label: "Approvals", id: "approvals", show: can.staff },
-    { href: "/people", label: "People", id: "people", show: can.managePeople },
-    { href: "/clients", label: "Clients", id: "clients", show: can.staff },
-    { href: "/tokens", label: "API tokens", id: "tokens", show: can.staff },
-    { href: "/audit", label: "Audit log", id: "audit", show: can.audit },
-  ];
-
   const signOut = async (everywhere: boolean) => {
     if (
       everywhere &&
@@ -193,26 +182,63 @@ function Console({ path }: { path: string }) {
         <a class="brand" href={home(me)} onClick={linkClick}>
           caisey
         </a>
-        <nav>
-          {nav
-            .filter((n) => n.show)
-            .map((n) => (
-              <a
-                key={n.id}
-                href={n.href}
-                onClick={linkClick}
-                class={path === n.href ? "active" : ""}
-                data-testid={`nav-${n.id}`}
-              >
-                {n.label}
-              </a>
-            ))}
-        </nav>
+        <Nav me={me} path={path} />
         <div class="spacer" />
         <AccountMenu me={me} onSignOut={signOut} />
       </header>
       <main class="content">{page}</main>
     </div>
+  );
+}
+
+/** The pages a role may use; beside Approvals and Sessions, what waits for this person (see useWaiting). */
+function Nav({ me, path }: { me: Me; path: string }) {
+  const can = abilities(me.user.role);
+  const waiting = useWaiting(me, path);
+  const counted = (label: string, n: number | null) => (n ? `${label} (${n})` : label);
+  const nav: { href: string; label: string; id: string; show: boolean; count?: number | null; hint?: string }[] = [
+    {
+      href: "/approvals",
+      label: counted("Approvals", waiting.approvals),
+      id: "approvals",
+      show: !can.staff,
+      count: waiting.approvals,
+      hint: "Commands waiting for your approval",
+    },
+    { href: "/machines", label: "Machines", id: "machines", show: true },
+    {
+      href: "/sessions",
+      label: counted("Sessions", waiting.assigned),
+      id: "sessions",
+      show: true,
+      count: waiting.assigned,
+      hint: "Open sessions assigned to you",
+    },
+    { href: "/search", label: "Search", id: "search", show: true },
+    { href: "/approvals", label: "Approvals", id: "approvals", show: can.staff },
+    { href: "/people", label: "People", id: "people", show: can.managePeople },
+    { href: "/clients", label: "Clients", id: "clients", show: can.staff },
+    { href: "/tokens", label: "API tokens", id: "tokens", show: can.staff },
+    { href: "/audit", label: "Audit log", id: "audit", show: can.audit },
+  ];
+  return (
+    <nav>
+      {nav
+        .filter((n) => n.show)
+        .map((n) => (
+          <a
+            key={n.id}
+            href={n.href}
+            onClick={linkClick}
+            class={path === n.href ? "active" : ""}
+            data-testid={`nav-${n.id}`}
+            data-count={n.count ?? ""}
+            title={n.count ? `${n.hint}: ${n.count}` : undefined}
+          >
+            {n.label}
+          </a>
+        ))}
+    </nav>
   );
 }
 

@@ -1,7 +1,7 @@
 // Hooks shared by the console's pages: forms with a busy state, row actions with a notice, loading and polling.
 import * as routes from "@caisey/core/routes";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, errorMessage, type Me, type Person } from "./api.ts";
+import { api, CHANGED, errorMessage, type Me, type Person } from "./api.ts";
 
 /**
  * A form's submit: prevents the page load, clears the last error, keeps `busy` while `work` runs and shows what it
@@ -144,4 +144,50 @@ export function useAutofocus<T extends HTMLElement>() {
   const ref = useRef<T>(null);
   useEffect(() => ref.current?.focus(), []);
   return ref;
+}
+
+/** How often the nav's counts look again, besides on every page change. */
+const WAITING_POLL_MS = 10_000;
+
+/** The open sessions a person holds: their "Assigned to me" (only the session's technician runs its commands). */
+export function assignedToMe(me: Me) {
+  return api(routes.listSessions, { query: { technicianId: me.user.id, state: "open", limit: 200 } });
+}
+
+/**
+ * What waits for this person, for the nav: a contact's pending approvals, a technician's (or owner's) open sessions
+ * assigned to them. Looked at again on every page change, after each change made from this console, and every 10 s
+ * (what colleagues and contacts did); null while unknown or for a dispatcher.
+ */
+export function useWaiting(me: Me, path: string): { approvals: number | null; assigned: number | null } {
+  const [waiting, setWaiting] = useState<{ approvals: number | null; assigned: number | null }>({
+    approvals: null,
+    assigned: null,
+  });
+  const [changes, setChanges] = useState(0);
+  useEffect(() => {
+    const changed = () => setChanges((n) => n + 1);
+    window.addEventListener(CHANGED, changed);
+    return () => window.removeEventListener(CHANGED, changed);
+  }, []);
+  const role = me.user.role;
+  usePolling(
+    async () =>
+      role === "contact"
+        ? {
+            approvals: (await api(routes.listApprovals, { query: { state: "pending" } })).approvals.length,
+            assigned: null,
+          }
+        : role === "dispatcher"
+          ? { approvals: null, assigned: null }
+          : { approvals: null, assigned: (await assignedToMe(me)).sessions.length },
+    {
+      everyMs: WAITING_POLL_MS,
+      onData: setWaiting,
+      // A count is a hint: the pages themselves say when something cannot be loaded.
+      onError: () => {},
+    },
+    [me.user.id, role, path, changes],
+  );
+  return waiting;
 }

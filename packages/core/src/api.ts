@@ -139,7 +139,7 @@ export const WebhookBody = z.object({
     .url()
     .refine((u) => /^https?:\/\//.test(u), "must be an http(s) URL"),
   events: z
-    .array(z.enum(["approval.requested", "approval.granted", "approval.declined"]))
+    .array(z.enum(["approval.requested", "approval.granted", "approval.declined", "session.assigned"]))
     .min(1)
     .default(["approval.requested"]),
 });
@@ -172,7 +172,13 @@ const pageSize = (fallback: number, max: number) => wholeNumber(max, fallback).t
 /** An event's seq to resume after: 0 (the start) unless given. */
 const after = wholeNumber(Number.MAX_SAFE_INTEGER, 0);
 
-export const SessionListQuery = z.object({ limit: pageSize(50, 200), machineId: z.string().optional() });
+/** `technicianId` and `state=open` make a technician's "Assigned to me": the open sessions they hold. */
+export const SessionListQuery = z.object({
+  limit: pageSize(50, 200),
+  machineId: z.string().optional(),
+  technicianId: z.string().optional(),
+  state: z.enum(["open", "closed"]).optional(),
+});
 
 /** The machine card's sessions page: `before` is the previous page's last `openedAt`. */
 export const MachineCardQuery = z.object({ limit: pageSize(50, 200), before: z.string().optional() });

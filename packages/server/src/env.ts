@@ -22,6 +22,17 @@ export interface Env {
    * fault tests stop the server while the index is behind; the durable catch-up alarm still runs.
    */
   CAISEY_INDEX_DELAY_MS?: string;
+  /**
+   * The console's address as people reach it (e.g. `https://support.example.com`), for the links in webhook messages;
+   * `npm start` sets it to its own address. Without it those links are null.
+   */
+  CAISEY_PUBLIC_URL?: string;
+}
+
+/** A console page's absolute address (CAISEY_PUBLIC_URL + path), or null when the deployment did not say its own. */
+export function consoleUrl(env: Env, path: string): string | null {
+  const base = env.CAISEY_PUBLIC_URL?.replace(/\/+$/, "");
+  return base ? `${base}${path}` : null;
 }
 
 /** Output bytes indexed per command: SEARCH_OUTPUT_CAP when it is a whole number, else core's default. */

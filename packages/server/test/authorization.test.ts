@@ -224,7 +224,19 @@ const FIXTURES: Record<string, Fixture> = {
   "get /api/v1/sessions": { request: () => ({ path: "/api/v1/sessions" }), ok: 200 },
   "get /api/v1/sessions/:id": { request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}` }), ok: 200, scoped: true },
   "post /api/v1/sessions/:id/commands": {
-    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/commands`, body: { command: "whoami" } }),
+    // Only the session's technician runs commands (handoff.test.ts): the technician in a session of their own.
+    request: async (w, who) => {
+      const id =
+        who === "technician"
+          ? (
+              await json(
+                await call("/api/v1/sessions", { token: w.tokens.technician, body: { machineId: w.machineM } }),
+                201,
+              )
+            ).id
+          : w.sessionS;
+      return { path: `/api/v1/sessions/${id}/commands`, body: { command: "whoami" } };
+    },
     ok: 202,
     scoped: true,
   },

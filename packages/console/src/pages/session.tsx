@@ -319,6 +319,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             sessionId={sessionId}
             people={people}
             technicianId={technicianId}
+            me={me}
             onError={(message) => setActionError(message)}
           />
         )}
@@ -459,7 +460,15 @@ function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
       const to = text("toName") || labels.names.get(text("to")) || text("to");
       body = (
         <>
-          <b>{by}</b> handed this session to <b>{to}</b>
+          {event.data.takeover === true ? (
+            <>
+              <b>{by}</b> took this session over from <b>{labels.names.get(text("from")) || text("from")}</b>
+            </>
+          ) : (
+            <>
+              <b>{by}</b> handed this session to <b>{to}</b>
+            </>
+          )}
           {text("note") ? <span class="msg">: {text("note")}</span> : null}
         </>
       );
@@ -1080,16 +1089,21 @@ function ApprovalLinkForm({
   );
 }
 
-/** "Assign to…": hand the session to a colleague who can run commands, with an optional note. */
+/**
+ * "Assign to…": hand the session to a colleague who can run commands, with an optional note. Only the session's
+ * technician runs commands; anyone else who may run them sees "Take over" (a handoff to themselves).
+ */
 function AssignControl({
   sessionId,
   people,
   technicianId,
+  me,
   onError,
 }: {
   sessionId: string;
   people: Person[];
   technicianId: string;
+  me: Me;
   onError: (message: string) => void;
 }) {
   const candidates = people.filter(
@@ -1099,30 +1113,12 @@ function AssignControl({
   const [to, setTo] = useState("");
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(false);
-  if (!open)
-    return (
-      <button
-        type="button"
-        class="small"
-        data-testid="assign-open"
-        disabled={candidates.length === 0}
-        title={candidates.length === 0 ? "No other colleague who can run commands" : "Hand this session to a colleague"}
-        onClick={() => {
-          setTo(candidates[0]?.id ?? "");
-          setOpen(true);
-        }}
-      >
-        Assign to…
-      </button>
-    );
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    if (!to) return;
+  const assign = async (technicianId: string, note: string) => {
     setBusy(true);
     try {
       await api(routes.assignSession, {
         params: { id: sessionId },
-        body: { technicianId: to, ...(note.trim() ? { note: note.trim() } : {}) },
+        body: { technicianId, ...(note.trim() ? { note: note.trim() } : {}) },
       });
       setOpen(false);
       setNote("");
@@ -1131,6 +1127,43 @@ function AssignControl({
     } finally {
       setBusy(false);
     }
+  };
+  const takeOver = abilities(me.user.role).runCommands && technicianId !== me.user.id && (
+    <button
+      type="button"
+      class="small primary"
+      data-testid="take-over"
+      disabled={busy}
+      title="Only the session's technician runs commands: take the session over to run them yourself"
+      onClick={() => void assign(me.user.id, "")}
+    >
+      Take over
+    </button>
+  );
+  if (!open)
+    return (
+      <>
+        {takeOver}
+        <button
+          type="button"
+          class="small"
+          data-testid="assign-open"
+          disabled={candidates.length === 0}
+          title={
+            candidates.length === 0 ? "No other colleague who can run commands" : "Hand this session to a colleague"
+          }
+          onClick={() => {
+            setTo(candidates[0]?.id ?? "");
+            setOpen(true);
+          }}
+        >
+          Assign to…
+        </button>
+      </>
+    );
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (to) await assign(to, note);
   };
   return (
     <form class="assign-form" data-testid="assign-form" onSubmit={submit}>

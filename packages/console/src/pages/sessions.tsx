@@ -1,8 +1,10 @@
 // Recent sessions, newest first: a way back into a session (after a browser crash, or for a contact to follow one).
+// Above them, for whoever runs commands, the open sessions assigned to them (opened by them or handed to them).
 import * as routes from "@caisey/core/routes";
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { abilities, api, type Machine, type Me, type SessionSummary } from "../api.ts";
-import { personLabel, usePeopleNames, usePolling } from "../hooks.ts";
+import { assignedToMe, personLabel, usePeopleNames, usePolling } from "../hooks.ts";
 import { DataTable, ErrorBanner, SessionCommands, SessionLink, SessionState, SessionTicket, When } from "./ui.tsx";
 
 const LIMIT = 100;
@@ -11,18 +13,25 @@ const POLL_MS = 5000;
 export function SessionsPage({ me }: { me: Me }) {
   const can = abilities(me.user.role);
   const [sessions, setSessions] = useState<SessionSummary[] | null>(null);
+  const [assigned, setAssigned] = useState<SessionSummary[] | null>(null);
   const [machines, setMachines] = useState<Map<string, Machine>>(new Map());
   // Technician ids stay visible without names.
   const people = usePeopleNames(can.staff);
   const [error, setError] = useState<string | null>(null);
 
   usePolling(
-    () => Promise.all([api(routes.listSessions, { query: { limit: LIMIT } }), api(routes.listMachines)]),
+    () =>
+      Promise.all([
+        api(routes.listSessions, { query: { limit: LIMIT } }),
+        api(routes.listMachines),
+        can.runCommands ? assignedToMe(me) : null,
+      ]),
     {
       everyMs: POLL_MS,
-      onData: ([s, m]) => {
+      onData: ([s, m, mine]) => {
         setSessions(s.sessions);
         setMachines(new Map(m.machines.map((x) => [x.id, x])));
+        setAssigned(mine?.sessions ?? null);
         setError(null);
       },
       onError: setError,
@@ -31,6 +40,41 @@ export function SessionsPage({ me }: { me: Me }) {
   );
 
   const technician = personLabel(me, people, can.staff);
+  const table = (props: {
+    testId: string;
+    rows: SessionSummary[] | null;
+    empty: ComponentChildren;
+    emptyTestId: string;
+    rowTestId: string;
+  }) => (
+    <div class="card flush">
+      <DataTable
+        testId={props.testId}
+        columns={["Opened", "Machine", "Client", "Ticket", "State", "Commands", "Technician", ""]}
+        loading={props.rows === null && !error}
+        empty={props.rows?.length === 0 && props.empty}
+        emptyTestId={props.emptyTestId}
+      >
+        {props.rows?.map((s) => {
+          const m = machines.get(s.machineId);
+          return (
+            <tr key={s.id} data-testid={props.rowTestId} data-session-id={s.id} data-state={s.state}>
+              <td class="nowrap">
+                <When iso={s.openedAt} />
+              </td>
+              <td class="mono strong">{m?.hostname ?? <span class="muted">{s.machineId}</span>}</td>
+              <td>{m?.clientName ?? ""}</td>
+              <SessionTicket session={s} />
+              <SessionState session={s} />
+              <SessionCommands session={s} />
+              <td>{technician(s.technicianId)}</td>
+              <SessionLink session={s} />
+            </tr>
+          );
+        })}
+      </DataTable>
+    </div>
+  );
 
   return (
     <div class="page" data-testid="sessions-page">
@@ -43,33 +87,29 @@ export function SessionsPage({ me }: { me: Me }) {
         </span>
       </div>
       {error && <ErrorBanner message={`Could not load sessions: ${error}`} />}
-      <div class="card flush">
-        <DataTable
-          testId="sessions-table"
-          columns={["Opened", "Machine", "Client", "Ticket", "State", "Commands", "Technician", ""]}
-          loading={sessions === null && !error}
-          empty={sessions?.length === 0 && "No sessions yet."}
-          emptyTestId="no-sessions"
-        >
-          {sessions?.map((s) => {
-            const m = machines.get(s.machineId);
-            return (
-              <tr key={s.id} data-testid="session-row" data-session-id={s.id} data-state={s.state}>
-                <td class="nowrap">
-                  <When iso={s.openedAt} />
-                </td>
-                <td class="mono strong">{m?.hostname ?? <span class="muted">{s.machineId}</span>}</td>
-                <td>{m?.clientName ?? ""}</td>
-                <SessionTicket session={s} />
-                <SessionState session={s} />
-                <SessionCommands session={s} />
-                <td>{technician(s.technicianId)}</td>
-                <SessionLink session={s} />
-              </tr>
-            );
+      {can.runCommands && (
+        <section class="assigned-to-me" data-testid="assigned-to-me">
+          <h2>
+            Assigned to me{assigned?.length ? ` (${assigned.length})` : ""}{" "}
+            <span class="muted small">open sessions you hold: only you run commands in them</span>
+          </h2>
+          {table({
+            testId: "assigned-table",
+            rows: assigned,
+            empty: "No open session is assigned to you.",
+            emptyTestId: "none-assigned",
+            rowTestId: "assigned-row",
           })}
-        </DataTable>
-      </div>
+        </section>
+      )}
+      {can.runCommands && <h2>All sessions</h2>}
+      {table({
+        testId: "sessions-table",
+        rows: sessions,
+        empty: "No sessions yet.",
+        emptyTestId: "no-sessions",
+        rowTestId: "session-row",
+      })}
     </div>
   );
 }

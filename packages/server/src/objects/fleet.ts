@@ -8,7 +8,7 @@ import type { MachineFacts, MachineSummary, SessionSummary } from "@caisey/core"
 import { DurableBase, target } from "../durable/base.ts";
 import type { Effect } from "../durable/outbox.ts";
 import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
-import type { Env } from "../env.ts";
+import { consoleUrl, type Env } from "../env.ts";
 import { notFound, ok, type Result } from "../result.ts";
 import type { ApprovalSummary, By } from "./tenant.ts";
 
@@ -126,6 +126,7 @@ export type SessionEffect =
   | { kind: "session.opened"; payload: SessionListed }
   | { kind: "approval.changed"; payload: ApprovalSummary }
   | { kind: "session.updated"; payload: { sessionId: string; update: SessionUpdate } }
+  | { kind: "session.assigned"; payload: { sessionId: string } & SessionHandoff }
   | { kind: "change.recorded"; payload: MachineChange }
   | { kind: "machine.user"; payload: { machineId: string; user: string } };
 
@@ -137,6 +138,16 @@ export interface SessionListed {
   technicianId: string;
   ticket: string | null;
   openedAt: string;
+}
+
+/** A handoff as recorded (`session.assigned`): `takeover` when `by` took the session from its holder `from`. */
+export interface SessionHandoff {
+  from: string;
+  to: string;
+  by: string;
+  note: string | null;
+  takeover: boolean;
+  at: string;
 }
 
 /** Summary counters pushed by the Session object as its record grows. */
@@ -285,6 +296,10 @@ export class Fleet extends DurableBase {
       case "session.updated":
         this.mustHave("sessions", e.payload.sessionId);
         this.updateSession(e.payload.sessionId, e.payload.update);
+        return;
+      case "session.assigned":
+        this.mustHave("sessions", e.payload.sessionId);
+        this.announceHandoff(e.payload);
         return;
       case "change.recorded":
         this.recordChange(e.payload);
@@ -439,21 +454,58 @@ export class Fleet extends DurableBase {
     );
   }
 
+  /** The Tenant announces a handoff to the new holder (and, for a takeover, the previous one) by webhook. */
+  private announceHandoff(h: { sessionId: string } & SessionHandoff): void {
+    const r = this.sql
+      .exec<{ machine_id: string; hostname: string; client_id: string; client_name: string; ticket: string | null }>(
+        `SELECT s.machine_id, m.hostname, s.client_id, c.name AS client_name, s.ticket FROM sessions s
+           JOIN machines m ON m.id = s.machine_id JOIN clients c ON c.id = s.client_id WHERE s.id = ?`,
+        h.sessionId,
+      )
+      .one();
+    const name = (id: string) =>
+      this.sql.exec<{ name: string }>("SELECT name FROM people WHERE id = ?", id).toArray()[0]?.name ?? null;
+    const data = {
+      sessionId: h.sessionId,
+      url: consoleUrl(this.env, `/sessions/${h.sessionId}`),
+      machineId: r.machine_id,
+      hostname: r.hostname,
+      clientId: r.client_id,
+      clientName: r.client_name,
+      ticket: r.ticket,
+      from: h.from,
+      fromName: name(h.from),
+      to: h.to,
+      toName: name(h.to),
+      by: h.by,
+      byName: name(h.by),
+      note: h.note,
+      takeover: h.takeover,
+      assignedAt: h.at,
+    };
+    this.tellTenant("webhook.event", h.sessionId, { event: "session.assigned", data });
+  }
+
   listSessions(filter: {
     machineId?: string;
     clientId?: string | null;
+    technicianId?: string;
+    state?: string;
     limit: number;
     before?: string;
   }): SessionSummary[] {
     const clauses: string[] = [];
     const params: (string | number)[] = [];
-    if (filter.machineId) {
-      clauses.push("machine_id = ?");
-      params.push(filter.machineId);
-    }
-    if (filter.clientId) {
-      clauses.push("client_id = ?");
-      params.push(filter.clientId);
+    const equal = {
+      machine_id: filter.machineId,
+      technician_id: filter.technicianId,
+      state: filter.state,
+      client_id: filter.clientId,
+    };
+    for (const [column, value] of Object.entries(equal)) {
+      if (!value) continue;
+      clauses.push(`${column} = ?`);
+      params.push(value);
     }
     if (filter.before) {
       clauses.push("opened_at < ?");
@@ -542,7 +594,11 @@ export class Fleet extends DurableBase {
             ? "approval.declined"
             : null;
     // The Tenant holds the webhooks (and their secrets): it turns this into a signed delivery per subscriber.
-    if (event) this.tellTenant("webhook.event", a.id, { event, data: this.approvalView(a.id) });
+    if (event)
+      this.tellTenant("webhook.event", a.id, {
+        event,
+        data: { ...this.approvalView(a.id), url: consoleUrl(this.env, "/approvals") },
+      });
   }
 
   approvalView(id: string) {

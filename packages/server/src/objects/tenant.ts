@@ -119,7 +119,7 @@ export const TENANT_MIGRATIONS = [
 /** What the Fleet tells the Tenant. */
 type TenantEffect =
   | { kind: "audit"; payload: { at: string; by: By; action: string; target: string; detail: Record<string, unknown> } }
-  | { kind: "webhook.event"; payload: { event: string; data: object } };
+  | { kind: "webhook.event"; payload: { event: string; data: Record<string, unknown> } };
 
 /** Who is making a request, as established from their token. */
 export interface Principal {
@@ -228,7 +228,7 @@ export class Tenant extends DurableBase {
         );
         return;
       case "webhook.event":
-        this.enqueueWebhooks(e.payload.event, e.payload.data);
+        this.enqueueWebhooks(e.payload.event, { ...e.payload.data, recipients: this.recipients(e.payload) });
         return;
       default:
         throw new Error(`unknown effect ${effect.kind}`);
@@ -960,6 +960,28 @@ export class Tenant extends DurableBase {
         deliveredAt: d.delivered_at,
         lastError: d.last_error,
       }));
+  }
+
+  /**
+   * Whom an event is for, so a receiver can mail or text them without a directory of its own: a request's client
+   * contacts, a decision's technician, a handoff's new holder (and, for a takeover, the one it was taken from).
+   */
+  private recipients(e: {
+    event: string;
+    data: Record<string, unknown>;
+  }): { id: string; name: string; email: string }[] {
+    const d = e.data;
+    const people = (where: string, ...params: string[]) =>
+      this.sql
+        .exec<{ id: string; name: string; email: string }>(
+          `SELECT id, name, email FROM users WHERE disabled = 0 AND ${where} ORDER BY name, id`,
+          ...params,
+        )
+        .toArray();
+    if (e.event === "approval.requested") return people("role = 'contact' AND client_id = ?", String(d.clientId));
+    if (e.event === "session.assigned")
+      return d.takeover ? people("id IN (?, ?)", String(d.to), String(d.from)) : people("id = ?", String(d.to));
+    return people("id = ?", String(d.requestedBy));
   }
 
   /** One signed delivery per subscribed webhook, in the transaction that received the event. */

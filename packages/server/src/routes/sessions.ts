@@ -51,12 +51,14 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     return c.json({ id }, 201);
   });
 
-  route(app, listSessions, async (c, { query: { limit, machineId } }) => {
+  route(app, listSessions, async (c, { query: { limit, machineId, technicianId, state } }) => {
     const view = scope(c);
     const sessions = await fleet(c.env, view.tenantId).listSessions({
       limit,
       clientId: view.clientId,
       ...(machineId ? { machineId } : {}),
+      ...(technicianId ? { technicianId } : {}),
+      ...(state ? { state } : {}),
     });
     return c.json({ sessions });
   });
@@ -155,14 +157,13 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
       (u) => u.id === body.technicianId,
     );
     if (!colleague || colleague.disabled) throw new HttpError(404, "not_found", "colleague not found");
-    if (colleague.role === "dispatcher")
-      throw new HttpError(422, "invalid_assignee", "a session is assigned to someone who can run commands");
+    // To oneself, it is a takeover (see core's handoffRefusal for who may).
     return c.json(
       unwrap(
         await session(c.env, id).assign(
           scope(c),
           { id: p.userId, name: p.name },
-          { id: colleague.id, name: colleague.name },
+          { id: colleague.id, name: colleague.name, role: colleague.role },
           body.note ?? null,
         ),
       ),

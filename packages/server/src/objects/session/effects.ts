@@ -9,7 +9,7 @@ import { type CommandEffect, cancelMessage } from "@caisey/core";
 import { target } from "../../durable/base.ts";
 import type { Outbox } from "../../durable/outbox.ts";
 import { type Env, machine, tenant } from "../../env.ts";
-import type { SessionEffect } from "../fleet.ts";
+import type { SessionEffect, SessionHandoff } from "../fleet.ts";
 import type { SessionStore } from "./store.ts";
 
 /** Asking the runtime to end a command in its hands: a message, not a write to another object's state. */
@@ -129,6 +129,11 @@ export function sessionOpened(store: SessionStore): SessionEffect {
   };
 }
 
+/** A handoff or takeover, for the Fleet to announce (the `session.assigned` webhook). */
+export function sessionAssigned(sessionId: string, handoff: SessionHandoff): SessionEffect {
+  return { kind: "session.assigned", payload: { sessionId, ...handoff } };
+}
+
 /** Keep the effects meant for the Fleet in the outbox. Call it inside the transaction of the events causing them. */
 export function keep(outbox: Outbox, tenantId: string, effects: readonly Effect[]): void {
   for (const e of effects) {
@@ -147,6 +152,7 @@ function keyOf(e: SessionEffect): string {
     case "session.opened":
       return e.payload.id;
     case "session.updated":
+    case "session.assigned":
       return e.payload.sessionId;
   }
 }

@@ -16,13 +16,17 @@ import {
   type CommandEvent,
   type CommandState,
   classifyCommand,
+  commandRefusal,
   type DispatchFrame,
   decisionRefusal,
   defaultShell,
   dispatchMessage,
   FINAL_COMMAND_STATES,
   type FinishedFrame,
+  type Handoff,
   type Head,
+  handoffRefusal,
+  isTakeover,
   LIMITS,
   newId,
   nextDispatch,
@@ -41,7 +45,7 @@ import { sha256Hex } from "../../crypto.ts";
 import { DurableBase } from "../../durable/base.ts";
 import { type Env, machine, tenant } from "../../env.ts";
 import { fail, notFound, ok, type Result } from "../../result.ts";
-import { type Effect, effectsOf, keep, send, sessionOpened } from "./effects.ts";
+import { type Effect, effectsOf, keep, send, sessionAssigned, sessionOpened } from "./effects.ts";
 import { SEARCH_FEED_ALARM, SearchFeed } from "./feed.ts";
 import { type LiveAttachment, LiveFeed } from "./live.ts";
 import { type ApprovalRow, type CommandRow, lifecycleOf, MIGRATIONS, type SessionRow, SessionStore } from "./store.ts";
@@ -278,10 +282,20 @@ export class Session extends DurableBase {
   ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
     const first = this.scoped(scope);
     if (!first.ok) return first;
-    const policy: ApprovalPolicy = await tenant(this.env, first.value.tenant_id).clientPolicy(first.value.client_id);
-    // Checked again after the await: the session may have closed meanwhile.
+    const t = tenant(this.env, first.value.tenant_id);
+    const holder = first.value.technician_id;
+    // Only the session's technician runs commands; the refusal names them (their name is the Tenant's).
+    if (commandRefusal({ id: holder, name: null }, technician.id)) {
+      const name = (await t.listPeople({ contacts: false })).find((p) => p.id === holder)?.name ?? null;
+      const refusal = commandRefusal({ id: holder, name }, technician.id);
+      if (refusal) return fail(refusal.status, refusal.code, refusal.message);
+    }
+    const policy: ApprovalPolicy = await t.clientPolicy(first.value.client_id);
+    // Checked again after the await: the session may have closed or changed hands meanwhile.
     return this.within(scope, (s) => {
       if (s.state !== "open") return fail(409, "session_closed", "session is closed");
+      const refusal = commandRefusal({ id: s.technician_id, name: null }, technician.id);
+      if (refusal) return fail(refusal.status, refusal.code, refusal.message);
       const shell = body.shell ?? defaultShell(s.os);
       if (!shellsFor(s.os).includes(shell))
         return fail(422, "shell_unavailable", `${shell} is not available on a ${s.os} machine`);
@@ -381,23 +395,24 @@ export class Session extends DurableBase {
     });
   }
 
-  /** Hand the session to a colleague: recorded, shown in the transcript; they see everything, running or waiting. */
-  assign(scope: Scope, by: PersonRef, to: PersonRef, note: string | null): Result<{ seq: number }> {
+  /**
+   * Hand the session to a colleague, or take it over (`to` is the caller): recorded, shown in the transcript, and
+   * announced to the new holder (and, for a takeover, the previous one); they see everything, running or waiting.
+   */
+  assign(scope: Scope, by: PersonRef, to: Handoff["to"], note: string | null): Result<{ seq: number }> {
     return this.within(scope, (s) => {
-      if (s.state !== "open") return fail(409, "session_closed", "session is closed");
-      if (s.technician_id === to.id)
-        return fail(409, "already_assigned", `the session is already assigned to ${to.name}`);
+      const handoff: Handoff = { by, to };
+      const refusal = handoffRefusal({ open: s.state === "open", holderId: s.technician_id }, handoff);
+      if (refusal) return fail(refusal.status, refusal.code, refusal.message);
+      const takeover = isTakeover(s.technician_id, handoff);
+      const atMs = this.store.clock();
+      const assigned = { from: s.technician_id, to: to.id, by: by.id, note, takeover, at: recordTimestamp(atMs) };
       return ok({
         seq: this.sessionEvent(() => {
           this.store.assignTo(to.id);
-          return this.store.append("session.assigned", `user:${by.id}`, {
-            from: s.technician_id,
-            to: to.id,
-            toName: to.name,
-            byName: by.name,
-            note,
-          });
-        }),
+          const data = { from: s.technician_id, to: to.id, toName: to.name, byName: by.name, note };
+          return this.store.append("session.assigned", `user:${by.id}`, takeover ? { ...data, takeover } : data, atMs);
+        }, [sessionAssigned(s.id, assigned)]),
       });
     });
   }
@@ -418,11 +433,11 @@ export class Session extends DurableBase {
     });
   }
 
-  /** A change to the session itself, recorded; the session list learns it. */
-  private sessionEvent(record: () => Head): number {
+  /** A change to the session itself, recorded; the session list learns it (and the Fleet what else it is told). */
+  private sessionEvent(record: () => Head, told: Effect[] = []): number {
     const { head, outgoing } = this.store.transaction(() => ({
       head: record(),
-      outgoing: this.kept(effectsOf(this.store, null, [{ kind: "session_changed" }])),
+      outgoing: this.kept([...told, ...effectsOf(this.store, null, [{ kind: "session_changed" }])]),
     }));
     this.sent(outgoing);
     return head.seq;
