@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CHANGE_SENTENCE, describeStep, READ_ONLY_SENTENCE } from "../../src/commands/summary.ts";
+import { describeStep } from "../../src/commands/summary.ts";
+import { CHANGE_SENTENCE, READ_ONLY_SENTENCE } from "../../src/commands/words.ts";
 import { analyzeCommand, classifyCommand, summarizeCommand } from "../../src/index.ts";
 import type { Shell } from "../../src/shells.ts";
 import { CMD, POSIX, POWERSHELL, SUMMARIES } from "./corpus.ts";
@@ -15,30 +16,26 @@ const DISAGREED: Agreement[] = [
   ["powershell", "Get-WindowsUpdate -Install:false", "read", "List the available Windows updates"],
   // a shortened switch is the switch for both (the classifier wanted the full name)
   ["powershell", "Get-WindowsUpdate -Inst", "change", "Install the available Windows updates"],
-  // output written into a file is part of what the contact reads
+  // output written into a file is part of what the contact reads; literal text is named by what it does to the file
+  // (it was "Show a message; then save the output to …": the message is the change)
   [
     "bash",
     "echo 'nameserver 1.1.1.1' > /etc/resolv.conf",
     "change",
-    "Show a message; then save the output to /etc/resolv.conf",
+    "Replace the contents of the file /etc/resolv.conf",
   ],
-  [
-    "bash",
-    "echo 'test' >> /tmp/notes.txt",
-    "change",
-    "Show a message; then add the output to the end of /tmp/notes.txt",
-  ],
+  ["bash", "echo 'test' >> /tmp/notes.txt", "change", "Add a line to the file /tmp/notes.txt"],
   [
     "powershell",
     "Get-Process > C:\\Temp\\procs.txt",
     "change",
-    "List the running programs; then save the output to C:\\Temp\\procs.txt",
+    "List the running programs; then replace the contents of the file C:\\Temp\\procs.txt",
   ],
   [
     "cmd",
     "dir C:\\Temp > C:\\Temp\\listing.txt",
     "change",
-    "List the files in C:\\Temp; then save the output to C:\\Temp\\listing.txt",
+    "List the files in C:\\Temp; then replace the contents of the file C:\\Temp\\listing.txt",
   ],
   // a pipeline stage that changes something is never left out as "only filtering"
   [

@@ -326,12 +326,12 @@ export const SUMMARIES: SummaryRow[] = [
   [
     "cmd",
     "reg delete HKLM\\Software\\PrintSpooler /v DisableRestart /f",
-    "Delete registry value 'DisableRestart' from HKLM\\Software\\PrintSpooler",
+    "Delete the registry value DisableRestart from HKLM\\Software\\PrintSpooler",
   ],
   [
     "cmd",
     "reg add HKLM\\Software\\PrintSpooler /v DisableRestart /t REG_DWORD /d 1 /f",
-    "Set registry value 'DisableRestart' in HKLM\\Software\\PrintSpooler to 1",
+    "Set the registry value DisableRestart under HKLM\\Software\\PrintSpooler to 1",
   ],
   ["powershell", "Restart-Service Spooler", "Restart the Print Spooler service"],
   ["powershell", "Restart-Service -Name Spooler -Force", "Restart the Print Spooler service"],
@@ -347,7 +347,7 @@ export const SUMMARIES: SummaryRow[] = [
   [
     "powershell",
     'Set-ItemProperty -Path "HKLM:\\SOFTWARE\\Vendor\\Auth" -Name "LegacyMode" -Value 0',
-    "Set registry value 'LegacyMode' in HKLM\\SOFTWARE\\Vendor\\Auth to 0",
+    "Set the registry value LegacyMode under HKLM\\SOFTWARE\\Vendor\\Auth to 0",
   ],
   ["cmd", "netsh advfirewall set allprofiles state off", "Turn off the Windows firewall for all profiles"],
   ["powershell", "Get-Service Spooler", "Show the status of the Print Spooler service"],
@@ -380,17 +380,17 @@ export const SUMMARIES: SummaryRow[] = [
   [
     "powershell",
     "Get-ItemProperty -Path 'HKLM:\\SOFTWARE\\Vendor\\Auth' -Name LegacyMode",
-    "Show registry value 'LegacyMode' in HKLM\\SOFTWARE\\Vendor\\Auth",
+    "Show the registry value LegacyMode under HKLM\\SOFTWARE\\Vendor\\Auth",
   ],
   [
     "powershell",
     "Remove-ItemProperty -Path HKLM:\\SOFTWARE\\Vendor\\Auth -Name LegacyMode",
-    "Delete registry value 'LegacyMode' from HKLM\\SOFTWARE\\Vendor\\Auth",
+    "Delete the registry value LegacyMode from HKLM\\SOFTWARE\\Vendor\\Auth",
   ],
   [
     "cmd",
     "reg query HKLM\\Software\\PrintSpooler /v DisableRestart",
-    "Show registry value 'DisableRestart' in HKLM\\Software\\PrintSpooler",
+    "Show the registry value DisableRestart under HKLM\\Software\\PrintSpooler",
   ],
   [
     "cmd",
@@ -400,7 +400,7 @@ export const SUMMARIES: SummaryRow[] = [
   [
     "cmd",
     'reg add "HKLM\\SOFTWARE\\Vendor" /v Server /t REG_SZ /d "app01.contoso.local" /f',
-    "Set registry value 'Server' in HKLM\\SOFTWARE\\Vendor to 'app01.contoso.local'",
+    "Set the registry value Server under HKLM\\SOFTWARE\\Vendor to 'app01.contoso.local'",
   ],
   // files, disks, cleanup
   ["cmd", "rd /s /q C:\\Temp\\old", "Delete C:\\Temp\\old and everything in it"],
