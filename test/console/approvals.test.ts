@@ -67,6 +67,10 @@ describe("client approvals in the console", () => {
       /^Waiting for the client's approval — expires \d\d:\d\d$/,
     );
     expect(await panel.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
+    // the technician sees the same change lines the contact is asked about
+    expect(await panel.getByTestId("approval-change").allTextContents()).toEqual([
+      `Create or update the file ${marker}`,
+    ]);
     await expectHeldForApproval(org.owner, sessionId, commandId);
     expect(existsSync(marker)).toBe(false);
 

@@ -121,6 +121,7 @@ export type {
   ApiToken,
   Approval,
   AuditEntry,
+  ChangeLine,
   Client,
   Enrollment,
   MachineCard,

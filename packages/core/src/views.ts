@@ -4,6 +4,9 @@
 
 import type { Role } from "./api.ts";
 import type { ChangeLine } from "./commands/changes.ts";
+
+export type { ChangeLine };
+
 import type { ApprovalState, SearchKind } from "./search.ts";
 
 /** A machine as the machine list and the machine card show it. */

@@ -3,7 +3,7 @@
 // then the exact command, shown as it will run.
 import * as routes from "@caisey/core/routes";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type Approval, abilities, api, errorMessage, type Me } from "../api.ts";
+import { ApiError, type Approval, abilities, api, type ChangeLine, errorMessage, type Me } from "../api.ts";
 import { usePolling } from "../hooks.ts";
 import { linkClick } from "../router.ts";
 import { clockTime } from "../transcript.ts";
@@ -143,7 +143,7 @@ export function ApprovalCard({
       <p class="approval-summary" data-testid="approval-summary">
         {headline(approval)}
       </p>
-      <ApprovalChanges approval={approval} />
+      <ApprovalChanges changes={approval.changes ?? []} />
       <p class="approval-reason" data-testid="approval-reason">
         <span class="label">Why: </span>
         {approval.reason ? (
@@ -235,8 +235,7 @@ function headline(a: Approval): string {
 }
 
 /** What approving allows, change by change; the parts Caisey cannot read stand out. */
-function ApprovalChanges({ approval }: { approval: Approval }) {
-  const changes = approval.changes ?? [];
+export function ApprovalChanges({ changes }: { changes: ChangeLine[] }) {
   if (changes.length === 0)
     return (
       <p class="approval-changes none" data-testid="approval-changes" data-count="0">
