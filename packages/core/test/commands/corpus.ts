@@ -1,5 +1,6 @@
 // The commands the tests know: how real MSP commands classify, and what the client contact reads for them.
 
+import fc from "fast-check";
 import type { Shell } from "../../src/shells.ts";
 
 export type Row = [command: string, kind: "read" | "change"];
@@ -504,3 +505,42 @@ export const SUMMARIES: SummaryRow[] = [
   ],
   ["bash", "echo 'unterminated", "Run: echo 'unterminated"],
 ];
+
+/** Every command of the tables above in each shell it is written for, then `more` ([shell, command, …] rows). */
+export function knownCommands(more: readonly (readonly [Shell, string, ...unknown[]])[]): [Shell, string][] {
+  return [
+    ...POWERSHELL.flatMap(([c]): [Shell, string][] => [
+      ["powershell", c],
+      ["pwsh", c],
+    ]),
+    ...CMD.map(([c]): [Shell, string] => ["cmd", c]),
+    ...POSIX.flatMap(([c]): [Shell, string][] => [
+      ["bash", c],
+      ["sh", c],
+    ]),
+    ...[...SUMMARIES, ...more].map(([shell, c]): [Shell, string] => [shell, c]),
+  ];
+}
+
+/** Pipelines and sequences of 2 to `most` of `commands` in one shell, joined by that shell's `joiners`. */
+export function joinedCommands(
+  commands: [Shell, string][],
+  joiners: Record<Shell, string[]>,
+  most: number,
+): fc.Arbitrary<{ shell: Shell; command: string }> {
+  const shells = [...new Set(commands.map(([s]) => s))];
+  return fc.constantFrom(...shells).chain((shell) =>
+    fc
+      .record({
+        parts: fc.array(fc.constantFrom(...commands.filter(([s]) => s === shell).map(([, c]) => c)), {
+          minLength: 2,
+          maxLength: most,
+        }),
+        joins: fc.array(fc.constantFrom(...joiners[shell]), { minLength: most - 1, maxLength: most - 1 }),
+      })
+      .map(({ parts, joins }) => ({
+        shell,
+        command: parts.reduce((acc, p, i) => `${acc}${joins[(i - 1) % joins.length]}${p}`),
+      })),
+  );
+}
