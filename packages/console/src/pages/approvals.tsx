@@ -226,12 +226,11 @@ function headline(a: Approval): string {
   if (changes.length < 2) return a.summary || "Run a command on your machine";
   const named = changes.filter((c) => c.kind === "change").length;
   const unknown = changes.length - named;
-  const parts = [
-    named > 0 ? `make ${named === 1 ? "one change" : `${named} changes`}` : null,
-    unknown > 0 ? `run ${unknown === 1 ? "one part" : `${unknown} parts`} Caisey cannot read` : null,
-  ].filter((p) => p !== null);
-  const said = parts.join(", and ");
-  return `${said.charAt(0).toUpperCase()}${said.slice(1)} on ${a.hostname ?? "your machine"}`;
+  const on = `on ${a.hostname ?? "your machine"}`;
+  const cannot = `${unknown === 1 ? "one part" : `${unknown} parts`} Caisey cannot read`;
+  if (named === 0) return `Run ${cannot} ${on}`;
+  const make = `Make ${named === 1 ? "one change" : `${named} changes`} ${on}`;
+  return unknown === 0 ? make : `${make}, and run ${cannot}`;
 }
 
 /** What approving allows, change by change; the parts Caisey cannot read stand out. */
