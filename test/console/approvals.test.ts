@@ -13,6 +13,7 @@ const LINK_SHOT = "/tmp/console-approval-link.png";
 const ASSIGNED_SHOT = "/tmp/console-assigned-to-me.png";
 const WAITING_SHOT = "/tmp/console-approvals-waiting.png";
 const TAKE_OVER_SHOT = "/tmp/console-take-over.png";
+const PORTAL_REASON_SHOT = "/tmp/console-approvals-reason.png";
 
 const TECH = { name: "Theo Technician", email: "theo@northwind.test", password: "theo's long password" };
 const TECH2 = { name: "Bea Backup", email: "bea@northwind.test", password: "bea's long password" };
@@ -69,6 +70,10 @@ describe("client approvals in the console", () => {
       /^Waiting for the client's approval — expires \d\d:\d\d$/,
     );
     expect(await panel.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
+    // the technician sees the same change lines the contact is asked about
+    expect(await panel.getByTestId("approval-change").allTextContents()).toEqual([
+      `Create or update the file ${marker}`,
+    ]);
     await expectHeldForApproval(org.owner, sessionId, commandId);
     expect(existsSync(marker)).toBe(false);
 
@@ -81,8 +86,17 @@ describe("client approvals in the console", () => {
     expect(await card.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
     expect(await card.getByTestId("approval-technician").textContent()).toBe(TECH.name);
     expect(await card.getByTestId("approval-countdown").textContent()).toMatch(/expires \d\d:\d\d · \d+ min/);
-    await card.getByTestId("approval-details").locator("summary").click();
-    expect(await card.getByTestId("approval-command").textContent()).toContain(`touch ${marker}`);
+    // every change, named (the echo only shows a message: not a change), and that no reason was given
+    expect(await card.getByTestId("approval-change").allTextContents()).toEqual([
+      `Create or update the file ${marker}`,
+    ]);
+    expect(await card.getByTestId("approval-reason").textContent()).toBe(`Why: ${TECH.name} gave no reason.`);
+    // the exact command is on the card as it will run, nothing to click open
+    expect(await card.locator("details").count()).toBe(0);
+    expect(await card.getByTestId("approval-command").isVisible()).toBe(true);
+    expect(await card.getByTestId("approval-command").textContent()).toBe(
+      `touch ${marker} && echo marker$((40+2))written`,
+    );
     await contact.screenshot({ path: APPROVALS_SHOT, fullPage: true });
     await card.getByTestId("decision-comment").fill("Go ahead");
     await card.getByTestId("approve").click();
@@ -154,7 +168,13 @@ describe("client approvals in the console", () => {
     // The technician asks for approval explicitly, with a reason, and sends a link.
     await tech.getByTestId("require-approval").check();
     await tech.getByTestId("approval-reason").fill("make room for the update");
-    await tech.getByTestId("command-input").fill(`touch ${linkMarker}`);
+    const linkCommand = `touch ${linkMarker}; echo 'DisableRestart=1' >> ${linkMarker}.conf; cp ${linkMarker}.conf ${linkMarker}.bak`;
+    const linkChanges = [
+      `Create or update the file ${linkMarker}`,
+      `Add a line to the file ${linkMarker}.conf`,
+      `Copy ${linkMarker}.conf to ${linkMarker}.bak`,
+    ];
+    await tech.getByTestId("command-input").fill(linkCommand);
     await tech.getByTestId("command-input").press("Enter");
     const block = tech.getByTestId("command-block").nth(1);
     await expect
@@ -170,6 +190,16 @@ describe("client approvals in the console", () => {
     const url = ((await block.getByTestId("approval-link-url").textContent()) ?? "").trim();
     expect(url).toMatch(new RegExp(`^${org.server.url}/approve/csa_`));
 
+    // The contact's portal shows it too: each change, the technician's reason, the exact command without a click.
+    await contact.goto(`${org.server.url}/approvals`);
+    const waiting = contact.locator('[data-testid="approval-card"][data-state="pending"]');
+    await waiting.waitFor({ timeout: 10_000 });
+    expect(await waiting.getByTestId("approval-change").allTextContents()).toEqual(linkChanges);
+    expect(await waiting.getByTestId("approval-reason").textContent()).toBe("Why: make room for the update");
+    expect(await waiting.getByTestId("approval-command").isVisible()).toBe(true);
+    expect(await waiting.getByTestId("approval-command").textContent()).toBe(linkCommand);
+    await contact.screenshot({ path: PORTAL_REASON_SHOT, fullPage: true });
+
     // Someone with the link and no session at all.
     const page = await chromium.page({ width: 1000, height: 800 });
     try {
@@ -178,7 +208,13 @@ describe("client approvals in the console", () => {
       await card.waitFor({ timeout: 10_000 });
       expect(page.url()).toBe(url);
       expect(await page.getByTestId("approval-link-page").textContent()).toContain(`Hello ${CONTACT.name}`);
-      expect(await card.getByTestId("approval-summary").textContent()).toContain("Create or update the file");
+      // several changes: the headline counts them, the list names them (the summary would only repeat the list)
+      const host = await card.getByTestId("approval-machine").textContent();
+      expect(await card.getByTestId("approval-summary").textContent()).toBe(`Make 3 changes on ${host}`);
+      expect(await card.getByTestId("approval-change").allTextContents()).toEqual(linkChanges);
+      expect(await card.getByTestId("approval-reason").textContent()).toBe("Why: make room for the update");
+      expect(await card.getByTestId("approval-command").isVisible()).toBe(true);
+      expect(await card.getByTestId("approval-command").textContent()).toBe(linkCommand);
       await page.screenshot({ path: LINK_SHOT, fullPage: true });
       await card.getByTestId("decision-comment").fill("From my phone: ok");
       await card.getByTestId("approve").click();

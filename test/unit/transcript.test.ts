@@ -167,6 +167,7 @@ describe("Transcript", () => {
           approvalId: "apr_1",
           commandId: "c1",
           summary: "Create or update the file x",
+          changes: [{ kind: "change", text: "Create or update the file x" }, { kind: "other" }, "Run: x"],
           expiresAt: "2030-01-01T00:00:00Z",
         },
         "user:usr_a",
@@ -180,6 +181,8 @@ describe("Transcript", () => {
       state: "pending",
       seq: 3,
       summary: "Create or update the file x",
+      // what the contact was asked to approve; anything not shaped as a change line is left out
+      changes: [{ kind: "change", text: "Create or update the file x" }],
     });
     t.apply(
       ev(

@@ -126,6 +126,7 @@ export type {
   ApiToken,
   Approval,
   AuditEntry,
+  ChangeLine,
   Client,
   Enrollment,
   MachineCard,

@@ -4,7 +4,7 @@
 
 // Subpath imports: core's index would also bundle zod, which the console does not need.
 import { fromBase64 } from "@caisey/core/bytes";
-import type { SessionEvent } from "./api.ts";
+import type { ChangeLine, SessionEvent } from "./api.ts";
 
 export { defaultShell, SHELLS, shellsFor } from "@caisey/core/shells";
 
@@ -54,6 +54,8 @@ export interface ApprovalView {
   requestedAt: string;
   summary?: string;
   lines?: string[];
+  /** What the contact was asked to approve, change by change (records from before approvals carried it: none). */
+  changes?: ChangeLine[];
   because?: string;
   reason?: string;
   technicianName?: string;
@@ -108,6 +110,13 @@ let chunkKeys = 0;
 function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
+function isChangeLine(value: unknown): value is ChangeLine {
+  const v = value as ChangeLine | null;
+  return (
+    typeof v === "object" && v !== null && (v.kind === "change" || v.kind === "unknown") && typeof v.text === "string"
+  );
+}
+
 function num(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
@@ -160,6 +169,7 @@ export class Transcript {
           requestedAt: event.ts,
           summary: str(data.summary),
           lines: Array.isArray(data.lines) ? data.lines.filter((l): l is string => typeof l === "string") : undefined,
+          changes: Array.isArray(data.changes) ? data.changes.filter(isChangeLine) : undefined,
           because: str(data.because),
           reason: str(data.reason),
           technicianName: str(data.technicianName),

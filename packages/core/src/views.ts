@@ -3,6 +3,10 @@
 // without pulling anything into its bundle.
 
 import type { Role } from "./api.ts";
+import type { ChangeLine } from "./commands/changes.ts";
+
+export type { ChangeLine };
+
 import type { ApprovalState, SearchKind } from "./search.ts";
 
 /** A machine as the machine list and the machine card show it. */
@@ -148,6 +152,10 @@ export interface Approval {
   command: string | null;
   shell: string | null;
   summary: string | null;
+  /** Every change the command makes, in order, in the contact's words (or a part Caisey cannot tell). */
+  changes: ChangeLine[];
+  /** The technician's reason, shown to the client. */
+  reason: string | null;
   requestedBy: string;
   requestedByName: string | null;
   requestedAt: string | null;

@@ -29,11 +29,11 @@ describe("migrations are checked by name at start", () => {
       migrate(state.storage, FLEET_MIGRATIONS);
       expect(() => migrate(state.storage, [...FLEET_MIGRATIONS].reverse())).toThrow(/migration 1 was applied as/);
       expect(() => migrate(state.storage, FLEET_MIGRATIONS.slice(0, 1))).toThrow(
-        "schema migrations do not match: the database has 2 migrations applied but the code knows only 1",
+        `schema migrations do not match: the database has ${FLEET_MIGRATIONS.length} migrations applied but the code knows only 1`,
       );
       // The same list again is a no-op.
       migrate(state.storage, FLEET_MIGRATIONS);
-      expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM _migrations").one().n).toBe(2);
+      expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM _migrations").one().n).toBe(FLEET_MIGRATIONS.length);
     });
   });
 });
@@ -250,11 +250,26 @@ describe("upgrading each object from its previous schema, with data", () => {
           clientX,
           T0,
         );
+        sql.exec(
+          `INSERT INTO approvals (id, session_id, command_id, client_id, machine_id, hostname, command, shell, summary,
+             requested_by, requested_at, expires_at, state) VALUES ('apr_old', 'ses_old', 'cmd_old', ?, ?, 'FRONTDESK-01',
+             'Stop-Service Spooler', 'powershell', 'Stop the Print Spooler service', 'usr_t', ?, ?, 'granted')`,
+          clientX,
+          machineM,
+          T0,
+          T0,
+        );
       });
       const upgraded = new Fleet(state, env);
       expect(upgraded.listMachines(clientX).map((m) => [m.id, m.clientName, m.os])).toEqual([
         [machineM, "Contoso Dental", "windows"],
       ]);
+      // an approval from before approvals carried a reason: none, and its changes read from its command
+      expect(upgraded.getApproval("apr_old", clientX)).toMatchObject({
+        state: "granted",
+        reason: null,
+        changes: [{ kind: "change", text: "Stop the Print Spooler service" }],
+      });
     });
   });
 

@@ -1,8 +1,9 @@
 // The client portal: a contact's pending approvals (live) and recent decisions, and the one-time approval link page
-// (usable without signing in). Plain language first; the exact command is one click away.
+// (usable without signing in). Plain language first — every change the command makes and the technician's reason —
+// then the exact command, shown as it will run.
 import * as routes from "@caisey/core/routes";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type Approval, abilities, api, errorMessage, type Me } from "../api.ts";
+import { ApiError, type Approval, abilities, api, type ChangeLine, errorMessage, type Me } from "../api.ts";
 import { usePolling } from "../hooks.ts";
 import { linkClick } from "../router.ts";
 import { clockTime } from "../transcript.ts";
@@ -140,7 +141,16 @@ export function ApprovalCard({
       data-state={approval.state}
     >
       <p class="approval-summary" data-testid="approval-summary">
-        {approval.summary || "Run a command on your machine"}
+        {headline(approval)}
+      </p>
+      <ApprovalChanges changes={approval.changes ?? []} />
+      <p class="approval-reason" data-testid="approval-reason">
+        <span class="label">Why: </span>
+        {approval.reason ? (
+          <span class="reason-text">{approval.reason}</span>
+        ) : (
+          <span class="muted">{approval.requestedByName ?? "The technician"} gave no reason.</span>
+        )}
       </p>
       <div class="approval-facts">
         <span>
@@ -168,13 +178,15 @@ export function ApprovalCard({
           </span>
         )}
       </div>
-      <details class="exact-command" data-testid="approval-details">
-        <summary>Show the exact command</summary>
-        <div class="muted small">Runs in {approval.shell ?? "the default shell"}:</div>
+      <div class="exact-command" data-testid="approval-details">
+        <div class="label">
+          The exact command, as it will run{approval.shell ? ` (${SHELL_NAMES[approval.shell] ?? approval.shell})` : ""}
+          :
+        </div>
         <pre class="mono" data-testid="approval-command">
           {approval.command}
         </pre>
-      </details>
+      </div>
       {approval.state !== "pending" && approval.decidedAt && (
         <p class="decided" data-testid="approval-decided">
           {approval.state === "granted" ? "Approved" : approval.state === "declined" ? "Declined" : "Closed"}
@@ -194,6 +206,59 @@ export function ApprovalCard({
         </a>
       )}
     </article>
+  );
+}
+
+const SHELL_NAMES: Record<string, string> = {
+  powershell: "Windows PowerShell",
+  pwsh: "PowerShell",
+  cmd: "Command Prompt",
+  bash: "bash",
+  sh: "sh",
+};
+
+/**
+ * The card's first line: the summary, or, when the list below names several changes, their count (the summary would
+ * only repeat the list).
+ */
+function headline(a: Approval): string {
+  const changes = a.changes ?? [];
+  if (changes.length < 2) return a.summary || "Run a command on your machine";
+  const named = changes.filter((c) => c.kind === "change").length;
+  const unknown = changes.length - named;
+  const on = `on ${a.hostname ?? "your machine"}`;
+  const cannot = `${unknown === 1 ? "one part" : `${unknown} parts`} Caisey cannot read`;
+  if (named === 0) return `Run ${cannot} ${on}`;
+  const make = `Make ${named === 1 ? "one change" : `${named} changes`} ${on}`;
+  return unknown === 0 ? make : `${make}, and run ${cannot}`;
+}
+
+/** What approving allows, change by change; the parts Caisey cannot read stand out. */
+export function ApprovalChanges({ changes }: { changes: ChangeLine[] }) {
+  if (changes.length === 0)
+    return (
+      <p class="approval-changes none" data-testid="approval-changes" data-count="0">
+        Caisey found nothing this command changes: it only looks at the machine.
+      </p>
+    );
+  return (
+    <div class="approval-changes" data-testid="approval-changes" data-count={changes.length}>
+      <div class="label">
+        {changes.length === 1 ? "What will change" : `What will change, in order (${changes.length})`}
+      </div>
+      <ul>
+        {changes.map((c, i) => (
+          <li key={i} class={`change-line ${c.kind}`} data-testid="approval-change" data-kind={c.kind}>
+            {c.kind === "unknown" && (
+              <span class="change-warn" aria-hidden="true">
+                ?
+              </span>
+            )}
+            {c.text}
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 

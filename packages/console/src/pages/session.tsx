@@ -32,7 +32,7 @@ import {
   Transcript,
   type TranscriptItem,
 } from "../transcript.ts";
-import { approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
+import { ApprovalChanges, approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
 
 interface Labels {
@@ -951,6 +951,7 @@ function ApprovalPanel({ approval: a, actions }: { approval: ApprovalView; actio
           </span>
         )}
       </div>
+      {a.changes && <ApprovalChanges changes={a.changes} />}
       {(a.because || a.reason) && (
         <div class="approval-why muted">
           {a.reason ? `Reason given: ${a.reason}` : ""}

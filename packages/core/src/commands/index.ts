@@ -7,8 +7,8 @@
 //
 // How it is built: each shell has a lexer and a walker (shells/posix.ts, shells/cmd.ts, shells/powershell.ts) that
 // split a command line into its top-level steps; each step names a program, and one entry per program
-// (programs/<family>.ts) says whether that invocation reads or changes and how to describe it. classifyCommand and
-// summarizeCommand both read the same steps and the same entries.
+// (programs/<family>.ts) says whether that invocation reads or changes and how to describe it. classifyCommand,
+// summarizeCommand and describeChanges (what the approval names, change by change) read the same steps and entries.
 //
 // Decisions (also pinned by the tests):
 // - PowerShell ForEach-Object / Where-Object / Measure-Command are read when every script block they are given is read;
@@ -36,6 +36,7 @@ import { psScript } from "./shells/powershell.ts";
 import type { CommandAnalysis, CommandClassification } from "./types.ts";
 import { ParseError, Walk } from "./walk.ts";
 
+export { type ChangeLine, describeChanges } from "./changes.ts";
 export { type CommandSummary, summarizeCommand } from "./summary.ts";
 export type { CommandAnalysis, CommandClassification, CommandKind, CommandStep, Redirect } from "./types.ts";
 

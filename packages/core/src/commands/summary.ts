@@ -3,14 +3,17 @@
 // anything not recognised is shown as "Run: <the command>".
 //
 // Conventions (pinned by the tests):
-// - A script of more than one line is summarised by its size only: "Run a PowerShell script of 42 lines" (`lines` is
-//   the number of lines once leading and trailing blank lines are dropped).
+// - A script of more than one line is summarised by its size (`lines` is the number of lines once leading and
+//   trailing blank lines are dropped) and, when it changes something, by how many changes it makes (each named by
+//   describeChanges, ./changes.ts): "Run a PowerShell script of 42 lines that makes 5 changes; Caisey cannot tell
+//   what one part of it does", "Run a shell script of 3 lines that makes one change: stop the cups service".
 // - Sequences and pipelines: each step is described by its program's entry and the parts joined with "; then ", at
 //   most three, then "; and N more steps". Pipeline stages that only filter or format (Select-Object, Sort-Object,
 //   Format-Table, Where-Object, grep, head, sort, …) are left out while they only read. Steps past the third that
 //   change something are announced: "; and 2 more steps, including changes".
-// - A step whose output goes into a file says so: "…; then save the output to /etc/motd" (`>>`: "add the output to
-//   the end of …").
+// - A step whose output goes into a file says so, in the words of its change: "…; then replace the contents of the
+//   file /etc/motd" (`>>`: "add the output to the end of the file …"). A step that only prints literal text (echo,
+//   Write-Output) into a file is that change alone: "Add a line to the file /srv/app.conf".
 // - A step that changes something is never described with a read-only sentence (see READ_ONLY_SENTENCE): when its
 //   entry has nothing better, or the change comes from the step's own text (`$(rm x)`, `PATH=…`), it is "Run: …". A
 //   step that only reads is never described with a change sentence (CHANGE_SENTENCE); `-WhatIf` makes it
@@ -21,9 +24,10 @@
 // - Passwords typed on the command line are never repeated in a summary.
 
 import type { Shell } from "../shells.ts";
+import { describeChanges, runsDownload } from "./changes.ts";
 import { analyzeCommand } from "./index.ts";
 import type { CommandStep } from "./types.ts";
-import { url } from "./words.ts";
+import { READ_ONLY_SENTENCE, writeToFile } from "./words.ts";
 
 export interface CommandSummary {
   summary: string;
@@ -33,17 +37,6 @@ export interface CommandSummary {
 const MAX_PARTS = 3;
 const RUN_MAX = 80;
 
-/**
- * A sentence that only announces looking at something: showing, listing, previewing, searching, checking, testing,
- * tracing, waiting. A step classified as a change is never described with one.
- */
-export const READ_ONLY_SENTENCE =
-  /^(Show|List|Preview|Search|Look up|Check whether|Check the disk\S* for errors|Check (the )?Windows .* for damage|Test the|Trace the|Wait)\b/;
-
-/** A sentence that announces a change. A step classified as read is never described with one. */
-export const CHANGE_SENTENCE =
-  /^(Delete|Stop|Start|Restart|Set(?! the variable)|Create|Install|Uninstall|Update|Remove|Add|Change|Turn|Reset|Clear|Empty|Force|Disable|Enable|Unlock|Rename|Move|Copy|Replace|Save|Shut|Release|Renew|Register|Repair|Scan and repair|Check and repair|Cancel|Take|Make|Block|Allow|Refresh|Connect|Disconnect|Sign out|Put|Synchronize|Import|Pause|Resume|Reload|Clean up|Run Disk|Download and run)\b/;
-
 export function summarizeCommand(shell: Shell, command: string): CommandSummary {
   const text = command
     .replace(/\r\n?/g, "\n")
@@ -51,7 +44,7 @@ export function summarizeCommand(shell: Shell, command: string): CommandSummary 
     .replace(/(?:\n[ \t]*)+$/, "");
   const lines = text.trim() === "" ? 0 : text.split("\n").length;
   if (lines === 0) return { summary: "Nothing to run", lines };
-  if (lines > 1) return { summary: `Run a ${SCRIPT_KIND[shell]} script of ${lines} lines`, lines };
+  if (lines > 1) return { summary: scriptSummary(shell, text, lines), lines };
   return { summary: summarizeLine(shell, text), lines };
 }
 
@@ -62,6 +55,28 @@ const SCRIPT_KIND: Record<Shell, string> = {
   sh: "shell",
   cmd: "command",
 };
+
+function scriptSummary(shell: Shell, script: string, lines: number): string {
+  const run = `Run a ${SCRIPT_KIND[shell]} script of ${lines} lines`;
+  const changes = describeChanges(shell, script);
+  const named = changes.filter((c) => c.kind === "change");
+  const unknown = changes.length - named.length;
+  const makes =
+    named.length === 0
+      ? ""
+      : named.length === 1 && unknown === 0
+        ? ` that makes one change: ${lowerFirst(named[0]?.text ?? "")}`
+        : ` that makes ${count(named.length, "change")}`;
+  const cannot =
+    unknown === 0
+      ? ""
+      : `; Caisey cannot tell what ${unknown === 1 ? "one part of it does" : `${unknown} parts of it do`}`;
+  return `${run}${makes}${cannot}`;
+}
+
+function count(n: number, what: string): string {
+  return n === 1 ? `one ${what}` : `${n} ${what}s`;
+}
 
 /** "Run: <text>", the text cut to 80 characters (the last one an ellipsis) when longer. */
 function runLiteral(text: string): string {
@@ -76,7 +91,7 @@ function summarizeLine(shell: Shell, line: string): string {
   if (analysis.unattributed.length > 0) return runLiteral(line);
   const steps = analysis.steps;
   // download piped into a shell / iex: one honest sentence
-  const dl = downloadAndRun(steps);
+  const dl = steps.map((_, i) => runsDownload(steps, i)).find((d) => d !== undefined);
   if (dl) return dl;
   const parts = steps.flatMap((step, i) =>
     describeStep(shell, step, steps[i - 1]).map((p) => ({
@@ -104,7 +119,12 @@ export function describeStep(shell: Shell, step: CommandStep, prev: CommandStep 
   if (step.name === "" && step.kind === "read" && step.raw.trim() === "") return [];
   if (step.effects.length > 0) return [undefined];
   const { name, display, args, piped } = step;
-  const sentence = step.program?.describe?.({ shell, name, display, args, piped, prev });
+  const inv = { shell, name, display, args, piped, prev };
+  const printed = step.programChanges ? undefined : step.program?.prints?.(inv);
+  // literal text printed into a file: the file's change says all of it ("Add a line to the file …")
+  if (printed !== undefined && step.writes.length > 0)
+    return step.writes.map((w) => writeToFile(w.target, w.append, printed));
+  const sentence = step.program?.describe?.(inv);
   // an entry that describes its own change with a read-only sentence is wrong; say only what is certain
   const wrong = step.kind === "change" && step.writes.length === 0 && READ_ONLY_SENTENCE.test(sentence ?? "");
   const said = wrong ? undefined : sentence;
@@ -112,9 +132,7 @@ export function describeStep(shell: Shell, step: CommandStep, prev: CommandStep 
   const previews = step.kind === "read" && step.program?.whatIf && said !== undefined;
   return [
     previews ? `Preview (nothing is changed): ${lowerFirst(said)}` : said,
-    ...step.writes.map((w) =>
-      w.append ? `Add the output to the end of ${w.target}` : `Save the output to ${w.target}`,
-    ),
+    ...step.writes.map((w) => writeToFile(w.target, w.append)),
   ];
 }
 
@@ -122,25 +140,4 @@ function lowerFirst(s: string): string {
   // keep "Run: …" and proper nouns at the start as they are; sentences start with a verb we can lower-case
   if (s.startsWith("Run: ")) return s;
   return s.charAt(0).toLowerCase() + s.slice(1);
-}
-
-function downloadAndRun(steps: CommandStep[]): string | undefined {
-  for (let i = 0; i < steps.length; i++) {
-    const s = steps[i] as CommandStep;
-    const prev = steps[i - 1];
-    const runsCode =
-      s.name === "invoke-expression" || ["bash", "sh", "zsh", "dash", "python", "python3"].includes(s.name);
-    if (!runsCode) continue;
-    const fetcher = ["invoke-restmethod", "invoke-webrequest", "curl", "wget"];
-    if (s.piped && prev && fetcher.includes(prev.name)) {
-      return `Download and run a script from ${url(prev.args) ?? "the internet"}`;
-    }
-    if (s.name === "invoke-expression") {
-      const inner = s.args.join(" ");
-      if (/\b(irm|iwr|invoke-restmethod|invoke-webrequest|downloadstring)\b/i.test(inner)) {
-        return `Download and run a script from ${url([inner]) ?? "the internet"}`;
-      }
-    }
-  }
-  return undefined;
 }

@@ -30,6 +30,8 @@ export interface CommandStep {
   piped: boolean;
   /** "change" when the program changes something, the step writes its output into a file, or its own text does. */
   kind: CommandKind;
+  /** True when the program itself changes something (apart from the step's redirections and its own text). */
+  programChanges: boolean;
   /** Files the step's output is redirected into. */
   writes: Redirect[];
   /** Changes made by the step's own text rather than by its program or its redirections (`$(rm x)`, `PATH=…`). */
@@ -76,8 +78,17 @@ export interface Invocation {
 export interface Program {
   /** Read or change; undefined leaves it to the shell's general rule (PowerShell: the verb; elsewhere: unknown). */
   classify?: (inv: Invocation) => Finding | undefined;
-  /** One sentence for the client contact; undefined when Caisey cannot say it with confidence ("Run: …" then). */
+  /**
+   * One sentence for the client contact; undefined when Caisey cannot say it with confidence ("Run: …" then). For an
+   * invocation classified as a change it is also the change the approval names, so it says what changes, in the
+   * contact's words ("Stop the Print Spooler service", "Add a line to the file /srv/app.conf").
+   */
   describe?: (inv: Invocation) => string | undefined;
+  /**
+   * The exact text the program prints when its arguments alone decide it (echo, printf, Write-Output): a redirection
+   * of it into a file is then named by what it adds ("Add a line to the file …"), and the step by that alone.
+   */
+  prints?: (inv: Invocation) => string | undefined;
   /** When piped and reading, it only filters or formats what the previous step produced (left out of summaries). */
   filter?: true;
   /** PowerShell: honours -WhatIf, which makes it only preview. */
@@ -91,8 +102,6 @@ export interface Program {
   probe?: (inv: Invocation) => string | undefined;
   /** Next (issue 12), not yet given by any entry: the command that undoes this invocation, from what `probe` printed. */
   reverse?: (inv: Invocation, prestate: string) => string | undefined;
-  // Next (issue 10): each change named in the contact's words grows out of `describe` ("Stop the Print Spooler
-  // service", "Add a line to the file /srv/app.conf"), here, next to the classification it must agree with.
 }
 
 /** Where a name is looked up: Windows programs (cmd and PowerShell), cmd.exe builtins, POSIX programs, cmdlets. */

@@ -40,12 +40,13 @@ export class Walk {
     else if (step.display && !this.readNames.includes(step.display)) this.readNames.push(step.display);
     if (this.depth > 0) return;
     if (this.pending.length > 0) this.pending = [];
-    const kind = finding.kind === "change" || writes.length > 0 || effects.length > 0 ? "change" : "read";
+    const programChanges = finding.kind === "change";
+    const kind = programChanges || writes.length > 0 || effects.length > 0 ? "change" : "read";
     const { name, display, args, raw, piped } = step;
     this.steps.push(
       program
-        ? { name, display, args, raw, piped, kind, writes, effects, program }
-        : { name, display, args, raw, piped, kind, writes, effects },
+        ? { name, display, args, raw, piped, kind, programChanges, writes, effects, program }
+        : { name, display, args, raw, piped, kind, programChanges, writes, effects },
     );
   }
 

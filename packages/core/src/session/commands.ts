@@ -4,6 +4,7 @@
 // It never reads storage; the Session object applies the step inside one transaction.
 
 import type { ApprovalPolicy } from "../approvals.ts";
+import { describeChanges } from "../commands/changes.ts";
 import { summarizeCommand } from "../commands/summary.ts";
 import type { FinishedFrame, StartedFrame } from "../protocol.ts";
 import { type CommandState, FINAL_COMMAND_STATES, recordTimestamp } from "../record.ts";
@@ -268,6 +269,8 @@ export function requestCommand(r: CommandRequest): Step {
       shell: r.shell,
       summary,
       lines,
+      // what the contact is asked to approve, change by change (the approval views show the same list)
+      changes: describeChanges(r.shell, r.command),
       reason: r.reason,
       technicianId: r.technician.id,
       technicianName: r.technician.name,

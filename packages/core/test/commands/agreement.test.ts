@@ -1,9 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CHANGE_SENTENCE, describeStep, READ_ONLY_SENTENCE } from "../../src/commands/summary.ts";
+import { describeStep } from "../../src/commands/summary.ts";
+import { CHANGE_SENTENCE, READ_ONLY_SENTENCE } from "../../src/commands/words.ts";
 import { analyzeCommand, classifyCommand, summarizeCommand } from "../../src/index.ts";
 import type { Shell } from "../../src/shells.ts";
-import { CMD, POSIX, POWERSHELL, SUMMARIES } from "./corpus.ts";
+import { joinedCommands, knownCommands, SUMMARIES } from "./corpus.ts";
 
 // Classification (does the contact need to approve?) and the summary (what the contact reads) come from the same
 // steps and the same program entries. These commands were read one way by one and another way by the other.
@@ -15,30 +16,26 @@ const DISAGREED: Agreement[] = [
   ["powershell", "Get-WindowsUpdate -Install:false", "read", "List the available Windows updates"],
   // a shortened switch is the switch for both (the classifier wanted the full name)
   ["powershell", "Get-WindowsUpdate -Inst", "change", "Install the available Windows updates"],
-  // output written into a file is part of what the contact reads
+  // output written into a file is part of what the contact reads; literal text is named by what it does to the file
+  // (it was "Show a message; then save the output to …": the message is the change)
   [
     "bash",
     "echo 'nameserver 1.1.1.1' > /etc/resolv.conf",
     "change",
-    "Show a message; then save the output to /etc/resolv.conf",
+    "Replace the contents of the file /etc/resolv.conf",
   ],
-  [
-    "bash",
-    "echo 'test' >> /tmp/notes.txt",
-    "change",
-    "Show a message; then add the output to the end of /tmp/notes.txt",
-  ],
+  ["bash", "echo 'test' >> /tmp/notes.txt", "change", "Add a line to the file /tmp/notes.txt"],
   [
     "powershell",
     "Get-Process > C:\\Temp\\procs.txt",
     "change",
-    "List the running programs; then save the output to C:\\Temp\\procs.txt",
+    "List the running programs; then replace the contents of the file C:\\Temp\\procs.txt",
   ],
   [
     "cmd",
     "dir C:\\Temp > C:\\Temp\\listing.txt",
     "change",
-    "List the files in C:\\Temp; then save the output to C:\\Temp\\listing.txt",
+    "List the files in C:\\Temp; then replace the contents of the file C:\\Temp\\listing.txt",
   ],
   // a pipeline stage that changes something is never left out as "only filtering"
   [
@@ -94,19 +91,7 @@ describe("classification and summary agree", () => {
 // "Check whether …", …), a step it calls a read never with a change sentence (CHANGE_SENTENCE: "Delete …", "Stop …",
 // …), and a command classified as a change never gets a summary made only of read-only sentences.
 
-const CORPUS: [Shell, string][] = [
-  ...POWERSHELL.flatMap(([c]): [Shell, string][] => [
-    ["powershell", c],
-    ["pwsh", c],
-  ]),
-  ...CMD.map(([c]): [Shell, string] => ["cmd", c]),
-  ...POSIX.flatMap(([c]): [Shell, string][] => [
-    ["bash", c],
-    ["sh", c],
-  ]),
-  ...SUMMARIES.map(([shell, c]): [Shell, string] => [shell, c]),
-  ...DISAGREED.map(([shell, c]): [Shell, string] => [shell, c]),
-];
+const CORPUS = knownCommands(DISAGREED);
 
 const JOINERS: Record<Shell, string[]> = {
   bash: [" | ", " && ", " || ", "; "],
@@ -154,20 +139,8 @@ describe("a change is never described as a read", () => {
 
   it("holds for pipelines and sequences of them", () => {
     const oneLine = CORPUS.filter(([, c]) => !c.includes("\n"));
-    const shells = [...new Set(oneLine.map(([s]) => s))];
-    const combination = fc.constantFrom(...shells).chain((shell) => {
-      const commands = oneLine.filter(([s]) => s === shell).map(([, c]) => c);
-      return fc.record({
-        shell: fc.constant(shell),
-        parts: fc.array(fc.constantFrom(...commands), { minLength: 2, maxLength: 5 }),
-        joiners: fc.array(fc.constantFrom(...JOINERS[shell]), { minLength: 4, maxLength: 4 }),
-      });
-    });
     fc.assert(
-      fc.property(combination, ({ shell, parts, joiners }) => {
-        const command = parts.reduce((acc, p, i) => `${acc}${joiners[(i - 1) % joiners.length]}${p}`);
-        checkAgreement(shell, command);
-      }),
+      fc.property(joinedCommands(oneLine, JOINERS, 5), ({ shell, command }) => checkAgreement(shell, command)),
       { numRuns: 2000 },
     );
   });

@@ -1,5 +1,6 @@
 // The commands the tests know: how real MSP commands classify, and what the client contact reads for them.
 
+import fc from "fast-check";
 import type { Shell } from "../../src/shells.ts";
 
 export type Row = [command: string, kind: "read" | "change"];
@@ -326,12 +327,12 @@ export const SUMMARIES: SummaryRow[] = [
   [
     "cmd",
     "reg delete HKLM\\Software\\PrintSpooler /v DisableRestart /f",
-    "Delete registry value 'DisableRestart' from HKLM\\Software\\PrintSpooler",
+    "Delete the registry value DisableRestart from HKLM\\Software\\PrintSpooler",
   ],
   [
     "cmd",
     "reg add HKLM\\Software\\PrintSpooler /v DisableRestart /t REG_DWORD /d 1 /f",
-    "Set registry value 'DisableRestart' in HKLM\\Software\\PrintSpooler to 1",
+    "Set the registry value DisableRestart under HKLM\\Software\\PrintSpooler to 1",
   ],
   ["powershell", "Restart-Service Spooler", "Restart the Print Spooler service"],
   ["powershell", "Restart-Service -Name Spooler -Force", "Restart the Print Spooler service"],
@@ -347,7 +348,7 @@ export const SUMMARIES: SummaryRow[] = [
   [
     "powershell",
     'Set-ItemProperty -Path "HKLM:\\SOFTWARE\\Vendor\\Auth" -Name "LegacyMode" -Value 0',
-    "Set registry value 'LegacyMode' in HKLM\\SOFTWARE\\Vendor\\Auth to 0",
+    "Set the registry value LegacyMode under HKLM\\SOFTWARE\\Vendor\\Auth to 0",
   ],
   ["cmd", "netsh advfirewall set allprofiles state off", "Turn off the Windows firewall for all profiles"],
   ["powershell", "Get-Service Spooler", "Show the status of the Print Spooler service"],
@@ -380,17 +381,17 @@ export const SUMMARIES: SummaryRow[] = [
   [
     "powershell",
     "Get-ItemProperty -Path 'HKLM:\\SOFTWARE\\Vendor\\Auth' -Name LegacyMode",
-    "Show registry value 'LegacyMode' in HKLM\\SOFTWARE\\Vendor\\Auth",
+    "Show the registry value LegacyMode under HKLM\\SOFTWARE\\Vendor\\Auth",
   ],
   [
     "powershell",
     "Remove-ItemProperty -Path HKLM:\\SOFTWARE\\Vendor\\Auth -Name LegacyMode",
-    "Delete registry value 'LegacyMode' from HKLM\\SOFTWARE\\Vendor\\Auth",
+    "Delete the registry value LegacyMode from HKLM\\SOFTWARE\\Vendor\\Auth",
   ],
   [
     "cmd",
     "reg query HKLM\\Software\\PrintSpooler /v DisableRestart",
-    "Show registry value 'DisableRestart' in HKLM\\Software\\PrintSpooler",
+    "Show the registry value DisableRestart under HKLM\\Software\\PrintSpooler",
   ],
   [
     "cmd",
@@ -400,7 +401,7 @@ export const SUMMARIES: SummaryRow[] = [
   [
     "cmd",
     'reg add "HKLM\\SOFTWARE\\Vendor" /v Server /t REG_SZ /d "app01.contoso.local" /f',
-    "Set registry value 'Server' in HKLM\\SOFTWARE\\Vendor to 'app01.contoso.local'",
+    "Set the registry value Server under HKLM\\SOFTWARE\\Vendor to 'app01.contoso.local'",
   ],
   // files, disks, cleanup
   ["cmd", "rd /s /q C:\\Temp\\old", "Delete C:\\Temp\\old and everything in it"],
@@ -504,3 +505,42 @@ export const SUMMARIES: SummaryRow[] = [
   ],
   ["bash", "echo 'unterminated", "Run: echo 'unterminated"],
 ];
+
+/** Every command of the tables above in each shell it is written for, then `more` ([shell, command, …] rows). */
+export function knownCommands(more: readonly (readonly [Shell, string, ...unknown[]])[]): [Shell, string][] {
+  return [
+    ...POWERSHELL.flatMap(([c]): [Shell, string][] => [
+      ["powershell", c],
+      ["pwsh", c],
+    ]),
+    ...CMD.map(([c]): [Shell, string] => ["cmd", c]),
+    ...POSIX.flatMap(([c]): [Shell, string][] => [
+      ["bash", c],
+      ["sh", c],
+    ]),
+    ...[...SUMMARIES, ...more].map(([shell, c]): [Shell, string] => [shell, c]),
+  ];
+}
+
+/** Pipelines and sequences of 2 to `most` of `commands` in one shell, joined by that shell's `joiners`. */
+export function joinedCommands(
+  commands: [Shell, string][],
+  joiners: Record<Shell, string[]>,
+  most: number,
+): fc.Arbitrary<{ shell: Shell; command: string }> {
+  const shells = [...new Set(commands.map(([s]) => s))];
+  return fc.constantFrom(...shells).chain((shell) =>
+    fc
+      .record({
+        parts: fc.array(fc.constantFrom(...commands.filter(([s]) => s === shell).map(([, c]) => c)), {
+          minLength: 2,
+          maxLength: most,
+        }),
+        joins: fc.array(fc.constantFrom(...joiners[shell]), { minLength: most - 1, maxLength: most - 1 }),
+      })
+      .map(({ parts, joins }) => ({
+        shell,
+        command: parts.reduce((acc, p, i) => `${acc}${joins[(i - 1) % joins.length]}${p}`),
+      })),
+  );
+}

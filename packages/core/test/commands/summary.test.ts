@@ -9,7 +9,7 @@ describe("summarizeCommand", () => {
     });
   }
 
-  it("summarises multi-line scripts by their size", () => {
+  it("summarises multi-line scripts by their size and the changes they make", () => {
     const ps = Array.from({ length: 42 }, (_, i) => `Write-Host "step ${i}"`).join("\n");
     expect(summarizeCommand("powershell", ps)).toEqual({ summary: "Run a PowerShell script of 42 lines", lines: 42 });
     expect(summarizeCommand("pwsh", "Get-Date\r\nGet-Service\r\n")).toEqual({
@@ -20,7 +20,11 @@ describe("summarizeCommand", () => {
       summary: "Run a shell script of 3 lines",
       lines: 3,
     });
-    expect(summarizeCommand("sh", "a\nb")).toEqual({ summary: "Run a shell script of 2 lines", lines: 2 });
+    // (two programs Caisey does not know: said, not hidden behind the size)
+    expect(summarizeCommand("sh", "a\nb")).toEqual({
+      summary: "Run a shell script of 2 lines; Caisey cannot tell what 2 parts of it do",
+      lines: 2,
+    });
     expect(summarizeCommand("cmd", "@echo off\nsc query spooler\necho done")).toEqual({
       summary: "Run a command script of 3 lines",
       lines: 3,

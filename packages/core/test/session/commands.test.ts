@@ -410,6 +410,7 @@ describe("a command request", () => {
           shell: "powershell",
           summary: "Restart the Print Spooler service",
           lines: 1,
+          changes: [{ kind: "change", text: "Restart the Print Spooler service" }],
           reason: null,
           technicianId: "usr_t",
           technicianName: "Tom Tech",

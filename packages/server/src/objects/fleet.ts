@@ -4,7 +4,7 @@
 // client names and people's names through its outbox, and the Fleet tells it back (audit entries, approval
 // webhooks) through its own. Presence heartbeats, the session list and the timeline never queue behind sign-ins.
 
-import type { MachineFacts, MachineSummary, SessionSummary } from "@caisey/core";
+import { describeChanges, type MachineFacts, type MachineSummary, type SessionSummary, type Shell } from "@caisey/core";
 import { DurableBase, target } from "../durable/base.ts";
 import type { Effect } from "../durable/outbox.ts";
 import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
@@ -38,6 +38,8 @@ export const FLEET_MIGRATIONS = [
           CREATE TABLE fleet (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL);`,
   },
   { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
+  // (the changes the contact approves are read from the command itself: describeChanges is pure, like the command)
+  { name: "approvals carry the technician's reason", sql: "ALTER TABLE approvals ADD COLUMN reason TEXT;" },
 ];
 
 /**
@@ -563,8 +565,8 @@ export class Fleet extends DurableBase {
   private applyApproval(a: ApprovalSummary): void {
     const known = this.sql.exec<{ state: string }>("SELECT state FROM approvals WHERE id = ?", a.id).toArray()[0];
     this.sql.exec(
-      `INSERT INTO approvals (id, session_id, command_id, client_id, machine_id, hostname, command, shell, summary, requested_by, requested_at,
-           expires_at, state, decided_by, decided_at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO approvals (id, session_id, command_id, client_id, machine_id, hostname, command, shell, summary, reason, requested_by,
+           requested_at, expires_at, state, decided_by, decided_at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET state = excluded.state, decided_by = excluded.decided_by, decided_at = excluded.decided_at,
            comment = excluded.comment`,
       a.id,
@@ -576,6 +578,7 @@ export class Fleet extends DurableBase {
       a.command,
       a.shell,
       a.summary,
+      a.reason ?? null, // (an effect a Session kept before approvals carried it has none)
       a.requestedBy,
       a.requestedAt,
       a.expiresAt,
@@ -622,6 +625,8 @@ export class Fleet extends DurableBase {
       command: r.command,
       shell: r.shell,
       summary: r.summary,
+      changes: describeChanges(r.shell as Shell, r.command as string),
+      reason: r.reason,
       requestedBy: r.requested_by as string,
       requestedByName: r.requested_by_name,
       requestedAt: r.requested_at,

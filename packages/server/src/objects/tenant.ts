@@ -143,6 +143,8 @@ export interface ApprovalSummary {
   command: string;
   shell: string;
   summary: string;
+  /** The technician's reason, shown to the client. */
+  reason: string | null;
   requestedBy: string;
   requestedAt: string;
   expiresAt: string;

@@ -13,7 +13,7 @@ import {
   winOpt,
 } from "../args.ts";
 import { change, changes, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
-import { fromPrevious, list, splitList } from "../words.ts";
+import { fromPrevious, list, literalLines, PS_COMPUTED, splitList, writeToFile } from "../words.ts";
 import { isRegistry, paths, regPath } from "./registry.ts";
 
 const copiesFilesWindows = changes("copies or writes files");
@@ -355,6 +355,22 @@ export const files: ProgramFamily = {
           ? READ
           : change(`tee writes to ${pos.join(", ")}`);
       },
+      describe: (s) => {
+        const files = posixPositional(s.args).filter((x) => !x.startsWith("/dev/"));
+        if (files.length !== 1) return undefined;
+        const { prev } = s;
+        const printed =
+          s.piped && prev
+            ? prev.program?.prints?.({
+                shell: s.shell,
+                name: prev.name,
+                display: prev.display,
+                args: prev.args,
+                piped: prev.piped,
+              })
+            : undefined;
+        return writeToFile(files[0] as string, posixFlag(s.args, "a", ["append"]), printed);
+      },
     },
     touch: {
       classify: writesFiles.classify,
@@ -392,8 +408,11 @@ export const files: ProgramFamily = {
   cmdlets: {
     "add-content": {
       describe: (s) => {
-        const path = param(psParams(s.args), ["path", "literalpath"], 0);
-        return path === undefined ? undefined : `Add text to the end of ${path}`;
+        const p = psParams(s.args);
+        const path = param(p, ["path", "literalpath"], 0);
+        const value = param(p, ["value"], 1);
+        const printed = value === undefined ? undefined : literalLines(splitList([value]), PS_COMPUTED);
+        return path === undefined ? undefined : writeToFile(path, true, printed);
       },
       whatIf: true,
       reason: "writes a file",
@@ -488,7 +507,7 @@ export const files: ProgramFamily = {
     "out-file": {
       describe: (s) => {
         const path = param(psParams(s.args), ["filepath", "literalpath"], 0);
-        return path === undefined ? undefined : `Save the output to ${path}`;
+        return path === undefined ? undefined : writeToFile(path, psSwitchSet(s.args, "append"));
       },
       reason: "writes a file",
     },
@@ -506,7 +525,7 @@ export const files: ProgramFamily = {
     "set-content": {
       describe: (s) => {
         const path = param(psParams(s.args), ["path", "literalpath"], 0);
-        return path === undefined ? undefined : `Replace the contents of ${path}`;
+        return path === undefined ? undefined : writeToFile(path, false);
       },
       whatIf: true,
       reason: "writes a file",
@@ -520,6 +539,10 @@ export const files: ProgramFamily = {
         !psSwitchSet(args, "append")
           ? READ
           : change("Tee-Object writes a file"),
+      describe: (s) => {
+        const path = param(psParams(s.args), ["filepath", "literalpath"], 0);
+        return path === undefined ? undefined : writeToFile(path, psSwitchSet(s.args, "append"));
+      },
     },
     "test-path": {
       describe: (s) => {

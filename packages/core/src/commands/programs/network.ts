@@ -122,6 +122,16 @@ function ipconfigSwitches(args: readonly string[]): string[] {
   return args.map((x) => x.toLowerCase().replace(/^-/, "/"));
 }
 
+function wget({ args: a }: Invocation): Finding {
+  const toStdout =
+    a.some((x, i) => (/^-[a-zA-Z]*O$/.test(x) && a[i + 1] === "-") || /^-[a-zA-Z]*O-$/.test(x)) ||
+    a.includes("--output-document=-") ||
+    a.includes("--spider");
+  if (a.some((x) => x.startsWith("--post") || x.startsWith("--method") || x.startsWith("--body")))
+    return change("wget sends data to a server");
+  return toStdout ? READ : change("wget downloads a file");
+}
+
 /** curl, the Windows and the POSIX one alike. */
 function describeCurl(s: Invocation): string | undefined {
   const u = url(s.args);
@@ -130,6 +140,12 @@ function describeCurl(s: Invocation): string | undefined {
   if (out >= 0 && s.args[out + 1]) return `Download ${u} to ${s.args[out + 1]}`;
   if (s.args.some((a) => a === "-O" || a === "--remote-name")) return `Download ${u}`;
   return `Contact the web address ${u}`;
+}
+
+/** "<verb> the Windows firewall rule 'X'" from -DisplayName or -Name; undefined without either. */
+function firewallRule(verb: string, s: Invocation): string | undefined {
+  const name = param(psParams(s.args), ["displayname", "name"], 0);
+  return name === undefined ? undefined : `${verb} the Windows firewall rule '${name}'`;
 }
 
 export const network: ProgramFamily = {
@@ -419,18 +435,12 @@ export const network: ProgramFamily = {
       },
     },
     wget: {
-      classify: ({ args: a }: Invocation): Finding | undefined => {
-        const toStdout =
-          a.some((x, i) => (/^-[a-zA-Z]*O$/.test(x) && a[i + 1] === "-") || /^-[a-zA-Z]*O-$/.test(x)) ||
-          a.includes("--output-document=-") ||
-          a.includes("--spider");
-        if (a.some((x) => x.startsWith("--post") || x.startsWith("--method") || x.startsWith("--body")))
-          return change("wget sends data to a server");
-        return toStdout ? READ : change("wget downloads a file");
-      },
+      classify: wget,
       describe: (s) => {
         const u = url(s.args);
-        return u === undefined ? undefined : `Download ${u}`;
+        if (u === undefined) return undefined;
+        // to the screen only: the same words as curl's
+        return wget(s).kind === "read" ? `Contact the web address ${u}` : `Download ${u}`;
       },
     },
   },
@@ -458,6 +468,26 @@ export const network: ProgramFamily = {
       },
       reason: "downloads from or sends to the network",
     },
+    "disable-netfirewallrule": { describe: (s) => firewallRule("Turn off", s), whatIf: true },
+    "enable-netfirewallrule": { describe: (s) => firewallRule("Turn on", s), whatIf: true },
+    "new-netfirewallrule": {
+      describe: (s) => {
+        const p = psParams(s.args);
+        const rule = firewallRule("Add", s);
+        const action = lc(param(p, ["action"]) ?? "allow") === "block" ? "block" : "allow";
+        const direction = lc(param(p, ["direction"]) ?? "inbound") === "outbound" ? "outgoing" : "incoming";
+        const protocol = param(p, ["protocol"]);
+        const ports = param(p, ["localport"]) ?? param(p, ["remoteport"]);
+        const program = param(p, ["program"]);
+        const on =
+          ports === undefined ? "" : ` on ${protocol === undefined ? "" : `${protocol.toUpperCase()} `}port ${ports}`;
+        const of = program === undefined ? "" : ` for ${program}`;
+        return rule && `${rule} (${action} ${direction} connections${on}${of})`;
+      },
+      whatIf: true,
+    },
+    "remove-netfirewallrule": { describe: (s) => firewallRule("Delete", s), whatIf: true },
+    "set-netfirewallrule": { describe: (s) => firewallRule("Change", s), whatIf: true },
     "resolve-dnsname": {
       describe: (s) => {
         const name = param(psParams(s.args), ["name"], 0);

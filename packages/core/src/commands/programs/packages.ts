@@ -96,6 +96,12 @@ export function posixPackages(args: string[]): string | undefined {
   }
 }
 
+/** "Install 7zip" from the first name given; undefined without one. */
+function named(verb: string, s: Invocation, what: string): string | undefined {
+  const name = firstPos(s);
+  return name === undefined ? undefined : `${verb} ${what}${name}`;
+}
+
 export const packages: ProgramFamily = {
   windows: {
     choco: {
@@ -249,5 +255,9 @@ export const packages: ProgramFamily = {
       },
     },
     "install-windowsupdate": { describe: says("Install the available Windows updates") },
+    "install-package": { describe: (s) => named("Install", s, "") },
+    "uninstall-module": { describe: (s) => named("Uninstall", s, "the PowerShell module ") },
+    "uninstall-package": { describe: (s) => named("Uninstall", s, "") },
+    "update-module": { describe: (s) => named("Update", s, "the PowerShell module ") },
   },
 };

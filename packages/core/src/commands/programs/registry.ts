@@ -33,9 +33,8 @@ export function paths(items: string[]): string {
 }
 
 export function setRegValue(path: string, name: string | undefined, value: string | undefined): string {
-  const n = name === undefined || name === "" ? "the default value" : `registry value '${name}'`;
-  const prefix = name === undefined || name === "" ? `Set the default registry value` : `Set ${n}`;
-  return `${prefix} in ${regPath(path)}${value === undefined ? "" : ` to ${quoteValue(value)}`}`;
+  const what = name === undefined || name === "" ? "the default registry value" : `the registry value ${name}`;
+  return `Set ${what} under ${regPath(path)}${value === undefined ? "" : ` to ${quoteValue(value)}`}`;
 }
 
 export const registry: ProgramFamily = {
@@ -55,12 +54,12 @@ export const registry: ProgramFamily = {
         const k = regPath(key);
         switch (sub.toLowerCase()) {
           case "query":
-            return v !== undefined ? `Show registry value '${v}' in ${k}` : `Show the registry key ${k}`;
+            return v !== undefined ? `Show the registry value ${v} under ${k}` : `Show the registry key ${k}`;
           case "add":
             if (v === undefined && !isDefault) return `Create registry key ${k}`;
             return setRegValue(key, isDefault ? "" : v, winOpt(rest, "d"));
           case "delete":
-            if (v !== undefined) return `Delete registry value '${v}' from ${k}`;
+            if (v !== undefined) return `Delete the registry value ${v} from ${k}`;
             if (hasArg(rest, "/va")) return `Delete all values from ${k}`;
             if (isDefault) return `Delete the default registry value from ${k}`;
             return `Delete registry key ${k} and everything in it`;
@@ -84,7 +83,7 @@ export const registry: ProgramFamily = {
         if (!isRegistry(path)) return `Show the properties of ${path}`;
         return name === undefined
           ? `Show the registry values in ${regPath(path)}`
-          : `Show registry value '${name}' in ${regPath(path)}`;
+          : `Show the registry value ${name} under ${regPath(path)}`;
       },
     },
     "get-itempropertyvalue": {
@@ -93,7 +92,9 @@ export const registry: ProgramFamily = {
         const path = param(p, ["path", "literalpath"], 0);
         const name = param(p, ["name"], 1);
         if (path === undefined || name === undefined) return undefined;
-        return isRegistry(path) ? `Show registry value '${name}' in ${regPath(path)}` : `Show the ${name} of ${path}`;
+        return isRegistry(path)
+          ? `Show the registry value ${name} under ${regPath(path)}`
+          : `Show the ${name} of ${path}`;
       },
     },
     "new-itemproperty": {
@@ -103,7 +104,7 @@ export const registry: ProgramFamily = {
         const name = param(p, ["name"], 1);
         const value = param(p, ["value"], 2);
         if (path === undefined || name === undefined || !isRegistry(path)) return undefined;
-        return `Create registry value '${name}' in ${regPath(path)}${value === undefined ? "" : ` set to ${quoteValue(value)}`}`;
+        return `Create the registry value ${name} under ${regPath(path)}${value === undefined ? "" : ` set to ${quoteValue(value)}`}`;
       },
       whatIf: true,
       reason: "creates a registry value or property",
@@ -114,8 +115,7 @@ export const registry: ProgramFamily = {
         const path = param(p, ["path", "literalpath"], 0);
         const names = splitList([param(p, ["name"], 1)]);
         if (path === undefined || names.length === 0) return undefined;
-        const what =
-          names.length === 1 ? `registry value '${names[0]}'` : `registry values ${list(names.map((n) => `'${n}'`))}`;
+        const what = names.length === 1 ? `the registry value ${names[0]}` : `the registry values ${list(names)}`;
         return isRegistry(path)
           ? `Delete ${what} from ${regPath(path)}`
           : `Remove the ${list(names)} property from ${path}`;

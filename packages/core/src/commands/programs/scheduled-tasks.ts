@@ -59,6 +59,8 @@ export const scheduledTasks: ProgramFamily = {
         return t === undefined ? "List the scheduled tasks" : `Show the scheduled task '${t}'`;
       },
     },
+    "register-scheduledtask": { describe: (s) => task("Create", firstPos(s, ["taskname"])) },
+    "set-scheduledtask": { describe: (s) => task("Change", firstPos(s, ["taskname"])) },
     "start-scheduledtask": { describe: (s) => task("Run", firstPos(s, ["taskname"])) },
     "stop-scheduledtask": { describe: (s) => task("Stop", firstPos(s, ["taskname"])) },
     "unregister-scheduledtask": { describe: (s) => task("Delete", firstPos(s, ["taskname"])) },

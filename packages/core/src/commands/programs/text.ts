@@ -2,8 +2,8 @@
 // Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
 
 import { lc, posixFlag, posixPositional, psGiven } from "../args.ts";
-import { change, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
-import { list, says } from "../words.ts";
+import { change, type Finding, type Invocation, type Program, type ProgramFamily, READ, reads } from "../types.ts";
+import { list, literalLines, PS_COMPUTED, says, splitList } from "../words.ts";
 
 const awk = ({ name, args: a }: Invocation): Finding | undefined => {
   if (a.some((x) => x === "-f" || x.startsWith("--file") || x === "-i" || x === "--inplace" || x.includes("inplace")))
@@ -21,6 +21,40 @@ export function headTail(args: string[], which: "first" | "last", piped: boolean
   return `Show the ${which} ${args.includes("-n") || n ? `${n} lines` : "lines"} of ${list(files)}`;
 }
 
+/** echo (POSIX): its words and a newline (none after -n); escapes and expansions make the text unknown. */
+function posixEcho({ args }: Invocation): string | undefined {
+  let i = 0;
+  let newline = true;
+  while (/^-[neE]+$/.test(args[i] ?? "")) {
+    if (args[i]?.includes("n")) newline = false;
+    i++;
+  }
+  const words = args.slice(i).join(" ");
+  if (/[$`\\]/.test(words)) return undefined;
+  return newline ? `${words}\n` : words;
+}
+
+/** printf with a format only: the format with \n and %% read. */
+function posixPrintf({ args }: Invocation): string | undefined {
+  const [format, ...rest] = args;
+  if (format === undefined || rest.length > 0 || /%[^%]|[$`]/.test(format.replace(/%%/g, ""))) return undefined;
+  const printed = format.replace(/%%/g, "%").replace(/\\n/g, "\n");
+  return printed.includes("\\") ? undefined : printed;
+}
+
+/** echo (cmd): the rest of the line; `echo`, `echo on` and `echo off` print no text of theirs. */
+function cmdEcho({ args }: Invocation): string | undefined {
+  const words = args.join(" ");
+  if (/^(on|off)?$/i.test(words.trim()) || /[%!]/.test(words)) return undefined;
+  return `${words}\n`;
+}
+
+const message = (prints: Program["prints"]): Program => ({
+  classify: reads.classify,
+  describe: says("Show a message"),
+  prints,
+});
+
 export const text: ProgramFamily = {
   windows: {
     find: { classify: reads.classify, filter: true },
@@ -28,7 +62,7 @@ export const text: ProgramFamily = {
     more: { classify: reads.classify, filter: true },
   },
   cmd: {
-    echo: { classify: reads.classify, describe: says("Show a message") },
+    echo: message(cmdEcho),
     sort: {
       classify: ({ args }) => (args.some((x) => /^\/o/i.test(x)) ? change("sort writes a file") : READ),
       filter: true,
@@ -40,7 +74,7 @@ export const text: ProgramFamily = {
     bc: reads,
     column: { classify: reads.classify, filter: true },
     cut: { classify: reads.classify, filter: true },
-    echo: { classify: reads.classify, describe: says("Show a message") },
+    echo: message(posixEcho),
     egrep: { classify: reads.classify, filter: true },
     expr: reads,
     fgrep: reads,
@@ -67,7 +101,7 @@ export const text: ProgramFamily = {
     nl: reads,
     numfmt: reads,
     paste: reads,
-    printf: reads,
+    printf: { classify: reads.classify, prints: posixPrintf },
     rev: reads,
     rg: reads,
     sed: {
@@ -78,6 +112,14 @@ export const text: ProgramFamily = {
         if (/(^|[;}\n]|\/[gpiImM0-9]*)\s*[wWe](\s|$)|\/[gpiImM0-9]*[we]\b/.test(script))
           return change("sed writes a file or runs a command");
         return READ;
+      },
+      describe: ({ args }) => {
+        if (!args.some((x) => /^-[a-zA-Z]*i/.test(x) || x.startsWith("--in-place"))) return undefined;
+        // the first word that is not an option is the script (unless given with -e or -f), the rest are the files
+        const scripted = args.some((x) => /^-[a-zA-Z]*[ef]$/.test(x) || /^--(expression|file)/.test(x));
+        const words = args.filter((x, i) => !x.startsWith("-") && !/^-[a-zA-Z]*[ef]$/.test(args[i - 1] ?? ""));
+        const files = scripted ? words : words.slice(1);
+        return files.length === 0 ? undefined : `Edit the file${files.length > 1 ? "s" : ""} ${list(files)}`;
       },
       filter: true,
     },
@@ -145,7 +187,9 @@ export const text: ProgramFamily = {
     "write-error": reads,
     "write-host": { classify: reads.classify, describe: says("Show a message") },
     "write-information": reads,
-    "write-output": { classify: reads.classify, describe: says("Show a message") },
+    "write-output": message(({ args }) =>
+      args.some((a) => a.startsWith("-")) ? undefined : literalLines(splitList(args), PS_COMPUTED),
+    ),
     "write-progress": reads,
     "write-verbose": reads,
     "write-warning": reads,

@@ -48,6 +48,7 @@ export function effectsOf(store: SessionStore, commandId: string | null, wanted:
           command: c.command,
           shell: c.shell,
           summary: a.summary,
+          reason: c.reason,
           requestedBy: c.requested_by,
           requestedAt: a.requested_at,
           expiresAt: a.expires_at,
