@@ -3,7 +3,7 @@
 // the capacity); a fake server acknowledges what it receives, or stops acknowledging (unreachable).
 
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -15,39 +15,20 @@ import { generateIdentity } from "../src/enroll.ts";
 import { diskFullReason } from "../src/executor.ts";
 import { Journal, type JournalOptions } from "../src/journal.ts";
 import { Runtime } from "../src/runtime.ts";
-import { FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
+import {
+  FACTS,
+  MACHINE,
+  NONCE,
+  type ReceivedFrame,
+  receivedFrame,
+  runtimeConfig,
+  smallDisk,
+  until,
+} from "./fixtures.ts";
 import { bashDispatch, testTenant } from "./tenant.ts";
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
-
-/** A disk of `capacity` bytes holding the data dir: what its files take, and the most they ever took. */
-function smallDisk(dir: string, capacity: number) {
-  const used = () => readdirSync(dir).reduce((sum, name) => sum + statSync(path.join(dir, name)).size, 0);
-  const disk = {
-    peak: 0,
-    refused: 0,
-    beforeWrite: (file: string, bytes: number): number | undefined => {
-      const held = used();
-      // An append adds to what the file holds; the reserve file is written whole (it replaces what is there).
-      const base = path.basename(file) === "reserve" ? held - sizeOf(file) : held;
-      const room = Math.max(0, capacity - base);
-      disk.peak = Math.max(disk.peak, base + Math.min(room, bytes));
-      if (bytes <= room) return undefined;
-      disk.refused++;
-      return room;
-    },
-  };
-  return disk;
-}
-
-function sizeOf(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
 
 /** A server that acknowledges what it has received, in order, or holds its acknowledgements while `holding`. */
 async function fakeServer() {
