@@ -593,6 +593,8 @@ export class Journal implements OutboxStore {
         await segment.fh?.close().catch(() => {});
         segment.fh = undefined;
         segment.size = segment.synced;
+        // Said once per full disk, not at every retry (it may stay full for as long as the server is unreachable).
+        const quiet = noSpace && this.#diskFull;
         if (noSpace) {
           this.#diskFull = true;
           this.#releaseReserve();
@@ -600,11 +602,13 @@ export class Journal implements OutboxStore {
         this.#checkSpace();
         // A full disk frees up as acknowledgements arrive (remove() wakes the writer), so it is retried sooner.
         const wait = Math.min(noSpace ? 1000 : 30_000, 100 * 2 ** Math.min(this.#failures, 9));
-        this.#log(
-          `outbox journal: writing ${path.basename(segment.file)} failed (${(error as Error).message}); ` +
-            `nothing is sent until it is on disk; retrying in a new segment in ${wait}ms` +
-            (noSpace ? "; output is paused until acknowledged segments free the space" : ""),
-        );
+        if (!quiet) {
+          this.#log(
+            `outbox journal: writing ${path.basename(segment.file)} failed (${(error as Error).message}); ` +
+              `nothing is sent until it is on disk; retrying in a new segment in ${wait}ms` +
+              (noSpace ? "; output is paused until acknowledged segments free the space" : ""),
+          );
+        }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
           this.#wake = () => {
@@ -619,8 +623,9 @@ export class Journal implements OutboxStore {
       }
       this.#durable = Math.max(this.#durable, batch.upTo);
       if (batch.checkpoint !== undefined) this.#checkpointed = Math.max(this.#checkpointed, batch.checkpoint);
-      if (this.#diskFull && !batch.lone) {
-        this.#diskFull = false; // records beyond a checkpoint went in: there is room again
+      if (this.#diskFull && !batch.lone && this.#queue.length === 0) {
+        this.#diskFull = false; // everything that waited for the disk is on it: there is room again
+        this.#log("outbox journal: the disk has room again");
         this.#checkSpace();
       }
       for (const callback of batch.callbacks) callback();

@@ -189,10 +189,12 @@ describe("a data dir far smaller than the output", () => {
     expect(kept.length).toBeLessThan(bytes.length);
     expect(kept.equals(bytes.subarray(0, kept.length))).toBe(true); // exactly the output up to the stop
     expect(finish.stdoutSha256).toBe(sha256(kept));
+    expect(lines.filter((l) => l.includes("failed (ENOSPC"))).toHaveLength(1); // said once, not at every retry
 
     const next = dispatch("echo next");
     await until(() => fake.finished(next) !== undefined, "the next command's finish");
     expect(fake.finished(next)).toMatchObject({ state: "finished", exitCode: 0 });
     expect(fake.bytes(next).toString()).toBe("next\n");
+    expect(lines).toContain("outbox journal: the disk has room again");
   }, 60_000);
 });
