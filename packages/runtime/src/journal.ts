@@ -693,22 +693,20 @@ export class Journal implements OutboxStore {
       }
       if (batch.segment !== fresh && batch.segment.pending === 0) this.#deleteLater(batch.segment);
       const records = batch.buffers.slice(batch.checkpoint === undefined ? 0 : 1);
-      records.forEach((record, i) => {
-        moved.push({ segment: fresh, buffers: [record], bytes: record.length, seqs: [], callbacks: [], upTo: 0 });
+      if (records.length === 0 && batch.callbacks.length === 0) continue;
+      const pieces = records.length === 0 ? [Buffer.alloc(0)] : records;
+      pieces.forEach((record, i) => {
         // The batch's frames count as durable (and are sent) once its last record is.
-        if (i === records.length - 1)
-          Object.assign(moved.at(-1) as Batch, { seqs: batch.seqs, callbacks: batch.callbacks, upTo: batch.upTo });
-      });
-      if (records.length === 0 && batch.callbacks.length > 0) {
+        const last = i === pieces.length - 1;
         moved.push({
           segment: fresh,
-          buffers: [],
-          bytes: 0,
-          seqs: batch.seqs,
-          callbacks: batch.callbacks,
-          upTo: batch.upTo,
+          buffers: [record],
+          bytes: record.length,
+          seqs: last ? batch.seqs : [],
+          callbacks: last ? batch.callbacks : [],
+          upTo: last ? batch.upTo : 0,
         });
-      }
+      });
     }
     // The checkpoint is the newest record counted, so once the last batch is durable, everything appended is.
     const last = moved.at(-1);
