@@ -236,11 +236,11 @@ export async function enrollRuntime(
   owner: Api,
   clientName = "Contoso Dental",
   approvalPolicy: "always" | "changes" | "never" = "changes",
+  dataDir = tempDir("runtime"),
 ): Promise<Runtime> {
   const { id: clientId } = await owner.json<{ id: string }>("/api/v1/clients", { name: clientName, approvalPolicy });
   const { token } = await owner.json<{ token: string }>("/api/v1/enrollments", { clientId });
-  const dataDir = tempDir("runtime");
-  const enroll = startProc([RUNTIME, "enroll", "--server", url, "--token", token, "--data-dir", dataDir], {});
+  const enroll = startProc([RUNTIME, "enroll", "--server", url, "--data-dir", dataDir], { CAISEY_ENROLL_TOKEN: token });
   const code = await enroll.exited;
   if (code !== 0) throw new Error(`enroll failed (${code}): ${enroll.output()}`);
   const machineId = /mch_[a-z2-7]{20}/.exec(enroll.output())?.[0];

@@ -62,8 +62,8 @@ export interface Organization {
   readonly runtime: Machine;
   /** Sign in one of the fixture's people (or anyone, given the password). */
   login: (email: string, password?: string) => Promise<Api>;
-  /** Create a client and enroll a runtime for it (not started); removed when the file ends. */
-  enroll: (client?: string, approvalPolicy?: ApprovalPolicy, serverUrl?: string) => Promise<Runtime>;
+  /** Create a client and enroll a runtime for it (not started, in `dataDir` or a new one); removed when the file ends. */
+  enroll: (client?: string, approvalPolicy?: ApprovalPolicy, serverUrl?: string, dataDir?: string) => Promise<Runtime>;
   /** Start a runtime; stopped when the file ends. */
   start: (runtime: Runtime) => Proc;
   /** Remove this directory when the file ends. */
@@ -99,8 +99,13 @@ export function useOrganization(options: OrganizationOptions = {}): Organization
       return started(machines.values().next().value, "machine");
     },
     login: (email, password) => login(organization.server.url, email, password ?? passwords.get(email)),
-    enroll: async (client = "Contoso Dental", approvalPolicy = "changes", serverUrl = organization.server.url) => {
-      const runtime = await enrollRuntime(serverUrl, organization.owner, client, approvalPolicy);
+    enroll: async (
+      client = "Contoso Dental",
+      approvalPolicy = "changes",
+      serverUrl = organization.server.url,
+      dataDir,
+    ) => {
+      const runtime = await enrollRuntime(serverUrl, organization.owner, client, approvalPolicy, dataDir);
       dirs.push(runtime.dataDir);
       return runtime;
     },

@@ -97,7 +97,10 @@ describe("console end to end", () => {
     const token = ((await page.getByTestId("enroll-token").textContent()) ?? "").trim();
     expect(token.length).toBeGreaterThan(10);
     const commands = (await page.getByTestId("enroll-command").textContent()) ?? "";
-    expect(commands).toContain(`npm run runtime -- enroll --server ${org.server.url} --token ${token} --data-dir `);
+    expect(commands).toContain(
+      `CAISEY_ENROLL_TOKEN=${token} npm run runtime -- enroll --server ${org.server.url} --data-dir `,
+    );
+    expect(commands).not.toContain("--token"); // npm would print it in its log line
     // word for word what the README shows, but for the address and the token
     expect(commands.replace(org.server.url, "http://127.0.0.1:8787").replace(token, "cse_…")).toBe(
       quickStartCommands(),

@@ -4,11 +4,17 @@ import os from "node:os";
 import { RUNTIME_VERSION } from "./config.ts";
 import { defaultDataDir } from "./platform.ts";
 
+/** Where `enroll` takes the enrollment token from, so that it never has to be on a command line. */
+export const TOKEN_ENV = "CAISEY_ENROLL_TOKEN";
+
+/** Said when the token was given on the command line. */
+export const TOKEN_ARGUMENT_WARNING = `warning: a token given with --token is visible in the process list, shell history and npm's log line; use ${TOKEN_ENV}=… or --token - instead`;
+
 export const USAGE = {
   main: `caisey-runtime ${RUNTIME_VERSION} — the Caisey endpoint runtime
 
 Usage:
-  caisey-runtime enroll --server URL --token TOKEN [--data-dir DIR] [--force]
+  CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL [--data-dir DIR] [--force]
   caisey-runtime run [--data-dir DIR]
   caisey-runtime <command> --help
 
@@ -16,13 +22,18 @@ Commands:
   enroll   register this machine with a Caisey server using an enrollment token
   run      connect to the server and run the commands technicians send (foreground, reconnects forever)
 `,
-  enroll: `Usage: caisey-runtime enroll --server URL --token TOKEN [--data-dir DIR] [--force]
+  enroll: `Usage: CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL [--data-dir DIR] [--force]
+       caisey-runtime enroll --server URL --token - [--data-dir DIR] [--force] < file-with-the-token
 
 Registers this machine and stores its identity (an Ed25519 key) in DIR/runtime.json.
 
+The enrollment token (from the console) comes from the environment variable ${TOKEN_ENV}, or from standard input
+with --token -. --token TOKEN works too, but then the token is in the process list, your shell history and the
+log line npm prints for \`npm run\`.
+
 Options:
   --server URL      the Caisey server, e.g. https://caisey.example.com
-  --token TOKEN     an enrollment token from the console
+  --token -         read the enrollment token from standard input
   --data-dir DIR    where the identity is kept (default: ${defaultDataDirHere()})
   --force           replace an existing enrollment in DIR
 `,
@@ -42,16 +53,22 @@ export function defaultDataDirHere(): string {
 export type ParsedArgs =
   | { kind: "help"; topic: keyof typeof USAGE }
   | { kind: "error"; message: string; topic: keyof typeof USAGE }
-  | { kind: "enroll"; server: string; token: string; dataDir: string | null; force: boolean }
+  | { kind: "enroll"; server: string; token: EnrollToken; dataDir: string | null; force: boolean }
   | { kind: "run"; dataDir: string | null };
+
+/** The enrollment token, or where to read it. */
+export type EnrollToken =
+  | { from: "environment"; value: string }
+  | { from: "argument"; value: string }
+  | { from: "stdin" };
 
 const FLAGS = {
   enroll: { values: ["--server", "--token", "--data-dir"], switches: ["--force"] },
   run: { values: ["--data-dir"], switches: [] as string[] },
 } as const;
 
-/** Parse argv (without node and script). Pure. */
-export function parseArgs(argv: readonly string[]): ParsedArgs {
+/** Parse argv (without node and script) and the environment. Pure. */
+export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): ParsedArgs {
   const [command, ...rest] = argv;
   if (command === undefined) return { kind: "error", message: "missing command", topic: "main" };
   if (command === "--help" || command === "-h" || command === "help") return { kind: "help", topic: "main" };
@@ -89,8 +106,21 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const dataDir = values.get("--data-dir") ?? null;
   if (command === "run") return { kind: "run", dataDir };
   const server = values.get("--server");
-  const token = values.get("--token");
   if (!server) return { kind: "error", message: "missing --server", topic: "enroll" };
-  if (!token) return { kind: "error", message: "missing --token", topic: "enroll" };
+  const argument = values.get("--token");
+  const fromEnv = env[TOKEN_ENV] ?? "";
+  if (argument !== undefined && fromEnv !== "") {
+    return { kind: "error", message: `the token is both in ${TOKEN_ENV} and --token; give it once`, topic: "enroll" };
+  }
+  let token: EnrollToken;
+  if (argument === "-") token = { from: "stdin" };
+  else if (argument !== undefined) token = { from: "argument", value: argument };
+  else if (fromEnv !== "") token = { from: "environment", value: fromEnv };
+  else
+    return {
+      kind: "error",
+      message: `missing the enrollment token: set ${TOKEN_ENV} or give --token -`,
+      topic: "enroll",
+    };
   return { kind: "enroll", server, token, dataDir, force: switches.has("--force") };
 }

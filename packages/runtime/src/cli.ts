@@ -1,9 +1,9 @@
 // caisey-runtime: the endpoint agent's command line.
-//   caisey-runtime enroll --server URL --token TOKEN [--data-dir DIR] [--force]
+//   CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL [--data-dir DIR] [--force]   (or --token -: stdin)
 //   caisey-runtime run [--data-dir DIR]
 
 import path from "node:path";
-import { defaultDataDirHere, parseArgs, USAGE } from "./args.ts";
+import { defaultDataDirHere, type EnrollToken, parseArgs, TOKEN_ARGUMENT_WARNING, TOKEN_ENV, USAGE } from "./args.ts";
 import { RUNTIME_VERSION, readConfig } from "./config.ts";
 import { enroll } from "./enroll.ts";
 import { collectFacts } from "./facts.ts";
@@ -15,7 +15,7 @@ function log(line: string): void {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv);
+  const args = parseArgs(argv, process.env);
   switch (args.kind) {
     case "help":
       process.stdout.write(USAGE[args.topic]);
@@ -24,9 +24,15 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`caisey-runtime: ${args.message}\n\n${USAGE[args.topic]}`);
       return 2;
     case "enroll": {
+      if (args.token.from === "argument") process.stderr.write(`${TOKEN_ARGUMENT_WARNING}\n`);
+      const token = await enrollToken(args.token);
+      if (!token) {
+        process.stderr.write(`caisey-runtime: no enrollment token on standard input (or set ${TOKEN_ENV})\n`);
+        return 2;
+      }
       const result = await enroll({
         server: args.server,
-        token: args.token,
+        token,
         dataDir: args.dataDir ?? defaultDataDirHere(),
         force: args.force,
         facts: collectFacts(),
@@ -41,6 +47,14 @@ async function main(argv: readonly string[]): Promise<number> {
     case "run":
       return run(args.dataDir ?? defaultDataDirHere());
   }
+}
+
+/** The token itself: as given, or the first line of standard input for `--token -`. */
+async function enrollToken(token: EnrollToken): Promise<string> {
+  if (token.from !== "stdin") return token.value;
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return (Buffer.concat(chunks).toString("utf8").split(/\r?\n/)[0] ?? "").trim();
 }
 
 async function run(dataDir: string): Promise<number> {

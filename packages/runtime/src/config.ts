@@ -46,7 +46,7 @@ export async function readConfig(dataDir: string): Promise<RuntimeConfig> {
   if (typeof value === "object" && value !== null && !("signingKey" in value)) {
     // Enrolled by a runtime from before dispatches were signed: it cannot tell the tenant's commands from anyone's.
     throw new Error(
-      `${file} has no signing key (it was enrolled by an older runtime), so this runtime cannot verify that commands come from your organization and will not run any. Enroll again: caisey-runtime enroll --server URL --token TOKEN --data-dir ${dataDir} --force`,
+      `${file} has no signing key (it was enrolled by an older runtime), so this runtime cannot verify that commands come from your organization and will not run any. Enroll again: CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL --data-dir ${dataDir} --force`,
     );
   }
   const parsed = RuntimeConfig.safeParse(value);

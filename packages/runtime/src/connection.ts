@@ -1,5 +1,6 @@
 // The one outbound WebSocket to the Machine object: challenge → hello (Ed25519 signature) → welcome, then frames both
-// ways. Reconnects forever with exponential backoff and full jitter; an app-level keepalive finds dead links.
+// ways. Reconnects forever: quickly a few times after a healthy connection ends, else with exponential backoff and full
+// jitter (reconnectDelay); an app-level keepalive finds dead links.
 
 import { type KeyObject, sign } from "node:crypto";
 import {
@@ -23,11 +24,22 @@ import { frameMessage, type OutboxFrame } from "./outbox.ts";
 export interface BackoffPolicy {
   baseMs: number;
   capMs: number;
-  /** A connection that stayed up this long resets the attempt counter. */
-  resetAfterMs: number;
+  /** A connection that stayed up this long was healthy: the attempts after it start over, quickly. */
+  healthyAfterMs: number;
+  /** How many attempts after a healthy connection wait only quickMinMs–quickMaxMs. */
+  quickAttempts: number;
+  quickMinMs: number;
+  quickMaxMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, capMs: 15_000, resetAfterMs: 10_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = {
+  baseMs: 250,
+  capMs: 15_000,
+  healthyAfterMs: 3_000,
+  quickAttempts: 3,
+  quickMinMs: 100,
+  quickMaxMs: 500,
+};
 
 /** Full jitter: a uniform delay in [0, min(cap, base·2^attempt)). `random` returns [0, 1). */
 export function backoffDelay(attempt: number, random: () => number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
@@ -35,17 +47,36 @@ export function backoffDelay(attempt: number, random: () => number, policy: Back
   return Math.floor(random() * ceiling);
 }
 
+/** Where reconnecting stands: the exponential attempt count, and how many quick attempts are left. */
+export interface ReconnectState {
+  attempt: number;
+  quick: number;
+}
+
+export const FIRST_CONNECT: ReconnectState = { attempt: 0, quick: 0 };
+
 /**
- * After a connection ends: the attempt number to compute the next delay with, and the one after it.
- * `upForMs` is how long the connection was established (null if it never got past the handshake).
+ * After a connection ends (or an attempt fails): the wait before the next attempt, and the state after it. `upForMs`
+ * is how long the connection was established, null if it never got past the handshake.
+ *
+ * A connection that stayed up `healthyAfterMs` ended because the server restarted or the link blinked: the next
+ * `quickAttempts` attempts wait quickMinMs–quickMaxMs (jittered, so a fleet spreads out), then full jitter under an
+ * exponential ceiling starts over from `baseMs`. A server that stays down, or keeps dropping fresh connections, only
+ * ever gets the exponential backoff.
  */
-export function nextAttempt(
-  attempt: number,
+export function reconnectDelay(
+  state: ReconnectState,
   upForMs: number | null,
+  random: () => number,
   policy: BackoffPolicy = DEFAULT_BACKOFF,
-): { delayAttempt: number; attempt: number } {
-  const delayAttempt = upForMs !== null && upForMs >= policy.resetAfterMs ? 0 : attempt;
-  return { delayAttempt, attempt: delayAttempt + 1 };
+): { delayMs: number; state: ReconnectState } {
+  const healthy = upForMs !== null && upForMs >= policy.healthyAfterMs;
+  const { attempt, quick } = healthy ? { attempt: 0, quick: policy.quickAttempts } : state;
+  if (quick > 0) {
+    const delayMs = policy.quickMinMs + Math.floor(random() * (policy.quickMaxMs - policy.quickMinMs));
+    return { delayMs, state: { attempt, quick: quick - 1 } };
+  }
+  return { delayMs: backoffDelay(attempt, random, policy), state: { attempt: attempt + 1, quick: 0 } };
 }
 
 export interface KeepalivePolicy {
@@ -119,7 +150,7 @@ export class Connection {
   readonly #backoff: BackoffPolicy;
   readonly #keepalive: KeepalivePolicy;
   #ws: WebSocket | null = null;
-  #attempt = 0;
+  #reconnect: ReconnectState = FIRST_CONNECT;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -271,9 +302,13 @@ export class Connection {
   }
 
   #scheduleRetry(upForMs: number | null, why = ""): void {
-    const { delayAttempt, attempt } = nextAttempt(this.#attempt, upForMs, this.#backoff);
-    this.#attempt = attempt;
-    const delayMs = backoffDelay(delayAttempt, this.#options.random ?? Math.random, this.#backoff);
+    const { delayMs, state } = reconnectDelay(
+      this.#reconnect,
+      upForMs,
+      this.#options.random ?? Math.random,
+      this.#backoff,
+    );
+    this.#reconnect = state;
     const verb = upForMs !== null ? "disconnected" : "connect failed";
     this.#log(`${verb}${why}, retrying in ${(delayMs / 1000).toFixed(1)}s`);
     this.#retryTimer = setTimeout(() => this.#open(), delayMs);

@@ -29,6 +29,12 @@ import {
 
 const EMPTY_SHA256 = createHash("sha256").digest("hex");
 
+/** Why a command was stopped while the endpoint's disk stayed full (see Executor.storeFull). */
+export function diskFullReason(afterMs: number): string {
+  const seconds = Number((afterMs / 1000).toFixed(1));
+  return `the endpoint's disk stayed full for ${seconds} s, so the command's output could not be kept: the command was stopped (its output until then is recorded)`;
+}
+
 export interface ExecutorOptions {
   sink: FrameSink;
   log?: (line: string) => void;
@@ -47,6 +53,8 @@ export interface ExecutorOptions {
   rememberFinished?: number;
   /** How long read output may wait for more of the same stream before it is framed. Default: 2 ms. */
   coalesceMs?: number;
+  /** How long the outbox's store may stay full (the disk) before running commands are stopped as failed. */
+  diskFullFailAfterMs?: number;
   now?: () => number;
 }
 
@@ -96,6 +104,8 @@ export class Executor {
   readonly #drainGraceMs: number;
   readonly #rememberFinished: number;
   readonly #coalesceMs: number;
+  readonly #diskFullFailAfterMs: number;
+  #diskFullTimer: NodeJS.Timeout | undefined;
   readonly #now: () => number;
   readonly #jobs = new Map<string, Job>();
   readonly #queues = new Map<string, Job[]>();
@@ -114,6 +124,7 @@ export class Executor {
     this.#drainGraceMs = options.drainGraceMs ?? 2000;
     this.#rememberFinished = options.rememberFinished ?? 10_000;
     this.#coalesceMs = options.coalesceMs ?? COALESCE_MS;
+    this.#diskFullFailAfterMs = options.diskFullFailAfterMs ?? 60_000;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -211,6 +222,26 @@ export class Executor {
     }
   }
 
+  /**
+   * The outbox's store is full (true) or has room again. Output is paused meanwhile; while acknowledgements free the
+   * disk it soon has room again. If it stays full (the server unreachable too), running commands are stopped as
+   * failed with the reason, rather than held forever; their finish is recorded once the disk takes it.
+   */
+  storeFull(full: boolean): void {
+    clearTimeout(this.#diskFullTimer);
+    this.#diskFullTimer = undefined;
+    if (!full) return;
+    this.#diskFullTimer = setTimeout(() => {
+      const reason = diskFullReason(this.#diskFullFailAfterMs);
+      for (const job of this.#jobs.values()) {
+        if (job.state !== "running") continue;
+        this.#log(`${job.dispatch.commandId}: ${reason}`);
+        this.#stop(job, "failed", reason);
+      }
+    }, this.#diskFullFailAfterMs);
+    this.#diskFullTimer.unref();
+  }
+
   /** The outbox has everything for this command acknowledged: keep only its id, to refuse reruns. */
   forget(commandId: string): void {
     const job = this.#jobs.get(commandId);
@@ -240,6 +271,7 @@ export class Executor {
    */
   async shutdown(timeoutMs = 3000): Promise<void> {
     this.#shuttingDown = true;
+    clearTimeout(this.#diskFullTimer);
     const running: Promise<void>[] = [];
     for (const [sessionId, queue] of this.#queues) {
       const head = queue[0];

@@ -25,8 +25,17 @@
 // Durability. Records are batched: a batch is written and fdatasync'd once it holds `flushBytes` (1 MiB) or
 // `flushDelayMs` (1 ms) after its first record, whichever comes first; `starting` flushes at once. A frame's
 // `durable` callback (which hands it to the socket) runs only after its batch's fdatasync returned. A write or sync
-// error never retries on the same file (after a failed fsync the page cache cannot be trusted): the journal rolls to
-// a new segment and writes the unsynced batches there again (frames are deduplicated by seq on reading).
+// error never retries on the same file (after a failed fsync the page cache cannot be trusted): the journal cuts the
+// failed batch's partial write off the file, rolls to a new segment and writes the unsynced batches there again
+// (frames are deduplicated by seq on reading), the new segment's checkpoint first, on its own.
+//
+// Disk space. A durable checkpoint stands for every record before it (it carries the state they built), so a segment
+// whose frames are all acknowledged is deleted once the records saying so, or a later checkpoint, are on disk; after
+// a failed write the lone checkpoint is what lets acknowledged segments go before the frames can be written again.
+// The journal keeps to a byte budget (a quarter of the free space at open, at most 256 MiB; segments at most a
+// quarter of it) and reports itself full (watchSpace) while it is over the budget with segments still waiting for
+// acknowledgements, or while the disk answers ENOSPC: the outbox then pauses every command's output. A 64 KiB file,
+// `reserve`, is given up when the disk is full so that the checkpoint always fits, and made again once there is room.
 //
 // Reading (on open). A record cut short at the end of a segment (the process or machine died while writing it), or
 // trailing bytes with no valid record after them, is a torn tail: it is discarded, the segment truncated, and the log
@@ -37,7 +46,19 @@
 // Memory. Unacknowledged frames are also kept in memory, which the backpressure window bounds (4 MiB per command);
 // acknowledged output is never held. Reading a segment at start holds one segment (≤ 32 MiB + one record) at a time.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, truncateSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statfsSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { type FileHandle, open, unlink } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -62,11 +83,25 @@ export interface JournalOptions {
   flushDelayMs?: number;
   /** Platform, for the process identity read on Linux. */
   platform?: NodeJS.Platform;
-  /** Fault injection for tests: runs before each batch is written; throwing fails that write. */
-  beforeWrite?: (file: string) => void;
+  /** Bytes of disk the journal keeps to (see "Disk space"). Default: from the free space at open. */
+  budgetBytes?: number;
+  /**
+   * Fault injection for tests: runs before each batch of `bytes` is written (and before the reserve file is made);
+   * throwing fails that write; returning n < bytes writes the first n bytes, then fails with ENOSPC, as a full disk.
+   */
+  beforeWrite?: (file: string, bytes: number) => number | undefined;
 }
 
-export const JOURNAL_DEFAULTS = { segmentBytes: 32 * 1024 * 1024, flushBytes: 1024 * 1024, flushDelayMs: 1 } as const;
+export const JOURNAL_DEFAULTS = {
+  segmentBytes: 32 * 1024 * 1024,
+  flushBytes: 1024 * 1024,
+  flushDelayMs: 1,
+  maxBudgetBytes: 256 * 1024 * 1024,
+  reserveBytes: 64 * 1024,
+} as const;
+
+/** The file given up when the disk is full, so a checkpoint can still be written. */
+export const RESERVE_FILE = "reserve";
 
 const HEADER = 18; // "xxxxxxxx xxxxxxxx "
 const SEGMENT_RE = /^segment-(\d{12})\.journal$/;
@@ -97,6 +132,8 @@ interface Segment {
   file: string;
   /** Bytes appended (or, for a read segment, its valid length). */
   size: number;
+  /** Bytes known to be on disk (after the last successful batch): a failed batch is cut back to here. */
+  synced: number;
   /** Unacknowledged frames in it. */
   pending: number;
   fh?: FileHandle;
@@ -112,6 +149,10 @@ interface Batch {
   callbacks: (() => void)[];
   /** Record counter after its last record. */
   upTo: number;
+  /** Counter of the checkpoint record it holds (its first), if any. */
+  checkpoint?: number;
+  /** Only the checkpoint of a segment made after a failed write. */
+  lone?: boolean;
 }
 
 /** Where recovery found something amiss. */
@@ -206,7 +247,8 @@ export class Journal implements OutboxStore {
   readonly #flushBytes: number;
   readonly #flushDelayMs: number;
   readonly #platform: NodeJS.Platform;
-  readonly #beforeWrite: (file: string) => void;
+  readonly #beforeWrite: (file: string, bytes: number) => number | undefined;
+  readonly #budget: number;
   readonly #memory = new MemoryOutboxStore();
   readonly #commands = new Map<string, CommandState>();
   readonly #recent = new Set<string>();
@@ -223,6 +265,16 @@ export class Journal implements OutboxStore {
   /** Records appended, and records durable (a counter, in append order). */
   #appended = 0;
   #durable = 0;
+  /** Counter of the newest durable checkpoint: the state of every record before it is on disk. */
+  #checkpointed = 0;
+  /** The disk answered ENOSPC, and no batch has been written since. */
+  #diskFull = false;
+  /** Whether the journal reports itself full (see "Disk space"). */
+  #full = false;
+  #onSpace: (full: boolean) => void = () => {};
+  #reserved = false;
+  /** Wakes the writer from its wait after a failure (an acknowledgement freed a segment). */
+  #wake: (() => void) | null = null;
   /** Segments to delete once the records up to `after` are durable. */
   #toDelete: { segment: Segment; after: number }[] = [];
   /** Segment deletions under way (flush and close wait for them). */
@@ -244,10 +296,14 @@ export class Journal implements OutboxStore {
     this.#flushBytes = options.flushBytes ?? JOURNAL_DEFAULTS.flushBytes;
     this.#flushDelayMs = options.flushDelayMs ?? JOURNAL_DEFAULTS.flushDelayMs;
     this.#platform = options.platform ?? process.platform;
-    this.#beforeWrite = options.beforeWrite ?? (() => {});
+    this.#beforeWrite = options.beforeWrite ?? (() => undefined);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const { recovery, lastSegment } = this.#read();
     this.recovery = recovery;
+    this.#makeReserve();
+    this.#budget = options.budgetBytes ?? defaultBudget(dir, this.#bytes());
+    // Small segments on a small disk: only whole segments are ever freed.
+    this.#segmentBytes = Math.min(this.#segmentBytes, Math.max(16 * 1024, Math.floor(this.#budget / 4)));
     this.#unfinished = [];
     for (const state of this.#commands.values()) {
       if (state.phase !== "finished") {
@@ -329,10 +385,25 @@ export class Journal implements OutboxStore {
       segment.pending--;
       if (segment.pending === 0 && segment !== this.#active) this.#deleteLater(segment);
     }
+    if (this.#diskFull && this.#toDelete.length > 0) this.#wake?.();
   }
 
   entries(): Iterable<OutboxEntry> {
     return this.#memory.entries();
+  }
+
+  watchSpace(listener: (full: boolean) => void): void {
+    this.#onSpace = listener;
+  }
+
+  /** Whether the journal is full right now (see "Disk space"). */
+  get full(): boolean {
+    return this.#full;
+  }
+
+  /** The byte budget it keeps to. */
+  get budgetBytes(): number {
+    return this.#budget;
   }
 
   entriesFor(commandId: string): Iterable<OutboxEntry> {
@@ -437,7 +508,7 @@ export class Journal implements OutboxStore {
     return this.#active;
   }
 
-  #add(record: Buffer, durable?: () => void, seq?: number): void {
+  #add(record: Buffer, durable?: () => void, seq?: number, checkpoint = false): void {
     let batch = this.#batch;
     if (!batch || batch.segment !== this.#active) {
       if (batch) this.#queue.push(batch);
@@ -449,13 +520,15 @@ export class Journal implements OutboxStore {
     if (seq !== undefined) batch.seqs.push(seq);
     if (durable) batch.callbacks.push(durable);
     batch.upTo = ++this.#appended;
+    if (checkpoint) batch.checkpoint = batch.upTo;
     this.#active.size += record.length;
+    this.#checkSpace();
     if (batch.bytes >= this.#flushBytes) this.#kick();
     else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#kick(), this.#flushDelayMs);
   }
 
   #newSegment(n: number): Segment {
-    const segment: Segment = { n, file: path.join(this.dir, segmentName(n)), size: 0, pending: 0 };
+    const segment: Segment = { n, file: path.join(this.dir, segmentName(n)), size: 0, synced: 0, pending: 0 };
     this.#segments.set(n, segment);
     return segment;
   }
@@ -469,6 +542,9 @@ export class Journal implements OutboxStore {
         commands: [...this.#commands.values()].map(({ hw: _, ...rest }) => rest),
         settled: [...this.#recent],
       }),
+      undefined,
+      undefined,
+      true,
     );
   }
 
@@ -506,21 +582,52 @@ export class Journal implements OutboxStore {
     for (let batch = this.#queue.shift(); batch; batch = this.#queue.shift()) {
       try {
         await this.#writeBatch(batch);
-        this.#failures = 0;
+        if (!batch.lone) this.#failures = 0;
       } catch (error) {
         this.#failures++;
-        const wait = Math.min(30_000, 100 * 2 ** Math.min(this.#failures, 9));
-        this.#log(
-          `outbox journal: writing ${path.basename(batch.segment.file)} failed (${(error as Error).message}); ` +
-            `nothing is sent until it is on disk; retrying in a new segment in ${wait}ms`,
-        );
-        await batch.segment.fh?.close().catch(() => {});
-        batch.segment.fh = undefined;
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        const code = (error as NodeJS.ErrnoException).code;
+        const noSpace = code === "ENOSPC" || code === "EDQUOT";
+        const segment = batch.segment;
+        // Cut the partial write off: the file ends with its last whole batch, and the space is free again.
+        await segment.fh?.truncate(segment.synced).catch(() => {});
+        await segment.fh?.close().catch(() => {});
+        segment.fh = undefined;
+        segment.size = segment.synced;
+        // Said once per full disk, not at every retry (it may stay full for as long as the server is unreachable).
+        const quiet = noSpace && this.#diskFull;
+        if (noSpace) {
+          this.#diskFull = true;
+          this.#releaseReserve();
+        }
+        this.#checkSpace();
+        // A full disk frees up as acknowledgements arrive (remove() wakes the writer), so it is retried sooner.
+        const wait = Math.min(noSpace ? 1000 : 30_000, 100 * 2 ** Math.min(this.#failures, 9));
+        if (!quiet) {
+          this.#log(
+            `outbox journal: writing ${path.basename(segment.file)} failed (${(error as Error).message}); ` +
+              `nothing is sent until it is on disk; retrying in a new segment in ${wait}ms` +
+              (noSpace ? "; output is paused until acknowledged segments free the space" : ""),
+          );
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = null;
+        // After the wait, so the new checkpoint carries the acknowledgements that came meanwhile.
         this.#rewriteElsewhere(batch);
         continue;
       }
-      this.#durable = batch.upTo;
+      this.#durable = Math.max(this.#durable, batch.upTo);
+      if (batch.checkpoint !== undefined) this.#checkpointed = Math.max(this.#checkpointed, batch.checkpoint);
+      if (this.#diskFull && !batch.lone && this.#queue.length === 0) {
+        this.#diskFull = false; // everything that waited for the disk is on it: there is room again
+        this.#log("outbox journal: the disk has room again");
+        this.#checkSpace();
+      }
       for (const callback of batch.callbacks) callback();
       this.#deleteDue();
     }
@@ -528,7 +635,7 @@ export class Journal implements OutboxStore {
 
   async #writeBatch(batch: Batch): Promise<void> {
     const segment = batch.segment;
-    this.#beforeWrite(segment.file);
+    const room = this.#beforeWrite(segment.file, batch.bytes);
     if (!segment.fh) {
       for (const other of this.#segments.values()) {
         if (other !== segment && other.fh) {
@@ -540,11 +647,14 @@ export class Journal implements OutboxStore {
       syncDirectory(this.dir);
     }
     const data = batch.buffers.length === 1 ? (batch.buffers[0] as Buffer) : Buffer.concat(batch.buffers);
-    for (let done = 0; done < data.length; ) {
-      const { bytesWritten } = await segment.fh.write(data, done, data.length - done);
+    const end = room === undefined ? data.length : Math.min(room, data.length);
+    for (let done = 0; done < end; ) {
+      const { bytesWritten } = await segment.fh.write(data, done, end - done);
       done += bytesWritten;
     }
+    if (end < data.length) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     await segment.fh.datasync();
+    segment.synced += data.length;
   }
 
   /** A batch could not be made durable where it was: write it (and everything after it) to a fresh segment. */
@@ -557,19 +667,23 @@ export class Journal implements OutboxStore {
     this.#writeCheckpoint(); // opens this.#batch for the fresh segment
     const head = this.#batch as Batch | null;
     this.#batch = null;
-    // The checkpoint is the newest record counted, so once this batch is durable, everything appended is.
-    const moved: Batch = {
+    // The checkpoint alone first: small enough to fit where the frames did not, and once it is on disk the
+    // acknowledged segments can go. It makes no earlier record durable (upTo stays).
+    const checkpoint: Batch = {
       segment: fresh,
-      buffers: [...(head?.buffers ?? [])],
+      buffers: head?.buffers ?? [],
       bytes: head?.bytes ?? 0,
       seqs: [],
       callbacks: [],
-      upTo: this.#appended,
+      upTo: this.#durable,
+      checkpoint: head?.checkpoint,
+      lone: true,
     };
+    // Then every record on its own (a batch may be larger than the room a full disk has left, even than the whole
+    // disk), without the checkpoints the batches began with: an older state must not follow the fresh one.
+    const moved: Batch[] = [];
     for (const batch of later) {
-      moved.buffers.push(...batch.buffers);
-      moved.bytes += batch.bytes;
-      moved.callbacks.push(...batch.callbacks);
+      if (batch.segment !== fresh) batch.segment.size = batch.segment.synced;
       for (const seq of batch.seqs) {
         const from = this.#segmentOf.get(seq);
         if (!from) continue;
@@ -578,13 +692,33 @@ export class Journal implements OutboxStore {
         this.#segmentOf.set(seq, fresh);
       }
       if (batch.segment !== fresh && batch.segment.pending === 0) this.#deleteLater(batch.segment);
+      const records = batch.buffers.slice(batch.checkpoint === undefined ? 0 : 1);
+      if (records.length === 0 && batch.callbacks.length === 0) continue;
+      const pieces = records.length === 0 ? [Buffer.alloc(0)] : records;
+      pieces.forEach((record, i) => {
+        // The batch's frames count as durable (and are sent) once its last record is.
+        const last = i === pieces.length - 1;
+        moved.push({
+          segment: fresh,
+          buffers: [record],
+          bytes: record.length,
+          seqs: last ? batch.seqs : [],
+          callbacks: last ? batch.callbacks : [],
+          upTo: last ? batch.upTo : 0,
+        });
+      });
     }
-    fresh.size = moved.bytes;
-    this.#queue.unshift(moved);
+    // The checkpoint is the newest record counted, so once the last batch is durable, everything appended is.
+    const last = moved.at(-1);
+    if (last) last.upTo = this.#appended;
+    else checkpoint.upTo = this.#appended;
+    fresh.size = checkpoint.bytes + moved.reduce((sum, b) => sum + b.bytes, 0);
+    this.#queue.unshift(checkpoint, ...moved);
   }
 
   #deleteDue(): void {
-    const due = this.#toDelete.filter((d) => d.after <= this.#durable && d.segment !== this.#active && !d.segment.fh);
+    const onDisk = Math.max(this.#durable, this.#checkpointed);
+    const due = this.#toDelete.filter((d) => d.after <= onDisk && d.segment !== this.#active && !d.segment.fh);
     if (due.length === 0) return;
     this.#toDelete = this.#toDelete.filter((d) => !due.includes(d));
     for (const { segment } of due) {
@@ -595,10 +729,12 @@ export class Journal implements OutboxStore {
         .then(
           () => {
             this.#segments.delete(segment.n);
+            this.#freed();
           },
           (error: NodeJS.ErrnoException) => {
             if (error.code === "ENOENT") {
               this.#segments.delete(segment.n);
+              this.#freed();
               return;
             }
             segment.deleted = false; // still on disk: it stays a segment of the journal
@@ -608,6 +744,58 @@ export class Journal implements OutboxStore {
         .finally(() => this.#deleting.delete(deleting));
       this.#deleting.add(deleting);
     }
+  }
+
+  // ---- disk space
+
+  /** Bytes the journal's segments take (or will, once their batches are written). */
+  #bytes(): number {
+    let bytes = 0;
+    for (const segment of this.#segments.values()) if (!segment.deleted) bytes += segment.size;
+    return bytes;
+  }
+
+  /** Full while the disk refuses writes, or while over budget with segments that acknowledgements will free. */
+  #checkSpace(): void {
+    let waiting = false;
+    for (const segment of this.#segments.values()) if (segment !== this.#active && !segment.deleted) waiting = true;
+    const bytes = this.#bytes();
+    const over = this.#full ? bytes > (this.#budget * 3) / 4 : bytes > this.#budget;
+    const full = this.#diskFull || (waiting && over);
+    if (full === this.#full) return;
+    this.#full = full;
+    this.#onSpace(full);
+  }
+
+  #freed(): void {
+    this.#checkSpace();
+    if (!this.#reserved && !this.#diskFull) this.#makeReserve();
+  }
+
+  /** Keep `reserve` on disk (best effort: on a full disk there is none until space is freed). */
+  #makeReserve(): void {
+    if (this.#reserved || this.#closed) return;
+    const file = path.join(this.dir, RESERVE_FILE);
+    try {
+      const size = JOURNAL_DEFAULTS.reserveBytes;
+      const room = this.#beforeWrite(file, size);
+      if (room !== undefined && room < size) throw Object.assign(new Error("ENOSPC"), { code: "ENOSPC" });
+      writeFileSync(file, Buffer.alloc(size), { mode: 0o600 });
+      this.#reserved = true;
+    } catch {
+      try {
+        unlinkSync(file);
+      } catch {}
+    }
+  }
+
+  #releaseReserve(): void {
+    if (!this.#reserved) return;
+    try {
+      unlinkSync(path.join(this.dir, RESERVE_FILE));
+      this.#log(`outbox journal: the disk is full; gave up the ${JOURNAL_DEFAULTS.reserveBytes}-byte reserve`);
+    } catch {}
+    this.#reserved = false;
   }
 
   #hasPending(commandId: string): boolean {
@@ -795,6 +983,16 @@ export class Journal implements OutboxStore {
       }
       next.set(key, Math.max(expected, frame.offset + entry.bytes));
     }
+  }
+}
+
+/** A quarter of what the journal could have (free space plus what it already holds), at most maxBudgetBytes. */
+function defaultBudget(dir: string, holds: number): number {
+  try {
+    const { bavail, bsize } = statfsSync(dir);
+    return Math.min(JOURNAL_DEFAULTS.maxBudgetBytes, Math.floor((bavail * bsize + holds) / 4));
+  } catch {
+    return JOURNAL_DEFAULTS.maxBudgetBytes;
   }
 }
 

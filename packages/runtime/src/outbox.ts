@@ -94,6 +94,8 @@ export interface OutboxStore {
   /** Resolves once everything appended so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Tell `listener` when the store becomes full (every command's output must pause) and when it has room again. */
+  watchSpace?(listener: (full: boolean) => void): void;
 }
 
 export class MemoryOutboxStore implements OutboxStore {
@@ -184,6 +186,8 @@ export interface OutboxOptions {
   onFlow?: (commandId: string, paused: boolean) => void;
   /** Called once a command's finished frame and everything before it are acknowledged. */
   onSettled?: (commandId: string) => void;
+  /** Called when the store becomes full (every command's output is paused) or has room again. */
+  onSpace?: (full: boolean) => void;
   log?: (line: string) => void;
 }
 
@@ -200,16 +204,19 @@ export class Outbox implements FrameSink {
   readonly #window: number;
   readonly #onFlow: (commandId: string, paused: boolean) => void;
   readonly #onSettled: (commandId: string) => void;
+  readonly #onSpace: (full: boolean) => void;
   readonly #log: (line: string) => void;
   readonly #accounts = new Map<string, CommandAccount>();
   #seq = 0;
   #send: Send | null = null;
+  #storeFull = false;
 
   constructor(options: OutboxOptions) {
     this.#store = options.store ?? new MemoryOutboxStore();
     this.#window = options.windowBytes;
     this.#onFlow = options.onFlow ?? (() => {});
     this.#onSettled = options.onSettled ?? (() => {});
+    this.#onSpace = options.onSpace ?? (() => {});
     this.#log = options.log ?? (() => {});
     // A store opened from disk already holds frames: account for them (they resend on connect).
     for (const entry of this.#store.entries()) {
@@ -218,6 +225,11 @@ export class Outbox implements FrameSink {
       if (entry.frame.t === "finished") account.hasFinished = true;
       account.unackedBytes += entry.bytes;
     }
+    this.#store.watchSpace?.((full) => {
+      this.#storeFull = full;
+      for (const [commandId, account] of this.#accounts) this.#flow(commandId, account);
+      this.#onSpace(full);
+    });
   }
 
   /** The store, for recovery and shutdown. */
@@ -252,13 +264,8 @@ export class Outbox implements FrameSink {
     const entry: OutboxEntry = { seq: ++this.#seq, frame, bytes, durable: false };
     const account = this.#account(frame.commandId);
     if (frame.t === "finished") account.hasFinished = true;
-    if (bytes > 0) {
-      account.unackedBytes += bytes;
-      if (!account.paused && account.unackedBytes > this.#window) {
-        account.paused = true;
-        this.#onFlow(frame.commandId, true);
-      }
-    }
+    account.unackedBytes += bytes;
+    this.#flow(frame.commandId, account);
     this.#store.append(entry, () => {
       entry.durable = true;
       this.#send?.(frame);
@@ -336,15 +343,21 @@ export class Outbox implements FrameSink {
     }
     if (covered.size > 0) this.#store.remove(covered, ack);
     account.unackedBytes -= freed;
-    if (account.paused && account.unackedBytes < this.#window / 2) {
-      account.paused = false;
-      this.#onFlow(ack.commandId, false);
-    }
+    this.#flow(ack.commandId, account);
     if (account.hasFinished && !this.hasPending(ack.commandId)) {
       this.#accounts.delete(ack.commandId);
       this.#store.settled(ack.commandId);
       this.#onSettled(ack.commandId);
     }
+  }
+
+  /** Pause a command's output above the window (resume below half of it), and every command's while the store is full. */
+  #flow(commandId: string, account: CommandAccount): void {
+    const over = account.paused ? account.unackedBytes >= this.#window / 2 : account.unackedBytes > this.#window;
+    const paused = this.#storeFull || over;
+    if (paused === account.paused) return;
+    account.paused = paused;
+    this.#onFlow(commandId, paused);
   }
 
   #account(commandId: string): CommandAccount {

@@ -39,6 +39,7 @@ export class Runtime {
       log,
       onFlow: (commandId, paused) => executor?.setPaused(commandId, paused),
       onSettled: (commandId) => executor?.forget(commandId),
+      onSpace: (full) => executor?.storeFull(full),
     });
     executor = new Executor({ ...options.executor, sink: this.outbox, log });
     this.executor = executor;

@@ -14,16 +14,38 @@ describe("parseArgs", () => {
     expect(parseArgs(["enroll", "--server", "http://127.0.0.1:8787", "--token", "tok", "--data-dir", "/d"])).toEqual({
       kind: "enroll",
       server: "http://127.0.0.1:8787",
-      token: "tok",
+      token: { from: "argument", value: "tok" },
       dataDir: "/d",
       force: false,
     });
     expect(parseArgs(["enroll", "--token=t=1", "--force", "--server=https://s"])).toEqual({
       kind: "enroll",
       server: "https://s",
-      token: "t=1",
+      token: { from: "argument", value: "t=1" },
       dataDir: null,
       force: true,
+    });
+  });
+
+  it("takes the enrollment token from CAISEY_ENROLL_TOKEN or standard input, so it need not be on the command line", () => {
+    const env = { CAISEY_ENROLL_TOKEN: "cse_x" };
+    expect(parseArgs(["enroll", "--server", "https://s"], env)).toMatchObject({
+      kind: "enroll",
+      token: { from: "environment", value: "cse_x" },
+    });
+    expect(parseArgs(["enroll", "--server", "https://s", "--token", "-"])).toMatchObject({
+      kind: "enroll",
+      token: { from: "stdin" },
+    });
+    expect(parseArgs(["enroll", "--server", "https://s"], { CAISEY_ENROLL_TOKEN: "" })).toEqual({
+      kind: "error",
+      message: "missing the enrollment token: set CAISEY_ENROLL_TOKEN or give --token -",
+      topic: "enroll",
+    });
+    expect(parseArgs(["enroll", "--server", "https://s", "--token", "-"], env)).toEqual({
+      kind: "error",
+      message: "the token is both in CAISEY_ENROLL_TOKEN and --token; give it once",
+      topic: "enroll",
     });
   });
 
@@ -42,7 +64,7 @@ describe("parseArgs", () => {
     });
     expect(parseArgs(["enroll", "--server", "s"])).toEqual({
       kind: "error",
-      message: "missing --token",
+      message: "missing the enrollment token: set CAISEY_ENROLL_TOKEN or give --token -",
       topic: "enroll",
     });
     expect(parseArgs(["enroll", "--server"])).toEqual({

@@ -1,15 +1,18 @@
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { authMessage, fromBase64Url, HelloFrame, utf8 } from "@caisey/core";
+import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import {
   backoffDelay,
   connectUrl,
   DEFAULT_BACKOFF,
+  FIRST_CONNECT,
   helloFrame,
   keepaliveAction,
-  nextAttempt,
+  type ReconnectState,
+  reconnectDelay,
 } from "../src/connection.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import { Runtime } from "../src/runtime.ts";
@@ -25,13 +28,72 @@ describe("backoff", () => {
     expect(backoffDelay(5, () => 0)).toBe(0);
     expect(backoffDelay(2, () => 0.5)).toBe(500);
   });
+});
 
-  it("resets only after a connection that stayed up 10 s", () => {
-    expect(nextAttempt(0, null)).toEqual({ delayAttempt: 0, attempt: 1 });
-    expect(nextAttempt(4, null)).toEqual({ delayAttempt: 4, attempt: 5 });
-    expect(nextAttempt(4, 9_999)).toEqual({ delayAttempt: 4, attempt: 5 });
-    expect(nextAttempt(4, 10_000)).toEqual({ delayAttempt: 0, attempt: 1 });
-    expect(DEFAULT_BACKOFF).toEqual({ baseMs: 250, capMs: 15_000, resetAfterMs: 10_000 });
+/** The waits before each attempt, for connections that ended after `ups` (null: the attempt failed). */
+function waits(ups: (number | null)[], random: () => number, from: ReconnectState = FIRST_CONNECT): number[] {
+  let state = from;
+  return ups.map((upForMs) => {
+    const next = reconnectDelay(state, upForMs, random, DEFAULT_BACKOFF);
+    state = next.state;
+    return next.delayMs;
+  });
+}
+
+describe("reconnectDelay", () => {
+  const max = () => 0.999999;
+
+  it("waits 100–500 ms for three attempts after a healthy connection, then backs off from 250 ms again", () => {
+    // A server that restarts after a connection of 1 h: the link drops, then three failed attempts, then more.
+    const restart = [3_600_000, null, null, null, null, null, null];
+    expect(waits(restart, max)).toEqual([499, 499, 499, 249, 499, 999, 1999]);
+    expect(waits(restart, () => 0)).toEqual([100, 100, 100, 0, 0, 0, 0]);
+    expect(waits(restart, () => 0.5)).toEqual([300, 300, 300, 125, 250, 500, 1000]);
+    // Healthy is 3 s up; anything shorter continues the backoff where it stood.
+    expect(waits([null, null, null, null, 2_999], max)).toEqual([249, 499, 999, 1999, 3999]);
+    expect(waits([null, null, null, null, 3_000], max)).toEqual([249, 499, 999, 1999, 499]);
+    // A connection that is dropped at once during the quick attempts uses up one of them, no more.
+    expect(waits([60_000, 10, 10, 10, 10], max)).toEqual([499, 499, 499, 249, 499]);
+  });
+
+  it("never gets quick for a server that stays down from the start: full jitter, capped at 15 s", () => {
+    expect(waits(Array(10).fill(null), max)).toEqual([249, 499, 999, 1999, 3999, 7999, 14999, 14999, 14999, 14999]);
+  });
+
+  const outcome = fc.option(fc.integer({ min: 0, max: 86_400_000 }), { nil: null });
+  const random = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
+
+  it("stays within [0, 15 s), and within [100, 500) ms right after a healthy connection (property)", () => {
+    fc.assert(
+      fc.property(fc.array(outcome, { maxLength: 40 }), fc.array(random, { minLength: 1 }), (ups, draws) => {
+        let i = 0;
+        let state = FIRST_CONNECT;
+        for (const upForMs of ups) {
+          const next = reconnectDelay(state, upForMs, () => draws[i++ % draws.length] as number);
+          expect(next.delayMs).toBeGreaterThanOrEqual(0);
+          expect(next.delayMs).toBeLessThan(DEFAULT_BACKOFF.capMs);
+          if (upForMs !== null && upForMs >= DEFAULT_BACKOFF.healthyAfterMs) {
+            expect(next.delayMs).toBeGreaterThanOrEqual(100);
+            expect(next.delayMs).toBeLessThan(500);
+          }
+          state = next.state;
+        }
+      }),
+    );
+  });
+
+  it("grows while the server stays down, whatever came before, with at most three quick attempts (property)", () => {
+    fc.assert(
+      fc.property(fc.array(outcome, { maxLength: 40 }), random, (before, r) => {
+        let state = FIRST_CONNECT;
+        for (const upForMs of before) state = reconnectDelay(state, upForMs, () => r).state;
+        const down = waits(Array(30).fill(null), () => r, state);
+        const quick = Math.min(state.quick, DEFAULT_BACKOFF.quickAttempts);
+        const slow = down.slice(quick);
+        for (let k = 1; k < slow.length; k++) expect(slow[k]).toBeGreaterThanOrEqual(slow[k - 1] as number);
+        expect(down.at(-1)).toBe(Math.floor(r * DEFAULT_BACKOFF.capMs));
+      }),
+    );
   });
 });
 
@@ -111,7 +173,8 @@ describe("Runtime against a local WebSocket server", () => {
       facts: FACTS,
       log: (line) => lines.push(line),
       executor: { shellVersion: async () => "v" },
-      connection: { random: () => 0 },
+      // Never healthy, so the reconnect below waits backoffDelay(0, () => 0): no time at all.
+      connection: { random: () => 0, backoff: { ...DEFAULT_BACKOFF, healthyAfterMs: Number.POSITIVE_INFINITY } },
     });
     runtime.start();
     await until(() => lines.includes("connected"));

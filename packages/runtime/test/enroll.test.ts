@@ -157,36 +157,49 @@ async function serve201WithoutKey(): Promise<string> {
   return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 }
 const extraServers: Server[] = [];
+
+/** The test's own environment, without a token a developer may have exported. */
+function withoutToken(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const { CAISEY_ENROLL_TOKEN: _, ...rest } = env;
+  return rest;
+}
 afterEach(async () => {
   for (const s of extraServers.splice(0)) await new Promise((resolve) => s.close(resolve));
 });
 
 describe("the CLI (from source)", () => {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-  const run = (args: string[]) =>
+  const run = (args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(
+      const child = execFile(
         process.execPath,
         ["--experimental-strip-types", "--no-warnings", path.join(root, "packages/runtime/src/cli.ts"), ...args],
-        { cwd: root },
+        { cwd: root, env: { ...withoutToken(process.env), ...options.env } },
         (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
       );
+      child.stdin?.end(options.stdin ?? "");
     });
 
   it("enrolls, refuses to enroll twice, and reports errors with exit codes", async () => {
     const url = await serve(201, { machineId: MACHINE, tenantId: TENANT, signingKey: SIGNING_KEY });
-    const ok = await run(["enroll", "--server", url, "--token", "t", "--data-dir", dir]);
+    const ok = await run(["enroll", "--server", url, "--data-dir", dir], { env: { CAISEY_ENROLL_TOKEN: "t" } });
     expect(ok).toEqual({ code: 0, stdout: `Enrolled as machine ${MACHINE}\n`, stderr: "" });
-    const twice = await run(["enroll", "--server", url, "--token", "t", "--data-dir", dir]);
+    const twice = await run(["enroll", "--server", url, "--data-dir", dir], { env: { CAISEY_ENROLL_TOKEN: "t" } });
     expect(twice.code).toBe(1);
     expect(twice.stderr).toBe(
       `enroll failed: ${dir} already holds an enrollment; use --force to replace it (the old machine identity is lost)\n`,
     );
     const usage = await run(["enroll", "--server", url]);
     expect(usage.code).toBe(2);
-    expect(usage.stderr.startsWith("caisey-runtime: missing --token\n\nUsage: caisey-runtime enroll")).toBe(true);
+    expect(
+      usage.stderr.startsWith(
+        "caisey-runtime: missing the enrollment token: set CAISEY_ENROLL_TOKEN or give --token -\n\nUsage: CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll",
+      ),
+    ).toBe(true);
     const unsigned = await serve201WithoutKey();
-    const refused = await run(["enroll", "--server", unsigned, "--token", "t", "--data-dir", `${dir}-2`]);
+    const refused = await run(["enroll", "--server", unsigned, "--data-dir", `${dir}-2`], {
+      env: { CAISEY_ENROLL_TOKEN: "t" },
+    });
     expect(refused).toEqual({
       code: 1,
       stdout: "",
@@ -195,6 +208,32 @@ describe("the CLI (from source)", () => {
     const help = await run(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout.startsWith("caisey-runtime 0.1.0")).toBe(true);
+  });
+
+  it("takes the token from CAISEY_ENROLL_TOKEN, from standard input with --token -, or (with a warning) from --token", async () => {
+    const url = await serve(201, { machineId: MACHINE, tenantId: TENANT, signingKey: SIGNING_KEY });
+    const enrolled = { code: 0, stdout: `Enrolled as machine ${MACHINE}\n`, stderr: "" };
+    expect(
+      await run(["enroll", "--server", url, "--data-dir", dir], { env: { CAISEY_ENROLL_TOKEN: "cse_env" } }),
+    ).toEqual(enrolled);
+    expect(
+      await run(["enroll", "--server", url, "--token", "-", "--data-dir", dir, "--force"], { stdin: "cse_stdin\n" }),
+    ).toEqual(enrolled);
+    const argument = await run(["enroll", "--server", url, "--token", "cse_arg", "--data-dir", dir, "--force"]);
+    expect(argument).toEqual({
+      ...enrolled,
+      stderr:
+        "warning: a token given with --token is visible in the process list, shell history and npm's log line; use CAISEY_ENROLL_TOKEN=… or --token - instead\n",
+    });
+    expect(requests.map((r) => (r.body as { token: string }).token)).toEqual(["cse_env", "cse_stdin", "cse_arg"]);
+
+    const empty = await run(["enroll", "--server", url, "--token", "-", "--data-dir", dir, "--force"], { stdin: "" });
+    expect(empty).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "caisey-runtime: no enrollment token on standard input (or set CAISEY_ENROLL_TOKEN)\n",
+    });
+    expect(requests).toHaveLength(3); // nothing was sent
   });
 
   it("refuses to run on an enrollment without the tenant's signing key, telling the user to enroll again", async () => {
@@ -209,7 +248,7 @@ describe("the CLI (from source)", () => {
     };
     await writeConfig(dir, old as Parameters<typeof writeConfig>[1]); // as an older runtime wrote it
     const file = path.join(dir, "runtime.json");
-    const message = `${file} has no signing key (it was enrolled by an older runtime), so this runtime cannot verify that commands come from your organization and will not run any. Enroll again: caisey-runtime enroll --server URL --token TOKEN --data-dir ${dir} --force`;
+    const message = `${file} has no signing key (it was enrolled by an older runtime), so this runtime cannot verify that commands come from your organization and will not run any. Enroll again: CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL --data-dir ${dir} --force`;
     await expect(readConfig(dir)).rejects.toThrow(message);
     const result = await run(["run", "--data-dir", dir]);
     expect(result).toEqual({ code: 1, stdout: "", stderr: `caisey-runtime: ${message}\n` });

@@ -1,7 +1,8 @@
 // Test fixtures for the runtime's tests: the machine a fake server knows, its enrollment config, command ids, and what
 // a fake server receives from the runtime as frames.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
 import {
   LIMITS,
   type MachineFacts,
@@ -114,3 +115,34 @@ export const BACKUP_SCRIPT = {
     ["stdout", "backup: done\n"],
   ],
 } as const;
+
+/**
+ * A disk of `capacity` bytes holding the journal's directory, for the journal's write seam (JournalOptions.beforeWrite):
+ * a write past the capacity is cut short and fails with ENOSPC, as on a full disk. Also what it ever held at most.
+ */
+export function smallDisk(dir: string, capacity: number) {
+  const used = () => readdirSync(dir).reduce((sum, name) => sum + statSync(path.join(dir, name)).size, 0);
+  const disk = {
+    peak: 0,
+    refused: 0,
+    beforeWrite: (file: string, bytes: number): number | undefined => {
+      const held = used();
+      // An append adds to what the file holds; the reserve file is written whole (it replaces what is there).
+      const base = path.basename(file) === "reserve" ? held - sizeOf(file) : held;
+      const room = Math.max(0, capacity - base);
+      disk.peak = Math.max(disk.peak, base + Math.min(room, bytes));
+      if (bytes <= room) return undefined;
+      disk.refused++;
+      return room;
+    },
+  };
+  return disk;
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}

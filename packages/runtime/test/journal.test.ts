@@ -5,6 +5,7 @@ import type { AckFrame, FinishedFrame, OutputFrame, StartedFrame } from "@caisey
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeRecord, interruptedFinish, Journal, type JournalOptions } from "../src/journal.ts";
 import { Outbox, type OutboxFrame } from "../src/outbox.ts";
+import { until } from "./fixtures.ts";
 
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
 const CMD = "cmd_aaaaaaaaaaaaaaaaaaaa";
@@ -318,6 +319,7 @@ describe("Journal after a write error", () => {
     const journal = await open({
       beforeWrite: () => {
         if (failures-- > 0) throw new Error("EIO: i/o error, write");
+        return undefined;
       },
     });
     failures = 1;
@@ -343,5 +345,44 @@ describe("Journal after a write error", () => {
     await again.close();
     // The segment whose write failed holds no frame any more (they moved), so it was deleted.
     expect(segments()).toEqual(["segment-000000000002.journal", "segment-000000000003.journal"]);
+  });
+
+  it("cuts a partial write off (a full disk), lets acknowledged segments go before the frames fit, and loses nothing", async () => {
+    let room: number | undefined;
+    const journal = await open({ beforeWrite: () => room });
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    const sent: OutboxFrame[] = [];
+    outbox.connected((f) => sent.push(f));
+    outbox.push(started());
+    outbox.push(output("stdout", 0, "one\n"));
+    await journal.flush();
+    const first = path.join(dir, segments()[0] as string);
+    const whole = statSync(first).size;
+    expect(journal.full).toBe(false);
+
+    const two = `${"2".repeat(1999)}\n`;
+    room = 10; // the disk takes 10 bytes of the next batch, then answers ENOSPC
+    outbox.push(output("stdout", 4, two));
+    await until(() => lines.some((l) => l.includes("failed (ENOSPC: no space left on device, write)")));
+    expect(statSync(first).size).toBe(whole); // the 10 bytes are gone again: no torn record in the middle
+    expect(journal.full).toBe(true);
+    expect(sent.map(describeFrame)).toEqual(["a:started", "a:stdout@0:one\n"]);
+
+    // The server acknowledges what it got: the first segment holds nothing unacknowledged, and goes as soon as the
+    // next segment's checkpoint is on disk, while the frame (2.7 KB as a record) still does not fit.
+    room = 1000;
+    outbox.ack(ack({ started: true, stdout: 4 }));
+    await until(() => !segments().includes(path.basename(first)), "the acknowledged segment deleted");
+    room = undefined;
+    await journal.flush();
+    expect(sent.map(describeFrame)).toEqual(["a:started", "a:stdout@0:one\n", `a:stdout@4:${two}`]);
+    expect(journal.full).toBe(false);
+    await journal.close();
+
+    const again = await open();
+    expect(again.recovery.damage).toEqual([]);
+    expect([...again.entries()].map((e) => describeFrame(e.frame))).toEqual([`a:stdout@4:${two}`]);
+    expect(again.highWater(CMD)).toEqual({ stdout: 2004, stderr: 0 });
+    await again.close();
   });
 });

@@ -358,7 +358,7 @@ function EnrollPanel({ canCreateClient }: { canCreateClient: boolean }) {
 
   const dir = quoteArg(dataDir.trim() || ".caisey-runtime");
   const command = token
-    ? `npm run runtime -- enroll --server ${location.origin} --token ${token.token} --data-dir ${dir}\nnpm run runtime -- run --data-dir ${dir}`
+    ? `CAISEY_ENROLL_TOKEN=${token.token} npm run runtime -- enroll --server ${location.origin} --data-dir ${dir}\nnpm run runtime -- run --data-dir ${dir}`
     : "";
 
   return (
@@ -426,7 +426,10 @@ function EnrollPanel({ canCreateClient }: { canCreateClient: boolean }) {
             <pre data-testid="enroll-command">{command}</pre>
             <CopyButton key={command} text={command} />
           </div>
-          <p class="muted small">The machine appears in the table below, online, as soon as the runtime connects.</p>
+          <p class="muted small">
+            The token travels in an environment variable, so it stays out of npm's log and the process list. The machine
+            appears in the table below, online, as soon as the runtime connects.
+          </p>
         </div>
       )}
     </section>
