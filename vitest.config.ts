@@ -19,8 +19,15 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./packages/server/wrangler.jsonc" },
-            // The operator secret for hosted deployments, so the tests can create a second organization.
-            miniflare: { bindings: { CAISEY_OPERATOR_TOKEN: "operator-secret-for-tests" } },
+            // As `npm start` runs it: the operator secret for hosted deployments (so the tests can create a second
+            // organization), a key secret, and no edge in front, so no client-sent address header is believed.
+            miniflare: {
+              bindings: {
+                CAISEY_OPERATOR_TOKEN: "operator-secret-for-the-server-tests",
+                CAISEY_KEY_SECRET: "key-secret-for-the-server-tests-0123456789",
+                CAISEY_TRUSTED_ADDRESS_HEADER: "",
+              },
+            },
           }),
         ],
         test: { name: "server", include: ["packages/server/test/**/*.test.ts"], testTimeout: 30_000 },

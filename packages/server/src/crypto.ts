@@ -5,6 +5,7 @@
 import { Buffer } from "node:buffer";
 import { createHash, scrypt, timingSafeEqual } from "node:crypto";
 import { fromBase64Url, randomBytes, type Sha256, toBase64Url, toHex, utf8 } from "@caisey/core";
+import { HttpError } from "./http.ts";
 
 export const sha256: Sha256 = (data) => new Uint8Array(createHash("sha256").update(data).digest());
 
@@ -25,7 +26,60 @@ export function sha256Hex(text: string): string {
 
 const SCRYPT = { N: 1 << 15, r: 8, p: 3, keyLength: 32 } as const;
 
-function derive(
+/**
+ * Hashing capacity, per isolate. scrypt runs on the isolate's one thread (~0.1–0.2 s a hash, during which nothing
+ * else is answered), so hashes run one at a time and an unrelated request waits for at most one of them. A few
+ * callers wait their turn; beyond that a caller is answered at once with 429 `busy` rather than queued behind a flood.
+ * A waiter polls on its own timer: a promise resolved by another request's handler would run its continuation in
+ * that request's context, which workerd refuses. A turn whose request was cancelled is forgotten after `staleMs`.
+ */
+export const HASHING = { concurrent: 1, waiting: 8, pollMs: 5, staleMs: 10_000 } as const;
+const hashingSince = new Map<number, number>();
+const waitingSince = new Map<number, number>();
+let turns = 0;
+
+function forgetStale(now: number): void {
+  for (const [turn, at] of hashingSince) if (now - at > HASHING.staleMs) hashingSince.delete(turn);
+  for (const [turn, at] of waitingSince) if (now - at > HASHING.staleMs) waitingSince.delete(turn);
+}
+
+async function hashingTurn(): Promise<number> {
+  const turn = turns++;
+  forgetStale(Date.now());
+  if (hashingSince.size >= HASHING.concurrent) {
+    if (waitingSince.size >= HASHING.waiting)
+      throw new HttpError(429, "busy", "the server is checking too many passwords; try again in a moment", {
+        "retry-after": "1",
+      });
+    waitingSince.set(turn, Date.now());
+    while (hashingSince.size >= HASHING.concurrent) {
+      await new Promise((resolve) => setTimeout(resolve, HASHING.pollMs));
+      waitingSince.set(turn, Date.now());
+      forgetStale(Date.now());
+    }
+    waitingSince.delete(turn);
+  }
+  hashingSince.set(turn, Date.now());
+  return turn;
+}
+
+async function derive(
+  password: string,
+  salt: Uint8Array,
+  N: number,
+  r: number,
+  p: number,
+  keyLength: number,
+): Promise<Uint8Array> {
+  const turn = await hashingTurn();
+  try {
+    return await scryptKey(password, salt, N, r, p, keyLength);
+  } finally {
+    hashingSince.delete(turn);
+  }
+}
+
+function scryptKey(
   password: string,
   salt: Uint8Array,
   N: number,

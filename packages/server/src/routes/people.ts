@@ -21,7 +21,7 @@ import {
   updateUser,
 } from "@caisey/core/routes";
 import type { Context, Hono } from "hono";
-import { type AppEnv, by, clientAddress, cookieHeader } from "../auth.ts";
+import { type AppEnv, admitAttempt, attemptKeys, by, clientAddress, cookieHeader } from "../auth.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, sha256Hex, verifyPassword } from "../crypto.ts";
 import { directory, type Env, tenant } from "../env.ts";
 import { HttpError, unwrap } from "../http.ts";
@@ -96,17 +96,19 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
   route(app, signIn, async (c, { body }) => {
     const dir = directory(c.env);
     const address = clientAddress(c);
-    const keys = [`account:${body.email}`, `address:${address ?? "unknown"}`];
-    const locked = await dir.throttled(keys);
-    if (locked > 0)
-      throw new HttpError(429, "too_many_attempts", `too many failed sign-ins; try again in ${locked} s`, {
-        "retry-after": String(locked),
-      });
+    const keys = attemptKeys(c, "account", body.email);
+    await admitAttempt(c.env, keys); // before any hashing: a slowed account costs no scrypt
     const tenantId = await dir.tenantForEmail(body.email);
     const t = tenantId ? tenant(c.env, tenantId) : null;
     const creds = t ? await t.credentials(body.email) : null;
     // Hash even for unknown emails so response time does not reveal which accounts exist.
-    const valid = await verifyPassword(body.password, creds?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    let valid: boolean;
+    try {
+      valid = await verifyPassword(body.password, creds?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    } catch (error) {
+      await dir.attemptWithdrawn(keys); // no hashing capacity: this attempt was never checked
+      throw error;
+    }
     if (!t || !creds || !valid || creds.disabled) {
       const reason = !creds ? "unknown email" : creds.disabled ? "person disabled" : "wrong password";
       if (t)
@@ -117,14 +119,10 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
           false,
           reason,
         );
-      const lockedNow = await dir.signInFailed(keys);
-      if (lockedNow > 0)
-        throw new HttpError(429, "too_many_attempts", `too many failed sign-ins; try again in ${lockedNow} s`, {
-          "retry-after": String(lockedNow),
-        });
+      await dir.attemptFailed(keys);
       throw new HttpError(401, "invalid_credentials", "email or password is wrong");
     }
-    await dir.signInSucceeded(keys[0] as string);
+    await dir.attemptSucceeded(keys);
     const { token } = await t.issueToken(creds.userId, { kind: "console" });
     const principal = await t.authenticate(sha256Hex(token));
     if (!principal) throw new HttpError(401, "invalid_credentials", "email or password is wrong");

@@ -514,7 +514,9 @@ export class Session extends DurableBase {
         timeoutSeconds: c.timeout_seconds,
         ...gate,
       });
-      const signature = await tenant(this.env, s.tenant_id).sign(message);
+      const signed = await tenant(this.env, s.tenant_id).sign(message);
+      if (!signed.ok) throw new Error(`the dispatch of ${c.id} cannot be signed: ${signed.message}`);
+      const signature = signed.value;
       this.store.sql.exec("UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL", signature, c.id);
       c = this.store.command(commandId);
       if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
