@@ -28,31 +28,38 @@ const SCRYPT = { N: 1 << 15, r: 8, p: 3, keyLength: 32 } as const;
 
 /**
  * Hashing capacity, per isolate. scrypt runs on the isolate's one thread (~0.1–0.2 s a hash, during which nothing
- * else is answered), so hashes run one at a time and an unrelated request waits for at most one of them. A few
- * callers wait their turn; beyond that a caller is answered at once with 429 `busy` rather than queued behind a flood.
- * A waiter polls on its own timer: a promise resolved by another request's handler would run its continuation in
- * that request's context, which workerd refuses. A turn whose request was cancelled is forgotten after `staleMs`.
+ * else is answered: not other requests, not the objects' calls), so one hash runs at a time, and after each the
+ * thread rests as long as the hash took: an unrelated request waits for at most one hash, however many logins
+ * arrive. A few callers wait their turn; beyond that a caller is answered at once with 429 `busy`. A waiter polls on
+ * its own timer (a promise resolved by another request's handler would continue in that request's context, which
+ * workerd refuses), and a turn whose request was cancelled is forgotten after `staleMs`.
  */
 export const HASHING = { concurrent: 1, waiting: 8, pollMs: 5, staleMs: 10_000 } as const;
 const hashingSince = new Map<number, number>();
 const waitingSince = new Map<number, number>();
 let turns = 0;
+let restingUntil = 0;
 
 function forgetStale(now: number): void {
   for (const [turn, at] of hashingSince) if (now - at > HASHING.staleMs) hashingSince.delete(turn);
   for (const [turn, at] of waitingSince) if (now - at > HASHING.staleMs) waitingSince.delete(turn);
 }
 
+/** When the next hash may start without waiting (a hash running: never sooner than its end). */
+export function hashingFreeAt(): number {
+  return hashingSince.size >= HASHING.concurrent ? Number.POSITIVE_INFINITY : restingUntil;
+}
+
 async function hashingTurn(): Promise<number> {
   const turn = turns++;
   forgetStale(Date.now());
-  if (hashingSince.size >= HASHING.concurrent) {
+  if (hashingSince.size >= HASHING.concurrent || Date.now() < restingUntil) {
     if (waitingSince.size >= HASHING.waiting)
       throw new HttpError(429, "busy", "the server is checking too many passwords; try again in a moment", {
         "retry-after": "1",
       });
     waitingSince.set(turn, Date.now());
-    while (hashingSince.size >= HASHING.concurrent) {
+    while (hashingSince.size >= HASHING.concurrent || Date.now() < restingUntil) {
       await new Promise((resolve) => setTimeout(resolve, HASHING.pollMs));
       waitingSince.set(turn, Date.now());
       forgetStale(Date.now());
@@ -72,9 +79,14 @@ async function derive(
   keyLength: number,
 ): Promise<Uint8Array> {
   const turn = await hashingTurn();
+  const grantedAt = Date.now();
   try {
     return await scryptKey(password, salt, N, r, p, keyLength);
   } finally {
+    // The thread then rests as long as the hash held it, so what queued up meanwhile (other requests, object calls,
+    // answers) runs before the next hash: hashing takes at most half the thread. Time moves on only between events.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    restingUntil = Date.now() + Math.min(Date.now() - grantedAt, HASHING.staleMs);
     hashingSince.delete(turn);
   }
 }
