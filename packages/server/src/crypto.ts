@@ -81,7 +81,15 @@ async function derive(
   const turn = await hashingTurn();
   const grantedAt = Date.now();
   try {
-    return await scryptKey(password, salt, N, r, p, keyLength);
+    return await new Promise<Uint8Array>((resolve, reject) => {
+      scrypt(
+        password.normalize("NFC"),
+        salt,
+        keyLength,
+        { N, r, p, maxmem: 256 * N * r + 16 * 1024 * 1024 },
+        (err, key) => (err ? reject(err) : resolve(new Uint8Array(key))),
+      );
+    });
   } finally {
     // The thread then rests as long as the hash held it, so what queued up meanwhile (other requests, object calls,
     // answers) runs before the next hash: hashing takes at most half the thread. Time moves on only between events.
@@ -89,25 +97,6 @@ async function derive(
     restingUntil = Date.now() + Math.min(Date.now() - grantedAt, HASHING.staleMs);
     hashingSince.delete(turn);
   }
-}
-
-function scryptKey(
-  password: string,
-  salt: Uint8Array,
-  N: number,
-  r: number,
-  p: number,
-  keyLength: number,
-): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    scrypt(
-      password.normalize("NFC"),
-      salt,
-      keyLength,
-      { N, r, p, maxmem: 256 * N * r + 16 * 1024 * 1024 },
-      (err, key) => (err ? reject(err) : resolve(new Uint8Array(key))),
-    );
-  });
 }
 
 export async function hashPassword(password: string): Promise<string> {
