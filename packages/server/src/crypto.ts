@@ -28,21 +28,35 @@ const SCRYPT = { N: 1 << 15, r: 8, p: 3, keyLength: 32 } as const;
 
 /**
  * Hashing capacity, per isolate. scrypt runs on the isolate's one thread (~0.1–0.2 s a hash, during which nothing
- * else is answered: not other requests, not the objects' calls), so one hash runs at a time, and after each the
- * thread rests as long as the hash took: an unrelated request waits for at most one hash, however many logins
- * arrive. A few callers wait their turn; beyond that a caller is answered at once with 429 `busy`. A waiter polls on
- * its own timer (a promise resolved by another request's handler would continue in that request's context, which
- * workerd refuses), and a turn whose request was cancelled is forgotten after `staleMs`.
+ * else is answered: not other requests, not the objects' calls), so one hash runs at a time. While more hashes are on
+ * their way (callers waiting, or sign-ins still before their hash: `hashAhead`), the thread rests after each hash as
+ * long as the hash took, so an unrelated request waits for at most one hash however many logins arrive; a lone
+ * sign-in does not wait for a rest. A few callers wait their turn; beyond that a caller is answered at once with 429
+ * `busy`. A waiter polls on its own timer (a promise resolved by another request's handler would continue in that
+ * request's context, which workerd refuses), and a turn whose request was cancelled is forgotten after `staleMs`.
  */
 export const HASHING = { concurrent: 1, waiting: 8, pollMs: 5, staleMs: 10_000 } as const;
 const hashingSince = new Map<number, number>();
 const waitingSince = new Map<number, number>();
+const aheadSince = new Map<number, number>();
 let turns = 0;
 let restingUntil = 0;
 
 function forgetStale(now: number): void {
   for (const [turn, at] of hashingSince) if (now - at > HASHING.staleMs) hashingSince.delete(turn);
   for (const [turn, at] of waitingSince) if (now - at > HASHING.staleMs) waitingSince.delete(turn);
+  for (const [turn, at] of aheadSince) if (now - at > HASHING.staleMs) aheadSince.delete(turn);
+}
+
+/** Run `work`, a request that will hash a password after some object calls (a sign-in): others rest for it. */
+export async function hashAhead<T>(work: () => Promise<T>): Promise<T> {
+  const turn = turns++;
+  aheadSince.set(turn, Date.now());
+  try {
+    return await work();
+  } finally {
+    aheadSince.delete(turn);
+  }
 }
 
 /** When the next hash may start without waiting (a hash running: never sooner than its end). */
@@ -91,10 +105,12 @@ async function derive(
       );
     });
   } finally {
-    // The thread then rests as long as the hash held it, so what queued up meanwhile (other requests, object calls,
-    // answers) runs before the next hash: hashing takes at most half the thread. Time moves on only between events.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    restingUntil = Date.now() + Math.min(Date.now() - grantedAt, HASHING.staleMs);
+    // With more hashes on their way, the thread then rests as long as the hash held it, so what queued up meanwhile
+    // (other requests, object calls, answers) runs before the next hash. Time moves on only between events.
+    if (waitingSince.size > 0 || aheadSince.size > 1) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      restingUntil = Date.now() + Math.min(Date.now() - grantedAt, HASHING.staleMs);
+    }
     hashingSince.delete(turn);
   }
 }

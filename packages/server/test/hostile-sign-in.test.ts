@@ -34,7 +34,7 @@ describe("sign-in under abuse", () => {
     await addTechnician("tess@hostile.test");
     for (let i = 0; i < 20; i++) expect((await login(`made-up-${i}@nowhere.test`, "wrong password!")).status).toBe(401);
     expect((await login("tess@hostile.test")).status).toBe(200);
-  }, 120_000); // twenty scrypt hashes, each followed by as long a rest
+  }, 120_000); // twenty-one scrypt hashes, one after another
 
   it("locally, a rotating cf-connecting-ip neither escapes an account's slowdown nor reaches the audit log", async () => {
     await addTechnician("tom@hostile.test");
