@@ -515,7 +515,13 @@ export class Session extends DurableBase {
         ...gate,
       });
       const signed = await tenant(this.env, s.tenant_id).sign(message);
-      if (!signed.ok) throw new Error(`the dispatch of ${c.id} cannot be signed: ${signed.message}`);
+      if (!signed.ok) {
+        // Nothing goes out unsigned. Said clearly; the machine's next connection (say, once the server runs with the
+        // right CAISEY_KEY_SECRET) tries again.
+        console.error(`the dispatch of ${c.id} cannot be signed: ${signed.message}`);
+        await machine(this.env, s.machine_id).resumeLater(s.id);
+        return null;
+      }
       const signature = signed.value;
       this.store.sql.exec("UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL", signature, c.id);
       c = this.store.command(commandId);
