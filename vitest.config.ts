@@ -19,11 +19,14 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./packages/server/wrangler.jsonc" },
-            // The operator secret for hosted deployments, so the tests can create a second organization; the
+            // As `npm start` runs it: the operator secret for hosted deployments (so the tests can create a second
+            // organization), a key secret, no edge in front, so no client-sent address header is believed, and the
             // console's public address, for the links in webhook messages.
             miniflare: {
               bindings: {
-                CAISEY_OPERATOR_TOKEN: "operator-secret-for-tests",
+                CAISEY_OPERATOR_TOKEN: "operator-secret-for-the-server-tests",
+                CAISEY_KEY_SECRET: "key-secret-for-the-server-tests-0123456789",
+                CAISEY_TRUSTED_ADDRESS_HEADER: "",
                 CAISEY_PUBLIC_URL: "https://support.northwind.test",
               },
             },

@@ -7,6 +7,8 @@
 //   latency    POST /commands of `echo x` → command.finished (seen on a live socket) and → first live event, after 20
 //              uncounted warm-up commands, before the capture
 //   memory     runtime RSS idle and while streaming; server (Miniflare + workerd) RSS while streaming
+//   sign-in    an unrelated request's p99 while 60 concurrent failed logins arrive, beside its quiet p99
+//              (bench/login-flood.mjs)
 //
 // Environment: BENCH_MIB (default 256), BENCH_COMMANDS (default 200).
 
@@ -16,9 +18,11 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from "nod
 import { join } from "node:path";
 import WebSocket from "ws";
 import { appendResults, markdownTable, percentile, processTree, rssKiB, waitOnline } from "./common.mjs";
+import { loginFlood } from "./login-flood.mjs";
 
 const MIB = Number(process.env.BENCH_MIB ?? 256);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 200);
+const FLOOD_LOGINS = 60;
 const WARMUP = 20;
 if (process.argv.includes("--help")) {
   console.log(
@@ -158,6 +162,8 @@ clearInterval(sampler);
 if (state.stdoutSha256 !== payloadSha || state.stdoutBytes !== MIB * 1024 * 1024)
   throw new Error(`capture incomplete: ${JSON.stringify(state)}`);
 
+const flood = await loginFlood(server.url, owner, FLOOD_LOGINS);
+
 const raw = await rawPipe();
 const ssh = sshLocalhost();
 
@@ -183,6 +189,12 @@ const rows = [
     `${percentile(firstEventLatencies, 50).toFixed(1)} / ${percentile(firstEventLatencies, 99).toFixed(1)}`,
     "—",
     "",
+  ],
+  [
+    `unrelated request (GET /machines) p99, during ${FLOOD_LOGINS} concurrent failed logins (ms)`,
+    flood.floodedP99.toFixed(1),
+    `quiet ${flood.quietP99.toFixed(1)}; the logins: ${flood.answers} in ${flood.floodSeconds.toFixed(1)} s`,
+    "≤ one scrypt hash over quiet",
   ],
   ["runtime RSS idle (MB)", (runtimeIdleKiB / 1024).toFixed(0), "—", "≤ 80"],
   [`runtime RSS peak while streaming ${MIB} MiB (MB)`, (runtimePeakKiB / 1024).toFixed(0), "—", "≤ 150"],

@@ -4,6 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { workerSettings } from "./settings.mjs";
 import { ensureWorker, serveWorker } from "./worker.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -14,7 +15,12 @@ Serves the Caisey API and console on http://127.0.0.1:$PORT (default 8787).
   PORT                    port to listen on (default 8787)
   HOST                    address to listen on (default 127.0.0.1)
   CAISEY_DATA             state directory (default ./.caisey); kept across restarts
-  CAISEY_OPERATOR_TOKEN   optional operator secret for creating further organizations
+  CAISEY_OPERATOR_TOKEN   optional operator secret for creating further organizations (32 or more characters)
+  CAISEY_KEY_SECRET       secret that private keys are stored wrapped with (default: generated once into
+                          $CAISEY_DATA/key-secret, mode 0600)
+  CAISEY_KEY_SECRET_PREVIOUS  the secret before a rotation, while keys are wrapped again (README: Security)
+  CAISEY_TRUSTED_ADDRESS_HEADER  the header a reverse proxy in front sets to the client's address (default: none,
+                          so a client-sent header is never believed)
   CAISEY_INDEX_DELAY_MS   delay before records are pushed to the search index (default 250; for fault tests)
   CAISEY_PUBLIC_URL       the console's address as people reach it, for links in webhook messages
                           (default http://$HOST:$PORT)
@@ -26,10 +32,12 @@ const host = process.env.HOST ?? "127.0.0.1";
 const data = resolve(process.env.CAISEY_DATA ?? join(root, ".caisey"));
 mkdirSync(data, { recursive: true });
 
-// Settings that reach the Worker as variables.
-const vars = { CAISEY_PUBLIC_URL: `http://${host}:${port}` };
-for (const name of ["CAISEY_OPERATOR_TOKEN", "CAISEY_INDEX_DELAY_MS", "CAISEY_PUBLIC_URL"]) {
-  if (process.env[name]) vars[name] = process.env[name];
+let vars;
+try {
+  vars = workerSettings(process.env, data, `http://${host}:${port}`);
+} catch (error) {
+  console.error(`Caisey: not starting: ${error.message}`);
+  process.exit(1);
 }
 
 ensureWorker(root);

@@ -13,4 +13,5 @@ export * from "./record.ts";
 export * from "./search.ts";
 export * from "./session/index.ts";
 export * from "./shells.ts";
+export * from "./throttle.ts";
 export * from "./views.ts";

@@ -1,11 +1,11 @@
 // Who is asking. Staff and contacts present a bearer token (scripts, CLI, tests) or the console's HttpOnly cookie.
 // Cookie-authenticated state changes must carry x-caisey-csrf: a header no other site can make a browser send.
 
-import type { Role } from "@caisey/core";
+import { type Role, retryAfterSeconds, throttleKey } from "@caisey/core";
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { sha256Hex } from "./crypto.ts";
-import { type Env, tenant } from "./env.ts";
+import { directory, type Env, tenant } from "./env.ts";
 import { HttpError } from "./http.ts";
 import type { Scope } from "./objects/session/index.ts";
 import type { By, Principal } from "./objects/tenant.ts";
@@ -48,24 +48,64 @@ export function allow(roles: readonly Role[]): MiddlewareHandler<AppEnv> {
   };
 }
 
+/** Operator secrets shorter than this are refused: the route creates organizations on the whole deployment. */
+export const OPERATOR_TOKEN_MIN_LENGTH = 32;
+
 /**
  * Route guard for hosted deployments: the operator's secret, CAISEY_OPERATOR_TOKEN. Without the secret configured the
- * route does not exist.
+ * route does not exist; a wrong one counts against the same throttle as sign-in.
  */
 export const allowOperator: MiddlewareHandler<AppEnv> = async (c, next) => {
   const secret = c.env.CAISEY_OPERATOR_TOKEN;
   if (!secret) throw new HttpError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+  // `npm start` refuses to start with a short one; a deployment configured elsewhere is refused here.
+  if (secret.length < OPERATOR_TOKEN_MIN_LENGTH)
+    throw new HttpError(
+      503,
+      "operator_token_too_short",
+      `CAISEY_OPERATOR_TOKEN must be ${OPERATOR_TOKEN_MIN_LENGTH} or more characters`,
+    );
+  const keys = attemptKeys(c, "operator");
+  await admitAttempt(c.env, keys);
   const given = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-  if (sha256Hex(given) !== sha256Hex(secret)) throw new HttpError(401, "unauthenticated", "operator token required");
+  if (sha256Hex(given) !== sha256Hex(secret)) {
+    await directory(c.env).attemptFailed(keys);
+    throw new HttpError(401, "unauthenticated", "operator token required");
+  }
+  await directory(c.env).attemptSucceeded(keys);
   await next();
 };
 
 /**
- * The caller's address as the edge reports it: Cloudflare sets CF-Connecting-IP. `npm start` serves workerd's socket
- * directly and has no edge in front, so locally there is no address (null) unless a client sends the header itself.
+ * The caller's address, from the one source the deployment trusts: the header named by CAISEY_TRUSTED_ADDRESS_HEADER,
+ * which what stands in front of the Worker sets and overwrites (Cloudflare's edge: CF-Connecting-IP). Without that
+ * setting nothing a client sends is believed and the address is unknown (null): `npm start` serves workerd's socket
+ * directly, and workerd only reports a peer address on sockets Miniflare does not open for us (README: Security).
  */
 export function clientAddress(c: Context<AppEnv>): string | null {
-  return c.req.header("cf-connecting-ip") ?? null;
+  const header = c.env.CAISEY_TRUSTED_ADDRESS_HEADER?.trim();
+  if (!header) return null;
+  const value = c.req.header(header)?.trim() ?? "";
+  return /^[0-9A-Fa-f.:]{2,45}$/.test(value) ? value : null;
+}
+
+/**
+ * What a credential attempt counts against: the account (or the operator secret) and, when it is known, the
+ * caller's trusted address. An unknown address is no key at all: callers without one never share a bucket.
+ */
+export function attemptKeys(c: Context<AppEnv>, kind: "account" | "operator", email = ""): string[] {
+  const address = clientAddress(c);
+  return [throttleKey(kind, email), ...(address === null ? [] : [throttleKey("address", address)])];
+}
+
+/** Admit a credential attempt (counted before any password is hashed), or refuse it: 429 with Retry-After. */
+export async function admitAttempt(env: Env, keys: readonly string[]): Promise<void> {
+  const wait = await directory(env).admitAttempt(keys);
+  if (wait === 0) return;
+  const seconds = retryAfterSeconds(wait);
+  throw new HttpError(429, "too_many_attempts", `too many failed attempts; try again in ${seconds} s`, {
+    "retry-after": String(seconds),
+  });
 }
 
 /** Who is acting, for the audit log. */

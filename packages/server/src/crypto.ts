@@ -5,6 +5,7 @@
 import { Buffer } from "node:buffer";
 import { createHash, scrypt, timingSafeEqual } from "node:crypto";
 import { fromBase64Url, randomBytes, type Sha256, toBase64Url, toHex, utf8 } from "@caisey/core";
+import { HttpError } from "./http.ts";
 
 export const sha256: Sha256 = (data) => new Uint8Array(createHash("sha256").update(data).digest());
 
@@ -25,7 +26,65 @@ export function sha256Hex(text: string): string {
 
 const SCRYPT = { N: 1 << 15, r: 8, p: 3, keyLength: 32 } as const;
 
-function derive(
+/**
+ * Hashing capacity, per isolate. scrypt runs on the isolate's one thread (~0.1–0.2 s a hash, during which nothing
+ * else is answered: not other requests, not the objects' calls), so one hash runs at a time. While more hashes are on
+ * their way (callers waiting, or sign-ins still before their hash: `hashAhead`), the thread rests after each hash as
+ * long as the hash took, so an unrelated request waits for at most one hash however many logins arrive; a lone
+ * sign-in does not wait for a rest. A few callers wait their turn; beyond that a caller is answered at once with 429
+ * `busy`. A waiter polls on its own timer (a promise resolved by another request's handler would continue in that
+ * request's context, which workerd refuses), and a turn whose request was cancelled is forgotten after `staleMs`.
+ */
+export const HASHING = { concurrent: 1, waiting: 8, pollMs: 5, staleMs: 10_000 } as const;
+const hashingSince = new Map<number, number>();
+const waitingSince = new Map<number, number>();
+const aheadSince = new Map<number, number>();
+let turns = 0;
+let restingUntil = 0;
+
+function forgetStale(now: number): void {
+  for (const [turn, at] of hashingSince) if (now - at > HASHING.staleMs) hashingSince.delete(turn);
+  for (const [turn, at] of waitingSince) if (now - at > HASHING.staleMs) waitingSince.delete(turn);
+  for (const [turn, at] of aheadSince) if (now - at > HASHING.staleMs) aheadSince.delete(turn);
+}
+
+/** Run `work`, a request that will hash a password after some object calls (a sign-in): others rest for it. */
+export async function hashAhead<T>(work: () => Promise<T>): Promise<T> {
+  const turn = turns++;
+  aheadSince.set(turn, Date.now());
+  try {
+    return await work();
+  } finally {
+    aheadSince.delete(turn);
+  }
+}
+
+/** When the next hash may start without waiting (a hash running: never sooner than its end). */
+export function hashingFreeAt(): number {
+  return hashingSince.size >= HASHING.concurrent ? Number.POSITIVE_INFINITY : restingUntil;
+}
+
+async function hashingTurn(): Promise<number> {
+  const turn = turns++;
+  forgetStale(Date.now());
+  if (hashingSince.size >= HASHING.concurrent || Date.now() < restingUntil) {
+    if (waitingSince.size >= HASHING.waiting)
+      throw new HttpError(429, "busy", "the server is checking too many passwords; try again in a moment", {
+        "retry-after": "1",
+      });
+    waitingSince.set(turn, Date.now());
+    while (hashingSince.size >= HASHING.concurrent || Date.now() < restingUntil) {
+      await new Promise((resolve) => setTimeout(resolve, HASHING.pollMs));
+      waitingSince.set(turn, Date.now());
+      forgetStale(Date.now());
+    }
+    waitingSince.delete(turn);
+  }
+  hashingSince.set(turn, Date.now());
+  return turn;
+}
+
+async function derive(
   password: string,
   salt: Uint8Array,
   N: number,
@@ -33,15 +92,27 @@ function derive(
   p: number,
   keyLength: number,
 ): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    scrypt(
-      password.normalize("NFC"),
-      salt,
-      keyLength,
-      { N, r, p, maxmem: 256 * N * r + 16 * 1024 * 1024 },
-      (err, key) => (err ? reject(err) : resolve(new Uint8Array(key))),
-    );
-  });
+  const turn = await hashingTurn();
+  const grantedAt = Date.now();
+  try {
+    return await new Promise<Uint8Array>((resolve, reject) => {
+      scrypt(
+        password.normalize("NFC"),
+        salt,
+        keyLength,
+        { N, r, p, maxmem: 256 * N * r + 16 * 1024 * 1024 },
+        (err, key) => (err ? reject(err) : resolve(new Uint8Array(key))),
+      );
+    });
+  } finally {
+    // With more hashes on their way, the thread then rests as long as the hash held it, so what queued up meanwhile
+    // (other requests, object calls, answers) runs before the next hash. Time moves on only between events.
+    if (waitingSince.size > 0 || aheadSince.size > 1) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      restingUntil = Date.now() + Math.min(Date.now() - grantedAt, HASHING.staleMs);
+    }
+    hashingSince.delete(turn);
+  }
 }
 
 export async function hashPassword(password: string): Promise<string> {

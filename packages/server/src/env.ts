@@ -15,8 +15,17 @@ export interface Env {
   SEARCH_INDEX: DurableObjectNamespace<SearchIndex>;
   /** Output bytes indexed per command for search (default 1 MiB); the record itself is never capped. */
   SEARCH_OUTPUT_CAP?: string;
-  /** Operator secret for creating further organizations on a hosted deployment (issue 4). */
+  /** Operator secret for creating further organizations on a hosted deployment (32 or more characters). */
   CAISEY_OPERATOR_TOKEN?: string;
+  /** The deployment's secret that private keys are stored wrapped with (key-wrap.ts); a Worker secret on Cloudflare. */
+  CAISEY_KEY_SECRET?: string;
+  /** The secret before the last rotation: keys wrapped with it still open, and are wrapped again with the current one. */
+  CAISEY_KEY_SECRET_PREVIOUS?: string;
+  /**
+   * The request header that holds the client's address, set (overwritten) by what the deployment has in front of the
+   * Worker: `cf-connecting-ip` on Cloudflare (wrangler.jsonc). Unset, no client-sent header is believed (auth.ts).
+   */
+  CAISEY_TRUSTED_ADDRESS_HEADER?: string;
   /**
    * Milliseconds between an append and the push of the record to the search index (default 250). Raising it lets
    * fault tests stop the server while the index is behind; the durable catch-up alarm still runs.

@@ -408,7 +408,7 @@ async function buildWorld(): Promise<World> {
   );
   const b = await json(
     await call("/api/v1/tenants", {
-      headers: { authorization: "Bearer operator-secret-for-tests" },
+      headers: { authorization: "Bearer operator-secret-for-the-server-tests" },
       body: { organization: "Fabrikam MSP", name: "Bea", email: "owner@b.test", password: PASSWORD },
     }),
     201,

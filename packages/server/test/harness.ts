@@ -1,7 +1,7 @@
 // What the workerd tests share: requests through the real Worker, an organization, and a simulated runtime that
 // holds a real Ed25519 key and speaks the real protocol over the real WebSocket route.
 
-import { exports as workerExports } from "cloudflare:workers";
+import { env, exports as workerExports } from "cloudflare:workers";
 import { dispatchMessage, fromBase64Url, toBase64Url, utf8 } from "@caisey/core";
 import { expect, vi } from "vitest";
 import { type Migration, migrate } from "../src/migrations.ts";
@@ -16,15 +16,32 @@ export interface CallInit {
   headers?: Record<string, string>;
 }
 
-export async function call(path: string, init: CallInit = {}): Promise<Response> {
+function request(path: string, init: CallInit): Request {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.body !== undefined) headers["content-type"] = "application/json";
-  return worker.fetch(`https://caisey.test${path}`, {
+  return new Request(`https://caisey.test${path}`, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
     headers,
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
+}
+
+export async function call(path: string, init: CallInit = {}): Promise<Response> {
+  return worker.fetch(request(path, init));
+}
+
+/**
+ * The Worker's routes with some settings changed (`npm start` is what the tests run as; this is, say, Cloudflare's
+ * deployment with its edge in front: `{ CAISEY_TRUSTED_ADDRESS_HEADER: "cf-connecting-ip" }`).
+ */
+export async function callWith(
+  settings: Partial<Cloudflare.Env>,
+  path: string,
+  init: CallInit = {},
+): Promise<Response> {
+  const { app } = await import("../src/index.ts");
+  return app.fetch(request(path, init), { ...env, ...settings });
 }
 
 /** The answer's JSON, asserting its status first (with the body in the message when it differs). */

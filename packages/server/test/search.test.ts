@@ -124,7 +124,7 @@ beforeAll(async () => {
   );
   const b = await json(
     await call("/api/v1/tenants", {
-      headers: { authorization: "Bearer operator-secret-for-tests" },
+      headers: { authorization: "Bearer operator-secret-for-the-server-tests" },
       body: { organization: "Fabrikam MSP", name: "Bea", email: "owner@b.search.test", password: PASSWORD },
     }),
     201,

@@ -2,6 +2,7 @@
 // "first-run setup happens once" and "an email belongs to one organization" are simple, strongly consistent checks.
 
 import { DurableObject } from "cloudflare:workers";
+import { type Attempts, admitted, failed, succeeded, THROTTLE, waitMs, withdrawn } from "@caisey/core";
 import type { Env } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import { fail, ok, type Result } from "../result.ts";
@@ -17,13 +18,14 @@ export const DIRECTORY_MIGRATIONS = [
     sql: `CREATE TABLE throttle (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, window_start INTEGER NOT NULL,
             locked_until INTEGER NOT NULL DEFAULT 0);`,
   },
+  {
+    // Counts kept by core's throttle rules: a slowing delay instead of a 15-minute lock.
+    name: "credential attempts per key",
+    sql: `DROP TABLE throttle;
+          CREATE TABLE attempts (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_at INTEGER NOT NULL);
+          CREATE INDEX attempts_last ON attempts(last_at);`,
+  },
 ];
-
-/**
- * Failed sign-ins allowed per window before the key is locked for the rest of it: per account (guessing one
- * password) and per address (spraying many accounts). Successful sign-in clears the account's count.
- */
-export const THROTTLE = { windowMs: 15 * 60_000, account: 5, address: 20 } as const;
 
 export class Directory extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -76,48 +78,62 @@ export class Directory extends DurableObject<Env> {
     return ok(null);
   }
 
-  /** Seconds until sign-in may be tried again for these keys, or 0. */
-  throttled(keys: string[]): number {
-    const now = Date.now();
-    let until = 0;
-    for (const key of keys) {
-      const row = this.ctx.storage.sql
-        .exec<{ locked_until: number }>("SELECT locked_until FROM throttle WHERE key = ?", key)
-        .toArray()[0];
-      if (row && row.locked_until > now) until = Math.max(until, row.locked_until);
-    }
-    return until === 0 ? 0 : Math.ceil((until - now) / 1000);
+  private attempts(key: string): Attempts | null {
+    const row = this.ctx.storage.sql
+      .exec<{ failures: number; last_at: number }>("SELECT failures, last_at FROM attempts WHERE key = ?", key)
+      .toArray()[0];
+    return row ? { failures: row.failures, lastAt: row.last_at } : null;
   }
 
-  /** Count a failed sign-in against each key (`account:<email>`, `address:<ip>`); returns seconds locked, or 0. */
-  signInFailed(keys: string[]): number {
-    const now = Date.now();
+  private keep(key: string, attempts: Attempts | null): void {
     const sql = this.ctx.storage.sql;
-    for (const key of keys) {
-      const limit = key.startsWith("account:") ? THROTTLE.account : THROTTLE.address;
-      const row = sql
-        .exec<{ failures: number; window_start: number }>(
-          "SELECT failures, window_start FROM throttle WHERE key = ?",
-          key,
-        )
-        .toArray()[0];
-      const fresh = !row || now - row.window_start >= THROTTLE.windowMs;
-      const failures = fresh ? 1 : (row as { failures: number }).failures + 1;
-      const windowStart = fresh ? now : (row as { window_start: number }).window_start;
-      const lockedUntil = failures >= limit ? windowStart + THROTTLE.windowMs : 0;
+    if (attempts === null) sql.exec("DELETE FROM attempts WHERE key = ?", key);
+    else
       sql.exec(
-        "INSERT INTO throttle (key, failures, window_start, locked_until) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, locked_until = excluded.locked_until",
+        "INSERT INTO attempts (key, failures, last_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at",
         key,
-        failures,
-        windowStart,
-        lockedUntil,
+        attempts.failures,
+        attempts.lastAt,
       );
-    }
-    return this.throttled(keys);
   }
 
-  signInSucceeded(accountKey: string): void {
-    this.ctx.storage.sql.exec("DELETE FROM throttle WHERE key = ?", accountKey);
+  /**
+   * Admit a credential attempt against every key (core's throttleKey), counting it before the credential is checked;
+   * or, when a key must slow down, count nothing and answer the milliseconds to wait.
+   */
+  admitAttempt(keys: readonly string[]): number {
+    const now = Date.now();
+    const counts = keys.map((key) => [key, this.attempts(key)] as const);
+    const wait = Math.max(0, ...counts.map(([key, attempts]) => waitMs(key, attempts, now)));
+    if (wait > 0) return wait;
+    this.ctx.storage.transactionSync(() => {
+      for (const [key, attempts] of counts) this.keep(key, admitted(attempts, now));
+      // Keys nobody tried for a while (most of them made-up emails) are forgotten, so the table stays small.
+      this.ctx.storage.sql.exec("DELETE FROM attempts WHERE last_at < ?", now - THROTTLE.forgetAfterMs);
+    });
+    return 0;
+  }
+
+  /** The admitted attempt had the wrong credential: the key's delay starts now. */
+  attemptFailed(keys: readonly string[]): void {
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const key of keys) this.keep(key, failed(this.attempts(key), now));
+    });
+  }
+
+  /** The admitted attempt had the right credential. */
+  attemptSucceeded(keys: readonly string[]): void {
+    this.ctx.storage.transactionSync(() => {
+      for (const key of keys) this.keep(key, succeeded(key, this.attempts(key)));
+    });
+  }
+
+  /** The admitted attempt was given up unchecked (no hashing capacity): it does not count. */
+  attemptWithdrawn(keys: readonly string[]): void {
+    this.ctx.storage.transactionSync(() => {
+      for (const key of keys) this.keep(key, withdrawn(this.attempts(key)));
+    });
   }
 
   /** Give back an email claimed for a person who could not be added. */

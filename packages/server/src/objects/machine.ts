@@ -95,12 +95,17 @@ export class Machine extends DurableObject<Env> {
 
   /** Deliver a command now if the runtime is connected; remember the session either way so a reconnect resumes it. */
   dispatch(sessionId: string, frame: DispatchFrame): { delivered: boolean } {
+    this.resumeLater(sessionId);
+    return { delivered: this.sendToRuntime(frame) };
+  }
+
+  /** Remember a session with work for this machine: the runtime's next connection resumes it. */
+  resumeLater(sessionId: string): void {
     this.sql.exec(
       "INSERT OR IGNORE INTO pending_sessions (session_id, since) VALUES (?, ?)",
       sessionId,
       new Date().toISOString(),
     );
-    return { delivered: this.sendToRuntime(frame) };
   }
 
   cancel(_sessionId: string, frame: CancelFrame): { delivered: boolean } {

@@ -19,6 +19,7 @@ import { DurableBase, target } from "../durable/base.ts";
 import type { Delivery, Effect } from "../durable/outbox.ts";
 import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
 import { type Env, fleet } from "../env.ts";
+import { unwrapKey, wrapKey, wrappedUnderCurrent } from "../key-wrap.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
 import { newToken } from "../tokens.ts";
 import { type FleetEffect, HANDOVER_COLUMNS } from "./fleet.ts";
@@ -114,6 +115,12 @@ export const TENANT_MIGRATIONS = [
        INSERT INTO alarms (name, at) SELECT 'outbox', 0 WHERE EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL AND given_up = 0);`,
     ].join("\n"),
   },
+  {
+    // A key kept in the clear by an earlier release is wrapped on its first use (Tenant.signer), and its clear
+    // column emptied.
+    name: "signing key wrapped at rest",
+    sql: "ALTER TABLE signing_key ADD COLUMN private_wrapped TEXT;",
+  },
 ];
 
 /** What the Fleet tells the Tenant. */
@@ -167,6 +174,13 @@ export async function signWebhook(secret: string, id: string, timestamp: string,
   return `v1,${toBase64(new Uint8Array(mac))}`;
 }
 
+/** What the tenant's signing key is wrapped for: its own tenant only. */
+const signingKeyPurpose = (tenantId: string) => `signing-key:${tenantId}`;
+
+function importSigningKey(jwk: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("jwk", JSON.parse(jwk) as JsonWebKey, { name: "Ed25519" }, false, ["sign"]);
+}
+
 /** Who did something, for the audit log: the actor string of the record and the caller's address. */
 export interface By {
   actor: string;
@@ -189,6 +203,16 @@ export class Tenant extends DurableBase {
     const id = this.tenantId();
     if (id !== null && this.outbox.pending(target.fleet(id)) > 0)
       void ctx.blockConcurrencyWhile(() => this.outbox.drain(target.fleet(id)));
+    // A signing key in the clear (an earlier release) or under the previous key secret is wrapped again before this
+    // object answers anything, so a rotation completes as each organization is next used.
+    const stored = this.sql
+      .exec<{ private_wrapped: string | null }>("SELECT private_wrapped FROM signing_key")
+      .toArray()[0];
+    if (stored && !wrappedUnderCurrent(env, stored.private_wrapped))
+      void ctx.blockConcurrencyWhile(async () => {
+        this.signer = this.openSigningKey();
+        await this.signer;
+      });
   }
 
   private tenantId(): string | null {
@@ -301,7 +325,12 @@ export class Tenant extends DurableBase {
   }): Promise<Result<{ token: string }>> {
     if (this.tenantId() !== null) return fail(409, "already_set_up", "organization already exists");
     const keys = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-    const privateJwk = JSON.stringify(await crypto.subtle.exportKey("jwk", keys.privateKey));
+    const privateWrapped = await wrapKey(
+      this.env,
+      signingKeyPurpose(input.tenantId),
+      utf8(JSON.stringify(await crypto.subtle.exportKey("jwk", keys.privateKey))),
+    );
+    if (!privateWrapped.ok) return privateWrapped;
     const publicRaw = toBase64Url(
       new Uint8Array((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer),
     );
@@ -323,8 +352,8 @@ export class Tenant extends DurableBase {
         now,
       );
       this.sql.exec(
-        "INSERT INTO signing_key (id, private_jwk, public_raw, created_at) VALUES (1, ?, ?, ?)",
-        privateJwk,
+        "INSERT INTO signing_key (id, private_jwk, private_wrapped, public_raw, created_at) VALUES (1, '', ?, ?, ?)",
+        privateWrapped.value,
         publicRaw,
         now,
       );
@@ -349,18 +378,42 @@ export class Tenant extends DurableBase {
     return this.sql.exec<{ public_raw: string }>("SELECT public_raw FROM signing_key").toArray()[0]?.public_raw ?? null;
   }
 
-  private signer: Promise<CryptoKey> | null = null;
+  private signer: Promise<Result<CryptoKey>> | null = null;
 
   /** Sign a dispatch or cancel message (see core's dispatchMessage); base64url. */
-  async sign(message: string): Promise<string> {
-    this.signer ??= (async () => {
-      const row = this.sql.exec<{ private_jwk: string }>("SELECT private_jwk FROM signing_key").one();
-      return crypto.subtle.importKey("jwk", JSON.parse(row.private_jwk) as JsonWebKey, { name: "Ed25519" }, false, [
-        "sign",
-      ]);
-    })();
-    const signature = await crypto.subtle.sign({ name: "Ed25519" }, await this.signer, utf8(message));
-    return toBase64Url(new Uint8Array(signature));
+  async sign(message: string): Promise<Result<string>> {
+    this.signer ??= this.openSigningKey();
+    const signer = await this.signer;
+    if (!signer.ok) {
+      this.signer = null; // said clearly, and tried again on the next use (the secret may be fixed by then)
+      return signer;
+    }
+    const signature = await crypto.subtle.sign({ name: "Ed25519" }, signer.value, utf8(message));
+    return ok(toBase64Url(new Uint8Array(signature)));
+  }
+
+  /**
+   * The private signing key, unwrapped with the deployment's key secret. A key an earlier release kept in the clear,
+   * or one wrapped with the previous secret, is wrapped with the current secret first.
+   */
+  private async openSigningKey(): Promise<Result<CryptoKey>> {
+    const purpose = signingKeyPurpose(this.tenantId() as string);
+    const row = this.sql
+      .exec<{ private_jwk: string; private_wrapped: string | null }>(
+        "SELECT private_jwk, private_wrapped FROM signing_key",
+      )
+      .one();
+    let jwk = row.private_jwk;
+    if (row.private_wrapped !== null) {
+      const opened = await unwrapKey(this.env, purpose, row.private_wrapped);
+      if (!opened.ok) return opened;
+      jwk = new TextDecoder().decode(opened.value.plaintext);
+      if (!opened.value.stale) return ok(await importSigningKey(jwk));
+    }
+    const rewrapped = await wrapKey(this.env, purpose, utf8(jwk));
+    if (!rewrapped.ok) return rewrapped;
+    this.sql.exec("UPDATE signing_key SET private_wrapped = ?, private_jwk = ''", rewrapped.value);
+    return ok(await importSigningKey(jwk));
   }
 
   // ---- tokens

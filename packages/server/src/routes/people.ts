@@ -21,8 +21,8 @@ import {
   updateUser,
 } from "@caisey/core/routes";
 import type { Context, Hono } from "hono";
-import { type AppEnv, by, clientAddress, cookieHeader } from "../auth.ts";
-import { DUMMY_PASSWORD_HASH, hashPassword, sha256Hex, verifyPassword } from "../crypto.ts";
+import { type AppEnv, admitAttempt, attemptKeys, by, clientAddress, cookieHeader } from "../auth.ts";
+import { DUMMY_PASSWORD_HASH, hashAhead, hashPassword, sha256Hex, verifyPassword } from "../crypto.ts";
 import { directory, type Env, tenant } from "../env.ts";
 import { HttpError, unwrap } from "../http.ts";
 import type { By } from "../objects/tenant.ts";
@@ -94,58 +94,59 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
   });
 
   route(app, signIn, async (c, { body }) => {
-    const dir = directory(c.env);
-    const address = clientAddress(c);
-    const keys = [`account:${body.email}`, `address:${address ?? "unknown"}`];
-    const locked = await dir.throttled(keys);
-    if (locked > 0)
-      throw new HttpError(429, "too_many_attempts", `too many failed sign-ins; try again in ${locked} s`, {
-        "retry-after": String(locked),
+    // Counted from the start: other hashes rest for this one while its object calls are under way.
+    return hashAhead(async () => {
+      const dir = directory(c.env);
+      const address = clientAddress(c);
+      const keys = attemptKeys(c, "account", body.email);
+      await admitAttempt(c.env, keys); // before any hashing: a slowed account costs no scrypt
+      const tenantId = await dir.tenantForEmail(body.email);
+      const t = tenantId ? tenant(c.env, tenantId) : null;
+      const creds = t ? await t.credentials(body.email) : null;
+      // Hash even for unknown emails so response time does not reveal which accounts exist.
+      let valid: boolean;
+      try {
+        valid = await verifyPassword(body.password, creds?.passwordHash ?? DUMMY_PASSWORD_HASH);
+      } catch (error) {
+        await dir.attemptWithdrawn(keys); // no hashing capacity: this attempt was never checked
+        throw error;
+      }
+      if (!t || !creds || !valid || creds.disabled) {
+        const reason = !creds ? "unknown email" : creds.disabled ? "person disabled" : "wrong password";
+        if (t)
+          await t.recordSignIn(
+            { actor: creds ? `user:${creds.userId}` : "system", address },
+            creds?.userId ?? null,
+            body.email,
+            false,
+            reason,
+          );
+        await dir.attemptFailed(keys);
+        throw new HttpError(401, "invalid_credentials", "email or password is wrong");
+      }
+      await dir.attemptSucceeded(keys);
+      const { token } = await t.issueToken(creds.userId, { kind: "console" });
+      const principal = await t.authenticate(sha256Hex(token));
+      if (!principal) throw new HttpError(401, "invalid_credentials", "email or password is wrong");
+      await t.recordSignIn(
+        { actor: `${principal.role === "contact" ? "contact" : "user"}:${principal.userId}`, address },
+        principal.userId,
+        body.email,
+        true,
+        null,
+      );
+      c.header("set-cookie", cookieHeader(token, secure(c), COOKIE_MAX_AGE));
+      return c.json({
+        token,
+        user: {
+          id: principal.userId,
+          role: principal.role,
+          tenantId,
+          name: principal.name,
+          email: principal.email,
+          clientId: principal.clientId,
+        },
       });
-    const tenantId = await dir.tenantForEmail(body.email);
-    const t = tenantId ? tenant(c.env, tenantId) : null;
-    const creds = t ? await t.credentials(body.email) : null;
-    // Hash even for unknown emails so response time does not reveal which accounts exist.
-    const valid = await verifyPassword(body.password, creds?.passwordHash ?? DUMMY_PASSWORD_HASH);
-    if (!t || !creds || !valid || creds.disabled) {
-      const reason = !creds ? "unknown email" : creds.disabled ? "person disabled" : "wrong password";
-      if (t)
-        await t.recordSignIn(
-          { actor: creds ? `user:${creds.userId}` : "system", address },
-          creds?.userId ?? null,
-          body.email,
-          false,
-          reason,
-        );
-      const lockedNow = await dir.signInFailed(keys);
-      if (lockedNow > 0)
-        throw new HttpError(429, "too_many_attempts", `too many failed sign-ins; try again in ${lockedNow} s`, {
-          "retry-after": String(lockedNow),
-        });
-      throw new HttpError(401, "invalid_credentials", "email or password is wrong");
-    }
-    await dir.signInSucceeded(keys[0] as string);
-    const { token } = await t.issueToken(creds.userId, { kind: "console" });
-    const principal = await t.authenticate(sha256Hex(token));
-    if (!principal) throw new HttpError(401, "invalid_credentials", "email or password is wrong");
-    await t.recordSignIn(
-      { actor: `${principal.role === "contact" ? "contact" : "user"}:${principal.userId}`, address },
-      principal.userId,
-      body.email,
-      true,
-      null,
-    );
-    c.header("set-cookie", cookieHeader(token, secure(c), COOKIE_MAX_AGE));
-    return c.json({
-      token,
-      user: {
-        id: principal.userId,
-        role: principal.role,
-        tenantId,
-        name: principal.name,
-        email: principal.email,
-        clientId: principal.clientId,
-      },
     });
   });
 

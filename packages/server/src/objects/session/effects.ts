@@ -167,7 +167,10 @@ export function send(env: Env, effects: readonly Effect[]): void {
     const ref = { sessionId, commandId };
     void tenant(env, tenantId)
       .sign(cancelMessage(machineId, ref))
-      .then((signature) => machine(env, machineId).cancel(sessionId, { t: "cancel", ...ref, signature }))
+      .then((signed) => {
+        if (!signed.ok) throw new Error(signed.message);
+        return machine(env, machineId).cancel(sessionId, { t: "cancel", ...ref, signature: signed.value });
+      })
       .catch((error: unknown) =>
         console.error("cancel not delivered; the next dispatch of this command records it", error),
       );

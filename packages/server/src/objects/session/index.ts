@@ -529,7 +529,15 @@ export class Session extends DurableBase {
         timeoutSeconds: c.timeout_seconds,
         ...gate,
       });
-      const signature = await tenant(this.env, s.tenant_id).sign(message);
+      const signed = await tenant(this.env, s.tenant_id).sign(message);
+      if (!signed.ok) {
+        // Nothing goes out unsigned. Said clearly; the machine's next connection (say, once the server runs with the
+        // right CAISEY_KEY_SECRET) tries again.
+        console.error(`the dispatch of ${c.id} cannot be signed: ${signed.message}`);
+        await machine(this.env, s.machine_id).resumeLater(s.id);
+        return null;
+      }
+      const signature = signed.value;
       this.store.sql.exec("UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL", signature, c.id);
       c = this.store.command(commandId);
       if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
