@@ -13,6 +13,7 @@ import {
   type SessionInfo,
   urlOf,
 } from "../api.ts";
+import { type MachinePresence, useMachinePresence } from "../hooks.ts";
 import { LiveConnection, type LiveStatus } from "../live.ts";
 import { linkClick } from "../router.ts";
 import {
@@ -286,6 +287,8 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         (isContact ? `${me.organization.name} support` : technicianId))
     : null;
 
+  const presence = useMachinePresence(session?.machineId, state === "open");
+
   if (loadError) return <LoadFailed message={`Could not open this session: ${loadError}`} />;
 
   return (
@@ -349,21 +352,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             Close session
           </button>
         )}
-        <span
-          class={`conn conn-${status.status}`}
-          data-testid="connection"
-          data-status={status.status}
-          title={status.detail ?? ""}
-        >
-          <span class="dot" />
-          {status.status === "live"
-            ? "live"
-            : status.status === "stopped"
-              ? "ended"
-              : status.status === "connecting"
-                ? "connecting"
-                : "reconnecting"}
-        </span>
+        <ConnectionBadge status={status} machine={presence} />
       </div>
 
       <div class="transcript" data-testid="transcript" ref={paneRef} onScroll={onScroll}>
@@ -383,7 +372,6 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
 
       <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
       <CommandBar
-        key={os ?? "pending"}
         os={os}
         modes={can.runCommands ? ALL_MODES : can.review ? REVIEW_MODES : CHAT_ONLY}
         disabled={state === "closed"}
@@ -391,6 +379,41 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         transcript={transcript}
       />
     </div>
+  );
+}
+
+/**
+ * The header's connection: "live" only while both this page's socket and the machine's runtime are connected; with the
+ * runtime gone, since when, and that commands wait for it.
+ */
+function ConnectionBadge({
+  status,
+  machine,
+}: {
+  status: { status: LiveStatus; detail?: string };
+  machine: MachinePresence | null;
+}) {
+  // The page's socket first (ended, reconnecting), then the machine's runtime, once the Fleet has said.
+  const shown: LiveStatus | "offline" =
+    status.status !== "live" ? status.status : machine === null ? "connecting" : machine.online ? "live" : "offline";
+  const since = machine?.lastSeenAt ? ` since ${clockTime(machine.lastSeenAt, Date.now(), "minutes")}` : "";
+  const text =
+    shown === "stopped" ? "ended" : shown === "offline" ? `machine offline${since}; commands will queue` : shown;
+  return (
+    <span
+      class={`conn conn-${shown}`}
+      data-testid="connection"
+      data-status={status.status}
+      data-machine={machine === null ? "unknown" : machine.online ? "online" : "offline"}
+      title={
+        shown === "offline" && machine?.lastSeenAt
+          ? `The machine's runtime was last connected ${fullTime(machine.lastSeenAt)}; commands run when it is back.`
+          : (status.detail ?? "")
+      }
+    >
+      <span class="dot" />
+      {text}
+    </span>
   );
 }
 
@@ -739,7 +762,10 @@ function CommandBar({
   const [requireApproval, setRequireApproval] = useState(false);
   const [reason, setReason] = useState("");
   const [mode, setMode] = useState<BarMode>(modes[0] ?? "chat");
-  const [shell, setShell] = useState<Shell>(defaultShell(os ?? "linux"));
+  // The machine's OS arrives after the bar is on screen: until the technician picks a shell, follow the OS's default
+  // (the bar is never remounted for it, so what was typed meanwhile stays).
+  const [picked, setShell] = useState<Shell | null>(null);
+  const shell = picked ?? defaultShell(os ?? "linux");
   const [busy, setBusy] = useState(false);
   const historyIndex = useRef<number | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
