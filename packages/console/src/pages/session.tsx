@@ -26,6 +26,7 @@ import {
   formatBytes,
   formatDuration,
   fullTime,
+  type PresenceGroup,
   shellsFor,
   splitControls,
   Transcript,
@@ -361,7 +362,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
           <Item
             key={item.kind === "command" ? `c:${item.command.id}` : `l:${item.seq}`}
             item={item}
-            version={item.kind === "command" ? item.command.version : 0}
+            version={item.kind === "command" ? item.command.version : item.kind === "presence" ? item.version : 0}
             sessionId={sessionId}
             labels={labels}
             onCancel={can.runCommands ? cancel : null}
@@ -446,11 +447,51 @@ class Item extends Component<ItemProps> {
       return (
         <CommandBlock cmd={item.command} sessionId={sessionId} labels={labels} onCancel={onCancel} actions={actions} />
       );
+    if (item.kind === "presence") return <PresenceLines group={item} labels={labels} />;
     return <EventLine event={item.event} labels={labels} />;
   }
 }
 
-function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
+/**
+ * Watchers coming and going, folded: one such event is shown as its line; several next to each other as one quiet
+ * line ("2 people joined or left") that opens to show each of them.
+ */
+function PresenceLines({ group, labels }: { group: PresenceGroup; labels: Labels }) {
+  const [first] = group.events;
+  if (!first) return null;
+  if (group.events.length === 1) return <EventLine event={first} labels={labels} />;
+  const names = [...new Set(group.events.map((e) => presenceName(e, labels)))];
+  return (
+    <details
+      id={`seq-${group.seq}`}
+      class="presence-fold"
+      data-testid="presence-fold"
+      data-count={group.events.length}
+      data-seq={group.seq}
+    >
+      <summary class="line quiet" title={names.join(", ")}>
+        <span class="time" title={fullTime(first.ts)}>
+          {clockTime(first.ts)}
+        </span>
+        <span class="body" data-testid="presence-summary">
+          {names.length} {names.length === 1 ? "person" : "people"} joined or left
+          <span class="fold-toggle"> — show</span>
+        </span>
+      </summary>
+      {group.events.map((event) => (
+        <EventLine key={event.seq} event={event} labels={labels} anchored={false} />
+      ))}
+    </details>
+  );
+}
+
+function presenceName(event: SessionEvent, labels: Labels): string {
+  const name = event.data?.name;
+  return typeof name === "string" && name ? name : actorLabel(event.actor, labels);
+}
+
+/** `anchored`: the line is the link target of its seq (#seq-N), unless a fold around it is. */
+function EventLine({ event, labels, anchored = true }: { event: SessionEvent; labels: Labels; anchored?: boolean }) {
   const d = event.data ?? {};
   const text = (key: string) => (typeof d[key] === "string" ? (d[key] as string) : "");
   let body: ComponentChildren;
@@ -471,7 +512,7 @@ function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
     case "participant.joined":
     case "participant.left":
       kind = "quiet";
-      actor = text("name") || actor;
+      actor = presenceName(event, labels);
       body = event.type === "participant.joined" ? "started watching" : "stopped watching";
       break;
     case "session.assigned": {
@@ -517,7 +558,7 @@ function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
   }
   return (
     <div
-      id={`seq-${event.seq}`}
+      id={anchored ? `seq-${event.seq}` : undefined}
       class={`line ${kind}`}
       data-testid="event-line"
       data-type={event.type}
