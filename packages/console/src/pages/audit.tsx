@@ -3,7 +3,7 @@
 import * as routes from "@caisey/core/routes";
 import { useEffect, useState } from "preact/hooks";
 import { type AuditEntry, api, errorMessage, type Me } from "../api.ts";
-import { ActionButton, type Choice, DataTable, ErrorBanner, InlineInput, Select, When } from "./ui.tsx";
+import { ActionButton, type Choice, DataTable, DateRange, ErrorBanner, Select, When } from "./ui.tsx";
 
 const PAGE = 100;
 
@@ -157,9 +157,10 @@ export function AuditPage(_props: { me: Me }) {
         />
       </div>
       <div class="search-filters" data-testid="audit-filters">
-        <label class="inline-field">
+        <label class="inline-field" for="audit-actor-filter">
           <span class="label">Actor</span>
           <Select
+            id="audit-actor-filter"
             testId="audit-actor-filter"
             value={filters.actor}
             onValue={(actor) => set({ actor })}
@@ -184,14 +185,7 @@ export function AuditPage(_props: { me: Me }) {
             ))}
           </datalist>
         </label>
-        <InlineInput
-          label="From"
-          type="date"
-          testId="audit-from"
-          value={filters.from}
-          onValue={(from) => set({ from })}
-        />
-        <InlineInput label="To" type="date" testId="audit-to" value={filters.to} onValue={(to) => set({ to })} />
+        <DateRange testIdPrefix="audit" from={filters.from} to={filters.to} onValue={set} />
         {filtered && (
           <button type="button" class="ghost small" data-testid="audit-clear" onClick={() => setFilters(NO_FILTERS)}>
             Clear filters
