@@ -161,4 +161,28 @@ describe("the session page", () => {
     await page.getByTestId("audit-clear").click();
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(all);
   });
+
+  it("shows that a session closed itself for lack of activity, and after how long", async () => {
+    const setIdle = (idleCloseSeconds: number) =>
+      fetch(`${org.server.url}/api/v1/settings`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${org.owner.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ idleCloseSeconds }),
+      });
+    expect((await setIdle(1)).status).toBe(200);
+    const { id } = await org.owner.json<{ id: string }>("/api/v1/sessions", {
+      machineId: org.machine(CLIENT).machineId,
+    });
+    await page.goto(`${org.server.url}/sessions/${id}`);
+    const closed = page.locator('[data-testid="event-line"][data-type="session.closed"]');
+    await expect
+      .poll(() => closed.locator(".body").textContent(), { timeout: 20_000 })
+      .toBe("Session closed itself after 1 s without activity");
+    expect(await closed.locator(".actor").textContent()).toBe("system");
+    expect(await page.getByTestId("session-state").textContent()).toBe("closed");
+    expect(await page.getByTestId("connection").textContent()).toBe("ended");
+    expect(await page.getByTestId("command-input").isDisabled()).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/session-closed-idle.png` });
+    expect((await setIdle(86_400)).status).toBe(200);
+  });
 });

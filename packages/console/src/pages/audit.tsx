@@ -1,7 +1,7 @@
 // Audit log (owner): who did what, newest first, with "Load older" paging through the append-only log. Filters
 // (actor, action, date range) are applied by the server, so they reach the whole log, not only the loaded pages.
 import * as routes from "@caisey/core/routes";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { type AuditEntry, api, errorMessage, type Me } from "../api.ts";
 import { ActionButton, type Choice, DataTable, DateRange, ErrorBanner, Select, When } from "./ui.tsx";
 
@@ -99,7 +99,10 @@ export function AuditPage(_props: { me: Me }) {
   const [actions, setActions] = useState<string[]>([]);
   const { names } = directory;
 
+  // Filters change faster than answers come: only the answer to the latest request is shown.
+  const latest = useRef(0);
   const loadPage = async (before: number | null) => {
+    const request = ++latest.current;
     setBusy(true);
     setError(null);
     try {
@@ -114,14 +117,15 @@ export function AuditPage(_props: { me: Me }) {
           to: to || undefined,
         },
       });
+      if (request !== latest.current) return;
       setEntries((old) => (before === null ? answer.entries : [...old, ...answer.entries]));
       setNext(answer.next);
       setActions((old) => [...new Set([...old, ...answer.entries.map((e) => e.action)])].sort());
       setLoaded(true);
     } catch (err) {
-      setError(`Could not load the audit log: ${errorMessage(err)}`);
+      if (request === latest.current) setError(`Could not load the audit log: ${errorMessage(err)}`);
     } finally {
-      setBusy(false);
+      if (request === latest.current) setBusy(false);
     }
   };
 

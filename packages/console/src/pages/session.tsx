@@ -1,4 +1,5 @@
 // One session: header (machine, ticket, state, head), the live transcript, and the command bar.
+import { formatSeconds } from "@caisey/core/deadlines";
 import * as routes from "@caisey/core/routes";
 import type { Shell } from "@caisey/core/shells";
 import { Component, type ComponentChildren } from "preact";
@@ -353,7 +354,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             Close session
           </button>
         )}
-        <ConnectionBadge status={status} machine={presence} />
+        <ConnectionBadge status={status} machine={presence} ended={state === "closed"} />
       </div>
 
       <div class="transcript" data-testid="transcript" ref={paneRef} onScroll={onScroll}>
@@ -390,13 +391,23 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
 function ConnectionBadge({
   status,
   machine,
+  ended,
 }: {
   status: { status: LiveStatus; detail?: string };
   machine: MachinePresence | null;
+  /** The session is closed: nothing more will happen in it, whatever the socket and the machine do. */
+  ended: boolean;
 }) {
-  // The page's socket first (ended, reconnecting), then the machine's runtime, once the Fleet has said.
-  const shown: LiveStatus | "offline" =
-    status.status !== "live" ? status.status : machine === null ? "connecting" : machine.online ? "live" : "offline";
+  // The session first, then the page's socket (reconnecting), then the machine's runtime, once the Fleet has said.
+  const shown: LiveStatus | "offline" = ended
+    ? "stopped"
+    : status.status !== "live"
+      ? status.status
+      : machine === null
+        ? "connecting"
+        : machine.online
+          ? "live"
+          : "offline";
   const since = machine?.lastSeenAt ? ` since ${clockTime(machine.lastSeenAt, Date.now(), "minutes")}` : "";
   const text =
     shown === "stopped" ? "ended" : shown === "offline" ? `machine offline${since}; commands will queue` : shown;
@@ -507,7 +518,10 @@ function EventLine({ event, labels, anchored = true }: { event: SessionEvent; la
       );
       break;
     case "session.closed":
-      body = "Session closed";
+      body =
+        d.reason === "idle" && typeof d.idleCloseSeconds === "number"
+          ? `Session closed itself after ${formatSeconds(d.idleCloseSeconds)} without activity`
+          : "Session closed";
       break;
     case "participant.joined":
     case "participant.left":
