@@ -217,6 +217,33 @@ describe("Transcript", () => {
     expect(t.presence.map((p) => p.joined)).toEqual([true, false]);
   });
 
+  it("folds watchers coming and going next to each other into one item, each event still in it", () => {
+    seq = 0;
+    const t = new Transcript();
+    t.apply(ev("session.opened", { hostname: "pc-1" }, "user:usr_a"));
+    t.apply(ev("participant.joined", { name: "Al" }, "user:usr_a"));
+    t.apply(ev("participant.joined", { name: "Carla" }, "contact:usr_c"));
+    t.apply(ev("participant.left", { name: "Carla" }, "contact:usr_c"));
+    t.apply(ev("chat.message", { text: "hi" }, "user:usr_a"));
+    t.apply(ev("participant.left", { name: "Al" }, "user:usr_a"));
+    expect(t.items.map((i) => [i.kind, i.seq])).toEqual([
+      ["line", 1],
+      ["presence", 2],
+      ["line", 5],
+      ["presence", 6],
+    ]);
+    const fold = t.items[1];
+    expect(fold?.kind === "presence" && fold.events.map((e) => [e.seq, e.type])).toEqual([
+      [2, "participant.joined"],
+      [3, "participant.joined"],
+      [4, "participant.left"],
+    ]);
+    expect(fold?.kind === "presence" && fold.version).toBe(2);
+    for (const s of [2, 3, 4]) expect(t.itemSeqOf(s)).toBe(2);
+    expect(t.itemSeqOf(6)).toBe(6);
+    expect(t.presence.map((p) => p.seq)).toEqual([2, 3, 4, 6]);
+  });
+
   it("marks an expired approval and a declined command", () => {
     seq = 0;
     const t = new Transcript();

@@ -191,3 +191,37 @@ export function useWaiting(me: Me, path: string): { approvals: number | null; as
   );
   return waiting;
 }
+
+/** Whether a machine's runtime is connected now, and since when it was last seen (unknown until the first answer). */
+export interface MachinePresence {
+  online: boolean;
+  lastSeenAt: string | null;
+}
+
+/** How often an open session asks the Fleet for its machine's presence (the Fleet learns a disconnect at once). */
+const PRESENCE_POLL_MS = 5_000;
+
+/**
+ * The machine's presence, asked of the Fleet (the machine card, which a client's contact may read too) while `enabled`.
+ * Polled: the Session object does not know whether its machine is connected, and a lost answer is simply asked again.
+ */
+export function useMachinePresence(machineId: string | undefined, enabled: boolean): MachinePresence | null {
+  const [presence, setPresence] = useState<MachinePresence | null>(null);
+  usePolling(
+    async () =>
+      machineId && enabled
+        ? (await api(routes.machineCard, { params: { id: machineId }, query: { limit: 1 } })).machine
+        : null,
+    {
+      everyMs: PRESENCE_POLL_MS,
+      onData: (machine) => {
+        if (machine) setPresence({ online: machine.online, lastSeenAt: machine.lastSeenAt });
+      },
+      onError: () => {
+        // Unknown for now: the header keeps what it last knew, and the next poll asks again.
+      },
+    },
+    [machineId, enabled],
+  );
+  return presence;
+}

@@ -96,9 +96,19 @@ export interface CommandView {
   version: number;
 }
 
+/** Watchers coming and going next to each other in the record: shown as one quiet line, each event still in it. */
+export interface PresenceGroup {
+  kind: "presence";
+  seq: number;
+  events: SessionEvent[];
+  /** Bumped when an event joins the group (it changes in place). */
+  version: number;
+}
+
 export type TranscriptItem =
   | { kind: "command"; seq: number; command: CommandView }
-  | { kind: "line"; seq: number; event: SessionEvent };
+  | { kind: "line"; seq: number; event: SessionEvent }
+  | PresenceGroup;
 
 /** The part of TextDecoder used here (typed structurally so this file also checks without the DOM lib). */
 interface Decoder {
@@ -278,14 +288,21 @@ export class Transcript {
         this.technicianName = str(data.toName) ?? null;
         break;
       case "participant.joined":
-      case "participant.left":
+      case "participant.left": {
         this.presence.push({
           seq: event.seq,
           joined: event.type === "participant.joined",
           actor: event.actor,
           name: str(data.name) ?? "",
         });
-        break;
+        const last = this.items.at(-1);
+        if (last?.kind === "presence") {
+          last.events.push(event);
+          last.version++;
+          this.owners.set(event.seq, last.seq);
+        } else this.items.push({ kind: "presence", seq: event.seq, events: [event], version: 0 });
+        return true;
+      }
       case "session.closed":
         this.sessionState = "closed";
         break;

@@ -37,6 +37,11 @@ export const ClientUpdateBody = z
 
 export const ContactBody = z.object({ name, email, password });
 
+/** The organization's settings: each field given is changed, the others keep their value. */
+export const SettingsBody = z
+  .object({ idleCloseSeconds: z.number().int().min(1).max(LIMITS.maxIdleCloseSeconds).optional() })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), "nothing to change");
+
 export const UserUpdateBody = z
   .object({ name: name.optional(), role: z.enum(STAFF_ROLES).optional(), disabled: z.boolean().optional() })
   .refine((b) => b.name !== undefined || b.role !== undefined || b.disabled !== undefined, "nothing to change");
@@ -191,11 +196,6 @@ export const OutputQuery = z.object({
   stream: z.enum(["stdout", "stderr"], { error: "must be stdout or stderr" }).default("stdout"),
 });
 
-export const AuditQuery = z.object({
-  limit: pageSize(100, 500),
-  before: wholeNumber(Number.MAX_SAFE_INTEGER, null),
-});
-
 export const ApprovalListQuery = z.object({
   state: z
     .enum(["pending", "granted", "declined", "expired", "withdrawn"], {
@@ -214,6 +214,24 @@ const time = z
   .string()
   .refine((v) => (DATE.test(v) || INSTANT.test(v)) && !Number.isNaN(Date.parse(v)), "must be YYYY-MM-DD or RFC 3339");
 const id = (kind: "mch" | "cli" | "usr" | "ses") => z.string().regex(idPattern(kind), `must be a ${kind}_ id`);
+
+/** The audit log, newest first; each filter given narrows it (the date range: `from` inclusive, `to` exclusive). */
+export const AuditQuery = z.object({
+  limit: pageSize(100, 500),
+  before: wholeNumber(Number.MAX_SAFE_INTEGER, null),
+  actor: z
+    .string()
+    .max(100)
+    .regex(/^(system|[a-z]+:[A-Za-z0-9_]+)$/, "must be an actor such as user:usr_… or system")
+    .optional(),
+  action: z
+    .string()
+    .max(64)
+    .regex(/^[a-z_]+(\.[a-z_]+)*$/, "must be an action such as person.added")
+    .optional(),
+  from: time.optional(),
+  to: time.optional(),
+});
 
 export const SearchQuery = z.object({
   q: z.string().max(SEARCH_QUERY_MAX, `must be at most ${SEARCH_QUERY_MAX} characters`).optional(),
@@ -242,8 +260,8 @@ export const SearchQuery = z.object({
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** A search's `from` instant; a `to` date counts the whole day (the bound is exclusive). */
-export function searchBound(value: string | undefined, end: boolean): number | null {
+/** A `from` instant (a search's, the audit log's); a `to` date counts the whole day (the bound is exclusive). */
+export function timeBound(value: string | undefined, end: boolean): number | null {
   if (value === undefined) return null;
   const ms = Date.parse(DATE.test(value) ? `${value}T00:00:00Z` : value);
   return end && DATE.test(value) ? ms + DAY_MS : ms;
@@ -260,6 +278,7 @@ export const SCHEMAS = {
   TokenBody,
   ClientBody,
   ClientUpdateBody,
+  SettingsBody,
   EnrollmentBody,
   MoveMachineBody,
   RuntimeEnrollBody,

@@ -20,6 +20,9 @@ export const LIMITS = {
   /** Longest a command may wait for an offline machine: a week. Default: an hour. */
   maxQueueSeconds: 7 * 24 * 60 * 60,
   defaultQueueSeconds: 60 * 60,
+  /** An open session with no event for this long closes itself (the organization's setting). Default: a day. */
+  defaultIdleCloseSeconds: 24 * 60 * 60,
+  maxIdleCloseSeconds: 30 * 24 * 60 * 60,
   /** Events returned by one GET /events page. */
   eventsPageMax: 1000,
 } as const;

@@ -68,6 +68,12 @@ export interface Me {
   organization: { id: string; name: string };
 }
 
+/** The organization's settings (GET and PUT /api/v1/settings). */
+export interface OrganizationSettings {
+  /** An open session with no event for this long closes itself, recorded as `session.closed` `{reason: "idle"}`. */
+  idleCloseSeconds: number;
+}
+
 export interface Client {
   id: string;
   name: string;

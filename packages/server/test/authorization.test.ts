@@ -168,6 +168,11 @@ const FIXTURES: Record<string, Fixture> = {
     byRole: { dispatcher: 404, technician: 404 }, // not theirs: only its holder or an owner may revoke it
   },
   "get /api/v1/audit": { request: () => ({ path: "/api/v1/audit" }), ok: 200 },
+  "get /api/v1/settings": { request: () => ({ path: "/api/v1/settings" }), ok: 200 },
+  "put /api/v1/settings": {
+    request: () => ({ path: "/api/v1/settings", body: { idleCloseSeconds: 86_400 } }),
+    ok: 200,
+  },
   "get /api/v1/clients": { request: () => ({ path: "/api/v1/clients" }), ok: 200 },
   "post /api/v1/clients": {
     request: () => ({ path: "/api/v1/clients", body: { name: `Client ${unique()}` } }),

@@ -1,32 +1,54 @@
-// Audit log (owner): who did what, newest first, with "Load older" paging through the append-only log.
+// Audit log (owner): who did what, newest first, with "Load older" paging through the append-only log. Filters
+// (actor, action, date range) are applied by the server, so they reach the whole log, not only the loaded pages.
 import * as routes from "@caisey/core/routes";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { type AuditEntry, api, errorMessage, type Me } from "../api.ts";
-import { ActionButton, DataTable, ErrorBanner, When } from "./ui.tsx";
+import { ActionButton, type Choice, DataTable, DateRange, ErrorBanner, Select, When } from "./ui.tsx";
 
 const PAGE = 100;
 
 /** Names for the ids the log mentions: people (staff and contacts), clients, machines. */
 type Names = Map<string, string>;
 
-async function loadNames(): Promise<Names> {
+/** The names, and who may appear as an actor (`user:`, `contact:`, `machine:` ids, and `system`). */
+interface Directory {
+  names: Names;
+  actors: Choice[];
+}
+
+async function loadDirectory(): Promise<Directory> {
   const names: Names = new Map();
+  const actors: Choice[] = [];
   const [users, clients, machines] = await Promise.allSettled([
     api(routes.listUsers),
     api(routes.listClients),
     api(routes.listMachines),
   ]);
-  if (users.status === "fulfilled") for (const u of users.value.users) names.set(u.id, u.name);
-  if (machines.status === "fulfilled") for (const m of machines.value.machines) names.set(m.id, m.hostname);
+  if (users.status === "fulfilled")
+    for (const u of users.value.users) {
+      names.set(u.id, u.name);
+      actors.push({ value: `user:${u.id}`, label: u.name });
+    }
   if (clients.status === "fulfilled") {
     for (const c of clients.value.clients) names.set(c.id, c.name);
     // Contacts act too (chat, sign-in); their names come per client.
     const contacts = await Promise.allSettled(
       clients.value.clients.slice(0, 100).map((c) => api(routes.listContacts, { params: { id: c.id } })),
     );
-    for (const r of contacts) if (r.status === "fulfilled") for (const p of r.value.contacts) names.set(p.id, p.name);
+    for (const r of contacts)
+      if (r.status === "fulfilled")
+        for (const p of r.value.contacts) {
+          names.set(p.id, p.name);
+          actors.push({ value: `contact:${p.id}`, label: `${p.name} (contact)` });
+        }
   }
-  return names;
+  if (machines.status === "fulfilled")
+    for (const m of machines.value.machines) {
+      names.set(m.id, m.hostname);
+      actors.push({ value: `machine:${m.id}`, label: `${m.hostname} (machine)` });
+    }
+  actors.push({ value: "system", label: "system" });
+  return { names, actors };
 }
 
 function actorText(actor: string, names: Names): { text: string; title: string } {
@@ -37,19 +59,33 @@ function actorText(actor: string, names: Names): { text: string; title: string }
   return { text: name ? `${name}${what}` : actor, title: actor };
 }
 
-function valueText(value: unknown, names: Names): string {
-  if (typeof value === "string") {
-    const text = names.get(value) ?? value;
-    return /[\s"=]/.test(text) || text.length === 0 ? JSON.stringify(text) : text;
-  }
-  return JSON.stringify(value);
+function quoted(text: string): string {
+  return /[\s"=]/.test(text) || text.length === 0 ? JSON.stringify(text) : text;
 }
 
-function detailText(detail: Record<string, unknown>, names: Names): string {
-  return Object.entries(detail ?? {})
-    .map(([k, v]) => `${k}=${valueText(v, names)}`)
-    .join(" ");
+/**
+ * The detail as `key=value` pairs, with names for the ids it mentions. An id's name never sits under the id's key:
+ * `contactId=usr_…` reads `contact=Carla Contact`, the id kept on hover.
+ */
+function detailText(detail: Record<string, unknown>, names: Names): { text: string; title: string } {
+  const pairs = Object.entries(detail ?? {}).map(([key, value]) => {
+    const raw = `${key}=${typeof value === "string" ? quoted(value) : JSON.stringify(value)}`;
+    const name = typeof value === "string" ? names.get(value) : undefined;
+    if (name === undefined) return { shown: raw, raw };
+    const named = key.endsWith("Id") && key.length > 2 ? key.slice(0, -2) : key;
+    return { shown: `${named}=${quoted(name)}`, raw };
+  });
+  return { text: pairs.map((p) => p.shown).join(" "), title: pairs.map((p) => p.raw).join(" ") };
 }
+
+/** The server's filters, as the query takes them ("" is no filter). Dates are whole days (YYYY-MM-DD, UTC). */
+interface Filters {
+  actor: string;
+  action: string;
+  from: string;
+  to: string;
+}
+const NO_FILTERS: Filters = { actor: "", action: "", from: "", to: "" };
 
 export function AuditPage(_props: { me: Me }) {
   const [entries, setEntries] = useState<AuditEntry[]>([]);
@@ -57,38 +93,63 @@ export function AuditPage(_props: { me: Me }) {
   const [loaded, setLoaded] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [names, setNames] = useState<Names>(new Map());
+  const [directory, setDirectory] = useState<Directory>({ names: new Map(), actors: [] });
+  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+  /** Actions seen in any page so far: the action filter's suggestions. */
+  const [actions, setActions] = useState<string[]>([]);
+  const { names } = directory;
 
+  // Filters change faster than answers come: only the answer to the latest request is shown.
+  const latest = useRef(0);
   const loadPage = async (before: number | null) => {
+    const request = ++latest.current;
     setBusy(true);
     setError(null);
     try {
-      const answer = await api(routes.auditLog, { query: { limit: PAGE, before: before ?? undefined } });
+      const { actor, action, from, to } = filters;
+      const answer = await api(routes.auditLog, {
+        query: {
+          limit: PAGE,
+          before: before ?? undefined,
+          actor: actor || undefined,
+          action: action || undefined,
+          from: from || undefined,
+          to: to || undefined,
+        },
+      });
+      if (request !== latest.current) return;
       setEntries((old) => (before === null ? answer.entries : [...old, ...answer.entries]));
       setNext(answer.next);
+      setActions((old) => [...new Set([...old, ...answer.entries.map((e) => e.action)])].sort());
       setLoaded(true);
     } catch (err) {
-      setError(`Could not load the audit log: ${errorMessage(err)}`);
+      if (request === latest.current) setError(`Could not load the audit log: ${errorMessage(err)}`);
     } finally {
-      setBusy(false);
+      if (request === latest.current) setBusy(false);
     }
   };
 
   useEffect(() => {
     void loadPage(null);
-    loadNames()
-      .then(setNames)
+  }, [filters]);
+
+  useEffect(() => {
+    loadDirectory()
+      .then(setDirectory)
       .catch(() => {
         // Ids stay visible without names.
       });
   }, []);
+
+  const set = (change: Partial<Filters>) => setFilters((old) => ({ ...old, ...change }));
+  const filtered = Object.values(filters).some((v) => v !== "");
 
   return (
     <div class="page" data-testid="audit-page">
       <div class="page-head">
         <h1>Audit log</h1>
         <span class="muted">
-          Every change to people, keys, clients, machines and sign-ins, newest first. The log is append-only.
+          Every change to people, keys, clients, machines, settings and sign-ins, newest first. The log is append-only.
         </span>
         <div class="spacer" />
         <ActionButton
@@ -99,6 +160,42 @@ export function AuditPage(_props: { me: Me }) {
           onClick={() => void loadPage(null)}
         />
       </div>
+      <div class="search-filters" data-testid="audit-filters">
+        <label class="inline-field" for="audit-actor-filter">
+          <span class="label">Actor</span>
+          <Select
+            id="audit-actor-filter"
+            testId="audit-actor-filter"
+            value={filters.actor}
+            onValue={(actor) => set({ actor })}
+            any="Anyone"
+            options={directory.actors}
+          />
+        </label>
+        <label class="inline-field">
+          <span class="label">Action</span>
+          <input
+            data-testid="audit-action-filter"
+            list="audit-actions"
+            placeholder="any, e.g. person.added"
+            maxLength={64}
+            value={filters.action}
+            // Applied when the field is left or Enter is pressed, not on every keystroke.
+            onChange={(e) => set({ action: e.currentTarget.value.trim() })}
+          />
+          <datalist id="audit-actions">
+            {actions.map((a) => (
+              <option key={a} value={a} />
+            ))}
+          </datalist>
+        </label>
+        <DateRange testIdPrefix="audit" from={filters.from} to={filters.to} onValue={set} />
+        {filtered && (
+          <button type="button" class="ghost small" data-testid="audit-clear" onClick={() => setFilters(NO_FILTERS)}>
+            Clear filters
+          </button>
+        )}
+      </div>
       <ErrorBanner message={error} onDismiss={() => setError(null)} />
       <div class="card flush">
         <DataTable
@@ -106,11 +203,14 @@ export function AuditPage(_props: { me: Me }) {
           class="grid audit"
           columns={["Time", "Actor", "Action", "Target", "Detail", "Address"]}
           loading={!loaded && !error}
-          empty={loaded && entries.length === 0 && "Nothing logged yet."}
+          empty={
+            loaded && entries.length === 0 && (filtered ? "Nothing matches these filters." : "Nothing logged yet.")
+          }
         >
           {entries.map((e) => {
             const actor = actorText(e.actor, names);
             const target = e.target ? (names.get(e.target) ?? e.target) : "";
+            const detail = detailText(e.detail as Record<string, unknown>, names);
             return (
               <tr key={e.id} data-testid="audit-row" data-action={e.action} data-audit-id={e.id}>
                 <td class="nowrap">
@@ -125,8 +225,8 @@ export function AuditPage(_props: { me: Me }) {
                 <td title={e.target ?? ""} class={target === e.target ? "mono muted" : ""} data-testid="audit-target">
                   {target}
                 </td>
-                <td class="mono detail" data-testid="audit-detail">
-                  {detailText(e.detail, names)}
+                <td class="mono detail" data-testid="audit-detail" title={detail.title}>
+                  {detail.text}
                 </td>
                 <td class="mono muted">{e.address ?? ""}</td>
               </tr>

@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { abilities, api, type Client, errorMessage, type Machine, type Me, type SearchResult } from "../api.ts";
 import { usePeople } from "../hooks.ts";
 import { navigate } from "../router.ts";
-import { ActionButton, type Choice, ErrorBanner, InlineInput, Select, When } from "./ui.tsx";
+import { ActionButton, type Choice, DateRange, ErrorBanner, Select, When } from "./ui.tsx";
 
 const DEBOUNCE_MS = 200;
 const PAGE = 25;
@@ -247,14 +247,7 @@ export function SearchPage({ me }: { me: Me }) {
           any="Everything"
           options={KIND_CHOICES}
         />
-        <InlineInput
-          label="From"
-          type="date"
-          testId="search-from"
-          value={filters.from}
-          onValue={(from) => set({ from })}
-        />
-        <InlineInput label="To" type="date" testId="search-to" value={filters.to} onValue={(to) => set({ to })} />
+        <DateRange testIdPrefix="search" from={filters.from} to={filters.to} onValue={set} />
         <label class="check">
           <input
             type="checkbox"

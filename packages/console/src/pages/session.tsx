@@ -1,4 +1,5 @@
 // One session: header (machine, ticket, state, head), the live transcript, and the command bar.
+import { formatSeconds } from "@caisey/core/deadlines";
 import * as routes from "@caisey/core/routes";
 import type { Shell } from "@caisey/core/shells";
 import { Component, type ComponentChildren } from "preact";
@@ -13,6 +14,7 @@ import {
   type SessionInfo,
   urlOf,
 } from "../api.ts";
+import { type MachinePresence, useMachinePresence } from "../hooks.ts";
 import { LiveConnection, type LiveStatus } from "../live.ts";
 import { linkClick } from "../router.ts";
 import {
@@ -25,6 +27,7 @@ import {
   formatBytes,
   formatDuration,
   fullTime,
+  type PresenceGroup,
   type StreamFilter,
   shellsFor,
   shownChunks,
@@ -288,6 +291,8 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         (isContact ? `${me.organization.name} support` : technicianId))
     : null;
 
+  const presence = useMachinePresence(session?.machineId, state === "open");
+
   if (loadError) return <LoadFailed message={`Could not open this session: ${loadError}`} />;
 
   return (
@@ -352,21 +357,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             Close session
           </button>
         )}
-        <span
-          class={`conn conn-${status.status}`}
-          data-testid="connection"
-          data-status={status.status}
-          title={status.detail ?? ""}
-        >
-          <span class="dot" />
-          {status.status === "live"
-            ? "live"
-            : status.status === "stopped"
-              ? "ended"
-              : status.status === "connecting"
-                ? "connecting"
-                : "reconnecting"}
-        </span>
+        <ConnectionBadge status={status} machine={presence} ended={state === "closed"} />
       </div>
 
       <div class="transcript" data-testid="transcript" ref={paneRef} onScroll={onScroll}>
@@ -375,7 +366,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
           <Item
             key={item.kind === "command" ? `c:${item.command.id}` : `l:${item.seq}`}
             item={item}
-            version={item.kind === "command" ? item.command.version : 0}
+            version={item.kind === "command" ? item.command.version : item.kind === "presence" ? item.version : 0}
             sessionId={sessionId}
             labels={labels}
             onCancel={can.runCommands ? cancel : null}
@@ -386,7 +377,6 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
 
       <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
       <CommandBar
-        key={os ?? "pending"}
         os={os}
         modes={can.runCommands ? ALL_MODES : can.review ? REVIEW_MODES : CHAT_ONLY}
         disabled={state === "closed"}
@@ -394,6 +384,51 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         transcript={transcript}
       />
     </div>
+  );
+}
+
+/**
+ * The header's connection: "live" only while both this page's socket and the machine's runtime are connected; with the
+ * runtime gone, since when, and that commands wait for it.
+ */
+function ConnectionBadge({
+  status,
+  machine,
+  ended,
+}: {
+  status: { status: LiveStatus; detail?: string };
+  machine: MachinePresence | null;
+  /** The session is closed: nothing more will happen in it, whatever the socket and the machine do. */
+  ended: boolean;
+}) {
+  // The session first, then the page's socket (reconnecting), then the machine's runtime, once the Fleet has said.
+  const shown: LiveStatus | "offline" = ended
+    ? "stopped"
+    : status.status !== "live"
+      ? status.status
+      : machine === null
+        ? "connecting"
+        : machine.online
+          ? "live"
+          : "offline";
+  const since = machine?.lastSeenAt ? ` since ${clockTime(machine.lastSeenAt, Date.now(), "minutes")}` : "";
+  const text =
+    shown === "stopped" ? "ended" : shown === "offline" ? `machine offline${since}; commands will queue` : shown;
+  return (
+    <span
+      class={`conn conn-${shown}`}
+      data-testid="connection"
+      data-status={status.status}
+      data-machine={machine === null ? "unknown" : machine.online ? "online" : "offline"}
+      title={
+        shown === "offline" && machine?.lastSeenAt
+          ? `The machine's runtime was last connected ${fullTime(machine.lastSeenAt)}; commands run when it is back.`
+          : (status.detail ?? "")
+      }
+    >
+      <span class="dot" />
+      {text}
+    </span>
   );
 }
 
@@ -426,11 +461,51 @@ class Item extends Component<ItemProps> {
       return (
         <CommandBlock cmd={item.command} sessionId={sessionId} labels={labels} onCancel={onCancel} actions={actions} />
       );
+    if (item.kind === "presence") return <PresenceLines group={item} labels={labels} />;
     return <EventLine event={item.event} labels={labels} />;
   }
 }
 
-function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
+/**
+ * Watchers coming and going, folded: one such event is shown as its line; several next to each other as one quiet
+ * line ("2 people joined or left") that opens to show each of them.
+ */
+function PresenceLines({ group, labels }: { group: PresenceGroup; labels: Labels }) {
+  const [first] = group.events;
+  if (!first) return null;
+  if (group.events.length === 1) return <EventLine event={first} labels={labels} />;
+  const names = [...new Set(group.events.map((e) => presenceName(e, labels)))];
+  return (
+    <details
+      id={`seq-${group.seq}`}
+      class="presence-fold"
+      data-testid="presence-fold"
+      data-count={group.events.length}
+      data-seq={group.seq}
+    >
+      <summary class="line quiet" title={names.join(", ")}>
+        <span class="time" title={fullTime(first.ts)}>
+          {clockTime(first.ts)}
+        </span>
+        <span class="body" data-testid="presence-summary">
+          {names.length} {names.length === 1 ? "person" : "people"} joined or left
+          <span class="fold-toggle"> — show</span>
+        </span>
+      </summary>
+      {group.events.map((event) => (
+        <EventLine key={event.seq} event={event} labels={labels} anchored={false} />
+      ))}
+    </details>
+  );
+}
+
+function presenceName(event: SessionEvent, labels: Labels): string {
+  const name = event.data?.name;
+  return typeof name === "string" && name ? name : actorLabel(event.actor, labels);
+}
+
+/** `anchored`: the line is the link target of its seq (#seq-N), unless a fold around it is. */
+function EventLine({ event, labels, anchored = true }: { event: SessionEvent; labels: Labels; anchored?: boolean }) {
   const d = event.data ?? {};
   const text = (key: string) => (typeof d[key] === "string" ? (d[key] as string) : "");
   let body: ComponentChildren;
@@ -446,12 +521,15 @@ function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
       );
       break;
     case "session.closed":
-      body = "Session closed";
+      body =
+        d.reason === "idle" && typeof d.idleCloseSeconds === "number"
+          ? `Session closed itself after ${formatSeconds(d.idleCloseSeconds)} without activity`
+          : "Session closed";
       break;
     case "participant.joined":
     case "participant.left":
       kind = "quiet";
-      actor = text("name") || actor;
+      actor = presenceName(event, labels);
       body = event.type === "participant.joined" ? "started watching" : "stopped watching";
       break;
     case "session.assigned": {
@@ -505,7 +583,7 @@ function EventLine({ event, labels }: { event: SessionEvent; labels: Labels }) {
   }
   return (
     <div
-      id={`seq-${event.seq}`}
+      id={anchored ? `seq-${event.seq}` : undefined}
       class={`line ${kind}`}
       data-testid="event-line"
       data-type={event.type}
@@ -771,7 +849,10 @@ function CommandBar({
   const [requireApproval, setRequireApproval] = useState(false);
   const [reason, setReason] = useState("");
   const [mode, setMode] = useState<BarMode>(modes[0] ?? "chat");
-  const [shell, setShell] = useState<Shell>(defaultShell(os ?? "linux"));
+  // The machine's OS arrives after the bar is on screen: until the technician picks a shell, follow the OS's default
+  // (the bar is never remounted for it, so what was typed meanwhile stays).
+  const [picked, setShell] = useState<Shell | null>(null);
+  const shell = picked ?? defaultShell(os ?? "linux");
   const [busy, setBusy] = useState(false);
   const historyIndex = useRef<number | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);

@@ -109,6 +109,38 @@ export function InlineInput({
   );
 }
 
+/** A filter's date range, whole days (YYYY-MM-DD): "From" and "To" (the `to` day included). */
+export function DateRange({
+  testIdPrefix,
+  from,
+  to,
+  onValue,
+}: {
+  testIdPrefix: string;
+  from: string;
+  to: string;
+  onValue: (change: { from?: string; to?: string }) => void;
+}) {
+  return (
+    <>
+      <InlineInput
+        label="From"
+        type="date"
+        testId={`${testIdPrefix}-from`}
+        value={from}
+        onValue={(value) => onValue({ from: value })}
+      />
+      <InlineInput
+        label="To"
+        type="date"
+        testId={`${testIdPrefix}-to`}
+        value={to}
+        onValue={(value) => onValue({ to: value })}
+      />
+    </>
+  );
+}
+
 export interface Choice {
   value: string;
   label: ComponentChildren;

@@ -43,7 +43,7 @@ export type PathParams<P extends string> = P extends `${string}:${infer Name}/${
     : never;
 
 export interface RouteDefinition<P extends string = string, A = unknown> {
-  method: "get" | "post";
+  method: "get" | "post" | "put";
   path: P;
   access: Access;
   /** Path ids by kind: a malformed one is 404 "<what> not found", the same answer as an id that does not exist. */

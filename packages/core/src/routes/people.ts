@@ -1,7 +1,7 @@
 // Organizations, sign-in, people, API tokens and the audit log.
 
 import type { Role } from "../api.ts";
-import type { ApiToken, AuditEntry, Me, Person } from "../views.ts";
+import type { ApiToken, AuditEntry, Me, OrganizationSettings, Person } from "../views.ts";
 import { answer, defineRoute, EVERYONE, OWNERS, STAFF } from "./define.ts";
 
 /** What setup and the operator's new organization answer: the owner is signed in with `token`. */
@@ -125,6 +125,22 @@ export const revokeToken = defineRoute({
   access: STAFF,
   params: { id: "tok" },
   answer: answer<void>(),
+});
+
+export const organizationSettings = defineRoute({
+  method: "get",
+  path: "/api/v1/settings",
+  access: OWNERS,
+  answer: answer<OrganizationSettings>(),
+});
+
+/** Each field given is changed (and audited); the answer is every setting as it now stands. */
+export const changeSettings = defineRoute({
+  method: "put",
+  path: "/api/v1/settings",
+  access: OWNERS,
+  body: "SettingsBody",
+  answer: answer<OrganizationSettings>(),
 });
 
 export const auditLog = defineRoute({

@@ -40,3 +40,37 @@ export function decisionRefusal(
     };
   return null;
 }
+
+/** What `session.closed` records when a session closed itself (a technician's close records `{}`). */
+export interface IdleClosed {
+  reason: "idle";
+  /** How long nothing had happened: from the last event to the close, in whole seconds. */
+  idleSeconds: number;
+  /** The organization's setting the session was closed under. */
+  idleCloseSeconds: number;
+}
+
+/**
+ * Whether an open session closes itself now, else when to look again. Activity is any event of the record (a command
+ * and its output, chat, a note, a watcher coming or going). A session with a command queued, awaiting the client's
+ * approval or running is never idle: it is looked at again a whole idle period later (its command's events will have
+ * moved the last activity on by then).
+ */
+export function idleClose(input: {
+  lastEventAtMs: number;
+  waitingCommands: number;
+  idleCloseSeconds: number;
+  nowMs: number;
+}): { close: IdleClosed } | { lookAgainAt: number } {
+  const period = input.idleCloseSeconds * 1000;
+  if (input.waitingCommands > 0) return { lookAgainAt: input.nowMs + period };
+  const due = input.lastEventAtMs + period;
+  if (due > input.nowMs) return { lookAgainAt: due };
+  return {
+    close: {
+      reason: "idle",
+      idleSeconds: Math.floor((input.nowMs - input.lastEventAtMs) / 1000),
+      idleCloseSeconds: input.idleCloseSeconds,
+    },
+  };
+}

@@ -25,6 +25,12 @@ export class AlarmScheduler {
     this.arm();
   }
 
+  /** Ring `name` at `at` unless it already has a deadline. */
+  setUnlessSet(name: string, at: number): void {
+    this.storage.sql.exec("INSERT OR IGNORE INTO alarms (name, at) VALUES (?, ?)", name, at);
+    this.arm();
+  }
+
   clear(name: string): void {
     this.storage.sql.exec("DELETE FROM alarms WHERE name = ?", name);
     this.arm();

@@ -1,17 +1,19 @@
 // Organizations, sign-in, people, API tokens and the audit log.
 
-import { newId, type SetupBody } from "@caisey/core";
+import { newId, type SetupBody, timeBound } from "@caisey/core";
 import {
   addContact,
   addUser,
   auditLog,
   changePassword,
+  changeSettings,
   createTenant,
   createToken,
   listContacts,
   listTokens,
   listUsers,
   me,
+  organizationSettings,
   revokeToken,
   setUp,
   setupStatus,
@@ -225,9 +227,23 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
     return c.body(null, 204);
   });
 
+  // ---- organization settings
+
+  route(app, organizationSettings, async (c) => c.json(await tenant(c.env, c.var.principal.tenantId).settings()));
+
+  route(app, changeSettings, async (c, { body }) =>
+    c.json(await tenant(c.env, c.var.principal.tenantId).changeSettings(body, by(c))),
+  );
+
   // ---- audit log
 
-  route(app, auditLog, async (c, { query }) =>
-    c.json(await tenant(c.env, c.var.principal.tenantId).listAudit({ before: query.before, limit: query.limit })),
-  );
+  route(app, auditLog, async (c, { query: { before, limit, actor, action, from, to } }) => {
+    const fromMs = timeBound(from, false);
+    const toMs = timeBound(to, true);
+    if (fromMs !== null && toMs !== null && fromMs >= toMs)
+      throw new HttpError(422, "invalid_query", "from must be before to");
+    return c.json(
+      await tenant(c.env, c.var.principal.tenantId).listAudit({ before, limit, actor, action, fromMs, toMs }),
+    );
+  });
 }

@@ -10,7 +10,7 @@ import {
   type SearchKind,
   type SearchResult,
   searchableKinds,
-  searchBound,
+  timeBound,
 } from "@caisey/core";
 import { rebuildSearch, searchRecords } from "@caisey/core/routes";
 import type { Hono } from "hono";
@@ -50,8 +50,8 @@ export function searchRoutes(app: Hono<AppEnv>): void {
     const cursor = p.cursor === undefined ? null : decodeCursor(p.cursor);
     if (p.cursor !== undefined && (!cursor || cursor.order !== p.order))
       throw new HttpError(400, "invalid_query", "cursor is not one this search issued");
-    const fromMs = searchBound(p.from, false);
-    const toMs = searchBound(p.to, true);
+    const fromMs = timeBound(p.from, false);
+    const toMs = timeBound(p.to, true);
     if (fromMs !== null && toMs !== null && fromMs >= toMs)
       throw new HttpError(422, "invalid_query", "from must be before to");
     const view = scope(c);

@@ -26,6 +26,7 @@ import {
   type Handoff,
   type Head,
   handoffRefusal,
+  idleClose,
   isTakeover,
   LIMITS,
   newId,
@@ -52,6 +53,8 @@ import { type ApprovalRow, type CommandRow, lifecycleOf, MIGRATIONS, type Sessio
 
 /** The named alarm of the session's deadlines: a queued command's expiry, a pending approval's. */
 const DEADLINES_ALARM = "deadlines";
+/** The named alarm that looks whether the open session has been idle for the organization's idle time. */
+const IDLE_ALARM = "idle";
 
 /** Whose view a call is made in: the tenant, and for a client contact, their client. */
 export interface Scope {
@@ -114,6 +117,8 @@ export class Session extends DurableBase {
       () => this.store.seq,
     );
     this.feed = new SearchFeed(env, this.store, this.alarms);
+    // A session opened before sessions closed themselves has no idle deadline yet: it looks at once.
+    if (this.store.row()?.state === "open") this.alarms.setUnlessSet(IDLE_ALARM, Date.now());
   }
 
   /** As a sender of effects: the Fleet keys its receipts on it. */
@@ -187,6 +192,7 @@ export class Session extends DurableBase {
   /** Open the session; it is on the session list when this returns (or, if the Fleet is down, once it is back). */
   async open(input: OpenSession): Promise<Result<{ openedAt: string }>> {
     if (this.store.row()) return fail(409, "session_exists", "session already exists");
+    const { idleCloseSeconds } = await tenant(this.env, input.tenantId).settings();
     const openedAt = recordTimestamp(Date.now());
     this.store.transaction(() => {
       this.store.insertSession({
@@ -209,6 +215,7 @@ export class Session extends DurableBase {
         ticket: input.ticket,
       });
       keep(this.outbox, input.tenantId, [sessionOpened(this.store)]);
+      this.alarms.set(IDLE_ALARM, Date.parse(openedAt) + idleCloseSeconds * 1000);
     });
     await this.outbox.drain();
     return ok({ openedAt });
@@ -423,13 +430,16 @@ export class Session extends DurableBase {
       const active = this.store.waitingCount();
       if (active > 0)
         return fail(409, "commands_active", `${active} command(s) still queued or running; cancel them first`);
-      const closedAt = recordTimestamp(Date.now());
-      return ok({
-        seq: this.sessionEvent(() => {
-          this.store.closeSession(closedAt);
-          return this.store.append("session.closed", `user:${userId}`, {});
-        }),
-      });
+      return ok({ seq: this.closeNow(`user:${userId}`, {}) });
+    });
+  }
+
+  private closeNow(actor: string, data: Record<string, unknown>): number {
+    const closedAt = recordTimestamp(Date.now());
+    return this.sessionEvent(() => {
+      this.store.closeSession(closedAt);
+      this.alarms.clear(IDLE_ALARM);
+      return this.store.append("session.closed", actor, data);
     });
   }
 
@@ -455,6 +465,7 @@ export class Session extends DurableBase {
   protected override async onAlarm(name: string): Promise<void> {
     if (name === SEARCH_FEED_ALARM) await this.feed.alarm();
     else if (name === DEADLINES_ALARM) this.expireDeadlines();
+    else if (name === IDLE_ALARM) await this.closeIfIdle();
     else console.error(`session: no alarm named ${name}`);
   }
 
@@ -470,6 +481,26 @@ export class Session extends DurableBase {
     }
     for (const a of this.store.expiredApprovals(now)) this.expireApproval(a);
     this.scheduleAlarm();
+  }
+
+  /**
+   * Nothing recorded for the organization's idle time (and no command waiting): the session closes itself, recorded
+   * as `session.closed` by `system` with `{reason: "idle", idleSeconds, idleCloseSeconds}`. Else it looks again when
+   * core's `idleClose` says. The setting is read as it stands now, so a change reaches sessions already open.
+   */
+  private async closeIfIdle(): Promise<void> {
+    const s = this.store.row();
+    if (s?.state !== "open") return;
+    const { idleCloseSeconds } = await tenant(this.env, s.tenant_id).settings();
+    if (this.store.row()?.state !== "open") return; // closed while the setting was read
+    const decision = idleClose({
+      lastEventAtMs: this.store.lastEventAtMs,
+      waitingCommands: this.store.waitingCount(),
+      idleCloseSeconds,
+      nowMs: Date.now(),
+    });
+    if ("close" in decision) this.closeNow("system", { ...decision.close });
+    else this.alarms.set(IDLE_ALARM, decision.lookAgainAt);
   }
 
   /** Rebuild: push the whole record to the index again (the index ignores what it already holds). */

@@ -185,6 +185,11 @@ export class SessionStore {
     return this.head?.seq ?? 0;
   }
 
+  /** When the last event was recorded (ms; 0 before the first): the session's last activity. */
+  get lastEventAtMs(): number {
+    return this.lastTsMs;
+  }
+
   /** The time the next event is recorded at: never before the last one. */
   clock(): number {
     return Math.max(Date.now(), this.lastTsMs);
