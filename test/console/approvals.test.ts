@@ -165,9 +165,10 @@ describe("client approvals in the console", () => {
   });
 
   it("sends a one-time approval link that works without signing in, once", async () => {
-    // The technician asks for approval explicitly, with a reason, and sends a link.
-    await tech.getByTestId("require-approval").check();
+    // The technician gives a reason (the field is there before approval is asked for: the client's policy may hold any
+    // change), asks for approval explicitly, and sends a link.
     await tech.getByTestId("approval-reason").fill("make room for the update");
+    await tech.getByTestId("require-approval").check();
     const linkCommand = `touch ${linkMarker}; echo 'DisableRestart=1' >> ${linkMarker}.conf; cp ${linkMarker}.conf ${linkMarker}.bak`;
     const linkChanges = [
       `Create or update the file ${linkMarker}`,
@@ -317,6 +318,9 @@ describe("client approvals in the console", () => {
     // Theo no longer holds the session: his command is refused, naming Bea; "Take over" hands it back to him.
     await tech.getByTestId("take-over").waitFor({ timeout: 10_000 });
     expect(await tech.getByTestId("take-over").textContent()).toBe("Take over");
+    expect(await tech.getByTestId("held-by").textContent()).toBe(
+      `${TECH2.name} holds this session: only they run commands here. Take over (at the top) to run them yourself.`,
+    );
     await tech.getByTestId("command-input").fill("uptime");
     await tech.getByTestId("command-input").press("Enter");
     await expect
@@ -330,6 +334,7 @@ describe("client approvals in the console", () => {
       .toContain(`${TECH.name} took this session over from ${TECH2.name}`);
     await expect.poll(() => tech.getByTestId("session-technician").textContent()).toContain(TECH.name);
     expect(await tech.getByTestId("take-over").count()).toBe(0);
+    expect(await tech.getByTestId("held-by").count()).toBe(0);
     await bea.reload();
     await bea.getByTestId("none-assigned").waitFor({ timeout: 10_000 });
     expect(await bea.getByTestId("nav-sessions").textContent()).toBe("Sessions");

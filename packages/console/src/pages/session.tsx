@@ -380,6 +380,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         os={os}
         modes={can.runCommands ? ALL_MODES : can.review ? REVIEW_MODES : CHAT_ONLY}
         disabled={state === "closed"}
+        heldBy={can.runCommands && technicianId && technicianId !== me.user.id ? technicianName : null}
         onRun={run}
         transcript={transcript}
       />
@@ -836,12 +837,15 @@ function CommandBar({
   os,
   modes,
   disabled,
+  heldBy,
   onRun,
   transcript,
 }: {
   os: string | undefined;
   modes: readonly BarMode[];
   disabled: boolean;
+  /** Who holds the session when it is not the viewer: only they run commands (the viewer may take it over). */
+  heldBy: string | null;
   onRun: (mode: BarMode, text: string, shell: Shell, gate: Gate) => Promise<boolean>;
   transcript: Transcript;
 }) {
@@ -975,6 +979,11 @@ function CommandBar({
               ? "Add note"
               : "Send"}
       </button>
+      {mode === "command" && heldBy && !disabled && (
+        <p class="bar-held muted small" data-testid="held-by">
+          {heldBy} holds this session: only they run commands here. Take over (at the top) to run them yourself.
+        </p>
+      )}
       {mode === "command" && (
         <div class="bar-options">
           <label class="check" title="The command waits until the client's contact approves it, whatever the policy.">
@@ -987,17 +996,16 @@ function CommandBar({
             />
             Require client approval
           </label>
-          {requireApproval && (
-            <input
-              data-testid="approval-reason"
-              class="reason-input"
-              maxLength={1000}
-              placeholder="Reason, shown to the client (optional) — e.g. free disk space for the update"
-              value={reason}
-              disabled={disabled}
-              onInput={(e) => setReason(e.currentTarget.value)}
-            />
-          )}
+          {/* Always there: a change the client's policy holds asks the contact with this reason too. */}
+          <input
+            data-testid="approval-reason"
+            class="reason-input"
+            maxLength={1000}
+            placeholder="Reason, shown to the client when it needs their approval (optional) — e.g. free disk space for the update"
+            value={reason}
+            disabled={disabled}
+            onInput={(e) => setReason(e.currentTarget.value)}
+          />
         </div>
       )}
     </form>
