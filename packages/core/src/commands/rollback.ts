@@ -21,6 +21,7 @@ import { analyzeCommand } from "./index.ts";
 import { joinUndos, restoreFile } from "./programs/files.ts";
 import { parseRegQuery, registryProbe, restoreRegistry } from "./programs/registry.ts";
 import { parseScQuery, parseServiceJson, parseSystemctlShow, serviceProbe } from "./programs/services.ts";
+import { lowerFirst } from "./summary.ts";
 import type { CommandStep, Invocation, Prestate, Probe, Target, Undo } from "./types.ts";
 
 /** The answer of `GET …/commands/:cid/reverse` (DESIGN.md, Rollback). */
@@ -104,10 +105,6 @@ function restoreOne(shell: Shell, p: Prestate): Undo {
   if (p.kind === "file") return restoreFile(shell, p);
   if (p.kind === "registry") return restoreRegistry(shell, p);
   return { reason: `Caisey does not know what changed on the ${p.target} service` };
-}
-
-function lowerFirst(s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1);
 }
 
 /** The undo of every step, last step first, written in `target` (the shell the reverse runs in). */
