@@ -634,7 +634,47 @@ const WINDOWS_FILES: Row[] = [
   ],
 ];
 
-const TABLE: Row[] = [...REGISTRY, ...SERVICES, ...POSIX_FILES, ...WINDOWS_FILES];
+const ENV = (target: string, exists: boolean, type?: string, value?: string): Prestate =>
+  exists
+    ? { kind: "registry", target, name: "TOOLS", exists, type, value }
+    : { kind: "registry", target, name: "TOOLS", exists };
+const MACHINE_ENV = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment";
+// setx writes an environment variable into the registry: put back as the value it was
+const ENVIRONMENT: Row[] = [
+  [
+    "cmd",
+    "setx TOOLS C:\\tools",
+    [ENV("HKCU\\Environment", true, "REG_SZ", "C:\\old")],
+    {
+      command: "reg add HKCU\\Environment /v TOOLS /t REG_SZ /d C:\\old /f",
+      summary: "Set the registry value TOOLS under HKCU\\Environment back to 'C:\\old'",
+    },
+  ],
+  [
+    "cmd",
+    "setx TOOLS C:\\tools",
+    [ENV("HKCU\\Environment", false)],
+    { command: "reg delete HKCU\\Environment /v TOOLS /f" },
+  ],
+  [
+    "cmd",
+    "setx TOOLS C:\\tools /m",
+    [ENV(MACHINE_ENV, true, "REG_EXPAND_SZ", "%ProgramFiles%\\old")],
+    {
+      command: `New-ItemProperty -LiteralPath 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment' -Name 'TOOLS' -PropertyType ExpandString -Value '%ProgramFiles%\\old' -Force`,
+      shell: "powershell",
+    },
+  ],
+  [
+    "powershell",
+    "setx TOOLS C:\\tools",
+    [ENV("HKCU\\Environment", false)],
+    { command: "Remove-ItemProperty -LiteralPath 'HKCU:\\Environment' -Name 'TOOLS'" },
+  ],
+  ["cmd", "setx /s server TOOLS C:\\tools", [], /Caisey cannot undo this part/],
+];
+
+const TABLE: Row[] = [...REGISTRY, ...SERVICES, ...POSIX_FILES, ...WINDOWS_FILES, ...ENVIRONMENT];
 
 describe("reverseCommand: real command → pre-state → reverse", () => {
   it("covers at least 150 cases across PowerShell, cmd and POSIX", () => {
@@ -847,6 +887,11 @@ const PROBES: [Shell, string, Planned[]][] = [
     ],
   ],
   ["cmd", "dir C:\\ > nul", []],
+  [
+    "cmd",
+    "setx TOOLS C:\\tools /m",
+    [{ kind: "registry", target: MACHINE_ENV, name: "TOOLS", command: `reg query "${MACHINE_ENV}" /v TOOLS` }],
+  ],
 ];
 
 describe("planProbes: what the runtime reads before a change", () => {
