@@ -37,8 +37,20 @@ import type { CommandAnalysis, CommandClassification } from "./types.ts";
 import { ParseError, Walk } from "./walk.ts";
 
 export { type ChangeLine, describeChanges } from "./changes.ts";
+export { planProbes, type ReverseAnswer, readProbe, reverseCommand } from "./rollback.ts";
 export { type CommandSummary, summarizeCommand } from "./summary.ts";
-export type { CommandAnalysis, CommandClassification, CommandKind, CommandStep, Redirect } from "./types.ts";
+export type {
+  CommandAnalysis,
+  CommandClassification,
+  CommandKind,
+  CommandStep,
+  FilePrestate,
+  Prestate,
+  Probe,
+  Redirect,
+  RegistryPrestate,
+  ServicePrestate,
+} from "./types.ts";
 
 /** Classify a command line or script as read-only or as a change. */
 export function classifyCommand(shell: Shell, command: string): CommandClassification {

@@ -136,7 +136,7 @@ export function describeStep(shell: Shell, step: CommandStep, prev: CommandStep 
   ];
 }
 
-function lowerFirst(s: string): string {
+export function lowerFirst(s: string): string {
   // keep "Run: …" and proper nouns at the start as they are; sentences start with a verb we can lower-case
   if (s.startsWith("Run: ")) return s;
   return s.charAt(0).toLowerCase() + s.slice(1);

@@ -96,13 +96,103 @@ export interface Program {
   /** PowerShell, decided by its verb: what it changes, for the technician (default: from the verb). */
   reason?: string;
   /**
-   * Next (issue 12), not yet given by any entry: the read-only command, in the same shell, that records the state this
-   * invocation will change (`Get-Service Spooler | Select-Object Status, StartType` before `Set-Service Spooler …`).
+   * What this invocation is about to change, for the runtime to record first (command.prestate); undefined when it
+   * cannot tell (a pattern, a computed name, a whole registry key, a folder's tree), so no reverse is proposed.
    */
-  probe?: (inv: Invocation) => string | undefined;
-  /** Next (issue 12), not yet given by any entry: the command that undoes this invocation, from what `probe` printed. */
-  reverse?: (inv: Invocation, prestate: string) => string | undefined;
+  probe?: (inv: Invocation) => Target[] | undefined;
+  /**
+   * How to undo this invocation from what its targets were before (`before`, one record per target `probe` named, in
+   * order), written in `shell`; undefined leaves it to restoring each record as a whole (see ../rollback.ts).
+   */
+  reverse?: (inv: Invocation, before: readonly Prestate[], shell: Shell) => Undo | undefined;
 }
+
+/** Something a change touches: a file (path as written), a registry value (key as reg.exe writes it), a service. */
+export type Target =
+  | { kind: "file"; target: string }
+  | { kind: "registry"; target: string; name: string }
+  | { kind: "service"; target: string };
+
+/** How a probe's output becomes a prestate record (../rollback.ts readProbe). */
+export type ProbeFormat = "reg-query" | "sc-query" | "service-json" | "systemctl-show";
+
+/**
+ * What the runtime reads before a change, under the same user as the command, bounded in time and size. A file is
+ * read natively by the runtime (`read: "file"`: stat, SHA-256, the bytes up to 1 MiB), its path resolved against the
+ * command's working directory; the rest by running `command`, read-only, in `shell`, its stdout read as `format`.
+ */
+export type Probe =
+  | { kind: "file"; target: string; read: "file" }
+  | { kind: "registry"; target: string; name: string; read: ProbeCommand }
+  | { kind: "service"; target: string; read: ProbeCommand };
+
+export interface ProbeCommand {
+  shell: Shell;
+  command: string;
+  format: ProbeFormat;
+}
+
+/** Content kept in a file's prestate: up to this many bytes; larger files are recorded by their hash only. */
+export const PRESTATE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The record of what a target was before the change (DESIGN.md, command.prestate). `error` marks a probe that failed
+ * (recorded, never blocking the command): nothing is known then.
+ */
+export type Prestate = FilePrestate | RegistryPrestate | ServicePrestate;
+
+export interface FilePrestate {
+  kind: "file";
+  /** The absolute path the runtime read. */
+  target: string;
+  exists: boolean;
+  sha256?: string;
+  bytes?: number;
+  /** POSIX permission bits, octal ("0644"). */
+  mode?: string;
+  /** POSIX owner, "uid:gid". */
+  owner?: string;
+  /** True when the path was a folder (no content recorded). */
+  directory?: boolean;
+  /** The content, base64, when at most PRESTATE_MAX_BYTES. */
+  data?: string;
+  error?: string;
+}
+
+export interface RegistryPrestate {
+  kind: "registry";
+  /** The key as reg.exe writes it: HKLM\Software\PrintSpooler. */
+  target: string;
+  /** The value's name; "" for the key's default value. */
+  name: string;
+  exists: boolean;
+  /** REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ, REG_DWORD, REG_QWORD, REG_BINARY, REG_NONE. */
+  type?: string;
+  /** As reg query prints it: DWORD/QWORD in decimal, BINARY as hex, MULTI_SZ items joined with "\0". */
+  value?: string;
+  error?: string;
+}
+
+export interface ServicePrestate {
+  kind: "service";
+  target: string;
+  exists: boolean;
+  /**
+   * Windows: automatic, automatic-delayed, manual, disabled, boot, system. systemd: the unit file state (enabled,
+   * disabled, masked, static, …).
+   */
+  startType?: string;
+  /** running, stopped, paused, starting, stopping (systemd: active is running, inactive and failed are stopped). */
+  state?: string;
+  error?: string;
+}
+
+/** One step's undo: the commands (in order) and what they do in the contact's words; or why there is none. */
+export type Undo =
+  | { commands: string[]; summaries: string[]; basis: "prestate" | "inferred" }
+  | { reason: string }
+  /** Written in PowerShell although the change ran in cmd (file bytes: cmd cannot write them). */
+  | { needs: "powershell" };
 
 /** Where a name is looked up: Windows programs (cmd and PowerShell), cmd.exe builtins, POSIX programs, cmdlets. */
 export const TABLES = ["windows", "cmd", "posix", "cmdlets"] as const;

@@ -20,6 +20,8 @@ const NAMED: Row[] = [
     ["Set the registry value DisableRestart under HKLM\\Software\\PrintSpooler to 1"],
   ],
   ["powershell", "Stop-Service Spooler", ["Stop the Print Spooler service"]],
+  ["cmd", "setx TOOLS C:\\tools /m", ["Set the environment variable TOOLS to 'C:\\tools' for every user"]],
+  ["cmd", "setx TOOLS C:\\tools", ["Set the environment variable TOOLS to 'C:\\tools' for this user"]],
   // redirections and the programs that write files
   ["bash", "echo 'nameserver 1.1.1.1' > /etc/resolv.conf", ["Replace the contents of the file /etc/resolv.conf"]],
   ["bash", "printf 'a=1\\nb=2\\n' >> /etc/app.conf", ["Add 2 lines to the file /etc/app.conf"]],

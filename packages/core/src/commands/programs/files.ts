@@ -1,6 +1,8 @@
 // Files and folders: listing, reading, copying, deleting, permissions, archives, editors.
 // Each entry classifies an invocation and describes it to the client contact (see Program in ../types.ts).
 
+import { LIMITS } from "../../limits.ts";
+import type { Shell } from "../../shells.ts";
 import {
   hasArg,
   hasArgPrefix,
@@ -12,7 +14,20 @@ import {
   psSwitchSet,
   winOpt,
 } from "../args.ts";
-import { change, changes, type Finding, type Invocation, type ProgramFamily, READ, reads } from "../types.ts";
+import { cmdQuote, psQuote, shQuote } from "../quote.ts";
+import {
+  change,
+  changes,
+  type FilePrestate,
+  type Finding,
+  type Invocation,
+  type Prestate,
+  type ProgramFamily,
+  READ,
+  reads,
+  type Target,
+  type Undo,
+} from "../types.ts";
 import { fromPrevious, list, literalLines, PS_COMPUTED, splitList, writeToFile } from "../words.ts";
 import { isRegistry, paths, regPath } from "./registry.ts";
 
@@ -82,6 +97,171 @@ export function posixDelete(args: string[], folder: boolean): string | undefined
 export function copyMove(verb: "Copy" | "Move", pos: string[]): string | undefined {
   if (pos.length < 2) return undefined;
   return `${verb} ${list(pos.slice(0, -1))} to ${pos[pos.length - 1]}`;
+}
+
+// Rollback: which files an invocation is about to change, and how to put a file back as it was.
+
+/**
+ * Files named literally, as probe targets; undefined when any is computed when the command runs or, unless `literal`
+ * (PowerShell -LiteralPath), a wildcard pattern: Caisey cannot tell which files those are.
+ */
+export function fileTargets(paths: readonly (string | undefined)[], literal = false): Target[] | undefined {
+  if (paths.length === 0 || paths.some((p) => p === undefined || p === "" || /[$`]/.test(p))) return undefined;
+  if (!literal && paths.some((p) => /[*?[]/.test(p ?? ""))) return undefined;
+  return paths.map((p) => ({ kind: "file", target: p as string }));
+}
+
+/** POSIX operands, after `--` too; undefined when an option takes the next word (Caisey does not guess which). */
+function posixOperands(args: readonly string[], valued: string[] = []): string[] | undefined {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? "";
+    if (a === "--") return [...out, ...args.slice(i + 1)];
+    if (valued.includes(a)) i++;
+    else if (/^--target-directory|^-[a-zA-Z]*t$/.test(a)) return undefined;
+    else if (!a.startsWith("-") || a === "-") out.push(a);
+  }
+  return out;
+}
+
+/** `cp a b`, `install -m 644 a b`: the one destination, when there is one source. */
+const posixDestination =
+  (valued: string[] = []) =>
+  ({ args }: Invocation): Target[] | undefined => {
+    const ops = posixOperands(args, valued);
+    return ops?.length === 2 ? fileTargets([ops[1]]) : undefined;
+  };
+
+/** `mv a b`: the source (it disappears) and the destination (it is replaced). */
+function posixMoveTargets({ args }: Invocation): Target[] | undefined {
+  const ops = posixOperands(args);
+  return ops?.length === 2 ? fileTargets(ops) : undefined;
+}
+
+/** `chmod 640 a b`, `chown app:app a`: the files after the mode or owner; never recursively. */
+function posixAttributeTargets({ args }: Invocation): Target[] | undefined {
+  if (posixFlag(args, "R", ["recursive"])) return undefined;
+  const ops = posixOperands(args, ["--reference"]);
+  return ops && ops.length >= 2 ? fileTargets(ops.slice(1)) : undefined;
+}
+
+const cmdOperands = (args: readonly string[]): string[] => args.filter((a) => !/^\/[a-z-]+$/i.test(a));
+
+/** `del a b`: the files, when none is a pattern; not with /s (it deletes in every subfolder). */
+function cmdDeleteTargets({ args }: Invocation): Target[] | undefined {
+  return hasArg(args, "/s") ? undefined : fileTargets(cmdOperands(args));
+}
+
+/** A file cmdlet's -Path (comma lists too) or -LiteralPath; never a registry path (those are keys, not values). */
+const psPathTargets =
+  (names: string[]) =>
+  (s: Invocation): Target[] | undefined => {
+    const targets = splitList([param(psParams(s.args), names, 0)]);
+    if (targets.some(isRegistry)) return undefined;
+    return fileTargets(targets, psGiven(s.args, "literalpath", 1));
+  };
+
+/** The part of a restore that differs: the bytes (and mode), only the mode, or only the owner. */
+type FileAspect = "content" | "mode" | "owner";
+
+/** chmod and chown are undone by putting back only what they change. */
+const restoresOnly =
+  (aspect: FileAspect) =>
+  (_inv: Invocation, before: readonly Prestate[], shell: Shell): Undo | undefined =>
+    before.length === 0
+      ? undefined
+      : joinUndos(before.map((p) => (p.kind === "file" ? restoreFile(shell, p, aspect) : { reason: "" })));
+
+/** Several undos as one, in order; the first that has none decides. */
+export function joinUndos(undos: readonly Undo[]): Undo {
+  const commands: string[] = [];
+  const summaries: string[] = [];
+  let basis: "prestate" | "inferred" = "inferred";
+  for (const u of undos) {
+    if (!("commands" in u)) return u;
+    commands.push(...u.commands);
+    summaries.push(...u.summaries);
+    if (u.basis === "prestate") basis = "prestate";
+  }
+  return { commands, summaries, basis };
+}
+
+/** Printed as they are; `-` is escaped too, so no format starts like an option. */
+const SAFE_PRINTF_BYTE = /[A-Za-z0-9 ._,:;=+/@#!?~^&*(){}<>|[\]"$`]/;
+
+/**
+ * The text of a POSIX `printf` format that prints exactly `bytes`: every byte outside a safe printable set (quotes,
+ * `%`, `\\`, control bytes, NUL, bytes of UTF-8 or not) as a three-digit octal escape, single-quoted for the shell.
+ */
+export function printfBytes(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) {
+    const ch = String.fromCharCode(b);
+    out += b < 0x80 && SAFE_PRINTF_BYTE.test(ch) ? ch : `\\${b.toString(8).padStart(3, "0")}`;
+  }
+  return `'${out}'`;
+}
+
+function fromBase64(data: string): Uint8Array {
+  const bin = atob(data);
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+/** How to put one file back as the prestate recorded it, written in `shell`. */
+export function restoreFile(shell: Shell, before: FilePrestate, aspect: FileAspect = "content"): Undo {
+  const file = before.target;
+  const posix = shell === "bash" || shell === "sh";
+  if (before.error !== undefined)
+    return { reason: `Caisey could not read ${file} before the change (${before.error})` };
+  if (before.directory) return { reason: `${file} was a folder: Caisey keeps no copy of a folder's contents` };
+  if (!before.exists) {
+    if (aspect !== "content") return { reason: `${file} did not exist before the change: there is nothing to undo` };
+    const command = posix
+      ? `rm -f -- ${shQuote(file)}`
+      : shell === "cmd"
+        ? cmdQuote(file) && `del /f /q ${cmdQuote(file)}`
+        : `Remove-Item -LiteralPath ${psQuote(file)} -Force`;
+    if (command === undefined) return { needs: "powershell" };
+    return {
+      commands: [command],
+      summaries: [`Delete ${file}, which did not exist before the change`],
+      basis: "prestate",
+    };
+  }
+  if (aspect !== "content") {
+    const was = aspect === "mode" ? before.mode : before.owner;
+    if (!posix || was === undefined) return { reason: `Caisey did not record the ${aspect} of ${file}` };
+    return {
+      commands: [`${aspect === "mode" ? "chmod" : "chown"} ${was} -- ${shQuote(file)}`],
+      summaries: [`Set the ${aspect === "mode" ? "permissions" : "owner"} of ${file} back to ${was}`],
+      basis: "prestate",
+    };
+  }
+  if (before.data === undefined) {
+    const size = before.bytes === undefined ? "" : `${before.bytes} bytes, `;
+    return {
+      reason: `${file} was larger than 1 MiB before the change (${size}SHA-256 ${before.sha256 ?? "unknown"}): Caisey kept only its hash, so it cannot put its contents back`,
+    };
+  }
+  if (shell === "cmd") return { needs: "powershell" };
+  const bytes = fromBase64(before.data);
+  const commands = posix
+    ? [
+        `printf ${printfBytes(bytes)} > ${shQuote(file)}`,
+        ...(before.mode ? [`chmod ${before.mode} -- ${shQuote(file)}`] : []),
+      ]
+    : [
+        `Set-Content -LiteralPath ${psQuote(file)} ${shell === "pwsh" ? "-AsByteStream" : "-Encoding Byte"} -Value ([Convert]::FromBase64String('${before.data}'))`,
+      ];
+  if (commands.join(" && ").length > LIMITS.commandChars - 1024)
+    return {
+      reason: `${file} held ${bytes.length} bytes before the change: too many to put back in one command (next: the runtime restores large files itself)`,
+    };
+  return {
+    commands,
+    summaries: [`Put back the contents ${file} had before the change (${bytes.length} bytes)`],
+    basis: "prestate",
+  };
 }
 
 export const files: ProgramFamily = {
@@ -163,14 +343,18 @@ export const files: ProgramFamily = {
     },
     copy: {
       classify: copiesFilesCmd.classify,
+      probe: ({ args }) => {
+        const ops = cmdOperands(args);
+        return ops.length === 2 && !ops.some((o) => o.includes("+")) ? fileTargets([ops[1]]) : undefined;
+      },
       describe: (s) =>
         copyMove(
           "Copy",
           s.args.filter((a) => !/^\/[a-z]$/i.test(a)),
         ),
     },
-    del: { classify: deletesFiles.classify, describe: (s) => cmdDelete(s.args, false) },
-    erase: { classify: deletesFiles.classify, describe: (s) => cmdDelete(s.args, false) },
+    del: { classify: deletesFiles.classify, describe: (s) => cmdDelete(s.args, false), probe: cmdDeleteTargets },
+    erase: { classify: deletesFiles.classify, describe: (s) => cmdDelete(s.args, false), probe: cmdDeleteTargets },
     md: {
       classify: createsFolderCmd.classify,
       describe: (s) => (s.args[0] === undefined ? undefined : `Create the folder ${s.args[0]}`),
@@ -184,6 +368,10 @@ export const files: ProgramFamily = {
     },
     move: {
       classify: copiesFilesCmd.classify,
+      probe: ({ args }) => {
+        const ops = cmdOperands(args);
+        return ops.length === 2 ? fileTargets(ops) : undefined;
+      },
       describe: (s) =>
         copyMove(
           "Move",
@@ -220,6 +408,8 @@ export const files: ProgramFamily = {
     chgrp: changesPermissions,
     chmod: {
       classify: changesPermissions.classify,
+      probe: posixAttributeTargets,
+      reverse: restoresOnly("mode"),
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-")).slice(1);
         return t.length === 0 ? undefined : `Change the permissions of ${list(t)}`;
@@ -227,6 +417,8 @@ export const files: ProgramFamily = {
     },
     chown: {
       classify: changesPermissions.classify,
+      probe: posixAttributeTargets,
+      reverse: restoresOnly("owner"),
       describe: (s) => {
         const t = s.args.filter((a) => !a.startsWith("-"));
         return t.length < 2 ? undefined : `Change the owner of ${list(t.slice(1))} to ${t[0]}`;
@@ -237,6 +429,7 @@ export const files: ProgramFamily = {
     comm: reads,
     cp: {
       classify: writesFiles.classify,
+      probe: posixDestination(["-S", "--suffix"]),
       describe: (s) =>
         copyMove(
           "Copy",
@@ -288,7 +481,11 @@ export const files: ProgramFamily = {
     gunzip: { classify: compresses },
     gzip: { classify: compresses },
     hexdump: reads,
-    install: writesFiles,
+    install: {
+      classify: writesFiles.classify,
+      probe: (inv) =>
+        posixFlag(inv.args, "d", ["directory"]) ? undefined : posixDestination(["-m", "-o", "-g", "-S"])(inv),
+    },
     ln: writesFiles,
     look: reads,
     ls: {
@@ -305,6 +502,17 @@ export const files: ProgramFamily = {
     md5sum: reads,
     mkdir: {
       classify: writesFiles.classify,
+      // without -p, mkdir fails on a folder that exists: once it succeeded, each folder is new (and still empty)
+      reverse: ({ args }) => {
+        const dirs = posixOperands(args, ["-m", "--mode"]);
+        if (posixFlag(args, "p", ["parents"]) || dirs === undefined || fileTargets(dirs) === undefined)
+          return undefined;
+        return {
+          commands: [`rmdir -- ${[...dirs].reverse().map(shQuote).join(" ")}`],
+          summaries: [`Delete the empty folder${dirs.length > 1 ? "s" : ""} ${list(dirs)}`],
+          basis: "inferred",
+        };
+      },
       describe: (s) => {
         const targets = s.args.filter((a) => !a.startsWith("-") && !/^\/[a-z]$/i.test(a));
         return targets.length === 0 ? undefined : `Create the folder ${list(targets)}`;
@@ -312,6 +520,7 @@ export const files: ProgramFamily = {
     },
     mv: {
       classify: writesFiles.classify,
+      probe: posixMoveTargets,
       describe: (s) =>
         copyMove(
           "Move",
@@ -324,6 +533,7 @@ export const files: ProgramFamily = {
     realpath: reads,
     rm: {
       classify: deletesFiles.classify,
+      probe: ({ args }) => fileTargets(posixOperands(args) ?? []),
       describe: (s) => (s.shell === "bash" || s.shell === "sh" ? posixDelete(s.args, false) : undefined),
     },
     rmdir: {
@@ -355,6 +565,7 @@ export const files: ProgramFamily = {
           ? READ
           : change(`tee writes to ${pos.join(", ")}`);
       },
+      probe: ({ args }) => fileTargets(posixPositional(args).filter((x) => !x.startsWith("/dev/"))),
       describe: (s) => {
         const files = posixPositional(s.args).filter((x) => !x.startsWith("/dev/"));
         if (files.length !== 1) return undefined;
@@ -407,6 +618,7 @@ export const files: ProgramFamily = {
   },
   cmdlets: {
     "add-content": {
+      probe: psPathTargets(["path", "literalpath"]),
       describe: (s) => {
         const p = psParams(s.args);
         const path = param(p, ["path", "literalpath"], 0);
@@ -436,6 +648,10 @@ export const files: ProgramFamily = {
       whatIf: true,
     },
     "copy-item": {
+      probe: (s) => {
+        const to = param(psParams(s.args), ["destination"], 1);
+        return to === undefined || psSwitchSet(s.args, "recurse") ? undefined : fileTargets([to]);
+      },
       describe: (s) => {
         const p = psParams(s.args);
         const from = param(p, ["path", "literalpath"], 0);
@@ -477,6 +693,12 @@ export const files: ProgramFamily = {
       },
     },
     "move-item": {
+      probe: (s) => {
+        const p = psParams(s.args);
+        const from = param(p, ["path", "literalpath"], 0);
+        const to = param(p, ["destination"], 1);
+        return to === undefined ? undefined : fileTargets([from, to], psGiven(s.args, "literalpath", 1));
+      },
       describe: (s) => {
         const p = psParams(s.args);
         const from = param(p, ["path", "literalpath"], 0);
@@ -505,13 +727,19 @@ export const files: ProgramFamily = {
       reason: "creates files, folders or keys",
     },
     "out-file": {
+      probe: psPathTargets(["filepath", "literalpath"]),
       describe: (s) => {
         const path = param(psParams(s.args), ["filepath", "literalpath"], 0);
         return path === undefined ? undefined : writeToFile(path, psSwitchSet(s.args, "append"));
       },
       reason: "writes a file",
     },
-    "remove-item": { describe: removeItem, whatIf: true, reason: "deletes files or keys" },
+    "remove-item": {
+      describe: removeItem,
+      probe: (s) => (psSwitchSet(s.args, "recurse") ? undefined : psPathTargets(["path", "literalpath"])(s)),
+      whatIf: true,
+      reason: "deletes files or keys",
+    },
     "rename-item": {
       describe: (s) => {
         const p = psParams(s.args);
@@ -523,6 +751,7 @@ export const files: ProgramFamily = {
       reason: "renames files",
     },
     "set-content": {
+      probe: psPathTargets(["path", "literalpath"]),
       describe: (s) => {
         const path = param(psParams(s.args), ["path", "literalpath"], 0);
         return path === undefined ? undefined : writeToFile(path, false);
@@ -532,6 +761,7 @@ export const files: ProgramFamily = {
     },
     "set-item": { classify: definesCommandOrCreates, whatIf: true },
     "tee-object": {
+      probe: psPathTargets(["filepath", "literalpath"]),
       classify: ({ args }: Invocation): Finding | undefined =>
         psGiven(args, "variable", 1) &&
         !psGiven(args, "filepath", 1) &&

@@ -26,7 +26,7 @@ import {
   reads,
   readsBareOr,
 } from "../types.ts";
-import { says } from "../words.ts";
+import { quoteValue, says } from "../words.ts";
 import { posixServices } from "./services.ts";
 
 const restartsComputer = changes("restarts or shuts down the computer");
@@ -65,6 +65,17 @@ export function posixShutdown(args: string[]): string {
   return args.some((a) => /^-[a-zA-Z]*r/.test(a) || a === "--reboot")
     ? `Restart the computer${when}`
     : `Shut down the computer${when}`;
+}
+
+const MACHINE_ENVIRONMENT = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment";
+
+/** `setx NAME VALUE [/m]`: the one variable it sets; undefined for the other forms (/s remote, /k, /f). */
+function setxValue(args: readonly string[]): { name: string; value: string; machine: boolean } | undefined {
+  const machine = args.some((a) => a.toLowerCase() === "/m");
+  const rest = args.filter((a) => a.toLowerCase() !== "/m");
+  const [name, value] = rest;
+  if (rest.length !== 2 || name === undefined || value === undefined || /^[/-]/.test(name)) return undefined;
+  return { name, value, machine };
 }
 
 export const system: ProgramFamily = {
@@ -213,7 +224,23 @@ export const system: ProgramFamily = {
           ? READ
           : change("repadmin changes Active Directory replication"),
     },
-    setx: { classify: (): Finding | undefined => change("setx permanently changes an environment variable") },
+    setx: {
+      classify: (): Finding | undefined => change("setx permanently changes an environment variable"),
+      describe: ({ args }) => {
+        const set = setxValue(args);
+        return (
+          set &&
+          `Set the environment variable ${set.name} to ${quoteValue(set.value)} ${set.machine ? "for every user" : "for this user"}`
+        );
+      },
+      // setx writes the variable as a registry value: recorded and put back as one
+      probe: ({ args }) => {
+        const set = setxValue(args);
+        return (
+          set && [{ kind: "registry", target: set.machine ? MACHINE_ENVIRONMENT : "HKCU\\Environment", name: set.name }]
+        );
+      },
+    },
     sfc: {
       classify: ({ args }: Invocation): Finding | undefined =>
         hasArgPrefix(args, "/scannow", "/scanfile", "/scanonce", "/scanboot", "/revert", "/purgecache", "/cachesize")

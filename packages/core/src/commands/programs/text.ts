@@ -4,6 +4,7 @@
 import { lc, posixFlag, posixPositional, psGiven } from "../args.ts";
 import { change, type Finding, type Invocation, type Program, type ProgramFamily, READ, reads } from "../types.ts";
 import { list, literalLines, PS_COMPUTED, says, splitList } from "../words.ts";
+import { fileTargets } from "./files.ts";
 
 const awk = ({ name, args: a }: Invocation): Finding | undefined => {
   if (a.some((x) => x === "-f" || x.startsWith("--file") || x === "-i" || x === "--inplace" || x.includes("inplace")))
@@ -54,6 +55,15 @@ const message = (prints: Program["prints"]): Program => ({
   describe: says("Show a message"),
   prints,
 });
+
+/** The files `sed -i` edits in place (none without -i). */
+function sedInPlaceFiles(args: readonly string[]): string[] {
+  if (!args.some((x) => /^-[a-zA-Z]*i/.test(x) || x.startsWith("--in-place"))) return [];
+  // the first word that is not an option is the script (unless given with -e or -f), the rest are the files
+  const scripted = args.some((x) => /^-[a-zA-Z]*[ef]$/.test(x) || /^--(expression|file)/.test(x));
+  const words = args.filter((x, i) => !x.startsWith("-") && !/^-[a-zA-Z]*[ef]$/.test(args[i - 1] ?? ""));
+  return scripted ? words : words.slice(1);
+}
 
 export const text: ProgramFamily = {
   windows: {
@@ -114,13 +124,10 @@ export const text: ProgramFamily = {
         return READ;
       },
       describe: ({ args }) => {
-        if (!args.some((x) => /^-[a-zA-Z]*i/.test(x) || x.startsWith("--in-place"))) return undefined;
-        // the first word that is not an option is the script (unless given with -e or -f), the rest are the files
-        const scripted = args.some((x) => /^-[a-zA-Z]*[ef]$/.test(x) || /^--(expression|file)/.test(x));
-        const words = args.filter((x, i) => !x.startsWith("-") && !/^-[a-zA-Z]*[ef]$/.test(args[i - 1] ?? ""));
-        const files = scripted ? words : words.slice(1);
+        const files = sedInPlaceFiles(args);
         return files.length === 0 ? undefined : `Edit the file${files.length > 1 ? "s" : ""} ${list(files)}`;
       },
+      probe: ({ args }) => fileTargets(sedInPlaceFiles(args)),
       filter: true,
     },
     seq: reads,
