@@ -32,7 +32,14 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "server", include: ["packages/server/test/**/*.test.ts"], testTimeout: 30_000 },
+        // Setting up people hashes passwords with scrypt, one at a time (a login flood must not stall the server):
+        // a hook that adds several people needs more than vitest's default 10 s on a loaded CI machine.
+        test: {
+          name: "server",
+          include: ["packages/server/test/**/*.test.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
       },
       // Pure tests of test/ (the console's transcript, the scripts): parallel, no processes.
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
