@@ -100,7 +100,10 @@ export async function call(url, path, token, body) {
   return JSON.parse(text);
 }
 
-/** A fake runtime: enrolled with a real Ed25519 key, online on the real socket, answering every dispatch at once. */
+/**
+ * A fake runtime: enrolled with a real Ed25519 key, online on the real socket, answering every dispatch at once.
+ * `reconnect()` opens a new socket for the same machine once the last one has closed.
+ */
 export async function fakeRuntime(url, enrollToken, index) {
   const { publicKey, privateKey } = generateKeyPairSync("ed25519");
   const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
@@ -116,25 +119,32 @@ export async function fakeRuntime(url, enrollToken, index) {
     publicKey: raw.toString("base64url"),
     facts,
   });
-  const ws = new WebSocket(`${url.replace("http", "ws")}/api/v1/runtime/connect?machineId=${machineId}`);
-  await new Promise((resolve, reject) => {
-    ws.on("error", reject);
-    ws.on("message", (data, binary) => {
-      if (binary) return;
-      const frame = JSON.parse(String(data));
-      if (frame.t === "challenge") {
-        const signature = sign(null, Buffer.from(`caisey-runtime-auth-v1\n${machineId}\n${frame.nonce}`), privateKey);
-        ws.send(JSON.stringify({ t: "hello", v: 1, machineId, signature: signature.toString("base64url"), facts }));
-      } else if (frame.t === "welcome") {
-        resolve();
-      } else if (frame.t === "dispatch") {
-        const ref = { sessionId: frame.sessionId, commandId: frame.commandId };
-        ws.send(JSON.stringify(startedFrame(ref, { user: "bench" })));
-        ws.send(JSON.stringify(finishedFrame(ref)));
-      }
+  let ws;
+  const connect = async () => {
+    ws = new WebSocket(`${url.replace("http", "ws")}/api/v1/runtime/connect?machineId=${machineId}`);
+    const socket = ws;
+    await new Promise((resolve, reject) => {
+      socket.on("error", reject);
+      socket.on("message", (data, binary) => {
+        if (binary) return;
+        const frame = JSON.parse(String(data));
+        if (frame.t === "challenge") {
+          const signature = sign(null, Buffer.from(`caisey-runtime-auth-v1\n${machineId}\n${frame.nonce}`), privateKey);
+          socket.send(
+            JSON.stringify({ t: "hello", v: 1, machineId, signature: signature.toString("base64url"), facts }),
+          );
+        } else if (frame.t === "welcome") {
+          resolve();
+        } else if (frame.t === "dispatch") {
+          const ref = { sessionId: frame.sessionId, commandId: frame.commandId };
+          socket.send(JSON.stringify(startedFrame(ref, { user: "bench" })));
+          socket.send(JSON.stringify(finishedFrame(ref)));
+        }
+      });
     });
-  });
-  return {
+  };
+  await connect();
+  const runtime = {
     machineId,
     close: () => ws.terminate(),
     /** A clean close: resolves once the server has answered the close frame (its close handler has run). */
@@ -143,5 +153,10 @@ export async function fakeRuntime(url, enrollToken, index) {
         ws.once("close", resolve);
         ws.close(1000, "bench done");
       }),
+    reconnect: async () => {
+      await connect();
+      return runtime;
+    },
   };
+  return runtime;
 }

@@ -9,8 +9,9 @@
 //   memory     runtime RSS idle and while streaming; server (Miniflare + workerd) RSS while streaming
 //   sign-in    an unrelated request's p99 while 60 concurrent failed logins arrive, beside its quiet p99
 //              (bench/login-flood.mjs)
-//   sockets    workerd RSS per runtime socket while 600 are open, right after they closed and after 80 s idle, beside
-//              a bare workerd Durable Object accepting sockets the same way (bench/memory.mjs, on a fresh server)
+//   sockets    workerd RSS per runtime socket while 600 are open, right after they closed, after 80 s idle and after
+//              each machine connected and closed once more, beside a bare workerd Durable Object accepting sockets
+//              the same way (bench/memory.mjs, on a fresh server)
 //
 // Environment: BENCH_MIB (default 256), BENCH_COMMANDS (default 200), BENCH_SOCKETS (default 600),
 // BENCH_IDLE_SECONDS (default 80).
@@ -177,7 +178,7 @@ await server.stop();
 const sockets = await socketMemory();
 
 const mibps = (seconds) => (MIB / seconds).toFixed(1);
-const perSocket = (f) => [f.openPerSocket, f.closedPerSocket, f.idlePerSocket].map((mb) => mb.toFixed(2)).join(" / ");
+const perSocket = (f) => [f.opened, f.closed, f.idle, f.again].map((mb) => mb.toFixed(2)).join(" / ");
 const rows = [
   [
     "capture 256 MiB stdout → committed (MiB/s)".replace("256", String(MIB)),
@@ -207,7 +208,7 @@ const rows = [
   [`runtime RSS peak while streaming ${MIB} MiB (MB)`, (runtimePeakKiB / 1024).toFixed(0), "—", "≤ 150"],
   [`server RSS peak while streaming (MB, Miniflare + workerd)`, (serverPeakKiB / 1024).toFixed(0), "—", ""],
   [
-    `workerd RSS per runtime socket (MB): ${sockets.sockets} open / right after all closed / ${sockets.idleSeconds} s idle`,
+    `workerd RSS per runtime socket (MB): ${sockets.sockets} open / all closed / ${sockets.idleSeconds} s idle / after a 2nd connect+close`,
     perSocket(sockets.caisey),
     `bare workerd DO ${perSocket(sockets.bare)}`,
     "",
