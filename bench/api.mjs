@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { appendResults, call, fakeRuntime, percentile, root } from "./common.mjs";
+import { appendResults, benchOrganization, call, fakeRuntime, percentile, root } from "./common.mjs";
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 200);
 const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 30);
@@ -80,20 +80,7 @@ async function measure(tree, label) {
   const server = await startServer(tree);
   const runtimes = [];
   try {
-    const { token } = await call(server.url, "/api/v1/setup", null, {
-      organization: "Bench IT",
-      name: "Bench Owner",
-      email: "owner@bench.test",
-      password: "correct horse battery staple",
-    });
-    const { id: clientId } = await call(server.url, "/api/v1/clients", token, {
-      name: "Contoso Dental",
-      approvalPolicy: "never",
-    });
-    const { token: enrollToken } = await call(server.url, "/api/v1/enrollments", token, {
-      clientId,
-      uses: MACHINES,
-    });
+    const { token, enrollToken } = await benchOrganization(server.url, MACHINES);
     for (let i = 0; i < MACHINES; i += 20) {
       const batch = [];
       for (let j = i; j < Math.min(MACHINES, i + 20); j++) batch.push(fakeRuntime(server.url, enrollToken, j));

@@ -100,6 +100,22 @@ export async function call(url, path, token, body) {
   return JSON.parse(text);
 }
 
+/** A new organization with one client and an enrollment token for `machines` machines: the owner's and that token. */
+export async function benchOrganization(url, machines) {
+  const { token } = await call(url, "/api/v1/setup", null, {
+    organization: "Bench IT",
+    name: "Bench Owner",
+    email: "owner@bench.test",
+    password: "correct horse battery staple",
+  });
+  const { id: clientId } = await call(url, "/api/v1/clients", token, {
+    name: "Contoso Dental",
+    approvalPolicy: "never",
+  });
+  const { token: enrollToken } = await call(url, "/api/v1/enrollments", token, { clientId, uses: machines });
+  return { token, enrollToken };
+}
+
 /**
  * A fake runtime: enrolled with a real Ed25519 key, online on the real socket, answering every dispatch at once.
  * `reconnect()` opens a new socket for the same machine once the last one has closed.

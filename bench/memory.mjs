@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { miniflareOf } from "../scripts/worker.mjs";
-import { call, fakeRuntime, processTree, root, rssKiB } from "./common.mjs";
+import { benchOrganization, call, fakeRuntime, processTree, root, rssKiB } from "./common.mjs";
 
 const { startServer, freePort, tempDir, removeDir } = await import("../test/helpers.ts");
 
@@ -176,17 +176,7 @@ async function bare() {
 async function caisey() {
   const server = await startServer();
   const pid = workerdOf(server.proc.child.pid);
-  const { token } = await call(server.url, "/api/v1/setup", null, {
-    organization: "Bench IT",
-    name: "Bench Owner",
-    email: "owner@bench.test",
-    password: "correct horse battery staple",
-  });
-  const { id: clientId } = await call(server.url, "/api/v1/clients", token, {
-    name: "Contoso Dental",
-    approvalPolicy: "never",
-  });
-  const { token: enrollToken } = await call(server.url, "/api/v1/enrollments", token, { clientId, uses: SOCKETS + 1 });
+  const { token, enrollToken } = await benchOrganization(server.url, SOCKETS + 1);
   await (await fakeRuntime(server.url, enrollToken, -1)).closeCleanly();
   const result = await phases(
     pid,
