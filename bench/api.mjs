@@ -11,16 +11,11 @@
 // Environment: BENCH_MACHINES (default 200), BENCH_API_SECONDS (default 30: one presence heartbeat of every machine), BENCH_API_CONCURRENCY (default 16).
 
 import { spawn, spawnSync } from "node:child_process";
-import { generateKeyPairSync, sign } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocket from "ws";
-import { appendResults, percentile, root } from "./common.mjs";
-
-// The frames the tests' simulated runtime sends (Node 22 runs their TypeScript directly).
-const { startedFrame, finishedFrame } = await import("../packages/core/test/frames.ts");
+import { appendResults, benchOrganization, call, fakeRuntime, percentile, root } from "./common.mjs";
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 200);
 const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 30);
@@ -81,75 +76,11 @@ async function startServer(tree) {
   };
 }
 
-async function call(url, path, token, body) {
-  const res = await fetch(`${url}${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${path} → ${res.status} ${text}`);
-  return JSON.parse(text);
-}
-
-/** A fake runtime: enrolled with a real Ed25519 key, online on the real socket, answering every dispatch at once. */
-async function fakeRuntime(url, enrollToken, index) {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
-  const facts = {
-    hostname: `WS-${String(index).padStart(4, "0")}`,
-    os: "linux",
-    osVersion: "6.1",
-    arch: "x64",
-    runtimeVersion: "0.1.0",
-  };
-  const { machineId } = await call(url, "/api/v1/runtime/enroll", null, {
-    token: enrollToken,
-    publicKey: raw.toString("base64url"),
-    facts,
-  });
-  const ws = new WebSocket(`${url.replace("http", "ws")}/api/v1/runtime/connect?machineId=${machineId}`);
-  await new Promise((resolve, reject) => {
-    ws.on("error", reject);
-    ws.on("message", (data, binary) => {
-      if (binary) return;
-      const frame = JSON.parse(String(data));
-      if (frame.t === "challenge") {
-        const signature = sign(null, Buffer.from(`caisey-runtime-auth-v1\n${machineId}\n${frame.nonce}`), privateKey);
-        ws.send(JSON.stringify({ t: "hello", v: 1, machineId, signature: signature.toString("base64url"), facts }));
-      } else if (frame.t === "welcome") {
-        resolve();
-      } else if (frame.t === "dispatch") {
-        const ref = { sessionId: frame.sessionId, commandId: frame.commandId };
-        ws.send(JSON.stringify(startedFrame(ref, { user: "bench" })));
-        ws.send(JSON.stringify(finishedFrame(ref)));
-      }
-    });
-  });
-  return { machineId, close: () => ws.terminate() };
-}
-
 async function measure(tree, label) {
   const server = await startServer(tree);
   const runtimes = [];
   try {
-    const { token } = await call(server.url, "/api/v1/setup", null, {
-      organization: "Bench IT",
-      name: "Bench Owner",
-      email: "owner@bench.test",
-      password: "correct horse battery staple",
-    });
-    const { id: clientId } = await call(server.url, "/api/v1/clients", token, {
-      name: "Contoso Dental",
-      approvalPolicy: "never",
-    });
-    const { token: enrollToken } = await call(server.url, "/api/v1/enrollments", token, {
-      clientId,
-      uses: MACHINES,
-    });
+    const { token, enrollToken } = await benchOrganization(server.url, MACHINES);
     for (let i = 0; i < MACHINES; i += 20) {
       const batch = [];
       for (let j = i; j < Math.min(MACHINES, i + 20); j++) batch.push(fakeRuntime(server.url, enrollToken, j));

@@ -1,11 +1,16 @@
-// What the benchmarks share: the machine's description, reading a process's memory and CPU from /proc, and appending
-// a result to bench/RESULTS.md.
+// What the benchmarks share: the machine's description, reading a process's memory and CPU from /proc, appending a
+// result to bench/RESULTS.md, and lightweight fake runtimes that speak the real protocol.
 
 import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, type as osType, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+
+// The frames the tests' simulated runtime sends (Node 22 runs their TypeScript directly).
+const { startedFrame, finishedFrame } = await import("../packages/core/test/frames.ts");
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -77,4 +82,97 @@ export function markdownTable(header, rows) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(" | ")} |`;
   return [line(header), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.map(line)].join("\n");
+}
+
+/** One API call: GET without a body, POST with one; throws on a non-2xx answer. */
+
+export async function call(url, path, token, body) {
+  const res = await fetch(`${url}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${path} → ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** A new organization with one client and an enrollment token for `machines` machines: the owner's and that token. */
+export async function benchOrganization(url, machines) {
+  const { token } = await call(url, "/api/v1/setup", null, {
+    organization: "Bench IT",
+    name: "Bench Owner",
+    email: "owner@bench.test",
+    password: "correct horse battery staple",
+  });
+  const { id: clientId } = await call(url, "/api/v1/clients", token, {
+    name: "Contoso Dental",
+    approvalPolicy: "never",
+  });
+  const { token: enrollToken } = await call(url, "/api/v1/enrollments", token, { clientId, uses: machines });
+  return { token, enrollToken };
+}
+
+/**
+ * A fake runtime: enrolled with a real Ed25519 key, online on the real socket, answering every dispatch at once.
+ * `reconnect()` opens a new socket for the same machine once the last one has closed.
+ */
+export async function fakeRuntime(url, enrollToken, index) {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  const facts = {
+    hostname: `WS-${String(index).padStart(4, "0")}`,
+    os: "linux",
+    osVersion: "6.1",
+    arch: "x64",
+    runtimeVersion: "0.1.0",
+  };
+  const { machineId } = await call(url, "/api/v1/runtime/enroll", null, {
+    token: enrollToken,
+    publicKey: raw.toString("base64url"),
+    facts,
+  });
+  let ws;
+  const connect = async () => {
+    ws = new WebSocket(`${url.replace("http", "ws")}/api/v1/runtime/connect?machineId=${machineId}`);
+    const socket = ws;
+    await new Promise((resolve, reject) => {
+      socket.on("error", reject);
+      socket.on("message", (data, binary) => {
+        if (binary) return;
+        const frame = JSON.parse(String(data));
+        if (frame.t === "challenge") {
+          const signature = sign(null, Buffer.from(`caisey-runtime-auth-v1\n${machineId}\n${frame.nonce}`), privateKey);
+          socket.send(
+            JSON.stringify({ t: "hello", v: 1, machineId, signature: signature.toString("base64url"), facts }),
+          );
+        } else if (frame.t === "welcome") {
+          resolve();
+        } else if (frame.t === "dispatch") {
+          const ref = { sessionId: frame.sessionId, commandId: frame.commandId };
+          socket.send(JSON.stringify(startedFrame(ref, { user: "bench" })));
+          socket.send(JSON.stringify(finishedFrame(ref)));
+        }
+      });
+    });
+  };
+  await connect();
+  const runtime = {
+    machineId,
+    close: () => ws.terminate(),
+    /** A clean close: resolves once the server has answered the close frame (its close handler has run). */
+    closeCleanly: () =>
+      new Promise((resolve) => {
+        ws.once("close", resolve);
+        ws.close(1000, "bench done");
+      }),
+    reconnect: async () => {
+      await connect();
+      return runtime;
+    },
+  };
+  return runtime;
 }

@@ -9,8 +9,12 @@
 //   memory     runtime RSS idle and while streaming; server (Miniflare + workerd) RSS while streaming
 //   sign-in    an unrelated request's p99 while 60 concurrent failed logins arrive, beside its quiet p99
 //              (bench/login-flood.mjs)
+//   sockets    workerd RSS per runtime socket while 600 are open, right after they closed, after 80 s idle and after
+//              each machine connected and closed once more, beside a bare workerd Durable Object accepting sockets
+//              the same way (bench/memory.mjs, on a fresh server)
 //
-// Environment: BENCH_MIB (default 256), BENCH_COMMANDS (default 200).
+// Environment: BENCH_MIB (default 256), BENCH_COMMANDS (default 200), BENCH_SOCKETS (default 600),
+// BENCH_IDLE_SECONDS (default 80).
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -19,6 +23,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { appendResults, markdownTable, percentile, processTree, rssKiB, waitOnline } from "./common.mjs";
 import { loginFlood } from "./login-flood.mjs";
+import { socketMemory } from "./memory.mjs";
 
 const MIB = Number(process.env.BENCH_MIB ?? 256);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 200);
@@ -170,7 +175,10 @@ const ssh = sshLocalhost();
 await proc.stop();
 await server.stop();
 
+const sockets = await socketMemory();
+
 const mibps = (seconds) => (MIB / seconds).toFixed(1);
+const perSocket = (f) => [f.opened, f.closed, f.idle, f.again].map((mb) => mb.toFixed(2)).join(" / ");
 const rows = [
   [
     "capture 256 MiB stdout → committed (MiB/s)".replace("256", String(MIB)),
@@ -199,6 +207,12 @@ const rows = [
   ["runtime RSS idle (MB)", (runtimeIdleKiB / 1024).toFixed(0), "—", "≤ 80"],
   [`runtime RSS peak while streaming ${MIB} MiB (MB)`, (runtimePeakKiB / 1024).toFixed(0), "—", "≤ 150"],
   [`server RSS peak while streaming (MB, Miniflare + workerd)`, (serverPeakKiB / 1024).toFixed(0), "—", ""],
+  [
+    `workerd RSS per runtime socket (MB): ${sockets.sockets} open / all closed / ${sockets.idleSeconds} s idle / after a 2nd connect+close`,
+    perSocket(sockets.caisey),
+    `bare workerd DO ${perSocket(sockets.bare)}`,
+    "",
+  ],
 ];
 
 const header = ["measure", "Caisey", "baseline (same run)", "target"];

@@ -61,16 +61,19 @@ export function ensureWorker(root) {
   return bundle;
 }
 
+/** The Miniflare that wrangler itself runs workerd with (also used by bench/memory.mjs for its bare baseline). */
+export async function miniflareOf(root) {
+  const wranglerPackage = createRequire(join(root, "package.json")).resolve("wrangler/package.json");
+  return import(createRequire(wranglerPackage).resolve("miniflare"));
+}
+
 /**
  * Serve the built Worker in workerd with its Durable Objects persisted under `data`. Resolves to the Miniflare
  * instance once `http://host:port` answers.
  */
 export async function serveWorker(root, { host, port, data, vars, inspectorPort }) {
   const requireFromRoot = createRequire(join(root, "package.json"));
-  const wranglerPackage = requireFromRoot.resolve("wrangler/package.json");
-  const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import(
-    createRequire(wranglerPackage).resolve("miniflare")
-  );
+  const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await miniflareOf(root);
   const { unstable_getMiniflareWorkerOptions } = await import(requireFromRoot.resolve("wrangler"));
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config(root));
   // wrangler's module rules describe how to bundle; the bundle is already made.

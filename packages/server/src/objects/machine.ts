@@ -328,9 +328,13 @@ export class Machine extends DurableObject<Env> {
   }
 
   private async markOfflineIfGone(closed: WebSocket): Promise<void> {
+    const open = (ws: WebSocket) => ws !== closed && ws.readyState === WebSocket.OPEN;
+    // With no socket left, the heartbeat has nothing to do: cancelled, so it does not wake the object (and keep it
+    // in memory) again after workerd has evicted it.
+    if (!this.ctx.getWebSockets("runtime").some(open)) await this.ctx.storage.deleteAlarm();
     const identity = this.identity();
     if (!identity) return;
-    const remaining = this.runtimeSockets().filter((ws) => ws !== closed && ws.readyState === WebSocket.OPEN);
-    if (remaining.length === 0) await fleet(this.env, identity.tenant_id).setPresence(identity.id, false, null);
+    if (!this.runtimeSockets().some(open))
+      await fleet(this.env, identity.tenant_id).setPresence(identity.id, false, null);
   }
 }
