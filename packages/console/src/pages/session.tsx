@@ -537,15 +537,22 @@ function EventLine({ event, labels, anchored = true }: { event: SessionEvent; la
       kind = "assigned";
       const by = text("byName") || actor;
       const to = text("toName") || labels.names.get(text("to")) || text("to");
+      // the actor column already names who did it; the sentence names them only when someone else did
+      const who =
+        by === actor ? null : (
+          <>
+            <b>{by}</b>{" "}
+          </>
+        );
       body = (
         <>
           {event.data.takeover === true ? (
             <>
-              <b>{by}</b> took this session over from <b>{labels.names.get(text("from")) || text("from")}</b>
+              {who}took this session over from <b>{labels.names.get(text("from")) || text("from")}</b>
             </>
           ) : (
             <>
-              <b>{by}</b> handed this session to <b>{to}</b>
+              {who}handed this session to <b>{to}</b>
             </>
           )}
           {text("note") ? <span class="msg">: {text("note")}</span> : null}
