@@ -293,7 +293,7 @@ export class Session extends DurableBase {
     const holder = first.value.technician_id;
     // Only the session's technician runs commands; the refusal names them (their name is the Tenant's).
     if (commandRefusal({ id: holder, name: null }, technician.id)) {
-      const name = (await t.listPeople({ contacts: false })).find((p) => p.id === holder)?.name ?? null;
+      const name = holder === null ? null : await t.userName(holder);
       const refusal = commandRefusal({ id: holder, name }, technician.id);
       if (refusal) return fail(refusal.status, refusal.code, refusal.message);
     }
