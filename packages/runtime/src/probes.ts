@@ -67,6 +67,7 @@ const messageOf = (error: unknown): string => {
   const e = error as NodeJS.ErrnoException;
   if (e?.code === "ENOENT") return "not found";
   if (e?.code === "EACCES" || e?.code === "EPERM") return "permission denied";
+  if (e?.code === "ENOTDIR") return "not a directory: part of its path is a file";
   return (error instanceof Error ? error.message : String(error)).split("\n")[0]?.slice(0, 500) || "probe failed";
 };
 

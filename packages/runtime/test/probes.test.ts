@@ -10,8 +10,10 @@ import {
   type ProbeCommand,
 } from "@caisey/core";
 import { afterAll, describe, expect, it } from "vitest";
+import { finishedFrame, startedFrame } from "../../core/test/frames.ts";
 import { Executor } from "../src/executor.ts";
-import { Outbox } from "../src/outbox.ts";
+import { Journal } from "../src/journal.ts";
+import { Outbox, type OutboxFrame } from "../src/outbox.ts";
 import { capturePrestate, type FileFacts, PROBE_LIMITS, type ProbeSeams } from "../src/probes.ts";
 import { MACHINE } from "./fixtures.ts";
 import { bashDispatch, testTenant } from "./tenant.ts";
@@ -279,21 +281,38 @@ describe("the executor sends the pre-state ahead of the start", () => {
     const ref = { sessionId: "ses_aaaaaaaaaaaaaaaaaaaa", commandId: "cmd_aaaaaaaaaaaaaaaaaaaa" };
     const o = new Outbox({ windowBytes: 1 << 20, onSettled: (id) => settled.push(id) });
     o.push({ t: "prestate", ...ref, part: 0, parts: 1, text: "[]" });
-    o.push({
-      t: "finished",
-      ...ref,
-      state: "failed",
-      exitCode: null,
-      signal: null,
-      reason: "bash not found on PATH",
-      stdoutBytes: 0,
-      stderrBytes: 0,
-      stdoutSha256: null,
-      stderrSha256: null,
-      durationMs: 0,
-    });
+    o.push(finishedFrame(ref, { state: "failed", exitCode: null, reason: "bash not found on PATH" }));
     o.ack({ t: "ack", ...ref, started: false, stdout: 0, stderr: 0, finished: true });
     expect(o.pending()).toEqual([]);
     expect(settled).toEqual([ref.commandId]);
+  });
+});
+
+describe("the pre-state in the outbox journal", () => {
+  it("survives a crash before the start, is resent, and leaves once the start is acknowledged", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "caisey-prestate-journal-"));
+    try {
+      const ref = { sessionId: "ses_aaaaaaaaaaaaaaaaaaaa", commandId: "cmd_aaaaaaaaaaaaaaaaaaaa" };
+      const parts = ['[{"kind":"file",', '"target":"/a","exists":false}]'];
+      const journal = await Journal.open(dir);
+      const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+      await outbox.starting(ref.sessionId, ref.commandId);
+      for (const [part, text] of parts.entries()) outbox.push({ t: "prestate", ...ref, part, parts: 2, text });
+      await journal.close(); // the runtime dies before spawning the command
+
+      const again = await Journal.open(dir);
+      const reopened = new Outbox({ store: again, windowBytes: 1 << 20 });
+      const resent: OutboxFrame[] = [];
+      reopened.connected((f) => resent.push(f));
+      expect(resent).toEqual(parts.map((text, part) => ({ t: "prestate", ...ref, part, parts: 2, text })));
+      // It may have run: reported as such, never run again.
+      expect(again.unfinished()).toMatchObject([{ commandId: ref.commandId, phase: "starting" }]);
+      reopened.push(startedFrame(ref));
+      reopened.ack({ t: "ack", ...ref, started: true, stdout: 0, stderr: 0, finished: false });
+      expect(reopened.pending()).toEqual([]);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
