@@ -420,7 +420,8 @@ export class Executor {
 
   /** Read what a change is about to touch and hand it to the outbox ahead of its started frame. */
   async #recordPrestate(dispatch: DispatchFrame): Promise<void> {
-    const context = { cwd: this.#cwd, platform: this.#platform };
+    const home = this.#platform === "win32" ? this.#env.USERPROFILE : this.#env.HOME;
+    const context = { cwd: this.#cwd, platform: this.#platform, home };
     const records = await capturePrestate(dispatch.shell, dispatch.command, context, this.#probeSeams).catch(
       (error: unknown) => {
         this.#log(`${dispatch.commandId}: the pre-state could not be read: ${errorMessage(error)}`);

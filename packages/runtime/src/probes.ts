@@ -61,6 +61,8 @@ export interface ProbeContext {
   /** The command's working directory: relative targets are resolved against it. */
   cwd: string;
   platform: NodeJS.Platform;
+  /** The home folder `~` stands for (the shells expand it before the program sees it). */
+  home?: string | undefined;
 }
 
 const messageOf = (error: unknown): string => {
@@ -78,8 +80,11 @@ function failed(probe: Probe, target: string, error: string): Prestate {
 }
 
 /** The absolute path a command in `cwd` writes when it names `target`. */
-export function resolveTarget(target: string, { cwd, platform }: ProbeContext): string {
-  return platform === "win32" ? path.win32.resolve(cwd, target) : path.posix.resolve(cwd, target);
+export function resolveTarget(target: string, { cwd, platform, home }: ProbeContext): string {
+  const paths = platform === "win32" ? path.win32 : path.posix;
+  const tilde = /^~(?:$|[/\\])/.test(target) && (platform === "win32" || !target.startsWith("~\\"));
+  if (tilde && home) return paths.resolve(home, `.${target.slice(1)}`);
+  return paths.resolve(cwd, target);
 }
 
 async function readFile(

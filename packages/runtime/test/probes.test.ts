@@ -14,7 +14,7 @@ import { finishedFrame, startedFrame } from "../../core/test/frames.ts";
 import { Executor } from "../src/executor.ts";
 import { Journal } from "../src/journal.ts";
 import { Outbox, type OutboxFrame } from "../src/outbox.ts";
-import { capturePrestate, type FileFacts, PROBE_LIMITS, type ProbeSeams } from "../src/probes.ts";
+import { capturePrestate, type FileFacts, PROBE_LIMITS, type ProbeSeams, resolveTarget } from "../src/probes.ts";
 import { MACHINE } from "./fixtures.ts";
 import { bashDispatch, testTenant } from "./tenant.ts";
 
@@ -83,6 +83,19 @@ describe("capturing the pre-state of a change", () => {
       { kind: "file", target: "/etc/old", exists: true, mode: "0755", owner: "0:0", directory: true },
     ]);
     expect(seams.ran).toEqual([]);
+  });
+
+  it("resolves ~ to the home folder, and relative paths against the command's folder", () => {
+    const posix = { ...linux, home: "/home/alice" };
+    expect(resolveTarget("~/notes.txt", posix)).toBe("/home/alice/notes.txt");
+    expect(resolveTarget("~", posix)).toBe("/home/alice");
+    expect(resolveTarget("~bob/x", posix)).toBe("/srv/app/~bob/x");
+    expect(resolveTarget("./a/../b.conf", posix)).toBe("/srv/app/b.conf");
+    expect(resolveTarget("/etc/hosts", posix)).toBe("/etc/hosts");
+    const win = { ...windows, home: "C:\\Users\\alice" };
+    expect(resolveTarget("~\\Desktop\\x.txt", win)).toBe("C:\\Users\\alice\\Desktop\\x.txt");
+    expect(resolveTarget(".\\y", win)).toBe("C:\\Users\\alice\\y");
+    expect(resolveTarget("D:\\data\\z", win)).toBe("D:\\data\\z");
   });
 
   it("records a read-only command as nothing to probe", async () => {
