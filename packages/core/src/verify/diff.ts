@@ -6,6 +6,8 @@
 import { diffArrays } from "diff";
 import { type LineIndex, LineIndexer } from "./lines.ts";
 
+export { HUNKS_PER_PAGE, HUNKS_PER_PAGE_MAX } from "./page.ts";
+
 export type LineOp = "same" | "added" | "removed";
 
 /** A run of lines with one fate, in order: `same` lines advance both outputs, `removed` the before, `added` the after. */
@@ -18,8 +20,6 @@ export interface Run {
 export const CONTEXT_LINES = 3;
 /** A hunk longer than this is cut into several, so a page of hunks stays small whatever the outputs. */
 export const HUNK_MAX_LINES = 200;
-export const HUNKS_PER_PAGE = 20;
-export const HUNKS_PER_PAGE_MAX = 100;
 /** Myers' work grows with (lines × edits): the edits it may look for shrink as the outputs grow. */
 const EDIT_BUDGET = 20_000_000;
 
