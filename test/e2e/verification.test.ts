@@ -1,0 +1,99 @@
+// Verify before you close, on real processes: a diagnostic's baseline, a change on the machine, the same diagnostic
+// re-run as its verification (now, or as a scheduled re-check that outlives a server restart), and the diff.
+
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { fetchRecord, tempDir } from "../helpers.ts";
+import { useOrganization, waitCommand } from "../organization.ts";
+
+const CLIENT = "Fabrikam Print";
+const org = useOrganization({ clients: [{ name: CLIENT, approvalPolicy: "changes", machine: true }] });
+
+const UNITS = (nginx: string) => `  UNIT                     LOAD   ACTIVE SUB     DESCRIPTION
+  cron.service             loaded active running Regular background program processing daemon
+${nginx}
+  ssh.service              loaded active running OpenBSD Secure Shell server
+
+3 loaded units listed.
+`;
+const FAILED = "● nginx.service            loaded failed failed  A high performance web server";
+const RUNNING = "  nginx.service            loaded active running A high performance web server";
+
+async function baseline(file: string) {
+  const { id: sessionId } = await org.owner.json("/api/v1/sessions", { machineId: org.runtime.machineId });
+  // A `systemctl list-units` that reads the state from a file the test changes, so the fix is the test's to make.
+  const { commandId } = await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
+    command: `cat ${file}; grep -q failed ${file} && echo 'nginx.service: failed' >&2 && exit 3; exit 0`,
+    shell: "bash",
+  });
+  expect(await waitCommand(org.owner, sessionId, commandId)).toMatchObject({ state: "finished", exitCode: 3 });
+  return { sessionId, baselineId: commandId as string };
+}
+
+describe("verify before you close", () => {
+  it("baseline → change → verify now: the diff shows the change, row by row", async () => {
+    const dir = tempDir("units");
+    org.removeLater(dir);
+    const file = join(dir, "units.txt");
+    writeFileSync(file, UNITS(FAILED));
+    const { sessionId, baselineId } = await baseline(file);
+
+    writeFileSync(file, UNITS(RUNNING)); // the fix
+    const { commandId, state } = await org.owner.json(
+      `/api/v1/sessions/${sessionId}/commands/${baselineId}/verify`,
+      {},
+    );
+    expect(state).toBe("queued");
+    expect(await waitCommand(org.owner, sessionId, commandId)).toMatchObject({
+      state: "finished",
+      exitCode: 0,
+      verifies: baselineId,
+    });
+
+    const diff = await org.owner.json(`/api/v1/sessions/${sessionId}/commands/${baselineId}/diff?against=${commandId}`);
+    expect(diff).toMatchObject({
+      changed: true,
+      summary: { added: 1, removed: 1 },
+      exitCode: { before: 3, after: 0, changed: true },
+      stderr: { changed: true, summary: { added: 0, removed: 1 } },
+      view: { kind: "table", keyColumn: "UNIT", rows: [{ key: "nginx.service", change: "changed" }] },
+    });
+    expect(diff.hunks[0].lines.filter((l: any) => l.op !== "same").map((l: any) => [l.op, l.text])).toEqual([
+      ["removed", FAILED],
+      ["added", RUNNING],
+    ]);
+    const { events } = await fetchRecord(org.owner, sessionId);
+    expect(events.find((e) => e.type === "command.requested" && e.data.commandId === commandId).data.verifies).toBe(
+      baselineId,
+    );
+  });
+
+  it("a scheduled re-check runs after the server is restarted", async () => {
+    const dir = tempDir("units");
+    org.removeLater(dir);
+    const file = join(dir, "units.txt");
+    writeFileSync(file, UNITS(FAILED));
+    const { sessionId, baselineId } = await baseline(file);
+    writeFileSync(file, UNITS(RUNNING));
+
+    const at = new Date(Date.now() + 4000).toISOString();
+    const scheduled = await org.owner.json(`/api/v1/sessions/${sessionId}/commands/${baselineId}/verify`, { at });
+    expect(scheduled).toMatchObject({ state: "scheduled", at });
+    await org.server.stop();
+    await org.server.restart();
+
+    // The check's own command id: it appears in the record once due, runs on the machine, and verifies the baseline.
+    const ran = await waitCommand(org.owner, sessionId, scheduled.commandId, 60_000);
+    expect(ran).toMatchObject({ state: "finished", exitCode: 0, verifies: baselineId });
+    const { events } = await fetchRecord(org.owner, sessionId);
+    const types = events.filter((e) => e.data?.commandId === scheduled.commandId || e.type === "check.scheduled");
+    expect(types.map((e) => e.type).slice(0, 2)).toEqual(["check.scheduled", "command.requested"]);
+    expect(types[0].data).toMatchObject({ commandId: baselineId, at, checkCommandId: scheduled.commandId });
+    expect(Date.parse(types[1].ts)).toBeGreaterThanOrEqual(Date.parse(at));
+    const diff = await org.owner.json(
+      `/api/v1/sessions/${sessionId}/commands/${scheduled.commandId}/diff?against=${baselineId}`,
+    );
+    expect(diff).toMatchObject({ changed: true, before: { commandId: baselineId }, after: { commandId: ran.id } });
+  });
+});
