@@ -5,7 +5,7 @@
 
 import * as routes from "@caisey/core/routes";
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, errorMessage, type SessionEvent } from "../api.ts";
 import { ACTIVE_STATES, type CommandView, fullTime } from "../transcript.ts";
 
@@ -221,6 +221,11 @@ export function CompareView({
   const [hunk, setHunk] = useState(0);
   const [diff, setDiff] = useState<CommandDiff | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const pane = useRef<HTMLDivElement>(null);
+  // A new page of changes starts at its top.
+  useEffect(() => {
+    if (pane.current) pane.current.scrollTop = 0;
+  }, [diff?.page.hunk]);
   useEffect(() => {
     let live = true;
     api(routes.commandDiff, {
@@ -238,7 +243,7 @@ export function CompareView({
   const pages = diff ? Math.max(diff.hunkCount, diff.stderr.hunkCount) : 0;
   return (
     <div class="compare-backdrop" data-testid="compare-view">
-      <div class="compare">
+      <div class="compare" ref={pane}>
         <div class="compare-head">
           <h2>
             Before {ref(before, beforeId)} → after {ref(after, afterId)}
@@ -286,18 +291,23 @@ export function CompareView({
             {diff.stderr.changed && <StreamHunks label="stderr" stream={diff.stderr} />}
             {pages > PAGE && (
               <div class="compare-pager" data-testid="compare-pager">
-                <button type="button" class="small" disabled={hunk === 0} onClick={() => setHunk(hunk - PAGE)}>
+                <button
+                  type="button"
+                  class="small"
+                  disabled={diff.page.hunk === 0}
+                  onClick={() => setHunk(diff.page.hunk - PAGE)}
+                >
                   ← Previous
                 </button>
                 <span>
-                  changes {hunk + 1}–{Math.min(hunk + PAGE, pages)} of {pages}
+                  changes {diff.page.hunk + 1}–{Math.min(diff.page.hunk + PAGE, pages)} of {pages}
                 </span>
                 <button
                   type="button"
                   class="small"
                   data-testid="compare-next"
-                  disabled={hunk + PAGE >= pages}
-                  onClick={() => setHunk(hunk + PAGE)}
+                  disabled={diff.page.hunk + PAGE >= pages}
+                  onClick={() => setHunk(diff.page.hunk + PAGE)}
                 >
                   Next →
                 </button>
@@ -345,6 +355,8 @@ function StructuredView({ view }: { view: NonNullable<CommandDiff["view"]> }) {
   );
 }
 
+const lines = (n: number) => `${n} ${n === 1 ? "line" : "lines"}`;
+
 function StreamHunks({ label, stream }: { label: string; stream: StreamDiff }) {
   if (stream.binary)
     return (
@@ -356,13 +368,19 @@ function StreamHunks({ label, stream }: { label: string; stream: StreamDiff }) {
   if (!stream.changed || stream.hunks.length === 0) return null;
   return (
     <table class="compare-hunks" data-testid={`compare-${label}`}>
+      <colgroup>
+        <col class="ln" />
+        <col />
+        <col class="ln" />
+        <col />
+      </colgroup>
       <thead>
         <tr>
           <th colSpan={2}>
-            {label} before ({stream.before.lines} lines)
+            {label} before ({lines(stream.before.lines)})
           </th>
           <th colSpan={2}>
-            {label} after ({stream.after.lines} lines)
+            {label} after ({lines(stream.after.lines)})
           </th>
         </tr>
       </thead>

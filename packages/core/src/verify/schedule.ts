@@ -28,8 +28,8 @@ export function baselineRefusal(baseline: { state: CommandState; started: boolea
 
 /** A re-check's time must be ahead, and at most CHECK_MAX_AHEAD_MS ahead. */
 export function checkTimeRefusal(atMs: number, nowMs: number): Refusal | null {
-  if (atMs <= nowMs) return { status: 422, code: "invalid_time", message: "at: must be in the future" };
+  if (atMs <= nowMs) return { status: 422, code: "invalid_time", message: "a re-check must be in the future" };
   if (atMs > nowMs + CHECK_MAX_AHEAD_MS)
-    return { status: 422, code: "invalid_time", message: "at: must be within 30 days" };
+    return { status: 422, code: "invalid_time", message: "a re-check can be at most 30 days ahead" };
   return null;
 }
