@@ -7,20 +7,11 @@ import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OWNER, tempDir } from "../helpers.ts";
 import { useOrganization, waitCommand } from "../organization.ts";
+import { listUnits, NGINX_FAILED, NGINX_RUNNING, UNITS } from "../service-units.ts";
 import { signIn, useChromium } from "./browser.ts";
 
 const SHOTS = "/tmp/shots/verify";
 const CLIENT = "Fabrikam Print";
-
-const UNITS = (nginx: string) => `  UNIT                     LOAD   ACTIVE SUB     DESCRIPTION
-  cron.service             loaded active running Regular background program processing daemon
-${nginx}
-  ssh.service              loaded active running OpenBSD Secure Shell server
-
-3 loaded units listed.
-`;
-const FAILED = "● nginx.service            loaded failed failed  A high performance web server";
-const RUNNING = "  nginx.service            loaded active running A high performance web server";
 
 describe("verify and compare in the session page", () => {
   const org = useOrganization({ clients: [{ name: CLIENT, approvalPolicy: "changes", machine: true }] });
@@ -48,11 +39,9 @@ describe("verify and compare in the session page", () => {
 
   it("verifies a fixed service now and compares before and after, row by row", async () => {
     const file = join(dir, "units.txt");
-    writeFileSync(file, UNITS(FAILED));
-    const { baselineId } = await sessionWith(
-      `cat ${file}; grep -q failed ${file} && echo 'nginx.service: failed' >&2 && exit 3; exit 0`,
-    );
-    writeFileSync(file, UNITS(RUNNING)); // the technician's fix
+    writeFileSync(file, UNITS(NGINX_FAILED));
+    const { baselineId } = await sessionWith(listUnits(file));
+    writeFileSync(file, UNITS(NGINX_RUNNING)); // the technician's fix
 
     const baseline = page.locator(`[data-command-id="${baselineId}"]`);
     await baseline.getByTestId("verify").click();
@@ -79,8 +68,8 @@ describe("verify and compare in the session page", () => {
       "nginx.service ACTIVE: failed → activeSUB: failed → running",
     ]);
     const stdout = compare.getByTestId("compare-stdout");
-    expect(await stdout.locator("td.code.removed").allTextContents()).toEqual([FAILED]);
-    expect(await stdout.locator("td.code.added").allTextContents()).toEqual([RUNNING]);
+    expect(await stdout.locator("td.code.removed").allTextContents()).toEqual([NGINX_FAILED]);
+    expect(await stdout.locator("td.code.added").allTextContents()).toEqual([NGINX_RUNNING]);
     expect(await compare.getByTestId("compare-stderr").locator("td.code.removed").allTextContents()).toEqual([
       "nginx.service: failed",
     ]);

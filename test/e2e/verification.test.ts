@@ -6,40 +6,32 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fetchRecord, tempDir } from "../helpers.ts";
 import { useOrganization, waitCommand } from "../organization.ts";
+import { listUnits, NGINX_FAILED, NGINX_RUNNING, UNITS } from "../service-units.ts";
 
 const CLIENT = "Fabrikam Print";
 const org = useOrganization({ clients: [{ name: CLIENT, approvalPolicy: "changes", machine: true }] });
 
-const UNITS = (nginx: string) => `  UNIT                     LOAD   ACTIVE SUB     DESCRIPTION
-  cron.service             loaded active running Regular background program processing daemon
-${nginx}
-  ssh.service              loaded active running OpenBSD Secure Shell server
-
-3 loaded units listed.
-`;
-const FAILED = "● nginx.service            loaded failed failed  A high performance web server";
-const RUNNING = "  nginx.service            loaded active running A high performance web server";
-
-async function baseline(file: string) {
+/** A session whose first command listed the units while nginx had failed; `file` is where the test fixes it. */
+async function baseline() {
+  const dir = tempDir("units");
+  org.removeLater(dir);
+  const file = join(dir, "units.txt");
+  writeFileSync(file, UNITS(NGINX_FAILED));
   const { id: sessionId } = await org.owner.json("/api/v1/sessions", { machineId: org.runtime.machineId });
   // A `systemctl list-units` that reads the state from a file the test changes, so the fix is the test's to make.
   const { commandId } = await org.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
-    command: `cat ${file}; grep -q failed ${file} && echo 'nginx.service: failed' >&2 && exit 3; exit 0`,
+    command: listUnits(file),
     shell: "bash",
   });
   expect(await waitCommand(org.owner, sessionId, commandId)).toMatchObject({ state: "finished", exitCode: 3 });
-  return { sessionId, baselineId: commandId as string };
+  return { sessionId, baselineId: commandId as string, file };
 }
 
 describe("verify before you close", () => {
   it("baseline → change → verify now: the diff shows the change, row by row", async () => {
-    const dir = tempDir("units");
-    org.removeLater(dir);
-    const file = join(dir, "units.txt");
-    writeFileSync(file, UNITS(FAILED));
-    const { sessionId, baselineId } = await baseline(file);
+    const { sessionId, baselineId, file } = await baseline();
 
-    writeFileSync(file, UNITS(RUNNING)); // the fix
+    writeFileSync(file, UNITS(NGINX_RUNNING)); // the fix
     const { commandId, state } = await org.owner.json(
       `/api/v1/sessions/${sessionId}/commands/${baselineId}/verify`,
       {},
@@ -60,8 +52,8 @@ describe("verify before you close", () => {
       view: { kind: "table", keyColumn: "UNIT", rows: [{ key: "nginx.service", change: "changed" }] },
     });
     expect(diff.hunks[0].lines.filter((l: any) => l.op !== "same").map((l: any) => [l.op, l.text])).toEqual([
-      ["removed", FAILED],
-      ["added", RUNNING],
+      ["removed", NGINX_FAILED],
+      ["added", NGINX_RUNNING],
     ]);
     const { events } = await fetchRecord(org.owner, sessionId);
     expect(events.find((e) => e.type === "command.requested" && e.data.commandId === commandId).data.verifies).toBe(
@@ -70,12 +62,8 @@ describe("verify before you close", () => {
   });
 
   it("a scheduled re-check runs after the server is restarted", async () => {
-    const dir = tempDir("units");
-    org.removeLater(dir);
-    const file = join(dir, "units.txt");
-    writeFileSync(file, UNITS(FAILED));
-    const { sessionId, baselineId } = await baseline(file);
-    writeFileSync(file, UNITS(RUNNING));
+    const { sessionId, baselineId, file } = await baseline();
+    writeFileSync(file, UNITS(NGINX_RUNNING));
 
     const at = new Date(Date.now() + 4000).toISOString();
     const scheduled = await org.owner.json(`/api/v1/sessions/${sessionId}/commands/${baselineId}/verify`, { at });
