@@ -285,6 +285,11 @@ export function CompareView({
                 </span>
               )}
               {diff.lineEndingsChanged && <span class="muted">only the line endings changed (\n ↔ \r\n)</span>}
+              {pages > PAGE && (
+                <span class="muted" data-testid="compare-showing">
+                  showing changes {diff.page.hunk + 1}–{Math.min(diff.page.hunk + PAGE, pages)} of {pages} (pager below)
+                </span>
+              )}
             </div>
             {diff.view && <StructuredView view={diff.view} />}
             <StreamHunks label="stdout" stream={diff} />
