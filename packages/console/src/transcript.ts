@@ -82,6 +82,8 @@ export interface CommandPrestate {
 
 export interface CommandView {
   id: string;
+  /** Its place among the session's commands, from 1 ("#3"). */
+  number: number;
   seq: number;
   ts: string;
   actor: string;
@@ -90,6 +92,12 @@ export interface CommandView {
   timeoutSeconds?: number;
   /** Why the technician ran it, when given. */
   reason?: string;
+  /** The baseline command this one re-runs as its verification. */
+  verifies?: string;
+  /** It ran as a re-check scheduled for this time (`check.scheduled`). */
+  recheckAt?: string;
+  /** The verifications of this command, in order (their ids). */
+  verifiedBy: string[];
   state: string;
   /** What the server's classifier made of it, and whether it had to wait for the client. */
   classification?: string;
@@ -183,6 +191,7 @@ export class Transcript {
         cmd.reason = str(data.reason);
         cmd.classification = str(data.classification);
         if (typeof data.approvalRequired === "boolean") cmd.approvalRequired = data.approvalRequired;
+        this.linkVerification(cmd, str(data.verifies));
         cmd.version++;
         return true;
       }
@@ -343,6 +352,12 @@ export class Transcript {
       case "session.closed":
         this.sessionState = "closed";
         break;
+      case "check.scheduled": {
+        const id = str(data.checkCommandId);
+        const at = str(data.at);
+        if (id && at) this.rechecks.set(id, at);
+        break;
+      }
     }
     this.items.push({ kind: "line", seq: event.seq, event });
     return true;
@@ -355,12 +370,29 @@ export class Transcript {
     return this.items.some((i) => i.seq === seq) ? seq : null;
   }
 
+  /** Re-checks scheduled in this session: the command id each will run as → when. */
+  private readonly rechecks = new Map<string, string>();
+
+  /** A verification names its baseline, and the baseline lists it (the "Compare" of both blocks). */
+  private linkVerification(cmd: CommandView, baselineId: string | undefined): void {
+    const baseline = baselineId ? this.commands.get(baselineId) : undefined;
+    if (!baselineId) return;
+    cmd.verifies = baselineId;
+    cmd.recheckAt = this.rechecks.get(cmd.id);
+    if (baseline && !baseline.verifiedBy.includes(cmd.id)) {
+      baseline.verifiedBy.push(cmd.id);
+      baseline.version++;
+    }
+  }
+
   private command(id: string | undefined, event: SessionEvent): CommandView {
     const key = id ?? "unknown";
     let cmd = this.commands.get(key);
     if (!cmd) {
       cmd = {
         id: key,
+        number: this.commands.size + 1,
+        verifiedBy: [],
         seq: event.seq,
         ts: event.ts,
         actor: event.actor,

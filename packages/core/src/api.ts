@@ -8,6 +8,7 @@ import { LIMITS } from "./limits.ts";
 import { MachineFacts } from "./protocol.ts";
 import { APPROVAL_STATES, SEARCH_KINDS, SEARCH_QUERY_MAX } from "./search.ts";
 import { SHELLS } from "./shells.ts";
+import { HUNKS_PER_PAGE, HUNKS_PER_PAGE_MAX } from "./verify/page.ts";
 
 const name = z.string().trim().min(1).max(200);
 const email = z
@@ -258,6 +259,21 @@ export const SearchQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
+/** A verification: now, or at `at` (RFC 3339 with a time: a scheduled re-check). */
+export const VerifyBody = z.object({
+  at: z
+    .string()
+    .refine((v) => INSTANT.test(v) && !Number.isNaN(Date.parse(v)), "must be an RFC 3339 time")
+    .optional(),
+});
+
+/** The before/after diff of two commands of a session, one page of hunks (see core's verify/diff.ts). */
+export const DiffQuery = z.object({
+  against: z.string().regex(idPattern("cmd"), "must be a cmd_ id"),
+  hunk: wholeNumber(1_000_000_000, 0),
+  hunks: pageSize(HUNKS_PER_PAGE, HUNKS_PER_PAGE_MAX),
+});
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** A `from` instant (a search's, the audit log's); a `to` date counts the whole day (the bound is exclusive). */
@@ -298,4 +314,6 @@ export const SCHEMAS = {
   ApprovalListQuery,
   ConnectQuery,
   SearchQuery,
+  VerifyBody,
+  DiffQuery,
 };

@@ -14,4 +14,5 @@ export * from "./search.ts";
 export * from "./session/index.ts";
 export * from "./shells.ts";
 export * from "./throttle.ts";
+export * from "./verify/index.ts";
 export * from "./views.ts";

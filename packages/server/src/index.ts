@@ -10,6 +10,7 @@ import { peopleRoutes } from "./routes/people.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
 import { searchRoutes } from "./routes/search.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
+import { verificationRoutes } from "./routes/verification.ts";
 
 export { Directory } from "./objects/directory.ts";
 export { Fleet } from "./objects/fleet.ts";
@@ -27,6 +28,7 @@ sessionRoutes(app);
 runtimeRoutes(app);
 searchRoutes(app);
 approvalRoutes(app);
+verificationRoutes(app);
 
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

@@ -263,6 +263,33 @@ const FIXTURES: Record<string, Fixture> = {
     ok: 202,
     scoped: true,
   },
+  "post /api/v1/sessions/:id/commands/:cid/verify": {
+    // Access passes, then the baseline is refused (409): without a runtime, no command here ever ran.
+    request: async (w, who) => {
+      const token = who === "technician" ? w.tokens.technician : w.tokens.owner;
+      const { id } = await json(await call("/api/v1/sessions", { token, body: { machineId: w.machineM } }), 201);
+      const { commandId } = await json(
+        await call(`/api/v1/sessions/${id}/commands`, { token, body: { command: "hostname" } }),
+        202,
+      );
+      return { path: `/api/v1/sessions/${id}/commands/${commandId}/verify`, body: {} };
+    },
+    ok: 409,
+    scoped: true,
+  },
+  "get /api/v1/sessions/:id/commands/:cid/diff": {
+    // A command cancelled before it started has ended (with no output): it compares with itself.
+    request: async (w) => {
+      const { id, commandId } = await freshSession(w);
+      await json(
+        await call(`/api/v1/sessions/${id}/commands/${commandId}/cancel`, { token: w.tokens.owner, body: {} }),
+        202,
+      );
+      return { path: `/api/v1/sessions/${id}/commands/${commandId}/diff?against=${commandId}` };
+    },
+    ok: 200,
+    scoped: true,
+  },
   "post /api/v1/sessions/:id/messages": {
     request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/messages`, body: { text: "hello" } }),
     ok: 201,

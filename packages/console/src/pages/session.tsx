@@ -38,6 +38,7 @@ import {
 import { ApprovalChanges, approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
 import { BeforeLines } from "./prestate.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
+import { CompareView, checkLine, VerificationControls, VerifiesBadge, type VerifyActions } from "./verification.tsx";
 
 interface Labels {
   me: Me;
@@ -224,6 +225,25 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     }
   };
 
+  const [comparing, setComparing] = useState<{ before: string; after: string } | null>(null);
+  const verification = useMemo<VerifyActions>(
+    () => ({
+      verify: can.runCommands
+        ? async (cid, at) => {
+            try {
+              await api(routes.verifyCommand, { params: { id: sessionId, cid }, body: at ? { at } : {} });
+              return null;
+            } catch (error) {
+              return errorMessage(error);
+            }
+          }
+        : null,
+      compare: (before, after) => setComparing({ before, after }),
+      command: (id) => transcript.commands.get(id),
+    }),
+    [sessionId, can.runCommands, transcript],
+  );
+
   const run = async (mode: BarMode, text: string, shell: Shell, gate: Gate): Promise<boolean> => {
     setActionError(null);
     atBottom.current = true;
@@ -372,9 +392,19 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             labels={labels}
             onCancel={can.runCommands ? cancel : null}
             actions={actions}
+            verification={verification}
           />
         ))}
       </div>
+      {comparing && (
+        <CompareView
+          sessionId={sessionId}
+          beforeId={comparing.before}
+          afterId={comparing.after}
+          actions={verification}
+          onClose={() => setComparing(null)}
+        />
+      )}
 
       <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
       <CommandBar
@@ -441,6 +471,7 @@ interface ItemProps {
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
   actions: ApprovalActions;
+  verification: VerifyActions;
 }
 
 /** Re-renders only when its command changed (output streams mutate the model in place). */
@@ -453,18 +484,26 @@ class Item extends Component<ItemProps> {
       next.labels.me !== this.props.labels.me ||
       next.labels.names !== this.props.labels.names ||
       next.onCancel !== this.props.onCancel ||
-      next.actions !== this.props.actions
+      next.actions !== this.props.actions ||
+      next.verification !== this.props.verification
     );
   }
 
   override render() {
-    const { item, sessionId, labels, onCancel, actions } = this.props;
+    const { item, sessionId, labels, onCancel, actions, verification } = this.props;
     if (item.kind === "command")
       return (
-        <CommandBlock cmd={item.command} sessionId={sessionId} labels={labels} onCancel={onCancel} actions={actions} />
+        <CommandBlock
+          cmd={item.command}
+          sessionId={sessionId}
+          labels={labels}
+          onCancel={onCancel}
+          actions={actions}
+          verification={verification}
+        />
       );
     if (item.kind === "presence") return <PresenceLines group={item} labels={labels} />;
-    return <EventLine event={item.event} labels={labels} />;
+    return <EventLine event={item.event} labels={labels} verification={verification} />;
   }
 }
 
@@ -507,7 +546,17 @@ function presenceName(event: SessionEvent, labels: Labels): string {
 }
 
 /** `anchored`: the line is the link target of its seq (#seq-N), unless a fold around it is. */
-function EventLine({ event, labels, anchored = true }: { event: SessionEvent; labels: Labels; anchored?: boolean }) {
+function EventLine({
+  event,
+  labels,
+  anchored = true,
+  verification,
+}: {
+  event: SessionEvent;
+  labels: Labels;
+  anchored?: boolean;
+  verification?: VerifyActions;
+}) {
   const d = event.data ?? {};
   const text = (key: string) => (typeof d[key] === "string" ? (d[key] as string) : "");
   let body: ComponentChildren;
@@ -583,6 +632,11 @@ function EventLine({ event, labels, anchored = true }: { event: SessionEvent; la
       kind = "declined";
       body = <>Declined{text("comment") ? `: ${text("comment")}` : ""}</>;
       break;
+    case "check.scheduled":
+    case "check.cancelled":
+      kind = "check";
+      body = verification ? checkLine(event, verification) : event.type;
+      break;
     default:
       body = (
         <>
@@ -614,12 +668,14 @@ function CommandBlock({
   labels,
   onCancel,
   actions,
+  verification,
 }: {
   cmd: CommandView;
   sessionId: string;
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
   actions: ApprovalActions;
+  verification: VerifyActions;
 }) {
   const result = cmd.result;
   const active = ACTIVE_STATES.has(cmd.state);
@@ -690,6 +746,8 @@ function CommandBlock({
               Cancel
             </button>
           )}
+          <VerifiesBadge cmd={cmd} actions={verification} />
+          <VerificationControls cmd={cmd} actions={verification} />
         </span>
       </div>
       {cmd.reason && (

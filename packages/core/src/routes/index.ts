@@ -8,6 +8,7 @@ import * as people from "./people.ts";
 import * as runtime from "./runtime.ts";
 import * as search from "./search.ts";
 import * as sessions from "./sessions.ts";
+import * as verification from "./verification.ts";
 
 export * from "./approvals.ts";
 export * from "./clients.ts";
@@ -17,6 +18,7 @@ export * from "./people.ts";
 export * from "./runtime.ts";
 export * from "./search.ts";
 export * from "./sessions.ts";
+export * from "./verification.ts";
 
 /** Every route the API defines: the server must serve each one (its tests check that). */
 export const DEFINED_ROUTES: readonly RouteDefinition[] = [
@@ -27,4 +29,5 @@ export const DEFINED_ROUTES: readonly RouteDefinition[] = [
   runtime,
   search,
   approvals,
+  verification,
 ].flatMap((group) => Object.values(group));

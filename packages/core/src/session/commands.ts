@@ -246,6 +246,8 @@ export interface CommandRequest {
   session: { id: string; machineId: string; hostname: string };
   /** The time of the request event. */
   atMs: number;
+  /** The baseline command this one re-runs as its verification (a `verifies` link in the record). */
+  verifies?: string;
 }
 
 /** A new command: queued, or awaiting the client's approval with a request bound to its exact text. */
@@ -264,6 +266,7 @@ export function requestCommand(r: CommandRequest): Step {
       requestedBy: r.technician.id,
       classification: r.classification.kind,
       approvalRequired: r.approval !== null,
+      ...(r.verifies ? { verifies: r.verifies } : {}),
     },
   };
   const effects: CommandEffect[] = [{ kind: "arm_deadline" }, { kind: "dispatch_next" }, { kind: "session_changed" }];

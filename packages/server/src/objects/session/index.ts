@@ -11,10 +11,13 @@ import {
   acceptOutput,
   approvalRequired,
   approvalSubject,
+  baselineRefusal,
+  CHECK_CANCELLED_BY_CLOSE,
   type CommandBody,
   type CommandEffect,
   type CommandEvent,
   type CommandState,
+  checkTimeRefusal,
   classifyCommand,
   commandRefusal,
   type DispatchFrame,
@@ -47,6 +50,7 @@ import { sha256Hex } from "../../crypto.ts";
 import { DurableBase } from "../../durable/base.ts";
 import { type Env, machine, tenant } from "../../env.ts";
 import { fail, notFound, ok, type Result } from "../../result.ts";
+import { CHECKS_ALARM, ScheduledChecks } from "./checks.ts";
 import { type Effect, effectsOf, keep, send, sessionAssigned, sessionOpened } from "./effects.ts";
 import { SEARCH_FEED_ALARM, SearchFeed } from "./feed.ts";
 import { type LiveAttachment, LiveFeed } from "./live.ts";
@@ -98,7 +102,22 @@ function commandView(c: CommandRow) {
     stderrSha256: c.stderr_sha256,
     durationMs: c.duration_ms,
     finalReason: c.reason_final,
+    verifies: c.verifies,
   };
+}
+
+/** A baseline re-run verbatim: the same text, shell and time limit. */
+const rerunOf = (baseline: CommandRow): CommandBody => ({
+  command: baseline.command,
+  shell: baseline.shell,
+  ...(baseline.timeout_seconds === null ? {} : { timeoutSeconds: baseline.timeout_seconds }),
+});
+
+/** How a command is asked for: its id, and the baseline it verifies; `due`: a scheduled check its holder asked for. */
+interface Asking {
+  commandId: string;
+  verifies?: string;
+  due?: boolean;
 }
 
 export class Session extends DurableBase {
@@ -106,6 +125,7 @@ export class Session extends DurableBase {
   private readonly live: LiveFeed;
   private readonly feed: SearchFeed;
   private readonly prestate: PrestateParts;
+  private readonly checks: ScheduledChecks;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, MIGRATIONS);
@@ -121,6 +141,7 @@ export class Session extends DurableBase {
       () => this.store.seq,
     );
     this.feed = new SearchFeed(env, this.store, this.alarms);
+    this.checks = new ScheduledChecks(ctx.storage.sql, this.alarms);
     // A session opened before sessions closed themselves has no idle deadline yet: it looks at once.
     if (this.store.row()?.state === "open") this.alarms.setUnlessSet(IDLE_ALARM, Date.now());
   }
@@ -243,6 +264,12 @@ export class Session extends DurableBase {
           participants: this.live.watchers(),
         },
         commands: this.store.commands().map(commandView),
+        checks: this.checks.waiting().map((c) => ({
+          commandId: c.command_id,
+          baselineId: c.baseline_id,
+          at: c.at,
+          requestedBy: c.requested_by,
+        })),
       }),
     );
   }
@@ -280,39 +307,73 @@ export class Session extends DurableBase {
     );
   }
 
+  /**
+   * The two commands of a before/after comparison, the earlier one first (whichever the caller named first). Both must
+   * have ended: a running command's output is still growing.
+   */
+  comparison(
+    scope: Scope,
+    commandId: string,
+    againstId: string,
+  ): Result<{ before: ReturnType<typeof commandView>; after: ReturnType<typeof commandView> }> {
+    return this.within(scope, () => {
+      const pair = [this.store.command(commandId), this.store.command(againstId)];
+      const [one, other] = pair;
+      if (!one || !other) return notFound("command");
+      const open = pair.find((c) => !FINAL_COMMAND_STATES.has(c?.state as CommandState));
+      if (open) return fail(409, "command_not_finished", `command ${open.id} is still ${open.state}`);
+      const [before, after] = one.position <= other.position ? [one, other] : [other, one];
+      return ok({ before: commandView(before), after: commandView(after) });
+    });
+  }
+
   // ---- technician actions
 
   /**
    * Queue a command. When the client's approval policy (or the technician) requires it, the command waits in
    * `awaiting_approval` with an approval request bound to its exact text, shell, machine, session and technician.
    */
-  async requestCommand(
+  requestCommand(
     scope: Scope,
     technician: PersonRef,
     body: CommandBody,
   ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
+    return this.queue(scope, technician, body, { commandId: newId("cmd") });
+  }
+
+  /** Only the session's technician runs commands; the refusal names them (their name is the Tenant's). */
+  private async holderRefusal(s: SessionRow, technicianId: string): Promise<Result<null>> {
+    const holder = s.technician_id;
+    if (!commandRefusal({ id: holder, name: null }, technicianId)) return ok(null);
+    const name = holder === null ? null : await tenant(this.env, s.tenant_id).userName(holder);
+    const refusal = commandRefusal({ id: holder, name }, technicianId);
+    return refusal ? fail(refusal.status, refusal.code, refusal.message) : ok(null);
+  }
+
+  private async queue(
+    scope: Scope,
+    technician: PersonRef,
+    body: CommandBody,
+    asking: Asking,
+  ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
     const first = this.scoped(scope);
     if (!first.ok) return first;
-    const t = tenant(this.env, first.value.tenant_id);
-    const holder = first.value.technician_id;
-    // Only the session's technician runs commands; the refusal names them (their name is the Tenant's).
-    if (commandRefusal({ id: holder, name: null }, technician.id)) {
-      const name = holder === null ? null : await t.userName(holder);
-      const refusal = commandRefusal({ id: holder, name }, technician.id);
-      if (refusal) return fail(refusal.status, refusal.code, refusal.message);
+    if (!asking.due) {
+      const refused = await this.holderRefusal(first.value, technician.id);
+      if (!refused.ok) return refused;
     }
-    const policy: ApprovalPolicy = await t.clientPolicy(first.value.client_id);
+    const policy: ApprovalPolicy = await tenant(this.env, first.value.tenant_id).clientPolicy(first.value.client_id);
     // Checked again after the await: the session may have closed or changed hands meanwhile.
     return this.within(scope, (s) => {
       if (s.state !== "open") return fail(409, "session_closed", "session is closed");
-      const refusal = commandRefusal({ id: s.technician_id, name: null }, technician.id);
+      const refusal = asking.due ? null : commandRefusal({ id: s.technician_id, name: null }, technician.id);
       if (refusal) return fail(refusal.status, refusal.code, refusal.message);
       const shell = body.shell ?? defaultShell(s.os);
       if (!shellsFor(s.os).includes(shell))
         return fail(422, "shell_unavailable", `${shell} is not available on a ${s.os} machine`);
       const classification = classifyCommand(shell, body.command);
       const gate = approvalRequired(policy, classification.kind, body.requireApproval === true);
-      const commandId = newId("cmd");
+      const { commandId } = asking;
       const approvalId = gate ? newId("apr") : null;
       const subject = { shell, command: body.command, machineId: s.machine_id, sessionId: s.id };
       const atMs = this.store.clock();
@@ -336,6 +397,7 @@ export class Session extends DurableBase {
         classification,
         session: { id: s.id, machineId: s.machine_id, hostname: s.hostname },
         atMs,
+        ...(asking.verifies ? { verifies: asking.verifies } : {}),
       });
       const outgoing = this.store.transaction(() => {
         this.store.apply(step.events, atMs);
@@ -344,6 +406,90 @@ export class Session extends DurableBase {
       this.follow(step.effects, outgoing);
       return ok({ commandId, state: step.state, approvalId });
     });
+  }
+
+  /**
+   * Re-run a command that ran to an end, verbatim, as its verification: now (queued like any command, under the same
+   * approval rules), or at `at`, kept as a scheduled check (`check.scheduled`) that the "checks" alarm requests when
+   * due. Either way its `command.requested` carries `verifies: <baseline>`.
+   */
+  async verify(
+    scope: Scope,
+    technician: PersonRef,
+    baselineId: string,
+    at: string | undefined,
+  ): Promise<Result<{ commandId: string; state: CommandState | "scheduled"; approvalId: string | null; at?: string }>> {
+    const first = this.scoped(scope);
+    if (!first.ok) return first;
+    const baseline = this.store.command(baselineId);
+    if (!baseline) return notFound("command");
+    const refusal = baselineRefusal({ state: baseline.state, started: baseline.started_at !== null });
+    if (refusal) return fail(refusal.status, refusal.code, refusal.message);
+    if (at === undefined)
+      return this.queue(scope, technician, rerunOf(baseline), { commandId: newId("cmd"), verifies: baseline.id });
+    const atMs = Date.parse(at);
+    const early = checkTimeRefusal(atMs, Date.now());
+    if (early) return fail(early.status, early.code, early.message);
+    const refused = await this.holderRefusal(first.value, technician.id);
+    if (!refused.ok) return refused;
+    return this.within(scope, (s) => {
+      if (s.state !== "open") return fail(409, "session_closed", "session is closed");
+      const holder = commandRefusal({ id: s.technician_id, name: null }, technician.id);
+      if (holder) return fail(holder.status, holder.code, holder.message);
+      const commandId = newId("cmd");
+      const when = recordTimestamp(atMs);
+      this.store.transaction(() => {
+        this.checks.add({
+          command_id: commandId,
+          baseline_id: baseline.id,
+          at: when,
+          requested_by: technician.id,
+          requested_by_name: technician.name,
+        });
+        this.store.append("check.scheduled", `user:${technician.id}`, {
+          commandId: baseline.id,
+          at: when,
+          checkCommandId: commandId,
+          requestedBy: technician.id,
+          requestedByName: technician.name,
+        });
+      });
+      return ok({ commandId, state: "scheduled" as const, approvalId: null, at: when });
+    });
+  }
+
+  /**
+   * Scheduled checks now due are requested as the technician who scheduled them asked (they held the session then;
+   * a handoff since does not cancel the check). A check whose command is already recorded is only marked requested.
+   */
+  private async requestDueChecks(): Promise<void> {
+    for (const check of this.checks.due(recordTimestamp(Date.now()))) {
+      const s = this.store.row();
+      const baseline = this.store.command(check.baseline_id);
+      if (!s || !baseline) return;
+      if (!this.store.command(check.command_id)) {
+        const asked = await this.queue(
+          { tenantId: s.tenant_id, clientId: null },
+          { id: check.requested_by, name: check.requested_by_name },
+          rerunOf(baseline),
+          { commandId: check.command_id, verifies: baseline.id, due: true },
+        );
+        if (!asked.ok) {
+          this.store.transaction(() => {
+            this.checks.settle(check.command_id, "cancelled");
+            this.store.append("check.cancelled", "system", {
+              commandId: baseline.id,
+              checkCommandId: check.command_id,
+              at: check.at,
+              reason: asked.message,
+            });
+          });
+          continue;
+        }
+      }
+      this.checks.settle(check.command_id, "requested");
+    }
+    this.checks.arm();
   }
 
   /**
@@ -443,6 +589,16 @@ export class Session extends DurableBase {
     return this.sessionEvent(() => {
       this.store.closeSession(closedAt);
       this.alarms.clear(IDLE_ALARM);
+      // A closed session runs nothing more: its re-checks still to run are cancelled, each in the record.
+      for (const check of this.checks.waiting()) {
+        this.checks.settle(check.command_id, "cancelled");
+        this.store.append("check.cancelled", actor, {
+          commandId: check.baseline_id,
+          checkCommandId: check.command_id,
+          at: check.at,
+          reason: CHECK_CANCELLED_BY_CLOSE,
+        });
+      }
       return this.store.append("session.closed", actor, data);
     });
   }
@@ -470,6 +626,7 @@ export class Session extends DurableBase {
     if (name === SEARCH_FEED_ALARM) await this.feed.alarm();
     else if (name === DEADLINES_ALARM) this.expireDeadlines();
     else if (name === IDLE_ALARM) await this.closeIfIdle();
+    else if (name === CHECKS_ALARM) await this.requestDueChecks();
     else console.error(`session: no alarm named ${name}`);
   }
 
@@ -499,7 +656,8 @@ export class Session extends DurableBase {
     if (this.store.row()?.state !== "open") return; // closed while the setting was read
     const decision = idleClose({
       lastEventAtMs: this.store.lastEventAtMs,
-      waitingCommands: this.store.waitingCount(),
+      // A scheduled re-check waits too: an idle close would cancel what the technician left to run.
+      waitingCommands: this.store.waitingCount() + this.checks.count(),
       idleCloseSeconds,
       nowMs: Date.now(),
     });

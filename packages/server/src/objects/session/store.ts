@@ -67,6 +67,13 @@ export const MIGRATIONS = [
   },
   { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
   PRESTATE_MIGRATION,
+  {
+    name: "verification: the baseline a command verifies, scheduled re-checks",
+    sql: `ALTER TABLE commands ADD COLUMN verifies TEXT;
+          CREATE TABLE checks (command_id TEXT PRIMARY KEY, baseline_id TEXT NOT NULL, at TEXT NOT NULL,
+            requested_by TEXT NOT NULL, requested_by_name TEXT NOT NULL, state TEXT NOT NULL);
+          CREATE INDEX checks_due ON checks(state, at);`,
+  },
 ];
 
 const PAGE_BYTES = 2 * 1024 * 1024;
@@ -116,6 +123,7 @@ export type CommandRow = {
   approval_required: number;
   approval_id: string | null;
   classification: "read" | "change" | null;
+  verifies: string | null;
 };
 
 export type ApprovalRow = {
@@ -257,8 +265,8 @@ export class SessionStore {
       case "command.requested":
         this.sql.exec(
           `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at,
-             approval_required, classification)
-           VALUES (?, (SELECT COUNT(*) + 1 FROM commands), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             approval_required, classification, verifies)
+           VALUES (?, (SELECT COUNT(*) + 1 FROM commands), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           d.commandId,
           d.command,
           d.shell,
@@ -270,6 +278,7 @@ export class SessionStore {
           recordTimestamp(Date.parse(ts) + Number(d.queueTimeoutSeconds) * 1000),
           d.approvalRequired ? 1 : 0,
           d.classification,
+          d.verifies ?? null,
         );
         return;
       case "approval.requested":
