@@ -51,9 +51,14 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-function startProc(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(NODE, args, {
-    cwd: ROOT,
+/** Start `program` (Node by default) in `cwd` with `args`, its environment this process's plus `env`. */
+export function startProc(
+  args: string[],
+  env: Record<string, string>,
+  { program = NODE, cwd = ROOT }: { program?: string; cwd?: string } = {},
+): Proc {
+  const child = spawn(program, args, {
+    cwd,
     env: { ...process.env, ...env },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
