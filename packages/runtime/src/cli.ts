@@ -1,12 +1,14 @@
 // caisey-runtime: the endpoint agent's command line.
 //   CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL [--data-dir DIR] [--force]   (or --token -: stdin)
 //   caisey-runtime run [--data-dir DIR]
+//   caisey-runtime install | uninstall   (the service; see args.ts)
 
 import path from "node:path";
 import { defaultDataDirHere, type EnrollToken, parseArgs, TOKEN_ARGUMENT_WARNING, TOKEN_ENV, USAGE } from "./args.ts";
 import { RUNTIME_VERSION, readConfig } from "./config.ts";
 import { enroll } from "./enroll.ts";
 import { collectFacts } from "./facts.ts";
+import { install, uninstall } from "./install.ts";
 import { Journal } from "./journal.ts";
 import { Runtime } from "./runtime.ts";
 
@@ -46,7 +48,15 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case "run":
       return run(args.dataDir ?? defaultDataDirHere());
+    case "install":
+      return install(args, write(process.stdout), write(process.stderr));
+    case "uninstall":
+      return uninstall(args, write(process.stdout));
   }
+}
+
+function write(stream: NodeJS.WriteStream): (text: string) => void {
+  return (text) => stream.write(text);
 }
 
 /** The token itself: as given, or the first line of standard input for `--token -`. */
