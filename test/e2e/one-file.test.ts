@@ -1,7 +1,9 @@
-// The runtime as a client's endpoint gets it: one executable file (`npm run package:runtime`), copied alone into an
-// empty directory, with no Node, npm or repository anywhere it could reach, enrolls, connects and runs a command.
+// The runtime as a client's endpoint gets it: one executable file (`npm run package:runtime`), downloaded from the
+// server (GET /downloads/…, checked against the server's SHA256SUMS) into an empty directory, with no Node, npm or
+// repository anywhere it could reach, enrolls, connects and runs a command.
 
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { packageRuntime, RUNTIME_DIST, TARGETS } from "../../scripts/package-runtime.mjs";
@@ -27,7 +29,17 @@ describe("the linux-x64 executable", () => {
     const dir = tempDir("one-file");
     org.removeLater(dir);
     const program = join(dir, FILE);
-    copyFileSync(join(RUNTIME_DIST, FILE), program);
+    const sums = await (await fetch(`${org.server.url}/downloads/SHA256SUMS`)).text();
+    const expected = sums
+      .split("\n")
+      .find((line) => line.endsWith(`  ${FILE}`))
+      ?.slice(0, 64);
+    const download = await fetch(`${org.server.url}/downloads/${FILE}`);
+    expect(download.status).toBe(200);
+    const bytes = Buffer.from(await download.arrayBuffer());
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(expected);
+    expect(bytes.equals(readFileSync(join(RUNTIME_DIST, FILE)))).toBe(true);
+    writeFileSync(program, bytes, { mode: 0o755 });
     mkdirSync(join(dir, "data"));
     const bin = pathWithoutNode();
     const env = { PATH: bin, NODE_OPTIONS: "", NODE_PATH: "" };
