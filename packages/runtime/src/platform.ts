@@ -2,7 +2,7 @@
 // (everything the OS would be asked is a parameter), so Windows and macOS behaviour is unit-tested on any machine.
 
 import path from "node:path";
-import type { MachineFacts, Shell } from "@caisey/core";
+import { DEFAULT_DATA_DIR, type MachineFacts, type Shell } from "@caisey/core";
 
 export interface Invocation {
   file: string;
@@ -80,9 +80,9 @@ export function killTreeCommand(pid: number, platform: NodeJS.Platform): Invocat
  * service uses, whoever runs it (README, the console's enrollment panel and `--help` say the same).
  */
 export function defaultDataDir(platform: NodeJS.Platform, env: Record<string, string | undefined>): string {
-  if (platform === "win32") return `${env.ProgramData ?? "C:\\ProgramData"}\\Caisey\\runtime`;
-  if (platform === "darwin") return "/Library/Application Support/Caisey/runtime";
-  return "/var/lib/caisey-runtime";
+  if (platform === "win32") return `${env.ProgramData ?? "C:\\ProgramData"}\\${DEFAULT_DATA_DIR.windows}`;
+  if (platform === "darwin") return DEFAULT_DATA_DIR.macos;
+  return DEFAULT_DATA_DIR.linux;
 }
 
 export interface UserDescription {
