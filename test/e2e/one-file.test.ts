@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { packageRuntime, RUNTIME_DIST, TARGETS } from "../../scripts/package-runtime.mjs";
 import { startProc, tempDir } from "../helpers.ts";
 import { runToEnd, useOrganization, waitOnline } from "../organization.ts";
@@ -65,6 +65,18 @@ describe("the linux-x64 executable", () => {
         await org.owner.get(`/api/v1/sessions/${sessionId}/commands/${done.id}/output?stream=stdout`)
       ).text();
       expect(stdout).toBe(`no node\n${join(bin, "bash")}\n`);
+
+      // `status` reads what the running runtime reports: enrolled, connected, nothing waiting in its outbox.
+      await vi.waitFor(
+        async () => {
+          const status = startProc(["status", "--data-dir", "data"], env, { program, cwd: dir });
+          expect(await status.exited).toBe(0);
+          expect(status.output()).toContain(`enrollment:  machine ${machineId}`);
+          expect(status.output()).toContain("connection:  connected");
+          expect(status.output()).toContain("outbox:      0 frames waiting for the server");
+        },
+        { timeout: 20_000, interval: 500 },
+      );
     } finally {
       await run.stop();
     }

@@ -15,6 +15,7 @@ export const USAGE = {
 Usage:
   CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime install --server URL [--token-file FILE] [--data-dir DIR] [--dry-run]
   caisey-runtime uninstall [--purge] [--data-dir DIR] [--dry-run]
+  caisey-runtime status [--data-dir DIR]
   CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL [--data-dir DIR] [--force]
   caisey-runtime run [--data-dir DIR]
   caisey-runtime <command> --help
@@ -22,6 +23,7 @@ Usage:
 Commands:
   install    enroll (once), copy this program to its place and run it as a service started at boot
   uninstall  stop and remove the service and the program (--purge: the machine's key and journal too)
+  status     enrollment, server, connection, outbox backlog and the last error
   enroll     register this machine with a Caisey server using an enrollment token
   run        connect to the server and run the commands technicians send (foreground, reconnects forever)
 
@@ -72,6 +74,14 @@ Options:
   --data-dir DIR      the data dir (default: ${defaultDataDirHere()})
   --dry-run           print what it would do, and change nothing
 `,
+  status: `Usage: caisey-runtime status [--data-dir DIR]
+
+Prints the enrollment, the server, whether the runtime is running and connected, how many frames wait in its outbox
+for the server, and the last error it logged. Exits 1 when DIR holds no enrollment.
+
+Options:
+  --data-dir DIR      the data dir (default: ${defaultDataDirHere()})
+`,
 } as const;
 
 export function defaultDataDirHere(): string {
@@ -84,7 +94,8 @@ export type ParsedArgs =
   | { kind: "enroll"; server: string; token: EnrollToken; dataDir: string | null; force: boolean }
   | { kind: "run"; dataDir: string | null }
   | { kind: "install"; server: string; token: InstallToken; dataDir: string | null; dryRun: boolean }
-  | { kind: "uninstall"; purge: boolean; dataDir: string | null; dryRun: boolean };
+  | { kind: "uninstall"; purge: boolean; dataDir: string | null; dryRun: boolean }
+  | { kind: "status"; dataDir: string | null };
 
 /** Where `install` takes the token from; none when it is not needed (already enrolled, or a dry run). */
 export type InstallToken = { from: "environment"; value: string } | { from: "file"; path: string } | null;
@@ -100,6 +111,7 @@ const FLAGS = {
   run: { values: ["--data-dir"], switches: [] as string[] },
   install: { values: ["--server", "--token-file", "--data-dir"], switches: ["--dry-run"] },
   uninstall: { values: ["--data-dir"], switches: ["--purge", "--dry-run"] },
+  status: { values: ["--data-dir"], switches: [] as string[] },
 } as const;
 
 /** Parse argv (without node and script) and the environment. Pure. */
@@ -140,7 +152,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     values.set(name, value);
   }
   const dataDir = values.get("--data-dir") ?? null;
-  if (command === "run") return { kind: "run", dataDir };
+  if (command === "run" || command === "status") return { kind: command, dataDir };
   if (command === "uninstall") {
     return { kind: "uninstall", purge: switches.has("--purge"), dataDir, dryRun: switches.has("--dry-run") };
   }

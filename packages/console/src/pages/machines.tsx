@@ -154,7 +154,7 @@ export function MachinesPage({ me }: { me: Me }) {
       <ActionBanners action={action} />
       {loadError && <ErrorBanner message={`Could not load machines: ${loadError}`} />}
 
-      <div class="card flush">
+      <div class="card flush machine-list">
         <DataTable
           testId="machines-table"
           columns={["Hostname", "Client", "OS", "Status", "Last seen", "Runtime", ""]}
