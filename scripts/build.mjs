@@ -9,6 +9,7 @@ import { cp, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { bundleRuntime } from "./runtime-bundle.mjs";
 import { buildWorker } from "./worker.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -19,19 +20,7 @@ if (!["all", "runtime", "console", "server"].includes(which)) {
 }
 
 async function buildRuntime() {
-  await build({
-    entryPoints: [join(root, "packages/runtime/src/cli.ts")],
-    outfile: join(root, "packages/runtime/dist/caisey-runtime.mjs"),
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    sourcemap: "linked",
-    logLevel: "warning",
-    // ws has optional native helpers; the pure-JS paths are used without them.
-    external: ["bufferutil", "utf-8-validate"],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
+  await bundleRuntime(root, { outfile: join(root, "packages/runtime/dist/caisey-runtime.mjs") });
 }
 
 async function buildConsole() {

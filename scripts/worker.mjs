@@ -6,9 +6,10 @@
 // ~5 ms a request here) in front of every request and every runtime frame; the direct socket below is one hop, as
 // on Cloudflare.
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { Readable } from "node:stream";
 
 export const workerDir = (root) => join(root, "packages/server/dist");
 const config = (root) => join(root, "packages/server/wrangler.jsonc");
@@ -68,6 +69,24 @@ export async function miniflareOf(root) {
 }
 
 /**
+ * The runtime build in dist/runtime/ (`npm run package:runtime`), which the Worker serves at /downloads/ when it runs
+ * here: read from disk on each request, so a new build is served at once and nothing is copied into the data dir. (On
+ * Cloudflare the Worker reads the same files from its R2 bucket: packages/server/src/routes/downloads.ts.)
+ */
+function runtimeFiles(root) {
+  const dir = join(root, "dist/runtime");
+  return async (request) => {
+    const name = basename(new URL(request.url).pathname);
+    const file = join(dir, name);
+    if (name.startsWith(".") || !existsSync(file) || !statSync(file).isFile())
+      return new Response(null, { status: 404 });
+    return new Response(Readable.toWeb(createReadStream(file)), {
+      headers: { "content-length": String(statSync(file).size) },
+    });
+  };
+}
+
+/**
  * Serve the built Worker in workerd with its Durable Objects persisted under `data`. Resolves to the Miniflare
  * instance once `http://host:port` answers.
  */
@@ -95,6 +114,7 @@ export async function serveWorker(root, { host, port, data, vars, inspectorPort 
           modulesRoot: dir,
           scriptPath: join(dir, "index.js"),
           bindings: { ...(options.bindings ?? {}), ...vars },
+          serviceBindings: { ...(options.serviceBindings ?? {}), RUNTIME_FILES: runtimeFiles(root) },
           unsafeDirectSockets: [{ host, port }],
         },
       ],

@@ -8,15 +8,18 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { RUNTIME_NODE_FLAGS } from "../packages/runtime/src/service.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const NODE = process.execPath;
 const RUNTIME = join(ROOT, "packages/runtime/dist/caisey-runtime.mjs");
+
 /**
- * The V8 heap settings `npm run runtime` starts the runtime with (package.json; a test keeps the two equal): a small
- * young generation and an old-generation ceiling keep its memory near 120 MB while output streams, instead of ~180.
+ * The V8 heap settings `npm run runtime` starts the runtime with (package.json; a test keeps the two equal), the same
+ * the service runs it with: a small young generation and an old-generation ceiling keep its memory near 120 MB while
+ * output streams, instead of ~180.
  */
-export const RUNTIME_NODE_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=256"];
+export { RUNTIME_NODE_FLAGS } from "../packages/runtime/src/service.ts";
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `caisey-${prefix}-`));
@@ -51,9 +54,14 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-function startProc(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(NODE, args, {
-    cwd: ROOT,
+/** Start `program` (Node by default) in `cwd` with `args`, its environment this process's plus `env`. */
+export function startProc(
+  args: string[],
+  env: Record<string, string>,
+  { program = NODE, cwd = ROOT }: { program?: string; cwd?: string } = {},
+): Proc {
+  const child = spawn(program, args, {
+    cwd,
     env: { ...process.env, ...env },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],

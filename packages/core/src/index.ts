@@ -6,6 +6,7 @@ export * from "./commands/index.ts";
 export * from "./delivery.ts";
 export * from "./env.ts";
 export * from "./ids.ts";
+export * from "./install.ts";
 export * from "./limits.ts";
 export * from "./pacing.ts";
 export * from "./protocol.ts";

@@ -1,6 +1,5 @@
 // Command-line parsing and usage text of caisey-runtime. Pure (parseArgs), so it is unit-tested.
 
-import os from "node:os";
 import { RUNTIME_VERSION } from "./config.ts";
 import { defaultDataDir } from "./platform.ts";
 
@@ -14,13 +13,21 @@ export const USAGE = {
   main: `caisey-runtime ${RUNTIME_VERSION} — the Caisey endpoint runtime
 
 Usage:
+  CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime install --server URL [--token-file FILE] [--data-dir DIR] [--dry-run]
+  caisey-runtime uninstall [--purge] [--data-dir DIR] [--dry-run]
+  caisey-runtime status [--data-dir DIR]
   CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL [--data-dir DIR] [--force]
   caisey-runtime run [--data-dir DIR]
   caisey-runtime <command> --help
 
 Commands:
-  enroll   register this machine with a Caisey server using an enrollment token
-  run      connect to the server and run the commands technicians send (foreground, reconnects forever)
+  install    enroll (once), copy this program to its place and run it as a service started at boot
+  uninstall  stop and remove the service and the program (--purge: the machine's key and journal too)
+  status     enrollment, server, connection, outbox backlog and the last error
+  enroll     register this machine with a Caisey server using an enrollment token
+  run        connect to the server and run the commands technicians send (foreground, reconnects forever)
+
+The data dir (identity, journal) is ${defaultDataDirHere()} unless --data-dir says otherwise.
 `,
   enroll: `Usage: CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL [--data-dir DIR] [--force]
        caisey-runtime enroll --server URL --token - [--data-dir DIR] [--force] < file-with-the-token
@@ -44,17 +51,54 @@ Connects to the server this machine enrolled with and runs dispatched commands. 
 Options:
   --data-dir DIR    where the identity is kept (default: ${defaultDataDirHere()})
 `,
+  install: `Usage: CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime install --server URL [--data-dir DIR] [--dry-run]
+       caisey-runtime install --server URL --token-file FILE [--data-dir DIR] [--dry-run]
+
+Enrolls this machine (unless DIR already holds an enrollment), copies this program to its place and installs it as
+a service that starts at boot and restarts whenever it stops: a systemd unit on Linux, a launchd daemon on macOS, a
+Windows service running as LocalSystem. Run it as root (Administrator on Windows).
+
+Options:
+  --server URL        the Caisey server, e.g. https://caisey.example.com
+  --token-file FILE   read the enrollment token from FILE (else from ${TOKEN_ENV})
+  --data-dir DIR      where the identity and the journal are kept (default: ${defaultDataDirHere()})
+  --dry-run           print every file it would write and every command it would run, and change nothing
+`,
+  uninstall: `Usage: caisey-runtime uninstall [--purge] [--data-dir DIR] [--dry-run]
+
+Stops and removes the service and the installed program. The enrollment (the machine's key) stays, so installing
+again needs no new token, unless --purge removes DIR too.
+
+Options:
+  --purge             remove the data dir: the machine's key and its journal
+  --data-dir DIR      the data dir (default: ${defaultDataDirHere()})
+  --dry-run           print what it would do, and change nothing
+`,
+  status: `Usage: caisey-runtime status [--data-dir DIR]
+
+Prints the enrollment, the server, whether the runtime is running and connected, how many frames wait in its outbox
+for the server, and the last error it logged. Exits 1 when DIR holds no enrollment.
+
+Options:
+  --data-dir DIR      the data dir (default: ${defaultDataDirHere()})
+`,
 } as const;
 
 export function defaultDataDirHere(): string {
-  return defaultDataDir(process.platform, process.env, process.getuid?.() ?? null, os.homedir());
+  return defaultDataDir(process.platform, process.env);
 }
 
 export type ParsedArgs =
   | { kind: "help"; topic: keyof typeof USAGE }
   | { kind: "error"; message: string; topic: keyof typeof USAGE }
   | { kind: "enroll"; server: string; token: EnrollToken; dataDir: string | null; force: boolean }
-  | { kind: "run"; dataDir: string | null };
+  | { kind: "run"; dataDir: string | null }
+  | { kind: "install"; server: string; token: InstallToken; dataDir: string | null; dryRun: boolean }
+  | { kind: "uninstall"; purge: boolean; dataDir: string | null; dryRun: boolean }
+  | { kind: "status"; dataDir: string | null };
+
+/** Where `install` takes the token from; none when it is not needed (already enrolled, or a dry run). */
+export type InstallToken = { from: "environment"; value: string } | { from: "file"; path: string } | null;
 
 /** The enrollment token, or where to read it. */
 export type EnrollToken =
@@ -65,16 +109,20 @@ export type EnrollToken =
 const FLAGS = {
   enroll: { values: ["--server", "--token", "--data-dir"], switches: ["--force"] },
   run: { values: ["--data-dir"], switches: [] as string[] },
+  install: { values: ["--server", "--token-file", "--data-dir"], switches: ["--dry-run"] },
+  uninstall: { values: ["--data-dir"], switches: ["--purge", "--dry-run"] },
+  status: { values: ["--data-dir"], switches: [] as string[] },
 } as const;
 
 /** Parse argv (without node and script) and the environment. Pure. */
 export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): ParsedArgs {
-  const [command, ...rest] = argv;
-  if (command === undefined) return { kind: "error", message: "missing command", topic: "main" };
-  if (command === "--help" || command === "-h" || command === "help") return { kind: "help", topic: "main" };
-  if (command !== "enroll" && command !== "run") {
-    return { kind: "error", message: `unknown command: ${command}`, topic: "main" };
+  const [first, ...rest] = argv;
+  if (first === undefined) return { kind: "error", message: "missing command", topic: "main" };
+  if (first === "--help" || first === "-h" || first === "help") return { kind: "help", topic: "main" };
+  if (!Object.hasOwn(FLAGS, first)) {
+    return { kind: "error", message: `unknown command: ${first}`, topic: "main" };
   }
+  const command = first as keyof typeof FLAGS;
   const spec = FLAGS[command];
   const values = new Map<string, string>();
   const switches = new Set<string>();
@@ -104,9 +152,30 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     values.set(name, value);
   }
   const dataDir = values.get("--data-dir") ?? null;
-  if (command === "run") return { kind: "run", dataDir };
+  if (command === "run" || command === "status") return { kind: command, dataDir };
+  if (command === "uninstall") {
+    return { kind: "uninstall", purge: switches.has("--purge"), dataDir, dryRun: switches.has("--dry-run") };
+  }
   const server = values.get("--server");
-  if (!server) return { kind: "error", message: "missing --server", topic: "enroll" };
+  if (!server) return { kind: "error", message: "missing --server", topic: command };
+  if (command === "install") {
+    const file = values.get("--token-file");
+    const fromEnv = env[TOKEN_ENV] ?? "";
+    if (file !== undefined && fromEnv !== "") {
+      return {
+        kind: "error",
+        message: `the token is both in ${TOKEN_ENV} and --token-file; give it once`,
+        topic: command,
+      };
+    }
+    const token: InstallToken =
+      file !== undefined
+        ? { from: "file", path: file }
+        : fromEnv !== ""
+          ? { from: "environment", value: fromEnv }
+          : null;
+    return { kind: "install", server, token, dataDir, dryRun: switches.has("--dry-run") };
+  }
   const argument = values.get("--token");
   const fromEnv = env[TOKEN_ENV] ?? "";
   if (argument !== undefined && fromEnv !== "") {

@@ -1,17 +1,25 @@
 // caisey-runtime: the endpoint agent's command line.
 //   CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL [--data-dir DIR] [--force]   (or --token -: stdin)
 //   caisey-runtime run [--data-dir DIR]
+//   caisey-runtime install | uninstall | status   (the service; see args.ts)
 
 import path from "node:path";
 import { defaultDataDirHere, type EnrollToken, parseArgs, TOKEN_ARGUMENT_WARNING, TOKEN_ENV, USAGE } from "./args.ts";
-import { RUNTIME_VERSION, readConfig } from "./config.ts";
+import { hasConfig, RUNTIME_VERSION, readConfig } from "./config.ts";
 import { enroll } from "./enroll.ts";
 import { collectFacts } from "./facts.ts";
+import { install, uninstall } from "./install.ts";
 import { Journal } from "./journal.ts";
 import { Runtime } from "./runtime.ts";
+import { describeStatus, isErrorLine, type RuntimeStatus, readStatus, STATUS_FILE, writeStatus } from "./status.ts";
+
+/** The last line that said something went wrong, for `status`. */
+let lastError: RuntimeStatus["lastError"] = null;
 
 function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const at = new Date().toISOString();
+  if (isErrorLine(line)) lastError = { at, message: line };
+  process.stderr.write(`${at} ${line}\n`);
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -46,7 +54,17 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case "run":
       return run(args.dataDir ?? defaultDataDirHere());
+    case "install":
+      return install(args, write(process.stdout), write(process.stderr));
+    case "uninstall":
+      return uninstall(args, write(process.stdout));
+    case "status":
+      return status(args.dataDir ?? defaultDataDirHere());
   }
+}
+
+function write(stream: NodeJS.WriteStream): (text: string) => void {
+  return (text) => stream.write(text);
 }
 
 /** The token itself: as given, or the first line of standard input for `--token -`. */
@@ -75,6 +93,7 @@ async function run(dataDir: string): Promise<number> {
   const runtime = new Runtime({ config, facts: collectFacts(), log, store });
   log(`caisey-runtime ${RUNTIME_VERSION}: machine ${config.machineId}, server ${config.server}`);
   runtime.start();
+  reportStatus(dataDir, runtime);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -96,6 +115,44 @@ async function run(dataDir: string): Promise<number> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+}
+
+/** Keep DIR/status.json current for `status` (checked every 2 s, written when it changed). */
+function reportStatus(dataDir: string, runtime: Runtime): void {
+  let written = "";
+  const report = () => {
+    const now = {
+      pid: process.pid,
+      version: RUNTIME_VERSION,
+      connected: runtime.outbox.online,
+      outboxFrames: runtime.outbox.pending().length,
+      lastError,
+    };
+    const key = JSON.stringify(now);
+    if (key === written) return;
+    written = key;
+    writeStatus(dataDir, { ...now, updatedAt: new Date().toISOString() }).catch((error: unknown) =>
+      process.stderr.write(`caisey-runtime: cannot write ${STATUS_FILE}: ${(error as Error).message}\n`),
+    );
+  };
+  report();
+  setInterval(report, 2000).unref();
+}
+
+async function status(dataDir: string): Promise<number> {
+  const config = (await hasConfig(dataDir)) ? await readConfig(dataDir).catch(() => null) : null;
+  const current = await readStatus(dataDir);
+  let running = false;
+  if (current) {
+    try {
+      process.kill(current.pid, 0);
+      running = true;
+    } catch (error) {
+      running = (error as NodeJS.ErrnoException).code === "EPERM";
+    }
+  }
+  process.stdout.write(describeStatus(dataDir, config, current, running));
+  return config ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

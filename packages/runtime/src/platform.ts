@@ -2,7 +2,7 @@
 // (everything the OS would be asked is a parameter), so Windows and macOS behaviour is unit-tested on any machine.
 
 import path from "node:path";
-import type { MachineFacts, Shell } from "@caisey/core";
+import { DEFAULT_DATA_DIR, type MachineFacts, type Shell } from "@caisey/core";
 
 export interface Invocation {
   file: string;
@@ -75,18 +75,14 @@ export function killTreeCommand(pid: number, platform: NodeJS.Platform): Invocat
   return { file: "taskkill", args: ["/T", "/F", "/PID", String(pid)] };
 }
 
-/** Where the runtime keeps its enrollment when --data-dir is not given. */
-export function defaultDataDir(
-  platform: NodeJS.Platform,
-  env: Record<string, string | undefined>,
-  uid: number | null = null,
-  home: string | undefined = env.HOME,
-): string {
-  if (platform === "win32") return `${env.ProgramData ?? "C:\\ProgramData"}\\Caisey\\runtime`;
-  if (uid === 0) {
-    return platform === "darwin" ? "/Library/Application Support/Caisey/runtime" : "/var/lib/caisey-runtime";
-  }
-  return path.posix.join(home ?? "/", ".caisey-runtime");
+/**
+ * Where the runtime keeps its enrollment and journal when --data-dir is not given: one place per platform, the one the
+ * service uses, whoever runs it (README, the console's enrollment panel and `--help` say the same).
+ */
+export function defaultDataDir(platform: NodeJS.Platform, env: Record<string, string | undefined>): string {
+  if (platform === "win32") return `${env.ProgramData ?? "C:\\ProgramData"}\\${DEFAULT_DATA_DIR.windows}`;
+  if (platform === "darwin") return DEFAULT_DATA_DIR.macos;
+  return DEFAULT_DATA_DIR.linux;
 }
 
 export interface UserDescription {

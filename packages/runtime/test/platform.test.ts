@@ -98,12 +98,11 @@ describe("defaultDataDir", () => {
     expect(defaultDataDir("win32", {})).toBe("C:\\ProgramData\\Caisey\\runtime");
   });
 
-  it("uses system directories for root and the home directory otherwise", () => {
-    expect(defaultDataDir("linux", { HOME: "/root" }, 0)).toBe("/var/lib/caisey-runtime");
-    expect(defaultDataDir("linux", { HOME: "/home/ann" }, 1000)).toBe("/home/ann/.caisey-runtime");
-    expect(defaultDataDir("darwin", {}, 0, "/var/root")).toBe("/Library/Application Support/Caisey/runtime");
-    expect(defaultDataDir("darwin", {}, 501, "/Users/ann")).toBe("/Users/ann/.caisey-runtime");
-    expect(defaultDataDir("freebsd", { HOME: "/home/bob" }, null)).toBe("/home/bob/.caisey-runtime");
+  it("uses one system directory per platform, whoever runs it (the service's)", () => {
+    expect(defaultDataDir("linux", { HOME: "/root" })).toBe("/var/lib/caisey-runtime");
+    expect(defaultDataDir("linux", { HOME: "/home/ann" })).toBe("/var/lib/caisey-runtime");
+    expect(defaultDataDir("darwin", { HOME: "/Users/ann" })).toBe("/Library/Application Support/Caisey/runtime");
+    expect(defaultDataDir("freebsd", { HOME: "/home/bob" })).toBe("/var/lib/caisey-runtime");
   });
 });
 

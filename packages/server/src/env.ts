@@ -13,6 +13,10 @@ export interface Env {
   MACHINE: DurableObjectNamespace<Machine>;
   SESSION: DurableObjectNamespace<Session>;
   SEARCH_INDEX: DurableObjectNamespace<SearchIndex>;
+  /** The runtime's built files, served at /downloads/ (routes/downloads.ts): on Cloudflare, an R2 bucket… */
+  DOWNLOADS?: R2Bucket;
+  /** …and under `npm start`, dist/runtime/ on the disk, read by Node (scripts/worker.mjs). */
+  RUNTIME_FILES?: Fetcher;
   /** Output bytes indexed per command for search (default 1 MiB); the record itself is never capped. */
   SEARCH_OUTPUT_CAP?: string;
   /** Operator secret for creating further organizations on a hosted deployment (32 or more characters). */

@@ -5,6 +5,7 @@ import type { AppEnv } from "./auth.ts";
 import { errorResponse, HttpError } from "./http.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { clientRoutes } from "./routes/clients.ts";
+import { downloadRoutes } from "./routes/downloads.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { peopleRoutes } from "./routes/people.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
@@ -29,6 +30,7 @@ runtimeRoutes(app);
 searchRoutes(app);
 approvalRoutes(app);
 verificationRoutes(app);
+downloadRoutes(app);
 
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

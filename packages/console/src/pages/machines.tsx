@@ -5,6 +5,7 @@ import { abilities, api, type Client, errorMessage, type Machine, type Me } from
 import { useAction, usePolling, useSubmit } from "../hooks.ts";
 import { linkClick, navigate } from "../router.ts";
 import { relativeTime } from "../transcript.ts";
+import { InstallCommands } from "./install-commands.tsx";
 import {
   ActionBanners,
   ActionButton,
@@ -153,7 +154,7 @@ export function MachinesPage({ me }: { me: Me }) {
       <ActionBanners action={action} />
       {loadError && <ErrorBanner message={`Could not load machines: ${loadError}`} />}
 
-      <div class="card flush">
+      <div class="card flush machine-list">
         <DataTable
           testId="machines-table"
           columns={["Hostname", "Client", "OS", "Status", "Last seen", "Runtime", ""]}
@@ -365,9 +366,8 @@ function EnrollPanel({ canCreateClient }: { canCreateClient: boolean }) {
     <section class="card enroll" data-testid="enroll-panel">
       <h2>Enroll a machine</h2>
       <p class="muted">
-        Pick the client the machine belongs to and create a one-time enrollment token. Then run the commands below on
-        the endpoint, from a checkout of the Caisey repository. The runtime connects out to this server; it never
-        listens.
+        Pick the client the machine belongs to and create a one-time enrollment token. Then run the command for the
+        endpoint's platform below. The runtime connects out to this server; it never listens.
       </p>
       <form class="enroll-form" onSubmit={createToken}>
         <Field id="enroll-client" label="Client">
@@ -401,7 +401,7 @@ function EnrollPanel({ canCreateClient }: { canCreateClient: boolean }) {
         <TextField
           id="enroll-data-dir"
           testId="enroll-data-dir"
-          label="Data directory on the endpoint"
+          label="Data directory (checkout)"
           class="mono"
           value={dataDir}
           onValue={setDataDir}
@@ -422,6 +422,8 @@ function EnrollPanel({ canCreateClient }: { canCreateClient: boolean }) {
             <code data-testid="enroll-token">{token.token}</code>
             <span class="muted">expires {new Date(token.expiresAt).toLocaleString()}</span>
           </div>
+          <InstallCommands token={token.token} />
+          <h3>From a checkout of the Caisey repository</h3>
           <div class="cmd-box">
             <pre data-testid="enroll-command">{command}</pre>
             <CopyButton key={command} text={command} />
