@@ -52,9 +52,11 @@ export async function verifierKey(digest: Digest, name: string, publicKey: Uint8
 
 /** A verifier key read back, its id checked against its name and public key; a reason when it is not one. */
 export async function parseVerifierKey(digest: Digest, vkey: string): Promise<NoteKey | string> {
-  const parts = vkey.split("+");
-  if (parts.length !== 3) return "a verifier key is <name>+<key id>+<key>";
-  const [name, hexId, encoded] = parts as [string, string, string];
+  // Split at the first two plus signs only: the base64 key may hold more.
+  const first = vkey.indexOf("+");
+  const second = vkey.indexOf("+", first + 1);
+  if (first < 0 || second < 0) return "a verifier key is <name>+<key id>+<key>";
+  const [name, hexId, encoded] = [vkey.slice(0, first), vkey.slice(first + 1, second), vkey.slice(second + 1)];
   if (!validKeyName(name)) return "the verifier key's name is not a key name";
   if (!/^[0-9a-f]{8}$/.test(hexId)) return "the verifier key's id is not 8 lowercase hex digits";
   let material: Uint8Array;
