@@ -227,6 +227,7 @@ export class SessionStore {
     this.cachedRow = null;
   }
 
+  /** After `session.closed` is appended: from here on the store appends nothing. */
   closeSession(closedAt: string): void {
     this.sql.exec("UPDATE session SET state = 'closed', closed_at = ?", closedAt);
     this.cachedRow = null;
@@ -330,6 +331,9 @@ export class SessionStore {
     encode: (seq: number, ts: string) => string,
     output?: { commandId: string; stream: string; offset: number },
   ): Head {
+    // Sealed: the log signed the head at `session.closed`, so the record is final.
+    if (this.row()?.state === "closed")
+      throw new Error("the session is closed and sealed: nothing is appended after it");
     const head = this.head ?? { seq: 0, hash: genesisHash(sha256, (this.row() as SessionRow).id) };
     const seq = head.seq + 1;
     const record = encode(seq, recordTimestamp(tsMs));
