@@ -36,6 +36,7 @@ import {
   type TranscriptItem,
 } from "../transcript.ts";
 import { ApprovalChanges, approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
+import { SealPanel } from "./seal.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
 
 interface Labels {
@@ -205,7 +206,8 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     transcript.lastSeq >= (session?.head.seq ?? 0) && transcript.headHash ? transcript.headHash : session?.head.hash;
 
   const closeSession = async () => {
-    if (!window.confirm("Close this session? No further commands can run in it; its record stays.")) return;
+    if (!window.confirm("Close this session? Nothing more can be added to it: its record is sealed as it stands."))
+      return;
     setActionError(null);
     try {
       await api(routes.closeSession, { params: { id: sessionId } });
@@ -375,6 +377,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         ))}
       </div>
 
+      {state === "closed" && headHash && <SealPanel sessionId={sessionId} head={{ seq: headSeq, hash: headHash }} />}
       <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
       <CommandBar
         os={os}
