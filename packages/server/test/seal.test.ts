@@ -18,6 +18,7 @@ import {
 } from "@caisey/core";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { sha256 } from "../src/crypto.ts";
+import type { Effect } from "../src/durable/outbox.ts";
 import { transparencyLog } from "../src/env.ts";
 import { SEAL_REQUESTED, type TransparencyLog } from "../src/objects/transparency-log.ts";
 import { call, enrollMachine, everythingStored, json, ownerOnce, PASSWORD } from "./harness.ts";
@@ -220,6 +221,36 @@ describe("the log", () => {
       expect(leaves()).toBe(count);
     });
     expect((await sealOf(id)).note).toBe(seal.note);
+  });
+
+  it("takes a seal it failed to take, once, when the Session's outbox delivers it again", async () => {
+    let faults = 0;
+    await runInDurableObject(transparencyLog(env, tenantId), (instance: TransparencyLog) => {
+      const log = instance as unknown as { applyEffect(source: string, effect: Effect, note?: unknown): void };
+      const apply = log.applyEffect.bind(instance);
+      log.applyEffect = (source, effect, note) => {
+        if (faults++ < 2) throw new Error("injected fault");
+        apply(source, effect, note);
+      };
+    });
+    const id = await openSession();
+    await closeSession(id); // the close itself stands; its seal waits in the outbox
+    expect((await json(await call(`/api/v1/sessions/${id}/seal`, { token }), 404)).error.code).toBe("not_sealed");
+    // As if the backoff had passed: reading the seal delivers what waits, so the second read seals it.
+    const retryDue = () =>
+      runInDurableObject(env.SESSION.get(env.SESSION.idFromName(id)), (_: unknown, state) => {
+        state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE delivered_at IS NULL");
+      });
+    await retryDue();
+    expect((await json(await call(`/api/v1/sessions/${id}/seal`, { token }), 404)).error.code).toBe("not_sealed");
+    await retryDue();
+    const seal = await sealOf(id);
+    expect(faults).toBe(3);
+    expect((await verifySeal(sha256, seal, key)).ok).toBe(true);
+    const leaves = await runInDurableObject(transparencyLog(env, tenantId), (_: TransparencyLog, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM leaves WHERE session_id = ?", id).one(),
+    );
+    expect(leaves.n).toBe(1);
   });
 
   it("is readable by the client's contact for their own sessions, and not by another organization", async () => {
