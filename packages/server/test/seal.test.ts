@@ -3,7 +3,7 @@
 // against the checkpoint; the log's trees are consistent with each other; nothing is appended after the seal; a seal
 // lands once however often it is delivered; the log key is not in the clear at rest.
 
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import {
   fromBase64,
   fromHex,
@@ -20,8 +20,9 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { sha256 } from "../src/crypto.ts";
 import type { Effect } from "../src/durable/outbox.ts";
 import { transparencyLog } from "../src/env.ts";
+import { MIGRATIONS } from "../src/objects/session/store.ts";
 import { SEAL_REQUESTED, type TransparencyLog } from "../src/objects/transparency-log.ts";
-import { call, enrollMachine, everythingStored, json, ownerOnce, PASSWORD } from "./harness.ts";
+import { call, enrollMachine, everythingStored, json, ownerOnce, PASSWORD, previousRelease } from "./harness.ts";
 
 const owner = ownerOnce("olga@seal.test", "Sealed Tight IT");
 
@@ -251,6 +252,47 @@ describe("the log", () => {
       state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM leaves WHERE session_id = ?", id).one(),
     );
     expect(leaves.n).toBe(1);
+  });
+
+  it("seals a session closed before this release, over the same head, once", async () => {
+    const id = await openSession();
+    await closeSession(id);
+    const seal = await sealOf(id);
+    const stub = env.SESSION.get(env.SESSION.idFromName(id));
+    // Its storage as the previous release left it: closed, no seal asked for.
+    await runInDurableObject(stub, async (_: unknown, state) => {
+      const sql = state.storage.sql;
+      const rows = (["session", "events"] as const).map((table) => ({
+        table,
+        rows: sql.exec(`SELECT * FROM ${table}`).toArray(),
+      }));
+      await previousRelease(state, MIGRATIONS, MIGRATIONS.length - 1);
+      for (const { table, rows: list } of rows)
+        for (const row of list)
+          sql.exec(
+            `INSERT INTO ${table} (${Object.keys(row).join(", ")}) VALUES (${Object.keys(row)
+              .map(() => "?")
+              .join(", ")})`,
+            ...Object.values(row),
+          );
+    });
+    await evictDurableObject(stub);
+    await runDurableObjectAlarm(stub);
+    const asked = await runInDurableObject(stub, (_: unknown, state) =>
+      state.storage.sql
+        .exec<{ payload: string; delivered_at: string | null }>(
+          "SELECT payload, delivered_at FROM outbox WHERE kind = ?",
+          SEAL_REQUESTED,
+        )
+        .toArray(),
+    );
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.delivered_at).not.toBeNull();
+    const opened = await openNote(seal.note, key);
+    expect(typeof opened !== "string" && sealText(JSON.parse(asked[0]?.payload as string))).toBe(
+      typeof opened !== "string" && opened.text,
+    );
+    expect((await sealOf(id)).note).toBe(seal.note);
   });
 
   it("is readable by the client's contact for their own sessions, and not by another organization", async () => {

@@ -46,6 +46,7 @@ import {
 } from "@caisey/core";
 import { sha256Hex } from "../../crypto.ts";
 import { DurableBase, target } from "../../durable/base.ts";
+import { OUTBOX_ALARM } from "../../durable/outbox.ts";
 import { type Env, machine, tenant, transparencyLog } from "../../env.ts";
 import { fail, notFound, ok, type Result } from "../../result.ts";
 import { SEAL_REQUESTED } from "../transparency-log.ts";
@@ -122,6 +123,10 @@ export class Session extends DurableBase {
     this.feed = new SearchFeed(env, this.store, this.alarms);
     // A session opened before sessions closed themselves has no idle deadline yet: it looks at once.
     if (this.store.row()?.state === "open") this.alarms.setUnlessSet(IDLE_ALARM, Date.now());
+    // A closed session whose seal waits (one closed before sessions were sealed) sends it now.
+    const s = this.store.row();
+    if (s?.state === "closed" && this.outbox.pending(target.log(s.tenant_id)) > 0)
+      this.alarms.set(OUTBOX_ALARM, Date.now());
   }
 
   /** As a sender of effects: the Fleet keys its receipts on it. */

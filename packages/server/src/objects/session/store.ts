@@ -65,6 +65,18 @@ export const MIGRATIONS = [
           INSERT INTO index_feed (id, through) VALUES (1, 0);`,
   },
   { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
+  {
+    // A session closed before sessions were sealed asks the tenant's log for its seal now, over its head as it stands
+    // (sent at the object's first start under this release: see the Session's constructor).
+    name: "seal a session closed before seals",
+    sql: `INSERT INTO outbox (target, kind, key, payload, created_at, next_at)
+            SELECT 'log:' || tenant_id, 'seal.requested', id, json_object('tenantId', tenant_id, 'sessionId', id,
+              'seq', (SELECT seq FROM events ORDER BY seq DESC LIMIT 1),
+              'headHash', (SELECT hash FROM events ORDER BY seq DESC LIMIT 1),
+              'closedAt', (SELECT json_extract(record, '$.ts') FROM events WHERE type = 'session.closed' ORDER BY seq DESC LIMIT 1)),
+              strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 0
+            FROM session WHERE state = 'closed';`,
+  },
 ];
 
 const PAGE_BYTES = 2 * 1024 * 1024;
