@@ -193,6 +193,14 @@ export const EventsQuery = z.object({ after, limit: pageSize(LIMITS.eventsPageMa
 
 export const LiveQuery = z.object({ after });
 
+/** A tree size of the tenant's log: required. */
+const treeSize = wholeNumber(Number.MAX_SAFE_INTEGER, null)
+  .refine((n) => n !== null, "is required")
+  .transform((n) => n as number);
+
+/** `GET /api/v1/log/consistency`: the proof that the log's tree of `to` seals extends its tree of `from`. */
+export const ConsistencyQuery = z.object({ from: treeSize, to: treeSize });
+
 export const OutputQuery = z.object({
   stream: z.enum(["stdout", "stderr"], { error: "must be stdout or stderr" }).default("stdout"),
 });
@@ -309,6 +317,7 @@ export const SCHEMAS = {
   MachineCardQuery,
   EventsQuery,
   LiveQuery,
+  ConsistencyQuery,
   OutputQuery,
   AuditQuery,
   ApprovalListQuery,

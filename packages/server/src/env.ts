@@ -5,6 +5,7 @@ import type { Machine } from "./objects/machine.ts";
 import type { SearchIndex } from "./objects/search-index.ts";
 import type { Session } from "./objects/session/index.ts";
 import type { Tenant } from "./objects/tenant.ts";
+import type { TransparencyLog } from "./objects/transparency-log.ts";
 
 export interface Env {
   DIRECTORY: DurableObjectNamespace<Directory>;
@@ -17,6 +18,7 @@ export interface Env {
   DOWNLOADS?: R2Bucket;
   /** …and under `npm start`, dist/runtime/ on the disk, read by Node (scripts/worker.mjs). */
   RUNTIME_FILES?: Fetcher;
+  TRANSPARENCY_LOG: DurableObjectNamespace<TransparencyLog>;
   /** Output bytes indexed per command for search (default 1 MiB); the record itself is never capped. */
   SEARCH_OUTPUT_CAP?: string;
   /** Operator secret for creating further organizations on a hosted deployment (32 or more characters). */
@@ -69,6 +71,10 @@ export function machine(env: Env, machineId: string) {
 }
 export function session(env: Env, sessionId: string) {
   return env.SESSION.get(env.SESSION.idFromName(sessionId));
+}
+/** The tenant's transparency log: its log key, the seals of its closed sessions, checkpoints and proofs. */
+export function transparencyLog(env: Env, tenantId: string) {
+  return env.TRANSPARENCY_LOG.get(env.TRANSPARENCY_LOG.idFromName(tenantId));
 }
 /** A tenant's search index shard for one UTC month (`YYYY-MM`). */
 export function searchIndex(env: Env, tenantId: string, month: string) {

@@ -6,6 +6,7 @@ import { errorResponse, HttpError } from "./http.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { clientRoutes } from "./routes/clients.ts";
 import { downloadRoutes } from "./routes/downloads.ts";
+import { logRoutes } from "./routes/log.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { peopleRoutes } from "./routes/people.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
@@ -19,6 +20,7 @@ export { Machine } from "./objects/machine.ts";
 export { SearchIndex } from "./objects/search-index.ts";
 export { Session } from "./objects/session/index.ts";
 export { Tenant } from "./objects/tenant.ts";
+export { TransparencyLog } from "./objects/transparency-log.ts";
 
 export const app = new Hono<AppEnv>();
 
@@ -31,6 +33,7 @@ searchRoutes(app);
 approvalRoutes(app);
 verificationRoutes(app);
 downloadRoutes(app);
+logRoutes(app);
 
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

@@ -96,7 +96,21 @@ interface Fixture {
   byRole?: Partial<Record<string, number>>;
   /** Sign in afresh for this call (the route ends the caller's token). */
   freshToken?: boolean;
+  /** The other tenant's owner, allowed, reads their own tenant's resource, which answers this instead. */
+  otherTenant?: number;
 }
+
+let sealedSession: Promise<string> | null = null;
+/** A session of client X, closed (and so sealed): the tenant's log holds at least this seal. */
+const closedSession = (w: World) =>
+  (sealedSession ??= (async () => {
+    const { id } = await json(
+      await call("/api/v1/sessions", { token: w.tokens.owner, body: { machineId: w.machineM } }),
+      201,
+    );
+    await json(await call(`/api/v1/sessions/${id}/close`, { token: w.tokens.owner, body: {} }), 200);
+    return id as string;
+  })());
 
 const FIXTURES: Record<string, Fixture> = {
   "get /api/v1/search": { request: () => ({ path: "/api/v1/search?q=hostname" }), ok: 200 },
@@ -321,6 +335,21 @@ const FIXTURES: Record<string, Fixture> = {
     ok: 200,
     scoped: true,
   },
+  "get /api/v1/sessions/:id/seal": {
+    request: async (w) => ({ path: `/api/v1/sessions/${await closedSession(w)}/seal` }),
+    ok: 200,
+    scoped: true,
+  },
+  "get /api/v1/log/key": { request: () => ({ path: "/api/v1/log/key" }), ok: 200 },
+  "get /api/v1/log/checkpoint": { request: () => ({ path: "/api/v1/log/checkpoint" }), ok: 200 },
+  "get /api/v1/log/consistency": {
+    request: async (w) => {
+      await closedSession(w);
+      return { path: "/api/v1/log/consistency?from=1&to=1" };
+    },
+    ok: 200,
+    otherTenant: 422, // their log holds no seal yet
+  },
   "get /api/v1/approvals": { request: () => ({ path: "/api/v1/approvals?state=pending" }), ok: 200 },
   "get /api/v1/approvals/:id": {
     request: async (w) => ({ path: `/api/v1/approvals/${(await pendingApproval(w)).approvalId}` }),
@@ -395,6 +424,7 @@ function expected(route: (typeof ROUTES)[number], fixture: Fixture, who: Who): n
   if (!(route.access as readonly string[]).includes(role)) return 403;
   if (who === "otherTenant" && (fixture.scoped || fixture.tenantOwned)) return 404;
   if (who === "contactOther" && fixture.scoped) return 404;
+  if (who === "otherTenant" && fixture.otherTenant !== undefined) return fixture.otherTenant;
   return fixture.byRole?.[role] ?? fixture.ok;
 }
 

@@ -172,3 +172,12 @@ export async function previousRelease(
   seed(state.storage.sql);
   return state.storage.sql;
 }
+
+/** Every row of every table of an object's SQLite, as text: what a copy of its data directory would show. */
+export function everythingStored(state: DurableObjectState): string {
+  return state.storage.sql
+    .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'")
+    .toArray()
+    .map(({ name }) => JSON.stringify(state.storage.sql.exec(`SELECT * FROM "${name}"`).toArray()))
+    .join("\n");
+}

@@ -7,7 +7,7 @@ import { fromBase64Url, newId, utf8 } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { tenant } from "../src/env.ts";
 import { TENANT_MIGRATIONS, Tenant } from "../src/objects/tenant.ts";
-import { call, json, ownerOnce, previousRelease } from "./harness.ts";
+import { call, everythingStored, json, ownerOnce, previousRelease } from "./harness.ts";
 
 const owner = ownerOnce("olivia@keys.test");
 const NEW_SECRET = "the-rotated-key-secret-0123456789abcdef";
@@ -40,13 +40,7 @@ async function signsVerifiably(t: Tenant, state: DurableObjectState): Promise<bo
 describe("the tenant's signing key at rest", () => {
   it("holds no clear private key in the tenant's SQLite after setup, and still signs", async () => {
     await runInDurableObject(tenant(env, await tenantId()), async (instance: Tenant, state) => {
-      const everything = state.storage.sql
-        .exec<{ name: string }>(
-          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'",
-        )
-        .toArray()
-        .map(({ name }) => JSON.stringify(state.storage.sql.exec(`SELECT * FROM "${name}"`).toArray()))
-        .join("\n");
+      const everything = everythingStored(state);
       expect(everything).not.toMatch(/\\"d\\":/);
       expect(everything).not.toMatch(/"kty"/);
       expect(storedKey(state)).toMatchObject({

@@ -37,6 +37,7 @@ import {
 } from "../transcript.ts";
 import { ApprovalChanges, approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
 import { BeforeLines } from "./prestate.tsx";
+import { SealPanel } from "./seal.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
 import { CompareView, checkLine, VerificationControls, VerifiesBadge, type VerifyActions } from "./verification.tsx";
 
@@ -207,7 +208,8 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
     transcript.lastSeq >= (session?.head.seq ?? 0) && transcript.headHash ? transcript.headHash : session?.head.hash;
 
   const closeSession = async () => {
-    if (!window.confirm("Close this session? No further commands can run in it; its record stays.")) return;
+    if (!window.confirm("Close this session? Nothing more can be added to it: its record is sealed as it stands."))
+      return;
     setActionError(null);
     try {
       await api(routes.closeSession, { params: { id: sessionId } });
@@ -406,6 +408,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         />
       )}
 
+      {state === "closed" && headHash && <SealPanel sessionId={sessionId} head={{ seq: headSeq, hash: headHash }} />}
       <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
       <CommandBar
         os={os}

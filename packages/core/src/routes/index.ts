@@ -3,6 +3,7 @@
 import * as approvals from "./approvals.ts";
 import * as clients from "./clients.ts";
 import type { RouteDefinition } from "./define.ts";
+import * as log from "./log.ts";
 import * as machines from "./machines.ts";
 import * as people from "./people.ts";
 import * as runtime from "./runtime.ts";
@@ -13,6 +14,7 @@ import * as verification from "./verification.ts";
 export * from "./approvals.ts";
 export * from "./clients.ts";
 export * from "./define.ts";
+export * from "./log.ts";
 export * from "./machines.ts";
 export * from "./people.ts";
 export * from "./runtime.ts";
@@ -30,4 +32,5 @@ export const DEFINED_ROUTES: readonly RouteDefinition[] = [
   search,
   approvals,
   verification,
+  log,
 ].flatMap((group) => Object.values(group));

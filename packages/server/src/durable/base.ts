@@ -3,7 +3,7 @@
 // storage alarm are handled here (style of partykit's partyserver: override hooks, not fetch/alarm plumbing).
 
 import { DurableObject } from "cloudflare:workers";
-import { type Env, fleet, searchIndex, tenant } from "../env.ts";
+import { type Env, fleet, searchIndex, tenant, transparencyLog } from "../env.ts";
 import { type Migration, migrate } from "../migrations.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { AlarmScheduler } from "./alarms.ts";
@@ -12,11 +12,12 @@ import { receiveOnce } from "./receipts.ts";
 
 /**
  * Where an effect goes: another object (`fleet:<tenantId>`, `tenant:<tenantId>`, `search:<tenantId>:<YYYY-MM>`, a
- * month's search shard) or, for a Tenant, a webhook.
+ * month's search shard, `log:<tenantId>`, the tenant's transparency log) or, for a Tenant, a webhook.
  */
 export const target = {
   fleet: (tenantId: string) => `fleet:${tenantId}`,
   tenant: (tenantId: string) => `tenant:${tenantId}`,
+  log: (tenantId: string) => `log:${tenantId}`,
   search: (tenantId: string, month: string) => `search:${tenantId}:${month}`,
 };
 
@@ -39,8 +40,16 @@ export abstract class DurableBase extends DurableObject<Env> {
   /** This object as a sender (receivers key their receipts on it); null while it does not know its own name yet. */
   protected abstract source(): string | null;
 
+  /**
+   * What effects need done before their transaction and cannot do inside it (signing is asynchronous), by effect seq;
+   * applyEffect receives its effect's share. Done again if the effects come again: it must give the same answer.
+   */
+  protected async prepareEffects(_source: string, _effects: Effect[]): Promise<Result<Map<number, unknown>>> {
+    return ok(new Map());
+  }
+
   /** Apply one effect another object sent (inside the transaction that records its receipt; throw to refuse all). */
-  protected applyEffect(source: string, effect: Effect): void {
+  protected applyEffect(source: string, effect: Effect, _prepared?: unknown): void {
     throw new Error(`${this.constructor.name} takes no effects (${effect.kind} from ${source})`);
   }
 
@@ -61,7 +70,9 @@ export abstract class DurableBase extends DurableObject<Env> {
           ? tenant(this.env, id)
           : kind === "search"
             ? searchShard(this.env, id)
-            : null;
+            : kind === "log"
+              ? transparencyLog(this.env, id)
+              : null;
     if (!stub) return { delivered: 0, error: `unknown target ${to}`, final: true };
     const result = await stub.receive(source, effects);
     return result.ok ? { delivered: effects.length } : { delivered: 0, error: result.message };
@@ -73,9 +84,13 @@ export abstract class DurableBase extends DurableObject<Env> {
 
   /** Effects from another object's outbox: each applied exactly once, however often it is delivered. */
   async receive(source: string, effects: Effect[]): Promise<Result<{ applied: number }>> {
+    const prepared = await this.prepareEffects(source, effects);
+    if (!prepared.ok) return prepared;
     let applied: number;
     try {
-      applied = receiveOnce(this.ctx.storage, source, effects, (effect) => this.applyEffect(source, effect));
+      applied = receiveOnce(this.ctx.storage, source, effects, (effect) =>
+        this.applyEffect(source, effect, prepared.value.get(effect.seq)),
+      );
     } catch (error) {
       return fail(503, "not_applied", error instanceof Error ? error.message : String(error));
     }

@@ -41,15 +41,19 @@ import {
   recordTimestamp,
   requestCommand,
   resumeDispatch,
+  type Seal,
+  type SealProof,
   type StartedFrame,
   type Step,
   shellsFor,
   transition,
 } from "@caisey/core";
 import { sha256Hex } from "../../crypto.ts";
-import { DurableBase } from "../../durable/base.ts";
-import { type Env, machine, tenant } from "../../env.ts";
+import { DurableBase, target } from "../../durable/base.ts";
+import { OUTBOX_ALARM } from "../../durable/outbox.ts";
+import { type Env, machine, tenant, transparencyLog } from "../../env.ts";
 import { fail, notFound, ok, type Result } from "../../result.ts";
+import { SEAL_REQUESTED } from "../transparency-log.ts";
 import { CHECKS_ALARM, ScheduledChecks } from "./checks.ts";
 import { type Effect, effectsOf, keep, send, sessionAssigned, sessionOpened } from "./effects.ts";
 import { SEARCH_FEED_ALARM, SearchFeed } from "./feed.ts";
@@ -144,6 +148,10 @@ export class Session extends DurableBase {
     this.checks = new ScheduledChecks(ctx.storage.sql, this.alarms);
     // A session opened before sessions closed themselves has no idle deadline yet: it looks at once.
     if (this.store.row()?.state === "open") this.alarms.setUnlessSet(IDLE_ALARM, Date.now());
+    // A closed session whose seal waits (one closed before sessions were sealed) sends it now.
+    const s = this.store.row();
+    if (s?.state === "closed" && this.outbox.pending(target.log(s.tenant_id)) > 0)
+      this.alarms.set(OUTBOX_ALARM, Date.now());
   }
 
   /** As a sender of effects: the Fleet keys its receipts on it. */
@@ -547,6 +555,8 @@ export class Session extends DurableBase {
 
   addText(scope: Scope, actor: string, kind: "chat.message" | "note.added", text: string): Result<{ seq: number }> {
     return this.within(scope, (s) => {
+      if (s.state === "closed" && kind === "note.added")
+        return fail(409, "session_closed", "session is closed and sealed: its record is final");
       if (s.state !== "open" && kind === "chat.message") return fail(409, "session_closed", "session is closed");
       return ok({ seq: this.store.append(kind, actor, { text }).seq });
     });
@@ -574,21 +584,26 @@ export class Session extends DurableBase {
     });
   }
 
-  close(scope: Scope, userId: string): Result<{ seq: number }> {
-    return this.within(scope, (s) => {
+  /** Close the session; it is sealed in the tenant's log when this returns (or, if the log is down, once it is back). */
+  async close(scope: Scope, userId: string): Promise<Result<{ seq: number }>> {
+    const closed = this.within(scope, (s) => {
       if (s.state === "closed") return fail(409, "session_closed", "session is already closed");
       const active = this.store.waitingCount();
       if (active > 0)
         return fail(409, "commands_active", `${active} command(s) still queued or running; cancel them first`);
       return ok({ seq: this.closeNow(`user:${userId}`, {}) });
     });
+    if (closed.ok) await this.outbox.drain(target.log(scope.tenantId));
+    return closed;
   }
 
+  /**
+   * The one way a session becomes closed (a technician's close, the idle close, an accepted review): `session.closed`
+   * is its last event, and the same transaction asks the tenant's log to seal that head (the outbox delivers it until
+   * it lands; the log appends it once). Nothing is appended after it: the store refuses.
+   */
   private closeNow(actor: string, data: Record<string, unknown>): number {
-    const closedAt = recordTimestamp(Date.now());
     return this.sessionEvent(() => {
-      this.store.closeSession(closedAt);
-      this.alarms.clear(IDLE_ALARM);
       // A closed session runs nothing more: its re-checks still to run are cancelled, each in the record.
       for (const check of this.checks.waiting()) {
         this.checks.settle(check.command_id, "cancelled");
@@ -599,8 +614,30 @@ export class Session extends DurableBase {
           reason: CHECK_CANCELLED_BY_CLOSE,
         });
       }
-      return this.store.append("session.closed", actor, data);
+      const atMs = this.store.clock();
+      const head = this.store.append("session.closed", actor, data, atMs);
+      const s = this.store.row() as SessionRow;
+      const closedAt = recordTimestamp(atMs);
+      this.store.closeSession(closedAt);
+      this.alarms.clear(IDLE_ALARM);
+      const seal: Seal = { tenantId: s.tenant_id, sessionId: s.id, seq: head.seq, headHash: head.hash, closedAt };
+      this.outbox.enqueue(target.log(s.tenant_id), SEAL_REQUESTED, s.id, seal);
+      return head;
     });
+  }
+
+  /** The session's seal and its proof in the tenant's log; 404 `not_sealed` while it is open or not yet appended. */
+  async seal(scope: Scope): Promise<Result<SealProof>> {
+    const s = this.scoped(scope);
+    if (!s.ok) return s;
+    if (s.value.state !== "closed") return fail(404, "not_sealed", "the session is sealed when it closes");
+    const log = transparencyLog(this.env, s.value.tenant_id);
+    const found = await log.sealOf(s.value.tenant_id, s.value.id);
+    const to = target.log(s.value.tenant_id);
+    if (found.ok || found.code !== "not_sealed" || this.outbox.pending(to) === 0) return found;
+    // Still in the outbox (the log was out of reach when the session closed): one more try, now.
+    await this.outbox.drain(to);
+    return log.sealOf(s.value.tenant_id, s.value.id);
   }
 
   /** A change to the session itself, recorded; the session list learns it (and the Fleet what else it is told). */

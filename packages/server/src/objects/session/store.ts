@@ -74,6 +74,18 @@ export const MIGRATIONS = [
             requested_by TEXT NOT NULL, requested_by_name TEXT NOT NULL, state TEXT NOT NULL);
           CREATE INDEX checks_due ON checks(state, at);`,
   },
+  {
+    // A session closed before sessions were sealed asks the tenant's log for its seal now, over its head as it stands
+    // (sent at the object's first start under this release: see the Session's constructor).
+    name: "seal a session closed before seals",
+    sql: `INSERT INTO outbox (target, kind, key, payload, created_at, next_at)
+            SELECT 'log:' || tenant_id, 'seal.requested', id, json_object('tenantId', tenant_id, 'sessionId', id,
+              'seq', (SELECT seq FROM events ORDER BY seq DESC LIMIT 1),
+              'headHash', (SELECT hash FROM events ORDER BY seq DESC LIMIT 1),
+              'closedAt', (SELECT json_extract(record, '$.ts') FROM events WHERE type = 'session.closed' ORDER BY seq DESC LIMIT 1)),
+              strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 0
+            FROM session WHERE state = 'closed';`,
+  },
 ];
 
 const PAGE_BYTES = 2 * 1024 * 1024;
@@ -237,6 +249,7 @@ export class SessionStore {
     this.cachedRow = null;
   }
 
+  /** After `session.closed` is appended: from here on the store appends nothing. */
   closeSession(closedAt: string): void {
     this.sql.exec("UPDATE session SET state = 'closed', closed_at = ?", closedAt);
     this.cachedRow = null;
@@ -341,6 +354,9 @@ export class SessionStore {
     encode: (seq: number, ts: string) => string,
     output?: { commandId: string; stream: string; offset: number },
   ): Head {
+    // Sealed: the log signed the head at `session.closed`, so the record is final.
+    if (this.row()?.state === "closed")
+      throw new Error("the session is closed and sealed: nothing is appended after it");
     const head = this.head ?? { seq: 0, hash: genesisHash(sha256, (this.row() as SessionRow).id) };
     const seq = head.seq + 1;
     const record = encode(seq, recordTimestamp(tsMs));
