@@ -5,6 +5,7 @@ export * from "./chain.ts";
 export * from "./commands/index.ts";
 export * from "./delivery.ts";
 export * from "./env.ts";
+export * from "./evidence/index.ts";
 export * from "./ids.ts";
 export * from "./limits.ts";
 export * from "./pacing.ts";

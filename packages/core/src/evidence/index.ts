@@ -1,0 +1,4 @@
+// Evidence a third party reads: the SLA timeline and the exports built from a session's record.
+
+export * from "./asciicast.ts";
+export * from "./timeline.ts";
