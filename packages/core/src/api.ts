@@ -196,6 +196,26 @@ export const OutputQuery = z.object({
   stream: z.enum(["stdout", "stderr"], { error: "must be stdout or stderr" }).default("stdout"),
 });
 
+/** A readable export of a session's record; notes only when the exporter asks (and never for a client contact). */
+export const ExportQuery = z.object({
+  format: z.enum(["pdf", "asciicast"], { error: "must be pdf or asciicast" }),
+  includeNotes: z.enum(["0", "1"], { error: "must be 0 or 1" }).default("0"),
+});
+
+/** A read-only link to one session's record, for someone without an account. */
+export const ShareBody = z.object({
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 24 * 3600)
+    .default(7 * 24 * 3600),
+  includeOutput: z.boolean().default(true),
+  includeNotes: z.boolean().default(false),
+});
+
+export const ShareQuery = z.object({ after });
+
 export const ApprovalListQuery = z.object({
   state: z
     .enum(["pending", "granted", "declined", "expired", "withdrawn"], {
@@ -294,6 +314,9 @@ export const SCHEMAS = {
   EventsQuery,
   LiveQuery,
   OutputQuery,
+  ExportQuery,
+  ShareBody,
+  ShareQuery,
   AuditQuery,
   ApprovalListQuery,
   ConnectQuery,

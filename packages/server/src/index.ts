@@ -5,6 +5,7 @@ import type { AppEnv } from "./auth.ts";
 import { errorResponse, HttpError } from "./http.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { clientRoutes } from "./routes/clients.ts";
+import { evidenceRoutes } from "./routes/evidence.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { peopleRoutes } from "./routes/people.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
@@ -27,6 +28,7 @@ sessionRoutes(app);
 runtimeRoutes(app);
 searchRoutes(app);
 approvalRoutes(app);
+evidenceRoutes(app);
 
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

@@ -3,6 +3,7 @@
 import * as approvals from "./approvals.ts";
 import * as clients from "./clients.ts";
 import type { RouteDefinition } from "./define.ts";
+import * as evidence from "./evidence.ts";
 import * as machines from "./machines.ts";
 import * as people from "./people.ts";
 import * as runtime from "./runtime.ts";
@@ -12,6 +13,7 @@ import * as sessions from "./sessions.ts";
 export * from "./approvals.ts";
 export * from "./clients.ts";
 export * from "./define.ts";
+export * from "./evidence.ts";
 export * from "./machines.ts";
 export * from "./people.ts";
 export * from "./runtime.ts";
@@ -27,4 +29,5 @@ export const DEFINED_ROUTES: readonly RouteDefinition[] = [
   runtime,
   search,
   approvals,
+  evidence,
 ].flatMap((group) => Object.values(group));

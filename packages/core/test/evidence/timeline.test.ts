@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, type RedactedRecord, sessionTimeline } from "../../src/evidence/index.ts";
+import { firstLines, formatDuration, type RedactedRecord, sessionTimeline } from "../../src/evidence/index.ts";
 import { decodeRecord, encodeRecord, type RecordEvent } from "../../src/index.ts";
 import { CONTACT, NAMES, PRINTER_CASE, TECHNICIAN } from "./printer-case.ts";
 
@@ -97,5 +97,14 @@ describe("the SLA timeline", () => {
 
   it("writes durations as an accountant reads them", () => {
     expect([850, 8_120, 133_000, 3_725_000].map(formatDuration)).toEqual(["850 ms", "8 s", "2 min 13 s", "1 h 02 min"]);
+  });
+});
+
+describe("printable output", () => {
+  it("drops terminal escapes and control characters, keeps lines and Unicode, cuts long lines", () => {
+    const text = "\u001b[32mOK\u001b[0m\tdone\r\nçà\u0007 va\r\n\n\n";
+    expect(firstLines(text)).toEqual(["OK    done", "çà va"]);
+    expect(firstLines("a\nb\nc", 2)).toEqual(["a", "b"]);
+    expect(firstLines("x".repeat(10), 8, 5)).toEqual(["xxxx…"]);
   });
 });
