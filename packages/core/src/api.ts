@@ -48,16 +48,20 @@ export const UserUpdateBody = z
 
 export const PasswordBody = z.object({ currentPassword: z.string().min(1).max(256), newPassword: password });
 
-export const TokenBody = z.object({
-  name,
-  /** At most the creator's own role; defaults to it. */
-  role: z.enum(ROLES).optional(),
-  ttlSeconds: z
+/** How long a token or a link lives: a minute to a year. */
+const lifetime = (defaultSeconds: number) =>
+  z
     .number()
     .int()
     .min(60)
     .max(365 * 24 * 3600)
-    .default(90 * 24 * 3600),
+    .default(defaultSeconds);
+
+export const TokenBody = z.object({
+  name,
+  /** At most the creator's own role; defaults to it. */
+  role: z.enum(ROLES).optional(),
+  ttlSeconds: lifetime(90 * 24 * 3600),
 });
 
 export const MoveMachineBody = z.object({ clientId: z.string().regex(/^cli_[a-z2-7]{20}$/) });
@@ -204,12 +208,7 @@ export const ExportQuery = z.object({
 
 /** A read-only link to one session's record, for someone without an account. */
 export const ShareBody = z.object({
-  ttlSeconds: z
-    .number()
-    .int()
-    .min(60)
-    .max(365 * 24 * 3600)
-    .default(7 * 24 * 3600),
+  ttlSeconds: lifetime(7 * 24 * 3600),
   includeOutput: z.boolean().default(true),
   includeNotes: z.boolean().default(false),
 });

@@ -152,25 +152,19 @@ function SharePanel({ sessionId, staff }: { sessionId: string; staff: boolean })
             ))}
           </select>
         </label>
-        <label>
-          <input
-            type="checkbox"
-            checked={includeOutput}
-            data-testid="share-output"
-            onChange={(e) => setIncludeOutput((e.currentTarget as HTMLInputElement).checked)}
-          />{" "}
-          Include command output
-        </label>
+        <Choice
+          label="Include command output"
+          testId="share-output"
+          checked={includeOutput}
+          onChange={setIncludeOutput}
+        />
         {staff && (
-          <label>
-            <input
-              type="checkbox"
-              checked={includeNotes}
-              data-testid="share-notes"
-              onChange={(e) => setIncludeNotes((e.currentTarget as HTMLInputElement).checked)}
-            />{" "}
-            Include internal notes
-          </label>
+          <Choice
+            label="Include internal notes"
+            testId="share-notes"
+            checked={includeNotes}
+            onChange={setIncludeNotes}
+          />
         )}
         <button type="button" class="small primary" data-testid="share-create" onClick={() => void create()}>
           Create link
@@ -203,6 +197,30 @@ function SharePanel({ sessionId, staff }: { sessionId: string; staff: boolean })
         )}
       </div>
     </details>
+  );
+}
+
+function Choice({
+  label,
+  testId,
+  checked,
+  onChange,
+}: {
+  label: string;
+  testId: string;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+}) {
+  return (
+    <label>
+      <input
+        type="checkbox"
+        checked={checked}
+        data-testid={testId}
+        onChange={(e) => onChange((e.currentTarget as HTMLInputElement).checked)}
+      />{" "}
+      {label}
+    </label>
   );
 }
 

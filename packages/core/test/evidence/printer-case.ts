@@ -1,7 +1,8 @@
 // The fourth product document's SLA dispute, as a record: the printer at the front desk was fixed and verified
 // within two minutes of connecting, though the client's ticket says 4 PM. Shared by the timeline and export tests.
 
-import { encodeOutputRecord, encodeRecord, toBase64, utf8 } from "../../src/index.ts";
+import { createHash } from "node:crypto";
+import { encodeOutputRecord, encodeRecord, finishedData, toBase64, utf8 } from "../../src/index.ts";
 
 export const SESSION_ID = "ses_printerprinterprint";
 export const TECHNICIAN = "user:usr_danadanadanadanadana";
@@ -19,18 +20,16 @@ export const SERVICE_OUTPUT =
 const event = (seq: number, time: string, type: string, actor: string, data: Record<string, unknown>) =>
   encodeRecord({ seq, ts: `2026-05-14T${time}Z`, type, actor, data });
 
-const finished = (commandId: string, stdoutBytes: number, durationMs: number) => ({
-  commandId,
-  state: "finished",
-  exitCode: 0,
-  signal: null,
-  reason: null,
-  stdoutBytes,
-  stderrBytes: 0,
-  stdoutSha256: "x",
-  stderrSha256: "y",
-  durationMs,
-});
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/** A command.finished's data as the Session records it: exit 0, these stdout bytes, no stderr. */
+const finished = (commandId: string, stdout: string, durationMs: number) =>
+  finishedData(commandId, { state: "finished", exitCode: 0, signal: null, reason: null, durationMs }, null, {
+    stdoutBytes: utf8(stdout).length,
+    stderrBytes: 0,
+    stdoutSha256: createHash("sha256").update(stdout).digest("hex"),
+    stderrSha256: EMPTY_SHA256,
+  });
 
 /** The record lines, exactly as a Session would have appended them. */
 export const PRINTER_CASE: string[] = [
@@ -60,7 +59,7 @@ export const PRINTER_CASE: string[] = [
     comment: "Go ahead",
   }),
   event(6, "15:16:05.000", "command.started", MACHINE, { commandId: RESTART, pid: 4120 }),
-  event(7, "15:16:07.400", "command.finished", MACHINE, finished(RESTART, 0, 2400)),
+  event(7, "15:16:07.400", "command.finished", MACHINE, finished(RESTART, "", 2400)),
   event(8, "15:16:29.500", "command.requested", TECHNICIAN, {
     commandId: CHECK,
     command: "Get-Service Spooler",
@@ -74,7 +73,7 @@ export const PRINTER_CASE: string[] = [
     offset: 0,
     data: toBase64(utf8(SERVICE_OUTPUT)),
   }),
-  event(11, "15:16:30.800", "command.finished", MACHINE, finished(CHECK, utf8(SERVICE_OUTPUT).length, 800)),
+  event(11, "15:16:30.800", "command.finished", MACHINE, finished(CHECK, SERVICE_OUTPUT, 800)),
   event(12, "15:16:40.000", "chat.message", TECHNICIAN, { text: "Spooler is running. Please try printing." }),
   event(13, "15:17:12.000", "chat.message", CONTACT, { text: "It worked — test page printed. Merci, ça marche !" }),
   event(14, "15:17:20.000", "note.added", TECHNICIAN, { text: "Stuck job from the accounting PC; told Mira." }),

@@ -2,6 +2,7 @@
 // accountant, an auditor). The Tenant keeps them (its table, its audit log); only a SHA-256 of each token is stored.
 
 import { type Disclosure, newId } from "@caisey/core";
+import type { ShareLink } from "@caisey/core/routes";
 import { fail, notFound, ok, type Result } from "../result.ts";
 import { newToken } from "../tokens.ts";
 import type { By } from "./tenant.ts";
@@ -26,18 +27,6 @@ type ShareRow = {
   revoked_at: string | null;
 };
 
-/** A share link as its session's page lists it (never its token). */
-export interface ShareView {
-  id: string;
-  sessionId: string;
-  includeOutput: boolean;
-  includeNotes: boolean;
-  createdBy: string;
-  createdAt: string;
-  expiresAt: string;
-  revokedAt: string | null;
-}
-
 /** What a valid token opens: one session, disclosed as its creator chose. */
 export interface OpenedShare {
   id: string;
@@ -47,7 +36,7 @@ export interface OpenedShare {
   expiresAt: string;
 }
 
-const viewOf = (r: ShareRow): ShareView => ({
+const viewOf = (r: ShareRow): ShareLink => ({
   id: r.id,
   sessionId: r.session_id,
   includeOutput: r.include_output === 1,
@@ -130,7 +119,7 @@ export class ShareStore {
     return ok(null);
   }
 
-  list(sessionId: string, clientId: string | null): ShareView[] {
+  list(sessionId: string, clientId: string | null): ShareLink[] {
     return this.sql
       .exec<ShareRow>("SELECT * FROM shares WHERE session_id = ? ORDER BY created_at DESC, id", sessionId)
       .toArray()

@@ -16,6 +16,7 @@ import {
   toBase64Url,
   utf8,
 } from "@caisey/core";
+import type { ShareLink } from "@caisey/core/routes";
 import { DurableBase, target } from "../durable/base.ts";
 import type { Delivery, Effect } from "../durable/outbox.ts";
 import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
@@ -24,7 +25,7 @@ import { unwrapKey, wrapKey, wrappedUnderCurrent } from "../key-wrap.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
 import { newToken } from "../tokens.ts";
 import { type FleetEffect, HANDOVER_COLUMNS } from "./fleet.ts";
-import { type OpenedShare, SHARES_MIGRATION, ShareStore, type ShareView } from "./shares.ts";
+import { type OpenedShare, SHARES_MIGRATION, ShareStore } from "./shares.ts";
 
 const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 /** One Tenant table's rows, each as an outbox effect for the Fleet (`handover.<table>`, the row as JSON). */
@@ -1025,7 +1026,7 @@ export class Tenant extends DurableBase {
     return this.shares.revoke(id, clientId, by);
   }
 
-  listShares(sessionId: string, clientId: string | null): ShareView[] {
+  listShares(sessionId: string, clientId: string | null): ShareLink[] {
     return this.shares.list(sessionId, clientId);
   }
 
