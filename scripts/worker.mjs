@@ -110,9 +110,14 @@ export async function serveWorker(root, { host, port, data, vars, inspectorPort 
         {
           ...options,
           name: "caisey",
-          modules: true,
+          // The bundle, and the data modules it imports from beside it (the PDF report's fonts).
+          modules: [
+            { type: "ESModule", path: join(dir, "index.js") },
+            ...readdirSync(dir)
+              .filter((name) => name.endsWith(".ttf"))
+              .map((name) => ({ type: "Data", path: join(dir, name) })),
+          ],
           modulesRoot: dir,
-          scriptPath: join(dir, "index.js"),
           bindings: { ...(options.bindings ?? {}), ...vars },
           serviceBindings: { ...(options.serviceBindings ?? {}), RUNTIME_FILES: runtimeFiles(root) },
           unsafeDirectSockets: [{ host, port }],

@@ -9,6 +9,7 @@ import { AccountPage } from "./pages/account.tsx";
 import { ApprovalLinkPage, ApprovalsPage } from "./pages/approvals.tsx";
 import { AuditPage } from "./pages/audit.tsx";
 import { ClientsPage } from "./pages/clients.tsx";
+import { SharePage } from "./pages/evidence.tsx";
 import { LoginPage } from "./pages/login.tsx";
 import { MachinePage } from "./pages/machine.tsx";
 import { MachinesPage } from "./pages/machines.tsx";
@@ -46,11 +47,15 @@ function home(me: Me): string {
 
 /** One-time approval links work without signing in: they never go through the console's sign-in. */
 const APPROVE_LINK = /^\/approve\/([^/]+)$/;
+/** Share links open a read-only session record for someone with no account. */
+const SHARE_LINK = /^\/share\/([^/]+)$/;
 
 export function App() {
   const path = usePath();
   const link = APPROVE_LINK.exec(path);
   if (link?.[1]) return <ApprovalLinkPage key={link[1]} token={decodeURIComponent(link[1])} />;
+  const shared = SHARE_LINK.exec(path);
+  if (shared?.[1]) return <SharePage key={shared[1]} token={decodeURIComponent(shared[1])} />;
   return <Console path={path} />;
 }
 

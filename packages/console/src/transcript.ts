@@ -167,6 +167,8 @@ export class Transcript {
   readonly presence: { seq: number; joined: boolean; actor: string; name: string }[] = [];
   /** Event seq → seq of the transcript item showing it (events folded into a command block). */
   private readonly owners = new Map<number, number>();
+  /** The record's events but output (output is in the command views), for the session's SLA timeline. */
+  readonly timelineEvents: SessionEvent[] = [];
   /** Bumped on every applied event. */
   version = 0;
   /** The last pre-state in this session that knew each file's content: a later one is what that change left. */
@@ -181,6 +183,7 @@ export class Transcript {
     this.version++;
     // A line withheld from this reader (an internal note, for a client contact): it moves the record on, shows nothing.
     if (typeof event.redacted === "string") return true;
+    if (event.type !== "command.output") this.timelineEvents.push(event);
     const data = (event.data ?? {}) as Record<string, unknown>;
     switch (event.type) {
       case "command.requested": {

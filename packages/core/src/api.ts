@@ -49,16 +49,20 @@ export const UserUpdateBody = z
 
 export const PasswordBody = z.object({ currentPassword: z.string().min(1).max(256), newPassword: password });
 
-export const TokenBody = z.object({
-  name,
-  /** At most the creator's own role; defaults to it. */
-  role: z.enum(ROLES).optional(),
-  ttlSeconds: z
+/** How long a token or a link lives: a minute to a year. */
+const lifetime = (defaultSeconds: number) =>
+  z
     .number()
     .int()
     .min(60)
     .max(365 * 24 * 3600)
-    .default(90 * 24 * 3600),
+    .default(defaultSeconds);
+
+export const TokenBody = z.object({
+  name,
+  /** At most the creator's own role; defaults to it. */
+  role: z.enum(ROLES).optional(),
+  ttlSeconds: lifetime(90 * 24 * 3600),
 });
 
 export const MoveMachineBody = z.object({ clientId: z.string().regex(/^cli_[a-z2-7]{20}$/) });
@@ -205,6 +209,21 @@ export const OutputQuery = z.object({
   stream: z.enum(["stdout", "stderr"], { error: "must be stdout or stderr" }).default("stdout"),
 });
 
+/** A readable export of a session's record; notes only when the exporter asks (and never for a client contact). */
+export const ExportQuery = z.object({
+  format: z.enum(["pdf", "asciicast"], { error: "must be pdf or asciicast" }),
+  includeNotes: z.enum(["0", "1"], { error: "must be 0 or 1" }).default("0"),
+});
+
+/** A read-only link to one session's record, for someone without an account. */
+export const ShareBody = z.object({
+  ttlSeconds: lifetime(7 * 24 * 3600),
+  includeOutput: z.boolean().default(true),
+  includeNotes: z.boolean().default(false),
+});
+
+export const ShareQuery = z.object({ after });
+
 export const ApprovalListQuery = z.object({
   state: z
     .enum(["pending", "granted", "declined", "expired", "withdrawn"], {
@@ -319,6 +338,9 @@ export const SCHEMAS = {
   LiveQuery,
   ConsistencyQuery,
   OutputQuery,
+  ExportQuery,
+  ShareBody,
+  ShareQuery,
   AuditQuery,
   ApprovalListQuery,
   ConnectQuery,

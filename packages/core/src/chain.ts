@@ -20,21 +20,34 @@ export function nextHash(sha256: Sha256, previousHex: string, recordLine: string
   return toHex(sha256(concatBytes(fromHex(previousHex), sha256(bytes))));
 }
 
+const REDACTED = /^\{"seq":(\d+),"redacted":"([0-9a-f]{64})"\}$/;
+
+/** A line's seq and, for a redacted line, the digest it stands for (a record line's digest is computed from it). */
+function readLine(line: string): { seq: number; digest: Uint8Array | null } {
+  const redacted = REDACTED.exec(line);
+  if (redacted) return { seq: Number(redacted[1]), digest: fromHex(redacted[2] as string) };
+  return { seq: decodeRecord(line).seq, digest: null };
+}
+
 export type ChainCheck = { ok: true; head: Head; count: number } | { ok: false; seq: number; reason: string };
 
-/** Recompute a whole chain from its record lines; reports the first line that breaks it. */
+/**
+ * Recompute a whole chain from its record lines (a redacted line counts by its digest); reports the first line that
+ * breaks it.
+ */
 export function verifyChain(sha256: Sha256, sessionId: string, lines: Iterable<string>): ChainCheck {
   let hash = genesisHash(sha256, sessionId);
   let expected = 1;
   for (const line of lines) {
-    let seq: number;
+    let read: ReturnType<typeof readLine>;
     try {
-      seq = decodeRecord(line).seq;
+      read = readLine(line);
     } catch (error) {
       return { ok: false, seq: expected, reason: (error as Error).message };
     }
-    if (seq !== expected) return { ok: false, seq: expected, reason: `expected seq ${expected}, found ${seq}` };
-    hash = nextHash(sha256, hash, line);
+    if (read.seq !== expected)
+      return { ok: false, seq: expected, reason: `expected seq ${expected}, found ${read.seq}` };
+    hash = toHex(sha256(concatBytes(fromHex(hash), read.digest ?? sha256(utf8(line)))));
     expected++;
   }
   return { ok: true, head: { seq: expected - 1, hash }, count: expected - 1 };
@@ -58,14 +71,15 @@ export async function verifyChainWebCrypto(
   let hash = await digest(utf8(CHAIN_PREFIX + sessionId));
   let expected = 1;
   for (const line of lines) {
-    let seq: number;
+    let read: ReturnType<typeof readLine>;
     try {
-      seq = decodeRecord(line).seq;
+      read = readLine(line);
     } catch (error) {
       return { ok: false, seq: expected, reason: (error as Error).message };
     }
-    if (seq !== expected) return { ok: false, seq: expected, reason: `expected seq ${expected}, found ${seq}` };
-    hash = await digest(concatBytes(hash, await digest(utf8(line))));
+    if (read.seq !== expected)
+      return { ok: false, seq: expected, reason: `expected seq ${expected}, found ${read.seq}` };
+    hash = await digest(concatBytes(hash, read.digest ?? (await digest(utf8(line)))));
     expected++;
   }
   return { ok: true, head: { seq: expected - 1, hash: toHex(hash) }, count: expected - 1 };

@@ -2,7 +2,7 @@
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
-export type IdKind = "ten" | "usr" | "cli" | "mch" | "ses" | "cmd" | "enr" | "tok" | "apr" | "whk";
+export type IdKind = "ten" | "usr" | "cli" | "mch" | "ses" | "cmd" | "enr" | "tok" | "apr" | "whk" | "shr";
 
 export function newId(kind: IdKind, random: (n: number) => Uint8Array = defaultRandom): string {
   const bytes = random(20);

@@ -138,6 +138,30 @@ export function redactedLine(seq: number, lineSha256Hex: string): string {
 /** Who reads a record: staff read every line; a client contact reads internal lines redacted. */
 export type RecordReader = "staff" | "contact";
 
+/** What a reader of an export or a shared link is shown: notes and output each in full or as digests. */
+export interface Disclosure {
+  notes: boolean;
+  output: boolean;
+}
+
+/** What a reader sees by default: a client contact never sees the MSP's internal notes. */
+export function disclosureFor(reader: RecordReader): Disclosure {
+  return { notes: reader === "staff", output: true };
+}
+
+/** A line as disclosed: withheld lines become their redacted form, so the chain still verifies. */
+export function disclosedLine(
+  disclosure: Disclosure,
+  seq: number,
+  type: string,
+  line: string,
+  sha256Hex: (text: string) => string,
+): string {
+  const withheld =
+    (!disclosure.notes && INTERNAL_EVENT_TYPES.has(type)) || (!disclosure.output && type === "command.output");
+  return withheld ? redactedLine(seq, sha256Hex(line)) : line;
+}
+
 /** A line as `reader` may read it. */
 export function lineFor(
   reader: RecordReader,
@@ -146,5 +170,5 @@ export function lineFor(
   line: string,
   sha256Hex: (text: string) => string,
 ): string {
-  return reader === "contact" && INTERNAL_EVENT_TYPES.has(type) ? redactedLine(seq, sha256Hex(line)) : line;
+  return disclosedLine(disclosureFor(reader), seq, type, line, sha256Hex);
 }

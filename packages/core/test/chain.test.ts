@@ -181,3 +181,24 @@ describe("redacted lines", () => {
     expect(redactedLine(9, "0".repeat(64))).toBe(`{"seq":9,"redacted":"${"0".repeat(64)}"}`);
   });
 });
+
+describe("a chain with withheld lines", () => {
+  const hex = (t: string) => createHash("sha256").update(t).digest("hex");
+  const withheld = RECORDS.map((line, i) => (i === 1 ? redactedLine(2, hex(line)) : line));
+  it("verifies to the same head: a redacted line counts by its digest", async () => {
+    const head = { ok: true, head: { seq: 3, hash: HASHES[2] }, count: 3 };
+    expect(verifyChain(sha256, SESSION, withheld)).toEqual(head);
+    expect(await verifyChainWebCrypto(webcrypto.subtle as SubtleCrypto, SESSION, withheld)).toEqual(head);
+  });
+  it("breaks when a redacted digest is not the line's", async () => {
+    const forged = [...withheld];
+    forged[1] = redactedLine(2, "0".repeat(64));
+    const check = verifyChain(sha256, SESSION, forged);
+    expect(check.ok && check.head.hash).not.toBe(HASHES[2]);
+    expect(verifyChain(sha256, SESSION, [RECORDS[0] as string, redactedLine(3, hex(RECORDS[1] as string))])).toEqual({
+      ok: false,
+      seq: 2,
+      reason: "expected seq 2, found 3",
+    });
+  });
+});

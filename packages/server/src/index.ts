@@ -6,6 +6,7 @@ import { errorResponse, HttpError } from "./http.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { clientRoutes } from "./routes/clients.ts";
 import { downloadRoutes } from "./routes/downloads.ts";
+import { evidenceRoutes } from "./routes/evidence.ts";
 import { logRoutes } from "./routes/log.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { peopleRoutes } from "./routes/people.ts";
@@ -34,6 +35,7 @@ approvalRoutes(app);
 verificationRoutes(app);
 downloadRoutes(app);
 logRoutes(app);
+evidenceRoutes(app);
 
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

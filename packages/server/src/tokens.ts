@@ -4,9 +4,9 @@
 import { randomBytes, toBase64Url } from "@caisey/core";
 import { sha256Hex } from "./crypto.ts";
 
-export type TokenKind = "cst" | "cse" | "csa"; // access token, enrollment token, one-time approval link
+export type TokenKind = "cst" | "cse" | "csa" | "css"; // access token, enrollment token, one-time approval link, share link
 
-const PATTERN = /^(cst|cse|csa)_(ten_[a-z2-7]{20})_([A-Za-z0-9_-]{43})$/;
+const PATTERN = /^(cst|cse|csa|css)_(ten_[a-z2-7]{20})_([A-Za-z0-9_-]{43})$/;
 
 export function newToken(kind: TokenKind, tenantId: string): { token: string; hash: string } {
   const token = `${kind}_${tenantId}_${toBase64Url(randomBytes(32))}`;

@@ -65,6 +65,11 @@ async function approvalLink(w: World): Promise<string> {
   ).token;
 }
 
+/** A share link to session S, made by the owner. */
+async function shareLink(w: World): Promise<{ id: string; token: string }> {
+  return json(await call(`/api/v1/sessions/${w.sessionS}/shares`, { token: w.tokens.owner, body: {} }), 201);
+}
+
 /** A session on machine M with one queued command, opened by the owner. */
 async function freshSession(w: World): Promise<{ id: string; commandId: string }> {
   const { id } = await json(
@@ -349,6 +354,30 @@ const FIXTURES: Record<string, Fixture> = {
     },
     ok: 200,
     otherTenant: 422, // their log holds no seal yet
+  },
+  "get /api/v1/sessions/:id/export": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/export?format=asciicast` }),
+    ok: 200,
+    scoped: true,
+  },
+  "post /api/v1/sessions/:id/shares": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/shares`, body: {} }),
+    ok: 201,
+    scoped: true,
+  },
+  "get /api/v1/sessions/:id/shares": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/shares` }),
+    ok: 200,
+    scoped: true,
+  },
+  "get /api/v1/shares/:token": {
+    request: async (w) => ({ path: `/api/v1/shares/${(await shareLink(w)).token}` }),
+    ok: 200,
+  },
+  "post /api/v1/shares/:id/revoke": {
+    request: async (w) => ({ path: `/api/v1/shares/${(await shareLink(w)).id}/revoke`, body: {} }),
+    ok: 204,
+    scoped: true,
   },
   "get /api/v1/approvals": { request: () => ({ path: "/api/v1/approvals?state=pending" }), ok: 200 },
   "get /api/v1/approvals/:id": {

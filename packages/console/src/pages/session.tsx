@@ -36,6 +36,7 @@ import {
   type TranscriptItem,
 } from "../transcript.ts";
 import { ApprovalChanges, approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
+import { actorNames, EvidenceActions, TimelinePanel } from "./evidence.tsx";
 import { BeforeLines } from "./prestate.tsx";
 import { SealPanel } from "./seal.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
@@ -81,6 +82,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   const [names, setNames] = useState<Map<string, string>>(NO_NAMES);
   const [people, setPeople] = useState<Person[]>([]);
   const [contacts, setContacts] = useState<Person[]>([]);
+  const [timelineOpen, setTimelineOpen] = useState(false);
   const can = abilities(me.user.role);
   const transcriptRef = useRef<Transcript>(new Transcript());
   const transcript = transcriptRef.current;
@@ -380,8 +382,16 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             Close session
           </button>
         )}
+        <EvidenceActions
+          sessionId={sessionId}
+          me={me}
+          timelineOpen={timelineOpen}
+          onTimeline={() => setTimelineOpen(!timelineOpen)}
+        />
         <ConnectionBadge status={status} machine={presence} ended={state === "closed"} />
       </div>
+
+      {timelineOpen && <TimelinePanel events={transcript.timelineEvents} names={actorNames(names, me)} />}
 
       <div class="transcript" data-testid="transcript" ref={paneRef} onScroll={onScroll}>
         {transcript.items.length === 0 && <div class="line muted">Waiting for the session's events…</div>}

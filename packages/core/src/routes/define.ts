@@ -73,6 +73,7 @@ export const ID_NAMES: Record<IdKind, string> = {
   tok: "token",
   apr: "approval",
   whk: "webhook",
+  shr: "share link",
 };
 
 type Parsed<N> = N extends SchemaName ? z.output<Schemas[N]> : undefined;

@@ -3,6 +3,7 @@
 import * as approvals from "./approvals.ts";
 import * as clients from "./clients.ts";
 import type { RouteDefinition } from "./define.ts";
+import * as evidence from "./evidence.ts";
 import * as log from "./log.ts";
 import * as machines from "./machines.ts";
 import * as people from "./people.ts";
@@ -14,6 +15,7 @@ import * as verification from "./verification.ts";
 export * from "./approvals.ts";
 export * from "./clients.ts";
 export * from "./define.ts";
+export * from "./evidence.ts";
 export * from "./log.ts";
 export * from "./machines.ts";
 export * from "./people.ts";
@@ -33,4 +35,5 @@ export const DEFINED_ROUTES: readonly RouteDefinition[] = [
   approvals,
   verification,
   log,
+  evidence,
 ].flatMap((group) => Object.values(group));

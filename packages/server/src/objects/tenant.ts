@@ -4,7 +4,7 @@
 // machines, client and people names) through its outbox. Every lookup here is already tenant-scoped: an id from
 // another tenant simply is not in these tables.
 
-import type { MachineFacts, OrganizationSettings, Role } from "@caisey/core";
+import type { Disclosure, MachineFacts, OrganizationSettings, Role } from "@caisey/core";
 import {
   type ApprovalPolicy,
   fromBase64,
@@ -16,6 +16,7 @@ import {
   toBase64Url,
   utf8,
 } from "@caisey/core";
+import type { ShareLink } from "@caisey/core/routes";
 import { DurableBase, target } from "../durable/base.ts";
 import type { Delivery, Effect } from "../durable/outbox.ts";
 import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
@@ -24,6 +25,7 @@ import { unwrapKey, wrapKey, wrappedUnderCurrent } from "../key-wrap.ts";
 import { fail, notFound, ok, type Result } from "../result.ts";
 import { newToken } from "../tokens.ts";
 import { type FleetEffect, HANDOVER_COLUMNS } from "./fleet.ts";
+import { type OpenedShare, SHARES_MIGRATION, ShareStore } from "./shares.ts";
 
 const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 /** One Tenant table's rows, each as an outbox effect for the Fleet (`handover.<table>`, the row as JSON). */
@@ -130,6 +132,7 @@ export const TENANT_MIGRATIONS = [
           CREATE INDEX audit_action ON audit(action, id);
           CREATE INDEX audit_at ON audit(at);`,
   },
+  SHARES_MIGRATION,
 ];
 
 /** What the Fleet tells the Tenant. */
@@ -1000,6 +1003,31 @@ export class Tenant extends DurableBase {
       this.sql.exec("UPDATE approval_links SET used_at = ? WHERE hash = ? AND used_at IS NULL", this.now(), hash)
         .rowsWritten === 1
     );
+  }
+
+  // ---- share links (shares.ts)
+
+  private get shares(): ShareStore {
+    return new ShareStore(this.sql, (by, action, target, detail) => this.audit(by, action, target, detail));
+  }
+
+  createShare(
+    input: { sessionId: string; clientId: string; ttlSeconds: number; disclosure: Disclosure },
+    by: By,
+  ): { id: string; token: string; expiresAt: string } {
+    return this.shares.create(this.tenantId() as string, input, by);
+  }
+
+  openShare(hash: string, viewer: { address: string | null } | null): Result<OpenedShare> {
+    return this.shares.open(hash, viewer);
+  }
+
+  revokeShare(id: string, clientId: string | null, by: By): Result<null> {
+    return this.shares.revoke(id, clientId, by);
+  }
+
+  listShares(sessionId: string, clientId: string | null): ShareLink[] {
+    return this.shares.list(sessionId, clientId);
   }
 
   // ---- webhooks (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature v1 = HMAC-SHA256)

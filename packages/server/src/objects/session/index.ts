@@ -20,9 +20,11 @@ import {
   checkTimeRefusal,
   classifyCommand,
   commandRefusal,
+  type Disclosure,
   type DispatchFrame,
   decisionRefusal,
   defaultShell,
+  disclosureFor,
   dispatchMessage,
   FINAL_COMMAND_STATES,
   type FinishedFrame,
@@ -298,9 +300,18 @@ export class Session extends DurableBase {
     );
   }
 
-  /** A page of record lines (for the NDJSON export), bounded in bytes so a huge session streams page by page. */
-  recordPage(scope: Scope, after: number): Result<{ lines: string[]; last: number; done: boolean }> {
-    return this.within(scope, () => ok(this.store.recordPage(after, readerOf(scope))));
+  /**
+   * A page of record lines (for the NDJSON export, the other exports and share links), bounded in bytes so a huge
+   * session streams page by page. Notes and output are disclosed as asked, but never a note to a client contact.
+   */
+  recordPage(
+    scope: Scope,
+    after: number,
+    asked: Disclosure = disclosureFor(readerOf(scope)),
+    hashed = false,
+  ): Result<{ lines: string[]; last: number; done: boolean }> {
+    const disclosure = { notes: asked.notes && readerOf(scope) === "staff", output: asked.output };
+    return this.within(scope, () => ok(this.store.recordPage(after, disclosure, hashed)));
   }
 
   /** A page of one stream's output from byte `from`, as base64 chunks in order. */

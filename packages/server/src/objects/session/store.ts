@@ -5,6 +5,8 @@ import { createHash, type Hash } from "node:crypto";
 import {
   base64DecodedLength,
   type CommandState,
+  type Disclosure,
+  disclosedLine,
   type EventDraft,
   encodeOutputRecord,
   encodeRecord,
@@ -390,17 +392,21 @@ export class SessionStore {
       .map((r) => ({ seq: r.seq, message: withHash(lineFor(reader, r.seq, r.type, r.record, sha256Hex), r.hash) }));
   }
 
-  /** A page of record lines, bounded in bytes so a huge session streams page by page. */
-  recordPage(after: number, reader: RecordReader): { lines: string[]; last: number; done: boolean } {
+  /**
+   * A page of record lines as disclosed (with their chain hashes spliced in when `hashed`, as events are served),
+   * bounded in bytes so a huge session streams page by page.
+   */
+  recordPage(after: number, disclosure: Disclosure, hashed = false): { lines: string[]; last: number; done: boolean } {
     const lines: string[] = [];
     let last = after;
     let bytes = 0;
-    for (const row of this.sql.exec<{ seq: number; type: string; record: string }>(
-      "SELECT seq, type, record FROM events WHERE seq > ? ORDER BY seq",
+    for (const row of this.sql.exec<{ seq: number; type: string; record: string; hash: string }>(
+      "SELECT seq, type, record, hash FROM events WHERE seq > ? ORDER BY seq",
       after,
     )) {
       if (bytes > PAGE_BYTES) return { lines, last, done: false };
-      lines.push(lineFor(reader, row.seq, row.type, row.record, sha256Hex));
+      const line = disclosedLine(disclosure, row.seq, row.type, row.record, sha256Hex);
+      lines.push(hashed ? withHash(line, row.hash) : line);
       bytes += row.record.length;
       last = row.seq;
     }
