@@ -11,6 +11,7 @@ import {
   acceptOutput,
   approvalRequired,
   approvalSubject,
+  type ChangeToUndo,
   type CommandBody,
   type CommandEffect,
   type CommandEvent,
@@ -33,7 +34,9 @@ import {
   nextDispatch,
   type OutputHeader,
   type PersonRef,
+  type Prestate,
   type RecordReader,
+  type RollbackOf,
   recordTimestamp,
   requestCommand,
   resumeDispatch,
@@ -250,6 +253,31 @@ export class Session extends DurableBase {
     });
   }
 
+  /** A command as a rollback reads it: the change, its finish in the record, and what was recorded before it ran. */
+  changeToUndo(scope: Scope, commandId: string): Result<ChangeToUndo> {
+    return this.within(scope, (s) => {
+      const c = this.store.command(commandId);
+      if (!c) return notFound("command");
+      const finished = this.store.commandEvent("command.finished", c.id);
+      const prestate = this.store.commandEvent("command.prestate", c.id)?.data.probes;
+      return ok({
+        sessionId: s.id,
+        machineId: s.machine_id,
+        os: s.os,
+        ticket: s.ticket,
+        commandId: c.id,
+        command: c.command,
+        shell: c.shell,
+        state: c.state,
+        classification: c.classification,
+        requestedBy: c.requested_by,
+        startedAt: c.started_at,
+        finished: finished && { seq: finished.seq, hash: finished.hash },
+        prestate: Array.isArray(prestate) ? (prestate as Prestate[]) : [],
+      });
+    });
+  }
+
   events(scope: Scope, after: number, limit: number): Result<{ events: string[]; head: Head }> {
     return this.within(scope, () =>
       ok({
@@ -281,11 +309,14 @@ export class Session extends DurableBase {
   /**
    * Queue a command. When the client's approval policy (or the technician) requires it, the command waits in
    * `awaiting_approval` with an approval request bound to its exact text, shell, machine, session and technician.
+   * A rollback (`rollback`: the id its route claimed, what it undoes and the sentence the contact approves) always
+   * waits for the client's approval, whatever the client's policy.
    */
   async requestCommand(
     scope: Scope,
     technician: PersonRef,
     body: CommandBody,
+    rollback?: { commandId: string; of: RollbackOf; summary: string },
   ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
     const first = this.scoped(scope);
     if (!first.ok) return first;
@@ -307,8 +338,9 @@ export class Session extends DurableBase {
       if (!shellsFor(s.os).includes(shell))
         return fail(422, "shell_unavailable", `${shell} is not available on a ${s.os} machine`);
       const classification = classifyCommand(shell, body.command);
-      const gate = approvalRequired(policy, classification.kind, body.requireApproval === true);
-      const commandId = newId("cmd");
+      const gate =
+        rollback !== undefined || approvalRequired(policy, classification.kind, body.requireApproval === true);
+      const commandId = rollback?.commandId ?? newId("cmd");
       const approvalId = gate ? newId("apr") : null;
       const subject = { shell, command: body.command, machineId: s.machine_id, sessionId: s.id };
       const atMs = this.store.clock();
@@ -332,6 +364,7 @@ export class Session extends DurableBase {
         classification,
         session: { id: s.id, machineId: s.machine_id, hostname: s.hostname },
         atMs,
+        ...(rollback ? { rollback: { of: rollback.of, summary: rollback.summary } } : {}),
       });
       const outgoing = this.store.transaction(() => {
         this.store.apply(step.events, atMs);
