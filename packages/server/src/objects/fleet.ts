@@ -602,8 +602,8 @@ export class Fleet extends DurableBase {
   rollbackLinks(machineId: string): Map<string, { rollback: RollbackLink | null; rollbackOf: RollbackOf | null }> {
     const links = new Map<string, { rollback: RollbackLink | null; rollbackOf: RollbackOf | null }>();
     const at = (id: string) => {
-      let link = links.get(id);
-      if (!link) links.set(id, (link = { rollback: null, rollbackOf: null }));
+      const link = links.get(id) ?? { rollback: null, rollbackOf: null };
+      links.set(id, link);
       return link;
     };
     for (const r of this.rollbackRows("machine_id = ?", machineId)) {
