@@ -36,6 +36,7 @@ import {
   type TranscriptItem,
 } from "../transcript.ts";
 import { ApprovalChanges, approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
+import { type ChangeRef, RollBackButton, RollbackDialog, RollbackLinkTo } from "./rollback.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
 
 interface Labels {
@@ -73,6 +74,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   const [os, setOs] = useState<string | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
+  const [rollingBack, setRollingBack] = useState<ChangeRef | null>(null);
   const [status, setStatus] = useState<{ status: LiveStatus; detail?: string }>({ status: "connecting" });
   const [, setVersion] = useState(0);
   const [names, setNames] = useState<Map<string, string>>(NO_NAMES);
@@ -370,11 +372,13 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             sessionId={sessionId}
             labels={labels}
             onCancel={can.runCommands ? cancel : null}
+            onRollBack={can.runCommands ? setRollingBack : null}
             actions={actions}
           />
         ))}
       </div>
 
+      {rollingBack && <RollbackDialog change={rollingBack} onClose={() => setRollingBack(null)} />}
       <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
       <CommandBar
         os={os}
@@ -439,6 +443,7 @@ interface ItemProps {
   sessionId: string;
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
+  onRollBack: ((change: ChangeRef) => void) | null;
   actions: ApprovalActions;
 }
 
@@ -452,15 +457,23 @@ class Item extends Component<ItemProps> {
       next.labels.me !== this.props.labels.me ||
       next.labels.names !== this.props.labels.names ||
       next.onCancel !== this.props.onCancel ||
+      next.onRollBack !== this.props.onRollBack ||
       next.actions !== this.props.actions
     );
   }
 
   override render() {
-    const { item, sessionId, labels, onCancel, actions } = this.props;
+    const { item, sessionId, labels, onCancel, onRollBack, actions } = this.props;
     if (item.kind === "command")
       return (
-        <CommandBlock cmd={item.command} sessionId={sessionId} labels={labels} onCancel={onCancel} actions={actions} />
+        <CommandBlock
+          cmd={item.command}
+          sessionId={sessionId}
+          labels={labels}
+          onCancel={onCancel}
+          onRollBack={onRollBack}
+          actions={actions}
+        />
       );
     if (item.kind === "presence") return <PresenceLines group={item} labels={labels} />;
     return <EventLine event={item.event} labels={labels} />;
@@ -612,12 +625,14 @@ function CommandBlock({
   sessionId,
   labels,
   onCancel,
+  onRollBack,
   actions,
 }: {
   cmd: CommandView;
   sessionId: string;
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
+  onRollBack: ((change: ChangeRef) => void) | null;
   actions: ApprovalActions;
 }) {
   const result = cmd.result;
@@ -688,6 +703,10 @@ function CommandBlock({
             <button type="button" class="danger small" data-testid="cancel-command" onClick={() => onCancel(cmd.id)}>
               Cancel
             </button>
+          )}
+          {cmd.rollbackOf && <RollbackLinkTo label="undoes" to={cmd.rollbackOf} />}
+          {onRollBack && cmd.classification === "change" && cmd.context && result && (
+            <RollBackButton change={{ sessionId, commandId: cmd.id }} onOpen={onRollBack} />
           )}
         </span>
       </div>
