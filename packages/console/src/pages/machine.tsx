@@ -166,6 +166,7 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
                 change={c}
                 technician={c.requestedByName ?? technician(c.requestedBy)}
                 onRollBack={can.runCommands ? setRollingBack : null}
+                commandOf={(id) => card.changes.find((other) => other.commandId === id)?.command}
               />
             ))}
           </ol>
@@ -182,10 +183,13 @@ function ChangeItem({
   change: c,
   technician,
   onRollBack,
+  commandOf,
 }: {
   change: MachineChange;
   technician: string;
   onRollBack: ((change: ChangeRef) => void) | null;
+  /** The text of another change on this timeline (the two ends of a rollback are on the same machine). */
+  commandOf: (commandId: string) => string | undefined;
 }) {
   const href = `/sessions/${encodeURIComponent(c.sessionId)}#cmd-${encodeURIComponent(c.commandId)}`;
   return (
@@ -204,8 +208,15 @@ function ChangeItem({
         <span class={`exit ${c.exitCode === 0 ? "ok" : "bad"}`}>exit {c.exitCode}</span>
       )}
       {c.approvalId && <span class="badge approval-badge approval-granted">client approved</span>}
-      {c.rollbackOf && <RollbackLinkTo label="undoes" to={c.rollbackOf} />}
-      {c.rollback && <RollbackLinkTo label="rolled back by" to={c.rollback} state={c.rollback.state} />}
+      {c.rollbackOf && <RollbackLinkTo label="undoes" to={c.rollbackOf} command={commandOf(c.rollbackOf.commandId)} />}
+      {c.rollback && (
+        <RollbackLinkTo
+          label="rolled back by"
+          to={c.rollback}
+          state={c.rollback.state}
+          command={commandOf(c.rollback.commandId)}
+        />
+      )}
       {onRollBack && ENDED.has(c.state) && <RollBackButton change={c} onOpen={onRollBack} />}
     </li>
   );

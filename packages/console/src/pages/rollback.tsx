@@ -37,13 +37,24 @@ export function RollBackButton({ change, onOpen }: { change: ChangeRef; onOpen: 
 }
 
 /** "rolled back by …" / "undoes …": a link to the other command of a rollback. */
-export function RollbackLinkTo({ label, to, state }: { label: string; to: ChangeRef; state?: string }) {
+export function RollbackLinkTo({
+  label,
+  to,
+  state,
+  command,
+}: {
+  label: "undoes" | "rolled back by";
+  to: ChangeRef;
+  state?: string;
+  /** The other command's text, where the page has it; else its id. */
+  command?: string;
+}) {
   const href = `/sessions/${encodeURIComponent(to.sessionId)}#cmd-${encodeURIComponent(to.commandId)}`;
   return (
     <span class="rollback-link" data-testid={label === "undoes" ? "undoes" : "rolled-back-by"}>
       {label}{" "}
-      <a href={href} onClick={linkClick} class="mono">
-        {to.commandId.slice(0, 12)}
+      <a href={href} onClick={linkClick} class="mono" title={to.commandId}>
+        {command ?? to.commandId.slice(0, 12)}
       </a>
       {state && <span class={`badge state state-${state}`}>{state.replace("_", " ")}</span>}
     </span>
