@@ -153,9 +153,11 @@ export function RollbackDialog({ change, onClose }: { change: ChangeRef; onClose
           <>
             <section>
               <h3>The change</h3>
-              <pre class="mono rollback-original" data-testid="rollback-original">
-                {view.change.command}
-              </pre>
+              <div class="exact-command">
+                <pre class="mono" data-testid="rollback-original">
+                  {view.change.command}
+                </pre>
+              </div>
               <p class="muted">
                 {view.change.requestedByName} · {view.change.shell} · <When iso={view.change.startedAt} />
               </p>
