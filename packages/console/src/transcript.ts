@@ -3,6 +3,7 @@
 // the view re-renders only what changed (each command carries a version number).
 
 // Subpath imports: core's index would also bundle zod, which the console does not need.
+import type { Prestate } from "@caisey/core/before";
 import { fromBase64 } from "@caisey/core/bytes";
 import type { ChangeLine, SessionEvent } from "./api.ts";
 
@@ -67,6 +68,18 @@ export interface ApprovalView {
   comment?: string;
 }
 
+/**
+ * A change's pre-state, and for each file whose content is known before it, the content a later change in this
+ * session found there (its own pre-state): the file as this change left it, unless something else wrote it between.
+ */
+export interface CommandPrestate {
+  seq: number;
+  probes: Prestate[];
+  error?: string;
+  /** By probe index: base64 content and when it was read. */
+  after: Map<number, { data: string; ts: string }>;
+}
+
 export interface CommandView {
   id: string;
   seq: number;
@@ -89,6 +102,8 @@ export interface CommandView {
   firstOutputSeq?: number;
   finishedSeq?: number;
   context?: CommandContext;
+  /** What the change's targets were before it ran (command.prestate), or why that was not recorded. */
+  prestate?: CommandPrestate;
   result?: CommandResult;
   chunks: OutputChunk[];
   keptChars: number;
@@ -148,6 +163,8 @@ export class Transcript {
   private readonly owners = new Map<number, number>();
   /** Bumped on every applied event. */
   version = 0;
+  /** The last pre-state in this session that knew each file's content: a later one is what that change left. */
+  private readonly fileContent = new Map<string, { cmd: CommandView; index: number }>();
   private readonly decoders = new Map<string, Decoder>();
 
   /** Apply one event. Returns false (and changes nothing) for an event already applied. */
@@ -218,6 +235,26 @@ export class Transcript {
         if (cmd.state === "awaiting_approval")
           cmd.state = state === "granted" ? "queued" : state === "declined" ? "declined" : cmd.state;
         this.owners.set(event.seq, cmd.seq);
+        cmd.version++;
+        return true;
+      }
+      case "command.prestate": {
+        const cmd = this.command(str(data.commandId), event);
+        // The server checked every record against core's schema before recording it.
+        const probes = Array.isArray(data.probes) ? (data.probes as Prestate[]) : [];
+        cmd.prestate = { seq: event.seq, probes, error: str(data.error), after: new Map() };
+        this.owners.set(event.seq, cmd.seq);
+        for (const [index, p] of probes.entries()) {
+          if (p.kind !== "file" || p.error !== undefined || p.directory) continue;
+          const content = p.exists ? p.data : "";
+          const earlier = this.fileContent.get(p.target);
+          if (earlier && earlier.cmd !== cmd && content !== undefined) {
+            earlier.cmd.prestate?.after.set(earlier.index, { data: content, ts: event.ts });
+            earlier.cmd.version++;
+          }
+          if (content === undefined) this.fileContent.delete(p.target);
+          else this.fileContent.set(p.target, { cmd, index });
+        }
         cmd.version++;
         return true;
       }

@@ -2,14 +2,17 @@
 // binary frames for output (see encodeOutputFrame).
 //
 //   server → runtime: challenge, welcome, dispatch, cancel, ack, error
-//   runtime → server: hello (answers the challenge), started, output (binary), finished
+//   runtime → server: hello (answers the challenge), prestate, started, output (binary), finished
 //
 // Identity: the server sends a fresh nonce; the runtime signs authMessage(machineId, nonce) with its Ed25519 key.
 // Delivery: every started/output/finished frame is answered by an ack carrying what the Session object has
 // committed for that command; the runtime keeps a frame until an ack covers it and resends after reconnecting, and
-// the Session object ignores what it already holds (dedup by commandId, stream, offset).
+// the Session object ignores what it already holds (dedup by commandId, stream, offset). A change's prestate frames
+// come before its started frame and are covered by the ack that says started (or finished): the Session keeps them
+// aside and records them, as command.prestate, in the same commit as command.started.
 
 import { z } from "zod";
+import { PRESTATE_LIMITS } from "./commands/prestate.ts";
 import { LIMITS } from "./limits.ts";
 import { SHELLS } from "./shells.ts";
 
@@ -109,6 +112,28 @@ export const StartedFrame = z.object({
   }),
 });
 
+/**
+ * One part of a change's pre-state: the records' JSON (printable ASCII), cut into `parts` pieces sent in order before
+ * the command's started frame (see commands/prestate.ts).
+ */
+export const PrestateFrame = z
+  .object({
+    t: z.literal("prestate"),
+    ...commandRef,
+    part: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(PRESTATE_LIMITS.parts - 1),
+    parts: z.number().int().positive().max(PRESTATE_LIMITS.parts),
+    text: z
+      .string()
+      .min(1)
+      .max(PRESTATE_LIMITS.partChars)
+      .regex(/^[\x20-\x7e]*$/, "must be printable ASCII"),
+  })
+  .refine((f) => f.part < f.parts, { message: "part must be below parts", path: ["part"] });
+
 export const OutputFrame = z.object({
   t: z.literal("output"),
   ...commandRef,
@@ -141,10 +166,11 @@ export const FinishedFrame = z.object({
 });
 
 /** A runtime's text frames. Output travels in binary frames (encodeOutputFrame / parseOutputFrame). */
-export const RuntimeFrame = z.discriminatedUnion("t", [HelloFrame, StartedFrame, FinishedFrame]);
+export const RuntimeFrame = z.discriminatedUnion("t", [HelloFrame, StartedFrame, FinishedFrame, PrestateFrame]);
 export type RuntimeFrame = z.infer<typeof RuntimeFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type StartedFrame = z.infer<typeof StartedFrame>;
+export type PrestateFrame = z.infer<typeof PrestateFrame>;
 export type OutputFrame = z.infer<typeof OutputFrame>;
 
 // ---- binary output frames

@@ -156,12 +156,12 @@ describe("runtime frames", () => {
       [
         JSON.stringify({ t: "output", ...ref, stream: "stdout", offset: 0, data: "YQ==" }),
         "invalid_frame",
-        "t: Invalid discriminator value. Expected 'hello' | 'started' | 'finished'",
+        "t: Invalid discriminator value. Expected 'hello' | 'started' | 'finished' | 'prestate'",
       ],
       [
         JSON.stringify({ t: "nope" }),
         "invalid_frame",
-        "t: Invalid discriminator value. Expected 'hello' | 'started' | 'finished'",
+        "t: Invalid discriminator value. Expected 'hello' | 'started' | 'finished' | 'prestate'",
       ],
     ];
     for (const [raw, code, message] of cases) {

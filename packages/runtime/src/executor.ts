@@ -11,6 +11,7 @@ import {
   type FinishedFrame,
   LIMITS,
   type OutputFrame,
+  prestateParts,
   redactEnv,
   type Shell,
   type StartedFrame,
@@ -26,6 +27,7 @@ import {
   shellInvocation,
   shellVersionProbe,
 } from "./platform.ts";
+import { capturePrestate, nativeSeams, type ProbeSeams } from "./probes.ts";
 
 const EMPTY_SHA256 = createHash("sha256").digest("hex");
 
@@ -55,6 +57,8 @@ export interface ExecutorOptions {
   coalesceMs?: number;
   /** How long the outbox's store may stay full (the disk) before running commands are stopped as failed. */
   diskFullFailAfterMs?: number;
+  /** How the pre-state of a change is read (files, probe commands). Default: the OS, as the commands would see it. */
+  probeSeams?: ProbeSeams;
   now?: () => number;
 }
 
@@ -106,6 +110,7 @@ export class Executor {
   readonly #coalesceMs: number;
   readonly #diskFullFailAfterMs: number;
   #diskFullTimer: NodeJS.Timeout | undefined;
+  readonly #probeSeams: ProbeSeams;
   readonly #now: () => number;
   readonly #jobs = new Map<string, Job>();
   readonly #queues = new Map<string, Job[]>();
@@ -126,6 +131,9 @@ export class Executor {
     this.#coalesceMs = options.coalesceMs ?? COALESCE_MS;
     this.#diskFullFailAfterMs = options.diskFullFailAfterMs ?? 60_000;
     this.#now = options.now ?? (() => performance.now());
+    this.#probeSeams =
+      options.probeSeams ??
+      nativeSeams({ env: this.#env, cwd: this.#cwd, platform: this.#platform, isExecutable: isExecutableFile });
   }
 
   /** Queue a command, or, if it is already known, send again what we have for it instead of running it twice. */
@@ -315,6 +323,7 @@ export class Executor {
       return;
     }
     const shellVersion = await this.#shellVersion(dispatch.shell, executable).catch(() => "");
+    if (!job.stopping) await this.#recordPrestate(dispatch);
     if (!job.stopping) {
       // On disk before the process exists: after a crash the journal says this command may have run.
       await this.#sink.starting(dispatch.sessionId, dispatch.commandId);
@@ -406,6 +415,33 @@ export class Executor {
       this.#finish(job, { state: stopped.state, exitCode: null, signal: "SIGKILL", reason: stopped.reason }, started);
     } else {
       this.#finish(job, { state: "finished", exitCode: exit.code, signal: exit.signal, reason }, started);
+    }
+  }
+
+  /** Read what a change is about to touch and hand it to the outbox ahead of its started frame. */
+  async #recordPrestate(dispatch: DispatchFrame): Promise<void> {
+    const home = this.#platform === "win32" ? this.#env.USERPROFILE : this.#env.HOME;
+    const context = { cwd: this.#cwd, platform: this.#platform, home };
+    const records = await capturePrestate(dispatch.shell, dispatch.command, context, this.#probeSeams).catch(
+      (error: unknown) => {
+        this.#log(`${dispatch.commandId}: the pre-state could not be read: ${errorMessage(error)}`);
+        return [];
+      },
+    );
+    if (records.length === 0) return;
+    const { parts, kept } = prestateParts(records);
+    if (kept < records.length) {
+      this.#log(`${dispatch.commandId}: ${records.length - kept} pre-state records left out (too large to send)`);
+    }
+    for (const [part, text] of parts.entries()) {
+      this.#sink.push({
+        t: "prestate",
+        sessionId: dispatch.sessionId,
+        commandId: dispatch.commandId,
+        part,
+        parts: parts.length,
+        text,
+      });
     }
   }
 

@@ -18,7 +18,7 @@
 //         first record of every segment: the state of every live command (phase, pid, acknowledged counts) and the
 //         recently settled ids, as of the end of the previous segments; replaces whatever was read before it.
 //     {"k":"starting","sessionId":…,"commandId":…}            fsync'd before the command is spawned
-//     {"k":"frame","seq":N,"frame":{started|output|finished},"proc":…}   before the frame is sent (proc: started only)
+//     {"k":"frame","seq":N,"frame":{prestate|started|output|finished},"proc":…}   before it is sent (proc: started only)
 //     {"k":"ack","commandId":…,"started":b,"stdout":n,"stderr":n,"finished":b}   what the server has committed
 //     {"k":"settled","commandId":…}                            all acknowledged: the command leaves the state
 //
@@ -348,7 +348,7 @@ export class Journal implements OutboxStore {
       state.proc = proc ?? null;
     } else if (frame.t === "finished") {
       state.phase = "finished";
-    } else {
+    } else if (frame.t === "output") {
       state.hw[frame.stream] = Math.max(state.hw[frame.stream], frame.offset + entry.bytes);
     }
   }
@@ -882,7 +882,9 @@ export class Journal implements OutboxStore {
             ? state.acked.started
             : ref.t === "finished"
               ? state.acked.finished
-              : (ref.offset ?? 0) + ref.bytes <= state.acked[ref.stream ?? "stdout"];
+              : ref.t === "prestate"
+                ? state.acked.started || state.acked.finished
+                : (ref.offset ?? 0) + ref.bytes <= state.acked[ref.stream ?? "stdout"];
         if (acked) continue;
         const buf = Buffer.allocUnsafe(ref.end - ref.at);
         readSync(fdOf(ref.segment), buf, 0, buf.length, ref.at);
@@ -928,7 +930,7 @@ export class Journal implements OutboxStore {
         const frame = payload.frame;
         this.#lastSeq = Math.max(this.#lastSeq, payload.seq);
         const state = this.#state(frame.sessionId, frame.commandId);
-        const rank = PHASES.indexOf(frame.t === "output" ? "starting" : frame.t);
+        const rank = PHASES.indexOf(frame.t === "output" || frame.t === "prestate" ? "starting" : frame.t);
         if (rank > PHASES.indexOf(state.phase)) state.phase = PHASES[rank] as Phase;
         if (frame.t === "started") {
           state.pid = frame.pid;

@@ -11,10 +11,11 @@ import {
   encodeOutputFrame,
   type FinishedFrame,
   type OutputFrame,
+  type PrestateFrame,
   type StartedFrame,
 } from "@caisey/core";
 
-export type OutboxFrame = StartedFrame | OutputFrame | FinishedFrame;
+export type OutboxFrame = PrestateFrame | StartedFrame | OutputFrame | FinishedFrame;
 
 const frameTexts = new WeakMap<OutboxFrame, string>();
 
@@ -330,6 +331,8 @@ export class Outbox implements FrameSink {
       const frame = entry.frame;
       let isCovered = false;
       if (frame.t === "started") isCovered = ack.started;
+      // Recorded with the started frame; dropped unrecorded when the command ends without starting.
+      else if (frame.t === "prestate") isCovered = ack.started || ack.finished;
       else if (frame.t === "finished") isCovered = ack.finished;
       else {
         const end = frame.offset + entry.bytes;

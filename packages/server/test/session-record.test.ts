@@ -84,7 +84,7 @@ describe("session record in workerd", () => {
     expect(await runtime.f.next()).toEqual({
       t: "error",
       code: "invalid_frame",
-      message: "t: Invalid discriminator value. Expected 'hello' | 'started' | 'finished'",
+      message: "t: Invalid discriminator value. Expected 'hello' | 'started' | 'finished' | 'prestate'",
     });
     runtime.ws.send(out(0, "hel"));
     expect(await runtime.f.next()).toMatchObject({ stdout: 3 });

@@ -36,6 +36,7 @@ import {
   type TranscriptItem,
 } from "../transcript.ts";
 import { ApprovalChanges, approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
+import { BeforeLines } from "./prestate.tsx";
 import { type ChangeRef, RollBackButton, RollbackDialog, RollbackLinkTo } from "./rollback.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
 
@@ -716,6 +717,7 @@ function CommandBlock({
         </div>
       )}
       {cmd.approval && <ApprovalPanel approval={cmd.approval} actions={actions} />}
+      {cmd.prestate && <BeforeLines prestate={cmd.prestate} />}
       {ctx && (
         <details class="context" data-testid="command-context" data-event="command.started" data-seq={cmd.startedSeq}>
           <summary>context</summary>

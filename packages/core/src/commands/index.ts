@@ -36,7 +36,17 @@ import { psScript } from "./shells/powershell.ts";
 import type { CommandAnalysis, CommandClassification } from "./types.ts";
 import { ParseError, Walk } from "./walk.ts";
 
+export { describePrestate } from "./before.ts";
 export { type ChangeLine, describeChanges } from "./changes.ts";
+export {
+  DATA_BUDGET_SPENT,
+  joinPrestate,
+  PRESTATE_LIMITS,
+  PrestateRecord,
+  PrestateRecords,
+  prestateParts,
+  withinContentBudget,
+} from "./prestate.ts";
 export { planProbes, type ReverseAnswer, readProbe, reverseCommand } from "./rollback.ts";
 export { type CommandSummary, summarizeCommand } from "./summary.ts";
 export type {
@@ -47,10 +57,12 @@ export type {
   FilePrestate,
   Prestate,
   Probe,
+  ProbeCommand,
   Redirect,
   RegistryPrestate,
   ServicePrestate,
 } from "./types.ts";
+export { PRESTATE_MAX_BYTES } from "./types.ts";
 
 /** Classify a command line or script as read-only or as a change. */
 export function classifyCommand(shell: Shell, command: string): CommandClassification {

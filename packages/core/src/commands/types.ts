@@ -156,6 +156,8 @@ export interface FilePrestate {
   directory?: boolean;
   /** The content, base64, when at most PRESTATE_MAX_BYTES. */
   data?: string;
+  /** Why `data` is missing from a file small enough to keep it (the command's content budget was spent). */
+  dataOmitted?: string;
   error?: string;
 }
 

@@ -6,6 +6,7 @@
 import type { ApprovalPolicy } from "../approvals.ts";
 import { describeChanges } from "../commands/changes.ts";
 import { summarizeCommand } from "../commands/summary.ts";
+import type { Prestate } from "../commands/types.ts";
 import type { FinishedFrame, StartedFrame } from "../protocol.ts";
 import { type CommandState, FINAL_COMMAND_STATES, recordTimestamp } from "../record.ts";
 import type { Shell } from "../shells.ts";
@@ -84,7 +85,13 @@ export type CommandEvent =
   | { type: "cancel"; actor: string }
   /** The machine turned out offline after a cancel was asked for on the way: settle it. */
   | { type: "settle_cancel" }
-  | { type: "started"; actor: string; frame: StartedFrame }
+  | {
+      type: "started";
+      actor: string;
+      frame: StartedFrame;
+      /** What the change's targets were before it ran, as the runtime sent it ahead of the start (or why it is not). */
+      prestate?: { probes: Prestate[]; error?: string };
+    }
   | { type: "finished"; actor: string; frame: FinishedFrame };
 
 /** The record's byte counts come from the command; its hashes are computed only when a step finishes the command. */
@@ -199,9 +206,13 @@ export function transition(c: SessionCommand, event: CommandEvent, digests: Dige
     case "started": {
       if (c.state !== "queued") return unchanged(c);
       const { t: _t, sessionId: _s, ...data } = event.frame;
+      // The pre-state goes in just before the start, in the same commit: it was read before the process existed.
+      const before: EventDraft[] = event.prestate
+        ? [{ type: "command.prestate", actor: event.actor, data: { commandId: c.id, ...event.prestate } }]
+        : [];
       return {
         state: "running",
-        events: [{ type: "command.started", actor: event.actor, data }],
+        events: [...before, { type: "command.started", actor: event.actor, data }],
         effects: [{ kind: "machine_user", user: event.frame.user }],
       };
     }

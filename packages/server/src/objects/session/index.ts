@@ -35,6 +35,7 @@ import {
   type OutputHeader,
   type PersonRef,
   type Prestate,
+  type PrestateFrame,
   type RecordReader,
   type RollbackOf,
   recordTimestamp,
@@ -52,6 +53,7 @@ import { fail, notFound, ok, type Result } from "../../result.ts";
 import { type Effect, effectsOf, keep, send, sessionAssigned, sessionOpened } from "./effects.ts";
 import { SEARCH_FEED_ALARM, SearchFeed } from "./feed.ts";
 import { type LiveAttachment, LiveFeed } from "./live.ts";
+import { PrestateParts } from "./prestate.ts";
 import { type ApprovalRow, type CommandRow, lifecycleOf, MIGRATIONS, type SessionRow, SessionStore } from "./store.ts";
 
 /** The named alarm of the session's deadlines: a queued command's expiry, a pending approval's. */
@@ -106,9 +108,11 @@ export class Session extends DurableBase {
   private readonly store: SessionStore;
   private readonly live: LiveFeed;
   private readonly feed: SearchFeed;
+  private readonly prestate: PrestateParts;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, MIGRATIONS);
+    this.prestate = new PrestateParts(ctx.storage.sql);
     // Every append goes out to the live sockets and, soon after, to the search index.
     this.store = new SessionStore(ctx.storage, (seq, message, forContact) => {
       this.live.published(seq, message, forContact);
@@ -657,15 +661,23 @@ export class Session extends DurableBase {
   }
 
   /** A frame from this session's machine. Returns what is committed for the command, for the runtime's outbox. */
-  runtimeFrame(machineId: string, frame: StartedFrame | FinishedFrame): Result<AckFrame> {
+  runtimeFrame(machineId: string, frame: PrestateFrame | StartedFrame | FinishedFrame): Result<AckFrame> {
     const found = this.machineCommand(machineId, frame);
     if (!found.ok) return found;
+    const c = found.value;
     const actor = `machine:${machineId}`;
+    if (frame.t === "prestate") {
+      // Kept until the start; a part of a command already started or ended is recorded already, or never will be.
+      if (c.state === "queued" && c.started_at === null) this.prestate.keep(frame);
+      return ok(this.ack(c));
+    }
     const step =
       frame.t === "started"
-        ? this.step(found.value.id, { type: "started", actor, frame })
-        : this.step(found.value.id, { type: "finished", actor, frame });
-    return ok(this.ack(step?.events.length ? (this.store.command(found.value.id) as CommandRow) : found.value));
+        ? this.step(c.id, { type: "started", actor, frame, prestate: this.prestate.take(c.id) })
+        : this.step(c.id, { type: "finished", actor, frame });
+    const after = step?.events.length ? (this.store.command(c.id) as CommandRow) : c;
+    if (after.started_at !== null || FINAL_COMMAND_STATES.has(after.state)) this.prestate.drop(c.id);
+    return ok(this.ack(after));
   }
 
   /** Output bytes from this session's machine (a binary frame). Returns what is committed, for the runtime's outbox. */

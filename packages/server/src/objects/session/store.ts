@@ -21,6 +21,7 @@ import {
 } from "@caisey/core";
 import { decodeBase64, encodeBase64, sha256, sha256Hex } from "../../crypto.ts";
 import { DURABLE_EFFECTS_SQL } from "../../durable/schema.ts";
+import { PRESTATE_MIGRATION } from "./prestate.ts";
 
 /** Append-only: never edit or reorder an entry that has shipped (see migrations.ts). */
 export const MIGRATIONS = [
@@ -65,6 +66,7 @@ export const MIGRATIONS = [
           INSERT INTO index_feed (id, through) VALUES (1, 0);`,
   },
   { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
+  PRESTATE_MIGRATION,
   {
     name: "rollbacks: the change a command undoes",
     sql: "ALTER TABLE commands ADD COLUMN rollback_of TEXT;",
