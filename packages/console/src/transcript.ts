@@ -103,6 +103,8 @@ export interface CommandView {
   classification?: string;
   approvalRequired?: boolean;
   approval?: ApprovalView;
+  /** The change this command rolls back (its `command.requested` names it). */
+  rollbackOf?: { sessionId: string; commandId: string };
   /** Seqs of the events folded into this block (for ordering and scroll targets). */
   startedSeq?: number;
   firstOutputSeq?: number;
@@ -195,6 +197,10 @@ export class Transcript {
         cmd.classification = str(data.classification);
         if (typeof data.approvalRequired === "boolean") cmd.approvalRequired = data.approvalRequired;
         this.linkVerification(cmd, str(data.verifies));
+        const of = data.rollbackOf as Record<string, unknown> | undefined;
+        const ofSession = str(of?.sessionId);
+        const ofCommand = str(of?.commandId);
+        if (ofSession && ofCommand) cmd.rollbackOf = { sessionId: ofSession, commandId: ofCommand };
         cmd.version++;
         return true;
       }

@@ -111,6 +111,25 @@ export const CommandBody = z.object({
 });
 export type CommandBody = z.infer<typeof CommandBody>;
 
+/**
+ * Roll back a change: its reverse (or `command`, written by the technician) on the same machine, in a new session or
+ * the open one `sessionIdInto` names. `force` rolls back again a change whose earlier rollback still stands.
+ */
+export const RollbackBody = z
+  .object({
+    sessionId: z.string().regex(idPattern("ses"), "must be a session id"),
+    commandId: z.string().regex(idPattern("cmd"), "must be a command id"),
+    command: CommandBody.shape.command.optional(),
+    shell: z.enum(SHELLS).optional(),
+    reason: z.string().trim().max(1000).optional(),
+    sessionIdInto: z.string().regex(idPattern("ses"), "must be a session id").optional(),
+    force: z.boolean().optional(),
+  })
+  .refine((b) => b.shell === undefined || b.command !== undefined, {
+    message: "shell goes with command: the proposed reverse has its own",
+    path: ["shell"],
+  });
+
 /** A chat message or an internal note. */
 export const TextBody = z.object({ text: z.string().trim().min(1, "must not be empty").max(4000) });
 
@@ -327,6 +346,7 @@ export const SCHEMAS = {
   RuntimeEnrollBody,
   SessionBody,
   CommandBody,
+  RollbackBody,
   TextBody,
   AssignBody,
   DecisionBody,

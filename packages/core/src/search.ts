@@ -143,7 +143,9 @@ export function indexEntries(
     case "command.requested": {
       if (!commandId) return none;
       const reason = str(d.reason);
-      const text = cleanText(reason ? `${str(d.command) ?? ""}\n${reason}` : (str(d.command) ?? ""));
+      // A rollback is found by the word: "rollback" finds every one, "rollback DisableRestart" the one undoing that.
+      const said = [str(d.command) ?? "", ...(reason ? [reason] : []), ...(d.rollbackOf ? ["rollback"] : [])];
+      const text = cleanText(said.join("\n"));
       const requestedBy = str(d.requestedBy) ?? (event.actor.startsWith("user:") ? event.actor.slice(5) : null);
       return {
         ...none,

@@ -4,6 +4,7 @@
 
 import type { Role } from "./api.ts";
 import type { ChangeLine } from "./commands/changes.ts";
+import type { RollbackLink, RollbackOf } from "./session/rollbacks.ts";
 
 export type { ChangeLine };
 
@@ -134,6 +135,10 @@ export interface MachineChange {
   state: string;
   exitCode: number | null;
   approvalId: string | null;
+  /** The rollback that undid this change (the latest that stands); null when none. */
+  rollback: RollbackLink | null;
+  /** The change this one undid, when it is a rollback. */
+  rollbackOf: RollbackOf | null;
 }
 
 export interface MachineCard {

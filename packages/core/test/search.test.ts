@@ -87,6 +87,17 @@ describe("indexEntries", () => {
     expect(e.command).toEqual({ commandId: "cmd_1", requestedBy: "usr_a", state: "queued" });
   });
 
+  it("indexes a rollback with the word rollback, so a search for it finds every one", () => {
+    const rollbackOf = { sessionId: "ses_1", commandId: "cmd_0", seq: 9, hash: "ab" };
+    const e = indexEntries(
+      ev(2, "command.requested", { commandId: "cmd_1", command: "sc start Spooler", reason: "app broke", rollbackOf }),
+      () => 0,
+    );
+    expect(e.docs).toMatchObject([
+      { kind: "command", commandId: "cmd_1", text: "sc start Spooler\napp broke\nrollback" },
+    ]);
+  });
+
   it("indexes chat and notes, and takes the technician from session events", () => {
     expect(indexEntries(ev(3, "chat.message", { text: "hello there" }), () => 0).docs[0]).toMatchObject({
       kind: "chat",

@@ -10,6 +10,7 @@ import { evidenceRoutes } from "./routes/evidence.ts";
 import { logRoutes } from "./routes/log.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { peopleRoutes } from "./routes/people.ts";
+import { rollbackRoutes } from "./routes/rollbacks.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
 import { searchRoutes } from "./routes/search.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
@@ -36,6 +37,7 @@ verificationRoutes(app);
 downloadRoutes(app);
 logRoutes(app);
 evidenceRoutes(app);
+rollbackRoutes(app);
 
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

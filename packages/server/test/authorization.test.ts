@@ -377,6 +377,16 @@ const FIXTURES: Record<string, Fixture> = {
   "post /api/v1/shares/:id/revoke": {
     request: async (w) => ({ path: `/api/v1/shares/${(await shareLink(w)).id}/revoke`, body: {} }),
     ok: 204,
+  },
+  "get /api/v1/sessions/:id/commands/:cid/reverse": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/commands/${w.commandC}/reverse` }),
+    ok: 200,
+    scoped: true,
+  },
+  "post /api/v1/rollbacks": {
+    // The world's command only reads: an allowed caller reaches the rule that refuses it (rollbacks.test.ts runs one).
+    request: (w) => ({ path: "/api/v1/rollbacks", body: { sessionId: w.sessionS, commandId: w.commandC } }),
+    ok: 409,
     scoped: true,
   },
   "get /api/v1/approvals": { request: () => ({ path: "/api/v1/approvals?state=pending" }), ok: 200 },

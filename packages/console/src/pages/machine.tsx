@@ -14,6 +14,7 @@ import {
 import { personLabel, usePeopleNames } from "../hooks.ts";
 import { linkClick } from "../router.ts";
 import { relativeTime } from "../transcript.ts";
+import { type ChangeRef, RollBackButton, RollbackDialog, RollbackLinkTo } from "./rollback.tsx";
 import {
   ActionButton,
   DataTable,
@@ -36,6 +37,7 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
   const names = usePeopleNames(can.staff);
   const [error, setError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
+  const [rollingBack, setRollingBack] = useState<ChangeRef | null>(null);
 
   useEffect(() => {
     let alive = true;
@@ -159,16 +161,36 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
         ) : (
           <ol class="timeline">
             {card.changes.map((c) => (
-              <ChangeItem key={c.commandId} change={c} technician={c.requestedByName ?? technician(c.requestedBy)} />
+              <ChangeItem
+                key={c.commandId}
+                change={c}
+                technician={c.requestedByName ?? technician(c.requestedBy)}
+                onRollBack={can.runCommands ? setRollingBack : null}
+                commandOf={(id) => card.changes.find((other) => other.commandId === id)?.command}
+              />
             ))}
           </ol>
         )}
       </section>
+      {rollingBack && <RollbackDialog change={rollingBack} onClose={() => setRollingBack(null)} />}
     </div>
   );
 }
 
-function ChangeItem({ change: c, technician }: { change: MachineChange; technician: string }) {
+const ENDED = new Set(["finished", "timed_out", "interrupted", "cancelled", "failed"]);
+
+function ChangeItem({
+  change: c,
+  technician,
+  onRollBack,
+  commandOf,
+}: {
+  change: MachineChange;
+  technician: string;
+  onRollBack: ((change: ChangeRef) => void) | null;
+  /** The text of another change on this timeline (the two ends of a rollback are on the same machine). */
+  commandOf: (commandId: string) => string | undefined;
+}) {
   const href = `/sessions/${encodeURIComponent(c.sessionId)}#cmd-${encodeURIComponent(c.commandId)}`;
   return (
     <li data-testid="machine-change" data-command-id={c.commandId}>
@@ -186,6 +208,16 @@ function ChangeItem({ change: c, technician }: { change: MachineChange; technici
         <span class={`exit ${c.exitCode === 0 ? "ok" : "bad"}`}>exit {c.exitCode}</span>
       )}
       {c.approvalId && <span class="badge approval-badge approval-granted">client approved</span>}
+      {c.rollbackOf && <RollbackLinkTo label="undoes" to={c.rollbackOf} command={commandOf(c.rollbackOf.commandId)} />}
+      {c.rollback && (
+        <RollbackLinkTo
+          label="rolled back by"
+          to={c.rollback}
+          state={c.rollback.state}
+          command={commandOf(c.rollback.commandId)}
+        />
+      )}
+      {onRollBack && ENDED.has(c.state) && <RollBackButton change={c} onOpen={onRollBack} />}
     </li>
   );
 }

@@ -6,7 +6,11 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { abilities, api, type Client, errorMessage, type Machine, type Me, type SearchResult } from "../api.ts";
 import { usePeople } from "../hooks.ts";
 import { navigate } from "../router.ts";
+import { type ChangeRef, RollBackButton, RollbackDialog } from "./rollback.tsx";
 import { ActionButton, type Choice, DateRange, ErrorBanner, Select, When } from "./ui.tsx";
+
+/** A command ended (it may have changed something): a hit on it offers "Roll back…". */
+const ENDED = new Set(["finished", "timed_out", "interrupted", "cancelled"]);
 
 const DEBOUNCE_MS = 200;
 const PAGE = 25;
@@ -98,6 +102,7 @@ export function SearchPage({ me }: { me: Me }) {
   const [clients, setClients] = useState<Client[]>([]);
   const people = usePeople(can.staff);
   const [again, setAgain] = useState(0);
+  const [rollingBack, setRollingBack] = useState<ChangeRef | null>(null);
   const request = useRef(0);
   const inputRef = useRef<HTMLInputElement>(null);
 
@@ -312,6 +317,9 @@ export function SearchPage({ me }: { me: Me }) {
                 {typeof r.exitCode === "number" && (
                   <span class={`exit ${r.exitCode === 0 ? "ok" : "bad"}`}>exit {r.exitCode}</span>
                 )}
+                {can.runCommands && r.kind === "command" && r.commandId && ENDED.has(r.state ?? "") && (
+                  <RollBackButton change={{ sessionId: r.sessionId, commandId: r.commandId }} onOpen={setRollingBack} />
+                )}
                 {r.approval && r.approval !== "none" && (
                   <span class={`badge approval-badge approval-${r.approval}`}>
                     {r.approval === "pending"
@@ -339,6 +347,7 @@ export function SearchPage({ me }: { me: Me }) {
           />
         )}
       </div>
+      {rollingBack && <RollbackDialog change={rollingBack} onClose={() => setRollingBack(null)} />}
     </div>
   );
 }

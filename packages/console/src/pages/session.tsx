@@ -38,6 +38,7 @@ import {
 import { ApprovalChanges, approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
 import { actorNames, EvidenceActions, TimelinePanel } from "./evidence.tsx";
 import { BeforeLines } from "./prestate.tsx";
+import { type ChangeRef, RollBackButton, RollbackDialog, RollbackLinkTo } from "./rollback.tsx";
 import { SealPanel } from "./seal.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
 import { CompareView, checkLine, VerificationControls, VerifiesBadge, type VerifyActions } from "./verification.tsx";
@@ -77,6 +78,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   const [os, setOs] = useState<string | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
+  const [rollingBack, setRollingBack] = useState<ChangeRef | null>(null);
   const [status, setStatus] = useState<{ status: LiveStatus; detail?: string }>({ status: "connecting" });
   const [, setVersion] = useState(0);
   const [names, setNames] = useState<Map<string, string>>(NO_NAMES);
@@ -403,6 +405,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             sessionId={sessionId}
             labels={labels}
             onCancel={can.runCommands ? cancel : null}
+            onRollBack={can.runCommands ? setRollingBack : null}
             actions={actions}
             verification={verification}
           />
@@ -419,6 +422,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
       )}
 
       {state === "closed" && headHash && <SealPanel sessionId={sessionId} head={{ seq: headSeq, hash: headHash }} />}
+      {rollingBack && <RollbackDialog change={rollingBack} onClose={() => setRollingBack(null)} />}
       <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
       <CommandBar
         os={os}
@@ -483,6 +487,7 @@ interface ItemProps {
   sessionId: string;
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
+  onRollBack: ((change: ChangeRef) => void) | null;
   actions: ApprovalActions;
   verification: VerifyActions;
 }
@@ -497,13 +502,14 @@ class Item extends Component<ItemProps> {
       next.labels.me !== this.props.labels.me ||
       next.labels.names !== this.props.labels.names ||
       next.onCancel !== this.props.onCancel ||
+      next.onRollBack !== this.props.onRollBack ||
       next.actions !== this.props.actions ||
       next.verification !== this.props.verification
     );
   }
 
   override render() {
-    const { item, sessionId, labels, onCancel, actions, verification } = this.props;
+    const { item, sessionId, labels, onCancel, onRollBack, actions, verification } = this.props;
     if (item.kind === "command")
       return (
         <CommandBlock
@@ -511,6 +517,7 @@ class Item extends Component<ItemProps> {
           sessionId={sessionId}
           labels={labels}
           onCancel={onCancel}
+          onRollBack={onRollBack}
           actions={actions}
           verification={verification}
         />
@@ -680,6 +687,7 @@ function CommandBlock({
   sessionId,
   labels,
   onCancel,
+  onRollBack,
   actions,
   verification,
 }: {
@@ -687,6 +695,7 @@ function CommandBlock({
   sessionId: string;
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
+  onRollBack: ((change: ChangeRef) => void) | null;
   actions: ApprovalActions;
   verification: VerifyActions;
 }) {
@@ -761,6 +770,10 @@ function CommandBlock({
           )}
           <VerifiesBadge cmd={cmd} actions={verification} />
           <VerificationControls cmd={cmd} actions={verification} />
+          {cmd.rollbackOf && <RollbackLinkTo label="undoes" to={cmd.rollbackOf} />}
+          {onRollBack && cmd.classification === "change" && cmd.context && result && (
+            <RollBackButton change={{ sessionId, commandId: cmd.id }} onOpen={onRollBack} />
+          )}
         </span>
       </div>
       {cmd.reason && (

@@ -7,6 +7,7 @@ import * as evidence from "./evidence.ts";
 import * as log from "./log.ts";
 import * as machines from "./machines.ts";
 import * as people from "./people.ts";
+import * as rollbacks from "./rollbacks.ts";
 import * as runtime from "./runtime.ts";
 import * as search from "./search.ts";
 import * as sessions from "./sessions.ts";
@@ -19,6 +20,7 @@ export * from "./evidence.ts";
 export * from "./log.ts";
 export * from "./machines.ts";
 export * from "./people.ts";
+export * from "./rollbacks.ts";
 export * from "./runtime.ts";
 export * from "./search.ts";
 export * from "./sessions.ts";
@@ -36,4 +38,5 @@ export const DEFINED_ROUTES: readonly RouteDefinition[] = [
   verification,
   log,
   evidence,
+  rollbacks,
 ].flatMap((group) => Object.values(group));

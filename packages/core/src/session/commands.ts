@@ -13,6 +13,7 @@ import type { Shell } from "../shells.ts";
 import { APPROVAL_EXPIRED_REASON, APPROVAL_TTL_MS, queueExpiryReason } from "./deadlines.ts";
 import { settlesAsCancelled } from "./dispatch.ts";
 import { type ClaimedStreams, finishedData, type Outcome, outputComplete, type RecordedStreams } from "./finish.ts";
+import type { RollbackOf } from "./rollbacks.ts";
 
 /** A command as its rules see it. */
 export interface SessionCommand {
@@ -248,6 +249,11 @@ export interface CommandRequest {
   atMs: number;
   /** The baseline command this one re-runs as its verification (a `verifies` link in the record). */
   verifies?: string;
+  /**
+   * Set when the command rolls back an earlier change: recorded as `rollbackOf`, and the contact is asked with
+   * `summary` (what it undoes; see rollbackApprovalSummary). A rollback always needs approval.
+   */
+  rollback?: { of: RollbackOf; summary: string };
 }
 
 /** A new command: queued, or awaiting the client's approval with a request bound to its exact text. */
@@ -267,11 +273,14 @@ export function requestCommand(r: CommandRequest): Step {
       classification: r.classification.kind,
       approvalRequired: r.approval !== null,
       ...(r.verifies ? { verifies: r.verifies } : {}),
+      ...(r.rollback ? { rollbackOf: r.rollback.of } : {}),
     },
   };
   const effects: CommandEffect[] = [{ kind: "arm_deadline" }, { kind: "dispatch_next" }, { kind: "session_changed" }];
   if (!r.approval) return { state: "queued", events: [requested], effects };
-  const { summary, lines } = summarizeCommand(r.shell, r.command);
+  const described = summarizeCommand(r.shell, r.command);
+  const { lines } = described;
+  const summary = r.rollback?.summary ?? described.summary;
   const ttlMs = r.approval.timeoutSeconds ? r.approval.timeoutSeconds * 1000 : APPROVAL_TTL_MS;
   const approval: EventDraft = {
     type: "approval.requested",
@@ -293,11 +302,13 @@ export function requestCommand(r: CommandRequest): Step {
       sessionId: r.session.id,
       digest: r.approval.digest,
       expiresAt: recordTimestamp(r.atMs + ttlMs),
-      because: r.requireApproval
-        ? "the technician asked for approval"
-        : r.approval.policy === "always"
-          ? "the client approves every command"
-          : r.classification.reasons.join("; "),
+      because: r.rollback
+        ? "a rollback is always approved by the client"
+        : r.requireApproval
+          ? "the technician asked for approval"
+          : r.approval.policy === "always"
+            ? "the client approves every command"
+            : r.classification.reasons.join("; "),
     },
   };
   return {

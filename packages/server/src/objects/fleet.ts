@@ -4,12 +4,22 @@
 // client names and people's names through its outbox, and the Fleet tells it back (audit entries, approval
 // webhooks) through its own. Presence heartbeats, the session list and the timeline never queue behind sign-ins.
 
-import { describeChanges, type MachineFacts, type MachineSummary, type SessionSummary, type Shell } from "@caisey/core";
+import {
+  type CommandState,
+  describeChanges,
+  type MachineFacts,
+  type MachineSummary,
+  type RollbackLink,
+  type RollbackOf,
+  rollbackStands,
+  type SessionSummary,
+  type Shell,
+} from "@caisey/core";
 import { DurableBase, target } from "../durable/base.ts";
 import type { Effect } from "../durable/outbox.ts";
 import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
 import { consoleUrl, type Env } from "../env.ts";
-import { notFound, ok, type Result } from "../result.ts";
+import { fail, notFound, ok, type Result } from "../result.ts";
 import type { ApprovalSummary, By } from "./tenant.ts";
 
 export const FLEET_MIGRATIONS = [
@@ -40,6 +50,13 @@ export const FLEET_MIGRATIONS = [
   { name: "durable effects: named alarms, outbox, receipts", sql: DURABLE_EFFECTS_SQL },
   // (the changes the contact approves are read from the command itself: describeChanges is pure, like the command)
   { name: "approvals carry the technician's reason", sql: "ALTER TABLE approvals ADD COLUMN reason TEXT;" },
+  {
+    name: "rollbacks: which command undoes which change",
+    sql: `CREATE TABLE rollbacks (command_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, machine_id TEXT NOT NULL,
+            of_session_id TEXT NOT NULL, of_command_id TEXT NOT NULL, of_seq INTEGER NOT NULL, of_hash TEXT NOT NULL,
+            state TEXT NOT NULL, ran INTEGER NOT NULL DEFAULT 0, requested_at TEXT NOT NULL);
+          CREATE INDEX rollbacks_of ON rollbacks(of_command_id, requested_at);`,
+  },
 ];
 
 /**
@@ -130,7 +147,20 @@ export type SessionEffect =
   | { kind: "session.updated"; payload: { sessionId: string; update: SessionUpdate } }
   | { kind: "session.assigned"; payload: { sessionId: string } & SessionHandoff }
   | { kind: "change.recorded"; payload: MachineChange }
+  | { kind: "rollback.changed"; payload: Rollback }
   | { kind: "machine.user"; payload: { machineId: string; user: string } };
+
+/** A command that rolls back an earlier change, and where it stands. */
+export interface Rollback {
+  commandId: string;
+  sessionId: string;
+  machineId: string;
+  of: RollbackOf;
+  state: CommandState;
+  /** It started on the machine: then, whatever its end, it may have changed something. */
+  ran: boolean;
+  requestedAt: string;
+}
 
 /** A session as the session list first shows it. */
 export interface SessionListed {
@@ -305,6 +335,9 @@ export class Fleet extends DurableBase {
         return;
       case "change.recorded":
         this.recordChange(e.payload);
+        return;
+      case "rollback.changed":
+        this.recordRollback(e.payload);
         return;
       case "machine.user":
         this.mustHave("machines", e.payload.machineId);
@@ -557,6 +590,94 @@ export class Fleet extends DurableBase {
         limit,
       )
       .toArray() as unknown as (Omit<MachineChange, "machineId"> & { requestedByName: string | null })[];
+  }
+
+  // ---- rollbacks (the Sessions hold the link in their records; this is the tenant-wide view of it)
+
+  /**
+   * The machine card's links, for each change on the machine: `rollback`, the latest rollback of it that still stands
+   * (see rollbackStands), and `rollbackOf`, what it undid. A rollback runs where its change ran, so the machine's own
+   * rows hold both directions.
+   */
+  rollbackLinks(machineId: string): Map<string, { rollback: RollbackLink | null; rollbackOf: RollbackOf | null }> {
+    const links = new Map<string, { rollback: RollbackLink | null; rollbackOf: RollbackOf | null }>();
+    const at = (id: string) => {
+      const link = links.get(id) ?? { rollback: null, rollbackOf: null };
+      links.set(id, link);
+      return link;
+    };
+    for (const r of this.rollbackRows("machine_id = ?", machineId)) {
+      at(r.command_id).rollbackOf = {
+        sessionId: r.of_session_id,
+        commandId: r.of_command_id,
+        seq: r.of_seq,
+        hash: r.of_hash,
+      };
+      const undone = at(r.of_command_id);
+      if (undone.rollback === null && rollbackStands(r.state, r.ran === 1))
+        undone.rollback = { sessionId: r.session_id, commandId: r.command_id, state: r.state };
+    }
+    return links;
+  }
+
+  /** Rollback rows, newest first. */
+  private rollbackRows(where: string, value: string) {
+    return this.sql
+      .exec<{
+        command_id: string;
+        session_id: string;
+        of_session_id: string;
+        of_command_id: string;
+        of_seq: number;
+        of_hash: string;
+        state: CommandState;
+        ran: number;
+      }>(`SELECT * FROM rollbacks WHERE ${where} ORDER BY requested_at DESC, command_id DESC`, value)
+      .toArray();
+  }
+
+  /** The latest rollback of a change that still stands (see rollbackStands), if any. */
+  private standingRollback(commandId: string): RollbackLink | null {
+    const r = this.rollbackRows("of_command_id = ?", commandId).find((row) => rollbackStands(row.state, row.ran === 1));
+    return r ? { sessionId: r.session_id, commandId: r.command_id, state: r.state } : null;
+  }
+
+  /**
+   * Put a rollback of a change on record before its command is requested, so that a second one at the same moment is
+   * refused: 409 already_rolled_back while an earlier rollback stands, unless `force`.
+   */
+  claimRollback(rollback: Rollback, force: boolean): Result<null> {
+    const standing = this.standingRollback(rollback.of.commandId);
+    if (standing && !force)
+      return fail(
+        409,
+        "already_rolled_back",
+        `this change is already rolled back by command ${standing.commandId} in session ${standing.sessionId} (${standing.state.replace("_", " ")}); send force: true to roll it back again`,
+      );
+    this.recordRollback(rollback);
+    return ok(null);
+  }
+
+  /** The claimed rollback was never requested (its session refused it): it no longer stands in the way. */
+  releaseRollback(commandId: string): void {
+    this.sql.exec("DELETE FROM rollbacks WHERE command_id = ? AND ran = 0", commandId);
+  }
+
+  private recordRollback(r: Rollback): void {
+    this.sql.exec(
+      `INSERT INTO rollbacks (command_id, session_id, machine_id, of_session_id, of_command_id, of_seq, of_hash, state, ran, requested_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(command_id) DO UPDATE SET state = excluded.state, ran = excluded.ran`,
+      r.commandId,
+      r.sessionId,
+      r.machineId,
+      r.of.sessionId,
+      r.of.commandId,
+      r.of.seq,
+      r.of.hash,
+      r.state,
+      r.ran ? 1 : 0,
+      r.requestedAt,
+    );
   }
 
   // ---- approvals (the Session holds the record; this is the tenant-wide list for the portal and webhooks)

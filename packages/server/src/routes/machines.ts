@@ -22,7 +22,13 @@ export function machineRoutes(app: Hono<AppEnv>): void {
     const sessions = await t.listSessions({ machineId: id, limit, ...(before ? { before } : {}) });
     const last = sessions.at(-1);
     // The timeline of changes: commands classified as changes that ran on this machine, across sessions.
-    const changes = await t.machineChanges(id, 100);
+    const [timeline, links] = await Promise.all([t.machineChanges(id, 100), t.rollbackLinks(id)]);
+    // Each change names the rollback that undid it and what it undid (issue 12).
+    const changes = timeline.map((change) => ({
+      ...change,
+      rollback: links.get(change.commandId)?.rollback ?? null,
+      rollbackOf: links.get(change.commandId)?.rollbackOf ?? null,
+    }));
     return c.json({
       machine: found,
       sessions,

@@ -26,29 +26,37 @@ import { route } from "./table.ts";
 const actorOf = (c: Context<AppEnv>) =>
   `${c.var.principal.role === "contact" ? "contact" : "user"}:${c.var.principal.userId}`;
 
+/** Open a session on a machine for the caller; its id. */
+export async function openSessionOn(
+  c: Context<AppEnv>,
+  machineId: string,
+  ticket: string | null,
+  id = newId("ses"),
+): Promise<string> {
+  const p = c.var.principal;
+  const m = await fleet(c.env, p.tenantId).getMachine(machineId);
+  if (!m) throw new HttpError(404, "not_found", "machine not found");
+  if (m.revoked) throw new HttpError(409, "machine_revoked", "this machine's identity was revoked; enroll it again");
+  // The Session puts itself on the Fleet's session list (through its outbox) before it answers.
+  unwrap(
+    await session(c.env, id).open({
+      sessionId: id,
+      tenantId: p.tenantId,
+      machineId: m.id,
+      clientId: m.clientId,
+      hostname: m.hostname,
+      os: m.os,
+      technicianId: p.userId,
+      ticket,
+    }),
+  );
+  return id;
+}
+
 export function sessionRoutes(app: Hono<AppEnv>): void {
   route(app, openSession, async (c, { body }) => {
-    const p = c.var.principal;
-    const t = fleet(c.env, p.tenantId);
-    const m = await t.getMachine(body.machineId);
-    if (!m) throw new HttpError(404, "not_found", "machine not found");
-    if (m.revoked) throw new HttpError(409, "machine_revoked", "this machine's identity was revoked; enroll it again");
-    const id = newId("ses");
     const ticket = body.ticket && body.ticket.length > 0 ? body.ticket : null;
-    // The Session puts itself on the Fleet's session list (through its outbox) before it answers.
-    unwrap(
-      await session(c.env, id).open({
-        sessionId: id,
-        tenantId: p.tenantId,
-        machineId: m.id,
-        clientId: m.clientId,
-        hostname: m.hostname,
-        os: m.os,
-        technicianId: p.userId,
-        ticket,
-      }),
-    );
-    return c.json({ id }, 201);
+    return c.json({ id: await openSessionOn(c, body.machineId, ticket) }, 201);
   });
 
   route(app, listSessions, async (c, { query: { limit, machineId, technicianId, state } }) => {

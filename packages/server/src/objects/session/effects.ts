@@ -5,7 +5,7 @@
 // takes each once (see ../../durable/). `send` carries out what is not a write to another object's state: asking the
 // runtime to cancel (if that message is lost, the command's next dispatch carries the cancel).
 
-import { type CommandEffect, cancelMessage } from "@caisey/core";
+import { type CommandEffect, cancelMessage, type RollbackOf } from "@caisey/core";
 import { target } from "../../durable/base.ts";
 import type { Outbox } from "../../durable/outbox.ts";
 import { type Env, machine, tenant } from "../../env.ts";
@@ -85,8 +85,29 @@ export function effectsOf(store: SessionStore, commandId: string | null, wanted:
       });
     }
   }
+  const rollback = commandId && wanted.length > 0 ? rollbackChanged(store, commandId) : null;
+  if (rollback) out.push(rollback);
   if (sessionChanged) out.push(sessionChange(store));
   return out;
+}
+
+/** A rollback's state, for the link on the machine card and the check against rolling a change back twice. */
+function rollbackChanged(store: SessionStore, commandId: string): SessionEffect | null {
+  const s = store.row();
+  const c = store.command(commandId);
+  if (!s || !c?.rollback_of) return null;
+  return {
+    kind: "rollback.changed",
+    payload: {
+      commandId: c.id,
+      sessionId: s.id,
+      machineId: s.machine_id,
+      of: JSON.parse(c.rollback_of) as RollbackOf,
+      state: c.state,
+      ran: c.started_at !== null,
+      requestedAt: c.requested_at,
+    },
+  };
 }
 
 /** The session's line in the session list: state, counters, head. */
@@ -147,6 +168,7 @@ function keyOf(e: SessionEffect): string {
     case "approval.changed":
       return e.payload.id;
     case "change.recorded":
+    case "rollback.changed":
       return e.payload.commandId;
     case "machine.user":
       return e.payload.machineId;

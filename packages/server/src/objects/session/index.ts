@@ -13,6 +13,7 @@ import {
   approvalSubject,
   baselineRefusal,
   CHECK_CANCELLED_BY_CLOSE,
+  type ChangeToUndo,
   type CommandBody,
   type CommandEffect,
   type CommandEvent,
@@ -38,8 +39,10 @@ import {
   nextDispatch,
   type OutputHeader,
   type PersonRef,
+  type Prestate,
   type PrestateFrame,
   type RecordReader,
+  type RollbackOf,
   recordTimestamp,
   requestCommand,
   resumeDispatch,
@@ -124,6 +127,8 @@ interface Asking {
   commandId: string;
   verifies?: string;
   due?: boolean;
+  /** What a rollback undoes and the sentence the contact approves (always asked). */
+  rollback?: { of: RollbackOf; summary: string };
 }
 
 export class Session extends DurableBase {
@@ -291,6 +296,31 @@ export class Session extends DurableBase {
     });
   }
 
+  /** A command as a rollback reads it: the change, its finish in the record, and what was recorded before it ran. */
+  changeToUndo(scope: Scope, commandId: string): Result<ChangeToUndo> {
+    return this.within(scope, (s) => {
+      const c = this.store.command(commandId);
+      if (!c) return notFound("command");
+      const finished = this.store.commandEvent("command.finished", c.id);
+      const prestate = this.store.commandEvent("command.prestate", c.id)?.data.probes;
+      return ok({
+        sessionId: s.id,
+        machineId: s.machine_id,
+        os: s.os,
+        ticket: s.ticket,
+        commandId: c.id,
+        command: c.command,
+        shell: c.shell,
+        state: c.state,
+        classification: c.classification,
+        requestedBy: c.requested_by,
+        startedAt: c.started_at,
+        finished: finished && { seq: finished.seq, hash: finished.hash },
+        prestate: Array.isArray(prestate) ? (prestate as Prestate[]) : [],
+      });
+    });
+  }
+
   events(scope: Scope, after: number, limit: number): Result<{ events: string[]; head: Head }> {
     return this.within(scope, () =>
       ok({
@@ -351,13 +381,19 @@ export class Session extends DurableBase {
   /**
    * Queue a command. When the client's approval policy (or the technician) requires it, the command waits in
    * `awaiting_approval` with an approval request bound to its exact text, shell, machine, session and technician.
+   * A rollback (`rollback`: the id its route claimed, what it undoes and the sentence the contact approves) always
+   * waits for the client's approval, whatever the client's policy.
    */
   requestCommand(
     scope: Scope,
     technician: PersonRef,
     body: CommandBody,
+    rollback?: { commandId: string; of: RollbackOf; summary: string },
   ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
-    return this.queue(scope, technician, body, { commandId: newId("cmd") });
+    return this.queue(scope, technician, body, {
+      commandId: rollback?.commandId ?? newId("cmd"),
+      ...(rollback ? { rollback: { of: rollback.of, summary: rollback.summary } } : {}),
+    });
   }
 
   /** Only the session's technician runs commands; the refusal names them (their name is the Tenant's). */
@@ -391,7 +427,9 @@ export class Session extends DurableBase {
       if (!shellsFor(s.os).includes(shell))
         return fail(422, "shell_unavailable", `${shell} is not available on a ${s.os} machine`);
       const classification = classifyCommand(shell, body.command);
-      const gate = approvalRequired(policy, classification.kind, body.requireApproval === true);
+      const { rollback } = asking;
+      const gate =
+        rollback !== undefined || approvalRequired(policy, classification.kind, body.requireApproval === true);
       const { commandId } = asking;
       const approvalId = gate ? newId("apr") : null;
       const subject = { shell, command: body.command, machineId: s.machine_id, sessionId: s.id };
@@ -417,6 +455,7 @@ export class Session extends DurableBase {
         session: { id: s.id, machineId: s.machine_id, hostname: s.hostname },
         atMs,
         ...(asking.verifies ? { verifies: asking.verifies } : {}),
+        ...(rollback ? { rollback } : {}),
       });
       const outgoing = this.store.transaction(() => {
         this.store.apply(step.events, atMs);

@@ -88,6 +88,10 @@ export const MIGRATIONS = [
               strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 0
             FROM session WHERE state = 'closed';`,
   },
+  {
+    name: "rollbacks: the change a command undoes",
+    sql: "ALTER TABLE commands ADD COLUMN rollback_of TEXT;",
+  },
 ];
 
 const PAGE_BYTES = 2 * 1024 * 1024;
@@ -138,6 +142,8 @@ export type CommandRow = {
   approval_id: string | null;
   classification: "read" | "change" | null;
   verifies: string | null;
+  /** JSON of the RollbackOf its command.requested carries; null for a command that undoes nothing. */
+  rollback_of: string | null;
 };
 
 export type ApprovalRow = {
@@ -280,8 +286,8 @@ export class SessionStore {
       case "command.requested":
         this.sql.exec(
           `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at,
-             approval_required, classification, verifies)
-           VALUES (?, (SELECT COUNT(*) + 1 FROM commands), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             approval_required, classification, verifies, rollback_of)
+           VALUES (?, (SELECT COUNT(*) + 1 FROM commands), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           d.commandId,
           d.command,
           d.shell,
@@ -294,6 +300,7 @@ export class SessionStore {
           d.approvalRequired ? 1 : 0,
           d.classification,
           d.verifies ?? null,
+          d.rollbackOf ? JSON.stringify(d.rollbackOf) : null,
         );
         return;
       case "approval.requested":
@@ -558,6 +565,19 @@ export class SessionStore {
     );
     for (const row of rows) hash.update(decodeBase64((JSON.parse(row.record) as { data: { data: string } }).data.data));
     return hash.digest("hex");
+  }
+
+  /** The record event of `type` about a command (its first), with the chain hash at it. */
+  commandEvent(type: string, commandId: string): { seq: number; hash: string; data: Record<string, unknown> } | null {
+    // Only output events carry command_id in their row; these are few per command, so the JSON is read.
+    for (const row of this.sql.exec<{ seq: number; hash: string; record: string }>(
+      "SELECT seq, hash, record FROM events WHERE type = ? ORDER BY seq",
+      type,
+    )) {
+      const data = (JSON.parse(row.record) as { data: Record<string, unknown> }).data;
+      if (data.commandId === commandId) return { seq: row.seq, hash: row.hash, data };
+    }
+    return null;
   }
 
   // ---- deadlines
