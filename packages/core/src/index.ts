@@ -7,6 +7,7 @@ export * from "./delivery.ts";
 export * from "./env.ts";
 export * from "./ids.ts";
 export * from "./limits.ts";
+export * from "./metrics.ts";
 export * from "./pacing.ts";
 export * from "./protocol.ts";
 export * from "./record.ts";

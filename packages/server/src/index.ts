@@ -7,6 +7,7 @@ import { approvalRoutes } from "./routes/approvals.ts";
 import { clientRoutes } from "./routes/clients.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { peopleRoutes } from "./routes/people.ts";
+import { reviewRoutes } from "./routes/review.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
 import { searchRoutes } from "./routes/search.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
@@ -27,6 +28,7 @@ sessionRoutes(app);
 runtimeRoutes(app);
 searchRoutes(app);
 approvalRoutes(app);
+reviewRoutes(app);
 
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

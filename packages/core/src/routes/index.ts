@@ -5,6 +5,7 @@ import * as clients from "./clients.ts";
 import type { RouteDefinition } from "./define.ts";
 import * as machines from "./machines.ts";
 import * as people from "./people.ts";
+import * as review from "./review.ts";
 import * as runtime from "./runtime.ts";
 import * as search from "./search.ts";
 import * as sessions from "./sessions.ts";
@@ -14,6 +15,7 @@ export * from "./clients.ts";
 export * from "./define.ts";
 export * from "./machines.ts";
 export * from "./people.ts";
+export * from "./review.ts";
 export * from "./runtime.ts";
 export * from "./search.ts";
 export * from "./sessions.ts";
@@ -27,4 +29,5 @@ export const DEFINED_ROUTES: readonly RouteDefinition[] = [
   runtime,
   search,
   approvals,
+  review,
 ].flatMap((group) => Object.values(group));

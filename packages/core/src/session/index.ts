@@ -4,3 +4,4 @@ export * from "./dispatch.ts";
 export * from "./finish.ts";
 export * from "./holder.ts";
 export * from "./output.ts";
+export * from "./review.ts";

@@ -11,11 +11,13 @@ import {
   acceptOutput,
   approvalRequired,
   approvalSubject,
+  type ClosePolicy,
   type CommandBody,
   type CommandEffect,
   type CommandEvent,
   type CommandState,
   classifyCommand,
+  closeOutcome,
   commandRefusal,
   type DispatchFrame,
   decisionRefusal,
@@ -31,16 +33,22 @@ import {
   LIMITS,
   newId,
   nextDispatch,
+  notOpen,
   type OutputHeader,
   type PersonRef,
   type RecordReader,
+  type ReviewDecision,
   recordTimestamp,
   requestCommand,
   resumeDispatch,
+  reviewOutcome,
   type StartedFrame,
   type Step,
   shellsFor,
   transition,
+  type VerdictBody,
+  type VerdictView,
+  verdictRefusal,
 } from "@caisey/core";
 import { sha256Hex } from "../../crypto.ts";
 import { DurableBase } from "../../durable/base.ts";
@@ -49,6 +57,7 @@ import { fail, notFound, ok, type Result } from "../../result.ts";
 import { type Effect, effectsOf, keep, send, sessionAssigned, sessionOpened } from "./effects.ts";
 import { SEARCH_FEED_ALARM, SearchFeed } from "./feed.ts";
 import { type LiveAttachment, LiveFeed } from "./live.ts";
+import { sessionOutcome, verdictsOf } from "./review.ts";
 import { type ApprovalRow, type CommandRow, lifecycleOf, MIGRATIONS, type SessionRow, SessionStore } from "./store.ts";
 
 /** The named alarm of the session's deadlines: a queued command's expiry, a pending approval's. */
@@ -61,6 +70,9 @@ export interface Scope {
   tenantId: string;
   clientId: string | null;
 }
+
+/** The `reason` an outcome's webhook names, when the record's data gives one (an idle close). */
+const reasonOf = (data: Record<string, unknown>) => (typeof data.reason === "string" ? { reason: data.reason } : {});
 
 /** A view scoped to a client is a client contact's: internal lines reach them redacted. */
 const readerOf = (scope: Scope): RecordReader => (scope.clientId === null ? "staff" : "contact");
@@ -300,7 +312,8 @@ export class Session extends DurableBase {
     const policy: ApprovalPolicy = await t.clientPolicy(first.value.client_id);
     // Checked again after the await: the session may have closed or changed hands meanwhile.
     return this.within(scope, (s) => {
-      if (s.state !== "open") return fail(409, "session_closed", "session is closed");
+      const frozen = notOpen(s.state);
+      if (frozen) return fail(frozen.status, frozen.code, frozen.message);
       const refusal = commandRefusal({ id: s.technician_id, name: null }, technician.id);
       if (refusal) return fail(refusal.status, refusal.code, refusal.message);
       const shell = body.shell ?? defaultShell(s.os);
@@ -397,7 +410,8 @@ export class Session extends DurableBase {
 
   addText(scope: Scope, actor: string, kind: "chat.message" | "note.added", text: string): Result<{ seq: number }> {
     return this.within(scope, (s) => {
-      if (s.state !== "open" && kind === "chat.message") return fail(409, "session_closed", "session is closed");
+      const frozen = notOpen(s.state);
+      if (frozen && kind === "chat.message") return fail(frozen.status, frozen.code, frozen.message);
       return ok({ seq: this.store.append(kind, actor, { text }).seq });
     });
   }
@@ -424,31 +438,129 @@ export class Session extends DurableBase {
     });
   }
 
-  close(scope: Scope, userId: string): Result<{ seq: number }> {
+  /**
+   * Close under the organization's policy (core's `closeOutcome`): closed now, or sent for review (`review_pending`,
+   * recorded as `session.review_requested`), or refused (409 `verification_required` without a verdict).
+   */
+  async close(scope: Scope, userId: string): Promise<Result<{ seq: number; state: "closed" | "review_pending" }>> {
+    const first = this.scoped(scope);
+    if (!first.ok) return first;
+    const { closePolicy } = await tenant(this.env, first.value.tenant_id).settings();
     return this.within(scope, (s) => {
-      if (s.state === "closed") return fail(409, "session_closed", "session is already closed");
-      const active = this.store.waitingCount();
-      if (active > 0)
-        return fail(409, "commands_active", `${active} command(s) still queued or running; cancel them first`);
-      return ok({ seq: this.closeNow(`user:${userId}`, {}) });
+      const outcome = this.closeUnder(s, closePolicy);
+      if ("refused" in outcome) return fail(outcome.refused.status, outcome.refused.code, outcome.refused.message);
+      const actor = `user:${userId}`;
+      const seq = outcome.to === "closed" ? this.closeNow(actor, {}) : this.requestReview(actor, {});
+      return ok({ seq, state: outcome.to });
     });
+  }
+
+  private closeUnder(s: SessionRow, policy: ClosePolicy) {
+    return closeOutcome({ state: s.state, policy, verdicts: s.verdicts, activeCommands: this.store.waitingCount() });
   }
 
   private closeNow(actor: string, data: Record<string, unknown>): number {
-    const closedAt = recordTimestamp(Date.now());
-    return this.sessionEvent(() => {
-      this.store.closeSession(closedAt);
-      this.alarms.clear(IDLE_ALARM);
-      return this.store.append("session.closed", actor, data);
+    const closedAt = recordTimestamp(this.store.clock());
+    return this.sessionEvent(
+      () => {
+        this.store.moveTo("closed", closedAt);
+        this.alarms.clear(IDLE_ALARM);
+        return this.store.append("session.closed", actor, data);
+      },
+      () => [sessionOutcome(this.store, { event: "session.closed", at: closedAt, by: actor, ...reasonOf(data) })],
+    );
+  }
+
+  /** Sent for review: frozen until a dispatcher or owner decides, so it never closes itself meanwhile. */
+  private requestReview(actor: string, data: Record<string, unknown>): number {
+    const at = recordTimestamp(this.store.clock());
+    return this.sessionEvent(
+      () => {
+        this.store.moveTo("review_pending", at);
+        this.alarms.clear(IDLE_ALARM);
+        return this.store.append("session.review_requested", actor, data);
+      },
+      () => [sessionOutcome(this.store, { event: "session.review_requested", at, by: actor, ...reasonOf(data) })],
+    );
+  }
+
+  /**
+   * The technician's verdict on a before/after pair (`verification.recorded`, with the fields as given). Only the
+   * session's holder records one, on commands of this session that finished.
+   */
+  recordVerdict(scope: Scope, technicianId: string, body: VerdictBody): Result<{ seq: number }> {
+    return this.within(scope, (s) => {
+      const holder = commandRefusal({ id: s.technician_id, name: null }, technicianId);
+      if (holder) return fail(holder.status, holder.code, "only the session's technician records its verdicts");
+      const refusal = verdictRefusal(s.state, {
+        baseline: this.store.command(body.baselineCommandId),
+        verify: body.verifyCommandId === undefined ? undefined : this.store.command(body.verifyCommandId),
+      });
+      if (refusal) return fail(refusal.status, refusal.code, refusal.message);
+      const data = {
+        baselineCommandId: body.baselineCommandId,
+        ...(body.verifyCommandId === undefined ? {} : { verifyCommandId: body.verifyCommandId }),
+        verdict: body.verdict,
+        note: body.note,
+      };
+      return ok({
+        seq: this.sessionEvent(() => {
+          this.store.countVerdict(body.verdict);
+          return this.store.append("verification.recorded", `user:${technicianId}`, data);
+        }),
+      });
     });
   }
 
-  /** A change to the session itself, recorded; the session list learns it (and the Fleet what else it is told). */
-  private sessionEvent(record: () => Head, told: Effect[] = []): number {
-    const { head, outgoing } = this.store.transaction(() => ({
-      head: record(),
-      outgoing: this.kept([...told, ...effectsOf(this.store, null, [{ kind: "session_changed" }])]),
-    }));
+  /** A reviewer accepts (the session closes) or returns it (it reopens for its technician, who is told). */
+  review(
+    scope: Scope,
+    reviewerId: string,
+    decision: ReviewDecision,
+    comment: string | null,
+  ): Result<{ seq: number; state: "closed" | "open" }> {
+    return this.within(scope, (s) => {
+      const outcome = reviewOutcome({ state: s.state, holderId: s.technician_id, reviewerId, decision });
+      if ("refused" in outcome) return fail(outcome.refused.status, outcome.refused.code, outcome.refused.message);
+      const actor = `user:${reviewerId}`;
+      const atMs = this.store.clock();
+      const at = recordTimestamp(atMs);
+      let reviewed = 0;
+      this.sessionEvent(
+        () => {
+          this.store.moveTo(outcome.to, at);
+          reviewed = this.store.append("session.reviewed", actor, { decision, comment }, atMs).seq;
+          if (outcome.to === "closed") return this.store.append("session.closed", actor, { review: "accepted" }, atMs);
+          this.alarms.set(IDLE_ALARM, atMs); // it looks at once, then a whole idle period after the last activity
+          return this.store.head as Head;
+        },
+        () => [
+          sessionOutcome(this.store, { event: "session.reviewed", at, by: actor, decision, comment }),
+          ...(outcome.to === "closed"
+            ? [sessionOutcome(this.store, { event: "session.closed", at, by: actor, reason: "review_accepted" })]
+            : []),
+        ],
+      );
+      return ok({ seq: reviewed, state: outcome.to });
+    });
+  }
+
+  /** The verdicts, each with the opening of both commands' output: what the review page shows first. */
+  verdicts(scope: Scope): Result<VerdictView[]> {
+    return this.within(scope, () => ok(verdictsOf(this.store)));
+  }
+
+  /**
+   * A change to the session itself, recorded; the session list learns it, then the Fleet what else it is told (`told`
+   * is computed after the change, so it sees it).
+   */
+  private sessionEvent(record: () => Head, told: Effect[] | (() => Effect[]) = []): number {
+    const { head, outgoing } = this.store.transaction(() => {
+      const head = record();
+      const changed = effectsOf(this.store, null, [{ kind: "session_changed" }]);
+      const others = typeof told === "function" ? told() : told;
+      return { head, outgoing: this.kept([...changed, ...others]) };
+    });
     this.sent(outgoing);
     return head.seq;
   }
@@ -491,16 +603,21 @@ export class Session extends DurableBase {
   private async closeIfIdle(): Promise<void> {
     const s = this.store.row();
     if (s?.state !== "open") return;
-    const { idleCloseSeconds } = await tenant(this.env, s.tenant_id).settings();
-    if (this.store.row()?.state !== "open") return; // closed while the setting was read
+    const { idleCloseSeconds, closePolicy } = await tenant(this.env, s.tenant_id).settings();
+    const now = this.store.row();
+    if (now?.state !== "open") return; // closed while the setting was read
     const decision = idleClose({
       lastEventAtMs: this.store.lastEventAtMs,
       waitingCommands: this.store.waitingCount(),
       idleCloseSeconds,
       nowMs: Date.now(),
     });
-    if ("close" in decision) this.closeNow("system", { ...decision.close });
-    else this.alarms.set(IDLE_ALARM, decision.lookAgainAt);
+    if (!("close" in decision)) return this.alarms.set(IDLE_ALARM, decision.lookAgainAt);
+    // Walking away does not get around the close policy: without a verdict it stays open (and looks again later).
+    const outcome = this.closeUnder(now, closePolicy);
+    if ("refused" in outcome) this.alarms.set(IDLE_ALARM, Date.now() + idleCloseSeconds * 1000);
+    else if (outcome.to === "review_pending") this.requestReview("system", { ...decision.close });
+    else this.closeNow("system", { ...decision.close });
   }
 
   /** Rebuild: push the whole record to the index again (the index ignores what it already holds). */
