@@ -77,6 +77,8 @@ export interface CommandView {
   timeoutSeconds?: number;
   /** Why the technician ran it, when given. */
   reason?: string;
+  /** The baseline command this one re-runs as its verification (`verifies`), when it is one. */
+  verifies?: string;
   state: string;
   /** What the server's classifier made of it, and whether it had to wait for the client. */
   classification?: string;
@@ -136,7 +138,9 @@ export class Transcript {
   readonly commands = new Map<string, CommandView>();
   lastSeq = 0;
   headHash: string | null = null;
-  sessionState: "open" | "closed" | null = null;
+  sessionState: "open" | "review_pending" | "closed" | null = null;
+  /** The last review that returned the session to its technician, while it has not been sent again. */
+  returned: { comment: string | null; actor: string; seq: number } | null = null;
   /** The session's technician as the record last said (session.opened, then each session.assigned). */
   technicianId: string | null = null;
   technicianName: string | null = null;
@@ -166,6 +170,7 @@ export class Transcript {
         cmd.reason = str(data.reason);
         cmd.classification = str(data.classification);
         if (typeof data.approvalRequired === "boolean") cmd.approvalRequired = data.approvalRequired;
+        cmd.verifies = str(data.verifies);
         cmd.version++;
         return true;
       }
@@ -305,6 +310,16 @@ export class Transcript {
       }
       case "session.closed":
         this.sessionState = "closed";
+        break;
+      case "session.review_requested":
+        this.sessionState = "review_pending";
+        this.returned = null;
+        break;
+      case "session.reviewed":
+        if (data.decision === "return") {
+          this.sessionState = "open";
+          this.returned = { comment: str(data.comment) ?? null, actor: event.actor, seq: event.seq };
+        }
         break;
     }
     this.items.push({ kind: "line", seq: event.seq, event });

@@ -66,7 +66,7 @@ export interface SearchResult {
 /** The signed-in person and their organization (GET /api/v1/me). */
 export interface Me {
   user: { id: string; name: string; email: string; role: Role; tenantId: string; clientId?: string | null };
-  organization: { id: string; name: string };
+  organization: { id: string; name: string; closePolicy?: ClosePolicy };
 }
 
 /** The organization's settings (GET and PUT /api/v1/settings). */
