@@ -44,7 +44,6 @@ afterAll(() => {
   vi.restoreAllMocks();
 });
 
-const messages = (type: string) => hooks.messages(type);
 const nthMessage = (type: string, n: number) => hooks.nth(type, n);
 
 const run = (token: string, sessionId: string, body: object = { command: "uptime" }) =>
