@@ -14,6 +14,7 @@ import {
   cancelCommand,
   closeSession,
   createEnrollment,
+  listReviews,
   listUsers,
   openSession,
   type ParamsOf,
@@ -162,6 +163,8 @@ export function abilities(role: Role) {
     manageClients: may(addClient),
     manageMachines: may(revokeMachine),
     audit: may(auditLog),
+    /** Accept or return sessions sent for review; read the figures. */
+    reviewSessions: may(listReviews),
   };
 }
 

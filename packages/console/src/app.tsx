@@ -10,10 +10,12 @@ import { ApprovalLinkPage, ApprovalsPage } from "./pages/approvals.tsx";
 import { AuditPage } from "./pages/audit.tsx";
 import { ClientsPage } from "./pages/clients.tsx";
 import { SharePage } from "./pages/evidence.tsx";
+import { FiguresPage } from "./pages/figures.tsx";
 import { LoginPage } from "./pages/login.tsx";
 import { MachinePage } from "./pages/machine.tsx";
 import { MachinesPage } from "./pages/machines.tsx";
 import { PeoplePage } from "./pages/people.tsx";
+import { ReviewsPage } from "./pages/reviews.tsx";
 import { SearchPage } from "./pages/search.tsx";
 import { SessionPage } from "./pages/session.tsx";
 import { SessionsPage } from "./pages/sessions.tsx";
@@ -37,6 +39,8 @@ const TITLES: Record<string, string> = {
   "/clients": "Clients",
   "/tokens": "API tokens",
   "/audit": "Audit log",
+  "/reviews": "Reviews",
+  "/figures": "Figures",
   "/account": "Account",
 };
 
@@ -156,6 +160,8 @@ function Console({ path }: { path: string }) {
   else if (path === "/tokens") page = can.staff ? <TokensPage me={me} /> : <NotAllowed />;
   else if (path === "/audit") page = can.audit ? <AuditPage me={me} /> : <NotAllowed />;
   else if (path === "/account") page = <AccountPage me={me} />;
+  else if (path === "/reviews") page = can.reviewSessions ? <ReviewsPage me={me} /> : <NotAllowed />;
+  else if (path === "/figures") page = can.reviewSessions ? <FiguresPage me={me} /> : <NotAllowed />;
   else page = <NotFound path={path} />;
 
   const signOut = async (everywhere: boolean) => {
@@ -219,6 +225,15 @@ function Nav({ me, path }: { me: Me; path: string }) {
       count: waiting.assigned,
       hint: "Open sessions assigned to you",
     },
+    {
+      href: "/reviews",
+      label: counted("Reviews", waiting.reviews),
+      id: "reviews",
+      show: can.reviewSessions,
+      count: waiting.reviews,
+      hint: "Sessions waiting for your review",
+    },
+    { href: "/figures", label: "Figures", id: "figures", show: can.reviewSessions },
     { href: "/search", label: "Search", id: "search", show: true },
     { href: "/approvals", label: "Approvals", id: "approvals", show: can.staff },
     { href: "/people", label: "People", id: "people", show: can.managePeople },

@@ -159,11 +159,13 @@ export function assignedToMe(me: Me) {
  * assigned to them. Looked at again on every page change, after each change made from this console, and every 10 s
  * (what colleagues and contacts did); null while unknown or for a dispatcher.
  */
-export function useWaiting(me: Me, path: string): { approvals: number | null; assigned: number | null } {
-  const [waiting, setWaiting] = useState<{ approvals: number | null; assigned: number | null }>({
-    approvals: null,
-    assigned: null,
-  });
+export function useWaiting(
+  me: Me,
+  path: string,
+): { approvals: number | null; assigned: number | null; reviews: number | null } {
+  const [waiting, setWaiting] = useState<{ approvals: number | null; assigned: number | null; reviews: number | null }>(
+    { approvals: null, assigned: null, reviews: null },
+  );
   const [changes, setChanges] = useState(0);
   useEffect(() => {
     const changed = () => setChanges((n) => n + 1);
@@ -172,15 +174,19 @@ export function useWaiting(me: Me, path: string): { approvals: number | null; as
   }, []);
   const role = me.user.role;
   usePolling(
-    async () =>
-      role === "contact"
-        ? {
-            approvals: (await api(routes.listApprovals, { query: { state: "pending" } })).approvals.length,
-            assigned: null,
-          }
-        : role === "dispatcher"
-          ? { approvals: null, assigned: null }
-          : { approvals: null, assigned: (await assignedToMe(me)).sessions.length },
+    async () => {
+      if (role === "contact")
+        return {
+          approvals: (await api(routes.listApprovals, { query: { state: "pending" } })).approvals.length,
+          assigned: null,
+          reviews: null,
+        };
+      const [assigned, reviews] = await Promise.all([
+        role === "dispatcher" ? null : assignedToMe(me).then((a) => a.sessions.length),
+        role === "technician" ? null : api(routes.listReviews).then((r) => r.reviews.length),
+      ]);
+      return { approvals: null, assigned, reviews };
+    },
     {
       everyMs: WAITING_POLL_MS,
       onData: setWaiting,

@@ -161,7 +161,9 @@ export class Transcript {
   readonly commands = new Map<string, CommandView>();
   lastSeq = 0;
   headHash: string | null = null;
-  sessionState: "open" | "closed" | null = null;
+  sessionState: "open" | "review_pending" | "closed" | null = null;
+  /** The last review that returned the session to its technician, while it has not been sent again. */
+  returned: { comment: string | null; actor: string; seq: number } | null = null;
   /** The session's technician as the record last said (session.opened, then each session.assigned). */
   technicianId: string | null = null;
   technicianName: string | null = null;
@@ -367,6 +369,16 @@ export class Transcript {
         if (id && at) this.rechecks.set(id, at);
         break;
       }
+      case "session.review_requested":
+        this.sessionState = "review_pending";
+        this.returned = null;
+        break;
+      case "session.reviewed":
+        if (data.decision === "return") {
+          this.sessionState = "open";
+          this.returned = { comment: str(data.comment) ?? null, actor: event.actor, seq: event.seq };
+        }
+        break;
     }
     this.items.push({ kind: "line", seq: event.seq, event });
     return true;

@@ -5,8 +5,10 @@ import { z } from "zod";
 import { APPROVAL_POLICIES } from "./approvals.ts";
 import { idPattern } from "./ids.ts";
 import { LIMITS } from "./limits.ts";
+import { METRIC_GROUPS } from "./metrics.ts";
 import { MachineFacts } from "./protocol.ts";
 import { APPROVAL_STATES, SEARCH_KINDS, SEARCH_QUERY_MAX } from "./search.ts";
+import { CLOSE_POLICIES, REVIEW_DECISIONS, VERDICTS } from "./session/review.ts";
 import { SHELLS } from "./shells.ts";
 import { HUNKS_PER_PAGE, HUNKS_PER_PAGE_MAX } from "./verify/page.ts";
 
@@ -40,7 +42,12 @@ export const ContactBody = z.object({ name, email, password });
 
 /** The organization's settings: each field given is changed, the others keep their value. */
 export const SettingsBody = z
-  .object({ idleCloseSeconds: z.number().int().min(1).max(LIMITS.maxIdleCloseSeconds).optional() })
+  .object({
+    idleCloseSeconds: z.number().int().min(1).max(LIMITS.maxIdleCloseSeconds).optional(),
+    closePolicy: z.enum(CLOSE_POLICIES).optional(),
+    /** A session opened on the same machine this many days after a close counts as a callback (1 day to 90). */
+    callbackDays: z.number().int().min(1).max(90).optional(),
+  })
   .refine((b) => Object.values(b).some((v) => v !== undefined), "nothing to change");
 
 export const UserUpdateBody = z
@@ -168,7 +175,17 @@ export const WebhookBody = z.object({
     .url()
     .refine((u) => /^https?:\/\//.test(u), "must be an http(s) URL"),
   events: z
-    .array(z.enum(["approval.requested", "approval.granted", "approval.declined", "session.assigned"]))
+    .array(
+      z.enum([
+        "approval.requested",
+        "approval.granted",
+        "approval.declined",
+        "session.assigned",
+        "session.closed",
+        "session.review_requested",
+        "session.reviewed",
+      ]),
+    )
     .min(1)
     .default(["approval.requested"]),
 });
@@ -178,6 +195,28 @@ export const AssignBody = z.object({
   note: z.string().trim().max(1000).optional(),
 });
 
+const commandId = z.string().regex(idPattern("cmd"), "must be a cmd_ id");
+/** A technician's verdict on a before/after pair; "cannot verify" must say what was checked and why closing is right. */
+export const VerdictBody = z
+  .object({
+    baselineCommandId: commandId,
+    verifyCommandId: commandId.optional(),
+    verdict: z.enum(VERDICTS),
+    note: z.string().trim().max(4000).default(""),
+  })
+  .refine((b) => b.verdict !== "unverifiable" || b.note.length > 0, {
+    path: ["note"],
+    message: "say what was checked and why closing is still right when the fix cannot be verified",
+  })
+  .refine((b) => b.verifyCommandId !== b.baselineCommandId, {
+    path: ["verifyCommandId"],
+    message: "the verification is another command than the baseline",
+  });
+export type VerdictBody = z.infer<typeof VerdictBody>;
+export const ReviewBody = z.object({
+  decision: z.enum(REVIEW_DECISIONS),
+  comment: z.string().trim().max(2000).optional(),
+});
 // ---- query strings: every value arrives as text; the first of a repeated key counts.
 
 /** A whole number from 0 to `max`; `absent` when the key is missing or empty. */
@@ -320,6 +359,13 @@ export const DiffQuery = z.object({
   hunks: pageSize(HUNKS_PER_PAGE, HUNKS_PER_PAGE_MAX),
 });
 
+/** The figures' period (`from` inclusive, `to` exclusive; a `to` date counts the whole day) and grouping. */
+export const MetricsQuery = z.object({
+  from: time.optional(),
+  to: time.optional(),
+  groupBy: z.enum(METRIC_GROUPS).default("week"),
+});
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** A `from` instant (a search's, the audit log's); a `to` date counts the whole day (the bound is exclusive). */
@@ -352,6 +398,8 @@ export const SCHEMAS = {
   DecisionBody,
   ApprovalLinkBody,
   WebhookBody,
+  VerdictBody,
+  ReviewBody,
   SessionListQuery,
   MachineCardQuery,
   EventsQuery,
@@ -367,4 +415,5 @@ export const SCHEMAS = {
   SearchQuery,
   VerifyBody,
   DiffQuery,
+  MetricsQuery,
 };

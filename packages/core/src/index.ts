@@ -9,6 +9,7 @@ export * from "./evidence/index.ts";
 export * from "./ids.ts";
 export * from "./install.ts";
 export * from "./limits.ts";
+export * from "./metrics.ts";
 export * from "./pacing.ts";
 export * from "./protocol.ts";
 export * from "./record.ts";

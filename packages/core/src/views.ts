@@ -9,6 +9,7 @@ import type { RollbackLink, RollbackOf } from "./session/rollbacks.ts";
 export type { ChangeLine };
 
 import type { ApprovalState, SearchKind } from "./search.ts";
+import type { ClosePolicy, SessionState, Verdict } from "./session/review.ts";
 
 /** A machine as the machine list and the machine card show it. */
 export interface MachineSummary {
@@ -66,13 +67,17 @@ export interface SearchResult {
 /** The signed-in person and their organization (GET /api/v1/me). */
 export interface Me {
   user: { id: string; name: string; email: string; role: Role; tenantId: string; clientId?: string | null };
-  organization: { id: string; name: string };
+  organization: { id: string; name: string; closePolicy?: ClosePolicy };
 }
 
 /** The organization's settings (GET and PUT /api/v1/settings). */
 export interface OrganizationSettings {
   /** An open session with no event for this long closes itself, recorded as `session.closed` `{reason: "idle"}`. */
   idleCloseSeconds: number;
+  /** What closing a session needs: nothing, a verdict, or a verdict and a dispatcher's review. */
+  closePolicy: ClosePolicy;
+  /** A session opened on the same machine within this many days of a close counts as a callback. */
+  callbackDays: number;
 }
 
 export interface Client {
@@ -184,7 +189,7 @@ export interface SessionInfo {
   clientId?: string;
   hostname?: string;
   os?: string;
-  state: "open" | "closed";
+  state: SessionState;
   head: { seq: number; hash: string };
   technicianId?: string;
   openedAt?: string;
@@ -203,4 +208,49 @@ export interface SessionEvent {
   hash?: string;
   /** Set instead of ts/type/actor/data on a line withheld from this reader: the SHA-256 of the line. */
   redacted?: string;
+}
+
+/** A command as a verdict names it: enough to compare the pair at a glance. */
+export interface VerdictCommand {
+  id: string;
+  command: string;
+  shell: string;
+  state: string;
+  exitCode: number | null;
+  finishedAt: string | null;
+  stdoutBytes: number;
+  stderrBytes: number;
+  /** The first lines of its stdout (at most 12 lines, 2,000 characters); `truncated` when there is more. */
+  firstLines: string;
+  truncated: boolean;
+}
+
+/** A `verification.recorded` event, with the commands it names. */
+export interface VerdictView {
+  seq: number;
+  at: string;
+  actor: string;
+  verdict: Verdict;
+  note: string;
+  baselineCommandId: string;
+  verifyCommandId: string | null;
+  baseline: VerdictCommand | null;
+  verify: VerdictCommand | null;
+}
+
+/** A session awaiting review (GET /api/v1/reviews). */
+export interface PendingReview {
+  sessionId: string;
+  machineId: string;
+  hostname: string | null;
+  clientId: string;
+  clientName: string | null;
+  technicianId: string;
+  technicianName: string | null;
+  ticket: string | null;
+  openedAt: string;
+  requestedAt: string | null;
+  /** Times it was returned before. */
+  returns: number;
+  verdicts: VerdictView[];
 }

@@ -11,6 +11,7 @@ import { logRoutes } from "./routes/log.ts";
 import { machineRoutes } from "./routes/machines.ts";
 import { peopleRoutes } from "./routes/people.ts";
 import { rollbackRoutes } from "./routes/rollbacks.ts";
+import { reviewRoutes } from "./routes/review.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
 import { searchRoutes } from "./routes/search.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
@@ -38,6 +39,7 @@ downloadRoutes(app);
 logRoutes(app);
 evidenceRoutes(app);
 rollbackRoutes(app);
+reviewRoutes(app);
 
 app.notFound((c) => errorResponse(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

@@ -330,6 +330,24 @@ const FIXTURES: Record<string, Fixture> = {
     ok: 200,
     scoped: true,
   },
+  // No runtime here, so no command finishes: an allowed caller gets past access to the verdict's own rules (422),
+  // and a session that was never sent for review answers 409. Only the session's holder records its verdicts.
+  "post /api/v1/sessions/:id/verdicts": {
+    request: (w) => ({
+      path: `/api/v1/sessions/${w.sessionS}/verdicts`,
+      body: { baselineCommandId: w.commandC, verdict: "fixed", note: "" },
+    }),
+    ok: 422,
+    scoped: true,
+    byRole: { technician: 403 },
+  },
+  "post /api/v1/sessions/:id/review": {
+    request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/review`, body: { decision: "accept" } }),
+    ok: 409,
+    scoped: true,
+  },
+  "get /api/v1/reviews": { request: () => ({ path: "/api/v1/reviews" }), ok: 200 },
+  "get /api/v1/metrics": { request: () => ({ path: "/api/v1/metrics?groupBy=client" }), ok: 200 },
   "get /api/v1/sessions/:id/events": {
     request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/events` }),
     ok: 200,

@@ -2,19 +2,17 @@
 // until a handoff); a colleague takes the session over, recorded as a handoff; each handoff and each approval request
 // reaches the people it is for by webhook, with what an email or a text message needs.
 
-import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { call, enrollMachine, json, ownerOnce, PASSWORD } from "./harness.ts";
+import { call, enrollMachine, json, ownerOnce, PASSWORD, webhookReceiver } from "./harness.ts";
 
 const ALICE = { name: "Alice Adams", email: "alice@handoff.test", role: "technician" };
 const BOB = { name: "Bob Brown", email: "bob@handoff.test", role: "technician" };
 const DANA = { name: "Dana Dispatch", email: "dana@handoff.test", role: "dispatcher" };
 const CAROL = { name: "Carol Contoso", email: "carol@contoso.test" };
 
-const received: { headers: Record<string, string>; body: string }[] = [];
 let owner: string;
 let ownerId: string;
-let hookSecret: string;
+let hooks: ReturnType<typeof webhookReceiver>;
 const people: Record<string, { id: string; token: string }> = {};
 
 async function login(email: string): Promise<string> {
@@ -28,13 +26,7 @@ beforeAll(async () => {
     const { id } = await json(await call("/api/v1/users", { token: owner, body: { ...p, password: PASSWORD } }), 201);
     people[p.email] = { id, token: await login(p.email) };
   }
-  const realFetch = globalThis.fetch;
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    const url = input instanceof Request ? input.url : String(input);
-    if (!url.startsWith("https://hooks.test/")) return realFetch(input, init);
-    received.push({ headers: Object.fromEntries(new Headers(init?.headers).entries()), body: String(init?.body) });
-    return new Response(null, { status: 204 });
-  });
+  hooks = webhookReceiver("https://hooks.test/");
   const hook = await json(
     await call("/api/v1/webhooks", {
       token: owner,
@@ -45,36 +37,14 @@ beforeAll(async () => {
     }),
     201,
   );
-  hookSecret = hook.secret;
+  hooks.keySecret(hook.secret);
 });
 
 afterAll(() => {
   vi.restoreAllMocks();
 });
 
-/** The verified messages received so far of one type, as a receiver reads them (Standard Webhooks). */
-function messages(type: string): any[] {
-  const wh = new Webhook(hookSecret);
-  return received
-    .map((r) =>
-      wh.verify(r.body, {
-        "webhook-id": r.headers["webhook-id"] as string,
-        "webhook-timestamp": r.headers["webhook-timestamp"] as string,
-        "webhook-signature": r.headers["webhook-signature"] as string,
-      }),
-    )
-    .filter((m: any) => m.type === type);
-}
-
-async function nthMessage(type: string, n: number): Promise<any> {
-  await vi.waitFor(
-    () => {
-      if (messages(type).length < n) throw new Error(`${messages(type).length} ${type} messages so far`);
-    },
-    { timeout: 10_000, interval: 20 },
-  );
-  return messages(type)[n - 1];
-}
+const nthMessage = (type: string, n: number) => hooks.nth(type, n);
 
 const run = (token: string, sessionId: string, body: object = { command: "uptime" }) =>
   call(`/api/v1/sessions/${sessionId}/commands`, { token, body });

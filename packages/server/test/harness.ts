@@ -3,6 +3,7 @@
 
 import { env, exports as workerExports } from "cloudflare:workers";
 import { dispatchMessage, fromBase64Url, toBase64Url, utf8 } from "@caisey/core";
+import { Webhook } from "standardwebhooks";
 import { expect, vi } from "vitest";
 import { type Migration, migrate } from "../src/migrations.ts";
 
@@ -180,4 +181,50 @@ export function everythingStored(state: DurableObjectState): string {
     .toArray()
     .map(({ name }) => JSON.stringify(state.storage.sql.exec(`SELECT * FROM "${name}"`).toArray()))
     .join("\n");
+}
+
+/**
+ * The organization's webhook receiver at `urlPrefix` (fetch is intercepted there; restore with vi.restoreAllMocks):
+ * `messages(type)` are the verified ones received so far, as a receiver reads them (Standard Webhooks), and `nth`
+ * waits for the n-th of a type (`where` narrows it).
+ */
+export function webhookReceiver(urlPrefix: string) {
+  const received: { headers: Record<string, string>; body: string }[] = [];
+  let secret = "";
+  const realFetch = globalThis.fetch;
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (!url.startsWith(urlPrefix)) return realFetch(input, init);
+    received.push({ headers: Object.fromEntries(new Headers(init?.headers).entries()), body: String(init?.body) });
+    return new Response(null, { status: 204 });
+  });
+  const messages = (type: string, where: (m: any) => boolean = () => true): any[] => {
+    const wh = new Webhook(secret);
+    return received
+      .map((r) =>
+        wh.verify(r.body, {
+          "webhook-id": r.headers["webhook-id"] as string,
+          "webhook-timestamp": r.headers["webhook-timestamp"] as string,
+          "webhook-signature": r.headers["webhook-signature"] as string,
+        }),
+      )
+      .filter((m: any) => m.type === type && where(m));
+  };
+  return {
+    /** The secret POST /api/v1/webhooks answered: messages are verified with it. */
+    keySecret: (s: string) => {
+      secret = s;
+    },
+    messages,
+    nth: async (type: string, n: number, where?: (m: any) => boolean): Promise<any> => {
+      await vi.waitFor(
+        () => {
+          const got = messages(type, where).length;
+          if (got < n) throw new Error(`${got} ${type} messages so far`);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      return messages(type, where)[n - 1];
+    },
+  };
 }

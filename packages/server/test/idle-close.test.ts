@@ -7,6 +7,9 @@ import { call, enrollMachine, json, ownerOnce } from "./harness.ts";
 
 const owner = ownerOnce("iris@idle.test", "Idle Hands IT");
 
+/** The settings this file does not change (the close policy's are review.test.ts's). */
+const DEFAULTS = { closePolicy: "none", callbackDays: 7 };
+
 const sessionStub = (id: string) => env.SESSION.get(env.SESSION.idFromName(id));
 
 async function state(token: string, sessionId: string): Promise<string> {
@@ -27,17 +30,26 @@ async function ringUntilClosed(token: string, sessionId: string): Promise<void> 
 describe("organization settings", () => {
   it("default to closing idle sessions after a day; the owner changes it, audited; bad input changes nothing", async () => {
     const t = await owner();
-    expect(await json(await call("/api/v1/settings", { token: t }), 200)).toEqual({ idleCloseSeconds: 86_400 });
+    expect(await json(await call("/api/v1/settings", { token: t }), 200)).toEqual({
+      ...DEFAULTS,
+      idleCloseSeconds: 86_400,
+    });
     for (const body of [{}, { idleCloseSeconds: 0 }, { idleCloseSeconds: 1.5 }, { idleCloseSeconds: "3600" }]) {
       const res = await call("/api/v1/settings", { method: "PUT", token: t, body });
       expect((await json(res, 422)).error.code).toBe("invalid_request");
     }
-    expect(await json(await call("/api/v1/settings", { token: t }), 200)).toEqual({ idleCloseSeconds: 86_400 });
+    expect(await json(await call("/api/v1/settings", { token: t }), 200)).toEqual({
+      ...DEFAULTS,
+      idleCloseSeconds: 86_400,
+    });
 
     expect(
       await json(await call("/api/v1/settings", { method: "PUT", token: t, body: { idleCloseSeconds: 7200 } }), 200),
-    ).toEqual({ idleCloseSeconds: 7200 });
-    expect(await json(await call("/api/v1/settings", { token: t }), 200)).toEqual({ idleCloseSeconds: 7200 });
+    ).toEqual({ ...DEFAULTS, idleCloseSeconds: 7200 });
+    expect(await json(await call("/api/v1/settings", { token: t }), 200)).toEqual({
+      ...DEFAULTS,
+      idleCloseSeconds: 7200,
+    });
     const { entries } = await json(await call("/api/v1/audit?action=setting.changed", { token: t }), 200);
     expect(entries.map((e: any) => [e.action, e.detail])).toEqual([
       ["setting.changed", { name: "idleCloseSeconds", from: 86_400, to: 7200 }],

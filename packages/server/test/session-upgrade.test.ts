@@ -81,21 +81,23 @@ describe("Session schema upgrade", () => {
       const rows = TABLES.map((table) => ({ table, rows: sql.exec(`SELECT * FROM ${table}`).toArray() }));
       expect(rows.map((t) => t.rows.length)).toEqual([1, 9, 2, 1]);
       await previousRelease(state, MIGRATIONS, MIGRATIONS.length - 1);
-      for (const { table, rows: list } of rows)
-        for (const row of list) {
-          // As the previous release stored them: its columns only (the last migration may add some).
-          const known = new Set(
-            sql
-              .exec<{ name: string }>(`PRAGMA table_info(${table})`)
-              .toArray()
-              .map((c) => c.name),
-          );
-          const columns = Object.keys(row).filter((c) => known.has(c));
+      for (const { table, rows: list } of rows) {
+        // The previous schema's columns: a column the last migration added is not there yet.
+        const known = new Set(
+          sql
+            .exec<{ name: string }>(`PRAGMA table_info(${table})`)
+            .toArray()
+            .map((c) => c.name),
+        );
+        for (const full of list) {
+          const row = Object.fromEntries(Object.entries(full).filter(([column]) => known.has(column)));
+          const columns = Object.keys(row);
           sql.exec(
             `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
             ...columns.map((c) => row[c] as SqlStorageValue),
           );
         }
+      }
       expect(sql.exec("SELECT name FROM _migrations ORDER BY id").toArray().length).toBe(MIGRATIONS.length - 1);
     });
     // The next start of the object applies the full list.

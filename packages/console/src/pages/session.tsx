@@ -42,6 +42,7 @@ import { type ChangeRef, RollBackButton, RollbackDialog, RollbackLinkTo } from "
 import { SealPanel } from "./seal.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
 import { CompareView, checkLine, VerificationControls, VerifiesBadge, type VerifyActions } from "./verification.tsx";
+import { ReturnedNotice, VerdictForm } from "./verdict.tsx";
 
 interface Labels {
   me: Me;
@@ -211,14 +212,20 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   const headHash =
     transcript.lastSeq >= (session?.head.seq ?? 0) && transcript.headHash ? transcript.headHash : session?.head.hash;
 
+  // Under the `review` close policy, closing sends the session to a dispatcher (see core's closeOutcome).
+  const forReview = me.organization.closePolicy === "review";
   const closeSession = async () => {
-    if (!window.confirm("Close this session? Nothing more can be added to it: its record is sealed as it stands."))
-      return;
+    const ask = forReview
+      ? "Send this session for review? Nothing more runs in it until a dispatcher accepts or returns it."
+      : "Close this session? Nothing more can be added to it: its record is sealed as it stands.";
+    if (!window.confirm(ask)) return;
     setActionError(null);
     try {
       await api(routes.closeSession, { params: { id: sessionId } });
     } catch (error) {
-      setActionError(`Could not close the session: ${errorMessage(error)}`);
+      setActionError(
+        `Could not ${forReview ? "send the session for review" : "close the session"}: ${errorMessage(error)}`,
+      );
     }
   };
 
@@ -381,7 +388,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
         )}
         {state === "open" && can.review && (
           <button type="button" class="small" data-testid="close-session" onClick={() => void closeSession()}>
-            Close session
+            {forReview ? "Send for review" : "Close session"}
           </button>
         )}
         <EvidenceActions
@@ -390,6 +397,11 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
           timelineOpen={timelineOpen}
           onTimeline={() => setTimelineOpen(!timelineOpen)}
         />
+        {state === "review_pending" && (
+          <span class="badge session-review_pending" data-testid="review-pending">
+            awaiting review
+          </span>
+        )}
         <ConnectionBadge status={status} machine={presence} ended={state === "closed"} />
       </div>
 
@@ -424,10 +436,16 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
       {state === "closed" && headHash && <SealPanel sessionId={sessionId} head={{ seq: headSeq, hash: headHash }} />}
       {rollingBack && <RollbackDialog change={rollingBack} onClose={() => setRollingBack(null)} />}
       <ErrorBanner message={actionError} onDismiss={() => setActionError(null)} />
+      {state === "open" && transcript.returned && (
+        <ReturnedNotice comment={transcript.returned.comment} by={actorLabel(transcript.returned.actor, labels)} />
+      )}
+      {state === "open" && can.runCommands && technicianId === me.user.id && (
+        <VerdictForm sessionId={sessionId} commands={[...transcript.commands.values()]} />
+      )}
       <CommandBar
         os={os}
         modes={can.runCommands ? ALL_MODES : can.review ? REVIEW_MODES : CHAT_ONLY}
-        disabled={state === "closed"}
+        disabled={state !== "open"}
         heldBy={can.runCommands && technicianId && technicianId !== me.user.id ? technicianName : null}
         onRun={run}
         transcript={transcript}
@@ -595,7 +613,39 @@ function EventLine({
       body =
         d.reason === "idle" && typeof d.idleCloseSeconds === "number"
           ? `Session closed itself after ${formatSeconds(d.idleCloseSeconds)} without activity`
-          : "Session closed";
+          : d.review === "accepted"
+            ? "Session closed after review"
+            : "Session closed";
+      break;
+    case "verification.recorded": {
+      kind = "verdict";
+      const label = { fixed: "fixed", not_fixed: "not fixed", unverifiable: "cannot verify" }[text("verdict")];
+      body = (
+        <>
+          <span class={`badge verdict-${text("verdict")}`}>{label ?? text("verdict")}</span> verdict on{" "}
+          <span class="mono">{text("baselineCommandId").slice(-6)}</span>
+          {text("verifyCommandId") ? (
+            <>
+              {" "}
+              → <span class="mono">{text("verifyCommandId").slice(-6)}</span>
+            </>
+          ) : null}
+          {text("note") ? <span class="msg">: {text("note")}</span> : null}
+        </>
+      );
+      break;
+    }
+    case "session.review_requested":
+      body = d.reason === "idle" ? "Sent for review after a quiet spell" : "Sent for review";
+      break;
+    case "session.reviewed":
+      kind = d.decision === "return" ? "declined" : "event";
+      body = (
+        <>
+          {d.decision === "return" ? "Returned to the technician" : "Review accepted"}
+          {text("comment") ? <span class="msg">: {text("comment")}</span> : null}
+        </>
+      );
       break;
     case "participant.joined":
     case "participant.left":

@@ -8,6 +8,7 @@ import * as log from "./log.ts";
 import * as machines from "./machines.ts";
 import * as people from "./people.ts";
 import * as rollbacks from "./rollbacks.ts";
+import * as review from "./review.ts";
 import * as runtime from "./runtime.ts";
 import * as search from "./search.ts";
 import * as sessions from "./sessions.ts";
@@ -21,6 +22,7 @@ export * from "./log.ts";
 export * from "./machines.ts";
 export * from "./people.ts";
 export * from "./rollbacks.ts";
+export * from "./review.ts";
 export * from "./runtime.ts";
 export * from "./search.ts";
 export * from "./sessions.ts";
@@ -39,4 +41,5 @@ export const DEFINED_ROUTES: readonly RouteDefinition[] = [
   log,
   evidence,
   rollbacks,
+  review,
 ].flatMap((group) => Object.values(group));

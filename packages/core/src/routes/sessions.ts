@@ -84,12 +84,13 @@ export const addNote = defineRoute({
   answer: answer<Appended>(),
 });
 
+/** Under the `review` close policy the session is sent for review (`review_pending`) rather than closed. */
 export const closeSession = defineRoute({
   method: "post",
   path: "/api/v1/sessions/:id/close",
   access: STAFF,
   params: { id: "ses" },
-  answer: answer<Appended>(),
+  answer: answer<Appended & { state: "closed" | "review_pending" }>(),
 });
 
 export const sessionEvents = defineRoute({

@@ -5,3 +5,4 @@ export * from "./finish.ts";
 export * from "./holder.ts";
 export * from "./output.ts";
 export * from "./rollbacks.ts";
+export * from "./review.ts";

@@ -9,11 +9,16 @@ import {
   describeChanges,
   type MachineFacts,
   type MachineSummary,
+  type PendingReview,
+  type ReviewDecision,
   type RollbackLink,
   type RollbackOf,
   rollbackStands,
+  type SessionFacts,
   type SessionSummary,
   type Shell,
+  type Verdict,
+  type VerdictView,
 } from "@caisey/core";
 import { DurableBase, target } from "../durable/base.ts";
 import type { Effect } from "../durable/outbox.ts";
@@ -56,6 +61,14 @@ export const FLEET_MIGRATIONS = [
             of_session_id TEXT NOT NULL, of_command_id TEXT NOT NULL, of_seq INTEGER NOT NULL, of_hash TEXT NOT NULL,
             state TEXT NOT NULL, ran INTEGER NOT NULL DEFAULT 0, requested_at TEXT NOT NULL);
           CREATE INDEX rollbacks_of ON rollbacks(of_command_id, requested_at);`,
+  },
+  {
+    // The figures and the review list read these: what the Session tells with each change of the session.
+    name: "sessions' verdicts and review",
+    sql: `ALTER TABLE sessions ADD COLUMN last_verdict TEXT;
+          ALTER TABLE sessions ADD COLUMN returns INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE sessions ADD COLUMN review_requested_at TEXT;
+          CREATE INDEX sessions_state ON sessions(state, opened_at);`,
   },
 ];
 
@@ -146,6 +159,7 @@ export type SessionEffect =
   | { kind: "approval.changed"; payload: ApprovalSummary }
   | { kind: "session.updated"; payload: { sessionId: string; update: SessionUpdate } }
   | { kind: "session.assigned"; payload: { sessionId: string } & SessionHandoff }
+  | { kind: "session.outcome"; payload: SessionOutcome }
   | { kind: "change.recorded"; payload: MachineChange }
   | { kind: "rollback.changed"; payload: Rollback }
   | { kind: "machine.user"; payload: { machineId: string; user: string } };
@@ -182,6 +196,19 @@ export interface SessionHandoff {
   at: string;
 }
 
+/** A session closed, was sent for review or was reviewed: announced by webhook with its verdicts. */
+export interface SessionOutcome {
+  sessionId: string;
+  event: "session.closed" | "session.review_requested" | "session.reviewed";
+  at: string;
+  /** The actor: `user:<id>` or `system` (an idle close or review request). */
+  by: string;
+  decision?: ReviewDecision;
+  comment?: string | null;
+  reason?: string;
+  verdicts: VerdictView[];
+}
+
 /** Summary counters pushed by the Session object as its record grows. */
 export interface SessionUpdate {
   state: string;
@@ -191,6 +218,10 @@ export interface SessionUpdate {
   approvalCount: number;
   headSeq: number;
   technicianId: string;
+  /** (Absent from updates kept before verdicts existed.) */
+  lastVerdict?: Verdict | null;
+  returns?: number;
+  reviewRequestedAt?: string | null;
 }
 
 /** A command classified as a change that ran on a machine. */
@@ -332,6 +363,10 @@ export class Fleet extends DurableBase {
       case "session.assigned":
         this.mustHave("sessions", e.payload.sessionId);
         this.announceHandoff(e.payload);
+        return;
+      case "session.outcome":
+        this.mustHave("sessions", e.payload.sessionId);
+        this.announceOutcome(e.payload);
         return;
       case "change.recorded":
         this.recordChange(e.payload);
@@ -477,7 +512,7 @@ export class Fleet extends DurableBase {
   private updateSession(sessionId: string, update: SessionUpdate): void {
     this.sql.exec(
       `UPDATE sessions SET state = ?, closed_at = ?, command_count = ?, failed_count = ?, approval_count = ?, head_seq = MAX(head_seq, ?),
-         technician_id = ? WHERE id = ?`,
+         technician_id = ?, last_verdict = ?, returns = ?, review_requested_at = ? WHERE id = ?`,
       update.state,
       update.closedAt,
       update.commandCount,
@@ -485,8 +520,115 @@ export class Fleet extends DurableBase {
       update.approvalCount,
       update.headSeq,
       update.technicianId,
+      update.lastVerdict ?? null,
+      update.returns ?? 0,
+      update.reviewRequestedAt ?? null,
       sessionId,
     );
+  }
+
+  /** The session's machine, client, ticket and technician, with names: what a reviewer and a PSA need to place it. */
+  private placed(sessionId: string) {
+    return this.sql
+      .exec<{
+        id: string;
+        machine_id: string;
+        hostname: string | null;
+        client_id: string;
+        client_name: string | null;
+        technician_id: string;
+        technician_name: string | null;
+        ticket: string | null;
+        state: string;
+        opened_at: string;
+        closed_at: string | null;
+        review_requested_at: string | null;
+        returns: number;
+      }>(
+        `SELECT s.id, s.machine_id, m.hostname, s.client_id, c.name AS client_name, s.technician_id, p.name AS technician_name,
+           s.ticket, s.state, s.opened_at, s.closed_at, s.review_requested_at, s.returns
+         FROM sessions s LEFT JOIN machines m ON m.id = s.machine_id LEFT JOIN clients c ON c.id = s.client_id
+           LEFT JOIN people p ON p.id = s.technician_id WHERE s.id = ?`,
+        sessionId,
+      )
+      .one();
+  }
+
+  /** A close, review request or review goes out to the webhooks with the verdicts and the ticket. */
+  private announceOutcome(o: SessionOutcome): void {
+    const r = this.placed(o.sessionId);
+    const by = o.by.startsWith("user:") ? o.by.slice("user:".length) : null;
+    const byName =
+      by === null
+        ? null
+        : (this.sql.exec<{ name: string }>("SELECT name FROM people WHERE id = ?", by).toArray()[0]?.name ?? null);
+    const data = {
+      sessionId: o.sessionId,
+      url: consoleUrl(this.env, o.event === "session.review_requested" ? "/reviews" : `/sessions/${o.sessionId}`),
+      machineId: r.machine_id,
+      hostname: r.hostname,
+      clientId: r.client_id,
+      clientName: r.client_name,
+      ticket: r.ticket,
+      technicianId: r.technician_id,
+      technicianName: r.technician_name,
+      state: r.state,
+      openedAt: r.opened_at,
+      closedAt: r.closed_at,
+      at: o.at,
+      by: o.by,
+      byName,
+      ...(o.decision ? { decision: o.decision, comment: o.comment ?? null } : {}),
+      ...(o.reason ? { reason: o.reason } : {}),
+      verdicts: o.verdicts,
+    };
+    this.tellTenant("webhook.event", o.sessionId, { event: o.event, data });
+  }
+
+  /** Sessions awaiting review, the longest waiting first (verdicts are the Sessions'). */
+  pendingReviews(clientId: string | null): Omit<PendingReview, "verdicts">[] {
+    return this.sql
+      .exec<{ id: string }>(
+        "SELECT id FROM sessions WHERE state = 'review_pending' AND (? IS NULL OR client_id = ?) ORDER BY review_requested_at, id LIMIT 200",
+        clientId,
+        clientId,
+      )
+      .toArray()
+      .map(({ id }) => {
+        const r = this.placed(id);
+        return {
+          sessionId: r.id,
+          machineId: r.machine_id,
+          hostname: r.hostname,
+          clientId: r.client_id,
+          clientName: r.client_name,
+          technicianId: r.technician_id,
+          technicianName: r.technician_name,
+          ticket: r.ticket,
+          openedAt: r.opened_at,
+          requestedAt: r.review_requested_at,
+          returns: r.returns,
+        };
+      });
+  }
+
+  /**
+   * What the figures need of every session opened since `from` (later ones too: a callback may come after the
+   * period), with the names their rows are labelled by.
+   */
+  sessionFacts(from: string): { sessions: SessionFacts[]; names: Record<string, string> } {
+    const sessions = this.sql
+      .exec(
+        `SELECT id, machine_id AS machineId, client_id AS clientId, technician_id AS technicianId, state, opened_at AS openedAt,
+           closed_at AS closedAt, last_verdict AS lastVerdict, returns FROM sessions WHERE opened_at >= ?`,
+        from,
+      )
+      .toArray() as unknown as SessionFacts[];
+    const names: Record<string, string> = {};
+    for (const table of ["people", "clients"] as const)
+      for (const r of this.sql.exec<{ id: string; name: string }>(`SELECT id, name FROM ${table}`))
+        names[r.id] = r.name;
+    return { sessions, names };
   }
 
   /** The Tenant announces a handoff to the new holder (and, for a takeover, the previous one) by webhook. */

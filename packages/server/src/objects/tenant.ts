@@ -7,6 +7,8 @@
 import type { Disclosure, MachineFacts, OrganizationSettings, Role } from "@caisey/core";
 import {
   type ApprovalPolicy,
+  CLOSE_POLICIES,
+  DEFAULT_CALLBACK_DAYS,
   fromBase64,
   HTTP_ATTEMPTS,
   LIMITS,
@@ -412,7 +414,13 @@ export class Tenant extends DurableBase {
         .map((r) => [r.name, JSON.parse(r.value) as unknown]),
     );
     const idle = stored.get("idleCloseSeconds");
-    return { idleCloseSeconds: typeof idle === "number" ? idle : LIMITS.defaultIdleCloseSeconds };
+    const policy = stored.get("closePolicy");
+    const callbackDays = stored.get("callbackDays");
+    return {
+      idleCloseSeconds: typeof idle === "number" ? idle : LIMITS.defaultIdleCloseSeconds,
+      closePolicy: CLOSE_POLICIES.find((p) => p === policy) ?? "none",
+      callbackDays: typeof callbackDays === "number" ? callbackDays : DEFAULT_CALLBACK_DAYS,
+    };
   }
 
   /** Change the settings given (each change audited); answers every setting as it now stands. */
@@ -1118,6 +1126,10 @@ export class Tenant extends DurableBase {
         )
         .toArray();
     if (e.event === "approval.requested") return people("role = 'contact' AND client_id = ?", String(d.clientId));
+    // A session sent for review is for those who review; what became of it, for its technician.
+    if (e.event === "session.review_requested")
+      return people("role IN ('owner', 'dispatcher') AND id != ?", String(d.technicianId));
+    if (e.event === "session.reviewed" || e.event === "session.closed") return people("id = ?", String(d.technicianId));
     if (e.event === "session.assigned")
       return d.takeover ? people("id IN (?, ?)", String(d.to), String(d.from)) : people("id = ?", String(d.to));
     return people("id = ?", String(d.requestedBy));

@@ -177,10 +177,12 @@ export function peopleRoutes(app: Hono<AppEnv>): void {
 
   route(app, me, async (c) => {
     const p = c.var.principal;
-    const organization = await tenant(c.env, p.tenantId).organization();
+    const t = tenant(c.env, p.tenantId);
+    const [organization, { closePolicy }] = await Promise.all([t.organization(), t.settings()]);
     return c.json({
       user: { id: p.userId, name: p.name, email: p.email, role: p.role, tenantId: p.tenantId, clientId: p.clientId },
-      organization,
+      // What closing a session does here: the console labels its close button by it.
+      organization: organization && { ...organization, closePolicy },
     });
   });
 

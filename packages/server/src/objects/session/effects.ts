@@ -130,6 +130,9 @@ export function sessionChange(store: SessionStore): SessionEffect {
         approvalCount: store.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals").one().n,
         headSeq: store.seq,
         technicianId: s.technician_id,
+        lastVerdict: s.last_verdict,
+        returns: s.returns,
+        reviewRequestedAt: s.review_requested_at,
       },
     },
   };
@@ -176,6 +179,7 @@ function keyOf(e: SessionEffect): string {
       return e.payload.id;
     case "session.updated":
     case "session.assigned":
+    case "session.outcome":
       return e.payload.sessionId;
   }
 }

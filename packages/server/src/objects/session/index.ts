@@ -14,12 +14,14 @@ import {
   baselineRefusal,
   CHECK_CANCELLED_BY_CLOSE,
   type ChangeToUndo,
+  type ClosePolicy,
   type CommandBody,
   type CommandEffect,
   type CommandEvent,
   type CommandState,
   checkTimeRefusal,
   classifyCommand,
+  closeOutcome,
   commandRefusal,
   type Disclosure,
   type DispatchFrame,
@@ -37,21 +39,27 @@ import {
   LIMITS,
   newId,
   nextDispatch,
+  notOpen,
   type OutputHeader,
   type PersonRef,
   type Prestate,
   type PrestateFrame,
   type RecordReader,
+  type ReviewDecision,
   type RollbackOf,
   recordTimestamp,
   requestCommand,
   resumeDispatch,
+  reviewOutcome,
   type Seal,
   type SealProof,
   type StartedFrame,
   type Step,
   shellsFor,
   transition,
+  type VerdictBody,
+  type VerdictView,
+  verdictRefusal,
 } from "@caisey/core";
 import { sha256Hex } from "../../crypto.ts";
 import { DurableBase, target } from "../../durable/base.ts";
@@ -64,6 +72,7 @@ import { type Effect, effectsOf, keep, send, sessionAssigned, sessionOpened } fr
 import { SEARCH_FEED_ALARM, SearchFeed } from "./feed.ts";
 import { type LiveAttachment, LiveFeed } from "./live.ts";
 import { PrestateParts } from "./prestate.ts";
+import { sessionOutcome, verdictsOf } from "./review.ts";
 import { type ApprovalRow, type CommandRow, lifecycleOf, MIGRATIONS, type SessionRow, SessionStore } from "./store.ts";
 
 /** The named alarm of the session's deadlines: a queued command's expiry, a pending approval's. */
@@ -76,6 +85,9 @@ export interface Scope {
   tenantId: string;
   clientId: string | null;
 }
+
+/** The `reason` an outcome's webhook names, when the record's data gives one (an idle close). */
+const reasonOf = (data: Record<string, unknown>) => (typeof data.reason === "string" ? { reason: data.reason } : {});
 
 /** A view scoped to a client is a client contact's: internal lines reach them redacted. */
 const readerOf = (scope: Scope): RecordReader => (scope.clientId === null ? "staff" : "contact");
@@ -420,7 +432,8 @@ export class Session extends DurableBase {
     const policy: ApprovalPolicy = await tenant(this.env, first.value.tenant_id).clientPolicy(first.value.client_id);
     // Checked again after the await: the session may have closed or changed hands meanwhile.
     return this.within(scope, (s) => {
-      if (s.state !== "open") return fail(409, "session_closed", "session is closed");
+      const frozen = notOpen(s.state);
+      if (frozen) return fail(frozen.status, frozen.code, frozen.message);
       const refusal = asking.due ? null : commandRefusal({ id: s.technician_id, name: null }, technician.id);
       if (refusal) return fail(refusal.status, refusal.code, refusal.message);
       const shell = body.shell ?? defaultShell(s.os);
@@ -607,7 +620,8 @@ export class Session extends DurableBase {
     return this.within(scope, (s) => {
       if (s.state === "closed" && kind === "note.added")
         return fail(409, "session_closed", "session is closed and sealed: its record is final");
-      if (s.state !== "open" && kind === "chat.message") return fail(409, "session_closed", "session is closed");
+      const frozen = notOpen(s.state);
+      if (frozen && kind === "chat.message") return fail(frozen.status, frozen.code, frozen.message);
       return ok({ seq: this.store.append(kind, actor, { text }).seq });
     });
   }
@@ -634,46 +648,63 @@ export class Session extends DurableBase {
     });
   }
 
-  /** Close the session; it is sealed in the tenant's log when this returns (or, if the log is down, once it is back). */
-  async close(scope: Scope, userId: string): Promise<Result<{ seq: number }>> {
+  /**
+   * Close under the organization's policy (core's `closeOutcome`): closed now, or sent for review (`review_pending`,
+   * recorded as `session.review_requested`), or refused (409 `verification_required` without a verdict).
+   */
+  async close(scope: Scope, userId: string): Promise<Result<{ seq: number; state: "closed" | "review_pending" }>> {
+    const first = this.scoped(scope);
+    if (!first.ok) return first;
+    const { closePolicy } = await tenant(this.env, first.value.tenant_id).settings();
     const closed = this.within(scope, (s) => {
-      if (s.state === "closed") return fail(409, "session_closed", "session is already closed");
-      const active = this.store.waitingCount();
-      if (active > 0)
-        return fail(409, "commands_active", `${active} command(s) still queued or running; cancel them first`);
-      return ok({ seq: this.closeNow(`user:${userId}`, {}) });
+      const outcome = this.closeUnder(s, closePolicy);
+      if ("refused" in outcome) return fail(outcome.refused.status, outcome.refused.code, outcome.refused.message);
+      const actor = `user:${userId}`;
+      const seq = outcome.to === "closed" ? this.closeNow(actor, {}) : this.requestReview(actor, {});
+      return ok({ seq, state: outcome.to });
     });
-    if (closed.ok) await this.outbox.drain(target.log(scope.tenantId));
+    // Sealed when the answer goes out (or, if the log is down, once it is back).
+    if (closed.ok && closed.value.state === "closed") await this.outbox.drain(target.log(scope.tenantId));
     return closed;
   }
 
+  private closeUnder(s: SessionRow, policy: ClosePolicy) {
+    return closeOutcome({ state: s.state, policy, verdicts: s.verdicts, activeCommands: this.store.waitingCount() });
+  }
+
   /**
-   * The one way a session becomes closed (a technician's close, the idle close, an accepted review): `session.closed`
-   * is its last event, and the same transaction asks the tenant's log to seal that head (the outbox delivers it until
-   * it lands; the log appends it once). Nothing is appended after it: the store refuses.
+   * The one way a session becomes closed (a technician's close, the idle close, an accepted review), inside the
+   * caller's transaction: re-checks still to run are cancelled in the record, `session.closed` is the last event, and
+   * the tenant's log is asked to seal that head (the outbox delivers it until it lands; the log appends it once).
+   * Nothing is appended after it: the store refuses.
    */
+  private closing(actor: string, data: Record<string, unknown>, atMs: number): Head {
+    for (const check of this.checks.waiting()) {
+      this.checks.settle(check.command_id, "cancelled");
+      this.store.append("check.cancelled", actor, {
+        commandId: check.baseline_id,
+        checkCommandId: check.command_id,
+        at: check.at,
+        reason: CHECK_CANCELLED_BY_CLOSE,
+      });
+    }
+    const head = this.store.append("session.closed", actor, data, atMs);
+    const s = this.store.row() as SessionRow;
+    const closedAt = recordTimestamp(atMs);
+    this.store.moveTo("closed", closedAt);
+    this.alarms.clear(IDLE_ALARM);
+    const seal: Seal = { tenantId: s.tenant_id, sessionId: s.id, seq: head.seq, headHash: head.hash, closedAt };
+    this.outbox.enqueue(target.log(s.tenant_id), SEAL_REQUESTED, s.id, seal);
+    return head;
+  }
+
   private closeNow(actor: string, data: Record<string, unknown>): number {
-    return this.sessionEvent(() => {
-      // A closed session runs nothing more: its re-checks still to run are cancelled, each in the record.
-      for (const check of this.checks.waiting()) {
-        this.checks.settle(check.command_id, "cancelled");
-        this.store.append("check.cancelled", actor, {
-          commandId: check.baseline_id,
-          checkCommandId: check.command_id,
-          at: check.at,
-          reason: CHECK_CANCELLED_BY_CLOSE,
-        });
-      }
-      const atMs = this.store.clock();
-      const head = this.store.append("session.closed", actor, data, atMs);
-      const s = this.store.row() as SessionRow;
-      const closedAt = recordTimestamp(atMs);
-      this.store.closeSession(closedAt);
-      this.alarms.clear(IDLE_ALARM);
-      const seal: Seal = { tenantId: s.tenant_id, sessionId: s.id, seq: head.seq, headHash: head.hash, closedAt };
-      this.outbox.enqueue(target.log(s.tenant_id), SEAL_REQUESTED, s.id, seal);
-      return head;
-    });
+    const atMs = this.store.clock();
+    const at = recordTimestamp(atMs);
+    return this.sessionEvent(
+      () => this.closing(actor, data, atMs),
+      () => [sessionOutcome(this.store, { event: "session.closed", at, by: actor, ...reasonOf(data) })],
+    );
   }
 
   /** The session's seal and its proof in the tenant's log; 404 `not_sealed` while it is open or not yet appended. */
@@ -690,12 +721,99 @@ export class Session extends DurableBase {
     return log.sealOf(s.value.tenant_id, s.value.id);
   }
 
-  /** A change to the session itself, recorded; the session list learns it (and the Fleet what else it is told). */
-  private sessionEvent(record: () => Head, told: Effect[] = []): number {
-    const { head, outgoing } = this.store.transaction(() => ({
-      head: record(),
-      outgoing: this.kept([...told, ...effectsOf(this.store, null, [{ kind: "session_changed" }])]),
-    }));
+  /** Sent for review: frozen until a dispatcher or owner decides, so it never closes itself meanwhile. */
+  private requestReview(actor: string, data: Record<string, unknown>): number {
+    const at = recordTimestamp(this.store.clock());
+    return this.sessionEvent(
+      () => {
+        this.store.moveTo("review_pending", at);
+        this.alarms.clear(IDLE_ALARM);
+        return this.store.append("session.review_requested", actor, data);
+      },
+      () => [sessionOutcome(this.store, { event: "session.review_requested", at, by: actor, ...reasonOf(data) })],
+    );
+  }
+
+  /**
+   * The technician's verdict on a before/after pair (`verification.recorded`, with the fields as given). Only the
+   * session's holder records one, on commands of this session that finished.
+   */
+  recordVerdict(scope: Scope, technicianId: string, body: VerdictBody): Result<{ seq: number }> {
+    return this.within(scope, (s) => {
+      const holder = commandRefusal({ id: s.technician_id, name: null }, technicianId);
+      if (holder) return fail(holder.status, holder.code, "only the session's technician records its verdicts");
+      const refusal = verdictRefusal(s.state, {
+        baseline: this.store.command(body.baselineCommandId),
+        verify: body.verifyCommandId === undefined ? undefined : this.store.command(body.verifyCommandId),
+      });
+      if (refusal) return fail(refusal.status, refusal.code, refusal.message);
+      const data = {
+        baselineCommandId: body.baselineCommandId,
+        ...(body.verifyCommandId === undefined ? {} : { verifyCommandId: body.verifyCommandId }),
+        verdict: body.verdict,
+        note: body.note,
+      };
+      return ok({
+        seq: this.sessionEvent(() => {
+          this.store.countVerdict(body.verdict);
+          return this.store.append("verification.recorded", `user:${technicianId}`, data);
+        }),
+      });
+    });
+  }
+
+  /** A reviewer accepts (the session closes) or returns it (it reopens for its technician, who is told). */
+  async review(
+    scope: Scope,
+    reviewerId: string,
+    decision: ReviewDecision,
+    comment: string | null,
+  ): Promise<Result<{ seq: number; state: "closed" | "open" }>> {
+    const reviewed = this.within(scope, (s): Result<{ seq: number; state: "closed" | "open" }> => {
+      const outcome = reviewOutcome({ state: s.state, holderId: s.technician_id, reviewerId, decision });
+      if ("refused" in outcome) return fail(outcome.refused.status, outcome.refused.code, outcome.refused.message);
+      const actor = `user:${reviewerId}`;
+      const atMs = this.store.clock();
+      const at = recordTimestamp(atMs);
+      let seq = 0;
+      this.sessionEvent(
+        () => {
+          seq = this.store.append("session.reviewed", actor, { decision, comment }, atMs).seq;
+          if (outcome.to === "closed") return this.closing(actor, { review: "accepted" }, atMs);
+          this.store.moveTo(outcome.to, at);
+          this.alarms.set(IDLE_ALARM, atMs); // it looks at once, then a whole idle period after the last activity
+          return this.store.head as Head;
+        },
+        () => [
+          sessionOutcome(this.store, { event: "session.reviewed", at, by: actor, decision, comment }),
+          ...(outcome.to === "closed"
+            ? [sessionOutcome(this.store, { event: "session.closed", at, by: actor, reason: "review_accepted" })]
+            : []),
+        ],
+      );
+      return ok({ seq, state: outcome.to });
+    });
+    // An accepted review closed it: sealed when the answer goes out, as a technician's close is.
+    if (reviewed.ok && reviewed.value.state === "closed") await this.outbox.drain(target.log(scope.tenantId));
+    return reviewed;
+  }
+
+  /** The verdicts, each with the opening of both commands' output: what the review page shows first. */
+  verdicts(scope: Scope): Result<VerdictView[]> {
+    return this.within(scope, () => ok(verdictsOf(this.store)));
+  }
+
+  /**
+   * A change to the session itself, recorded; the session list learns it, then the Fleet what else it is told (`told`
+   * is computed after the change, so it sees it).
+   */
+  private sessionEvent(record: () => Head, told: Effect[] | (() => Effect[]) = []): number {
+    const { head, outgoing } = this.store.transaction(() => {
+      const head = record();
+      const changed = effectsOf(this.store, null, [{ kind: "session_changed" }]);
+      const others = typeof told === "function" ? told() : told;
+      return { head, outgoing: this.kept([...changed, ...others]) };
+    });
     this.sent(outgoing);
     return head.seq;
   }
@@ -739,8 +857,9 @@ export class Session extends DurableBase {
   private async closeIfIdle(): Promise<void> {
     const s = this.store.row();
     if (s?.state !== "open") return;
-    const { idleCloseSeconds } = await tenant(this.env, s.tenant_id).settings();
-    if (this.store.row()?.state !== "open") return; // closed while the setting was read
+    const { idleCloseSeconds, closePolicy } = await tenant(this.env, s.tenant_id).settings();
+    const now = this.store.row();
+    if (now?.state !== "open") return; // closed while the setting was read
     const decision = idleClose({
       lastEventAtMs: this.store.lastEventAtMs,
       // A scheduled re-check waits too: an idle close would cancel what the technician left to run.
@@ -748,8 +867,12 @@ export class Session extends DurableBase {
       idleCloseSeconds,
       nowMs: Date.now(),
     });
-    if ("close" in decision) this.closeNow("system", { ...decision.close });
-    else this.alarms.set(IDLE_ALARM, decision.lookAgainAt);
+    if (!("close" in decision)) return this.alarms.set(IDLE_ALARM, decision.lookAgainAt);
+    // Walking away does not get around the close policy: without a verdict it stays open (and looks again later).
+    const outcome = this.closeUnder(now, closePolicy);
+    if ("refused" in outcome) this.alarms.set(IDLE_ALARM, Date.now() + idleCloseSeconds * 1000);
+    else if (outcome.to === "review_pending") this.requestReview("system", { ...decision.close });
+    else this.closeNow("system", { ...decision.close });
   }
 
   /** Rebuild: push the whole record to the index again (the index ignores what it already holds). */

@@ -19,7 +19,9 @@ import {
   type RecordReader,
   recordTimestamp,
   type SessionCommand,
+  type SessionState,
   type Shell,
+  type Verdict,
 } from "@caisey/core";
 import { decodeBase64, encodeBase64, sha256, sha256Hex } from "../../crypto.ts";
 import { DURABLE_EFFECTS_SQL } from "../../durable/schema.ts";
@@ -92,6 +94,14 @@ export const MIGRATIONS = [
     name: "rollbacks: the change a command undoes",
     sql: "ALTER TABLE commands ADD COLUMN rollback_of TEXT;",
   },
+  {
+    // What the close policy and the figures ask of every session, kept with the events that change it.
+    name: "verdicts and review",
+    sql: `ALTER TABLE session ADD COLUMN verdicts INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE session ADD COLUMN last_verdict TEXT;
+          ALTER TABLE session ADD COLUMN returns INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE session ADD COLUMN review_requested_at TEXT;`,
+  },
 ];
 
 const PAGE_BYTES = 2 * 1024 * 1024;
@@ -108,9 +118,13 @@ export type SessionRow = {
   os: string;
   technician_id: string;
   ticket: string | null;
-  state: "open" | "closed";
+  state: SessionState;
   opened_at: string;
   closed_at: string | null;
+  verdicts: number;
+  last_verdict: Verdict | null;
+  returns: number;
+  review_requested_at: string | null;
 };
 
 export type CommandRow = {
@@ -236,7 +250,9 @@ export class SessionStore {
     return this.cachedRow;
   }
 
-  insertSession(s: Omit<SessionRow, "state" | "closed_at">): void {
+  insertSession(
+    s: Omit<SessionRow, "state" | "closed_at" | "verdicts" | "last_verdict" | "returns" | "review_requested_at">,
+  ): void {
     this.sql.exec(
       `INSERT INTO session (id, tenant_id, machine_id, client_id, hostname, os, technician_id, ticket, state, opened_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`,
@@ -257,9 +273,27 @@ export class SessionStore {
     this.cachedRow = null;
   }
 
-  /** After `session.closed` is appended: from here on the store appends nothing. */
-  closeSession(closedAt: string): void {
-    this.sql.exec("UPDATE session SET state = 'closed', closed_at = ?", closedAt);
+  /** The session's state changes: `closedAt` is set when it closes; a review request or a return is counted. */
+  moveTo(state: SessionState, at: string): void {
+    const from = this.row()?.state;
+    this.sql.exec(
+      `UPDATE session SET state = ?, closed_at = CASE WHEN ? = 'closed' THEN ? ELSE NULL END,
+         review_requested_at = CASE WHEN ? = 'review_pending' THEN ? ELSE review_requested_at END,
+         returns = returns + CASE WHEN ? = 'review_pending' AND ? = 'open' THEN 1 ELSE 0 END`,
+      state,
+      state,
+      at,
+      state,
+      at,
+      from ?? null,
+      state,
+    );
+    this.cachedRow = null;
+  }
+
+  /** A verdict was recorded: counted, and the last one kept (the figures read it). */
+  countVerdict(verdict: Verdict): void {
+    this.sql.exec("UPDATE session SET verdicts = verdicts + 1, last_verdict = ?", verdict);
     this.cachedRow = null;
   }
 
