@@ -225,7 +225,8 @@ describe("buildMatch", () => {
       }),
       { numRuns: 2000 },
     );
-  });
+    // 2000 generated queries, each run against a real FTS5: seconds on a loaded machine, more than vitest's default 5.
+  }, 60_000);
 
   it("composes the user's terms with filters kept as tags", () => {
     expect(composeMatch(null, {})).toBeNull();

@@ -41,8 +41,8 @@ import { BeforeLines } from "./prestate.tsx";
 import { type ChangeRef, RollBackButton, RollbackDialog, RollbackLinkTo } from "./rollback.tsx";
 import { SealPanel } from "./seal.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
-import { CompareView, checkLine, VerificationControls, VerifiesBadge, type VerifyActions } from "./verification.tsx";
 import { ReturnedNotice, VerdictForm } from "./verdict.tsx";
+import { CompareView, checkLine, VerificationControls, VerifiesBadge, type VerifyActions } from "./verification.tsx";
 
 interface Labels {
   me: Me;

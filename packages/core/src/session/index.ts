@@ -4,5 +4,5 @@ export * from "./dispatch.ts";
 export * from "./finish.ts";
 export * from "./holder.ts";
 export * from "./output.ts";
-export * from "./rollbacks.ts";
 export * from "./review.ts";
+export * from "./rollbacks.ts";
