@@ -395,6 +395,7 @@ const FIXTURES: Record<string, Fixture> = {
   "post /api/v1/shares/:id/revoke": {
     request: async (w) => ({ path: `/api/v1/shares/${(await shareLink(w)).id}/revoke`, body: {} }),
     ok: 204,
+    scoped: true,
   },
   "get /api/v1/sessions/:id/commands/:cid/reverse": {
     request: (w) => ({ path: `/api/v1/sessions/${w.sessionS}/commands/${w.commandC}/reverse` }),
