@@ -31,6 +31,7 @@ describe("rolling back a change from the machine card", () => {
   beforeAll(async () => {
     org.removeLater(work);
     mkdirSync(SHOTS, { recursive: true });
+    mkdirSync("/tmp/shots/rbe2e", { recursive: true });
     tech = await chromium.page({ width: 1360, height: 900 });
     contact = await chromium.page({ width: 1280, height: 900 });
     // Yesterday's fix, run and closed through the API by the technician.
@@ -121,5 +122,14 @@ describe("rolling back a change from the machine card", () => {
       `/sessions/${fix.sessionId}#cmd-${fix.commandId}`,
     );
     await tech.screenshot({ path: `${SHOTS}/timeline.png`, fullPage: true });
+
+    // The change's own transcript says what undid it, though its session closed before the rollback was asked for.
+    await tech.goto(`${org.server.url}/sessions/${fix.sessionId}`);
+    const original = tech.locator(`[data-testid="command-block"][data-command-id="${fix.commandId}"]`);
+    const by = original.getByTestId("rolled-back-by");
+    await by.waitFor({ timeout: 10_000 });
+    expect(await by.textContent()).toBe(`rolled back by rmdir -- ${folder}finished`);
+    expect(await by.locator("a").getAttribute("href")).toBe(`/sessions/${rollbackSession}#cmd-${rollbackCommand}`);
+    await tech.screenshot({ path: "/tmp/shots/rbe2e/transcript-rolled-back-by.png", fullPage: true });
   });
 });
