@@ -132,4 +132,26 @@ describe("rolling back a change from the machine card", () => {
     expect(await by.locator("a").getAttribute("href")).toBe(`/sessions/${rollbackSession}#cmd-${rollbackCommand}`);
     await tech.screenshot({ path: "/tmp/shots/rbe2e/transcript-rolled-back-by.png", fullPage: true });
   });
+
+  it("offers Roll back… on a search hit of a change, not of a command that only looked", async () => {
+    const alice = await org.login(TECH.email);
+    const { id } = await alice.json("/api/v1/sessions", { machineId: org.runtime.machineId, ticket: "T-312" });
+    const look = await runToEnd(alice, id, `ls -d ${folder}`);
+    expect(look.state).toBe("finished");
+    await expect
+      .poll(
+        async () =>
+          (await alice.json(`/api/v1/search?${new URLSearchParams({ q: "spooler", kind: "command" })}`)).results.length,
+        { timeout: 10_000 },
+      )
+      .toBe(3);
+
+    await tech.goto(`${org.server.url}/search?q=spooler&kind=command`);
+    const hit = (sessionId: string) => tech.locator(`[data-testid="search-result"][data-session-id="${sessionId}"]`);
+    await hit(id).waitFor({ timeout: 10_000 });
+    expect(await tech.getByTestId("search-result").count()).toBe(3);
+    expect(await hit(fix.sessionId).getByTestId("roll-back").count()).toBe(1);
+    expect(await hit(id).getByTestId("roll-back").count()).toBe(0);
+    await tech.screenshot({ path: "/tmp/shots/rbe2e/search-hits.png", fullPage: true });
+  });
 });
