@@ -3,7 +3,7 @@
 // contact will approve), the contact approves in the portal, the reverse runs on the real machine, and the timeline
 // links the two both ways.
 
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -153,5 +153,30 @@ describe("rolling back a change from the machine card", () => {
     expect(await hit(fix.sessionId).getByTestId("roll-back").count()).toBe(1);
     expect(await hit(id).getByTestId("roll-back").count()).toBe(0);
     await tech.screenshot({ path: "/tmp/shots/rbe2e/search-hits.png", fullPage: true });
+  });
+
+  it("says plainly when a file is too large to restore from the console, and takes a hand-written reverse", async () => {
+    const big = join(work, "big.conf");
+    writeFileSync(big, `mode=old\n${"#".repeat(40_000)}\n`);
+    const alice = await org.login(TECH.email);
+    const { id } = await alice.json("/api/v1/sessions", { machineId: org.runtime.machineId, ticket: "T-313" });
+    const edit = await runToEnd(alice, id, `sed -i 's/old/new/' ${big}`);
+    expect(edit).toMatchObject({ state: "finished", exitCode: 0 });
+
+    await tech.goto(`${org.server.url}/sessions/${id}`);
+    const block = tech.locator(`[data-testid="command-block"][data-command-id="${edit.id}"]`);
+    await block.getByTestId("roll-back").click();
+    const dialog = tech.getByTestId("rollback-dialog");
+    const none = dialog.getByTestId("rollback-no-reverse");
+    await none.waitFor({ timeout: 10_000 });
+    expect(await none.textContent()).toBe(
+      `${big} was larger than Caisey can restore from the console: 40010 bytes; restore it by hand from the pre-state. Write the command that undoes it; it is still linked to this change.`,
+    );
+    expect(await dialog.getByTestId("rollback-command").inputValue()).toBe("");
+    await dialog.getByTestId("rollback-command").fill(`sed -i 's/mode=new/mode=old/' ${big}`);
+    await expect.poll(() => dialog.getByTestId("rollback-approval").textContent()).toMatch(/by Alice Tech: /);
+    expect(await dialog.getByTestId("rollback-request").isEnabled()).toBe(true);
+    await tech.screenshot({ path: "/tmp/shots/rbe2e/too-large.png" });
+    await dialog.getByTestId("rollback-cancel").click();
   });
 });
