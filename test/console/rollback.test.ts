@@ -3,7 +3,7 @@
 // contact will approve), the contact approves in the portal, the reverse runs on the real machine, and the timeline
 // links the two both ways.
 
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -31,6 +31,7 @@ describe("rolling back a change from the machine card", () => {
   beforeAll(async () => {
     org.removeLater(work);
     mkdirSync(SHOTS, { recursive: true });
+    mkdirSync("/tmp/shots/rbe2e", { recursive: true });
     tech = await chromium.page({ width: 1360, height: 900 });
     contact = await chromium.page({ width: 1280, height: 900 });
     // Yesterday's fix, run and closed through the API by the technician.
@@ -121,5 +122,61 @@ describe("rolling back a change from the machine card", () => {
       `/sessions/${fix.sessionId}#cmd-${fix.commandId}`,
     );
     await tech.screenshot({ path: `${SHOTS}/timeline.png`, fullPage: true });
+
+    // The change's own transcript says what undid it, though its session closed before the rollback was asked for.
+    await tech.goto(`${org.server.url}/sessions/${fix.sessionId}`);
+    const original = tech.locator(`[data-testid="command-block"][data-command-id="${fix.commandId}"]`);
+    const by = original.getByTestId("rolled-back-by");
+    await by.waitFor({ timeout: 10_000 });
+    expect(await by.textContent()).toBe(`rolled back by rmdir -- ${folder}finished`);
+    expect(await by.locator("a").getAttribute("href")).toBe(`/sessions/${rollbackSession}#cmd-${rollbackCommand}`);
+    await tech.screenshot({ path: "/tmp/shots/rbe2e/transcript-rolled-back-by.png", fullPage: true });
+  });
+
+  it("offers Roll back… on a search hit of a change, not of a command that only looked", async () => {
+    const alice = await org.login(TECH.email);
+    const { id } = await alice.json("/api/v1/sessions", { machineId: org.runtime.machineId, ticket: "T-312" });
+    const look = await runToEnd(alice, id, `ls -d ${folder}`);
+    expect(look.state).toBe("finished");
+    await expect
+      .poll(
+        async () =>
+          (await alice.json(`/api/v1/search?${new URLSearchParams({ q: "spooler", kind: "command" })}`)).results.length,
+        { timeout: 10_000 },
+      )
+      .toBe(3);
+
+    await tech.goto(`${org.server.url}/search?q=spooler&kind=command`);
+    const hit = (sessionId: string) => tech.locator(`[data-testid="search-result"][data-session-id="${sessionId}"]`);
+    await hit(id).waitFor({ timeout: 10_000 });
+    expect(await tech.getByTestId("search-result").count()).toBe(3);
+    expect(await hit(fix.sessionId).getByTestId("roll-back").count()).toBe(1);
+    expect(await hit(id).getByTestId("roll-back").count()).toBe(0);
+    await tech.screenshot({ path: "/tmp/shots/rbe2e/search-hits.png", fullPage: true });
+  });
+
+  it("says plainly when a file is too large to restore from the console, and takes a hand-written reverse", async () => {
+    const big = join(work, "big.conf");
+    writeFileSync(big, `mode=old\n${"#".repeat(40_000)}\n`);
+    const alice = await org.login(TECH.email);
+    const { id } = await alice.json("/api/v1/sessions", { machineId: org.runtime.machineId, ticket: "T-313" });
+    const edit = await runToEnd(alice, id, `sed -i 's/old/new/' ${big}`);
+    expect(edit).toMatchObject({ state: "finished", exitCode: 0 });
+
+    await tech.goto(`${org.server.url}/sessions/${id}`);
+    const block = tech.locator(`[data-testid="command-block"][data-command-id="${edit.id}"]`);
+    await block.getByTestId("roll-back").click();
+    const dialog = tech.getByTestId("rollback-dialog");
+    const none = dialog.getByTestId("rollback-no-reverse");
+    await none.waitFor({ timeout: 10_000 });
+    expect(await none.textContent()).toBe(
+      `${big} was larger than Caisey can restore from the console: 40010 bytes; restore it by hand from the pre-state. Write the command that undoes it; it is still linked to this change.`,
+    );
+    expect(await dialog.getByTestId("rollback-command").inputValue()).toBe("");
+    await dialog.getByTestId("rollback-command").fill(`sed -i 's/mode=new/mode=old/' ${big}`);
+    await expect.poll(() => dialog.getByTestId("rollback-approval").textContent()).toMatch(/by Alice Tech: /);
+    expect(await dialog.getByTestId("rollback-request").isEnabled()).toBe(true);
+    await tech.screenshot({ path: "/tmp/shots/rbe2e/too-large.png" });
+    await dialog.getByTestId("rollback-cancel").click();
   });
 });

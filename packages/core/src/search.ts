@@ -40,6 +40,8 @@ export interface IndexDoc {
   /** Byte offset of the piece in its output stream (output only). */
   offset: number | null;
   text: string;
+  /** A command's document, of a command classified as a change. */
+  change?: boolean;
 }
 
 /** What an event changes in the facts kept per command (absent fields are unchanged). */
@@ -149,7 +151,7 @@ export function indexEntries(
       const requestedBy = str(d.requestedBy) ?? (event.actor.startsWith("user:") ? event.actor.slice(5) : null);
       return {
         ...none,
-        docs: [{ ...base, kind: "command", commandId, text }],
+        docs: [{ ...base, kind: "command", commandId, text, change: d.classification === "change" }],
         command: { commandId, requestedBy, state: "queued" },
       };
     }

@@ -54,6 +54,8 @@ export interface SearchResult {
   ts: string;
   kind: SearchKind;
   commandId: string | null;
+  /** A command hit of a command classified as a change: only these have a rollback. */
+  change: boolean;
   stream: "stdout" | "stderr" | null;
   offset: number | null;
   exitCode: number | null;

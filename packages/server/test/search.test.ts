@@ -187,6 +187,7 @@ beforeAll(async () => {
     commandId: c1,
     command: "Get-Service Spooler | Restart-Service",
     requestedBy: w.ownerId,
+    classification: "change",
   });
   s1.add("command.started", { commandId: c1 });
   s1.add(
@@ -231,7 +232,12 @@ beforeAll(async () => {
   s2.add("command.requested", { commandId: c3, command: "ipconfig /flushdns", requestedBy: technicianId });
   s2.add("command.output", out(c3, "stdout", 0, "Successfully flushed the DNS Resolver Cache.\n"));
   s2.add("command.finished", { commandId: c3, state: "finished", exitCode: 0 });
-  s2.add("command.requested", { commandId: w.c4, command: "Get-Service Spooler", requestedBy: technicianId });
+  s2.add("command.requested", {
+    commandId: w.c4,
+    command: "Get-Service Spooler",
+    requestedBy: technicianId,
+    classification: "read",
+  });
   s2.add("approval.requested", { commandId: w.c4, approvalId: "apr_2" });
   s2.add("command.requested", { commandId: w.c6, command: "Restart-Computer -Force", requestedBy: technicianId });
   s2.add("approval.requested", { commandId: w.c6, approvalId: "apr_3" });
@@ -293,6 +299,15 @@ describe("search", () => {
         .sort()
         .reverse(),
     );
+  });
+
+  it("says which command hits are changes, the ones a rollback can undo", async () => {
+    const { results } = await search({ q: "spooler", kind: "command" });
+    expect(results.map((r) => [[...r.snippet].filter((ch) => ch >= " ").join(""), r.change]).sort()).toEqual([
+      ["Get-Service Spooler | Restart-Service", true],
+      ["Get-Service Spooler", false],
+    ]);
+    expect((await search({ q: "spooler", kind: "chat" })).results.every((r) => r.change === false)).toBe(true);
   });
 
   it("filters by machine, client, technician, date range, kind, exit code and approval", async () => {

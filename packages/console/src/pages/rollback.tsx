@@ -2,7 +2,7 @@
 // recorded before the change ran, the reverse it proposes (editable: what the technician types is classified and
 // described again as they type, with core's own functions) and the exact sentence the client's contact will approve.
 import { classifyCommand } from "@caisey/core/commands";
-import { rollbackApprovalSummary, rollbackSummary } from "@caisey/core/rollbacks";
+import { type RollbackLink, rollbackApprovalSummary, rollbackSummary } from "@caisey/core/rollbacks";
 import type { ReverseView } from "@caisey/core/routes";
 import * as routes from "@caisey/core/routes";
 import type { Shell } from "@caisey/core/shells";
@@ -268,4 +268,40 @@ export function RollbackDialog({ change, onClose }: { change: ChangeRef; onClose
       </div>
     </div>
   );
+}
+
+/** The rollback that undid a change, with its command text for the link. */
+export interface RolledBackBy extends RollbackLink {
+  command: string | undefined;
+}
+
+const NO_ROLLBACKS: ReadonlyMap<string, RolledBackBy> = new Map();
+
+/**
+ * The changes of one session that a rollback undid, by command id, for the transcript's "rolled back by …". The
+ * source is the machine card's timeline (a rollback runs on the change's machine, in a session of its own, so the
+ * change's record never hears of it): its latest 100 changes, the same the card shows.
+ */
+export function useRolledBackBy(machineId: string | undefined, sessionId: string): ReadonlyMap<string, RolledBackBy> {
+  const [links, setLinks] = useState(NO_ROLLBACKS);
+  useEffect(() => {
+    if (!machineId) return;
+    let alive = true;
+    api(routes.machineCard, { params: { id: machineId } })
+      .then(({ changes }) => {
+        if (!alive) return;
+        const commandOf = new Map(changes.map((c) => [c.commandId, c.command]));
+        const map = new Map<string, RolledBackBy>();
+        for (const c of changes)
+          if (c.sessionId === sessionId && c.rollback)
+            map.set(c.commandId, { ...c.rollback, command: commandOf.get(c.rollback.commandId) });
+        setLinks(map);
+      })
+      // Without the card the transcript still stands; only the links are missing.
+      .catch(() => undefined);
+    return () => {
+      alive = false;
+    };
+  }, [machineId, sessionId]);
+  return links;
 }

@@ -317,7 +317,7 @@ export function SearchPage({ me }: { me: Me }) {
                 {typeof r.exitCode === "number" && (
                   <span class={`exit ${r.exitCode === 0 ? "ok" : "bad"}`}>exit {r.exitCode}</span>
                 )}
-                {can.runCommands && r.kind === "command" && r.commandId && ENDED.has(r.state ?? "") && (
+                {can.runCommands && r.kind === "command" && r.change && r.commandId && ENDED.has(r.state ?? "") && (
                   <RollBackButton change={{ sessionId: r.sessionId, commandId: r.commandId }} onOpen={setRollingBack} />
                 )}
                 {r.approval && r.approval !== "none" && (

@@ -38,7 +38,14 @@ import {
 import { ApprovalChanges, approvalLabel, DecisionForm, decisionError, shortTime } from "./approvals.tsx";
 import { actorNames, EvidenceActions, TimelinePanel } from "./evidence.tsx";
 import { BeforeLines } from "./prestate.tsx";
-import { type ChangeRef, RollBackButton, RollbackDialog, RollbackLinkTo } from "./rollback.tsx";
+import {
+  type ChangeRef,
+  RollBackButton,
+  RollbackDialog,
+  RollbackLinkTo,
+  type RolledBackBy,
+  useRolledBackBy,
+} from "./rollback.tsx";
 import { SealPanel } from "./seal.tsx";
 import { CopyButton, ErrorBanner, LoadFailed } from "./ui.tsx";
 import { ReturnedNotice, VerdictForm } from "./verdict.tsx";
@@ -89,6 +96,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
   const can = abilities(me.user.role);
   const transcriptRef = useRef<Transcript>(new Transcript());
   const transcript = transcriptRef.current;
+  const rolledBackBy = useRolledBackBy(session?.machineId, sessionId);
 
   // Session header data and the machine's OS (for the default shell).
   useEffect(() => {
@@ -418,6 +426,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
             labels={labels}
             onCancel={can.runCommands ? cancel : null}
             onRollBack={can.runCommands ? setRollingBack : null}
+            rolledBackBy={item.kind === "command" ? rolledBackBy.get(item.command.id) : undefined}
             actions={actions}
             verification={verification}
           />
@@ -506,6 +515,7 @@ interface ItemProps {
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
   onRollBack: ((change: ChangeRef) => void) | null;
+  rolledBackBy: RolledBackBy | undefined;
   actions: ApprovalActions;
   verification: VerifyActions;
 }
@@ -521,13 +531,14 @@ class Item extends Component<ItemProps> {
       next.labels.names !== this.props.labels.names ||
       next.onCancel !== this.props.onCancel ||
       next.onRollBack !== this.props.onRollBack ||
+      next.rolledBackBy !== this.props.rolledBackBy ||
       next.actions !== this.props.actions ||
       next.verification !== this.props.verification
     );
   }
 
   override render() {
-    const { item, sessionId, labels, onCancel, onRollBack, actions, verification } = this.props;
+    const { item, sessionId, labels, onCancel, onRollBack, rolledBackBy, actions, verification } = this.props;
     if (item.kind === "command")
       return (
         <CommandBlock
@@ -536,6 +547,7 @@ class Item extends Component<ItemProps> {
           labels={labels}
           onCancel={onCancel}
           onRollBack={onRollBack}
+          rolledBackBy={rolledBackBy}
           actions={actions}
           verification={verification}
         />
@@ -738,6 +750,7 @@ function CommandBlock({
   labels,
   onCancel,
   onRollBack,
+  rolledBackBy,
   actions,
   verification,
 }: {
@@ -746,6 +759,7 @@ function CommandBlock({
   labels: Labels;
   onCancel: ((commandId: string) => void) | null;
   onRollBack: ((change: ChangeRef) => void) | null;
+  rolledBackBy: RolledBackBy | undefined;
   actions: ApprovalActions;
   verification: VerifyActions;
 }) {
@@ -821,6 +835,14 @@ function CommandBlock({
           <VerifiesBadge cmd={cmd} actions={verification} />
           <VerificationControls cmd={cmd} actions={verification} />
           {cmd.rollbackOf && <RollbackLinkTo label="undoes" to={cmd.rollbackOf} />}
+          {rolledBackBy && (
+            <RollbackLinkTo
+              label="rolled back by"
+              to={rolledBackBy}
+              state={rolledBackBy.state}
+              command={rolledBackBy.command}
+            />
+          )}
           {onRollBack && cmd.classification === "change" && cmd.context && result && (
             <RollBackButton change={{ sessionId, commandId: cmd.id }} onOpen={onRollBack} />
           )}

@@ -137,6 +137,11 @@ const MIGRATIONS: Migration[] = [
           INSERT INTO alarms (name, at) SELECT 'outbox', 0 WHERE EXISTS (SELECT 1 FROM outbox);
           DROP TABLE forwards;`,
   },
+  {
+    name: "command documents say whether the command is a change",
+    // Only a change has a rollback: the search hit offers "Roll back…" on these. Documents indexed before stay 0.
+    sql: "ALTER TABLE docs ADD COLUMN change INTEGER NOT NULL DEFAULT 0;",
+  },
 ];
 
 export { MIGRATIONS as SEARCH_INDEX_MIGRATIONS };
@@ -246,7 +251,7 @@ function previousMonth(month: string): string {
 
 const SNIPPET = "snippet(fts, 0, char(2), char(3), '…', 24)";
 const PLAIN_SNIPPET = "substr(d.body, 1, 240)";
-const DETAIL_COLUMNS = `d.session_id, d.seq, d.kind, d.ts, d.command_id, d.stream, d.offset, s.machine_id, s.client_id,
+const DETAIL_COLUMNS = `d.session_id, d.seq, d.kind, d.ts, d.command_id, d.change, d.stream, d.offset, s.machine_id, s.client_id,
   s.technician_id, s.hostname, c.exit_code, c.approval, c.state`;
 const DETAIL_JOINS = "CROSS JOIN sessions s ON s.id = d.session_id LEFT JOIN commands c ON c.id = d.command_id";
 /** Tokens of a document's tags that reflect facts (technician, exit, approval); the rest never change. */
@@ -266,6 +271,7 @@ function toHit(row: Row, highlighted: boolean): SearchHit {
     ts: row.ts as string,
     kind: row.kind as SearchKind,
     commandId: (row.command_id as string | null) ?? null,
+    change: row.change === 1,
     stream: (row.stream as "stdout" | "stderr" | null) ?? null,
     offset: (row.offset as number | null) ?? null,
     exitCode: (row.exit_code as number | null) ?? null,
@@ -700,8 +706,8 @@ export class SearchIndex extends DurableBase {
       while (this.sql.exec("SELECT 1 FROM docs WHERE id = CAST(? AS INTEGER)", key).toArray().length > 0) key++;
     }
     const inserted = this.sql.exec(
-      `INSERT OR IGNORE INTO docs (id, session_id, seq, part, kind, ts, command_id, stream, offset, body, tags)
-       VALUES (CAST(? AS INTEGER), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO docs (id, session_id, seq, part, kind, ts, command_id, stream, offset, body, tags, change)
+       VALUES (CAST(? AS INTEGER), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       key,
       sessionId,
       doc.seq,
@@ -713,6 +719,7 @@ export class SearchIndex extends DurableBase {
       doc.offset,
       doc.text,
       tags,
+      doc.change === true ? 1 : 0,
     ).rowsWritten;
     if (inserted > 0)
       this.sql.exec("INSERT INTO fts (rowid, body, tags) VALUES (CAST(? AS INTEGER), ?, ?)", key, doc.text, tags);

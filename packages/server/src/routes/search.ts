@@ -92,6 +92,7 @@ export function searchRoutes(app: Hono<AppEnv>): void {
           ts: h.ts,
           kind: h.kind,
           commandId: h.commandId,
+          change: h.change,
           stream: h.stream,
           offset: h.offset,
           exitCode: h.exitCode,

@@ -255,7 +255,7 @@ export function restoreFile(shell: Shell, before: FilePrestate, aspect: FileAspe
       ];
   if (commands.join(" && ").length > LIMITS.commandChars - 1024)
     return {
-      reason: `${file} held ${bytes.length} bytes before the change: too many to put back in one command (next: the runtime restores large files itself)`,
+      reason: `${file} was larger than Caisey can restore from the console: ${bytes.length} bytes; restore it by hand from the pre-state`,
     };
   return {
     commands,
