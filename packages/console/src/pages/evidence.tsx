@@ -49,14 +49,17 @@ export function EvidenceActions({
   me,
   timelineOpen,
   onTimeline,
+  closed,
 }: {
   sessionId: string;
   me: Me;
   timelineOpen: boolean;
   onTimeline: () => void;
+  /** Only a closed session is sealed, and only a sealed one has an evidence bundle. */
+  closed: boolean;
 }) {
   const staff = me.user.role !== "contact";
-  const exportUrl = (format: "pdf" | "asciicast", includeNotes = false) =>
+  const exportUrl = (format: "pdf" | "asciicast" | "bundle", includeNotes = false) =>
     urlOf(routes.exportSession, {
       params: { id: sessionId },
       query: { format, ...(includeNotes ? { includeNotes: "1" } : {}) },
@@ -85,6 +88,19 @@ export function EvidenceActions({
           <a href={exportUrl("asciicast")} download data-testid="export-asciicast">
             Download asciicast
           </a>
+          {closed ? (
+            <a href={exportUrl("bundle")} download data-testid="export-bundle">
+              Evidence bundle (.zip)
+            </a>
+          ) : (
+            <span
+              class="muted"
+              data-testid="export-bundle"
+              title="The bundle holds the seal, made when the session closes"
+            >
+              Evidence bundle (.zip) — after the session is closed
+            </span>
+          )}
         </div>
       </details>
       <SharePanel sessionId={sessionId} staff={staff} />

@@ -389,6 +389,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
           me={me}
           timelineOpen={timelineOpen}
           onTimeline={() => setTimelineOpen(!timelineOpen)}
+          closed={state === "closed"}
         />
         <ConnectionBadge status={status} machine={presence} ended={state === "closed"} />
       </div>

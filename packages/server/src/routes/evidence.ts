@@ -22,6 +22,7 @@ import { createShare, exportSession, listShares, readShare, revokeShare } from "
 import type { Context, Hono } from "hono";
 import { type AppEnv, by, clientAddress, scope } from "../auth.ts";
 import { type Env, session, tenant } from "../env.ts";
+import { evidenceBundle } from "../evidence/bundle.ts";
 import { sessionReportPdf } from "../evidence/pdf.ts";
 import { sessionSeal } from "../evidence/seal.ts";
 import { HttpError, unwrap } from "../http.ts";
@@ -175,6 +176,7 @@ export function evidenceRoutes(app: Hono<AppEnv>): void {
     const includeNotes = query.includeNotes === "1";
     if (includeNotes && c.var.principal.role === "contact")
       throw new HttpError(403, "forbidden", NO_NOTES_FOR_CONTACTS);
+    if (query.format === "bundle") return evidenceBundle(c.env, scope(c), id);
     return query.format === "pdf" ? pdfExport(c, id, includeNotes) : asciicastExport(c, id);
   });
 
