@@ -1,5 +1,6 @@
 // The evidence bundle in the console: Export offers "Evidence bundle (.zip)" once the session is closed (and sealed),
-// says why not before, and the download is the bundle the offline verifier accepts.
+// says why not before, and the download is the bundle the offline verifier accepts. The share page checks the seal in
+// the outsider's browser.
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -55,5 +56,17 @@ describe("the evidence bundle in the console", () => {
     const verified = spawnSync(process.execPath, [STANDALONE, path, "--key", vkey], { encoding: "utf8" });
     expect(verified.status, verified.stdout).toBe(0);
     expect(verified.stdout).toMatch(/^verified/m);
+  });
+
+  it("lets an outsider's browser check the seal on the share page, against the key the link serves", async () => {
+    const { url } = await org.owner.json<{ url: string }>(`/api/v1/sessions/${sessionId}/shares`, {});
+    const outsider = await chromium.page({ width: 1100, height: 900 });
+    await outsider.goto(url);
+    const status = outsider.locator('[data-testid="seal-status"][data-state="verified"]');
+    await status.waitFor({ timeout: 20_000 });
+    expect(await status.innerText()).toContain("checked in this browser: signed by the organization's log key");
+    const { vkey } = await org.owner.json<{ vkey: string }>("/api/v1/log/key");
+    expect(await outsider.getByTestId("share-vkey").innerText()).toBe(vkey);
+    await outsider.screenshot({ path: `${SHOTS}/share-page-sealed.png`, fullPage: true });
   });
 });

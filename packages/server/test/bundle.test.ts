@@ -1,6 +1,7 @@
 // The evidence bundle (issue 14): `…/export?format=bundle` zips the record exactly as GET …/record serves it, the seal,
 // its C2SP tlog-proof, the log's verifier key, a manifest with every file's SHA-256 and a README; core's verifyBundle
-// holds over it against the key the log publishes. An open session has no bundle.
+// holds over it against the key the log publishes. An open session has no bundle. A share link carries the seal and
+// the log's verifier key, for the outsider's browser to check.
 
 import {
   BUNDLE_FORMAT,
@@ -10,6 +11,7 @@ import {
   type SealProof,
   toHex,
   verifyBundle,
+  verifySeal,
 } from "@caisey/core";
 import { unzipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -90,6 +92,19 @@ describe("the evidence bundle", () => {
       ["inclusion", true],
       ["record", true],
     ]);
+  });
+
+  it("goes with a share link as its seal and the log's key, so an outsider checks the seal without signing in", async () => {
+    const id = await sessionWithChat("Printer is back.");
+    const open = await json(await call(`/api/v1/sessions/${id}/shares`, { token, body: {} }), 201);
+    const before = await json(await call(`/api/v1/shares/${open.token}`), 200);
+    expect([before.seal, before.vkey]).toEqual([null, null]);
+    await json(await call(`/api/v1/sessions/${id}/close`, { token, body: {} }), 200);
+    const shared = await json(await call(`/api/v1/shares/${open.token}`), 200);
+    expect(shared.vkey).toBe(vkey);
+    expect(shared.seal).toEqual(await json(await call(`/api/v1/sessions/${id}/seal`, { token }), 200));
+    const key = (await parseVerifierKey(sha256, shared.vkey)) as NoteKey;
+    expect(await verifySeal(sha256, shared.seal, key)).toMatchObject({ ok: true, seal: { sessionId: id } });
   });
 
   it("is refused for an open session with 409 not_sealed", async () => {
