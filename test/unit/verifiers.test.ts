@@ -215,10 +215,9 @@ describe("both verifiers", () => {
       log.signer,
     );
     const older = write("older.checkpoint", kept);
-    const honest = write(
-      "consistency.json",
-      JSON.stringify({ proof: consistencyProof(sha256, good.log.node, 2, 4).map(toHex) }),
-    );
+    const proofFile = (memory: MemoryLog, to: number) =>
+      write("consistency.json", JSON.stringify({ proof: consistencyProof(sha256, memory.node, 2, to).map(toHex) }));
+    const honest = proofFile(good.log, 4);
     const ok = await verdicts(good.files, ["--key", keyFile(), "--checkpoint", older, "--consistency", honest]);
     expect(ok.cli).toEqual({ code: 0, failed: "" });
     expect(ok.standalone).toEqual({ code: 0, failed: "" });
@@ -227,10 +226,7 @@ describe("both verifiers", () => {
     // The log drops the first session's seal and signs the shorter history it now tells.
     const [, ...kept3] = good.notes;
     const dropped = await bundleOf(RECORD, kept3, 1);
-    const lie = write(
-      "lie.json",
-      JSON.stringify({ proof: consistencyProof(sha256, dropped.log.node, 2, 3).map(toHex) }),
-    );
+    const lie = proofFile(dropped.log, 3);
     const v = await verdicts(dropped.files, ["--key", keyFile(), "--checkpoint", older, "--consistency", lie]);
     expect(v.cli).toEqual({ code: 1, failed: "consistency" });
     expect(v.standalone).toEqual({ code: 1, failed: "consistency" });
