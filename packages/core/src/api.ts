@@ -269,7 +269,7 @@ export const OutputQuery = z.object({
 
 /** A readable export of a session's record; notes only when the exporter asks (and never for a client contact). */
 export const ExportQuery = z.object({
-  format: z.enum(["pdf", "asciicast"], { error: "must be pdf or asciicast" }),
+  format: z.enum(["pdf", "asciicast", "bundle"], { error: "must be pdf, asciicast or bundle" }),
   includeNotes: z.enum(["0", "1"], { error: "must be 0 or 1" }).default("0"),
 });
 

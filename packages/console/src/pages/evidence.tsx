@@ -10,7 +10,6 @@ import {
   type SharedEvent,
   type SharedRecord,
   type SharedSession,
-  sealedHead,
   sessionTimeline,
   type Timeline,
   verifySharedRecord,
@@ -21,6 +20,7 @@ import * as routes from "@caisey/core/routes";
 import type { SessionEvent } from "@caisey/core/views";
 import { useEffect, useState } from "preact/hooks";
 import { api, errorMessage, type Me, urlOf } from "../api.ts";
+import { checkSeal } from "./seal.tsx";
 import { CopyButton } from "./ui.tsx";
 
 const EXPIRY_CHOICES = [
@@ -49,14 +49,17 @@ export function EvidenceActions({
   me,
   timelineOpen,
   onTimeline,
+  closed,
 }: {
   sessionId: string;
   me: Me;
   timelineOpen: boolean;
   onTimeline: () => void;
+  /** Only a closed session is sealed, and only a sealed one has an evidence bundle. */
+  closed: boolean;
 }) {
   const staff = me.user.role !== "contact";
-  const exportUrl = (format: "pdf" | "asciicast", includeNotes = false) =>
+  const exportUrl = (format: "pdf" | "asciicast" | "bundle", includeNotes = false) =>
     urlOf(routes.exportSession, {
       params: { id: sessionId },
       query: { format, ...(includeNotes ? { includeNotes: "1" } : {}) },
@@ -85,6 +88,19 @@ export function EvidenceActions({
           <a href={exportUrl("asciicast")} download data-testid="export-asciicast">
             Download asciicast
           </a>
+          {closed ? (
+            <a href={exportUrl("bundle")} download data-testid="export-bundle">
+              Evidence bundle (.zip)
+            </a>
+          ) : (
+            <span
+              class="muted"
+              data-testid="export-bundle"
+              title="The bundle holds the seal, made when the session closes"
+            >
+              Evidence bundle (.zip) — after the session is closed
+            </span>
+          )}
         </div>
       </details>
       <SharePanel sessionId={sessionId} staff={staff} />
@@ -278,7 +294,7 @@ export function TimelinePanel({ events, names }: { events: readonly SessionEvent
 type ShareState =
   | { kind: "loading" }
   | { kind: "error"; message: string }
-  | { kind: "ready"; session: SharedSession; events: SharedEvent[]; seal: SessionSeal | null };
+  | { kind: "ready"; session: SharedSession; events: SharedEvent[]; seal: SessionSeal | null; vkey: string | null };
 
 type Check = { kind: "checking" } | { kind: "ok"; count: number } | { kind: "failed"; reason: string };
 
@@ -300,7 +316,7 @@ export function SharePage({ token }: { token: string }) {
           events.push(...page.events);
         }
         if (!alive) return;
-        setState({ kind: "ready", session: page.session, events, seal: page.seal });
+        setState({ kind: "ready", session: page.session, events, seal: page.seal, vkey: page.vkey });
         const checked = await verifySharedRecord(crypto.subtle, page.session, events);
         if (alive)
           setCheck(
@@ -327,7 +343,7 @@ export function SharePage({ token }: { token: string }) {
         </div>
       </div>
     );
-  const { session, events, seal } = state;
+  const { session, events, seal, vkey } = state;
   const records = events.map((e) => e as RecordEvent | { seq: number; redacted: string });
   const timeline = sessionTimeline(records, session.names);
   return (
@@ -363,7 +379,7 @@ export function SharePage({ token }: { token: string }) {
             ✗ The record does not verify: {check.reason}
           </p>
         )}
-        <SealCheck seal={seal} session={session} />
+        <SealCheck seal={seal} vkey={vkey} session={session} />
       </section>
       <section class="card">
         <h2>Timeline</h2>
@@ -378,25 +394,41 @@ export function SharePage({ token }: { token: string }) {
 }
 
 /**
- * The seal: whether it names this record's head. Checking its signature and its place in the organization's
- * transparency log needs the log's public key; that check plugs in here once the log is served.
+ * The seal, checked in the outsider's browser against the organization's log key the link serves with it: the seal's
+ * and the checkpoint's signatures, the seal's place in the log, and that it names this record's head.
  */
-function SealCheck({ seal, session }: { seal: SessionSeal | null; session: SharedSession }) {
-  if (!seal)
+function SealCheck({ seal, vkey, session }: { seal: SessionSeal | null; vkey: string | null; session: SharedSession }) {
+  const [checked, setChecked] = useState<{ ok: true; closedAt: string } | { ok: false; reason: string } | null>(null);
+  useEffect(() => {
+    if (seal && vkey) void checkSeal(seal, vkey, session.id, session.head).then(setChecked);
+  }, [seal, vkey, session.id, session.head.seq, session.head.hash]);
+  if (!seal || !vkey)
     return (
       <p class="muted" data-testid="seal-status" data-state="absent">
         Not sealed yet: the organization has not sealed this session in its transparency log
         {session.state === "open" ? " (it is still open)" : ""}.
       </p>
     );
-  const sealed = sealedHead(seal.note);
-  const matches = sealed !== null && sealed.seq === session.head.seq && sealed.hash === session.head.hash;
+  if (checked === null)
+    return (
+      <p class="muted" data-testid="seal-status" data-state="checking">
+        Checking the seal in this browser…
+      </p>
+    );
   return (
-    <p class={matches ? "good" : "bad"} data-testid="seal-status" data-state={matches ? "matches" : "mismatch"}>
-      {matches
-        ? `✓ Sealed: the seal names this head (event ${sealed.seq}), leaf ${seal.leafIndex} of ${seal.treeSize} in the organization's log.`
-        : "✗ The seal does not name this record's head."}
-    </p>
+    <div data-testid="seal-status" data-state={checked.ok ? "verified" : "failed"}>
+      <p class={checked.ok ? "good" : "bad"}>
+        {checked.ok
+          ? `✓ Sealed ${new Date(checked.closedAt).toLocaleString()} and checked in this browser: signed by the organization's log key, entry ${seal.leafIndex + 1} of ${seal.treeSize} in its log, and it names this record's last event (${session.head.seq}).`
+          : `✗ The seal does not verify: ${checked.reason}`}
+      </p>
+      <p class="muted">
+        The organization's log key, to check it yourself (ask the organization for their copy):{" "}
+        <span class="mono" data-testid="share-vkey">
+          {vkey}
+        </span>
+      </p>
+    </div>
   );
 }
 

@@ -20,17 +20,29 @@ type Check =
   | { kind: "verified"; proof: SealProof; vkey: string; origin: string; closedAt: string }
   | { kind: "failed"; reason: string };
 
+/** The seal checked against a verifier key and the head of the record shown: the one check every page makes. */
+export async function checkSeal(
+  proof: SealProof,
+  vkey: string,
+  sessionId: string,
+  head: { seq: number; hash: string },
+): Promise<{ ok: true; closedAt: string } | { ok: false; reason: string }> {
+  const parsed = await parseVerifierKey(digest, vkey);
+  if (typeof parsed === "string") return { ok: false, reason: `the log key: ${parsed}` };
+  const result = await verifySeal(digest, proof, parsed as NoteKey);
+  if (!result.ok) return { ok: false, reason: result.failure };
+  const { seal } = result;
+  if (seal.sessionId !== sessionId) return { ok: false, reason: "the seal is another session's" };
+  if (seal.seq !== head.seq || seal.headHash !== head.hash)
+    return { ok: false, reason: `the seal is of event ${seal.seq}, the record ends at event ${head.seq}` };
+  return { ok: true, closedAt: seal.closedAt };
+}
+
 async function check(sessionId: string, head: { seq: number; hash: string }): Promise<Check> {
   const [proof, key] = await Promise.all([api(routes.sessionSeal, { params: { id: sessionId } }), api(routes.logKey)]);
-  const parsed = await parseVerifierKey(digest, key.vkey);
-  if (typeof parsed === "string") return { kind: "failed", reason: `the log key: ${parsed}` };
-  const result = await verifySeal(digest, proof, parsed as NoteKey);
-  if (!result.ok) return { kind: "failed", reason: result.failure };
-  const { seal } = result;
-  if (seal.sessionId !== sessionId) return { kind: "failed", reason: "the seal is another session's" };
-  if (seal.seq !== head.seq || seal.headHash !== head.hash)
-    return { kind: "failed", reason: `the seal is of event ${seal.seq}, the record ends at event ${head.seq}` };
-  return { kind: "verified", proof, vkey: key.vkey, origin: key.origin, closedAt: seal.closedAt };
+  const checked = await checkSeal(proof, key.vkey, sessionId, head);
+  if (!checked.ok) return { kind: "failed", reason: checked.reason };
+  return { kind: "verified", proof, vkey: key.vkey, origin: key.origin, closedAt: checked.closedAt };
 }
 
 export function SealPanel({ sessionId, head }: { sessionId: string; head: { seq: number; hash: string } }) {

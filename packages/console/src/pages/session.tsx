@@ -404,6 +404,7 @@ export function SessionPage({ sessionId, me }: { sessionId: string; me: Me }) {
           me={me}
           timelineOpen={timelineOpen}
           onTimeline={() => setTimelineOpen(!timelineOpen)}
+          closed={state === "closed"}
         />
         {state === "review_pending" && (
           <span class="badge session-review_pending" data-testid="review-pending">

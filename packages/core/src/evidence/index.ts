@@ -1,5 +1,6 @@
 // Evidence: seals, the tenant's transparency log and its proofs (DESIGN.md, Evidence).
 
+export * from "./bundle.ts";
 export * from "./checkpoint.ts";
 export * from "./merkle.ts";
 export * from "./note.ts";

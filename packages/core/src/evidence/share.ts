@@ -35,6 +35,8 @@ export interface SharedRecord {
   session: SharedSession;
   events: SharedEvent[];
   seal: SessionSeal | null;
+  /** The log's verifier key with the seal (null without one), so an outsider's browser can check it. */
+  vkey: string | null;
   next: number | null;
 }
 

@@ -21,7 +21,8 @@ import {
 import { createShare, exportSession, listShares, readShare, revokeShare } from "@caisey/core/routes";
 import type { Context, Hono } from "hono";
 import { type AppEnv, by, clientAddress, scope } from "../auth.ts";
-import { type Env, session, tenant } from "../env.ts";
+import { type Env, session, tenant, transparencyLog } from "../env.ts";
+import { evidenceBundle } from "../evidence/bundle.ts";
 import { sessionReportPdf } from "../evidence/pdf.ts";
 import { sessionSeal } from "../evidence/seal.ts";
 import { HttpError, unwrap } from "../http.ts";
@@ -175,6 +176,7 @@ export function evidenceRoutes(app: Hono<AppEnv>): void {
     const includeNotes = query.includeNotes === "1";
     if (includeNotes && c.var.principal.role === "contact")
       throw new HttpError(403, "forbidden", NO_NOTES_FOR_CONTACTS);
+    if (query.format === "bundle") return evidenceBundle(c.env, scope(c), id);
     return query.format === "pdf" ? pdfExport(c, id, includeNotes) : asciicastExport(c, id);
   });
 
@@ -226,6 +228,8 @@ export function evidenceRoutes(app: Hono<AppEnv>): void {
     ]);
     const info = unwrap(summary).session;
     const page = unwrap(paged);
+    // The key is public (GET /api/v1/log/key); the outsider has no sign-in to ask for it.
+    const vkey = seal ? unwrap(await transparencyLog(c.env, tenantId).publicKey(tenantId)).vkey : null;
     const shared: SharedSession = {
       id: info.id,
       organization: organization?.name ?? "",
@@ -244,7 +248,7 @@ export function evidenceRoutes(app: Hono<AppEnv>): void {
     // Events are spliced in as stored, never re-serialized.
     const next = page.done ? null : page.last;
     return new Response(
-      `{"session":${JSON.stringify(shared)},"events":[${page.lines.join(",")}],"seal":${JSON.stringify(seal)},"next":${next}}`,
+      `{"session":${JSON.stringify(shared)},"events":[${page.lines.join(",")}],"seal":${JSON.stringify(seal)},"vkey":${JSON.stringify(vkey)},"next":${next}}`,
       { headers: { "content-type": "application/json", "cache-control": "no-store" } },
     );
   });
