@@ -87,7 +87,14 @@ describe("the PDF report", () => {
     expect(text).toContain("No such file or directory");
     expect(text).toContain(CHAT);
     expect(text).toContain("Contoso Dental");
-    expect(text).toContain("Not sealed yet");
+    // Closed, so sealed: the seal note and its place in the organization's log, with how to verify it.
+    const seal = await org.owner.json<{ note: string; leafIndex: number; treeSize: number }>(
+      `/api/v1/sessions/${sessionId}/seal`,
+    );
+    expect(text).toContain(`caisey-seal/v1`);
+    expect(text).toContain(seal.note.split("\n")[2] as string);
+    expect(text).toContain(`${seal.leafIndex} of ${seal.treeSize} in the organization's transparency log`);
+    expect(text).not.toContain("Not sealed yet");
     expect(text).not.toContain(NOTE);
     const pages = Number(
       /Pages:\s+(\d+)/.exec(execFileSync("pdfinfo", ["-"], { input: report, encoding: "utf8" }))?.[1],
