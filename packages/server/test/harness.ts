@@ -174,6 +174,31 @@ export async function previousRelease(
   return state.storage.sql;
 }
 
+/**
+ * Rows read under the current schema, put back into an object rolled back to an earlier release: of each row, only the
+ * columns that release's table has (a column added later is not there yet).
+ */
+export function restoreRows(
+  sql: SqlStorage,
+  tables: readonly { table: string; rows: Record<string, SqlStorageValue>[] }[],
+) {
+  for (const { table, rows } of tables) {
+    const known = new Set(
+      sql
+        .exec<{ name: string }>(`PRAGMA table_info(${table})`)
+        .toArray()
+        .map((c) => c.name),
+    );
+    for (const row of rows) {
+      const columns = Object.keys(row).filter((c) => known.has(c));
+      sql.exec(
+        `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+        ...columns.map((c) => row[c] as SqlStorageValue),
+      );
+    }
+  }
+}
+
 /** Every row of every table of an object's SQLite, as text: what a copy of its data directory would show. */
 export function everythingStored(state: DurableObjectState): string {
   return state.storage.sql

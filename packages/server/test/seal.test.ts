@@ -22,7 +22,16 @@ import type { Effect } from "../src/durable/outbox.ts";
 import { transparencyLog } from "../src/env.ts";
 import { MIGRATIONS } from "../src/objects/session/store.ts";
 import { SEAL_REQUESTED, type TransparencyLog } from "../src/objects/transparency-log.ts";
-import { call, enrollMachine, everythingStored, json, ownerOnce, PASSWORD, previousRelease } from "./harness.ts";
+import {
+  call,
+  enrollMachine,
+  everythingStored,
+  json,
+  ownerOnce,
+  PASSWORD,
+  previousRelease,
+  restoreRows,
+} from "./harness.ts";
 
 const owner = ownerOnce("olga@seal.test", "Sealed Tight IT");
 
@@ -270,21 +279,7 @@ describe("the log", () => {
       const sealing = MIGRATIONS.findIndex((m) => m.name === "seal a session closed before seals");
       expect(sealing).toBeGreaterThan(0);
       await previousRelease(state, MIGRATIONS, sealing);
-      for (const { table, rows: list } of rows) {
-        const known = new Set(
-          sql
-            .exec<{ name: string }>(`PRAGMA table_info(${table})`)
-            .toArray()
-            .map((c) => c.name),
-        );
-        for (const full of list) {
-          const columns = Object.keys(full).filter((c) => known.has(c));
-          sql.exec(
-            `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
-            ...columns.map((c) => full[c]),
-          );
-        }
-      }
+      restoreRows(sql, rows);
     });
     await evictDurableObject(stub);
     await runDurableObjectAlarm(stub);

@@ -14,6 +14,7 @@ import {
   json,
   ownerOnce,
   previousRelease,
+  restoreRows,
   startedFrame,
 } from "./harness.ts";
 
@@ -81,23 +82,7 @@ describe("Session schema upgrade", () => {
       const rows = TABLES.map((table) => ({ table, rows: sql.exec(`SELECT * FROM ${table}`).toArray() }));
       expect(rows.map((t) => t.rows.length)).toEqual([1, 9, 2, 1]);
       await previousRelease(state, MIGRATIONS, MIGRATIONS.length - 1);
-      for (const { table, rows: list } of rows) {
-        // The previous schema's columns: a column the last migration added is not there yet.
-        const known = new Set(
-          sql
-            .exec<{ name: string }>(`PRAGMA table_info(${table})`)
-            .toArray()
-            .map((c) => c.name),
-        );
-        for (const full of list) {
-          const row = Object.fromEntries(Object.entries(full).filter(([column]) => known.has(column)));
-          const columns = Object.keys(row);
-          sql.exec(
-            `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
-            ...columns.map((c) => row[c] as SqlStorageValue),
-          );
-        }
-      }
+      restoreRows(sql, rows);
       expect(sql.exec("SELECT name FROM _migrations ORDER BY id").toArray().length).toBe(MIGRATIONS.length - 1);
     });
     // The next start of the object applies the full list.
