@@ -141,7 +141,11 @@ export function AuditPage(_props: { me: Me }) {
       });
   }, []);
 
-  const set = (change: Partial<Filters>) => setFilters((old) => ({ ...old, ...change }));
+  // An unchanged filter keeps the same object, so Enter followed by the field's change event asks only once.
+  const set = (change: Partial<Filters>) =>
+    setFilters((old) =>
+      Object.entries(change).every(([k, v]) => old[k as keyof Filters] === v) ? old : { ...old, ...change },
+    );
   const filtered = Object.values(filters).some((v) => v !== "");
 
   return (
@@ -180,8 +184,12 @@ export function AuditPage(_props: { me: Me }) {
             placeholder="any, e.g. person.added"
             maxLength={64}
             value={filters.action}
-            // Applied when the field is left or Enter is pressed, not on every keystroke.
+            // Applied when the field is left or Enter is pressed, not on every keystroke. Enter is handled here too:
+            // with the suggestions list open, Chromium's Enter closes the list without a change event.
             onChange={(e) => set({ action: e.currentTarget.value.trim() })}
+            onKeyDown={(e) => {
+              if (e.key === "Enter") set({ action: e.currentTarget.value.trim() });
+            }}
           />
           <datalist id="audit-actions">
             {actions.map((a) => (
