@@ -7,7 +7,15 @@ import app from "../packages/server/src/index.ts";
 import type { IngestBatch, ShardQuery } from "../packages/server/src/objects/search-index.ts";
 import { searchShards } from "../packages/server/src/routes/search.ts";
 
-export { Directory, Machine, SearchIndex, Session, Tenant } from "../packages/server/src/index.ts";
+export {
+  Directory,
+  Fleet,
+  Machine,
+  SearchIndex,
+  Session,
+  Tenant,
+  TransparencyLog,
+} from "../packages/server/src/index.ts";
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
@@ -18,7 +26,9 @@ export default {
       const byShard = new Map<string, { month: string; batch: IngestBatch }[]>();
       for (const b of batches) {
         const key = `${b.batch.session.tenantId}:${b.month}`;
-        byShard.set(key, [...(byShard.get(key) ?? []), b]);
+        const list = byShard.get(key);
+        if (list) list.push(b);
+        else byShard.set(key, [b]);
       }
       await Promise.all(
         [...byShard.values()].map(async (list) => {
