@@ -339,6 +339,8 @@ function factValues(f: CommandFacts): (string | number | null)[] {
 export class SearchIndex extends DurableBase {
   private readonly cap: number;
   private meta: { tenant_id: string; month: string } | null = null;
+  /** Batches whose write waits for the next turn (`together`). */
+  private waiting: { write: () => number; resolve: (through: number) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, MIGRATIONS);
@@ -407,87 +409,112 @@ export class SearchIndex extends DurableBase {
       ? []
       : (await searchCatalog(this.env, s.tenantId).shards(s.tenantId)).filter((m) => m < month);
 
-    const through = this.ctx.storage.transactionSync(() => {
-      const before = this.sessionRow(s.sessionId);
-      this.sql.exec(
-        `INSERT INTO sessions (id, machine_id, client_id, hostname) VALUES (?, ?, ?, ?)
+    const through = await this.together(() =>
+      this.ctx.storage.transactionSync(() => {
+        const before = this.sessionRow(s.sessionId);
+        this.sql.exec(
+          `INSERT INTO sessions (id, machine_id, client_id, hostname) VALUES (?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET machine_id = excluded.machine_id, client_id = excluded.client_id,
            hostname = excluded.hostname`,
-        s.sessionId,
-        s.machineId,
-        s.clientId,
-        s.hostname,
-      );
-      let through = before?.through ?? 0;
-      let technician = { id: before?.technician_id ?? null, seq: before?.technician_seq ?? 0 };
-      let opened = before?.opened === 1;
-      // The sender's technician only fills in until the record says (session.opened, session.assigned, here or from
-      // another month): a feed reads it once and then sends batch after batch, so it may be older than their events.
-      if (s.technicianId && technician.seq === 0) technician = { id: s.technicianId, seq: 0 };
-      const fresh = events.filter((e) => e.seq > through);
-      const commands = new CommandBatch(
-        this.sql,
-        fresh.flatMap((e) => {
-          const id = (e.data as { commandId?: unknown }).commandId;
-          return typeof id === "string" ? [id] : [];
-        }),
-      );
-      const docs: IndexDoc[] = [];
-      const retag = new Set<string>();
-      for (const event of fresh) {
-        const entries = indexEntries(event, (commandId) => commands.get(commandId)?.output_indexed ?? 0, this.cap);
-        if (event.type === "session.opened") opened = true;
-        if (entries.technicianId && event.seq > technician.seq)
-          technician = { id: entries.technicianId, seq: event.seq };
-        if (entries.command) {
-          const requested = event.type === "command.requested";
-          const r = this.applyEvent(commands, s.sessionId, entries.command, event.seq, requested);
-          if (r.tagsChanged) retag.add(entries.command.commandId);
-          if (r.changed) this.factsChanged(r.row, null, earlier, commands.isNew(r.row.id));
+          s.sessionId,
+          s.machineId,
+          s.clientId,
+          s.hostname,
+        );
+        let through = before?.through ?? 0;
+        let technician = { id: before?.technician_id ?? null, seq: before?.technician_seq ?? 0 };
+        let opened = before?.opened === 1;
+        // The sender's technician only fills in until the record says (session.opened, session.assigned, here or from
+        // another month): a feed reads it once and then sends batch after batch, so it may be older than their events.
+        if (s.technicianId && technician.seq === 0) technician = { id: s.technicianId, seq: 0 };
+        const fresh = events.filter((e) => e.seq > through);
+        const commands = new CommandBatch(
+          this.sql,
+          fresh.flatMap((e) => {
+            const id = (e.data as { commandId?: unknown }).commandId;
+            return typeof id === "string" ? [id] : [];
+          }),
+        );
+        const docs: IndexDoc[] = [];
+        const retag = new Set<string>();
+        for (const event of fresh) {
+          const entries = indexEntries(event, (commandId) => commands.get(commandId)?.output_indexed ?? 0, this.cap);
+          if (event.type === "session.opened") opened = true;
+          if (entries.technicianId && event.seq > technician.seq)
+            technician = { id: entries.technicianId, seq: event.seq };
+          if (entries.command) {
+            const requested = event.type === "command.requested";
+            const r = this.applyEvent(commands, s.sessionId, entries.command, event.seq, requested);
+            if (r.tagsChanged) retag.add(entries.command.commandId);
+            if (r.changed) this.factsChanged(r.row, null, earlier, commands.isNew(r.row.id));
+          }
+          docs.push(...entries.docs);
+          through = event.seq;
         }
-        docs.push(...entries.docs);
-        through = event.seq;
-      }
-      commands.flush();
-      through = Math.max(through, last);
-      this.sql.exec(
-        "UPDATE sessions SET through = MAX(through, ?), technician_id = ?, technician_seq = ?, opened = ? WHERE id = ?",
-        through,
-        technician.id,
-        technician.seq,
-        opened ? 1 : 0,
-        s.sessionId,
-      );
-      // Documents already here are re-tagged for the facts that changed; this batch's are written with them.
-      if (before && technician.id !== before.technician_id) this.retagSession(s.sessionId);
-      for (const commandId of retag) this.retagCommand(commandId);
-      const facts = new Map<string | null, DocFacts>();
-      const written = new DocBatch(
-        this.sql,
-        docs.map((d) => d.ts),
-      );
-      for (const doc of docs) {
-        let f = facts.get(doc.commandId);
-        if (f === undefined) {
-          const c = doc.commandId ? commands.get(doc.commandId) : undefined;
-          f = { technicianId: technician.id, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null };
-          facts.set(doc.commandId, f);
+        commands.flush();
+        through = Math.max(through, last);
+        this.sql.exec(
+          "UPDATE sessions SET through = MAX(through, ?), technician_id = ?, technician_seq = ?, opened = ? WHERE id = ?",
+          through,
+          technician.id,
+          technician.seq,
+          opened ? 1 : 0,
+          s.sessionId,
+        );
+        // Documents already here are re-tagged for the facts that changed; this batch's are written with them.
+        if (before && technician.id !== before.technician_id) this.retagSession(s.sessionId);
+        for (const commandId of retag) this.retagCommand(commandId);
+        const facts = new Map<string | null, DocFacts>();
+        const written = new DocBatch(
+          this.sql,
+          docs.map((d) => d.ts),
+        );
+        for (const doc of docs) {
+          let f = facts.get(doc.commandId);
+          if (f === undefined) {
+            const c = doc.commandId ? commands.get(doc.commandId) : undefined;
+            f = { technicianId: technician.id, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null };
+            facts.set(doc.commandId, f);
+          }
+          written.add(s.sessionId, doc, docTags(doc, s, f));
         }
-        written.add(s.sessionId, doc, docTags(doc, s, f));
-      }
-      written.flush();
-      // A session that began in an earlier month: that month's documents get this technician, and this shard gets
-      // the technician from there when the sender did not say.
-      if (!opened && (!before || technician.id !== before.technician_id) && earlier[0] !== undefined)
-        this.send(earlier[0], "session", s.sessionId, {
-          from: month,
-          earlier: earlier.slice(1),
-          facts: { sessionId: s.sessionId, technicianId: technician.id, technicianSeq: technician.seq },
-        } satisfies SessionForward);
-      return through;
-    });
-    this.kickForwards();
+        written.flush();
+        // A session that began in an earlier month: that month's documents get this technician, and this shard gets
+        // the technician from there when the sender did not say.
+        if (!opened && (!before || technician.id !== before.technician_id) && earlier[0] !== undefined)
+          this.send(earlier[0], "session", s.sessionId, {
+            from: month,
+            earlier: earlier.slice(1),
+            facts: { sessionId: s.sessionId, technicianId: technician.id, technicianSeq: technician.seq },
+          } satisfies SessionForward);
+        return through;
+      }),
+    );
     return { through };
+  }
+
+  /**
+   * Run a batch's write together with the batches that reach this shard meanwhile (from other sessions): each in its
+   * own transaction, all in one turn, so storage commits them once. A shard that many sessions feed at once commits
+   * per turn instead of per batch; a batch alone waits only for the next turn. Then the forwards they wrote go out.
+   */
+  private together(write: () => number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ write, resolve, reject });
+      if (this.waiting.length > 1) return;
+      setTimeout(() => {
+        const batches = this.waiting;
+        this.waiting = [];
+        for (const b of batches) {
+          try {
+            b.resolve(b.write());
+          } catch (error) {
+            b.reject(error);
+          }
+        }
+        this.kickForwards();
+      }, 0);
+    });
   }
 
   /**
