@@ -318,7 +318,7 @@ const sameFacts = (a: CommandFacts, b: CommandFacts) =>
 const commandTags = (f: { exitCode: number | null; approval: ApprovalState }) =>
   factTags({ exitCode: f.exitCode, approval: f.approval }).join(" ");
 
-/** A command's facts as its row's columns. */
+/** A command's facts as its row's columns, in the table's order (writeFacts binds them in this order). */
 function factColumns(f: CommandFacts) {
   return {
     requested_by: f.requestedBy,
@@ -329,11 +329,6 @@ function factColumns(f: CommandFacts) {
     approval: f.approval,
     approval_seq: f.approvalSeq,
   };
-}
-
-/** A command's facts in column order: requested_by, state, state_seq, exit_code, exit_seq, approval, approval_seq. */
-function factValues(f: CommandFacts): (string | number | null)[] {
-  return [f.requestedBy, f.state, f.stateSeq, f.exitCode, f.exitSeq, f.approval, f.approvalSeq];
 }
 
 export class SearchIndex extends DurableBase {
@@ -544,11 +539,11 @@ export class SearchIndex extends DurableBase {
   }
 
   private writeFacts(f: CommandFacts): void {
-    // Columns in factValues' order.
+    // Columns in factColumns' order.
     this.sql.exec(
       `UPDATE commands SET requested_by = ?, state = ?, state_seq = ?, exit_code = ?, exit_seq = ?, approval = ?,
          approval_seq = ? WHERE id = ?`,
-      ...factValues(f),
+      ...Object.values(factColumns(f)),
       f.commandId,
     );
   }
