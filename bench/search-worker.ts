@@ -7,23 +7,33 @@ import app from "../packages/server/src/index.ts";
 import type { IngestBatch, ShardQuery } from "../packages/server/src/objects/search-index.ts";
 import { searchShards } from "../packages/server/src/routes/search.ts";
 
-export { Directory, Machine, SearchIndex, Session, Tenant } from "../packages/server/src/index.ts";
+export {
+  Directory,
+  Fleet,
+  Machine,
+  SearchIndex,
+  Session,
+  Tenant,
+  TransparencyLog,
+} from "../packages/server/src/index.ts";
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === "/api/bench/ingest") {
       const { batches } = (await request.json()) as { batches: { month: string; batch: IngestBatch }[] };
-      // One shard's batches in order; different shards in parallel, as independent Session feeds would be.
-      const byShard = new Map<string, { month: string; batch: IngestBatch }[]>();
-      for (const b of batches) {
-        const key = `${b.batch.session.tenantId}:${b.month}`;
-        byShard.set(key, [...(byShard.get(key) ?? []), b]);
+      // One session's batches in order; different sessions at once, as independent Session feeds would send them.
+      const bySession = new Map<string, IngestBatch[]>();
+      for (const { batch } of batches) {
+        const list = bySession.get(batch.session.sessionId);
+        if (list) list.push(batch);
+        else bySession.set(batch.session.sessionId, [batch]);
       }
+      const months = new Map(batches.map((b) => [b.batch, b.month]));
       await Promise.all(
-        [...byShard.values()].map(async (list) => {
-          for (const { month, batch } of list) {
-            const r = await searchIndex(env, batch.session.tenantId, month).ingest(batch);
+        [...bySession.values()].map(async (list) => {
+          for (const batch of list) {
+            const r = await searchIndex(env, batch.session.tenantId, months.get(batch) as string).ingest(batch);
             if (r.refused) throw new Error(r.refused);
           }
         }),

@@ -38,7 +38,6 @@ import {
   factTags,
   type IndexDoc,
   indexEntries,
-  KEY_SLOTS,
   monthsBetween,
   parseSnippet,
   type RecordEvent,
@@ -54,6 +53,7 @@ import type { Effect } from "../durable/outbox.ts";
 import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
 import { type Env, outputIndexCap, searchCatalog } from "../env.ts";
 import { type Migration, migrate } from "../migrations.ts";
+import { COMMAND_COLUMNS, CommandBatch, type CommandRow, DocBatch } from "./search-batch.ts";
 
 const MIGRATIONS: Migration[] = [
   {
@@ -228,19 +228,6 @@ type SessionForward = { from: string; earlier: string[]; facts: SessionFacts };
 type SessionReply = { facts: SessionFacts };
 
 type Row = Record<string, SqlStorageValue>;
-type CommandRow = {
-  id: string;
-  session_id: string;
-  requested: number;
-  requested_by: string | null;
-  state: string | null;
-  state_seq: number;
-  exit_code: number | null;
-  exit_seq: number;
-  approval: ApprovalState;
-  approval_seq: number;
-  home: string | null;
-};
 type SessionRow = { through: number; technician_id: string | null; technician_seq: number; opened: number };
 
 /** The month before `YYYY-MM`. */
@@ -331,14 +318,24 @@ const sameFacts = (a: CommandFacts, b: CommandFacts) =>
 const commandTags = (f: { exitCode: number | null; approval: ApprovalState }) =>
   factTags({ exitCode: f.exitCode, approval: f.approval }).join(" ");
 
-/** A command's facts in column order: requested_by, state, state_seq, exit_code, exit_seq, approval, approval_seq. */
-function factValues(f: CommandFacts): (string | number | null)[] {
-  return [f.requestedBy, f.state, f.stateSeq, f.exitCode, f.exitSeq, f.approval, f.approvalSeq];
+/** A command's facts as its row's columns, in the table's order (writeFacts binds them in this order). */
+function factColumns(f: CommandFacts) {
+  return {
+    requested_by: f.requestedBy,
+    state: f.state,
+    state_seq: f.stateSeq,
+    exit_code: f.exitCode,
+    exit_seq: f.exitSeq,
+    approval: f.approval,
+    approval_seq: f.approvalSeq,
+  };
 }
 
 export class SearchIndex extends DurableBase {
   private readonly cap: number;
   private meta: { tenant_id: string; month: string } | null = null;
+  /** Batches whose write waits for the next turn (`together`). */
+  private waiting: { write: () => number; resolve: (through: number) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, MIGRATIONS);
@@ -407,74 +404,112 @@ export class SearchIndex extends DurableBase {
       ? []
       : (await searchCatalog(this.env, s.tenantId).shards(s.tenantId)).filter((m) => m < month);
 
-    const through = this.ctx.storage.transactionSync(() => {
-      const before = this.sessionRow(s.sessionId);
-      this.sql.exec(
-        `INSERT INTO sessions (id, machine_id, client_id, hostname) VALUES (?, ?, ?, ?)
+    const through = await this.together(() =>
+      this.ctx.storage.transactionSync(() => {
+        const before = this.sessionRow(s.sessionId);
+        this.sql.exec(
+          `INSERT INTO sessions (id, machine_id, client_id, hostname) VALUES (?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET machine_id = excluded.machine_id, client_id = excluded.client_id,
            hostname = excluded.hostname`,
-        s.sessionId,
-        s.machineId,
-        s.clientId,
-        s.hostname,
-      );
-      let through = before?.through ?? 0;
-      let technician = { id: before?.technician_id ?? null, seq: before?.technician_seq ?? 0 };
-      let opened = before?.opened === 1;
-      // The sender's technician only fills in until the record says (session.opened, session.assigned, here or from
-      // another month): a feed reads it once and then sends batch after batch, so it may be older than their events.
-      if (s.technicianId && technician.seq === 0) technician = { id: s.technicianId, seq: 0 };
-      const docs: IndexDoc[] = [];
-      const retag = new Set<string>();
-      for (const event of events) {
-        if (event.seq <= through) continue;
-        const entries = indexEntries(event, (commandId) => this.outputIndexed(commandId), this.cap);
-        if (event.type === "session.opened") opened = true;
-        if (entries.technicianId && event.seq > technician.seq)
-          technician = { id: entries.technicianId, seq: event.seq };
-        if (entries.command) {
-          const requested = event.type === "command.requested";
-          const r = this.applyEvent(s.sessionId, entries.command, event.seq, requested);
-          if (r.tagsChanged) retag.add(entries.command.commandId);
-          if (r.changed) this.factsChanged(r.row, null, earlier);
+          s.sessionId,
+          s.machineId,
+          s.clientId,
+          s.hostname,
+        );
+        let through = before?.through ?? 0;
+        let technician = { id: before?.technician_id ?? null, seq: before?.technician_seq ?? 0 };
+        let opened = before?.opened === 1;
+        // The sender's technician only fills in until the record says (session.opened, session.assigned, here or from
+        // another month): a feed reads it once and then sends batch after batch, so it may be older than their events.
+        if (s.technicianId && technician.seq === 0) technician = { id: s.technicianId, seq: 0 };
+        const fresh = events.filter((e) => e.seq > through);
+        const commands = new CommandBatch(
+          this.sql,
+          fresh.flatMap((e) => {
+            const id = (e.data as { commandId?: unknown }).commandId;
+            return typeof id === "string" ? [id] : [];
+          }),
+        );
+        const docs: IndexDoc[] = [];
+        const retag = new Set<string>();
+        for (const event of fresh) {
+          const entries = indexEntries(event, (commandId) => commands.get(commandId)?.output_indexed ?? 0, this.cap);
+          if (event.type === "session.opened") opened = true;
+          if (entries.technicianId && event.seq > technician.seq)
+            technician = { id: entries.technicianId, seq: event.seq };
+          if (entries.command) {
+            const requested = event.type === "command.requested";
+            const r = this.applyEvent(commands, s.sessionId, entries.command, event.seq, requested);
+            if (r.tagsChanged) retag.add(entries.command.commandId);
+            if (r.changed) this.factsChanged(r.row, null, earlier, commands.isNew(r.row.id));
+          }
+          docs.push(...entries.docs);
+          through = event.seq;
         }
-        docs.push(...entries.docs);
-        through = event.seq;
-      }
-      through = Math.max(through, last);
-      this.sql.exec(
-        "UPDATE sessions SET through = MAX(through, ?), technician_id = ?, technician_seq = ?, opened = ? WHERE id = ?",
-        through,
-        technician.id,
-        technician.seq,
-        opened ? 1 : 0,
-        s.sessionId,
-      );
-      // Documents already here are re-tagged for the facts that changed; this batch's are written with them.
-      if (before && technician.id !== before.technician_id) this.retagSession(s.sessionId);
-      for (const commandId of retag) this.retagCommand(commandId);
-      const facts = new Map<string | null, DocFacts>();
-      for (const doc of docs) {
-        let f = facts.get(doc.commandId);
-        if (f === undefined) {
-          const c = doc.commandId ? this.commandRow(doc.commandId) : undefined;
-          f = { technicianId: technician.id, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null };
-          facts.set(doc.commandId, f);
+        commands.flush();
+        through = Math.max(through, last);
+        this.sql.exec(
+          "UPDATE sessions SET through = MAX(through, ?), technician_id = ?, technician_seq = ?, opened = ? WHERE id = ?",
+          through,
+          technician.id,
+          technician.seq,
+          opened ? 1 : 0,
+          s.sessionId,
+        );
+        // Documents already here are re-tagged for the facts that changed; this batch's are written with them.
+        if (before && technician.id !== before.technician_id) this.retagSession(s.sessionId);
+        for (const commandId of retag) this.retagCommand(commandId);
+        const facts = new Map<string | null, DocFacts>();
+        const written = new DocBatch(
+          this.sql,
+          docs.map((d) => d.ts),
+        );
+        for (const doc of docs) {
+          let f = facts.get(doc.commandId);
+          if (f === undefined) {
+            const c = doc.commandId ? commands.get(doc.commandId) : undefined;
+            f = { technicianId: technician.id, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null };
+            facts.set(doc.commandId, f);
+          }
+          written.add(s.sessionId, doc, docTags(doc, s, f));
         }
-        this.insertDoc(s.sessionId, doc, docTags(doc, s, f));
-      }
-      // A session that began in an earlier month: that month's documents get this technician, and this shard gets
-      // the technician from there when the sender did not say.
-      if (!opened && (!before || technician.id !== before.technician_id) && earlier[0] !== undefined)
-        this.send(earlier[0], "session", s.sessionId, {
-          from: month,
-          earlier: earlier.slice(1),
-          facts: { sessionId: s.sessionId, technicianId: technician.id, technicianSeq: technician.seq },
-        } satisfies SessionForward);
-      return through;
-    });
-    this.kickForwards();
+        written.flush();
+        // A session that began in an earlier month: that month's documents get this technician, and this shard gets
+        // the technician from there when the sender did not say.
+        if (!opened && (!before || technician.id !== before.technician_id) && earlier[0] !== undefined)
+          this.send(earlier[0], "session", s.sessionId, {
+            from: month,
+            earlier: earlier.slice(1),
+            facts: { sessionId: s.sessionId, technicianId: technician.id, technicianSeq: technician.seq },
+          } satisfies SessionForward);
+        return through;
+      }),
+    );
     return { through };
+  }
+
+  /**
+   * Run a batch's write together with the batches that reach this shard meanwhile (from other sessions): each in its
+   * own transaction, all in one turn, so storage commits them once. A shard that many sessions feed at once commits
+   * per turn instead of per batch; a batch alone waits only for the next turn. Then the forwards they wrote go out.
+   */
+  private together(write: () => number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ write, resolve, reject });
+      if (this.waiting.length > 1) return;
+      setTimeout(() => {
+        const batches = this.waiting;
+        this.waiting = [];
+        for (const b of batches) {
+          try {
+            b.resolve(b.write());
+          } catch (error) {
+            b.reject(error);
+          }
+        }
+        this.kickForwards();
+      }, 0);
+    });
   }
 
   /**
@@ -493,13 +528,6 @@ export class SearchIndex extends DurableBase {
     return Math.max(row?.through ?? 0, atLeast);
   }
 
-  private outputIndexed(commandId: string): number {
-    return (
-      this.sql.exec<{ n: number }>("SELECT output_indexed AS n FROM commands WHERE id = ?", commandId).toArray()[0]
-        ?.n ?? 0
-    );
-  }
-
   private sessionRow(sessionId: string): SessionRow | undefined {
     return this.sql
       .exec<SessionRow>("SELECT through, technician_id, technician_seq, opened FROM sessions WHERE id = ?", sessionId)
@@ -507,98 +535,66 @@ export class SearchIndex extends DurableBase {
   }
 
   private commandRow(commandId: string): CommandRow | undefined {
-    return this.sql
-      .exec<CommandRow>(
-        `SELECT id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval, approval_seq,
-           home FROM commands WHERE id = ?`,
-        commandId,
-      )
-      .toArray()[0];
+    return this.sql.exec<CommandRow>(`SELECT ${COMMAND_COLUMNS} FROM commands WHERE id = ?`, commandId).toArray()[0];
   }
 
   private writeFacts(f: CommandFacts): void {
-    // Columns in factValues' order.
+    // Columns in factColumns' order.
     this.sql.exec(
       `UPDATE commands SET requested_by = ?, state = ?, state_seq = ?, exit_code = ?, exit_seq = ?, approval = ?,
          approval_seq = ? WHERE id = ?`,
-      ...factValues(f),
+      ...Object.values(factColumns(f)),
       f.commandId,
     );
   }
 
-  /** A record event's facts about a command: the newer fact wins; says what changed. One read, at most one write. */
+  /** A record event's facts about a command, in the batch's rows: the newer fact wins; says what changed. */
   private applyEvent(
+    commands: CommandBatch,
     sessionId: string,
     update: CommandFactUpdate,
     seq: number,
     requested: boolean,
   ): { row: CommandRow; changed: boolean; tagsChanged: boolean } {
-    const row = this.commandRow(update.commandId);
+    const row = commands.get(update.commandId);
     const incoming = factsFromEvent(sessionId, update, seq);
     if (!row) {
       const f = mergeFacts(
         { ...incoming, requestedBy: null, state: null, stateSeq: 0, exitCode: null, exitSeq: 0, approvalSeq: 0 },
         incoming,
       );
-      this.sql.exec(
-        `INSERT INTO commands (id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval,
-           approval_seq, output_indexed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        f.commandId,
-        sessionId,
-        requested ? 1 : 0,
-        ...factValues(f),
-        update.outputIndexed ?? 0,
-      );
       const created: CommandRow = {
         id: f.commandId,
         session_id: sessionId,
         requested: requested ? 1 : 0,
-        requested_by: f.requestedBy,
-        state: f.state,
-        state_seq: f.stateSeq,
-        exit_code: f.exitCode,
-        exit_seq: f.exitSeq,
-        approval: f.approval,
-        approval_seq: f.approvalSeq,
+        ...factColumns(f),
         home: null,
+        output_indexed: update.outputIndexed ?? 0,
       };
+      commands.put(created);
       // A command first seen here in a later month than its request: its home has facts this shard needs.
       return { row: created, changed: true, tagsChanged: false };
     }
     const old = factsOf(row);
     const merged = mergeFacts(old, incoming);
     const changed = !sameFacts(old, merged);
-    if (changed || (requested && !row.requested) || update.outputIndexed !== undefined) {
-      this.sql.exec(
-        `UPDATE commands SET requested = MAX(requested, ?), output_indexed = COALESCE(?, output_indexed),
-           requested_by = ?, state = ?, state_seq = ?, exit_code = ?, exit_seq = ?, approval = ?, approval_seq = ?
-         WHERE id = ?`,
-        requested ? 1 : 0,
-        update.outputIndexed ?? null,
-        merged.requestedBy,
-        merged.state,
-        merged.stateSeq,
-        merged.exitCode,
-        merged.exitSeq,
-        merged.approval,
-        merged.approvalSeq,
-        row.id,
-      );
-    }
-    return {
-      row: { ...row, requested: requested ? 1 : row.requested },
-      changed,
-      tagsChanged: commandTags(old) !== commandTags(merged),
+    const now: CommandRow = {
+      ...row,
+      requested: requested ? 1 : row.requested,
+      ...factColumns(merged),
+      output_indexed: update.outputIndexed ?? row.output_indexed,
     };
+    if (changed || now.requested !== row.requested || now.output_indexed !== row.output_indexed) commands.put(now);
+    return { row: now, changed, tagsChanged: commandTags(old) !== commandTags(merged) };
   }
 
   /**
    * A command's facts changed here (`from`: the month that told us, if another): a command requested in an earlier
    * month sends them home; at home, they go on to the other months holding documents of it.
    */
-  private factsChanged(row: CommandRow, from: string | null, earlier: string[]): void {
+  private factsChanged(row: CommandRow, from: string | null, earlier: string[], newHere = false): void {
     const month = (this.meta as { month: string }).month;
-    const facts = factsOf(this.commandRow(row.id) ?? row);
+    const facts = factsOf(row);
     if (!row.requested) {
       // Home unknown: the newest earlier month, with the rest to try; none in the catalog yet (the home is being
       // indexed later, as in a rebuild): the month before, which refuses it until it holds the command.
@@ -607,6 +603,8 @@ export class SearchIndex extends DurableBase {
       this.send(to, "command", row.id, { from: month, seek: true, earlier: rest, facts } satisfies CommandForward);
       return;
     }
+    // Replicas are recorded for a command this shard already held: one first written by this batch has none yet.
+    if (newHere) return;
     const replicas = this.sql
       .exec<{ month: string }>("SELECT month FROM replicas WHERE command_id = ?", row.id)
       .toArray()
@@ -691,40 +689,6 @@ export class SearchIndex extends DurableBase {
     }
   }
 
-  /** A free time key for a document: its millisecond's slots, or the next free key after them. */
-  private insertDoc(sessionId: string, doc: IndexDoc, tags: string): void {
-    const base = timeKey(Date.parse(doc.ts));
-    const max = this.sql
-      .exec<{ m: number | null }>(
-        "SELECT MAX(id) AS m FROM docs WHERE id >= CAST(? AS INTEGER) AND id < CAST(? AS INTEGER)",
-        base,
-        base + KEY_SLOTS,
-      )
-      .one().m;
-    let key = max === null ? base : max + 1;
-    if (key >= base + KEY_SLOTS) {
-      while (this.sql.exec("SELECT 1 FROM docs WHERE id = CAST(? AS INTEGER)", key).toArray().length > 0) key++;
-    }
-    const inserted = this.sql.exec(
-      `INSERT OR IGNORE INTO docs (id, session_id, seq, part, kind, ts, command_id, stream, offset, body, tags, change)
-       VALUES (CAST(? AS INTEGER), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      key,
-      sessionId,
-      doc.seq,
-      doc.part,
-      doc.kind,
-      doc.ts,
-      doc.commandId,
-      doc.stream,
-      doc.offset,
-      doc.text,
-      tags,
-      doc.change === true ? 1 : 0,
-    ).rowsWritten;
-    if (inserted > 0)
-      this.sql.exec("INSERT INTO fts (rowid, body, tags) VALUES (CAST(? AS INTEGER), ?, ?)", key, doc.text, tags);
-  }
-
   // ---- facts for other months: the outbox, and what other shards ask of this one
 
   /** Write an effect for another month's shard (inside the transaction that learned what it carries). */
@@ -800,7 +764,7 @@ export class SearchIndex extends DurableBase {
     const home = row.requested === 1;
     if (home && f.from !== month) {
       this.sql.exec("INSERT OR IGNORE INTO replicas (command_id, month) VALUES (?, ?)", row.id, f.from);
-      if (changed) this.factsChanged(row, f.from, []);
+      if (changed) this.factsChanged(this.commandRow(row.id) ?? row, f.from, []);
     }
     if (f.from !== month && ((home && f.seek) || !sameFacts(facts, f.facts)))
       this.send(f.from, "command-reply", row.id, { from: month, home, facts } satisfies CommandReply);

@@ -1,0 +1,231 @@
+// How one ingest batch reaches a search shard's SQLite: few statements, whatever the batch holds. The command facts a
+// batch touches are read in one go and written back once each at the end (a command's requested, output, finished
+// and approval events are one row write, not four); document keys are allocated in memory from one read of each
+// millisecond's highest key; documents go in as multi-row INSERTs and into FTS5 in key order, straight from `docs`
+// (the text is bound once). Every statement stays within the platform's limits: at most 100 bound parameters, and
+// about 100 KB of bound text.
+
+import { type ApprovalState, type IndexDoc, KEY_SLOTS, timeKey } from "@caisey/core";
+
+/** Bound parameters per statement (Durable Object SQLite allows 100). */
+const MAX_PARAMS = 100;
+/** Text bound per statement, so one statement stays small whatever the documents hold. */
+const MAX_STATEMENT_BYTES = 100 * 1024;
+
+export type CommandRow = {
+  id: string;
+  session_id: string;
+  requested: number;
+  requested_by: string | null;
+  state: string | null;
+  state_seq: number;
+  exit_code: number | null;
+  exit_seq: number;
+  approval: ApprovalState;
+  approval_seq: number;
+  home: string | null;
+  output_indexed: number;
+};
+
+export const COMMAND_COLUMNS = `id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval,
+  approval_seq, home, output_indexed`;
+
+/** Items grouped for one statement each: at most MAX_PARAMS bound parameters (`params` per item), about MAX_STATEMENT_BYTES of text. */
+function chunks<T>(items: readonly T[], params: number, bytes: (item: T) => number = () => 0): T[][] {
+  const out: T[][] = [];
+  let row: T[] = [];
+  let rowBytes = 0;
+  for (const item of items) {
+    const b = bytes(item);
+    if (row.length > 0 && ((row.length + 1) * params > MAX_PARAMS || rowBytes + b > MAX_STATEMENT_BYTES)) {
+      out.push(row);
+      row = [];
+      rowBytes = 0;
+    }
+    row.push(item);
+    rowBytes += b;
+  }
+  if (row.length > 0) out.push(row);
+  return out;
+}
+
+const placeholders = (count: number, one: string) => Array.from({ length: count }, () => one).join(", ");
+
+/**
+ * The commands of one batch, read once and written back once: reads come from memory after the first, writes are
+ * kept until `flush` (call it before anything reads `commands` through SQL again, as re-tagging does).
+ */
+export class CommandBatch {
+  private readonly rows = new Map<string, CommandRow | null>();
+  private readonly dirty = new Set<string>();
+  private readonly created = new Set<string>();
+
+  constructor(
+    private readonly sql: SqlStorage,
+    ids: Iterable<string>,
+  ) {
+    const wanted = [...new Set(ids)];
+    for (const id of wanted) this.rows.set(id, null);
+    for (const part of chunks(wanted, 1))
+      for (const row of sql
+        .exec<CommandRow>(
+          `SELECT ${COMMAND_COLUMNS} FROM commands WHERE id IN (${placeholders(part.length, "?")})`,
+          ...part,
+        )
+        .toArray())
+        this.rows.set(row.id, row);
+  }
+
+  get(id: string): CommandRow | undefined {
+    let row = this.rows.get(id);
+    if (row === undefined) {
+      // Not named up front (the caller's list is a hint): read it now.
+      row = this.sql.exec<CommandRow>(`SELECT ${COMMAND_COLUMNS} FROM commands WHERE id = ?`, id).toArray()[0] ?? null;
+      this.rows.set(id, row);
+    }
+    return row ?? undefined;
+  }
+
+  /** The row as it is now (new or changed), to be written by `flush`. */
+  put(row: CommandRow): void {
+    if (this.rows.get(row.id) === null) this.created.add(row.id);
+    this.rows.set(row.id, row);
+    this.dirty.add(row.id);
+  }
+
+  /** Was the command first written by this batch? */
+  isNew(id: string): boolean {
+    return this.created.has(id);
+  }
+
+  /** Write every new or changed row, several to a statement. */
+  flush(): void {
+    const rows = [...this.dirty].map((id) => this.rows.get(id) as CommandRow);
+    this.dirty.clear();
+    for (const part of chunks(rows, 11))
+      this.sql.exec(
+        `INSERT INTO commands (id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval,
+           approval_seq, output_indexed) VALUES ${placeholders(part.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}
+         ON CONFLICT (id) DO UPDATE SET requested = excluded.requested, requested_by = excluded.requested_by,
+           state = excluded.state, state_seq = excluded.state_seq, exit_code = excluded.exit_code,
+           exit_seq = excluded.exit_seq, approval = excluded.approval, approval_seq = excluded.approval_seq,
+           output_indexed = excluded.output_indexed`,
+        ...part.flatMap((r) => [
+          r.id,
+          r.session_id,
+          r.requested,
+          r.requested_by,
+          r.state,
+          r.state_seq,
+          r.exit_code,
+          r.exit_seq,
+          r.approval,
+          r.approval_seq,
+          r.output_indexed,
+        ]),
+      );
+  }
+}
+
+/** A document as written: its key (time key plus slot) and tags. */
+type KeyedDoc = { key: number; sessionId: string; doc: IndexDoc; tags: string };
+
+/**
+ * The documents of one batch. Keys are allocated as one document at a time would be (the highest key of the
+ * document's millisecond plus one; past the millisecond's slots, the next key not taken), from one read of each
+ * millisecond's highest key.
+ */
+export class DocBatch {
+  private readonly docs: KeyedDoc[] = [];
+  /** Highest key taken in each millisecond's slot range (null: none), stored or allocated here. */
+  private readonly highest = new Map<number, number | null>();
+  private readonly taken = new Set<number>();
+
+  constructor(
+    private readonly sql: SqlStorage,
+    timestamps: Iterable<string>,
+  ) {
+    const bases = [...new Set([...timestamps].map((ts) => timeKey(Date.parse(ts))))];
+    for (const part of chunks(bases, 1)) {
+      // Workerd binds numbers beyond 32 bits as REAL: every key is cast back.
+      const values = placeholders(part.length, "(CAST(? AS INTEGER))");
+      const rows = this.sql
+        .exec<{ base: number; m: number | null }>(
+          `SELECT b.column1 AS base, (SELECT MAX(id) FROM docs WHERE id >= b.column1 AND id < b.column1 + ${KEY_SLOTS})
+             AS m FROM (VALUES ${values}) b`,
+          ...part,
+        )
+        .toArray();
+      for (const r of rows) this.highest.set(r.base, r.m);
+    }
+  }
+
+  private highestIn(base: number): number | null {
+    let m = this.highest.get(base);
+    if (m === undefined) {
+      m = this.sql
+        .exec<{ m: number | null }>(
+          "SELECT MAX(id) AS m FROM docs WHERE id >= CAST(? AS INTEGER) AND id < CAST(? AS INTEGER)",
+          base,
+          base + KEY_SLOTS,
+        )
+        .one().m;
+      this.highest.set(base, m);
+    }
+    return m;
+  }
+
+  add(sessionId: string, doc: IndexDoc, tags: string): void {
+    const base = timeKey(Date.parse(doc.ts));
+    const max = this.highestIn(base);
+    let key = max === null ? base : max + 1;
+    if (key >= base + KEY_SLOTS) {
+      while (
+        this.taken.has(key) ||
+        this.sql.exec("SELECT 1 FROM docs WHERE id = CAST(? AS INTEGER)", key).toArray().length > 0
+      )
+        key++;
+    }
+    const range = key - (key % KEY_SLOTS);
+    const rangeMax = this.highestIn(range);
+    if (rangeMax === null || key > rangeMax) this.highest.set(range, key);
+    this.taken.add(key);
+    this.docs.push({ key, sessionId, doc, tags });
+  }
+
+  /** Write the documents, then index those that were new (a document already held is skipped), in key order. */
+  flush(): void {
+    const inserted: number[] = [];
+    for (const part of chunks(this.docs, 12, (d) => d.doc.text.length * 3 + d.tags.length))
+      for (const row of this.sql
+        .exec<{ id: number }>(
+          `INSERT OR IGNORE INTO docs (id, session_id, seq, part, kind, ts, command_id, stream, offset, body, tags, change)
+           VALUES ${placeholders(part.length, "(CAST(? AS INTEGER), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} RETURNING id`,
+          ...part.flatMap(({ key, sessionId, doc, tags }) => [
+            key,
+            sessionId,
+            doc.seq,
+            doc.part,
+            doc.kind,
+            doc.ts,
+            doc.commandId,
+            doc.stream,
+            doc.offset,
+            doc.text,
+            tags,
+            doc.change === true ? 1 : 0,
+          ]),
+        )
+        .toArray())
+        inserted.push(row.id);
+    this.docs.length = 0;
+    // FTS5 keeps a transaction's new rows in memory while their rowids ascend: in key order they stay there.
+    inserted.sort((a, b) => a - b);
+    for (const part of chunks(inserted, 1))
+      this.sql.exec(
+        `INSERT INTO fts (rowid, body, tags) SELECT id, body, tags FROM docs
+         WHERE id IN (${placeholders(part.length, "CAST(? AS INTEGER)")}) ORDER BY id`,
+        ...part,
+      );
+  }
+}

@@ -1,0 +1,116 @@
+// A search shard takes a batch in few statements (packages/server/src/objects/search-batch.ts): these check that what
+// it writes is what one document at a time would have written — every document, each under its own time key in time
+// order, FTS5 exactly in step with `docs`, and a command's facts as its last event left them.
+
+import { env, runInDurableObject } from "cloudflare:test";
+import { encodeRecord, KEY_SLOTS, newId, recordTimestamp, timeKey, toBase64, utf8 } from "@caisey/core";
+import { describe, expect, it } from "vitest";
+import { searchIndex } from "../src/env.ts";
+import type { IngestBatch } from "../src/objects/search-index.ts";
+
+const header = (tenantId: string): IngestBatch["session"] => ({
+  sessionId: newId("ses"),
+  tenantId,
+  machineId: newId("mch"),
+  clientId: newId("cli"),
+  hostname: "FRONTDESK-01",
+});
+
+function lines(events: { ts: string; type: string; data: Record<string, unknown> }[], actor = "user:usr_tom") {
+  return events.map((e, i) => ({ seq: i + 1, line: encodeRecord({ seq: i + 1, actor, ...e }) }));
+}
+
+async function shardRows(tenantId: string, month: string, words: string[]) {
+  return runInDurableObject(searchIndex(env, tenantId, month), (_instance, state) => {
+    const sql = state.storage.sql;
+    // FTS5's own check: the index holds exactly the documents' text and tags.
+    sql.exec("INSERT INTO fts (fts, rank) VALUES ('integrity-check', 1)");
+    const docs = sql
+      .exec<{ id: number; session_id: string; seq: number; body: string }>(
+        "SELECT id, session_id, seq, body FROM docs ORDER BY id",
+      )
+      .toArray();
+    const matches = words.map(
+      (word) => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM fts WHERE fts MATCH ?", word).one().n,
+    );
+    return { docs, matches };
+  });
+}
+
+describe("a search shard's batch", () => {
+  it("keys documents of one millisecond past its slots as one at a time would, across batches", async () => {
+    const tenantId = newId("ten");
+    const ts = "2026-03-04T05:06:07.089Z";
+    const base = timeKey(Date.parse(ts));
+    const first = header(tenantId);
+    const many = KEY_SLOTS + 100;
+    const shard = searchIndex(env, tenantId, "2026-03");
+    const chat = Array.from({ length: many }, (_, i) => ({ ts, type: "chat.message", data: { text: `printer ${i}` } }));
+    expect(await shard.ingest({ session: first, events: lines(chat) })).toEqual({ through: many });
+    // A second session in the same millisecond: its documents take the next free keys after the first's.
+    const second = header(tenantId);
+    expect(
+      await shard.ingest({
+        session: second,
+        events: lines([
+          { ts, type: "chat.message", data: { text: "scanner one" } },
+          { ts, type: "note.added", data: { text: "scanner two" } },
+        ]),
+      }),
+    ).toEqual({ through: 2 });
+
+    const { docs, matches } = await shardRows(tenantId, "2026-03", ["printer", "scanner"]);
+    expect(docs.map((d) => d.id - base)).toEqual(Array.from({ length: many + 2 }, (_, i) => i));
+    expect(docs.slice(0, many).every((d, i) => d.session_id === first.sessionId && d.seq === i + 1)).toBe(true);
+    expect(docs.slice(many).map((d) => [d.session_id, d.seq, d.body])).toEqual([
+      [second.sessionId, 1, "scanner one"],
+      [second.sessionId, 2, "scanner two"],
+    ]);
+    expect(matches).toEqual([many, 2]);
+  });
+
+  it("writes a command's facts as its last event left them, and output over many statements in order", async () => {
+    const tenantId = newId("ten");
+    const session = header(tenantId);
+    const commandId = newId("cmd");
+    // 40 pieces of output of ~16 KiB: several statements' worth of text, all in one batch.
+    const block = `${"Event 7036 The Spooler service entered the running state.\n".repeat(300)}`;
+    const output = Array.from({ length: 40 }, (_, i) => ({
+      ts: recordTimestamp(Date.parse("2026-05-02T10:00:01Z") + i),
+      type: "command.output",
+      data: { commandId, stream: "stdout", offset: i * block.length, data: toBase64(utf8(`part${i} ${block}`)) },
+    }));
+    const events = lines([
+      { ts: "2026-05-02T10:00:00.000Z", type: "session.opened", data: { technicianId: "usr_tom", ticket: null } },
+      {
+        ts: "2026-05-02T10:00:00.500Z",
+        type: "command.requested",
+        data: { commandId, command: "Restart-Service Spooler", shell: "powershell", requestedBy: "usr_tom" },
+      },
+      ...output,
+      {
+        ts: "2026-05-02T10:00:02.000Z",
+        type: "command.finished",
+        data: { commandId, state: "finished", exitCode: 3 },
+      },
+    ]);
+    const shard = searchIndex(env, tenantId, "2026-05");
+    expect(await shard.ingest({ session, events })).toEqual({ through: events.length });
+    const { docs, matches } = await shardRows(tenantId, "2026-05", ["part0", "part39", '{tags} : "zxnz"']);
+    expect(docs.length).toBe(1 + 40 * 2); // the command, and each output event in two pieces (over 16 KiB each)
+    expect(docs.map((d) => d.seq)).toEqual([2, ...output.flatMap((_, i) => [i + 3, i + 3])]);
+    // The finish came after the output in the same batch: every document of the command carries its exit code.
+    expect(matches).toEqual([1, 1, docs.length]);
+    const facts = await runInDurableObject(shard, (_instance, state) =>
+      state.storage.sql
+        .exec("SELECT requested, state, exit_code, output_indexed FROM commands WHERE id = ?", commandId)
+        .one(),
+    );
+    expect(facts).toEqual({
+      requested: 1,
+      state: "finished",
+      exit_code: 3,
+      output_indexed: output.reduce((n, _, i) => n + utf8(`part${i} ${block}`).length, 0),
+    });
+  });
+});
