@@ -12,7 +12,8 @@ import { RUNTIME_NODE_FLAGS } from "../packages/runtime/src/service.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const NODE = process.execPath;
-const RUNTIME = join(ROOT, "packages/runtime/dist/caisey-runtime.mjs");
+/** The runtime bundle `npm run build` makes, the real CLI the tests run. */
+export const RUNTIME = join(ROOT, "packages/runtime/dist/caisey-runtime.mjs");
 
 /**
  * The V8 heap settings `npm run runtime` starts the runtime with (package.json; a test keeps the two equal), the same
@@ -271,12 +272,21 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** A loopback TCP proxy in front of the server, so a test can cut every connection through it mid-stream. */
-export async function tcpProxy(
-  targetPort: number,
-): Promise<{ url: string; dropAll: () => void; close: () => Promise<void> }> {
+/**
+ * A loopback TCP proxy in front of the server, so a test can cut every connection through it mid-stream, or hold
+ * what the server sends (acks stop reaching the runtime: its outbox backlog grows) and release it.
+ */
+export async function tcpProxy(targetPort: number): Promise<{
+  url: string;
+  dropAll: () => void;
+  holdReplies: () => void;
+  release: () => void;
+  close: () => Promise<void>;
+}> {
   const { createConnection, createServer: createTcpServer } = await import("node:net");
   const sockets = new Set<import("node:net").Socket>();
+  let holding = false;
+  const held: { client: import("node:net").Socket; data: Buffer }[] = [];
   const server = createTcpServer((client) => {
     const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
     sockets.add(client);
@@ -290,7 +300,10 @@ export async function tcpProxy(
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
     client.pipe(upstream);
-    upstream.pipe(client);
+    upstream.on("data", (data: Buffer) => {
+      if (holding) held.push({ client, data });
+      else client.write(data);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as import("node:net").AddressInfo).port;
@@ -299,6 +312,13 @@ export async function tcpProxy(
     dropAll: () => {
       for (const s of sockets) s.destroy();
       sockets.clear();
+    },
+    holdReplies: () => {
+      holding = true;
+    },
+    release: () => {
+      holding = false;
+      for (const { client, data } of held.splice(0)) if (!client.destroyed) client.write(data);
     },
     close: () =>
       new Promise<void>((resolve) => {

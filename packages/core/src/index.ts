@@ -6,6 +6,7 @@ export * from "./commands/index.ts";
 export * from "./delivery.ts";
 export * from "./env.ts";
 export * from "./evidence/index.ts";
+export * from "./health.ts";
 export * from "./ids.ts";
 export * from "./install.ts";
 export * from "./limits.ts";

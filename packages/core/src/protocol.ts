@@ -2,7 +2,7 @@
 // binary frames for output (see encodeOutputFrame).
 //
 //   server → runtime: challenge, welcome, dispatch, cancel, ack, error
-//   runtime → server: hello (answers the challenge), prestate, started, output (binary), finished
+//   runtime → server: hello (answers the challenge), prestate, started, output (binary), finished, health
 //
 // Identity: the server sends a fresh nonce; the runtime signs authMessage(machineId, nonce) with its Ed25519 key.
 // Delivery: every started/output/finished frame is answered by an ack carrying what the Session object has
@@ -88,13 +88,43 @@ export type MachineFacts = z.infer<typeof MachineFacts>;
 
 // ---- runtime → server
 
+/**
+ * How the runtime's outbox stands: frames (and the output bytes they carry) journalled and not yet acknowledged, how
+ * long the oldest has waited, and the last thing that went wrong. Ages, not times: an endpoint's clock may be off, so
+ * the server turns them into times by its own clock when the report arrives.
+ */
+const runtimeHealthFields = {
+  backlogFrames: count,
+  backlogBytes: count,
+  /** Null exactly when nothing is waiting. */
+  oldestAgeMs: count.nullable(),
+  lastError: z.object({ ageMs: count, message: z.string().min(1).max(1024) }).nullable(),
+};
+const backlogAgreesWithAge = {
+  check: (h: { backlogFrames: number; oldestAgeMs: number | null }) =>
+    (h.backlogFrames === 0) === (h.oldestAgeMs === null),
+  message: { message: "oldestAgeMs must be null exactly when no frame is waiting", path: ["oldestAgeMs"] },
+};
+export const RuntimeHealth = z
+  .object(runtimeHealthFields)
+  .refine(backlogAgreesWithAge.check, backlogAgreesWithAge.message);
+export type RuntimeHealth = z.infer<typeof RuntimeHealth>;
+
 export const HelloFrame = z.object({
   t: z.literal("hello"),
   v: z.literal(PROTOCOL_VERSION),
   machineId: id("mch"),
   signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/), // base64url of 64 bytes
   facts: MachineFacts,
+  /** The outbox as it stands when connecting (absent from runtimes older than health reports). */
+  health: RuntimeHealth.optional(),
 });
+
+/** The runtime's health again, sent when it changed and at most every few seconds (see the runtime's health.ts). */
+export const HealthFrame = z
+  .object({ t: z.literal("health"), ...runtimeHealthFields })
+  .refine(backlogAgreesWithAge.check, backlogAgreesWithAge.message);
+export type HealthFrame = z.infer<typeof HealthFrame>;
 
 const commandRef = { sessionId: id("ses"), commandId: id("cmd") };
 
@@ -302,6 +332,21 @@ function invalidFrame(error: z.ZodError): { ok: false; code: string; message: st
   const issue = error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
   return { ok: false, code: "invalid_frame", message: `${where}${issue?.message ?? "invalid frame"}` };
+}
+
+/**
+ * A runtime's text frame for the Machine object: a health report, or one of RuntimeFrame. Health reports are not
+ * in RuntimeFrame: they concern the machine, not a session's command.
+ */
+export function parseRuntimeFrame(
+  raw: string | ArrayBuffer | Uint8Array,
+  maxBytes: number,
+): { ok: true; frame: RuntimeFrame | HealthFrame } | { ok: false; code: string; message: string } {
+  const json = parseFrame(z.unknown(), raw, maxBytes);
+  if (!json.ok) return json;
+  const value = json.frame as { t?: unknown } | null;
+  const result = (typeof value === "object" && value?.t === "health" ? HealthFrame : RuntimeFrame).safeParse(value);
+  return result.success ? { ok: true, frame: result.data } : invalidFrame(result.error);
 }
 
 /** Parse a frame from a peer: JSON, size bound, schema. Never throws; a bad frame is a readable error. */

@@ -26,6 +26,20 @@ export interface MachineSummary {
   enrolledAt: string;
   revoked: boolean;
   lastUser: string | null;
+  /** The runtime's last health report (kept after it disconnects); null until a runtime that reports one connects. */
+  health: MachineHealth | null;
+}
+
+/** A runtime's outbox and last error, as it last reported them, in the server's clock (see health.ts). */
+export interface MachineHealth {
+  /** Frames journalled on the machine and not yet acknowledged by the server. */
+  backlogFrames: number;
+  /** Output bytes those frames carry. */
+  backlogBytes: number;
+  /** When the oldest of them was journalled; null when nothing waits. */
+  oldestAt: string | null;
+  lastError: { at: string; message: string } | null;
+  reportedAt: string;
 }
 
 /** A session as the sessions list and the machine card show it. */

@@ -8,18 +8,18 @@ import { defaultDataDirHere, type EnrollToken, parseArgs, TOKEN_ARGUMENT_WARNING
 import { hasConfig, RUNTIME_VERSION, readConfig } from "./config.ts";
 import { enroll } from "./enroll.ts";
 import { collectFacts } from "./facts.ts";
+import { HealthWatch } from "./health.ts";
 import { install, uninstall } from "./install.ts";
 import { Journal } from "./journal.ts";
 import { Runtime } from "./runtime.ts";
-import { describeStatus, isErrorLine, type RuntimeStatus, readStatus, STATUS_FILE, writeStatus } from "./status.ts";
+import { describeStatus, readStatus, STATUS_FILE, statusOf, writeStatus } from "./status.ts";
 
-/** The last line that said something went wrong, for `status`. */
-let lastError: RuntimeStatus["lastError"] = null;
+/** Keeps the last line that said something went wrong, for `status` and the machine card. */
+const health = new HealthWatch();
 
 function log(line: string): void {
-  const at = new Date().toISOString();
-  if (isErrorLine(line)) lastError = { at, message: line };
-  process.stderr.write(`${at} ${line}\n`);
+  health.noteLine(line);
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -90,7 +90,7 @@ async function run(dataDir: string): Promise<number> {
     process.stderr.write(`caisey-runtime: cannot open the outbox journal: ${(error as Error).message}\n`);
     return 1;
   }
-  const runtime = new Runtime({ config, facts: collectFacts(), log, store });
+  const runtime = new Runtime({ config, facts: collectFacts(), log, store, health });
   log(`caisey-runtime ${RUNTIME_VERSION}: machine ${config.machineId}, server ${config.server}`);
   runtime.start();
   reportStatus(dataDir, runtime);
@@ -121,13 +121,7 @@ async function run(dataDir: string): Promise<number> {
 function reportStatus(dataDir: string, runtime: Runtime): void {
   let written = "";
   const report = () => {
-    const now = {
-      pid: process.pid,
-      version: RUNTIME_VERSION,
-      connected: runtime.outbox.online,
-      outboxFrames: runtime.outbox.pending().length,
-      lastError,
-    };
+    const now = statusOf(process.pid, RUNTIME_VERSION, runtime.outbox.online, runtime.health.backlog());
     const key = JSON.stringify(now);
     if (key === written) return;
     written = key;

@@ -8,10 +8,12 @@ import {
   authMessage,
   type CancelFrame,
   type DispatchFrame,
+  type HealthFrame,
   type HelloFrame,
   type MachineFacts,
   PROTOCOL_VERSION,
   parseFrame,
+  type RuntimeHealth,
   ServerFrame,
   toBase64Url,
   utf8,
@@ -111,16 +113,22 @@ export function connectUrl(server: string, machineId: string): string {
 }
 
 /** The hello that answers a challenge: base64url Ed25519 signature over authMessage(machineId, nonce). */
-export function helloFrame(machineId: string, nonce: string, privateKey: KeyObject, facts: MachineFacts): HelloFrame {
+export function helloFrame(
+  machineId: string,
+  nonce: string,
+  privateKey: KeyObject,
+  facts: MachineFacts,
+  health?: RuntimeHealth,
+): HelloFrame {
   const signature = toBase64Url(sign(null, utf8(authMessage(machineId, nonce)), privateKey));
-  return { t: "hello", v: PROTOCOL_VERSION, machineId, signature, facts };
+  return { t: "hello", v: PROTOCOL_VERSION, machineId, signature, facts, ...(health ? { health } : {}) };
 }
 
 // ---- the connection
 
 export interface ConnectionHandlers {
-  /** Authenticated: `send` delivers frames on this socket until onDown. */
-  onUp(send: (frame: OutboxFrame) => void): void;
+  /** Authenticated: `send` delivers frames, and `report` health frames, on this socket until onDown. */
+  onUp(send: (frame: OutboxFrame) => void, report: (frame: HealthFrame) => void): void;
   onDown(): void;
   /** Signatures are not checked here: the handler verifies them (signing.ts) before acting. */
   onDispatch(frame: DispatchFrame): void;
@@ -133,6 +141,8 @@ export interface ConnectionOptions {
   machineId: string;
   privateKey: KeyObject;
   facts: MachineFacts;
+  /** The outbox's health when saying hello (health.ts). */
+  health?: () => RuntimeHealth;
   handlers: ConnectionHandlers;
   log?: (line: string) => void;
   backoff?: BackoffPolicy;
@@ -248,7 +258,7 @@ export class Connection {
       }
       if (welcomedAt === null) {
         if (frame.t === "challenge") {
-          ws.send(JSON.stringify(helloFrame(machineId, frame.nonce, privateKey, facts)));
+          ws.send(JSON.stringify(helloFrame(machineId, frame.nonce, privateKey, facts, this.#options.health?.())));
         } else if (frame.t === "welcome") {
           if (frame.machineId !== machineId) {
             this.#log(`welcomed as ${frame.machineId}, expected ${machineId}; closing`);
@@ -258,9 +268,14 @@ export class Connection {
           clearTimeout(handshakeTimer);
           welcomedAt = Date.now();
           this.#log("connected");
-          handlers.onUp((out) => {
-            if (ws.readyState === WebSocket.OPEN) ws.send(frameMessage(out));
-          });
+          handlers.onUp(
+            (out) => {
+              if (ws.readyState === WebSocket.OPEN) ws.send(frameMessage(out));
+            },
+            (report) => {
+              if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(report));
+            },
+          );
         } else {
           this.#log(`ignored ${frame.t} before welcome`);
         }

@@ -5,6 +5,7 @@ import { LIMITS, type MachineFacts } from "@caisey/core";
 import type { RuntimeConfig } from "./config.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { Executor, type ExecutorOptions } from "./executor.ts";
+import { HealthWatch } from "./health.ts";
 import { interruptedFinish, stopOrphan } from "./journal.ts";
 import { Outbox, type OutboxStore } from "./outbox.ts";
 import { approvalHolds, signingKeyObject, verifyCancel, verifyDispatch } from "./signing.ts";
@@ -15,15 +16,20 @@ export interface RuntimeOptions {
   log: (line: string) => void;
   /** Where unacknowledged frames live: `run` passes the disk journal (journal.ts); default in memory. */
   store?: OutboxStore;
+  /** Hears every log line (`run` makes it first, so the journal's lines count too); default a new one. */
+  health?: HealthWatch;
   /** Overrides for tests. */
   executor?: Partial<Omit<ExecutorOptions, "sink" | "log">>;
-  connection?: Partial<Omit<ConnectionOptions, "server" | "machineId" | "privateKey" | "facts" | "handlers" | "log">>;
+  connection?: Partial<
+    Omit<ConnectionOptions, "server" | "machineId" | "privateKey" | "facts" | "health" | "handlers" | "log">
+  >;
 }
 
 export class Runtime {
   readonly outbox: Outbox;
   readonly executor: Executor;
   readonly connection: Connection;
+  readonly health: HealthWatch;
 
   constructor(options: RuntimeOptions) {
     const { config, facts, log } = options;
@@ -52,16 +58,26 @@ export class Runtime {
       this.outbox.push(finish);
     }
     const outbox = this.outbox;
+    const health = options.health ?? new HealthWatch();
+    health.watch(outbox.store);
+    this.health = health;
     this.connection = new Connection({
       ...options.connection,
       server: config.server,
       machineId: config.machineId,
       privateKey: createPrivateKey(config.privateKey),
       facts,
+      health: () => health.hello(),
       log,
       handlers: {
-        onUp: (send) => outbox.connected(send),
-        onDown: () => outbox.disconnected(),
+        onUp: (send, report) => {
+          outbox.connected(send);
+          health.connected(report);
+        },
+        onDown: () => {
+          outbox.disconnected();
+          health.disconnected();
+        },
         onDispatch: (frame) => {
           if (!verifyDispatch(frame, machineId, signingKey)) {
             log(`refused dispatch ${frame.commandId}: bad signature`);
@@ -87,6 +103,7 @@ export class Runtime {
 
   start(): void {
     this.connection.start();
+    this.health.start();
   }
 
   /** Kill running commands' process trees, give their last frames a moment to leave, close the socket. */
@@ -96,6 +113,7 @@ export class Runtime {
     while (this.outbox.online && this.outbox.pending().length > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    this.health.stop();
     await this.connection.stop();
     await this.outbox.close();
   }

@@ -6,6 +6,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { RuntimeConfig } from "./config.ts";
+import type { Backlog } from "./health.ts";
 
 export const STATUS_FILE = "status.json";
 
@@ -15,10 +16,32 @@ export const RuntimeStatus = z.object({
   connected: z.boolean(),
   /** Frames (output, starts, finishes) journalled and not yet acknowledged by the server. */
   outboxFrames: z.number().int().nonnegative(),
+  /** The output bytes those frames carry, and when the oldest was journalled (absent from older runtimes' files). */
+  outboxBytes: z.number().int().nonnegative().optional(),
+  outboxOldestAt: z.string().nullable().optional(),
   lastError: z.object({ at: z.string(), message: z.string() }).nullable(),
   updatedAt: z.string(),
 });
 export type RuntimeStatus = z.infer<typeof RuntimeStatus>;
+
+/** The status of a running runtime, as of its outbox's backlog (without updatedAt, so a change is easy to tell). */
+export function statusOf(
+  pid: number,
+  version: string,
+  connected: boolean,
+  backlog: Backlog,
+): Omit<RuntimeStatus, "updatedAt"> {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    pid,
+    version,
+    connected,
+    outboxFrames: backlog.frames,
+    outboxBytes: backlog.bytes,
+    outboxOldestAt: backlog.oldestAt === null ? null : iso(backlog.oldestAt),
+    lastError: backlog.lastError ? { at: iso(backlog.lastError.at), message: backlog.lastError.message } : null,
+  };
+}
 
 /** A log line that tells the technician something went wrong (the runtime's own wording). */
 export function isErrorLine(line: string): boolean {
@@ -66,8 +89,12 @@ export function describeStatus(
     );
   }
   if (status) {
+    const detail = [
+      status.outboxBytes ? `${status.outboxBytes} bytes of output` : null,
+      status.outboxOldestAt ? `the oldest journalled ${status.outboxOldestAt}` : null,
+    ].filter((part) => part !== null);
     lines.push(
-      `outbox:      ${status.outboxFrames} frame${status.outboxFrames === 1 ? "" : "s"} waiting for the server`,
+      `outbox:      ${status.outboxFrames} frame${status.outboxFrames === 1 ? "" : "s"} waiting for the server${detail.length > 0 ? ` (${detail.join(", ")})` : ""}`,
     );
     lines.push(`last error:  ${status.lastError ? `${status.lastError.at} ${status.lastError.message}` : "none"}`);
   }

@@ -121,8 +121,8 @@ export async function enrollMachine(
   return { machineId, clientId, keys, facts, signingKey };
 }
 
-/** Connect as the machine's runtime and prove its identity. */
-export async function connectRuntime(m: SimulatedMachine) {
+/** Connect as the machine's runtime and prove its identity; `hello` adds fields to the hello (e.g. its health). */
+export async function connectRuntime(m: SimulatedMachine, hello: object = {}) {
   const res = await call(`/api/v1/runtime/connect?machineId=${m.machineId}`, { headers: { upgrade: "websocket" } });
   expect(res.status).toBe(101);
   const ws = res.webSocket as WebSocket;
@@ -138,7 +138,14 @@ export async function connectRuntime(m: SimulatedMachine) {
     ),
   );
   ws.send(
-    JSON.stringify({ t: "hello", v: 1, machineId: m.machineId, signature: toBase64Url(signature), facts: m.facts }),
+    JSON.stringify({
+      t: "hello",
+      v: 1,
+      machineId: m.machineId,
+      signature: toBase64Url(signature),
+      facts: m.facts,
+      ...hello,
+    }),
   );
   expect(await box.next()).toEqual({ t: "welcome", machineId: m.machineId });
   return { ws, box };

@@ -170,6 +170,7 @@ describe("upgrading each object from its previous schema, with data", () => {
         enrolledAt: T0,
         revoked: false,
         lastUser: "carol",
+        health: null, // no runtime has reported since
       },
     ]);
     expect(await f.listSessions({ limit: 10 })).toEqual([

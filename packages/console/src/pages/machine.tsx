@@ -14,6 +14,7 @@ import {
 import { personLabel, usePeopleNames } from "../hooks.ts";
 import { linkClick } from "../router.ts";
 import { relativeTime } from "../transcript.ts";
+import { RuntimeHealthRows } from "./machine-health.tsx";
 import { type ChangeRef, RollBackButton, RollbackDialog, RollbackLinkTo } from "./rollback.tsx";
 import {
   ActionButton,
@@ -112,8 +113,7 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
           <dd>
             <When iso={m.enrolledAt} />
           </dd>
-          <dt>Runtime</dt>
-          <dd class="mono">{m.runtimeVersion ?? "—"}</dd>
+          <RuntimeHealthRows machine={m} now={Date.now()} />
           <dt>Machine id</dt>
           <dd class="mono muted">{m.id}</dd>
         </dl>

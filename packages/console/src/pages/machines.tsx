@@ -6,6 +6,7 @@ import { useAction, usePolling, useSubmit } from "../hooks.ts";
 import { linkClick, navigate } from "../router.ts";
 import { relativeTime } from "../transcript.ts";
 import { InstallCommands } from "./install-commands.tsx";
+import { BacklogMarker } from "./machine-health.tsx";
 import {
   ActionBanners,
   ActionButton,
@@ -198,7 +199,9 @@ export function MachinesPage({ me }: { me: Me }) {
                 <MachineStatus machine={m} testId="machine-status" withOnline />
               </td>
               <td title={m.lastSeenAt ?? ""}>{m.online ? "now" : relativeTime(m.lastSeenAt, now)}</td>
-              <td class="mono muted">{m.runtimeVersion ?? ""}</td>
+              <td class="mono muted">
+                {m.runtimeVersion ?? ""} <BacklogMarker machine={m} now={now} />
+              </td>
               <td class="right actions">
                 {can.manageMachines && !m.revoked && moving === m.id && (
                   <MoveForm

@@ -8,6 +8,7 @@ import {
   type CommandState,
   describeChanges,
   type MachineFacts,
+  type MachineHealth,
   type MachineSummary,
   type PendingReview,
   type ReviewDecision,
@@ -70,6 +71,8 @@ export const FLEET_MIGRATIONS = [
           ALTER TABLE sessions ADD COLUMN review_requested_at TEXT;
           CREATE INDEX sessions_state ON sessions(state, opened_at);`,
   },
+  // The runtime's last health report (MachineHealth as JSON), forwarded by the Machine object.
+  { name: "machines' runtime health", sql: "ALTER TABLE machines ADD COLUMN runtime_health TEXT;" },
 ];
 
 /**
@@ -256,6 +259,7 @@ type MachineRow = {
   enrolled_at: string;
   revoked_at: string | null;
   last_user: string | null;
+  runtime_health: string | null;
 };
 
 export class Fleet extends DurableBase {
@@ -422,6 +426,7 @@ export class Fleet extends DurableBase {
         enrolledAt: m.enrolled_at,
         revoked: m.revoked_at !== null,
         lastUser: m.last_user,
+        health: m.runtime_health === null ? null : (JSON.parse(m.runtime_health) as MachineHealth),
       }));
   }
 
@@ -487,6 +492,21 @@ export class Fleet extends DurableBase {
         machineId,
       );
     }
+  }
+
+  /**
+   * Called by the Machine object with each health report of its runtime (the hello's, then each health frame). Kept
+   * after the runtime goes away: the card shows what was waiting on the machine when it was last heard. An older
+   * report arriving late does not replace a newer one.
+   */
+  setRuntimeHealth(machineId: string, health: MachineHealth): void {
+    this.sql.exec(
+      `UPDATE machines SET runtime_health = ?
+        WHERE id = ? AND (runtime_health IS NULL OR json_extract(runtime_health, '$.reportedAt') <= ?)`,
+      JSON.stringify(health),
+      machineId,
+      health.reportedAt,
+    );
   }
 
   /** The user context a command last ran as on this machine (shown on the machine card). */

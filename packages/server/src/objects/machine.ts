@@ -11,9 +11,10 @@ import {
   fromBase64Url,
   LIMITS,
   type MachineFacts,
-  parseFrame,
+  machineHealth,
   parseOutputFrame,
-  RuntimeFrame,
+  parseRuntimeFrame,
+  type RuntimeHealth,
   randomBytes,
   toBase64Url,
   utf8,
@@ -167,7 +168,7 @@ export class Machine extends DurableObject<Env> {
       this.forward(ws, header, this.sessionStub(header.sessionId).runtimeOutput(attachment.machineId, header, bytes));
       return;
     }
-    const parsed = parseFrame(RuntimeFrame, message, LIMITS.runtimeFrameBytes);
+    const parsed = parseRuntimeFrame(message, LIMITS.runtimeFrameBytes);
     if (!parsed.ok) {
       ws.send(JSON.stringify({ t: "error", code: parsed.code, message: parsed.message }));
       return;
@@ -178,11 +179,16 @@ export class Machine extends DurableObject<Env> {
         ws.close(4401, "answer the challenge first");
         return;
       }
-      await this.authenticate(ws, attachment.nonce, frame.machineId, frame.signature, frame.facts);
+      await this.authenticate(ws, attachment.nonce, frame.machineId, frame.signature, frame.facts, frame.health);
       return;
     }
     if (frame.t === "hello") {
       ws.send(JSON.stringify({ t: "error", code: "already_authenticated", message: "hello was already accepted" }));
+      return;
+    }
+    if (frame.t === "health") {
+      const { t: _, ...report } = frame;
+      this.ctx.waitUntil(this.reportHealth(attachment.machineId, report));
       return;
     }
     this.forward(ws, frame, this.sessionStub(frame.sessionId).runtimeFrame(attachment.machineId, frame));
@@ -235,6 +241,7 @@ export class Machine extends DurableObject<Env> {
     machineId: string,
     signature: string,
     facts: MachineFacts,
+    health: RuntimeHealth | undefined,
   ): Promise<void> {
     const identity = this.identity();
     let valid = false;
@@ -273,6 +280,7 @@ export class Machine extends DurableObject<Env> {
     } satisfies RuntimeAttachment);
     ws.send(JSON.stringify({ t: "welcome", machineId }));
     await fleet(this.env, identity.tenant_id).setPresence(machineId, true, facts);
+    if (health) await this.reportHealth(machineId, health);
     await this.scheduleAlarm(Date.now() + HEARTBEAT_MS);
     // Resume every session that has work for this machine.
     const pending = this.sql
@@ -282,6 +290,18 @@ export class Machine extends DurableObject<Env> {
       const { active, frame } = await session(this.env, session_id).redispatch(machineId);
       if (frame) ws.send(JSON.stringify(frame));
       if (!active) this.sql.exec("DELETE FROM pending_sessions WHERE session_id = ?", session_id);
+    }
+  }
+
+  /** The machine card shows the runtime's backlog and last error: the Fleet keeps its latest report. */
+  private async reportHealth(machineId: string, report: RuntimeHealth): Promise<void> {
+    const identity = this.identity();
+    if (!identity) return;
+    try {
+      await fleet(this.env, identity.tenant_id).setRuntimeHealth(machineId, machineHealth(report, Date.now()));
+    } catch (error) {
+      // The next report (the runtime sends one when anything changes) tells it again.
+      console.error("telling the Fleet the runtime's health failed", error);
     }
   }
 
