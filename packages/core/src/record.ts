@@ -104,8 +104,15 @@ export function encodeOutputRecord(
     actor,
     data: { commandId: output.commandId, stream: output.stream, offset: output.offset, data: "" },
   });
-  // head ends with `"data":""}}`: put the data between those quotes.
-  return `${head.slice(0, -3)}${output.data}"}}`;
+  return withOutputData(head, output.data);
+}
+
+/**
+ * A `command.output` line from its form with empty data (`"data":""}}` at its end) and the base64 data that goes
+ * between those quotes: the Session stores output rows that way (the bytes beside the line) and rebuilds the line.
+ */
+export function withOutputData(emptyLine: string, data: string): string {
+  return `${emptyLine.slice(0, -3)}${data}"}}`;
 }
 
 /** Parse and check a record line. Throws with a readable reason on anything that is not a well-formed record. */

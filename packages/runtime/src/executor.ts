@@ -10,14 +10,13 @@ import {
   type DispatchFrame,
   type FinishedFrame,
   LIMITS,
-  type OutputFrame,
   prestateParts,
   redactEnv,
   type Shell,
   type StartedFrame,
 } from "@caisey/core";
 import { LOST_COMMAND_REASON } from "./journal.ts";
-import { type FrameSink, withBytes } from "./outbox.ts";
+import { type FrameSink, outputFrame } from "./outbox.ts";
 import {
   boundEnv,
   describeUser,
@@ -475,15 +474,8 @@ export class Executor {
     const framed = all ? bytes.length : bytes.length - (bytes.length % max);
     for (let at = 0; at < framed; at += max) {
       const piece = bytes.subarray(at, Math.min(at + max, framed));
-      const frame: OutputFrame = {
-        t: "output",
-        sessionId: job.dispatch.sessionId,
-        commandId: job.dispatch.commandId,
-        stream: name,
-        offset: stream.offset,
-        data: piece.toString("base64"),
-      };
-      this.#sink.push(withBytes(frame, piece));
+      const { sessionId, commandId } = job.dispatch;
+      this.#sink.push(outputFrame({ t: "output", sessionId, commandId, stream: name, offset: stream.offset }, piece));
       stream.offset += piece.length;
     }
     const rest = bytes.subarray(framed);

@@ -11,14 +11,18 @@
 //
 //     <length: 8 lowercase hex> SP <crc32: 8 lowercase hex> SP <payload: JSON, `length` bytes of UTF-8> LF
 //
-// `crc32` is CRC-32 (ISO-HDLC, as zlib) of the payload bytes. JSON never holds a raw LF, so after a damaged record the
-// reader resynchronises at the next LF. Payloads:
+// `crc32` is CRC-32 (ISO-HDLC, as zlib) of the payload bytes. The payload is JSON, or for an output frame JSON, LF and
+// the frame's raw bytes (JSON never holds a raw LF, so the first LF ends it): output is nearly all a journal holds, and
+// as base64 inside JSON it cost a third more disk and an encoding per byte. A journal written before raw output
+// (output frames with base64 `data`) is read as ever. After a damaged record the reader resynchronises at the next LF
+// (within raw output that may take a few tries, each refused by its header or checksum). Payloads:
 //
 //     {"k":"checkpoint","v":1,"seq":N,"commands":[CommandState…],"settled":[commandId…]}
 //         first record of every segment: the state of every live command (phase, pid, acknowledged counts) and the
 //         recently settled ids, as of the end of the previous segments; replaces whatever was read before it.
 //     {"k":"starting","sessionId":…,"commandId":…}            fsync'd before the command is spawned
-//     {"k":"frame","seq":N,"frame":{prestate|started|output|finished},"proc":…}   before it is sent (proc: started only)
+//     {"k":"frame","seq":N,"frame":{prestate|started|finished},"proc":…}   before it is sent (proc: started only)
+//     {"k":"frame","seq":N,"frame":{"t":"output",…header, no data}} LF <bytes>   likewise, for output
 //     {"k":"ack","commandId":…,"started":b,"stdout":n,"stderr":n,"finished":b}   what the server has committed
 //     {"k":"settled","commandId":…}                            all acknowledged: the command leaves the state
 //
@@ -62,13 +66,16 @@ import {
 import { type FileHandle, open, unlink } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
-import { type AckFrame, base64DecodedLength, type FinishedFrame } from "@caisey/core";
+import type { AckFrame, FinishedFrame } from "@caisey/core";
 import {
   frameJson,
   MemoryOutboxStore,
   type OutboxEntry,
   type OutboxFrame,
   type OutboxStore,
+  outputBytes,
+  outputFrame,
+  outputLength,
   RECENTLY_SETTLED,
   type RecoveredCommand,
 } from "./outbox.ts";
@@ -191,10 +198,24 @@ export function encodeJsonRecord(json: string): Buffer {
   return out;
 }
 
-/** A frame record: the same bytes as encodeRecord({ k, seq, frame, proc }), reusing the frame's wire JSON. */
+/** A frame record: its JSON (reusing the frame's wire JSON), and for output the raw bytes after an LF. */
 function encodeFrameRecord(seq: number, frame: OutboxFrame, proc: string | null | undefined): Buffer {
-  const tail = proc === undefined ? "}" : `,"proc":${JSON.stringify(proc)}}`;
-  return encodeJsonRecord(`{"k":"frame","seq":${JSON.stringify(seq)},"frame":${frameJson(frame)}${tail}`);
+  if (frame.t !== "output") {
+    const tail = proc === undefined ? "}" : `,"proc":${JSON.stringify(proc)}}`;
+    return encodeJsonRecord(`{"k":"frame","seq":${JSON.stringify(seq)},"frame":${frameJson(frame)}${tail}`);
+  }
+  const { sessionId, commandId, stream, offset } = frame;
+  const json = JSON.stringify({ k: "frame", seq, frame: { t: "output", sessionId, commandId, stream, offset } });
+  const bytes = outputBytes(frame);
+  const jsonLength = Buffer.byteLength(json, "utf8");
+  const length = jsonLength + 1 + bytes.length;
+  const out = Buffer.allocUnsafe(HEADER + length + 1);
+  out.write(json, HEADER, "utf8");
+  out[HEADER + jsonLength] = 0x0a;
+  out.set(bytes, HEADER + jsonLength + 1);
+  out.write(`${hex8(length)} ${hex8(crc32(out.subarray(HEADER, HEADER + length)))} `, 0, "latin1");
+  out[out.length - 1] = 0x0a;
+  return out;
 }
 
 function hex8(n: number): string {
@@ -212,16 +233,26 @@ function parseRecord(buf: Buffer, at: number): Parsed {
   const end = at + HEADER + length + 1;
   if (end > buf.length) return { ok: false, why: "record cut short" };
   if (buf[end - 1] !== 0x0a) return { ok: false, why: "record not terminated" };
-  const json = buf.subarray(at + HEADER, end - 1);
-  if (crc32(json) !== Number.parseInt(header.slice(9, 17), 16)) return { ok: false, why: "checksum mismatch" };
+  if (crc32(buf.subarray(at + HEADER, end - 1)) !== Number.parseInt(header.slice(9, 17), 16)) {
+    return { ok: false, why: "checksum mismatch" };
+  }
+  // An LF before the record's own ends the JSON of an output frame; its raw bytes follow.
+  const lf = buf.indexOf(0x0a, at + HEADER);
+  const raw = lf < end - 1 ? buf.subarray(lf + 1, end - 1) : null;
   let payload: Payload;
   try {
-    payload = JSON.parse(json.toString("utf8"));
+    payload = JSON.parse(buf.toString("utf8", at + HEADER, raw ? lf : end - 1));
   } catch {
     return { ok: false, why: "payload is not JSON" };
   }
   if (typeof payload !== "object" || payload === null || typeof (payload as { k?: unknown }).k !== "string") {
     return { ok: false, why: "payload of unknown kind" };
+  }
+  if (raw) {
+    if (payload.k !== "frame" || payload.frame?.t !== "output" || raw.length === 0) {
+      return { ok: false, why: "raw bytes after a payload that is not output" };
+    }
+    payload.frame = outputFrame(payload.frame, raw);
   }
   return { ok: true, payload, end };
 }
@@ -937,7 +968,7 @@ export class Journal implements OutboxStore {
           state.proc = payload.proc ?? null;
         }
         if (refs.has(payload.seq)) break; // written twice (a batch rewritten after an I/O error): first copy wins
-        const bytes = frame.t === "output" ? base64DecodedLength(frame.data) : 0;
+        const bytes = frame.t === "output" ? outputLength(frame) : 0;
         refs.set(payload.seq, {
           seq: payload.seq,
           segment,

@@ -11,6 +11,7 @@ import {
   encodeOutputFrame,
   type FinishedFrame,
   type OutputFrame,
+  type OutputHeader,
   type PrestateFrame,
   type StartedFrame,
 } from "@caisey/core";
@@ -36,18 +37,37 @@ export function frameJson(frame: OutboxFrame): string {
   return text;
 }
 
-const outputBytes = new WeakMap<OutputFrame, Uint8Array>();
+const rawOutput = new WeakMap<OutputFrame, Uint8Array>();
 
-/** Remember the bytes an output frame was made from, so sending it needs no base64 decoding. */
-export function withBytes(frame: OutputFrame, bytes: Uint8Array): OutputFrame {
-  outputBytes.set(frame, bytes);
+/**
+ * An output frame of raw bytes. Output is journalled and sent as bytes; its base64 `data` (the frame's JSON form, which
+ * a journal written before raw records holds) is made only if something reads it.
+ */
+export function outputFrame(header: OutputHeader, bytes: Uint8Array): OutputFrame {
+  const { sessionId, commandId, stream, offset } = header;
+  const frame = { t: "output", sessionId, commandId, stream, offset } as OutputFrame;
+  Object.defineProperty(frame, "data", {
+    enumerable: true,
+    get: () => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"),
+  });
+  rawOutput.set(frame, bytes);
   return frame;
+}
+
+/** The bytes an output frame carries (decoded only for a frame read from a journal's base64 form). */
+export function outputBytes(frame: OutputFrame): Uint8Array {
+  return rawOutput.get(frame) ?? Buffer.from(frame.data, "base64");
+}
+
+/** How many bytes an output frame carries, without decoding them. */
+export function outputLength(frame: OutputFrame): number {
+  return rawOutput.get(frame)?.length ?? base64DecodedLength(frame.data);
 }
 
 /** A frame as the WebSocket message it travels in: JSON text, or a binary frame for output (see core's protocol). */
 export function frameMessage(frame: OutboxFrame): string | Uint8Array {
   if (frame.t !== "output") return frameJson(frame);
-  return encodeOutputFrame(frame, outputBytes.get(frame) ?? Buffer.from(frame.data, "base64"));
+  return encodeOutputFrame(frame, outputBytes(frame));
 }
 
 export interface OutboxEntry {
@@ -261,7 +281,7 @@ export class Outbox implements FrameSink {
   }
 
   push(frame: OutboxFrame): void {
-    const bytes = frame.t === "output" ? base64DecodedLength(frame.data) : 0;
+    const bytes = frame.t === "output" ? outputLength(frame) : 0;
     const entry: OutboxEntry = { seq: ++this.#seq, frame, bytes, durable: false };
     const account = this.#account(frame.commandId);
     if (frame.t === "finished") account.hasFinished = true;

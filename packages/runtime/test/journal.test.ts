@@ -1,10 +1,11 @@
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { AckFrame, FinishedFrame, OutputFrame, StartedFrame } from "@caisey/core";
+import { crc32 } from "node:zlib";
+import { type AckFrame, type FinishedFrame, type OutputFrame, parseOutputFrame, type StartedFrame } from "@caisey/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeRecord, interruptedFinish, Journal, type JournalOptions } from "../src/journal.ts";
-import { Outbox, type OutboxFrame } from "../src/outbox.ts";
+import { frameMessage, Outbox, type OutboxFrame } from "../src/outbox.ts";
 import { until } from "./fixtures.ts";
 
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -115,7 +116,7 @@ describe("Journal", () => {
     expect(segments()).toEqual(["segment-000000000001.journal", "segment-000000000002.journal"]);
   });
 
-  it("writes each frame as the documented record of { k, seq, frame, proc }, byte for byte", async () => {
+  it("writes each frame as the documented record of { k, seq, frame, proc } (output: its raw bytes after an LF), byte for byte", async () => {
     const journal = await open();
     const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
     await outbox.starting(SES, CMD);
@@ -129,17 +130,65 @@ describe("Journal", () => {
     await journal.close();
     const file = readFileSync(path.join(dir, segments()[0] as string));
     const records: string[] = [];
+    const raw: Buffer[] = [];
     for (let at = 0; at < file.length; ) {
       const length = Number.parseInt(file.subarray(at, at + 8).toString("latin1"), 16);
-      records.push(file.subarray(at + 18, at + 18 + length).toString("utf8"));
+      const payload = file.subarray(at + 18, at + 18 + length);
+      expect(file.subarray(at + 9, at + 17).toString("latin1")).toBe(crc32(payload).toString(16).padStart(8, "0"));
+      expect(file[at + 18 + length]).toBe(0x0a);
+      const lf = payload.indexOf(0x0a);
+      records.push(payload.subarray(0, lf === -1 ? length : lf).toString("utf8"));
+      if (lf !== -1) raw.push(payload.subarray(lf + 1));
       at += 18 + length + 1;
     }
     const frameRecords = records.map((r) => JSON.parse(r)).filter((p) => p.k === "frame");
-    expect(frameRecords.map((p) => p.frame)).toEqual(frames);
+    const { data: _one, ...one } = frames[1] as OutputFrame;
+    const { data: _two, ...two } = frames[2] as OutputFrame;
+    expect(frameRecords.map((p) => p.frame)).toEqual([frames[0], one, two, frames[3]]);
+    expect(raw).toEqual([Buffer.from("one\n"), Buffer.from("\u00e9\u0000")]);
     expect(frameRecords.map((p) => p.seq)).toEqual([1, 2, 3, 4]);
-    // Every record is exactly what encodeRecord makes of its payload (the frame's own text is reused, not re-made).
+    // Every JSON record is exactly what encodeRecord makes of its payload (the frame's own text is reused, not re-made).
     for (const text of records) expect(encodeRecord(JSON.parse(text)).subarray(18, -1).toString("utf8")).toBe(text);
-    expect(file.equals(Buffer.concat(records.map((r) => encodeRecord(JSON.parse(r)))))).toBe(true);
+  });
+
+  it("reads a journal written before raw output (base64 in the frame's JSON), and sends its bytes", async () => {
+    const file = "segment-000000000001.journal";
+    const old = [
+      encodeRecord({ k: "checkpoint", v: 1, seq: 0, commands: [], settled: [] }),
+      encodeRecord({ k: "starting", sessionId: SES, commandId: CMD }),
+      encodeRecord({ k: "frame", seq: 1, frame: started() }),
+      encodeRecord({ k: "frame", seq: 2, frame: output("stdout", 0, "from before\n") }),
+      encodeRecord({ k: "frame", seq: 3, frame: output("stderr", 0, "\u00e9\u0000") }),
+    ];
+    writeFileSync(path.join(dir, file), Buffer.concat(old));
+
+    const journal = await open();
+    expect(journal.recovery).toEqual({ segments: 1, frames: 3, damage: [] });
+    expect([...journal.entries()].map((e) => [describeFrame(e.frame), e.bytes])).toEqual([
+      ["a:started", 0],
+      ["a:stdout@0:from before\n", 12],
+      ["a:stderr@0:\u00e9\u0000", 3],
+    ]);
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    const sent: (string | Uint8Array)[] = [];
+    outbox.connected((frame) => sent.push(frameMessage(frame)));
+    const binary = sent.filter((m): m is Uint8Array => typeof m !== "string").map((m) => parseOutputFrame(m, 1 << 20));
+    expect(binary.map((p) => (p.ok ? [p.header.stream, Buffer.from(p.bytes).toString()] : p))).toEqual([
+      ["stdout", "from before\n"],
+      ["stderr", "\u00e9\u0000"],
+    ]);
+    // It goes on in the new form after them, and both read back together.
+    outbox.push(output("stdout", 12, "and after\n"));
+    await journal.close();
+    const again = await open();
+    expect([...again.entries()].map((e) => describeFrame(e.frame))).toEqual([
+      "a:started",
+      "a:stdout@0:from before\n",
+      "a:stderr@0:\u00e9\u0000",
+      "a:stdout@12:and after\n",
+    ]);
+    expect(again.recovery.damage).toEqual([]);
+    await again.close();
   });
 
   it("uses the documented record format", () => {
@@ -193,7 +242,7 @@ describe("Journal", () => {
     await journal.close();
     const file = path.join(dir, segments()[0] as string);
     const bytes = readFileSync(file);
-    const at = bytes.indexOf(Buffer.from("YmJiYgo=")); // base64 of "bbbb\n"
+    const at = bytes.indexOf(Buffer.from("bbbb\n"));
     bytes[at] = "Z".charCodeAt(0); // one flipped byte: same length, CRC no longer matches
     writeFileSync(file, bytes);
 

@@ -6,6 +6,7 @@ import { dispatchMessage, fromBase64Url, toBase64Url, utf8 } from "@caisey/core"
 import { Webhook } from "standardwebhooks";
 import { expect, vi } from "vitest";
 import { type Migration, migrate } from "../src/migrations.ts";
+import { lineOf } from "../src/objects/session/store.ts";
 
 /** The Worker under test, through its real request path (routing, auth, Durable Objects). */
 export const worker = (workerExports as unknown as { default: Fetcher }).default;
@@ -183,7 +184,8 @@ export async function previousRelease(
 
 /**
  * Rows read under the current schema, put back into an object rolled back to an earlier release: of each row, only the
- * columns that release's table has (a column added later is not there yet).
+ * columns that release's table has (a column added later is not there yet). A release before output was stored
+ * beside its line held the whole line: an events row is put back in that form.
  */
 export function restoreRows(
   sql: SqlStorage,
@@ -196,7 +198,11 @@ export function restoreRows(
         .toArray()
         .map((c) => c.name),
     );
-    for (const row of rows) {
+    for (const stored of rows) {
+      const row =
+        table === "events" && !known.has("output") && stored.output instanceof ArrayBuffer
+          ? { ...stored, record: lineOf(stored as { record: string; output: ArrayBuffer }) }
+          : stored;
       const columns = Object.keys(row).filter((c) => known.has(c));
       sql.exec(
         `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,

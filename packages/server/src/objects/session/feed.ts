@@ -7,7 +7,7 @@
 import { retryAt } from "@caisey/core";
 import type { AlarmScheduler } from "../../durable/alarms.ts";
 import { type Env, outputIndexCap, searchIndex } from "../../env.ts";
-import type { SessionStore } from "./store.ts";
+import { lineOf, type SessionStore } from "./store.ts";
 
 export const SEARCH_FEED_ALARM = "search-feed";
 
@@ -80,9 +80,11 @@ export class SearchFeed {
       for (;;) {
         // Output past the index's cap is left in the record: the index would only decode and drop it.
         const rows = this.store.sql
-          .exec<{ seq: number; record: string | null }>(
-            `SELECT seq, CASE WHEN type = 'command.output' AND offset >= ? THEN NULL ELSE record END AS record
+          .exec<{ seq: number; record: string | null; output: ArrayBuffer | null }>(
+            `SELECT seq, CASE WHEN type = 'command.output' AND offset >= ? THEN NULL ELSE record END AS record,
+               CASE WHEN type = 'command.output' AND offset >= ? THEN NULL ELSE output END AS output
              FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
+            this.outputIndexCap,
             this.outputIndexCap,
             this.indexedThrough(),
             INDEX_BATCH_EVENTS,
@@ -100,11 +102,12 @@ export class SearchFeed {
         let considered = 0;
         for (const row of rows) {
           if (row.record !== null) {
-            const rowMonth = monthOf(row.record);
+            const line = lineOf({ record: row.record, output: row.output });
+            const rowMonth = monthOf(line);
             month ??= rowMonth;
-            if (rowMonth !== month || (events.length > 0 && bytes + row.record.length > INDEX_BATCH_BYTES)) break;
-            events.push({ seq: row.seq, line: row.record });
-            bytes += row.record.length;
+            if (rowMonth !== month || (events.length > 0 && bytes + line.length > INDEX_BATCH_BYTES)) break;
+            events.push({ seq: row.seq, line });
+            bytes += line.length;
           }
           considered = row.seq;
         }

@@ -1,9 +1,9 @@
 // What a Session tells about its verdicts and its review: the verdicts as a reviewer reads them (each with the
 // opening of both commands' output), and the outcome effect the Fleet turns into the close and review webhooks.
 
-import { fromBase64, outputOpening, type VerdictCommand, type VerdictView } from "@caisey/core";
+import { outputOpening, type VerdictCommand, type VerdictView } from "@caisey/core";
 import type { SessionEffect, SessionOutcome } from "../fleet.ts";
-import type { SessionStore } from "./store.ts";
+import { outputOf, type SessionStore, type StoredLine } from "./store.ts";
 
 /** At most this many verdicts go out with a webhook (the newest): a PSA note, not the record. */
 const WEBHOOK_VERDICTS = 20;
@@ -12,14 +12,12 @@ function verdictCommand(store: SessionStore, commandId: string | null): VerdictC
   const c = commandId === null ? null : store.command(commandId);
   if (!c) return null;
   const first = store.sql
-    .exec<{ record: string }>(
-      "SELECT record FROM events WHERE type = 'command.output' AND command_id = ? AND stream = 'stdout' AND offset = 0",
+    .exec<StoredLine>(
+      "SELECT record, output FROM events WHERE type = 'command.output' AND command_id = ? AND stream = 'stdout' AND offset = 0",
       c.id,
     )
     .toArray()[0];
-  const bytes = first
-    ? fromBase64((JSON.parse(first.record) as { data: { data: string } }).data.data)
-    : new Uint8Array();
+  const bytes = first ? outputOf(first) : new Uint8Array();
   return {
     id: c.id,
     command: c.command,

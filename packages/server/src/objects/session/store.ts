@@ -22,6 +22,7 @@ import {
   type SessionState,
   type Shell,
   type Verdict,
+  withOutputData,
 } from "@caisey/core";
 import { decodeBase64, encodeBase64, sha256, sha256Hex } from "../../crypto.ts";
 import { DURABLE_EFFECTS_SQL } from "../../durable/schema.ts";
@@ -102,12 +103,31 @@ export const MIGRATIONS = [
           ALTER TABLE session ADD COLUMN returns INTEGER NOT NULL DEFAULT 0;
           ALTER TABLE session ADD COLUMN review_requested_at TEXT;`,
   },
+  {
+    // Output is nearly every byte a session holds: kept raw (a third smaller than base64, and read back without JSON
+    // or base64), beside its line with the data left empty; the exact line is rebuilt where it is hashed or served.
+    // Rows written before keep their whole line, and `output` NULL.
+    name: "output bytes beside the record line",
+    sql: "ALTER TABLE events ADD COLUMN output BLOB;",
+  },
 ];
 
 const PAGE_BYTES = 2 * 1024 * 1024;
 
-/** The data of a `command.output` event. */
-type OutputData = { commandId: string; stream: "stdout" | "stderr"; offset: number; data: string };
+/** An events row as read back: `output` holds the bytes of an output line stored with its data left empty. */
+export type StoredLine = { record: string; output: ArrayBuffer | null };
+
+/** The exact record line of an events row (an output row's is rebuilt around its bytes). */
+export function lineOf(row: StoredLine): string {
+  return row.output === null ? row.record : withOutputData(row.record, encodeBase64(new Uint8Array(row.output)));
+}
+
+/** The output bytes of a `command.output` row, whichever way it was stored. */
+export function outputOf(row: StoredLine): Uint8Array {
+  return row.output === null
+    ? decodeBase64((JSON.parse(row.record) as { data: { data: string } }).data.data)
+    : new Uint8Array(row.output);
+}
 
 export type SessionRow = {
   id: string;
@@ -391,28 +411,31 @@ export class SessionStore {
     }
   }
 
+  /** `output`: the line `encode` gives has its data left empty; it is stored so, with these bytes beside it. */
   private appendLine(
     type: string,
     tsMs: number,
     encode: (seq: number, ts: string) => string,
-    output?: { commandId: string; stream: string; offset: number },
+    output?: { commandId: string; stream: string; offset: number; bytes: Uint8Array },
   ): Head {
     // Sealed: the log signed the head at `session.closed`, so the record is final.
     if (this.row()?.state === "closed")
       throw new Error("the session is closed and sealed: nothing is appended after it");
     const head = this.head ?? { seq: 0, hash: genesisHash(sha256, (this.row() as SessionRow).id) };
     const seq = head.seq + 1;
-    const record = encode(seq, recordTimestamp(tsMs));
+    const stored = encode(seq, recordTimestamp(tsMs));
+    const record = output ? withOutputData(stored, encodeBase64(output.bytes)) : stored;
     const hash = nextHash(sha256, head.hash, record);
     this.sql.exec(
-      "INSERT INTO events (seq, type, record, hash, command_id, stream, offset) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO events (seq, type, record, hash, command_id, stream, offset, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       seq,
       type,
-      record,
+      stored,
       hash,
       output?.commandId ?? null,
       output?.stream ?? null,
       output?.offset ?? null,
+      output?.bytes ?? null,
     );
     this.head = { seq, hash };
     this.lastTsMs = tsMs;
@@ -424,13 +447,13 @@ export class SessionStore {
   /** Events after a seq, as the API and the live sockets serve them. */
   served(after: number, limit: number, reader: RecordReader): { seq: number; message: string }[] {
     return this.sql
-      .exec<{ seq: number; type: string; record: string; hash: string }>(
-        "SELECT seq, type, record, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+      .exec<{ seq: number; type: string; hash: string } & StoredLine>(
+        "SELECT seq, type, record, output, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
         after,
         limit,
       )
       .toArray()
-      .map((r) => ({ seq: r.seq, message: withHash(lineFor(reader, r.seq, r.type, r.record, sha256Hex), r.hash) }));
+      .map((r) => ({ seq: r.seq, message: withHash(lineFor(reader, r.seq, r.type, lineOf(r), sha256Hex), r.hash) }));
   }
 
   /**
@@ -441,14 +464,15 @@ export class SessionStore {
     const lines: string[] = [];
     let last = after;
     let bytes = 0;
-    for (const row of this.sql.exec<{ seq: number; type: string; record: string; hash: string }>(
-      "SELECT seq, type, record, hash FROM events WHERE seq > ? ORDER BY seq",
+    for (const row of this.sql.exec<{ seq: number; type: string; hash: string } & StoredLine>(
+      "SELECT seq, type, record, output, hash FROM events WHERE seq > ? ORDER BY seq",
       after,
     )) {
       if (bytes > PAGE_BYTES) return { lines, last, done: false };
-      const line = disclosedLine(disclosure, row.seq, row.type, row.record, sha256Hex);
+      const record = lineOf(row);
+      const line = disclosedLine(disclosure, row.seq, row.type, record, sha256Hex);
       lines.push(hashed ? withHash(line, row.hash) : line);
-      bytes += row.record.length;
+      bytes += record.length;
       last = row.seq;
     }
     return { lines, last, done: true };
@@ -459,15 +483,18 @@ export class SessionStore {
     const chunks: string[] = [];
     let next = from;
     let bytes = 0;
-    const rows = this.sql.exec<{ record: string; offset: number }>(
-      "SELECT record, offset FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? AND offset >= ? ORDER BY offset",
+    const rows = this.sql.exec<{ offset: number } & StoredLine>(
+      "SELECT record, output, offset FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? AND offset >= ? ORDER BY offset",
       commandId,
       stream,
       from,
     );
     for (const row of rows) {
       if (bytes >= PAGE_BYTES) return { chunks, next, done: false };
-      const data = (JSON.parse(row.record) as { data: { data: string } }).data.data;
+      const data =
+        row.output === null
+          ? (JSON.parse(row.record) as { data: { data: string } }).data.data
+          : encodeBase64(new Uint8Array(row.output));
       chunks.push(data);
       const length = base64DecodedLength(data);
       next = row.offset + length;
@@ -554,9 +581,14 @@ export class SessionStore {
   ): CommandRow {
     const bytes = received.subarray(commit.skip);
     const column = stream === "stdout" ? "stdout_committed" : "stderr_committed";
-    const output: OutputData = { commandId: c.id, stream, offset: commit.offset, data: encodeBase64(bytes) };
+    const output = { commandId: c.id, stream, offset: commit.offset, bytes };
     this.transaction(() => {
-      this.appendLine("command.output", this.clock(), (seq, ts) => encodeOutputRecord(seq, ts, actor, output), output);
+      this.appendLine(
+        "command.output",
+        this.clock(),
+        (seq, ts) => encodeOutputRecord(seq, ts, actor, { ...output, data: "" }),
+        output,
+      );
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, commit.end, c.id);
     });
     this.hashOutput(c.id, stream, commit.offset, bytes);
@@ -592,12 +624,12 @@ export class SessionStore {
     this.streamHashes.delete(key);
     if (entry && entry.bytes === committed) return entry.hash.digest("hex");
     const hash = createHash("sha256");
-    const rows = this.sql.exec<{ record: string }>(
-      "SELECT record FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? ORDER BY offset",
+    const rows = this.sql.exec<StoredLine>(
+      "SELECT record, output FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? ORDER BY offset",
       commandId,
       stream,
     );
-    for (const row of rows) hash.update(decodeBase64((JSON.parse(row.record) as { data: { data: string } }).data.data));
+    for (const row of rows) hash.update(outputOf(row));
     return hash.digest("hex");
   }
 
