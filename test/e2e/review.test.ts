@@ -5,6 +5,7 @@
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { weekOf } from "@caisey/core/metrics";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type Api, fetchRecord, tempDir } from "../helpers.ts";
 import { useOrganization, waitCommand } from "../organization.ts";
@@ -17,6 +18,7 @@ const THEO = { name: "Theo Technician", email: "theo@northwind.test", password: 
 const DANA = { name: "Dana Dispatch", email: "dana@northwind.test", password: "dana's long password" };
 const org = useOrganization({
   technicians: [THEO],
+  dispatchers: [DANA],
   // The fix and its checks run without the client's approval: this file is about what happens after them.
   clients: [
     { name: PRINT, approvalPolicy: "never", machine: true },
@@ -31,19 +33,15 @@ let theoId: string;
 let danaId: string;
 
 beforeAll(async () => {
-  danaId = (await org.owner.json("/api/v1/users", { ...DANA, role: "dispatcher" })).id;
   theo = await org.login(THEO.email);
-  dana = await org.login(DANA.email, DANA.password);
+  dana = await org.login(DANA.email);
   theoId = org.personId[THEO.email] as string;
+  danaId = org.personId[DANA.email] as string;
 });
 
 /** The organization's close policy (the owner's setting); answers the settings as they now stand. */
 async function closePolicy(closePolicy: "none" | "verdict" | "review") {
-  const res = await fetch(`${org.server.url}/api/v1/settings`, {
-    method: "PUT",
-    headers: { authorization: `Bearer ${org.owner.token}`, "content-type": "application/json" },
-    body: JSON.stringify({ closePolicy }),
-  });
+  const res = await org.owner.put("/api/v1/settings", { closePolicy });
   expect(res.status).toBe(200);
   return res.json();
 }
@@ -278,16 +276,11 @@ describe("the figures, from real records", () => {
   it("count a callback when a second session opens on the machine after an accepted close, not one elsewhere", async () => {
     await closePolicy("review");
     const from = new Date().toISOString(); // only this story's sessions count
-    const figures = async (groupBy: string) =>
-      (await dana.json(`/api/v1/metrics?from=${encodeURIComponent(from)}&groupBy=${groupBy}`)).rows.map((r: any) => [
-        r.label,
-        r.sessions,
-        r.closed,
-        r.verified,
-        r.callbacks,
-        r.callbackRate,
-        r.firstContactResolution,
-      ]);
+    // The rows, by label (technician or client name, week).
+    const figures = async (groupBy: string): Promise<any[]> =>
+      (await dana.json(`/api/v1/metrics?from=${encodeURIComponent(from)}&groupBy=${groupBy}`)).rows.sort(
+        (x: any, y: any) => x.label.localeCompare(y.label),
+      );
     const closeAccepted = async (s: Awaited<ReturnType<typeof fixAndVerify>>) => {
       const verdict = { baselineCommandId: s.baseline, verifyCommandId: s.verify, verdict: "fixed", note: "" };
       expect((await recordVerdict(s.sessionId, verdict)).status).toBe(201);
@@ -304,19 +297,29 @@ describe("the figures, from real records", () => {
     const c = await fixAndVerify(LAW);
     await closeAccepted(c);
     // A session on another machine is no callback of A.
-    expect(await figures("technician")).toEqual([[THEO.name, 2, 2, 2, 0, 0, 1]]);
+    const allFixed = { verified: 2, verificationRate: 1 };
+    expect(await figures("technician")).toMatchObject([
+      {
+        label: THEO.name,
+        sessions: 2,
+        closed: 2,
+        ...allFixed,
+        callbacks: 0,
+        callbackRate: 0,
+        firstContactResolution: 1,
+      },
+    ]);
 
     // B opens on A's machine, well within the 7 days: A was called back.
     const { id: b } = await theo.json("/api/v1/sessions", { machineId: a.machineId });
     await listedAs(b, a.machineId, "open");
-    expect(await figures("technician")).toEqual([[THEO.name, 3, 2, 2, 1, 0.5, 0.5]]);
-    const byClient = (await figures("client")).sort((x: any, y: any) => x[0].localeCompare(y[0]));
-    expect(byClient).toEqual([
-      [PRINT, 2, 1, 1, 1, 1, 0],
-      [LAW, 1, 1, 1, 0, 0, 1],
+    const all = { sessions: 3, closed: 2, ...allFixed, callbacks: 1, callbackRate: 0.5, firstContactResolution: 0.5 };
+    expect(await figures("technician")).toMatchObject([{ key: theoId, label: THEO.name, ...all }]);
+    expect(await figures("client")).toMatchObject([
+      { label: PRINT, sessions: 2, closed: 1, verified: 1, callbacks: 1, callbackRate: 1, firstContactResolution: 0 },
+      { label: LAW, sessions: 1, closed: 1, verified: 1, callbacks: 0, callbackRate: 0, firstContactResolution: 1 },
     ]);
-    const weeks = await figures("week");
-    expect(weeks.map((w: any[]) => w.slice(1))).toEqual([[3, 2, 2, 1, 0.5, 0.5]]);
-    expect(weeks[0][0]).toMatch(/^Week of \d{4}-\d{2}-\d{2}$/);
+    const { session } = await theo.json(`/api/v1/sessions/${b}`);
+    expect(await figures("week")).toMatchObject([{ label: `Week of ${weekOf(session.openedAt)}`, ...all }]);
   });
 });
