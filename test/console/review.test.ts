@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fetchRecord, tempDir } from "../helpers.ts";
+import { type Api, fetchRecord, tempDir } from "../helpers.ts";
 import { runToEnd, useOrganization } from "../organization.ts";
 import { signIn, useChromium } from "./browser.ts";
 
@@ -29,15 +29,21 @@ describe("the review gate in the console", () => {
   let page: Page;
   let sessionId: string;
 
+  /** Theo, signed in through the API, and a session he opened on the client's machine for this ticket. */
+  async function ticketSession(ticket: string): Promise<{ theo: Api; sessionId: string }> {
+    const theo = await org.login(TECH.email);
+    const { id } = await theo.json<{ id: string }>("/api/v1/sessions", {
+      machineId: org.machine(CLIENT).machineId,
+      ticket,
+    });
+    return { theo, sessionId: id };
+  }
+
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const theo = await org.login(TECH.email);
-    sessionId = (
-      await theo.json<{ id: string }>("/api/v1/sessions", {
-        machineId: org.machine(CLIENT).machineId,
-        ticket: "PSA-2291",
-      })
-    ).id;
+    const opened = await ticketSession("PSA-2291");
+    const theo = opened.theo;
+    sessionId = opened.sessionId;
     const before = await runToEnd(theo, sessionId, "printf 'Name       Status\\nFrontDesk  Error\\n'");
     const after = await runToEnd(theo, sessionId, "printf 'Name       Status\\nFrontDesk  OK\\n'");
     await theo.json(`/api/v1/sessions/${sessionId}/verdicts`, {
@@ -111,13 +117,9 @@ describe("the review gate in the console", () => {
 
     beforeAll(async () => {
       mkdirSync(TECHNICIAN_SHOTS, { recursive: true });
-      const api = await org.login(TECH.email);
-      sessionId = (
-        await api.json<{ id: string }>("/api/v1/sessions", {
-          machineId: org.machine(CLIENT).machineId,
-          ticket: "PSA-3307",
-        })
-      ).id;
+      const opened = await ticketSession("PSA-3307");
+      const api = opened.theo;
+      sessionId = opened.sessionId;
       // Get-Printer's table, read from a file the test changes: the baseline, the fix, the verification.
       const dir = tempDir("printers");
       org.removeLater(dir);
