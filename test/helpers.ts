@@ -178,6 +178,7 @@ export interface Api {
   token: string;
   get: (path: string) => Promise<Response>;
   post: (path: string, body?: unknown) => Promise<Response>;
+  put: (path: string, body: unknown) => Promise<Response>;
   json: <T = any>(path: string, body?: unknown) => Promise<T>;
 }
 
@@ -191,6 +192,12 @@ export function api(url: string, token: string): Api {
         method: "POST",
         headers: { ...headers, "content-type": "application/json" },
         body: JSON.stringify(body ?? {}),
+      }),
+    put: (path, body) =>
+      fetch(`${url}${path}`, {
+        method: "PUT",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify(body),
       }),
     /** GET (no body) or POST (with body); throws on a non-2xx answer with the error's text. */
     json: async (path, body) => {

@@ -40,7 +40,10 @@ export interface OrganizationOptions {
   /** Set the organization up with its owner (OWNER) through the API; false for a test that goes through setup itself. */
   setUp?: boolean;
   technicians?: Person[];
+  dispatchers?: Person[];
   clients?: ClientSpec[];
+  /** The organization's settings (`PUT /api/v1/settings`: close policy, callback window…), set before anything else. */
+  settings?: Record<string, unknown>;
 }
 
 export interface Machine extends Runtime {
@@ -129,8 +132,15 @@ export function useOrganization(options: OrganizationOptions = {}): Organization
     dirs.push(server.dataDir);
     if (options.setUp === false) return;
     owner = await setupOrganization(server.url);
+    if (options.settings) {
+      const res = await owner.put("/api/v1/settings", options.settings);
+      if (!res.ok) throw new Error(`settings ${res.status}: ${await res.text()}`);
+    }
     for (const technician of options.technicians ?? []) {
       await addPerson("/api/v1/users", technician, { role: "technician" });
+    }
+    for (const dispatcher of options.dispatchers ?? []) {
+      await addPerson("/api/v1/users", dispatcher, { role: "dispatcher" });
     }
     for (const client of options.clients ?? []) {
       const policy = client.approvalPolicy ?? "changes";

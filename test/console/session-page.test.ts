@@ -166,12 +166,7 @@ describe("the session page", () => {
   });
 
   it("shows that a session closed itself for lack of activity, and after how long", async () => {
-    const setIdle = (idleCloseSeconds: number) =>
-      fetch(`${org.server.url}/api/v1/settings`, {
-        method: "PUT",
-        headers: { authorization: `Bearer ${org.owner.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ idleCloseSeconds }),
-      });
+    const setIdle = (idleCloseSeconds: number) => org.owner.put("/api/v1/settings", { idleCloseSeconds });
     expect((await setIdle(1)).status).toBe(200);
     const { id } = await org.owner.json<{ id: string }>("/api/v1/sessions", {
       machineId: org.machine(CLIENT).machineId,

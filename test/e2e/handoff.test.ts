@@ -2,12 +2,11 @@
 // everything so far and carries on alone until the first takes the session back; staff watching live are recorded
 // as participants. Also the machine card after sessions on two machines of two clients.
 
-import { createServer } from "node:http";
-import { Webhook } from "standardwebhooks";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Api, fetchRecord } from "../helpers.ts";
 import { useOrganization, waitCommand } from "../organization.ts";
+import { useWebhookReceiver } from "../webhooks.ts";
 
 const PASSWORD = "correct horse battery staple";
 const ALICE = { name: "Alice Adams", email: "alice@northwind.test", password: PASSWORD };
@@ -25,29 +24,9 @@ let aliceId: string;
 let bobId: string;
 
 // The MSP's bridge to email or chat: it verifies each message as a receiver would and keeps it.
-const announced: any[] = [];
-let hookSecret = "";
-const receiver = createServer((req, res) => {
-  let body = "";
-  req.on("data", (d) => {
-    body += d;
-  });
-  req.on("end", () => {
-    announced.push(new Webhook(hookSecret).verify(body, req.headers as Record<string, string>));
-    res.writeHead(204).end();
-  });
-});
-
-afterAll(() => {
-  receiver.close();
-});
+const announced = useWebhookReceiver(org, ["session.assigned"]).messages;
 
 beforeAll(async () => {
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  const port = (receiver.address() as { port: number }).port;
-  hookSecret = (
-    await org.owner.json("/api/v1/webhooks", { url: `http://127.0.0.1:${port}/caisey`, events: ["session.assigned"] })
-  ).secret;
   alice = await org.login(ALICE.email);
   bob = await org.login(BOB.email);
   aliceId = org.personId[ALICE.email] as string;

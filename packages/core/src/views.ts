@@ -55,6 +55,8 @@ export interface SessionSummary {
   commandCount: number;
   failedCount: number;
   approvalCount: number;
+  /** How many times a reviewer returned it to its technician (open with returns: sent back, waiting on them). */
+  returns: number;
 }
 
 /** One hit of GET /api/v1/search. */

@@ -186,6 +186,7 @@ describe("upgrading each object from its previous schema, with data", () => {
         commandCount: 3,
         failedCount: 1,
         approvalCount: 1,
+        returns: 0,
       },
     ]);
     expect(await f.machineChanges(machineM, 10)).toEqual([

@@ -633,14 +633,19 @@ function EventLine({
     case "verification.recorded": {
       kind = "verdict";
       const label = { fixed: "fixed", not_fixed: "not fixed", unverifiable: "cannot verify" }[text("verdict")];
+      // The commands as the transcript numbers them ("#1 → #2"), not by their ids.
+      const ref = (id: string) => {
+        const n = verification?.command(id)?.number;
+        return n ? `#${n}` : id.slice(-6);
+      };
       body = (
         <>
           <span class={`badge verdict-${text("verdict")}`}>{label ?? text("verdict")}</span> verdict on{" "}
-          <span class="mono">{text("baselineCommandId").slice(-6)}</span>
+          <span class="mono">{ref(text("baselineCommandId"))}</span>
           {text("verifyCommandId") ? (
             <>
               {" "}
-              → <span class="mono">{text("verifyCommandId").slice(-6)}</span>
+              → <span class="mono">{ref(text("verifyCommandId"))}</span>
             </>
           ) : null}
           {text("note") ? <span class="msg">: {text("note")}</span> : null}

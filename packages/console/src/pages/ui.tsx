@@ -571,6 +571,15 @@ export function SessionState({ session: s }: { session: SessionSummary }) {
   return (
     <td>
       <span class={`badge session-${s.state}`}>{s.state}</span>
+      {s.state === "open" && s.returns > 0 && (
+        <span
+          class="badge session-returned"
+          data-testid="session-returned"
+          title="A reviewer sent it back: open it to read what they asked for"
+        >
+          returned
+        </span>
+      )}
     </td>
   );
 }

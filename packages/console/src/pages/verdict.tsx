@@ -1,7 +1,7 @@
 // On the session page: the technician's verdict on a before/after pair (fixed / not fixed / cannot verify, with a
 // note), and the notice a returned session shows its technician.
 import * as routes from "@caisey/core/routes";
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { api, errorMessage } from "../api.ts";
 import type { CommandView } from "../transcript.ts";
 
@@ -11,8 +11,8 @@ const CHOICES = [
   { value: "unverifiable", label: "Cannot verify" },
 ] as const;
 
-const short = (c: CommandView) =>
-  `${c.command.length > 60 ? `${c.command.slice(0, 57)}…` : c.command} · ${c.id.slice(-6)}`;
+/** As the transcript numbers it ("#3"), so the choice matches what the technician reads above. */
+const short = (c: CommandView) => `#${c.number} ${c.command.length > 60 ? `${c.command.slice(0, 57)}…` : c.command}`;
 
 /**
  * Choose the baseline and its re-run (preselected from the last verification, `verifies`, when there is one; else the
@@ -29,6 +29,7 @@ export function VerdictForm({ sessionId, commands }: { sessionId: string; comman
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const noteRef = useRef<HTMLTextAreaElement>(null);
   if (finished.length === 0) return null;
   const start = () => {
     const before = lastVerify?.verifies ?? finished[0]?.id ?? "";
@@ -53,6 +54,7 @@ export function VerdictForm({ sessionId, commands }: { sessionId: string; comman
     setError(null);
     if (verdict === "unverifiable" && note.trim() === "") {
       setError("Say what you checked, and why closing is still right, when the fix cannot be verified.");
+      noteRef.current?.focus();
       return;
     }
     setBusy(true);
@@ -122,9 +124,11 @@ export function VerdictForm({ sessionId, commands }: { sessionId: string; comman
         </label>
       ))}
       <textarea
+        ref={noteRef}
         class="grow"
         rows={2}
         value={note}
+        aria-invalid={error !== null && verdict === "unverifiable" && note.trim() === ""}
         onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)}
         placeholder={
           verdict === "unverifiable"
@@ -148,12 +152,20 @@ export function VerdictForm({ sessionId, commands }: { sessionId: string; comman
   );
 }
 
-/** A session a reviewer sent back: what they asked for, until it is sent for review again. */
+/**
+ * A session a reviewer sent back: who, and what they asked for in their own words (quoted as written, whatever its
+ * punctuation), until it is sent for review again.
+ */
 export function ReturnedNotice({ comment, by }: { comment: string | null; by: string }) {
   return (
     <div class="card review-notice" role="status" data-testid="review-returned">
-      <b>Returned by {by}</b>
-      {comment ? <>: {comment}</> : " with no comment"}. Check again, record a verdict, then send it for review.
+      <b data-testid="review-returned-by">Returned by {by}</b>
+      {comment ? (
+        <blockquote data-testid="review-returned-comment">{comment}</blockquote>
+      ) : (
+        <span class="muted"> with no comment.</span>
+      )}
+      <div class="muted">Check again, record a verdict, then send it for review.</div>
     </div>
   );
 }

@@ -713,7 +713,7 @@ export class Fleet extends DurableBase {
       .exec(
         `SELECT id, machine_id AS machineId, client_id AS clientId, technician_id AS technicianId, ticket, state,
            opened_at AS openedAt, closed_at AS closedAt, command_count AS commandCount, failed_count AS failedCount,
-           approval_count AS approvalCount
+           approval_count AS approvalCount, returns
          FROM sessions ${where} ORDER BY opened_at DESC, id DESC LIMIT ?`,
         ...params,
         filter.limit,
