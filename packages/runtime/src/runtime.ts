@@ -15,6 +15,8 @@ export interface RuntimeOptions {
   log: (line: string) => void;
   /** Where unacknowledged frames live: `run` passes the disk journal (journal.ts); default in memory. */
   store?: OutboxStore;
+  /** Told each time the runtime is connected and authenticated (the updater checks then). */
+  onConnected?: () => void;
   /** Overrides for tests. */
   executor?: Partial<Omit<ExecutorOptions, "sink" | "log">>;
   connection?: Partial<Omit<ConnectionOptions, "server" | "machineId" | "privateKey" | "facts" | "handlers" | "log">>;
@@ -60,7 +62,10 @@ export class Runtime {
       facts,
       log,
       handlers: {
-        onUp: (send) => outbox.connected(send),
+        onUp: (send) => {
+          outbox.connected(send);
+          options.onConnected?.();
+        },
         onDown: () => outbox.disconnected(),
         onDispatch: (frame) => {
           if (!verifyDispatch(frame, machineId, signingKey)) {
