@@ -271,14 +271,31 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** A loopback TCP proxy in front of the server, so a test can cut every connection through it mid-stream. */
-export async function tcpProxy(
-  targetPort: number,
-): Promise<{ url: string; dropAll: () => void; close: () => Promise<void> }> {
+/**
+ * A loopback TCP proxy in front of the server, so a test can cut every connection through it mid-stream, or hold the
+ * runtimes' sockets (no byte through, either way, until release) while plain HTTP requests still pass.
+ */
+export async function tcpProxy(targetPort: number): Promise<{
+  url: string;
+  dropAll: () => void;
+  holdRuntimes: () => void;
+  release: () => void;
+  close: () => Promise<void>;
+}> {
   const { createConnection, createServer: createTcpServer } = await import("node:net");
-  const sockets = new Set<import("node:net").Socket>();
+  type Socket = import("node:net").Socket;
+  const sockets = new Set<Socket>();
+  const runtimes = new Set<[Socket, Socket]>();
+  let holding = false;
+  const hold = ([client, upstream]: [Socket, Socket]) => {
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    client.pause();
+    upstream.pause();
+  };
   const server = createTcpServer((client) => {
     const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
+    const pair: [Socket, Socket] = [client, upstream];
     sockets.add(client);
     sockets.add(upstream);
     const end = () => {
@@ -286,9 +303,16 @@ export async function tcpProxy(
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
+      runtimes.delete(pair);
     };
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
+    // A runtime's socket opens with its upgrade request; the server answers after this first chunk is through.
+    client.once("data", (chunk: Buffer) => {
+      if (!chunk.includes("/api/v1/runtime/connect")) return;
+      runtimes.add(pair);
+      if (holding) hold(pair);
+    });
     client.pipe(upstream);
     upstream.pipe(client);
   });
@@ -299,6 +323,17 @@ export async function tcpProxy(
     dropAll: () => {
       for (const s of sockets) s.destroy();
       sockets.clear();
+    },
+    holdRuntimes: () => {
+      holding = true;
+      for (const pair of runtimes) hold(pair);
+    },
+    release: () => {
+      holding = false;
+      for (const [client, upstream] of runtimes) {
+        client.pipe(upstream);
+        upstream.pipe(client);
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -128,7 +128,7 @@ export class Updater {
       if (!parsed.success) throw new Error(`${url} is not a release manifest`);
       manifest = parsed.data;
     } catch (error) {
-      log(`update check failed: ${(error as Error).message}`);
+      this.#sayOnce(`update check failed: ${(error as Error).message}`);
       return "failed";
     }
     const offer = updateOffer(manifest, build.version, this.#file);
