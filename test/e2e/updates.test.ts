@@ -72,6 +72,7 @@ function publish(version: string): void {
 describe("runtime updates", () => {
   let program: string;
   let dataDir: string;
+  let machineId: string;
   let runtime: Proc;
   let proxy: Awaited<ReturnType<typeof tcpProxy>>;
   afterAll(async () => {
@@ -91,6 +92,7 @@ describe("runtime updates", () => {
     copyFileSync(join(builds["1.0.0"] as string, BUNDLE), program);
     const machine = await org.enroll("Contoso Dental", "never", proxy.url);
     dataDir = machine.dataDir;
+    machineId = machine.machineId;
     runtime = run();
     await runtime.waitForLog(/caisey-runtime 1\.0\.0: machine/);
     await waitOnline(org.owner, machine.machineId);
@@ -145,6 +147,18 @@ describe("runtime updates", () => {
     expect(readdirSync(join(dataDir, "update"))).toEqual([]);
     expect(runtime.child.exitCode).toBeNull();
     expect(existsSync(`${program}.update`)).toBe(false);
+
+    // The owner's audit log has both, by the machine.
+    await vi.waitFor(
+      async () => {
+        const { entries } = await org.owner.json("/api/v1/audit?action=runtime.update_refused");
+        expect(entries.map((e: any) => [e.actor, e.target, e.detail.version, e.detail.reason]).reverse()).toEqual([
+          [`machine:${machineId}`, machineId, "1.2.0", "its signature is not by this runtime's release key"],
+          [`machine:${machineId}`, machineId, "1.3.0", expect.stringMatching(/^its SHA-256 [0-9a-f]{64} is not the /)],
+        ]);
+      },
+      { timeout: 10_000, interval: 200 },
+    );
 
     // `status` shows the refusal as the runtime's last error.
     await vi.waitFor(

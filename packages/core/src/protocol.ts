@@ -165,8 +165,21 @@ export const FinishedFrame = z.object({
   durationMs: count,
 });
 
+/**
+ * The runtime refused a build the server offered it (release.ts: a wrong size, hash or signature), so an owner sees it
+ * in the audit log. Not acknowledged: the runtime's own log and `status` keep it too.
+ */
+export const UpdateRefusedFrame = z.object({
+  t: z.literal("update_refused"),
+  version: z.string().min(1).max(64),
+  reason: z.string().min(1).max(512),
+});
+export type UpdateRefusedFrame = z.infer<typeof UpdateRefusedFrame>;
+
 /** A runtime's text frames. Output travels in binary frames (encodeOutputFrame / parseOutputFrame). */
 export const RuntimeFrame = z.discriminatedUnion("t", [HelloFrame, StartedFrame, FinishedFrame, PrestateFrame]);
+/** What the Machine object reads from a runtime's text frames: RuntimeFrame, and the reports about the runtime itself. */
+export const RuntimeTextFrame = z.discriminatedUnion("t", [...RuntimeFrame.options, UpdateRefusedFrame]);
 export type RuntimeFrame = z.infer<typeof RuntimeFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type StartedFrame = z.infer<typeof StartedFrame>;

@@ -102,6 +102,7 @@ async function run(dataDir: string, updateEverySeconds: number | null | undefine
     dataDir,
     updateEverySeconds === undefined ? UPDATE_CHECK_SECONDS : updateEverySeconds,
     () => runtime.executor.active() > 0,
+    (version, reason) => runtime.report({ t: "update_refused", version, reason: reason.slice(0, 512) }),
   );
   const checkForUpdate = () =>
     void updater?.check().then((outcome) => {
@@ -154,6 +155,7 @@ function updaterFor(
   dataDir: string,
   everySeconds: number | null,
   busy: () => boolean,
+  onRefused: (version: string, reason: string) => void,
 ): (Updater & { program: string; everySeconds: number }) | null {
   if (BUILD.releaseKey === null || everySeconds === null) return null;
   const program = BUILD.form === "executable" ? process.execPath : realpathSync(process.argv[1] as string);
@@ -166,7 +168,7 @@ function updaterFor(
       platform: process.platform,
       arch: process.arch,
       log,
-      onRefused: () => {},
+      onRefused,
       busy,
     },
     BUILD.releaseKey,

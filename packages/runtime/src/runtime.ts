@@ -1,7 +1,7 @@
 // `run`: wire the connection, the outbox and the executor together.
 
 import { createPrivateKey } from "node:crypto";
-import { LIMITS, type MachineFacts } from "@caisey/core";
+import { LIMITS, type MachineFacts, type UpdateRefusedFrame } from "@caisey/core";
 import type { RuntimeConfig } from "./config.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { Executor, type ExecutorOptions } from "./executor.ts";
@@ -26,6 +26,8 @@ export class Runtime {
   readonly outbox: Outbox;
   readonly executor: Executor;
   readonly connection: Connection;
+  /** Reports made while disconnected, sent on the next connect (a few; they are in the log as well). */
+  readonly #reports: UpdateRefusedFrame[] = [];
 
   constructor(options: RuntimeOptions) {
     const { config, facts, log } = options;
@@ -64,6 +66,7 @@ export class Runtime {
       handlers: {
         onUp: (send) => {
           outbox.connected(send);
+          for (const report of this.#reports.splice(0)) this.report(report);
           options.onConnected?.();
         },
         onDown: () => outbox.disconnected(),
@@ -92,6 +95,12 @@ export class Runtime {
 
   start(): void {
     this.connection.start();
+  }
+
+  /** Tell the server something about this runtime (a refused update), now or once connected. */
+  report(frame: UpdateRefusedFrame): void {
+    if (this.connection.report(frame)) return;
+    if (this.#reports.length < 8) this.#reports.push(frame);
   }
 
   /** Kill running commands' process trees, give their last frames a moment to leave, close the socket. */

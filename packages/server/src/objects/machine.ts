@@ -13,7 +13,7 @@ import {
   type MachineFacts,
   parseFrame,
   parseOutputFrame,
-  RuntimeFrame,
+  RuntimeTextFrame,
   randomBytes,
   toBase64Url,
   utf8,
@@ -167,7 +167,7 @@ export class Machine extends DurableObject<Env> {
       this.forward(ws, header, this.sessionStub(header.sessionId).runtimeOutput(attachment.machineId, header, bytes));
       return;
     }
-    const parsed = parseFrame(RuntimeFrame, message, LIMITS.runtimeFrameBytes);
+    const parsed = parseFrame(RuntimeTextFrame, message, LIMITS.runtimeFrameBytes);
     if (!parsed.ok) {
       ws.send(JSON.stringify({ t: "error", code: parsed.code, message: parsed.message }));
       return;
@@ -183,6 +183,11 @@ export class Machine extends DurableObject<Env> {
     }
     if (frame.t === "hello") {
       ws.send(JSON.stringify({ t: "error", code: "already_authenticated", message: "hello was already accepted" }));
+      return;
+    }
+    if (frame.t === "update_refused") {
+      const identity = this.identity();
+      if (identity) await fleet(this.env, identity.tenant_id).runtimeUpdateRefused(identity.id, frame);
       return;
     }
     this.forward(ws, frame, this.sessionStub(frame.sessionId).runtimeFrame(attachment.machineId, frame));
