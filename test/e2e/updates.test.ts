@@ -47,6 +47,7 @@ beforeAll(async () => {
     ["1.1.0", ours],
     ["1.2.0", theirs],
     ["1.3.0", ours],
+    ["1.4.0", ours],
   ] as const) {
     const outDir = tempDir(`build-${version}`);
     org.removeLater(outDir);
@@ -79,10 +80,11 @@ describe("runtime updates", () => {
     await runtime?.stop();
     await proxy?.close();
   });
-  const run = () =>
-    startProc([...RUNTIME_NODE_FLAGS, program, "run", "--data-dir", dataDir, "--update-every", "1"], {
-      CAISEY_RUNTIME_SUPERVISED: "1",
-    });
+  const run = (supervised = true) =>
+    startProc(
+      [...RUNTIME_NODE_FLAGS, program, "run", "--data-dir", dataDir, "--update-every", "1"],
+      supervised ? { CAISEY_RUNTIME_SUPERVISED: "1" } : { INVOCATION_ID: "" },
+    );
 
   it("swaps to a newer signed build and finishes a journalled command's delivery after the restart", async () => {
     proxy = await tcpProxy(org.server.port);
@@ -169,5 +171,16 @@ describe("runtime updates", () => {
       },
       { timeout: 10_000, interval: 500 },
     );
+  });
+
+  it("in the foreground, with no service manager, starts the new build itself with the same arguments", async () => {
+    await runtime.stop();
+    runtime = run(false);
+    await runtime.waitForLog(/caisey-runtime 1\.1\.0: machine/);
+    publish("1.4.0");
+    await runtime.waitForLog(/caisey-runtime 1\.4\.0: machine/);
+    expect(readFileSync(program).equals(readFileSync(join(builds["1.4.0"] as string, BUNDLE)))).toBe(true);
+    await waitOnline(org.owner, machineId);
+    expect(runtime.child.exitCode).toBeNull();
   });
 });

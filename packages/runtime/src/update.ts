@@ -88,6 +88,8 @@ export class Updater {
   /** Builds already refused (version, hash, signature): not fetched again until the server offers another. */
   readonly #refused = new Set<string>();
   #checking: Promise<UpdateCheck> | null = null;
+  /** Set once the program is replaced: this process is on its way out and checks no more. */
+  #replaced = false;
   #said = "";
 
   constructor(options: UpdaterOptions, releaseKey: string) {
@@ -98,6 +100,7 @@ export class Updater {
 
   /** One check at a time; a check asked for while one runs shares it. */
   check(): Promise<UpdateCheck> {
+    if (this.#replaced) return Promise.resolve("replaced");
     if (!this.#checking) {
       this.#checking = this.#check().finally(() => {
         this.#checking = null;
@@ -172,6 +175,7 @@ export class Updater {
     } finally {
       await rm(download, { force: true });
     }
+    this.#replaced = true;
     log(`updated ${this.#options.program} from ${build.version} to ${version}: restarting`);
     return "replaced";
   }
