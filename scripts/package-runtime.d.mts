@@ -5,4 +5,12 @@ export declare const TARGETS: Record<
   "linux-x64" | "linux-arm64" | "win-x64",
   { npm: string; binary: string; file: string }
 >;
-export declare function packageRuntime(targets?: readonly (keyof typeof TARGETS)[]): Promise<void>;
+export declare const DEVELOPMENT_RELEASE_KEY: string;
+export declare function releaseKey(keyFile?: string): {
+  privateKey: import("node:crypto").KeyObject;
+  publicKey: string;
+};
+export declare function packageRuntime(
+  targets?: readonly (keyof typeof TARGETS)[],
+  options?: { outDir?: string; version?: string; keyFile?: string },
+): Promise<void>;

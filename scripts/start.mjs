@@ -24,7 +24,9 @@ Serves the Caisey API and console on http://127.0.0.1:$PORT (default 8787).
   CAISEY_INDEX_DELAY_MS   delay before records are pushed to the search index (default 250; for fault tests)
   CAISEY_PUBLIC_URL       the console's address as people reach it, for links in webhook messages
                           (default http://$HOST:$PORT)
-  CAISEY_INSPECTOR_PORT   port of the Worker's DevTools inspector (default: none; for profiling)`);
+  CAISEY_INSPECTOR_PORT   port of the Worker's DevTools inspector (default: none; for profiling)
+  CAISEY_RUNTIME_FILES    the runtime build served at /downloads/ (default: dist/runtime, what
+                          \`npm run package:runtime\` makes)`);
   process.exit(0);
 }
 const port = Number(process.env.PORT ?? "8787");
@@ -42,7 +44,8 @@ try {
 
 ensureWorker(root);
 const inspectorPort = process.env.CAISEY_INSPECTOR_PORT ? Number(process.env.CAISEY_INSPECTOR_PORT) : undefined;
-const miniflare = await serveWorker(root, { host, port, data, vars, inspectorPort });
+const runtimeDir = process.env.CAISEY_RUNTIME_FILES ? resolve(process.env.CAISEY_RUNTIME_FILES) : undefined;
+const miniflare = await serveWorker(root, { host, port, data, vars, inspectorPort, runtimeDir });
 console.log(`Caisey: serving http://${host}:${port} (state in ${data})`);
 
 let stopping = false;

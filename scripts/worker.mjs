@@ -73,8 +73,7 @@ export async function miniflareOf(root) {
  * here: read from disk on each request, so a new build is served at once and nothing is copied into the data dir. (On
  * Cloudflare the Worker reads the same files from its R2 bucket: packages/server/src/routes/downloads.ts.)
  */
-function runtimeFiles(root) {
-  const dir = join(root, "dist/runtime");
+function runtimeFiles(dir) {
   return async (request) => {
     const name = basename(new URL(request.url).pathname);
     const file = join(dir, name);
@@ -90,7 +89,7 @@ function runtimeFiles(root) {
  * Serve the built Worker in workerd with its Durable Objects persisted under `data`. Resolves to the Miniflare
  * instance once `http://host:port` answers.
  */
-export async function serveWorker(root, { host, port, data, vars, inspectorPort }) {
+export async function serveWorker(root, { host, port, data, vars, inspectorPort, runtimeDir }) {
   const requireFromRoot = createRequire(join(root, "package.json"));
   const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await miniflareOf(root);
   const { unstable_getMiniflareWorkerOptions } = await import(requireFromRoot.resolve("wrangler"));
@@ -119,7 +118,10 @@ export async function serveWorker(root, { host, port, data, vars, inspectorPort 
           ],
           modulesRoot: dir,
           bindings: { ...(options.bindings ?? {}), ...vars },
-          serviceBindings: { ...(options.serviceBindings ?? {}), RUNTIME_FILES: runtimeFiles(root) },
+          serviceBindings: {
+            ...(options.serviceBindings ?? {}),
+            RUNTIME_FILES: runtimeFiles(runtimeDir ?? join(root, "dist/runtime")),
+          },
           unsafeDirectSockets: [{ host, port }],
         },
       ],

@@ -280,22 +280,33 @@ export function removeDir(dir: string): void {
 }
 
 /**
- * A loopback TCP proxy in front of the server, so a test can cut every connection through it mid-stream, or hold
- * what the server sends (acks stop reaching the runtime: its outbox backlog grows) and release it.
+ * A loopback TCP proxy in front of the server, so a test can cut every connection through it mid-stream; hold what
+ * the server sends (acks stop reaching the runtime: its outbox backlog grows); or hold the runtimes' sockets (no byte
+ * through, either way) while plain HTTP requests still pass. `release` ends either hold.
  */
 export async function tcpProxy(targetPort: number): Promise<{
   url: string;
   dropAll: () => void;
   holdReplies: () => void;
+  holdRuntimes: () => void;
   release: () => void;
   close: () => Promise<void>;
 }> {
   const { createConnection, createServer: createTcpServer } = await import("node:net");
-  const sockets = new Set<import("node:net").Socket>();
-  let holding = false;
-  const held: { client: import("node:net").Socket; data: Buffer }[] = [];
+  type Socket = import("node:net").Socket;
+  const sockets = new Set<Socket>();
+  const runtimes = new Set<[Socket, Socket]>();
+  let holdingReplies = false;
+  let holdingRuntimes = false;
+  const held: { client: Socket; data: Buffer }[] = [];
+  const hold = ([client, upstream]: [Socket, Socket]) => {
+    client.unpipe(upstream);
+    client.pause();
+    upstream.pause();
+  };
   const server = createTcpServer((client) => {
     const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
+    const pair: [Socket, Socket] = [client, upstream];
     sockets.add(client);
     sockets.add(upstream);
     const end = () => {
@@ -303,12 +314,19 @@ export async function tcpProxy(targetPort: number): Promise<{
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
+      runtimes.delete(pair);
     };
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
+    // A runtime's socket opens with its upgrade request; the server answers after this first chunk is through.
+    client.once("data", (chunk: Buffer) => {
+      if (!chunk.includes("/api/v1/runtime/connect")) return;
+      runtimes.add(pair);
+      if (holdingRuntimes) hold(pair);
+    });
     client.pipe(upstream);
     upstream.on("data", (data: Buffer) => {
-      if (holding) held.push({ client, data });
+      if (holdingReplies) held.push({ client, data });
       else client.write(data);
     });
   });
@@ -321,11 +339,21 @@ export async function tcpProxy(targetPort: number): Promise<{
       sockets.clear();
     },
     holdReplies: () => {
-      holding = true;
+      holdingReplies = true;
+    },
+    holdRuntimes: () => {
+      holdingRuntimes = true;
+      for (const pair of runtimes) hold(pair);
     },
     release: () => {
-      holding = false;
+      holdingReplies = false;
       for (const { client, data } of held.splice(0)) if (!client.destroyed) client.write(data);
+      if (!holdingRuntimes) return;
+      holdingRuntimes = false;
+      for (const [client, upstream] of runtimes) {
+        client.pipe(upstream);
+        upstream.resume();
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {

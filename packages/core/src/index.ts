@@ -14,6 +14,7 @@ export * from "./metrics.ts";
 export * from "./pacing.ts";
 export * from "./protocol.ts";
 export * from "./record.ts";
+export * from "./release.ts";
 export * from "./search.ts";
 export * from "./session/index.ts";
 export * from "./shells.ts";

@@ -195,8 +195,20 @@ export const FinishedFrame = z.object({
   durationMs: count,
 });
 
+/**
+ * The runtime refused a build the server offered it (release.ts: a wrong size, hash or signature), so an owner sees it
+ * in the audit log. Not acknowledged: the runtime's own log and `status` keep it too.
+ */
+export const UpdateRefusedFrame = z.object({
+  t: z.literal("update_refused"),
+  version: z.string().min(1).max(64),
+  reason: z.string().min(1).max(512),
+});
+export type UpdateRefusedFrame = z.infer<typeof UpdateRefusedFrame>;
+
 /** A runtime's text frames. Output travels in binary frames (encodeOutputFrame / parseOutputFrame). */
 export const RuntimeFrame = z.discriminatedUnion("t", [HelloFrame, StartedFrame, FinishedFrame, PrestateFrame]);
+/** What the Machine object reads from a runtime's text frames: RuntimeFrame, and the reports about the runtime itself. */
 export type RuntimeFrame = z.infer<typeof RuntimeFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type StartedFrame = z.infer<typeof StartedFrame>;
@@ -341,11 +353,14 @@ function invalidFrame(error: z.ZodError): { ok: false; code: string; message: st
 export function parseRuntimeFrame(
   raw: string | ArrayBuffer | Uint8Array,
   maxBytes: number,
-): { ok: true; frame: RuntimeFrame | HealthFrame } | { ok: false; code: string; message: string } {
+): { ok: true; frame: RuntimeFrame | HealthFrame | UpdateRefusedFrame } | { ok: false; code: string; message: string } {
   const json = parseFrame(z.unknown(), raw, maxBytes);
   if (!json.ok) return json;
   const value = json.frame as { t?: unknown } | null;
-  const result = (typeof value === "object" && value?.t === "health" ? HealthFrame : RuntimeFrame).safeParse(value);
+  // Reports about the runtime itself are parsed apart from the command frames, whose error text names their types.
+  const t = typeof value === "object" ? value?.t : undefined;
+  const schema = t === "health" ? HealthFrame : t === "update_refused" ? UpdateRefusedFrame : RuntimeFrame;
+  const result = (schema as z.ZodType<RuntimeFrame | HealthFrame | UpdateRefusedFrame>).safeParse(value);
   return result.success ? { ok: true, frame: result.data } : invalidFrame(result.error);
 }
 

@@ -2,6 +2,7 @@
 
 import { RUNTIME_VERSION } from "./config.ts";
 import { defaultDataDir } from "./platform.ts";
+import { UPDATE_CHECK_SECONDS } from "./update.ts";
 
 /** Where `enroll` takes the enrollment token from, so that it never has to be on a command line. */
 export const TOKEN_ENV = "CAISEY_ENROLL_TOKEN";
@@ -17,7 +18,7 @@ Usage:
   caisey-runtime uninstall [--purge] [--data-dir DIR] [--dry-run]
   caisey-runtime status [--data-dir DIR]
   CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime enroll --server URL [--data-dir DIR] [--force]
-  caisey-runtime run [--data-dir DIR]
+  caisey-runtime run [--data-dir DIR] [--no-update | --update-every SECONDS]
   caisey-runtime <command> --help
 
 Commands:
@@ -44,12 +45,16 @@ Options:
   --data-dir DIR    where the identity is kept (default: ${defaultDataDirHere()})
   --force           replace an existing enrollment in DIR
 `,
-  run: `Usage: caisey-runtime run [--data-dir DIR]
+  run: `Usage: caisey-runtime run [--data-dir DIR] [--no-update | --update-every SECONDS]
 
 Connects to the server this machine enrolled with and runs dispatched commands. Stops on SIGINT/SIGTERM.
+When it connects, and every hour, it asks the server for a newer build of itself; one signed by its release key
+replaces it, and it restarts (a build that is not is deleted, never run, and reported).
 
 Options:
-  --data-dir DIR    where the identity is kept (default: ${defaultDataDirHere()})
+  --data-dir DIR            where the identity is kept (default: ${defaultDataDirHere()})
+  --no-update               never update itself
+  --update-every SECONDS    ask for a newer build this often (default: ${UPDATE_CHECK_SECONDS})
 `,
   install: `Usage: CAISEY_ENROLL_TOKEN=TOKEN caisey-runtime install --server URL [--data-dir DIR] [--dry-run]
        caisey-runtime install --server URL --token-file FILE [--data-dir DIR] [--dry-run]
@@ -92,7 +97,12 @@ export type ParsedArgs =
   | { kind: "help"; topic: keyof typeof USAGE }
   | { kind: "error"; message: string; topic: keyof typeof USAGE }
   | { kind: "enroll"; server: string; token: EnrollToken; dataDir: string | null; force: boolean }
-  | { kind: "run"; dataDir: string | null }
+  | {
+      kind: "run";
+      dataDir: string | null;
+      /** How often to ask for a newer build: null never, absent every UPDATE_CHECK_SECONDS. */
+      updateEverySeconds?: number | null;
+    }
   | { kind: "install"; server: string; token: InstallToken; dataDir: string | null; dryRun: boolean }
   | { kind: "uninstall"; purge: boolean; dataDir: string | null; dryRun: boolean }
   | { kind: "status"; dataDir: string | null };
@@ -108,7 +118,7 @@ export type EnrollToken =
 
 const FLAGS = {
   enroll: { values: ["--server", "--token", "--data-dir"], switches: ["--force"] },
-  run: { values: ["--data-dir"], switches: [] as string[] },
+  run: { values: ["--data-dir", "--update-every"], switches: ["--no-update"] },
   install: { values: ["--server", "--token-file", "--data-dir"], switches: ["--dry-run"] },
   uninstall: { values: ["--data-dir"], switches: ["--purge", "--dry-run"] },
   status: { values: ["--data-dir"], switches: [] as string[] },
@@ -152,7 +162,18 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     values.set(name, value);
   }
   const dataDir = values.get("--data-dir") ?? null;
-  if (command === "run" || command === "status") return { kind: command, dataDir };
+  if (command === "status") return { kind: command, dataDir };
+  if (command === "run") {
+    const every = values.get("--update-every");
+    if (every !== undefined && switches.has("--no-update")) {
+      return { kind: "error", message: "--no-update and --update-every contradict each other", topic: command };
+    }
+    if (every !== undefined && !/^[1-9]\d{0,6}$/.test(every)) {
+      return { kind: "error", message: "--update-every needs a number of seconds (1 or more)", topic: command };
+    }
+    if (switches.has("--no-update")) return { kind: "run", dataDir, updateEverySeconds: null };
+    return every === undefined ? { kind: "run", dataDir } : { kind: "run", dataDir, updateEverySeconds: Number(every) };
+  }
   if (command === "uninstall") {
     return { kind: "uninstall", purge: switches.has("--purge"), dataDir, dryRun: switches.has("--dry-run") };
   }

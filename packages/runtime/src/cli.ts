@@ -3,9 +3,12 @@
 //   caisey-runtime run [--data-dir DIR]
 //   caisey-runtime install | uninstall | status   (the service; see args.ts)
 
+import { spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
 import path from "node:path";
 import { defaultDataDirHere, type EnrollToken, parseArgs, TOKEN_ARGUMENT_WARNING, TOKEN_ENV, USAGE } from "./args.ts";
-import { hasConfig, RUNTIME_VERSION, readConfig } from "./config.ts";
+import { BUILD } from "./build-info.ts";
+import { hasConfig, RUNTIME_VERSION, type RuntimeConfig, readConfig } from "./config.ts";
 import { enroll } from "./enroll.ts";
 import { collectFacts } from "./facts.ts";
 import { HealthWatch } from "./health.ts";
@@ -13,6 +16,7 @@ import { install, uninstall } from "./install.ts";
 import { Journal } from "./journal.ts";
 import { Runtime } from "./runtime.ts";
 import { describeStatus, readStatus, STATUS_FILE, statusOf, writeStatus } from "./status.ts";
+import { removeReplaced, UPDATE_CHECK_SECONDS, UPDATE_EXIT_CODE, Updater, underServiceManager } from "./update.ts";
 
 /** Keeps the last line that said something went wrong, for `status` and the machine card. */
 const health = new HealthWatch();
@@ -52,8 +56,10 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`Enrolled as machine ${result.config.machineId}\n`);
       return 0;
     }
-    case "run":
-      return run(args.dataDir ?? defaultDataDirHere());
+    case "run": {
+      const code = await run(args.dataDir ?? defaultDataDirHere(), args.updateEverySeconds);
+      return code === UPDATE_EXIT_CODE ? restartAfterUpdate() : code;
+    }
     case "install":
       return install(args, write(process.stdout), write(process.stderr));
     case "uninstall":
@@ -75,7 +81,7 @@ async function enrollToken(token: EnrollToken): Promise<string> {
   return (Buffer.concat(chunks).toString("utf8").split(/\r?\n/)[0] ?? "").trim();
 }
 
-async function run(dataDir: string): Promise<number> {
+async function run(dataDir: string, updateEverySeconds: number | null | undefined): Promise<number> {
   let config: Awaited<ReturnType<typeof readConfig>>;
   try {
     config = await readConfig(dataDir);
@@ -90,12 +96,42 @@ async function run(dataDir: string): Promise<number> {
     process.stderr.write(`caisey-runtime: cannot open the outbox journal: ${(error as Error).message}\n`);
     return 1;
   }
-  const runtime = new Runtime({ config, facts: collectFacts(), log, store, health });
+  let replaced: (() => void) | undefined;
+  const updater = updaterFor(
+    config,
+    dataDir,
+    updateEverySeconds === undefined ? UPDATE_CHECK_SECONDS : updateEverySeconds,
+    () => runtime.executor.active() > 0,
+    (version, reason) => runtime.report({ t: "update_refused", version, reason: reason.slice(0, 512) }),
+  );
+  const checkForUpdate = () =>
+    void updater?.check().then((outcome) => {
+      if (outcome === "replaced") replaced?.();
+    });
+  const runtime: Runtime = new Runtime({
+    config,
+    facts: collectFacts(),
+    log,
+    store,
+    health,
+    onConnected: checkForUpdate,
+  });
   log(`caisey-runtime ${RUNTIME_VERSION}: machine ${config.machineId}, server ${config.server}`);
+  if (updater) await removeReplaced(updater.program);
   runtime.start();
   reportStatus(dataDir, runtime);
+  if (updater) setInterval(checkForUpdate, updater.everySeconds * 1000).unref();
   return new Promise<number>((resolve) => {
     let stopping = false;
+    replaced = () => {
+      if (stopping) return;
+      stopping = true;
+      // The journal is closed with everything in it; the next process delivers what is not acknowledged yet.
+      runtime.stop().then(
+        () => resolve(UPDATE_EXIT_CODE),
+        () => resolve(UPDATE_EXIT_CODE),
+      );
+    };
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
         log(`${signal} again: exiting now`);
@@ -115,6 +151,51 @@ async function run(dataDir: string): Promise<number> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+}
+
+/**
+ * The updater, when this build can update itself: it carries a release key (a development build does not) and
+ * updating is not turned off.
+ */
+function updaterFor(
+  config: RuntimeConfig,
+  dataDir: string,
+  everySeconds: number | null,
+  busy: () => boolean,
+  onRefused: (version: string, reason: string) => void,
+): (Updater & { program: string; everySeconds: number }) | null {
+  if (BUILD.releaseKey === null || everySeconds === null) return null;
+  const program = BUILD.form === "executable" ? process.execPath : realpathSync(process.argv[1] as string);
+  const updater = new Updater(
+    {
+      server: config.server,
+      dataDir,
+      build: BUILD,
+      program,
+      platform: process.platform,
+      arch: process.arch,
+      log,
+      onRefused,
+      busy,
+    },
+    BUILD.releaseKey,
+  );
+  return Object.assign(updater, { program, everySeconds });
+}
+
+/**
+ * After an update replaced the program: a service manager starts it again on UPDATE_EXIT_CODE; in the foreground the
+ * runtime starts the new program itself, with the same arguments, and stays only to pass on signals and its exit code.
+ */
+function restartAfterUpdate(): Promise<number> {
+  if (underServiceManager(process.platform, process.env)) return Promise.resolve(UPDATE_EXIT_CODE);
+  const args =
+    BUILD.form === "executable"
+      ? process.argv.slice(2)
+      : [...process.execArgv, process.argv[1] as string, ...process.argv.slice(2)];
+  const child = spawn(process.execPath, args, { stdio: "inherit" });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
+  return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))));
 }
 
 /** Keep DIR/status.json current for `status` (checked every 2 s, written when it changed). */

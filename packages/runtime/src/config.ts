@@ -5,9 +5,10 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { BUILD } from "./build-info.ts";
 import { isSigningKey } from "./signing.ts";
 
-export const RUNTIME_VERSION = "0.1.0";
+export const RUNTIME_VERSION = BUILD.version;
 export const CONFIG_FILE = "runtime.json";
 
 export const RuntimeConfig = z.object({

@@ -16,6 +16,7 @@ import {
   type RuntimeHealth,
   ServerFrame,
   toBase64Url,
+  type UpdateRefusedFrame,
   utf8,
 } from "@caisey/core";
 import WebSocket from "ws";
@@ -160,6 +161,8 @@ export class Connection {
   readonly #backoff: BackoffPolicy;
   readonly #keepalive: KeepalivePolicy;
   #ws: WebSocket | null = null;
+  /** The socket the server has welcomed, while it is open. */
+  #welcomed: WebSocket | null = null;
   #reconnect: ReconnectState = FIRST_CONNECT;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -194,6 +197,14 @@ export class Connection {
       if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
       else ws.close(1000, "runtime stopping");
     });
+  }
+
+  /** Send a report about the runtime itself (not journalled, not acknowledged); false when not connected. */
+  report(frame: UpdateRefusedFrame): boolean {
+    const ws = this.#welcomed;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
   }
 
   #open(): void {
@@ -267,6 +278,7 @@ export class Connection {
           }
           clearTimeout(handshakeTimer);
           welcomedAt = Date.now();
+          this.#welcomed = ws;
           this.#log("connected");
           handlers.onUp(
             (out) => {
@@ -306,6 +318,7 @@ export class Connection {
       clearInterval(keepaliveTimer);
       if (welcomedAt !== null) handlers.onDown();
       if (this.#ws === ws) this.#ws = null;
+      if (this.#welcomed === ws) this.#welcomed = null;
       if (this.#stopped) return;
       const why = lastError
         ? `: ${lastError}`

@@ -1,7 +1,7 @@
 // `run`: wire the connection, the outbox and the executor together.
 
 import { createPrivateKey } from "node:crypto";
-import { LIMITS, type MachineFacts } from "@caisey/core";
+import { LIMITS, type MachineFacts, type UpdateRefusedFrame } from "@caisey/core";
 import type { RuntimeConfig } from "./config.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { Executor, type ExecutorOptions } from "./executor.ts";
@@ -18,6 +18,8 @@ export interface RuntimeOptions {
   store?: OutboxStore;
   /** Hears every log line (`run` makes it first, so the journal's lines count too); default a new one. */
   health?: HealthWatch;
+  /** Told each time the runtime is connected and authenticated (the updater checks then). */
+  onConnected?: () => void;
   /** Overrides for tests. */
   executor?: Partial<Omit<ExecutorOptions, "sink" | "log">>;
   connection?: Partial<
@@ -30,6 +32,8 @@ export class Runtime {
   readonly executor: Executor;
   readonly connection: Connection;
   readonly health: HealthWatch;
+  /** Reports made while disconnected, sent on the next connect (a few; they are in the log as well). */
+  readonly #reports: UpdateRefusedFrame[] = [];
 
   constructor(options: RuntimeOptions) {
     const { config, facts, log } = options;
@@ -73,6 +77,8 @@ export class Runtime {
         onUp: (send, report) => {
           outbox.connected(send);
           health.connected(report);
+          for (const frame of this.#reports.splice(0)) this.report(frame);
+          options.onConnected?.();
         },
         onDown: () => {
           outbox.disconnected();
@@ -104,6 +110,12 @@ export class Runtime {
   start(): void {
     this.connection.start();
     this.health.start();
+  }
+
+  /** Tell the server something about this runtime (a refused update), now or once connected. */
+  report(frame: UpdateRefusedFrame): void {
+    if (this.connection.report(frame)) return;
+    if (this.#reports.length < 8) this.#reports.push(frame);
   }
 
   /** Kill running commands' process trees, give their last frames a moment to leave, close the socket. */

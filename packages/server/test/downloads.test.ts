@@ -23,6 +23,16 @@ describe("downloads", () => {
     expect(await listed.text()).toBe(sums);
   });
 
+  it("serves release.json, the version runtimes update to, as JSON", async () => {
+    const release = '{"version":"0.2.0","files":[]}\n';
+    await env.DOWNLOADS?.put("release.json", release);
+    const served = await call("/downloads/release.json");
+    expect(served.status).toBe(200);
+    expect(served.headers.get("content-type")).toBe("application/json");
+    expect(served.headers.get("cache-control")).toBe("no-cache");
+    expect(await served.text()).toBe(release);
+  });
+
   it("answers 404 with how to build it for a file not built, and 404 for a name that is no download", async () => {
     const missing = await json(await call("/downloads/caisey-runtime-win-x64.exe"), 404);
     expect(missing.error.code).toBe("not_built");

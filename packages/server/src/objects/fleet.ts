@@ -441,6 +441,21 @@ export class Fleet extends DurableBase {
     );
   }
 
+  /** The machine's runtime refused a build it was offered (a bad signature or hash): the owners' audit log says so. */
+  async runtimeUpdateRefused(machineId: string, refused: { version: string; reason: string }): Promise<Result<null>> {
+    const m = this.getMachine(machineId);
+    if (!m) return notFound("machine");
+    this.ctx.storage.transactionSync(() =>
+      this.audit({ actor: `machine:${machineId}`, address: null }, "runtime.update_refused", machineId, {
+        hostname: m.hostname,
+        version: refused.version,
+        reason: refused.reason,
+      }),
+    );
+    await this.outbox.drain();
+    return ok(null);
+  }
+
   async revokeMachine(machineId: string, by: By): Promise<Result<null>> {
     const m = this.getMachine(machineId);
     if (!m) return notFound("machine");

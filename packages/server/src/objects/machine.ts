@@ -191,6 +191,11 @@ export class Machine extends DurableObject<Env> {
       this.ctx.waitUntil(this.reportHealth(attachment.machineId, report));
       return;
     }
+    if (frame.t === "update_refused") {
+      const identity = this.identity();
+      if (identity) await fleet(this.env, identity.tenant_id).runtimeUpdateRefused(identity.id, frame);
+      return;
+    }
     this.forward(ws, frame, this.sessionStub(frame.sessionId).runtimeFrame(attachment.machineId, frame));
   }
 

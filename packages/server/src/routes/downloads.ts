@@ -1,4 +1,5 @@
-// The runtime's files for endpoints to download (`GET /downloads/<file>`, `GET /downloads/SHA256SUMS`): what
+// The runtime's files for endpoints to download (`GET /downloads/<file>`, `GET /downloads/SHA256SUMS`, and
+// `GET /downloads/release.json`, the version served and each file's signature, which runtimes update from): what
 // `npm run package:runtime` built into dist/runtime/. Not static assets: an executable is ~120 MB, past the 25 MiB an
 // asset may be. `npm start` reads them from dist/runtime/ itself (RUNTIME_FILES, scripts/worker.mjs); on Cloudflare
 // they are uploaded to the DOWNLOADS bucket (R2; README). No credentials: an endpoint has none before it enrolls, and
@@ -9,8 +10,13 @@ import type { AppEnv } from "../auth.ts";
 import type { Env } from "../env.ts";
 import { errorResponse } from "../http.ts";
 
-/** What the build makes: caisey-runtime[-<platform>][.exe|.mjs] and SHA256SUMS; anything else is not ours to serve. */
-const DOWNLOAD = /^(SHA256SUMS|caisey-runtime(-[a-z0-9]+-[a-z0-9]+)?(\.exe|\.mjs)?)$/;
+/** What the build makes: caisey-runtime[-<platform>][.exe|.mjs], SHA256SUMS, release.json; nothing else is ours. */
+const DOWNLOAD = /^(SHA256SUMS|release\.json|caisey-runtime(-[a-z0-9]+-[a-z0-9]+)?(\.exe|\.mjs)?)$/;
+
+const CONTENT_TYPE: Record<string, string> = {
+  SHA256SUMS: "text/plain; charset=utf-8",
+  "release.json": "application/json",
+};
 
 export function downloadRoutes(app: Hono<AppEnv>): void {
   app.get("/downloads/:file", async (c) => {
@@ -26,7 +32,7 @@ export function downloadRoutes(app: Hono<AppEnv>): void {
     }
     return new Response(object.body, {
       headers: {
-        "content-type": file === "SHA256SUMS" ? "text/plain; charset=utf-8" : "application/octet-stream",
+        "content-type": CONTENT_TYPE[file] ?? "application/octet-stream",
         "content-length": String(object.size),
         "content-disposition": `attachment; filename="${file}"`,
         // A new build replaces the file under the same name: always ask again.
