@@ -18,6 +18,7 @@ import {
 } from "@caisey/core";
 import WebSocket from "ws";
 import { frameMessage, type OutboxFrame } from "./outbox.ts";
+import { FairSender } from "./sender.ts";
 
 // ---- pure policy (unit-tested)
 
@@ -206,6 +207,10 @@ export class Connection {
     }
     this.#ws = ws;
     let welcomedAt: number | null = null;
+    // Per connection: what the last one had written and unacknowledged is resent, from the outbox, on this one.
+    const sender = new FairSender((out) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(frameMessage(out));
+    });
     let lastHeardAt = Date.now();
     let lastPingAt = Date.now();
     let closed = false;
@@ -244,6 +249,7 @@ export class Connection {
       const frame = parsed.frame;
       if (frame.t === "error") {
         this.#log(`server error ${frame.code}: ${frame.message}`);
+        sender.refused();
         return;
       }
       if (welcomedAt === null) {
@@ -258,9 +264,7 @@ export class Connection {
           clearTimeout(handshakeTimer);
           welcomedAt = Date.now();
           this.#log("connected");
-          handlers.onUp((out) => {
-            if (ws.readyState === WebSocket.OPEN) ws.send(frameMessage(out));
-          });
+          handlers.onUp((out) => sender.send(out));
         } else {
           this.#log(`ignored ${frame.t} before welcome`);
         }
@@ -274,6 +278,7 @@ export class Connection {
           handlers.onCancel(frame);
           break;
         case "ack":
+          sender.acked(frame);
           handlers.onAck(frame);
           break;
         default:
