@@ -3,7 +3,8 @@
 // runtimes and real shells (loopback only; bounded in count and time):
 //
 //   idle      `echo x` POST → command.finished (seen on a live socket) p50 / p99 on a quiet server, after a warm-up
-//   streams   the same, on another machine, while two sessions of one machine each stream BENCH_FAIR_MIB MiB
+//   streams   the same, on another machine and then on the same machine, while two sessions of one machine each
+//             stream BENCH_FAIR_MIB MiB
 //   load      commands/s of `echo x` across BENCH_FAIR_RUNTIMES runtimes × BENCH_FAIR_SESSIONS sessions, each
 //             session sending its next command as soon as the last one finished; every command is then checked
 //             (finished, exit 0, exactly "x\n") so a faster path that loses a command shows as loss, not speed
@@ -29,7 +30,8 @@ if (args.includes("--help")) {
   console.log(`usage: npm run build && node bench/fairness.mjs [--only idle,streams,load] [--profile]
 
   idle     echo x p50/p99 on a quiet server (BENCH_FAIR_COMMANDS=${COMMANDS} after ${WARMUP} warm-up)
-  streams  echo x p50/p99 on another machine while two sessions stream BENCH_FAIR_MIB=${MIB} MiB each
+  streams  echo x p50/p99 on another machine, then on the same machine, while two sessions stream
+           BENCH_FAIR_MIB=${MIB} MiB each
   load     echo x commands/s across BENCH_FAIR_RUNTIMES=${RUNTIMES} runtimes × BENCH_FAIR_SESSIONS=${SESSIONS} sessions
            for BENCH_FAIR_SECONDS=${SECONDS} s, every command checked afterwards (no loss)
 Each row has the CPU seconds of workerd and of the runtimes during it, and the 1-minute load average.
@@ -152,21 +154,28 @@ if (phases.has("streams")) {
   fsyncSync(fd); // on disk before anything is timed
   closeSync(fd);
   const big = [await openSession(streamer.machineId), await openSession(streamer.machineId)];
-  const m = await metered("streams", async () => {
-    const start = performance.now();
-    const streams = Promise.all(big.map((s) => s.run(`cat '${payload}'`)));
-    const latencies = await echoLatencies(echoSession, 0, streams);
-    await streams;
-    return { latencies, seconds: (performance.now() - start) / 1000 };
-  });
-  const { latencies, seconds } = m.value;
-  const p99 = percentile(latencies, 99);
-  rows.push([
-    `echo x on another machine while 2 sessions stream ${MIB} MiB each, p50 / p99 (ms, n=${latencies.length})`,
-    `${percentile(latencies, 50).toFixed(1)} / ${p99.toFixed(1)}${idleP99 ? ` (${(p99 / idleP99).toFixed(1)}× idle p99)` : ""}`,
-    `streams took ${seconds.toFixed(1)} s; ${cpuCell(m)}`,
-  ]);
-  for (const s of big) s.close();
+  const sameMachine = await openSession(streamer.machineId);
+  await echoLatencies(sameMachine, WARMUP);
+  for (const [where, session] of [
+    ["another machine", echoSession],
+    ["the same machine", sameMachine],
+  ]) {
+    const m = await metered(`streams, echo on ${where}`, async () => {
+      const start = performance.now();
+      const streams = Promise.all(big.map((s) => s.run(`cat '${payload}'`)));
+      const latencies = await echoLatencies(session, 0, streams);
+      await streams;
+      return { latencies, seconds: (performance.now() - start) / 1000 };
+    });
+    const { latencies, seconds } = m.value;
+    const p99 = percentile(latencies, 99);
+    rows.push([
+      `echo x on ${where} while 2 sessions stream ${MIB} MiB each, p50 / p99 (ms, n=${latencies.length})`,
+      `${percentile(latencies, 50).toFixed(1)} / ${p99.toFixed(1)}${idleP99 ? ` (${(p99 / idleP99).toFixed(1)}× idle p99)` : ""}`,
+      `streams took ${seconds.toFixed(1)} s; ${cpuCell(m)}`,
+    ]);
+  }
+  for (const s of [...big, sameMachine]) s.close();
 }
 
 if (phases.has("load")) {
@@ -208,7 +217,7 @@ await server.stop();
 workerInspector?.close();
 const profileDir = profiles.length > 0 ? tempDir("bench-fair-profiles") : null;
 for (const [name, profile] of profiles) {
-  writeFileSync(join(profileDir, `${name}.cpuprofile`), JSON.stringify(profile));
+  writeFileSync(join(profileDir, `${name.replaceAll(/\W+/g, "-")}.cpuprofile`), JSON.stringify(profile));
   const worker = hottest(profile, 30);
   console.log(`\n${name}: the Worker's hottest functions by self time, of ${worker.total.toFixed(1)} s sampled\n`);
   console.log(worker.lines.map((line) => `    ${line}`).join("\n"));
