@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node bench/fairness.mjs`: whether a small command waits behind big ones. Three measures through a real server, real
+// `npm run bench:fairness`: whether a small command waits behind big ones. Three measures through a real server, real
 // runtimes and real shells (loopback only; bounded in count and time):
 //
 //   idle      `echo x` POST → command.finished (seen on a live socket) p50 / p99 on a quiet server, after a warm-up
@@ -27,7 +27,7 @@ const SESSIONS = Number(process.env.BENCH_FAIR_SESSIONS ?? 20);
 const SECONDS = Number(process.env.BENCH_FAIR_SECONDS ?? 20);
 const args = process.argv.slice(2);
 if (args.includes("--help")) {
-  console.log(`usage: npm run build && node bench/fairness.mjs [--only idle,streams,load] [--profile]
+  console.log(`usage: npm run bench:fairness [-- --only idle,streams,load] [--profile]
 
   idle     echo x p50/p99 on a quiet server (BENCH_FAIR_COMMANDS=${COMMANDS} after ${WARMUP} warm-up)
   streams  echo x p50/p99 on another machine, then on the same machine, while two sessions stream

@@ -18,7 +18,7 @@ import { generateIdentity } from "../src/enroll.ts";
 import { Runtime } from "../src/runtime.ts";
 import { SEND_WINDOW_BYTES } from "../src/sender.ts";
 import { FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
-import { testTenant } from "./tenant.ts";
+import { bashDispatch, testTenant } from "./tenant.ts";
 
 describe("backoff", () => {
   it("uses full jitter under an exponential ceiling capped at 15 s", () => {
@@ -237,27 +237,15 @@ describe("Runtime against a local WebSocket server", () => {
     const { tenant, connections } = await runtimeOnLocalServer();
     const conn = connections[0];
     if (!conn) throw new Error("no connection");
-    const dispatch = (sessionId: string, commandId: string, command: string) =>
-      conn.socket.send(
-        JSON.stringify(
-          tenant.signDispatch(MACHINE, {
-            t: "dispatch",
-            sessionId,
-            commandId,
-            command,
-            shell: "bash",
-            timeoutSeconds: null,
-            resume: false,
-          }),
-        ),
-      );
+    const dispatch = (ref: { sessionId: string; commandId: string }, command: string) =>
+      conn.socket.send(JSON.stringify(tenant.signDispatch(MACHINE, bashDispatch(command, ref))));
     const big = { sessionId: "ses_bbbbbbbbbbbbbbbbbbbb", commandId: "cmd_bbbbbbbbbbbbbbbbbbbb" };
     const small = { sessionId: "ses_ssssssssssssssssssss", commandId: "cmd_ssssssssssssssssssss" };
     const bigBytes = 6 * 1024 * 1024;
-    dispatch(big.sessionId, big.commandId, `head -c ${bigBytes} /dev/zero`);
+    dispatch(big, `head -c ${bigBytes} /dev/zero`);
     // The big command has filled its whole backpressure window, none of it acknowledged.
     await until(() => runtime?.outbox.isPaused(big.commandId) === true);
-    dispatch(small.sessionId, small.commandId, "echo x");
+    dispatch(small, "echo x");
     await until(() => conn.frames.some((f) => f.t === "finished" && f.commandId === small.commandId));
 
     const outputOf = (frames: ReceivedFrame[], commandId: string) =>
