@@ -45,11 +45,15 @@ export class FairSender {
     }
   }
 
-  /** The server committed what the ack says: the frames it covers no longer count against the window. */
+  /**
+   * The server committed what the ack says: the frames it covers no longer count against the window. Once it holds
+   * the command's end, nothing more of the command will ever be committed (it skips output after the end), so none of
+   * it counts any more.
+   */
   acked(ack: AckFrame): void {
     const sent = this.#sent.get(ack.commandId);
     if (!sent) return;
-    const open = sent.filter((s) => !ackCovers(ack, s.frame, s.bytes));
+    const open = ack.finished ? [] : sent.filter((s) => !ackCovers(ack, s.frame, s.bytes));
     for (const s of sent) if (!open.includes(s)) this.#sentCost -= s.cost;
     if (open.length > 0) this.#sent.set(ack.commandId, open);
     else this.#sent.delete(ack.commandId);
