@@ -176,3 +176,50 @@ export async function fakeRuntime(url, enrollToken, index) {
   };
   return runtime;
 }
+
+/** Self time per function of a V8 CPU profile, hottest first. */
+export function hottest(profile, count = 20) {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const frame = nodes.get(profile.samples[i]).callFrame;
+    const key = `${frame.functionName || "(anonymous)"} ${frame.url.split("/").slice(-2).join("/")}:${frame.lineNumber + 1}`;
+    const micros = profile.timeDeltas[i] ?? 0;
+    self.set(key, (self.get(key) ?? 0) + micros);
+    total += micros;
+  }
+  const lines = [...self].sort((a, b) => b[1] - a[1]).slice(0, count);
+  return {
+    total: total / 1e6,
+    lines: lines.map(([key, micros]) => `${(micros / 1e3).toFixed(0).padStart(7)} ms  ${key}`),
+  };
+}
+
+/** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
+export async function inspector(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const target = targets.find((t) => t.webSocketDebuggerUrl);
+  if (!target) throw new Error("the Worker's inspector lists no target");
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  let nextId = 1;
+  const waiting = new Map();
+  ws.on("message", (message) => {
+    const reply = JSON.parse(message.toString());
+    waiting.get(reply.id)?.(reply.result);
+    waiting.delete(reply.id);
+  });
+  return {
+    call: (method, params = {}) =>
+      new Promise((resolve) => {
+        const id = nextId++;
+        waiting.set(id, resolve);
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.close(),
+  };
+}

@@ -10,8 +10,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import WebSocket from "ws";
-import { appendResults, cpuSeconds, processTree, root, waitOnline } from "./common.mjs";
+import { appendResults, cpuSeconds, hottest, inspector, processTree, root, waitOnline } from "./common.mjs";
 
 if (process.argv.includes("--help")) {
   console.log("usage: npm run bench:profile   (BENCH_MIB=128)\nPrints CPU time per process and the hottest functions.");
@@ -29,53 +28,6 @@ const processName = (pid) => {
     return "?";
   }
 };
-
-/** Self time per function of a V8 CPU profile, hottest first. */
-function hottest(profile, count = 20) {
-  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-  const self = new Map();
-  let total = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    const frame = nodes.get(profile.samples[i]).callFrame;
-    const key = `${frame.functionName || "(anonymous)"} ${frame.url.split("/").slice(-2).join("/")}:${frame.lineNumber + 1}`;
-    const micros = profile.timeDeltas[i] ?? 0;
-    self.set(key, (self.get(key) ?? 0) + micros);
-    total += micros;
-  }
-  const lines = [...self].sort((a, b) => b[1] - a[1]).slice(0, count);
-  return {
-    total: total / 1e6,
-    lines: lines.map(([key, micros]) => `${(micros / 1e3).toFixed(0).padStart(7)} ms  ${key}`),
-  };
-}
-
-/** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
-async function inspector(port) {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-  const target = targets.find((t) => t.webSocketDebuggerUrl);
-  if (!target) throw new Error("the Worker's inspector lists no target");
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  });
-  let nextId = 1;
-  const waiting = new Map();
-  ws.on("message", (message) => {
-    const reply = JSON.parse(message.toString());
-    waiting.get(reply.id)?.(reply.result);
-    waiting.delete(reply.id);
-  });
-  return {
-    call: (method, params = {}) =>
-      new Promise((resolve) => {
-        const id = nextId++;
-        waiting.set(id, resolve);
-        ws.send(JSON.stringify({ id, method, params }));
-      }),
-    close: () => ws.close(),
-  };
-}
 
 const dir = tempDir("profile");
 const payload = join(dir, "payload.bin");

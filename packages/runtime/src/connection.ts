@@ -21,6 +21,7 @@ import {
 } from "@caisey/core";
 import WebSocket from "ws";
 import { frameMessage, type OutboxFrame } from "./outbox.ts";
+import { FairSender } from "./sender.ts";
 
 // ---- pure policy (unit-tested)
 
@@ -227,6 +228,10 @@ export class Connection {
     }
     this.#ws = ws;
     let welcomedAt: number | null = null;
+    // Per connection: what the last one had written and unacknowledged is resent, from the outbox, on this one.
+    const sender = new FairSender((out) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(frameMessage(out));
+    });
     let lastHeardAt = Date.now();
     let lastPingAt = Date.now();
     let closed = false;
@@ -265,6 +270,7 @@ export class Connection {
       const frame = parsed.frame;
       if (frame.t === "error") {
         this.#log(`server error ${frame.code}: ${frame.message}`);
+        sender.refused();
         return;
       }
       if (welcomedAt === null) {
@@ -281,9 +287,7 @@ export class Connection {
           this.#welcomed = ws;
           this.#log("connected");
           handlers.onUp(
-            (out) => {
-              if (ws.readyState === WebSocket.OPEN) ws.send(frameMessage(out));
-            },
+            (out) => sender.send(out),
             (report) => {
               if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(report));
             },
@@ -301,6 +305,7 @@ export class Connection {
           handlers.onCancel(frame);
           break;
         case "ack":
+          sender.acked(frame);
           handlers.onAck(frame);
           break;
         default:

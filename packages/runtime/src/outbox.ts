@@ -70,6 +70,20 @@ export function frameMessage(frame: OutboxFrame): string | Uint8Array {
   return encodeOutputFrame(frame, outputBytes(frame));
 }
 
+/** Raw output bytes a frame carries (0 for started, prestate and finished). */
+export function frameBytes(frame: OutboxFrame): number {
+  return frame.t === "output" ? outputLength(frame) : 0;
+}
+
+/** Whether an ack says the server has committed this frame; `bytes` is the output it carries (frameBytes). */
+export function ackCovers(ack: AckFrame, frame: OutboxFrame, bytes: number): boolean {
+  if (frame.t === "started") return ack.started;
+  // Recorded with the started frame; dropped unrecorded when the command ends without starting.
+  if (frame.t === "prestate") return ack.started || ack.finished;
+  if (frame.t === "finished") return ack.finished;
+  return frame.offset + bytes <= ack[frame.stream];
+}
+
 export interface OutboxEntry {
   /** Monotonic sequence number: the order frames were produced in, and the order they are (re)sent in. */
   seq: number;
@@ -281,7 +295,7 @@ export class Outbox implements FrameSink {
   }
 
   push(frame: OutboxFrame): void {
-    const bytes = frame.t === "output" ? outputLength(frame) : 0;
+    const bytes = frameBytes(frame);
     const entry: OutboxEntry = { seq: ++this.#seq, frame, bytes, durable: false };
     const account = this.#account(frame.commandId);
     if (frame.t === "finished") account.hasFinished = true;
@@ -349,15 +363,10 @@ export class Outbox implements FrameSink {
     let freed = 0;
     for (const entry of this.#store.entriesFor(ack.commandId)) {
       const frame = entry.frame;
-      let isCovered = false;
-      if (frame.t === "started") isCovered = ack.started;
-      // Recorded with the started frame; dropped unrecorded when the command ends without starting.
-      else if (frame.t === "prestate") isCovered = ack.started || ack.finished;
-      else if (frame.t === "finished") isCovered = ack.finished;
-      else {
+      const isCovered = ackCovers(ack, frame, entry.bytes);
+      if (isCovered && frame.t === "output") {
         const end = frame.offset + entry.bytes;
-        isCovered = end <= ack[frame.stream];
-        if (isCovered && end > account.dropped[frame.stream]) account.dropped[frame.stream] = end;
+        if (end > account.dropped[frame.stream]) account.dropped[frame.stream] = end;
       }
       if (isCovered) {
         covered.add(entry.seq);

@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { authMessage, fromBase64Url, HelloFrame, utf8 } from "@caisey/core";
+import { authMessage, fromBase64Url, HelloFrame, LIMITS, type OutputFrame, utf8 } from "@caisey/core";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -16,8 +16,9 @@ import {
 } from "../src/connection.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import { Runtime } from "../src/runtime.ts";
+import { SEND_WINDOW_BYTES } from "../src/sender.ts";
 import { FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
-import { testTenant } from "./tenant.ts";
+import { bashDispatch, testTenant } from "./tenant.ts";
 
 describe("backoff", () => {
   it("uses full jitter under an exponential ceiling capped at 15 s", () => {
@@ -142,7 +143,8 @@ describe("Runtime against a local WebSocket server", () => {
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  it("authenticates, runs a dispatched command, and resends unacknowledged frames after a reconnect", async () => {
+  /** A server that welcomes the runtime and records every frame of each connection; the runtime, started on it. */
+  async function runtimeOnLocalServer() {
     const identity = generateIdentity();
     const tenant = testTenant();
     const publicKey = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: identity.publicKey }, format: "jwk" });
@@ -178,6 +180,11 @@ describe("Runtime against a local WebSocket server", () => {
     });
     runtime.start();
     await until(() => lines.includes("connected"));
+    return { tenant, connections, lines, runtime };
+  }
+
+  it("authenticates, runs a dispatched command, and resends unacknowledged frames after a reconnect", async () => {
+    const { tenant, connections, lines } = await runtimeOnLocalServer();
     const first = connections[0];
     if (!first) throw new Error("no connection");
     expect(first.url).toBe(`/api/v1/runtime/connect?machineId=${MACHINE}`);
@@ -224,5 +231,57 @@ describe("Runtime against a local WebSocket server", () => {
     expect(second?.frames.map((f) => f.t)).toEqual(["hello", "finished", "finished"]);
     second?.socket.send(JSON.stringify({ ...ack, started: true, finished: true }));
     await until(() => runtime?.outbox.pending().length === 0);
+  });
+
+  it("sends a small command's frames past a big command's unacknowledged backlog, and every byte of both in order", async () => {
+    const { tenant, connections } = await runtimeOnLocalServer();
+    const conn = connections[0];
+    if (!conn) throw new Error("no connection");
+    const dispatch = (ref: { sessionId: string; commandId: string }, command: string) =>
+      conn.socket.send(JSON.stringify(tenant.signDispatch(MACHINE, bashDispatch(command, ref))));
+    const big = { sessionId: "ses_bbbbbbbbbbbbbbbbbbbb", commandId: "cmd_bbbbbbbbbbbbbbbbbbbb" };
+    const small = { sessionId: "ses_ssssssssssssssssssss", commandId: "cmd_ssssssssssssssssssss" };
+    const bigBytes = 6 * 1024 * 1024;
+    dispatch(big, `head -c ${bigBytes} /dev/zero`);
+    // The big command has filled its whole backpressure window, none of it acknowledged.
+    await until(() => runtime?.outbox.isPaused(big.commandId) === true);
+    dispatch(small, "echo x");
+    await until(() => conn.frames.some((f) => f.t === "finished" && f.commandId === small.commandId));
+
+    const outputOf = (frames: ReceivedFrame[], commandId: string) =>
+      frames.filter((f) => f.t === "output" && f.commandId === commandId) as OutputFrame[];
+    // On the wire: no more of the big command's backlog than the send window (the last frame may cross it), then the
+    // small command whole.
+    const sentBig = outputOf(conn.frames, big.commandId).reduce((n, f) => n + Buffer.from(f.data, "base64").length, 0);
+    expect(sentBig).toBeLessThan(SEND_WINDOW_BYTES + LIMITS.outputChunkBytes);
+    expect(runtime?.outbox.unackedBytes(big.commandId)).toBeGreaterThan(SEND_WINDOW_BYTES);
+    expect(conn.frames.filter((f) => "commandId" in f && f.commandId === small.commandId).map((f) => f.t)).toEqual([
+      "started",
+      "output",
+      "finished",
+    ]);
+
+    // The server acknowledges what it gets: the rest of the big output follows, every byte once, in offset order.
+    conn.socket.on("message", () => {
+      const committed = outputOf(conn.frames, big.commandId).reduce(
+        (n, f) => n + Buffer.from(f.data, "base64").length,
+        0,
+      );
+      const finished = conn.frames.some((f) => f.t === "finished" && f.commandId === big.commandId);
+      conn.socket.send(JSON.stringify({ t: "ack", ...big, started: true, stdout: committed, stderr: 0, finished }));
+    });
+    conn.socket.send(JSON.stringify({ t: "ack", ...big, started: true, stdout: sentBig, stderr: 0, finished: false }));
+    await until(() => conn.frames.some((f) => f.t === "finished" && f.commandId === big.commandId), "the big finish");
+    const offsets = outputOf(conn.frames, big.commandId).map((f) => f.offset);
+    expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    const all = Buffer.concat(outputOf(conn.frames, big.commandId).map((f) => Buffer.from(f.data, "base64")));
+    expect(all.length).toBe(bigBytes);
+    expect(all.every((b) => b === 0)).toBe(true);
+    expect(
+      conn.frames
+        .filter((f) => "commandId" in f && f.commandId === big.commandId)
+        .map((f) => f.t)
+        .at(0),
+    ).toBe("started");
   });
 });
