@@ -21,7 +21,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { writeConfig } from "../src/config.ts";
 import { generateIdentity } from "../src/enroll.ts";
 import type { OutboxFrame } from "../src/outbox.ts";
-import { liveInGroup, MACHINE, NONCE, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
+import { isRuntimeReport, liveInGroup, MACHINE, NONCE, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
 import { testTenant } from "./tenant.ts";
 
 const SES_A = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -96,6 +96,7 @@ describe("the runtime process killed mid-command", () => {
           socket.send(JSON.stringify({ t: "welcome", machineId: MACHINE }));
           return;
         }
+        if (isRuntimeReport(frame)) return;
         conn.frames.push(frame);
       });
     });

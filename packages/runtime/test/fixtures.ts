@@ -4,13 +4,15 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import {
+  type HealthFrame,
   LIMITS,
   type MachineFacts,
   type OutputFrame,
-  parseFrame,
   parseOutputFrame,
-  RuntimeFrame,
+  parseRuntimeFrame,
+  type RuntimeFrame,
   toBase64,
+  type UpdateRefusedFrame,
 } from "@caisey/core";
 import { expect } from "vitest";
 import type { RawData } from "ws";
@@ -52,7 +54,13 @@ export function runtimeConfig(
   };
 }
 
-export type ReceivedFrame = RuntimeFrame | OutputFrame;
+/** What a runtime sends: its command frames, output, and the reports about itself (health, a refused update). */
+export type ReceivedFrame = RuntimeFrame | HealthFrame | UpdateRefusedFrame | OutputFrame;
+
+/** A report about the runtime itself rather than a command's frame: fake servers that only track commands skip it. */
+export function isRuntimeReport(frame: ReceivedFrame): frame is HealthFrame | UpdateRefusedFrame {
+  return frame.t === "health" || frame.t === "update_refused";
+}
 
 export function receivedFrame(data: RawData, isBinary: boolean): ReceivedFrame {
   const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
@@ -61,7 +69,7 @@ export function receivedFrame(data: RawData, isBinary: boolean): ReceivedFrame {
     if (!output.ok) throw new Error(output.message);
     return { ...output.header, data: toBase64(output.bytes) };
   }
-  const parsed = parseFrame(RuntimeFrame, buffer.toString("utf8"), LIMITS.runtimeFrameBytes);
+  const parsed = parseRuntimeFrame(buffer.toString("utf8"), LIMITS.runtimeFrameBytes);
   if (!parsed.ok) throw new Error(parsed.message);
   return parsed.frame;
 }

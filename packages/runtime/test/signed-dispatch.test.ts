@@ -5,13 +5,22 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import type { CancelFrame, DispatchFrame, FinishedFrame } from "@caisey/core";
+import type { CancelFrame, DispatchFrame, FinishedFrame, HealthFrame, UpdateRefusedFrame } from "@caisey/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import { generateIdentity } from "../src/enroll.ts";
 import { Journal } from "../src/journal.ts";
 import { Runtime } from "../src/runtime.ts";
-import { FACTS, MACHINE, NONCE, type ReceivedFrame, receivedFrame, runtimeConfig, until } from "./fixtures.ts";
+import {
+  FACTS,
+  isRuntimeReport,
+  MACHINE,
+  NONCE,
+  type ReceivedFrame,
+  receivedFrame,
+  runtimeConfig,
+  until,
+} from "./fixtures.ts";
 import { approvalDigest, bashDispatch, TECHNICIAN, type TestTenant, testTenant, withDefaults } from "./tenant.ts";
 
 const OTHER_MACHINE = "mch_bbbbbbbbbbbbbbbbbbbb";
@@ -23,7 +32,7 @@ let runtime: Runtime | undefined;
 let journal: Journal | undefined;
 let tenant: TestTenant;
 let socket: WebSocket;
-let frames: ReceivedFrame[];
+let frames: Exclude<ReceivedFrame, HealthFrame | UpdateRefusedFrame>[];
 let lines: string[];
 
 beforeEach(async () => {
@@ -42,6 +51,7 @@ beforeEach(async () => {
           ws.send(JSON.stringify({ t: "welcome", machineId: MACHINE }));
           return;
         }
+        if (isRuntimeReport(parsed.frame)) return;
         frames.push(parsed.frame);
       });
       resolve(ws);
