@@ -71,19 +71,28 @@ function keygen(file) {
 }
 
 /**
- * A running sshd of the bench's own: `{ sshArgs, stop }`, where `ssh ...sshArgs COMMAND` runs COMMAND through it; or
- * `{ unavailable: why }`. `stop()` must be called (it is idempotent); a process exit kills the sshd too.
+ * A running sshd of the bench's own: `{ sshArgs, pid, stop }`, where `ssh ...sshArgs COMMAND` runs COMMAND through it; or
+ * `{ unavailable: why }`. `stop()` must be awaited (it is idempotent); a process exit kills the sshd too.
  */
 export async function startSshd() {
   const missing = ensureSshd();
   if (missing) return { unavailable: missing };
   const dir = mkdtempSync(join(tmpdir(), "caisey-bench-sshd-"));
   let child = null;
-  const stop = () => {
+  const kill = () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  /** Resolves once the sshd has exited and its temp dir is gone. */
+  const stop = async () => {
+    process.off("exit", kill);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      kill();
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   };
-  process.once("exit", stop);
+  process.once("exit", kill);
   try {
     keygen(join(dir, "host_ed25519"));
     keygen(join(dir, "client_ed25519"));
@@ -126,9 +135,9 @@ export async function startSshd() {
     ];
     const probe = spawnSync("ssh", [...sshArgs, "true"], { encoding: "utf8", timeout: 20_000 });
     if (probe.status !== 0) throw new Error(`ssh to the bench's sshd failed: ${(probe.stderr ?? "").trim()}`);
-    return { sshArgs, stop };
+    return { sshArgs, pid: child.pid, stop };
   } catch (error) {
-    stop();
+    await stop();
     return { unavailable: error.message };
   }
 }

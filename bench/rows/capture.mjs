@@ -130,7 +130,7 @@ async function measure() {
     });
     return rows;
   } finally {
-    sshd.stop?.();
+    await sshd.stop?.();
     await caisey?.stop();
     removeDir(dir);
   }

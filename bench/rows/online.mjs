@@ -40,6 +40,10 @@ async function measure() {
     const enrollStart = performance.now();
     let next = 0;
     const failures = [];
+    const progress = setInterval(
+      () => console.log(`  ${fakes.length} of ${RUNTIMES} enrolled and connected (${failures.length} failed)`),
+      15_000,
+    );
     await Promise.all(
       Array.from({ length: PARALLEL }, async () => {
         while (next < RUNTIMES && performance.now() < deadline) {
@@ -51,7 +55,7 @@ async function measure() {
           }
         }
       }),
-    );
+    ).finally(() => clearInterval(progress));
     const enrollSeconds = (performance.now() - enrollStart) / 1000;
     const connectedAt = performance.now();
     const shownOnline = await allOnline(caisey, Math.min(deadline, performance.now() + 120_000));
