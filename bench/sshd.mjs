@@ -4,9 +4,11 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+const { freePort } = await import("../test/helpers.ts");
 
 const SSHD = "/usr/sbin/sshd";
 const POLICY_RC = "/usr/sbin/policy-rc.d";
@@ -41,17 +43,6 @@ function ensureSshd() {
   } finally {
     if (ownPolicy) unlinkSync(POLICY_RC);
   }
-}
-
-function freeLoopbackPort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function accepts(port) {
@@ -97,7 +88,7 @@ export async function startSshd() {
     keygen(join(dir, "host_ed25519"));
     keygen(join(dir, "client_ed25519"));
     writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "client_ed25519.pub")));
-    const port = await freeLoopbackPort();
+    const port = await freePort();
     writeFileSync(
       join(dir, "sshd_config"),
       [
