@@ -124,11 +124,22 @@ export async function echoLatencies(caisey, sessionId, count, { warmup = 20, unt
   return { finished, firstEvent };
 }
 
-/** A command's state once it has settled, polled every `everyMs` (no live socket: a big output would flow through it). */
+/**
+ * A command's state once it has settled, polled every `everyMs` (no live socket: a big output would flow through it).
+ * Thousands of polls on kept-alive connections meet the server closing an idle one just as a request goes out
+ * ("fetch failed: other side closed"); such a poll is simply made again, a few times in a row at most.
+ */
 export async function settled(caisey, sessionId, commandId, everyMs = 20) {
+  let lost = 0;
   for (;;) {
-    const { command } = await caisey.owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`);
-    if (SETTLED.includes(command.state)) return command;
+    let command;
+    try {
+      ({ command } = await caisey.owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`));
+      lost = 0;
+    } catch (error) {
+      if (!(error instanceof TypeError) || ++lost > 5) throw error;
+    }
+    if (command && SETTLED.includes(command.state)) return command;
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
