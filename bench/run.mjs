@@ -48,6 +48,12 @@ if (unknown.length > 0) {
 }
 const chosen = only ? ROWS.filter((row) => only.includes(row.name)) : ROWS;
 
+const header = ["measure", "Caisey", "baseline (same run)", "target", "met", "CPU server / runtimes"];
+const tableOf = (rows) =>
+  markdownTable(
+    header,
+    rows.map((r) => [r.measure, r.caisey, r.baseline ?? "—", r.target ?? "", r.met ?? "", r.cpu ?? ""]),
+  );
 const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
@@ -57,20 +63,19 @@ const results = [];
 for (const row of chosen) {
   const started = performance.now();
   console.log(`— ${row.name}: ${row.about} (load average ${load()})`);
+  let rows;
   try {
-    results.push(...(await row.measure()));
+    rows = await row.measure();
   } catch (error) {
     console.error(error);
-    results.push({ measure: `${row.name}: failed`, caisey: String(error.message).split("\n")[0].slice(0, 200) });
+    rows = [{ measure: `${row.name}: failed`, caisey: String(error.message).split("\n")[0].slice(0, 200) }];
   }
-  console.log(`  ${row.name} done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  results.push(...rows);
+  // Printed at once too: a long run stopped part-way still shows what it measured.
+  console.log(`  ${row.name} done in ${((performance.now() - started) / 1000).toFixed(0)} s\n${tableOf(rows)}`);
 }
 
-const header = ["measure", "Caisey", "baseline (same run)", "target", "met", "CPU server / runtimes"];
-const table = markdownTable(
-  header,
-  results.map((r) => [r.measure, r.caisey, r.baseline ?? "—", r.target ?? "", r.met ?? "", r.cpu ?? ""]),
-);
+const table = tableOf(results);
 let commit = "unknown";
 try {
   commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
