@@ -127,20 +127,27 @@ export async function echoLatencies(caisey, sessionId, count, { warmup = 20, unt
 /**
  * A command's state once it has settled, polled every `everyMs` (no live socket: a big output would flow through it).
  * Thousands of polls on kept-alive connections meet the server closing an idle one just as a request goes out
- * ("fetch failed: other side closed"); such a poll is simply made again, a few times in a row at most.
+ * ("fetch failed: other side closed").
  */
 export async function settled(caisey, sessionId, commandId, everyMs = 20) {
-  let lost = 0;
   for (;;) {
-    let command;
-    try {
-      ({ command } = await caisey.owner.json(`/api/v1/sessions/${sessionId}/commands/${commandId}`));
-      lost = 0;
-    } catch (error) {
-      if (!(error instanceof TypeError) || ++lost > 5) throw error;
-    }
-    if (command && SETTLED.includes(command.state)) return command;
+    const { command } = await getAgain(caisey, `/api/v1/sessions/${sessionId}/commands/${commandId}`);
+    if (SETTLED.includes(command.state)) return command;
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * A GET (safe to repeat) made again, a few times at most, when its kept-alive connection turns out closed. Also made
+ * before a POST that follows a long pause, so the POST does not go out on a connection the server has since closed.
+ */
+export async function getAgain(caisey, path) {
+  for (let lost = 0; ; lost++) {
+    try {
+      return await caisey.owner.json(path);
+    } catch (error) {
+      if (!(error instanceof TypeError) || lost >= 5) throw error;
+    }
   }
 }
 

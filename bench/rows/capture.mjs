@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { settled, startCaisey } from "../caisey.mjs";
+import { getAgain, settled, startCaisey } from "../caisey.mjs";
 import { processTree, rssKiB } from "../common.mjs";
 import { startSshd } from "../sshd.mjs";
 
@@ -85,6 +85,7 @@ async function measure() {
         );
       }, 100);
       const cpuBefore = caisey.cpu();
+      await getAgain(caisey, `/api/v1/sessions/${sessionId}`); // the server may have closed idle connections meanwhile
       const startedAt = Date.now();
       const start = performance.now();
       const { commandId } = await caisey.owner.json(`/api/v1/sessions/${sessionId}/commands`, {
