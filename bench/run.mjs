@@ -59,6 +59,11 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(" ");
 const loadAtStart = load();
+// Read before measuring: a commit made during a long run is not what was measured.
+let commit = "unknown";
+try {
+  commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+} catch {}
 const results = [];
 for (const row of chosen) {
   const started = performance.now();
@@ -76,10 +81,6 @@ for (const row of chosen) {
 }
 
 const table = tableOf(results);
-let commit = "unknown";
-try {
-  commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-} catch {}
 const about = `Commit ${commit}; rows: ${chosen.map((row) => row.name).join(", ")}. Load average (1, 5, 15 min) at the start ${loadAtStart}, at the end ${load()}.`;
 console.log(`\n${about}\n\n${table}`);
 if (!args.includes("--no-results")) appendResults("`npm run bench`", `${about}\n\n${table}`);
