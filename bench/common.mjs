@@ -19,9 +19,12 @@ export function machineDescription() {
   return `${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osType()} ${release()}, Node ${process.version}`;
 }
 
-/** Append a section (a title after the date, and its body) to bench/RESULTS.md, with the machine's description. */
+/**
+ * Append a section (a title after the date, and its body) to bench/RESULTS.md, with the machine's description; to the
+ * file BENCH_RESULTS names instead when set (`npm run bench` points a benchmark it runs as one of its rows elsewhere).
+ */
 export function appendResults(title, body) {
-  const results = join(root, "bench/RESULTS.md");
+  const results = process.env.BENCH_RESULTS ?? join(root, "bench/RESULTS.md");
   if (!existsSync(results))
     writeFileSync(results, "# Benchmark results\n\nAppended by `npm run bench`; newest last.\n");
   const heading = title ? `${new Date().toISOString()} — ${title}` : new Date().toISOString();
@@ -162,6 +165,8 @@ export async function fakeRuntime(url, enrollToken, index) {
   await connect();
   const runtime = {
     machineId,
+    /** Whether its socket is open (false once the server closed or dropped it). */
+    connected: () => ws.readyState === WebSocket.OPEN,
     close: () => ws.terminate(),
     /** A clean close: resolves once the server has answered the close frame (its close handler has run). */
     closeCleanly: () =>
