@@ -91,6 +91,7 @@ describe("the evidence bundle", () => {
       ["checkpoint", true],
       ["inclusion", true],
       ["record", true],
+      ["manifest", true],
     ]);
   });
 
