@@ -7,6 +7,7 @@
 //
 // Formats: C2SP signed-note (Ed25519), tlog-checkpoint and tlog-proof; RFC 6962/9162 Merkle proofs; the record's
 // chain h0 = SHA-256("caisey-session-v1\n" + session id), h_i = SHA-256(h_(i-1) || SHA-256(line_i)).
+// Last, manifest.json: every file has the SHA-256 and length it lists, and it lists every file.
 import { createHash, createPublicKey, verify } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { inflateRawSync } from "node:zlib";

@@ -91,8 +91,9 @@ Either one recomputes the record's hash chain
   h0 = SHA-256("caisey-session-v1\\n" + session id)
   h_i = SHA-256(h_(i-1) || SHA-256(line_i))   (a redacted line gives SHA-256(line_i) itself)
 checks that the seal's seq and hash are the recomputed head (${manifest.head.seq}, ${manifest.head.hash}),
-that the seal and the checkpoint are signed by the key, and that the seal is a leaf of the tree the checkpoint
-names. Given an older checkpoint you kept (--checkpoint FILE) and the log's consistency proof between the two
+that the seal and the checkpoint are signed by the key, that the seal is a leaf of the tree the checkpoint
+names, and that every file has the SHA-256 manifest.json lists (the manifest is not signed: it tells a damaged
+or mixed-up archive, the seal and the chain tell a forged one). Given an older checkpoint you kept (--checkpoint FILE) and the log's consistency proof between the two
 (--consistency FILE, the answer of GET /api/v1/log/consistency?from=OLD&to=NEW), it also checks that the log
 only grew since: a session deleted or rewritten after that checkpoint shows.
 
