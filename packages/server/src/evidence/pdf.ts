@@ -210,6 +210,7 @@ function outcome(c: ReportCommand): string {
 }
 
 const SMALL = 9.5;
+const fingerprint = (head: Head) => `${head.seq} events, fingerprint (SHA-256 chain hash) ${head.hash}`;
 /** How far a numbered step's text and commands sit in from its number. */
 const STEP = 14;
 
@@ -230,6 +231,8 @@ function howToVerify(w: Writer, report: SessionReport) {
       "A session is sealed when it closes, and only a sealed session has an evidence bundle, so none is attached. Export the report again once the session is closed to get one. Until then, the record's hash chain below still shows whether the record agrees with itself.",
       body,
     );
+    w.gap(6);
+    w.pair("Record", fingerprint(report.head));
   } else {
     w.text(
       `When the session closed, ${report.organization || "the organization"} sealed its complete record: a digital signature over the record's last event and its SHA-256 fingerprint, entered in the organization's transparency log, an append-only register of every session it has sealed. Anyone can check, without an account and without trusting Caisey, that the record this report was made from is the sealed one and was not changed afterwards.`,
@@ -240,7 +243,7 @@ function howToVerify(w: Writer, report: SessionReport) {
       "Log entry",
       `${seal.leafIndex} of ${seal.treeSize} in the organization's transparency log (entries are numbered from 0)`,
     );
-    w.pair("Sealed record", `${report.head.seq} events, SHA-256 fingerprint ${report.head.hash}`);
+    w.pair("Sealed record", fingerprint(report.head));
     w.pair("Attached file", `${bundle.name} (${bytes(bundle.bytes.length)}, a zip archive)`);
     w.gap(8);
     w.text("1. Take the evidence bundle out of this PDF.", strong);
@@ -289,7 +292,6 @@ function howToVerify(w: Writer, report: SessionReport) {
     w.text("Checkpoint of the transparency log (C2SP tlog-checkpoint):", strong);
     w.block(seal.checkpoint.split("\n"));
   }
-  w.pair("Record head", `event ${report.head.seq}, SHA-256 chain hash ${report.head.hash}`);
   w.text(HOW_TO_CHECK_CHAIN, { font: w.sans, size: 9, color: MUTED });
 }
 

@@ -8,7 +8,7 @@ import { unwrap } from "../http.ts";
 
 /** How to check the record's hash chain by hand, which holds with or without a seal. */
 export const HOW_TO_CHECK_CHAIN =
-  'h0 = SHA-256("caisey-session-v1\\n" + session id); for each record line i: h_i = SHA-256(h_(i-1) || SHA-256(line_i)), over raw 32-byte digests (a redacted line {"seq","redacted"} gives SHA-256(line_i) itself). The last h_i must equal the record head above.';
+  'h0 = SHA-256("caisey-session-v1\\n" + session id); for each record line i: h_i = SHA-256(h_(i-1) || SHA-256(line_i)), over raw 32-byte digests (a redacted line {"seq","redacted"} gives SHA-256(line_i) itself). The last h_i must equal the record\'s fingerprint above.';
 
 export async function sessionSeal(env: Env, tenantId: string, sessionId: string): Promise<SessionSeal | null> {
   const found = await transparencyLog(env, tenantId).sealOf(tenantId, sessionId);
