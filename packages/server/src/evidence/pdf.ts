@@ -181,13 +181,14 @@ class Writer {
   block(lines: string[], x = 0) {
     const size = 8;
     const height = size * 1.3;
-    for (const source of lines) {
-      for (const line of this.wrap(source, { font: this.mono, size }, WIDTH - x - 12)) {
-        this.room(height);
-        this.page.drawRectangle({ x: MARGIN + x, y: this.y - height, width: WIDTH - x, height, color: SHADE });
-        this.y -= height;
-        this.page.drawText(line, { x: MARGIN + x + 6, y: this.y + 2.5, size, font: this.mono, color: INK });
-      }
+    const wrapped = lines.flatMap((source) => this.wrap(source, { font: this.mono, size }, WIDTH - x - 12));
+    // A short block (a signed note, a command) stays on one page: a signature split over two is unreadable.
+    if (wrapped.length <= 12) this.room(height * wrapped.length);
+    for (const line of wrapped) {
+      this.room(height);
+      this.page.drawRectangle({ x: MARGIN + x, y: this.y - height, width: WIDTH - x, height, color: SHADE });
+      this.y -= height;
+      this.page.drawText(line, { x: MARGIN + x + 6, y: this.y + 2.5, size, font: this.mono, color: INK });
     }
     this.gap(4);
   }
@@ -253,7 +254,10 @@ function howToVerify(w: Writer, report: SessionReport) {
       STEP,
     );
     w.block([`pdfdetach -saveall caisey-${report.sessionId}.pdf`], STEP);
-    w.text("2. Check it with either verifier (Node.js 22 or later).", strong);
+    w.text(
+      "2. Check it with either verifier (Node.js 22 or later; verify-caisey.mjs is one file, Node.js only).",
+      strong,
+    );
     w.text(
       "Both recompute the record's hash chain, check the seal's Ed25519 signature against the organization's key and the seal's place in the transparency log, print each check, and end with \"verified\" — or name the first check that failed.",
       body,
@@ -264,11 +268,6 @@ function howToVerify(w: Writer, report: SessionReport) {
         `npx caisey verify ${bundle.name} --key '<the organization's key>'`,
         `node verify-caisey.mjs ${bundle.name} --key '<the organization's key>'`,
       ],
-      STEP,
-    );
-    w.text(
-      "verify-caisey.mjs is a single file with no dependencies beyond Node.js, published with Caisey for third parties to read before they run it.",
-      body,
       STEP,
     );
     w.text("3. Use the organization's key, obtained from them directly.", strong);
@@ -286,13 +285,16 @@ function howToVerify(w: Writer, report: SessionReport) {
   }
 
   w.heading("Technical details");
+  w.text(HOW_TO_CHECK_CHAIN, { font: w.sans, size: 9, color: MUTED });
+  w.gap(4);
   if (seal) {
+    w.room(110); // the label with its note
     w.text("Seal (C2SP signed note):", strong);
     w.block(seal.note.split("\n"));
+    w.room(110); // the label with its note
     w.text("Checkpoint of the transparency log (C2SP tlog-checkpoint):", strong);
     w.block(seal.checkpoint.split("\n"));
   }
-  w.text(HOW_TO_CHECK_CHAIN, { font: w.sans, size: 9, color: MUTED });
 }
 
 async function attachBundle(doc: PDFDocument, report: SessionReport) {
