@@ -86,18 +86,24 @@ async function bundleOf(record: string[], notes: string[], index: number, signer
     inclusion: inclusionProof(sha256, memory.node, index, size).map(toHex),
     checkpoint,
   };
-  return {
-    files: {
-      "record.ndjson": `${record.join("\n")}\n`,
-      "seal.note": note,
-      "proof.tlog-proof": tlogProofText(proof),
-      "key.vkey": `${log.vkey}\n`,
-      "manifest.json": "{}\n",
-      "README.txt": "test bundle\n",
-    },
-    notes,
-    log: memory,
+  const files: Record<string, string> = {
+    "record.ndjson": `${record.join("\n")}\n`,
+    "seal.note": note,
+    "proof.tlog-proof": tlogProofText(proof),
+    "key.vkey": `${log.vkey}\n`,
+    "README.txt": "test bundle\n",
   };
+  return { files: { ...files, "manifest.json": manifestOf(files) }, notes, log: memory };
+}
+
+/** A manifest listing `files` as the server lists them: name, SHA-256 (hex) and length in bytes. */
+function manifestOf(files: Record<string, string>): string {
+  const listed = Object.entries(files).map(([name, text]) => ({
+    name,
+    sha256: createHash("sha256").update(text).digest("hex"),
+    bytes: utf8(text).length,
+  }));
+  return `${JSON.stringify({ format: "caisey-evidence-bundle/v1", sessionId: SESSION_ID, files: listed }, null, 2)}\n`;
 }
 
 let n = 0;
@@ -144,7 +150,7 @@ describe("both verifiers", () => {
     expect(v.cli).toEqual({ code: 0, failed: "" });
     expect(v.standalone).toEqual({ code: 0, failed: "" });
     for (const out of [v.out, v.standaloneOut])
-      for (const check of ["seal", "checkpoint", "inclusion", "record"])
+      for (const check of ["seal", "checkpoint", "inclusion", "record", "manifest"])
         expect(out).toMatch(new RegExp(`^ok +${check}: `, "m"));
     expect(v.out).toContain(`record: ${RECORD.length} lines recompute the sealed head`);
   });
@@ -166,7 +172,8 @@ describe("both verifiers", () => {
       const v = await verdicts({ ...good.files, "record.ndjson": `${record.join("\n")}\n` }, ["--key", keyFile()]);
       expect([i, v.cli, v.standalone]).toEqual([i, { code: 1, failed: "record" }, { code: 1, failed: "record" }]);
     }
-  });
+    // A standalone verifier started per line: on a loaded machine more than the default 5 s.
+  }, 30_000);
 
   it("detect a dropped last line and a reordered pair", async () => {
     const dropped = RECORD.slice(0, -1);
@@ -179,6 +186,40 @@ describe("both verifiers", () => {
     const v = await verdicts({ ...good.files, "record.ndjson": `${dropped.join("\n")}\n` }, ["--key", keyFile()]);
     expect(v.out).toContain(`is not the sealed head (seq ${RECORD.length}`);
   });
+
+  it("detect a file that is not as the manifest lists it, naming the first mismatch", async () => {
+    const manifest = JSON.parse(good.files["manifest.json"] as string) as { files: { name: string }[] };
+    const readme = "test bundle, edited after export\n";
+    const hex = (text: string) => createHash("sha256").update(text).digest("hex");
+    const cases: [Record<string, string>, string][] = [
+      [
+        { ...good.files, "README.txt": readme },
+        `README.txt has SHA-256 ${hex(readme)}, the manifest lists ${hex(good.files["README.txt"] as string)}`,
+      ],
+      [{ ...good.files, "extra.txt": "slipped in\n" }, "the bundle holds extra.txt, which the manifest does not list"],
+      [
+        {
+          ...good.files,
+          "manifest.json": JSON.stringify({
+            files: [...manifest.files, { name: "notes.txt", sha256: "00", bytes: 1 }],
+          }),
+        },
+        "the manifest lists notes.txt, which the bundle lacks",
+      ],
+      [{ ...good.files, "manifest.json": "{}\n" }, "manifest.json lists no files"],
+    ];
+    for (const [files, why] of cases) {
+      const v = await verdicts(files, ["--key", keyFile()]);
+      expect([why, v.cli, v.standalone]).toEqual([
+        why,
+        { code: 1, failed: "manifest" },
+        { code: 1, failed: "manifest" },
+      ]);
+      for (const out of [v.out, v.standaloneOut]) expect(out).toContain(`FAIL manifest: ${why}`);
+      // The signed checks still hold: the manifest only says the files are not the ones it was made with.
+      expect(v.out).toMatch(/^ok +record: /m);
+    }
+  }, 30_000);
 
   it("detect a seal swapped from another session, though it is signed and in the log", async () => {
     const other = await bundleOf(RECORD, good.notes, 1);

@@ -9,11 +9,13 @@ import { unzipSync } from "fflate";
 
 export const USAGE = `Usage: caisey verify <bundle.zip> [--key <vkey file or string>] [--checkpoint <file>] [--consistency <file>]
 
-Checks a Caisey evidence bundle (GET /api/v1/sessions/:id/export?format=bundle) offline:
+Checks a Caisey evidence bundle (GET /api/v1/sessions/:id/export?format=bundle, or the caisey-<session>.zip
+attached to a session's PDF report: pdfdetach -saveall report.pdf) offline:
   seal         the seal is a signed note by the log key
   checkpoint   the log's checkpoint in proof.tlog-proof is signed by the same key
   inclusion    the seal is a leaf of the tree the checkpoint names
   record       record.ndjson recomputes the hash chain up to the sealed seq and head hash
+  manifest     every file has the SHA-256 and length manifest.json lists, and it lists every file
   consistency  (with --checkpoint) the log only grew since an older checkpoint you kept
 
 Options:

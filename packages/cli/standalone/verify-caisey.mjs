@@ -7,6 +7,7 @@
 //
 // Formats: C2SP signed-note (Ed25519), tlog-checkpoint and tlog-proof; RFC 6962/9162 Merkle proofs; the record's
 // chain h0 = SHA-256("caisey-session-v1\n" + session id), h_i = SHA-256(h_(i-1) || SHA-256(line_i)).
+// Last, manifest.json: every file has the SHA-256 and length it lists, and it lists every file.
 import { createHash, createPublicKey, verify } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { inflateRawSync } from "node:zlib";
@@ -130,6 +131,36 @@ function checkConsistency(from, to, proof, fromRoot, toRoot) {
   if (!sr.equals(toRoot)) fail("the consistency proof does not lead to the later checkpoint's root hash");
 }
 
+// The manifest is not signed: this catches a damaged or mixed-up bundle; the seal and the chain catch a forged one.
+function checkManifest(files) {
+  const raw = files.get("manifest.json");
+  must(raw !== undefined, "manifest", "the bundle lacks manifest.json");
+  let listed;
+  try {
+    listed = JSON.parse(raw.toString("utf8")).files;
+  } catch {
+    must(false, "manifest", "manifest.json is not JSON");
+  }
+  must(Array.isArray(listed), "manifest", "manifest.json lists no files");
+  const names = new Set(["manifest.json"]);
+  for (const { name, sha256, bytes } of listed.map((entry) => entry ?? {})) {
+    must(
+      typeof name === "string" && typeof sha256 === "string",
+      "manifest",
+      "manifest.json lists a file without its name and sha256",
+    );
+    names.add(name);
+    const file = files.get(name);
+    must(file !== undefined, "manifest", `the manifest lists ${name}, which the bundle lacks`);
+    const actual = sha(file).toString("hex");
+    must(actual === sha256, "manifest", `${name} has SHA-256 ${actual}, the manifest lists ${sha256}`);
+    must(bytes === file.length, "manifest", `${name} is ${file.length} bytes, the manifest lists ${bytes}`);
+  }
+  const unlisted = [...files.keys()].find((name) => !names.has(name) && !name.endsWith("/"));
+  must(unlisted === undefined, "manifest", `the bundle holds ${unlisted}, which the manifest does not list`);
+  console.log("ok   manifest: every file of the bundle has the SHA-256 and length manifest.json lists");
+}
+
 function main(argv) {
   const option = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
   const given = (name) => {
@@ -188,6 +219,7 @@ function main(argv) {
     `the record's recomputed head (seq ${lines.length}, ${chain.toString("hex")}) is not the sealed head (seq ${seq}, ${headHash})`,
   );
   console.log(`ok   record: ${lines.length} lines recompute the sealed head`);
+  checkManifest(files);
   const older = option("--checkpoint");
   if (older === undefined)
     return console.log("verified (no older checkpoint given: the log's consistency was not checked)");

@@ -270,7 +270,8 @@ export const OutputQuery = z.object({
 /** A readable export of a session's record; notes only when the exporter asks (and never for a client contact). */
 export const ExportQuery = z.object({
   format: z.enum(["pdf", "asciicast", "bundle"], { error: "must be pdf, asciicast or bundle" }),
-  includeNotes: z.enum(["0", "1"], { error: "must be 0 or 1" }).default("0"),
+  /** Absent: a PDF leaves the notes out, a bundle holds the record as GET …/record serves it to the reader. */
+  includeNotes: z.enum(["0", "1"], { error: "must be 0 or 1" }).optional(),
 });
 
 /** A read-only link to one session's record, for someone without an account. */

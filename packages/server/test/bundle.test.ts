@@ -91,6 +91,7 @@ describe("the evidence bundle", () => {
       ["checkpoint", true],
       ["inclusion", true],
       ["record", true],
+      ["manifest", true],
     ]);
   });
 
@@ -105,6 +106,21 @@ describe("the evidence bundle", () => {
     expect(shared.seal).toEqual(await json(await call(`/api/v1/sessions/${id}/seal`, { token }), 200));
     const key = (await parseVerifierKey(sha256, shared.vkey)) as NoteKey;
     expect(await verifySeal(sha256, shared.seal, key)).toMatchObject({ ok: true, seal: { sessionId: id } });
+  });
+
+  it("is attached to the PDF report once the session is sealed, and not before", async () => {
+    const id = await sessionWithChat("Drucker geht wieder.");
+    // A PDF's embedded file streams are never packed into its compressed object streams: their dictionary reads plain.
+    const pdf = async () => {
+      const res = await call(`/api/v1/sessions/${id}/export?format=pdf`, { token });
+      expect(res.status).toBe(200);
+      return new TextDecoder("latin1").decode(await res.arrayBuffer());
+    };
+    expect(await pdf()).not.toContain("/EmbeddedFile");
+    await json(await call(`/api/v1/sessions/${id}/close`, { token, body: {} }), 200);
+    const sealed = await pdf();
+    expect(sealed).toContain("/Type /EmbeddedFile");
+    expect(sealed).toContain("/Subtype /application#2Fzip");
   });
 
   it("is refused for an open session with 409 not_sealed", async () => {

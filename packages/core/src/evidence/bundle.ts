@@ -91,8 +91,9 @@ Either one recomputes the record's hash chain
   h0 = SHA-256("caisey-session-v1\\n" + session id)
   h_i = SHA-256(h_(i-1) || SHA-256(line_i))   (a redacted line gives SHA-256(line_i) itself)
 checks that the seal's seq and hash are the recomputed head (${manifest.head.seq}, ${manifest.head.hash}),
-that the seal and the checkpoint are signed by the key, and that the seal is a leaf of the tree the checkpoint
-names. Given an older checkpoint you kept (--checkpoint FILE) and the log's consistency proof between the two
+that the seal and the checkpoint are signed by the key, that the seal is a leaf of the tree the checkpoint
+names, and that every file has the SHA-256 manifest.json lists (the manifest is not signed: it tells a damaged
+or mixed-up archive, the seal and the chain tell a forged one). Given an older checkpoint you kept (--checkpoint FILE) and the log's consistency proof between the two
 (--consistency FILE, the answer of GET /api/v1/log/consistency?from=OLD&to=NEW), it also checks that the log
 only grew since: a session deleted or rewritten after that checkpoint shows.
 
@@ -159,6 +160,9 @@ export async function verifyBundle(
       `the record's recomputed head (seq ${chain.head.seq}, ${chain.head.hash}) is not the sealed head (seq ${seal.seq}, ${seal.headHash})`,
     );
   pass("record", `${chain.count} lines recompute the sealed head`);
+  const mismatch = await manifestMismatch(files, digest);
+  if (mismatch !== null) return fail("manifest", mismatch);
+  pass("manifest", "every file of the bundle has the SHA-256 and length manifest.json lists");
 
   if (older === null) return checks;
   const opened = await openNote(older.checkpoint, key);
@@ -182,6 +186,37 @@ export async function verifyBundle(
   const why = await verifyConsistency(digest, kept.size, checkpoint.size, path, kept.root, checkpoint.root);
   if (why !== null) return fail("consistency", why);
   return pass("consistency", `the log grew from ${kept.size} to ${checkpoint.size} seals without changing one`);
+}
+
+/**
+ * The first file of the bundle that is not as manifest.json lists it (its SHA-256 and length), a file it lists that
+ * is missing or one it does not list; null when they all match. The manifest is not signed: this catches a damaged or
+ * mixed-up bundle, while the seal and the chain are what catch a forged one.
+ */
+async function manifestMismatch(files: ReadonlyMap<string, Uint8Array>, digest: Digest): Promise<string | null> {
+  const raw = files.get(BUNDLE_FILES.manifest);
+  if (raw === undefined) return `the bundle lacks ${BUNDLE_FILES.manifest}`;
+  let listed: unknown;
+  try {
+    listed = (JSON.parse(fromUtf8(raw)) as { files?: unknown }).files;
+  } catch {
+    return `${BUNDLE_FILES.manifest} is not JSON`;
+  }
+  if (!Array.isArray(listed)) return `${BUNDLE_FILES.manifest} lists no files`;
+  const names = new Set<string>([BUNDLE_FILES.manifest]);
+  for (const entry of listed as unknown[]) {
+    const { name, sha256, bytes } = (entry ?? {}) as { name?: unknown; sha256?: unknown; bytes?: unknown };
+    if (typeof name !== "string" || typeof sha256 !== "string")
+      return `${BUNDLE_FILES.manifest} lists a file without its name and sha256`;
+    names.add(name);
+    const file = files.get(name);
+    if (file === undefined) return `the manifest lists ${name}, which the bundle lacks`;
+    const actual = toHex(await digest(file));
+    if (actual !== sha256) return `${name} has SHA-256 ${actual}, the manifest lists ${sha256}`;
+    if (bytes !== file.length) return `${name} is ${file.length} bytes, the manifest lists ${bytes}`;
+  }
+  const unlisted = [...files.keys()].find((name) => !names.has(name) && !name.endsWith("/"));
+  return unlisted === undefined ? null : `the bundle holds ${unlisted}, which the manifest does not list`;
 }
 
 /** The consistency proof file: the JSON answer of `GET /api/v1/log/consistency`, or one hex hash per line. */

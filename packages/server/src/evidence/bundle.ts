@@ -1,5 +1,5 @@
 // The evidence bundle (`…/export?format=bundle`, DESIGN.md Evidence): the record exactly as GET …/record serves it to
-// this reader, the seal, its tlog-proof, the log's verifier key, a manifest and a README, zipped with fflate (pure
+// this reader (or with notes withheld, when the exporter chose so), the seal, its tlog-proof, the log's verifier key, a manifest and a README, zipped with fflate (pure
 // JavaScript, runs in workerd). Only a sealed session has one: the bundle's point is the seal.
 
 import {
@@ -7,41 +7,55 @@ import {
   BUNDLE_FORMAT,
   type BundleManifest,
   bundleReadme,
+  type Disclosure,
+  type SealProof,
   tlogProofText,
   toHex,
   utf8,
 } from "@caisey/core";
 import { zipSync } from "fflate";
 import { sha256 } from "../crypto.ts";
-import { type Env, session, transparencyLog } from "../env.ts";
+import { type Env, session } from "../env.ts";
 import { HttpError, unwrap } from "../http.ts";
 import type { Scope } from "../objects/session/index.ts";
+import { logVerifierKey } from "./seal.ts";
 
-async function recordBytes(env: Env, view: Scope, sessionId: string): Promise<Uint8Array> {
+/** The session as the manifest names it. */
+export interface BundledSession {
+  machineId: string;
+  hostname: string | null;
+  head: { seq: number; hash: string };
+}
+
+async function recordBytes(env: Env, view: Scope, sessionId: string, disclosure: Disclosure): Promise<Uint8Array> {
   const stub = session(env, sessionId);
   const pages: string[] = [];
   let after = 0;
   for (;;) {
-    const page = unwrap(await stub.recordPage(view, after));
+    const page = unwrap(await stub.recordPage(view, after, disclosure));
     if (page.lines.length > 0) pages.push(`${page.lines.join("\n")}\n`);
     if (page.done) return utf8(pages.join(""));
     after = page.last;
   }
 }
 
-export async function evidenceBundle(env: Env, view: Scope, sessionId: string): Promise<Response> {
-  const stub = session(env, sessionId);
-  const { session: info } = unwrap(await stub.summary(view));
-  const sealed = await stub.seal(view);
-  if (!sealed.ok && sealed.code === "not_sealed")
-    throw new HttpError(409, "not_sealed", "an evidence bundle is of a sealed session: close the session first");
-  const proof = unwrap(sealed);
-  const key = unwrap(await transparencyLog(env, view.tenantId).publicKey(view.tenantId));
+/**
+ * The zip of a sealed session's evidence, its record disclosed as `disclosure` says (a contact never reads a note,
+ * whatever is asked). Built once per export: the PDF report attaches these very bytes.
+ */
+export async function evidenceBundle(
+  env: Env,
+  view: Scope,
+  sessionId: string,
+  sealed: { info: BundledSession; proof: SealProof; vkey: string },
+  disclosure: Disclosure,
+): Promise<Uint8Array> {
+  const { info, proof, vkey } = sealed;
   const contents: Record<string, Uint8Array> = {
-    [BUNDLE_FILES.record]: await recordBytes(env, view, sessionId),
+    [BUNDLE_FILES.record]: await recordBytes(env, view, sessionId, disclosure),
     [BUNDLE_FILES.seal]: utf8(proof.note),
     [BUNDLE_FILES.proof]: utf8(tlogProofText(proof)),
-    [BUNDLE_FILES.key]: utf8(`${key.vkey}\n`),
+    [BUNDLE_FILES.key]: utf8(`${vkey}\n`),
   };
   const about = {
     format: BUNDLE_FORMAT,
@@ -62,10 +76,30 @@ export async function evidenceBundle(env: Env, view: Scope, sessionId: string): 
     })),
   };
   contents[BUNDLE_FILES.manifest] = utf8(`${JSON.stringify(manifest, null, 2)}\n`);
-  return new Response(zipSync(contents, { mtime: about.createdAt }), {
+  return zipSync(contents, { mtime: about.createdAt });
+}
+
+/** The bundle's file name, the same for the download and the PDF's attachment. */
+export const bundleFileName = (sessionId: string) => `caisey-${sessionId}.zip`;
+
+/** `…/export?format=bundle`: 409 until the session is sealed, the bundle is of its seal. */
+export async function bundleExport(
+  env: Env,
+  view: Scope,
+  sessionId: string,
+  disclosure: Disclosure,
+): Promise<Response> {
+  const stub = session(env, sessionId);
+  const { session: info } = unwrap(await stub.summary(view));
+  const sealed = await stub.seal(view);
+  if (!sealed.ok && sealed.code === "not_sealed")
+    throw new HttpError(409, "not_sealed", "an evidence bundle is of a sealed session: close the session first");
+  const vkey = await logVerifierKey(env, view.tenantId);
+  const zip = await evidenceBundle(env, view, sessionId, { info, proof: unwrap(sealed), vkey }, disclosure);
+  return new Response(zip, {
     headers: {
       "content-type": "application/zip",
-      "content-disposition": `attachment; filename="caisey-${sessionId}.zip"`,
+      "content-disposition": `attachment; filename="${bundleFileName(sessionId)}"`,
       "cache-control": "no-store",
     },
   });

@@ -14,11 +14,11 @@ import {
   type TimelineEntry,
 } from "@caisey/core";
 import fontkit from "@cantoo/fontkit";
-import { PDFDocument, type PDFFont, type PDFPage, rgb } from "@cantoo/pdf-lib";
+import { AFRelationship, PDFDocument, type PDFFont, type PDFPage, rgb } from "@cantoo/pdf-lib";
 import SANS from "../../fonts/DejaVuSans.ttf";
 import SANS_BOLD from "../../fonts/DejaVuSans-Bold.ttf";
 import MONO from "../../fonts/DejaVuSansMono.ttf";
-import { HOW_TO_CHECK_CHAIN, HOW_TO_VERIFY } from "./seal.ts";
+import { HOW_TO_CHECK_CHAIN } from "./seal.ts";
 
 export interface ReportCommandWithOutput extends ReportCommand {
   /** The first lines of its stdout then stderr, printable. */
@@ -41,6 +41,10 @@ export interface SessionReport {
   /** The notes the exporter chose to include; null when they chose not to. */
   notes: TimelineEntry[] | null;
   seal: SessionSeal | null;
+  /** The log's verifier key, printed for a verifier to compare with the one the organization gave them. */
+  vkey: string | null;
+  /** The evidence bundle of the same choices, attached to the PDF; null until the session is sealed. */
+  bundle: { name: string; bytes: Uint8Array } | null;
   exportedAt: string;
   exportedBy: string;
 }
@@ -72,7 +76,7 @@ class Writer {
     this.newPage();
   }
 
-  private newPage() {
+  newPage() {
     this.page = this.doc.addPage(PAGE);
     this.pages.push(this.page);
     this.y = PAGE[1] - MARGIN;
@@ -174,16 +178,17 @@ class Writer {
   }
 
   /** Monospaced lines on a shaded band (output, a seal's note). */
-  block(lines: string[]) {
+  block(lines: string[], x = 0) {
     const size = 8;
     const height = size * 1.3;
-    for (const source of lines) {
-      for (const line of this.wrap(source, { font: this.mono, size }, WIDTH - 12)) {
-        this.room(height);
-        this.page.drawRectangle({ x: MARGIN, y: this.y - height, width: WIDTH, height, color: SHADE });
-        this.y -= height;
-        this.page.drawText(line, { x: MARGIN + 6, y: this.y + 2.5, size, font: this.mono, color: INK });
-      }
+    const wrapped = lines.flatMap((source) => this.wrap(source, { font: this.mono, size }, WIDTH - x - 12));
+    // A short block (a signed note, a command) stays on one page: a signature split over two is unreadable.
+    if (wrapped.length <= 12) this.room(height * wrapped.length);
+    for (const line of wrapped) {
+      this.room(height);
+      this.page.drawRectangle({ x: MARGIN + x, y: this.y - height, width: WIDTH - x, height, color: SHADE });
+      this.y -= height;
+      this.page.drawText(line, { x: MARGIN + x + 6, y: this.y + 2.5, size, font: this.mono, color: INK });
     }
     this.gap(4);
   }
@@ -203,6 +208,105 @@ const bytes = (n: number) => `${n.toLocaleString("en-US")} byte${n === 1 ? "" : 
 function outcome(c: ReportCommand): string {
   if (c.state === "finished") return `exit code ${c.exitCode}`;
   return c.state.replace("_", " ");
+}
+
+const SMALL = 9.5;
+const fingerprint = (head: Head) => `${head.seq} events, fingerprint (SHA-256 chain hash) ${head.hash}`;
+/** How far a numbered step's text and commands sit in from its number. */
+const STEP = 14;
+
+/**
+ * The last section, written for whoever must rely on the report (a client's accounts department, an auditor): what
+ * the seal proves in plain words, how to take the attached bundle out and check it, then the technical details.
+ */
+function howToVerify(w: Writer, report: SessionReport) {
+  const body = { font: w.sans, size: SMALL };
+  const strong = { font: w.bold, size: SMALL };
+  w.newPage();
+  w.heading("How to verify this report");
+  const { seal, bundle } = report;
+  if (!seal || !bundle) {
+    w.text("Not sealed yet: the session has no seal in the organization's transparency log.", strong);
+    w.gap(4);
+    w.text(
+      "A session is sealed when it closes, and only a sealed session has an evidence bundle, so none is attached. Export the report again once the session is closed to get one. Until then, the record's hash chain below still shows whether the record agrees with itself.",
+      body,
+    );
+    w.gap(6);
+    w.pair("Record", fingerprint(report.head));
+  } else {
+    w.text(
+      `When the session closed, ${report.organization || "the organization"} sealed its complete record: a digital signature over the record's last event and its SHA-256 fingerprint, entered in the organization's transparency log, an append-only register of every session it has sealed. Anyone can check, without an account and without trusting Caisey, that the record this report was made from is the sealed one and was not changed afterwards.`,
+      body,
+    );
+    w.gap(6);
+    w.pair(
+      "Log entry",
+      `${seal.leafIndex} of ${seal.treeSize} in the organization's transparency log (entries are numbered from 0)`,
+    );
+    w.pair("Sealed record", fingerprint(report.head));
+    w.pair("Attached file", `${bundle.name} (${bytes(bundle.bytes.length)}, a zip archive)`);
+    w.gap(8);
+    w.text("1. Take the evidence bundle out of this PDF.", strong);
+    w.text(
+      `The bundle is attached to this PDF as ${bundle.name}. Most PDF readers (Adobe Acrobat Reader, Firefox, Okular, Evince) list it in their attachments side panel, shown by a paper-clip icon: save it from there. On the command line, poppler-utils' pdfdetach saves it next to the report:`,
+      body,
+      STEP,
+    );
+    w.block([`pdfdetach -saveall caisey-${report.sessionId}.pdf`], STEP);
+    w.text(
+      "2. Check it with either verifier (Node.js 22 or later; verify-caisey.mjs is one file, Node.js only).",
+      strong,
+    );
+    w.text(
+      "Both recompute the record's hash chain, check the seal's Ed25519 signature against the organization's key and the seal's place in the transparency log, print each check, and end with \"verified\" — or name the first check that failed.",
+      body,
+      STEP,
+    );
+    w.block(
+      [
+        `npx caisey verify ${bundle.name} --key '<the organization's key>'`,
+        `node verify-caisey.mjs ${bundle.name} --key '<the organization's key>'`,
+      ],
+      STEP,
+    );
+    w.text("3. Use the organization's key, obtained from them directly.", strong);
+    w.text(
+      "The key this bundle was sealed with is printed below and included in the bundle; a check against those copies only shows that the bundle agrees with itself. Compare it with the key the organization gives you (GET /api/v1/log/key on their Caisey).",
+      body,
+      STEP,
+    );
+    // The full width: a key is copied whole, and most fit on one line there.
+    if (report.vkey) w.block([report.vkey]);
+    w.text(
+      "Lines withheld from this export (internal notes, unless the exporter chose to include them) are in the attached record as their SHA-256 fingerprint: the seal still checks, and their words stay private.",
+      { ...body, color: MUTED },
+    );
+  }
+
+  w.heading("Technical details");
+  w.text(HOW_TO_CHECK_CHAIN, { font: w.sans, size: 9, color: MUTED });
+  w.gap(4);
+  if (seal) {
+    w.room(110); // the label with its note
+    w.text("Seal (C2SP signed note):", strong);
+    w.block(seal.note.split("\n"));
+    w.room(110); // the label with its note
+    w.text("Checkpoint of the transparency log (C2SP tlog-checkpoint):", strong);
+    w.block(seal.checkpoint.split("\n"));
+  }
+}
+
+async function attachBundle(doc: PDFDocument, report: SessionReport) {
+  if (!report.bundle) return;
+  const at = new Date(report.exportedAt);
+  await doc.attach(report.bundle.bytes, report.bundle.name, {
+    mimeType: "application/zip",
+    description: `Caisey evidence bundle of session ${report.sessionId}: the sealed record, its seal and proof, the log's key; check it with npx caisey verify`,
+    creationDate: at,
+    modificationDate: at,
+    afRelationship: AFRelationship.Source,
+  });
 }
 
 export async function sessionReportPdf(report: SessionReport): Promise<Uint8Array> {
@@ -232,8 +336,14 @@ export async function sessionReportPdf(report: SessionReport): Promise<Uint8Arra
   if (report.ticket) w.pair("Ticket", report.ticket);
   w.pair("Opened", t.openedAt ? formatTimestamp(t.openedAt) : "—");
   w.pair("Closed", t.closedAt ? formatTimestamp(t.closedAt) : `not closed (${report.state})`);
-  w.pair("Record", `${report.head.seq} events, head ${report.head.hash}`);
+  w.pair("Record", `${report.head.seq} events, fingerprint ${report.head.hash.slice(0, 16)}… (in full at the end)`);
   w.pair("Exported", `${formatTimestamp(report.exportedAt)} by ${report.exportedBy}`);
+  w.pair(
+    "Evidence",
+    report.bundle
+      ? `Sealed when the session closed. The evidence bundle ${report.bundle.name} is attached to this PDF: see "How to verify this report" at the end.`
+      : `Not sealed yet (the session is ${report.state.replace("_", " ")}): a session is sealed when it closes.`,
+  );
 
   w.heading("At a glance");
   const d = t.durations;
@@ -286,24 +396,8 @@ export async function sessionReportPdf(report: SessionReport): Promise<Uint8Arra
     if (v.verification) w.pair("Re-run", v.verification);
   }
 
-  w.heading("Seal and how to verify");
-  if (report.seal) {
-    w.pair("Leaf", `${report.seal.leafIndex} of ${report.seal.treeSize} in the organization's transparency log`);
-    w.text("Seal (signed note):", { font: w.bold, size: 9.5 });
-    w.block(report.seal.note.split("\n"));
-    w.text("Checkpoint:", { font: w.bold, size: 9.5 });
-    w.block(report.seal.checkpoint.split("\n"));
-    w.text(HOW_TO_VERIFY.replace(":id", report.sessionId), { font: w.sans, size: 9 });
-  } else {
-    w.text("Not sealed yet: the session has no seal in the organization's transparency log.", {
-      font: w.bold,
-      size: 10,
-    });
-  }
-  w.gap(4);
-  w.pair("Record head", `event ${report.head.seq}, SHA-256 chain hash ${report.head.hash}`);
-  w.text(HOW_TO_CHECK_CHAIN, { font: w.sans, size: 9, color: MUTED });
-
+  howToVerify(w, report);
   w.footers(report.sessionId);
+  await attachBundle(doc, report);
   return doc.save({ useObjectStreams: true });
 }

@@ -4,16 +4,18 @@
 
 import type { SessionSeal } from "@caisey/core";
 import { type Env, transparencyLog } from "../env.ts";
-
-/** How to check a seal offline, printed in the PDF and on the share page beside it. */
-export const HOW_TO_VERIFY =
-  "Download the evidence bundle (GET /api/v1/sessions/:id/export?format=bundle) and run `npx caisey verify bundle.zip --key <the organization's vkey>`: it recomputes the record's hash chain, checks the seal's Ed25519 signature and its inclusion in the organization's transparency log.";
+import { unwrap } from "../http.ts";
 
 /** How to check the record's hash chain by hand, which holds with or without a seal. */
 export const HOW_TO_CHECK_CHAIN =
-  'h0 = SHA-256("caisey-session-v1\\n" + session id); for each record line i: h_i = SHA-256(h_(i-1) || SHA-256(line_i)), over raw 32-byte digests (a redacted line {"seq","redacted"} gives SHA-256(line_i) itself). The last h_i must equal the record head above.';
+  'h0 = SHA-256("caisey-session-v1\\n" + session id); for each record line i: h_i = SHA-256(h_(i-1) || SHA-256(line_i)), over raw 32-byte digests (a redacted line {"seq","redacted"} gives SHA-256(line_i) itself). The last h_i must equal the record\'s fingerprint above.';
 
 export async function sessionSeal(env: Env, tenantId: string, sessionId: string): Promise<SessionSeal | null> {
   const found = await transparencyLog(env, tenantId).sealOf(tenantId, sessionId);
   return found.ok ? found.value : null;
+}
+
+/** The tenant's log key in the signed-note verifier-key format, as `GET /api/v1/log/key` publishes it. */
+export async function logVerifierKey(env: Env, tenantId: string): Promise<string> {
+  return unwrap(await transparencyLog(env, tenantId).publicKey(tenantId)).vkey;
 }

@@ -21,10 +21,10 @@ import {
 import { createShare, exportSession, listShares, readShare, revokeShare } from "@caisey/core/routes";
 import type { Context, Hono } from "hono";
 import { type AppEnv, by, clientAddress, scope } from "../auth.ts";
-import { type Env, session, tenant, transparencyLog } from "../env.ts";
-import { evidenceBundle } from "../evidence/bundle.ts";
+import { type Env, session, tenant } from "../env.ts";
+import { bundleExport, bundleFileName, evidenceBundle } from "../evidence/bundle.ts";
 import { sessionReportPdf } from "../evidence/pdf.ts";
-import { sessionSeal } from "../evidence/seal.ts";
+import { logVerifierKey, sessionSeal } from "../evidence/seal.ts";
 import { HttpError, unwrap } from "../http.ts";
 import type { Scope } from "../objects/session/index.ts";
 import { parseToken } from "../tokens.ts";
@@ -83,6 +83,10 @@ async function preview(env: Env, view: Scope, sessionId: string, commandId: stri
   return lines;
 }
 
+/**
+ * The PDF report, with the evidence bundle of the same choices attached once the session is sealed: the report is
+ * what people read, the attachment what a verifier checks, and both travel as one file.
+ */
 async function pdfExport(c: Context<AppEnv>, sessionId: string, includeNotes: boolean): Promise<Response> {
   const view = scope(c);
   const { session: info } = unwrap(await session(c.env, sessionId).summary(view));
@@ -94,6 +98,20 @@ async function pdfExport(c: Context<AppEnv>, sessionId: string, includeNotes: bo
     t.listClients(info.clientId),
     sessionSeal(c.env, view.tenantId, sessionId),
   ]);
+  const vkey = seal ? await logVerifierKey(c.env, view.tenantId) : null;
+  const bundle =
+    seal && vkey
+      ? {
+          name: bundleFileName(sessionId),
+          bytes: await evidenceBundle(
+            c.env,
+            view,
+            sessionId,
+            { info, proof: seal, vkey },
+            { notes: includeNotes, output: true },
+          ),
+        }
+      : null;
   const timeline = sessionTimeline(records, names);
   const commands = await Promise.all(
     reportCommands(records).map(async (command) => ({
@@ -119,6 +137,8 @@ async function pdfExport(c: Context<AppEnv>, sessionId: string, includeNotes: bo
     verdicts: reportVerdicts(records, commands),
     notes: includeNotes ? entriesOf(timeline.entries, "note") : null,
     seal,
+    vkey,
+    bundle,
     exportedAt: new Date().toISOString(),
     exportedBy: c.var.principal.name,
   });
@@ -173,10 +193,12 @@ function shareToken(token: string) {
 
 export function evidenceRoutes(app: Hono<AppEnv>): void {
   route(app, exportSession, async (c, { params: { id }, query }) => {
-    const includeNotes = query.includeNotes === "1";
-    if (includeNotes && c.var.principal.role === "contact")
+    if (query.includeNotes === "1" && c.var.principal.role === "contact")
       throw new HttpError(403, "forbidden", NO_NOTES_FOR_CONTACTS);
-    if (query.format === "bundle") return evidenceBundle(c.env, scope(c), id);
+    // Not asked: the bundle is the record as the reader reads it (the Session withholds notes from a contact), the
+    // PDF leaves notes out. Asked either way, the PDF and its attached bundle are the bundle of that choice.
+    const includeNotes = query.includeNotes === undefined ? query.format === "bundle" : query.includeNotes === "1";
+    if (query.format === "bundle") return bundleExport(c.env, scope(c), id, { notes: includeNotes, output: true });
     return query.format === "pdf" ? pdfExport(c, id, includeNotes) : asciicastExport(c, id);
   });
 
@@ -229,7 +251,7 @@ export function evidenceRoutes(app: Hono<AppEnv>): void {
     const info = unwrap(summary).session;
     const page = unwrap(paged);
     // The key is public (GET /api/v1/log/key); the outsider has no sign-in to ask for it.
-    const vkey = seal ? unwrap(await transparencyLog(c.env, tenantId).publicKey(tenantId)).vkey : null;
+    const vkey = seal ? await logVerifierKey(c.env, tenantId) : null;
     const shared: SharedSession = {
       id: info.id,
       organization: organization?.name ?? "",
