@@ -1,9 +1,11 @@
 // A real runtime with output journalled and not acknowledged: a proxy in front of the server holds what the server
-// sends (acks among it) while a command writes exactly `bytes` bytes, which the server records in full.
+// sends (acks among it) while a command writes exactly `bytes` bytes, which the server records in full — as long as
+// they fit the runtime's send window: beyond it the runtime waits for acks before it sends more.
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, vi } from "vitest";
+import { SEND_WINDOW_BYTES } from "../packages/runtime/src/sender.ts";
 import { RUNTIME, type Runtime, startProc, tcpProxy, tempDir } from "./helpers.ts";
 import { type Organization, waitCommand, waitOnline } from "./organization.ts";
 
@@ -27,6 +29,8 @@ export async function runtimeStatus(dataDir: string): Promise<string> {
 }
 
 export async function holdBacklog(org: Organization, client: string, bytes: number): Promise<HeldBacklog> {
+  if (bytes >= SEND_WINDOW_BYTES)
+    throw new Error(`a held backlog must stay below the send window, ${SEND_WINDOW_BYTES}`);
   const proxy = await tcpProxy(org.server.port);
   const runtime = await org.enroll(client, "never", proxy.url);
   const proc = org.start(runtime);

@@ -14,7 +14,7 @@ describe("runtime health in the console", () => {
   const chromium = useChromium();
 
   it("the card shows a held backlog, the list marks it once old, and the card shows none once drained", async () => {
-    const held = await holdBacklog(org, "Contoso Dental", 1_300_000);
+    const held = await holdBacklog(org, "Contoso Dental", 1_000_000);
     const { machineId } = held.runtime;
     try {
       const backlog = await machineHealth(org, machineId);
@@ -26,7 +26,7 @@ describe("runtime health in the console", () => {
         .poll(() => runtime.textContent())
         .toMatch(
           new RegExp(
-            `^\\d+\\.\\d+\\.\\d+ · backlog: ${backlog.backlogFrames} frames, 1\\.2 MiB, oldest (just now|\\d+ s ago)$`,
+            `^\\d+\\.\\d+\\.\\d+ · backlog: ${backlog.backlogFrames} frames, 976\\.6 KiB, oldest (just now|\\d+ s ago)$`,
           ),
         );
       expect(await page.getByTestId("machine-last-error").textContent()).toBe("none");
