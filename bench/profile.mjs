@@ -13,7 +13,15 @@ import { join } from "node:path";
 import { appendResults, cpuSeconds, hottest, inspector, processTree, root, waitOnline } from "./common.mjs";
 
 if (process.argv.includes("--help")) {
-  console.log("usage: npm run bench:profile   (BENCH_MIB=128)\nPrints CPU time per process and the hottest functions.");
+  console.log(
+    "usage: npm run bench:profile            (BENCH_MIB=128)  one large output\n" +
+      "       npm run bench:profile -- --echo  (BENCH_COMMANDS=300, BENCH_TOP=30)  small commands\n" +
+      "Prints CPU time per process and the hottest functions.",
+  );
+  process.exit(0);
+}
+if (process.argv.includes("--echo")) {
+  await import("./profile-echo.mjs");
   process.exit(0);
 }
 const MIB = Number(process.env.BENCH_MIB ?? 128);
