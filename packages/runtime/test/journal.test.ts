@@ -360,6 +360,39 @@ describe("Journal", () => {
     await again.close();
     await journal.close();
   });
+  it("writes a finished frame at once, in one fdatasync with what of its command waits, and the acks with the next start", async () => {
+    const writes: number[] = [];
+    // Nothing else would reach the disk for a minute: only what must be durable now is written.
+    const journal = await open({
+      flushDelayMs: 60_000,
+      beforeWrite: (_file, bytes) => {
+        writes.push(bytes);
+        return undefined;
+      },
+    });
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    const sent: OutboxFrame[] = [];
+    outbox.connected((f) => sent.push(f));
+    await outbox.starting(SES, CMD);
+    const before = writes.length;
+    outbox.push(started());
+    outbox.push(output("stdout", 0, "x\n"));
+    outbox.push(finished(CMD, 2));
+    await until(() => sent.length === 3, "the command's frames sent");
+    expect(sent.map(describeFrame)).toEqual(["a:started", "a:stdout@0:x\n", "a:finished"]);
+    expect(writes.length - before).toBe(1);
+    // The server's acknowledgement (it settles the command) waits for the next record that must be durable.
+    outbox.ack(ack({ started: true, stdout: 2, finished: true }));
+    await outbox.starting(SES, CMD2);
+    expect(writes.length - before).toBe(2);
+    const again = await open();
+    expect(again.knows(CMD)).toBe(true);
+    expect(again.highWater(CMD)).toBeNull(); // settled: it was on disk with the next start
+    expect([...again.entries()]).toEqual([]);
+    expect(again.unfinished().map((c) => [c.commandId, c.phase])).toEqual([[CMD2, "starting"]]);
+    await again.close();
+    await journal.close();
+  });
 });
 
 describe("Journal after a write error", () => {
