@@ -1107,6 +1107,8 @@ export function interruptedFinish(command: RecoveredCommand): FinishedFrame {
   };
 }
 
+let bootId: string | undefined;
+
 /**
  * Linux: "<boot id>:<start time in clock ticks>" of a process, which tells it apart from a later process that reuses
  * its pid. Null elsewhere or when unreadable.
@@ -1114,7 +1116,9 @@ export function interruptedFinish(command: RecoveredCommand): FinishedFrame {
 export function processIdentity(pid: number, platform: NodeJS.Platform = process.platform): string | null {
   if (platform !== "linux") return null;
   try {
-    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    // The same until the machine reboots, which this process does not outlive: read once, not per command.
+    bootId ??= readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const boot = bootId;
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
     return start ? `${boot}:${start}` : null;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { crc32 } from "node:zlib";
 import { type AckFrame, type FinishedFrame, type OutputFrame, parseOutputFrame, type StartedFrame } from "@caisey/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { encodeRecord, interruptedFinish, Journal, type JournalOptions } from "../src/journal.ts";
+import { encodeRecord, interruptedFinish, Journal, type JournalOptions, processIdentity } from "../src/journal.ts";
 import { frameMessage, Outbox, type OutboxFrame } from "../src/outbox.ts";
 import { until } from "./fixtures.ts";
 
@@ -392,6 +392,21 @@ describe("Journal", () => {
     expect(again.unfinished().map((c) => [c.commandId, c.phase])).toEqual([[CMD2, "starting"]]);
     await again.close();
     await journal.close();
+  });
+});
+
+describe("processIdentity", () => {
+  // The runtime's tests run on Linux (they need bash and /proc); elsewhere there is no identity.
+  it("is this boot's id and the process's start time, for each process asked", () => {
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const start = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    };
+    for (const pid of [process.pid, process.ppid, process.pid]) {
+      expect(processIdentity(pid, "linux")).toBe(`${boot}:${start(pid)}`);
+    }
+    expect(processIdentity(process.pid, "darwin")).toBeNull();
   });
 });
 
