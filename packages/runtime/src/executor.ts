@@ -40,7 +40,10 @@ export interface ExecutorOptions {
   sink: FrameSink;
   log?: (line: string) => void;
   platform?: NodeJS.Platform;
-  /** Environment of the commands (and the PATH searched for shells). Default: process.env. */
+  /**
+   * Environment of the commands (and the PATH searched for shells), read once here. Default: process.env (the runtime
+   * never changes its own environment after it starts).
+   */
   env?: Record<string, string | undefined>;
   /** Working directory of the commands. Default: the runtime user's home directory. */
   cwd?: string;
@@ -100,7 +103,9 @@ export class Executor {
   readonly #sink: FrameSink;
   readonly #log: (line: string) => void;
   readonly #platform: NodeJS.Platform;
-  readonly #env: Record<string, string | undefined>;
+  readonly #env: Record<string, string>;
+  /** The environment as every started frame records it (redacted, bounded): the same for every command. */
+  #recordedEnv: { env: Record<string, string>; omitted: number } | undefined;
   readonly #cwd: string;
   readonly #user: string;
   readonly #shellVersion: (shell: Shell, executable: string) => Promise<string>;
@@ -121,7 +126,9 @@ export class Executor {
     this.#sink = options.sink;
     this.#log = options.log ?? (() => {});
     this.#platform = options.platform ?? process.platform;
-    this.#env = options.env ?? process.env;
+    // A plain copy: spawn reads every variable of it per command, and each read of process.env is a call into the
+    // C++ environment; the copy also makes the recorded environment the one the command gets, by construction.
+    this.#env = plainEnv(options.env ?? process.env);
     this.#cwd = options.cwd ?? os.homedir();
     this.#user = options.user ?? currentUser(this.#platform, this.#env);
     this.#shellVersion = options.shellVersion ?? cachedShellVersion();
@@ -361,7 +368,8 @@ export class Executor {
     job.child = child;
     job.state = "running";
     this.#log(`running ${dispatch.commandId} (${dispatch.shell})`);
-    const { env, omitted } = boundEnv(redactEnv(this.#env));
+    this.#recordedEnv ??= boundEnv(redactEnv(this.#env));
+    const { env, omitted } = this.#recordedEnv;
     if (omitted > 0) this.#log(`${dispatch.commandId}: ${omitted} environment variables left out of the record`);
     const startedFrame: StartedFrame = {
       t: "started",
@@ -542,7 +550,8 @@ function killTree(pid: number, platform: NodeJS.Platform, log: (line: string) =>
 
 function isExecutableFile(file: string): boolean {
   try {
-    if (!statSync(file).isFile()) return false;
+    // Most PATH entries lack the shell: no exception (with its stack) for each of them, per command.
+    if (!statSync(file, { throwIfNoEntry: false })?.isFile()) return false;
     if (process.platform !== "win32") accessSync(file, constants.X_OK);
     return true;
   } catch {
@@ -583,6 +592,13 @@ export function currentUser(platform: NodeJS.Platform, env: Record<string, strin
     domain: env.USERDOMAIN,
     isService: profile.includes("\\system32\\config\\systemprofile"),
   });
+}
+
+/** The defined variables of an environment, as a plain object. */
+function plainEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
+  return out;
 }
 
 function delay<T>(ms: number, value: T): Promise<T> {

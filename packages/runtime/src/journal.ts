@@ -26,8 +26,12 @@
 //     {"k":"ack","commandId":…,"started":b,"stdout":n,"stderr":n,"finished":b}   what the server has committed
 //     {"k":"settled","commandId":…}                            all acknowledged: the command leaves the state
 //
-// Durability. Records are batched: a batch is written and fdatasync'd once it holds `flushBytes` (1 MiB) or
-// `flushDelayMs` (1 ms) after its first record, whichever comes first; `starting` flushes at once. A frame's
+// Durability. Records are batched: a batch is written and fdatasync'd once it holds `flushBytes` (1 MiB) or once its
+// most urgent record is due, whichever comes first. `starting` and a finished frame are due at once (the spawn, and
+// the technician, wait for them; after a finished frame nothing of its command follows to share the batch); output,
+// prestate and checkpoints `flushDelayMs` (1 ms) after they came; a started frame STARTED_WAIT_MS after (a short
+// command's output and finish come first and take it along: one fdatasync instead of two); an ack or settled record
+// ACK_WAIT_MS after, or with whatever is written first (nothing is sent after it; losing it costs a resend). A frame's
 // `durable` callback (which hands it to the socket) runs only after its batch's fdatasync returned. A write or sync
 // error never retries on the same file (after a failed fsync the page cache cannot be trusted): the journal cuts the
 // failed batch's partial write off the file, rolls to a new segment and writes the unsynced batches there again
@@ -106,6 +110,11 @@ export const JOURNAL_DEFAULTS = {
   maxBudgetBytes: 256 * 1024 * 1024,
   reserveBytes: 64 * 1024,
 } as const;
+
+/** How long a started frame may wait for more records of its (usually short) command to share its fdatasync. */
+export const STARTED_WAIT_MS = 10;
+/** How long an ack or settled record may wait for a batch to join: it only saves resending what the server holds. */
+export const ACK_WAIT_MS = 50;
 
 /** The file given up when the disk is full, so a checkpoint can still be written. */
 export const RESERVE_FILE = "reserve";
@@ -277,6 +286,9 @@ export class Journal implements OutboxStore {
   readonly #segmentBytes: number;
   readonly #flushBytes: number;
   readonly #flushDelayMs: number;
+  /** How long a started frame, and an ack or settled record, may wait for its batch (never less than flushDelayMs). */
+  readonly #startedWaitMs: number;
+  readonly #ackWaitMs: number;
   readonly #platform: NodeJS.Platform;
   readonly #beforeWrite: (file: string, bytes: number) => number | undefined;
   readonly #budget: number;
@@ -292,6 +304,8 @@ export class Journal implements OutboxStore {
   #batch: Batch | null = null;
   readonly #queue: Batch[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** When #timer fires (performance.now()). */
+  #timerAt = Number.POSITIVE_INFINITY;
   #draining: Promise<void> | null = null;
   /** Records appended, and records durable (a counter, in append order). */
   #appended = 0;
@@ -326,6 +340,8 @@ export class Journal implements OutboxStore {
     this.#segmentBytes = options.segmentBytes ?? JOURNAL_DEFAULTS.segmentBytes;
     this.#flushBytes = options.flushBytes ?? JOURNAL_DEFAULTS.flushBytes;
     this.#flushDelayMs = options.flushDelayMs ?? JOURNAL_DEFAULTS.flushDelayMs;
+    this.#startedWaitMs = Math.max(this.#flushDelayMs, STARTED_WAIT_MS);
+    this.#ackWaitMs = Math.max(this.#flushDelayMs, ACK_WAIT_MS);
     this.#platform = options.platform ?? process.platform;
     this.#beforeWrite = options.beforeWrite ?? (() => undefined);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -367,7 +383,8 @@ export class Journal implements OutboxStore {
     const frame = entry.frame;
     const proc = frame.t === "started" ? processIdentity(frame.pid, this.#platform) : undefined;
     // Written first, state updated after: a checkpoint opening a new segment for this record describes what precedes it.
-    const segment = this.#write(encodeFrameRecord(entry.seq, frame, proc), "frame", durable, entry.seq);
+    const within = frame.t === "finished" ? 0 : frame.t === "started" ? this.#startedWaitMs : this.#flushDelayMs;
+    const segment = this.#write(encodeFrameRecord(entry.seq, frame, proc), "frame", durable, entry.seq, within);
     segment.pending++;
     this.#segmentOf.set(entry.seq, segment);
     this.#memory.append(entry);
@@ -404,7 +421,13 @@ export class Journal implements OutboxStore {
           state.acked = next;
           for (const stream of ["stdout", "stderr"] as const)
             state.hw[stream] = Math.max(state.hw[stream], next[stream]);
-          this.#write(encodeRecord({ k: "ack", commandId: ack.commandId, ...next }), "ack");
+          this.#write(
+            encodeRecord({ k: "ack", commandId: ack.commandId, ...next }),
+            "ack",
+            undefined,
+            undefined,
+            this.#ackWaitMs,
+          );
         }
       }
     }
@@ -453,7 +476,7 @@ export class Journal implements OutboxStore {
   settled(commandId: string): void {
     if (!this.#commands.delete(commandId)) return;
     this.#remember(commandId);
-    this.#write(encodeRecord({ k: "settled", commandId }), "settled");
+    this.#write(encodeRecord({ k: "settled", commandId }), "settled", undefined, undefined, this.#ackWaitMs);
   }
 
   knows(commandId: string): boolean {
@@ -528,18 +551,18 @@ export class Journal implements OutboxStore {
     }
   }
 
-  /** Append a record to the active segment's current batch; returns the segment it went to. */
-  #write(record: Buffer, kind: Payload["k"], durable?: () => void, seq?: number): Segment {
+  /** Append a record to the active segment's current batch, to be on disk within `within` ms; returns its segment. */
+  #write(record: Buffer, kind: Payload["k"], durable?: () => void, seq?: number, within = this.#flushDelayMs): Segment {
     if (this.#closed) {
       this.#log(`outbox journal: a ${kind} record arrived after the journal was closed; not written`);
       return this.#active;
     }
     if (this.#active.size > 0 && this.#active.size + record.length > this.#segmentBytes) this.#roll();
-    this.#add(record, durable, seq);
+    this.#add(record, durable, seq, false, within);
     return this.#active;
   }
 
-  #add(record: Buffer, durable?: () => void, seq?: number, checkpoint = false): void {
+  #add(record: Buffer, durable?: () => void, seq?: number, checkpoint = false, within = this.#flushDelayMs): void {
     let batch = this.#batch;
     if (!batch || batch.segment !== this.#active) {
       if (batch) this.#queue.push(batch);
@@ -554,8 +577,17 @@ export class Journal implements OutboxStore {
     if (checkpoint) batch.checkpoint = batch.upTo;
     this.#active.size += record.length;
     this.#checkSpace();
-    if (batch.bytes >= this.#flushBytes) this.#kick();
-    else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#kick(), this.#flushDelayMs);
+    if (batch.bytes >= this.#flushBytes || within <= 0) this.#kick();
+    else this.#due(within);
+  }
+
+  /** Make sure the current batch is written within `ms`: sooner than its timer says, if need be. */
+  #due(ms: number): void {
+    const at = performance.now() + ms;
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#kick(), ms);
   }
 
   #newSegment(n: number): Segment {
@@ -597,6 +629,7 @@ export class Journal implements OutboxStore {
   #kick(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
     if (this.#batch) {
       this.#queue.push(this.#batch);
       this.#batch = null;
@@ -1074,6 +1107,8 @@ export function interruptedFinish(command: RecoveredCommand): FinishedFrame {
   };
 }
 
+let bootId: string | undefined;
+
 /**
  * Linux: "<boot id>:<start time in clock ticks>" of a process, which tells it apart from a later process that reuses
  * its pid. Null elsewhere or when unreadable.
@@ -1081,7 +1116,9 @@ export function interruptedFinish(command: RecoveredCommand): FinishedFrame {
 export function processIdentity(pid: number, platform: NodeJS.Platform = process.platform): string | null {
   if (platform !== "linux") return null;
   try {
-    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    // The same until the machine reboots, which this process does not outlive: read once, not per command.
+    bootId ??= readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const boot = bootId;
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
     return start ? `${boot}:${start}` : null;

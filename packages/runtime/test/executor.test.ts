@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
@@ -292,6 +293,34 @@ describe("Executor with real bash", () => {
     const pwsh = dispatch("Get-Date", { shell: "powershell" });
     executor(sink, { env: { PATH: "/nonexistent/bin" } }).dispatch(pwsh);
     expect((await sink.finished(pwsh.commandId)).reason).toBe("powershell not found on PATH");
+  });
+
+  it("records, for every command, exactly the environment the command gets (redacted), read once", async () => {
+    const sink = new RecordingSink();
+    const bash = path.dirname(
+      execFileSync("bash", ["-c", "command -v bash"], { encoding: "utf8" }).trim() || "/bin/bash",
+    );
+    // The shell is found past a missing directory and one without it (a file that is no directory, too).
+    const PATH = ["/nonexistent/bin", os.tmpdir(), "/etc/hostname", bash].join(":");
+    const env = { PATH, GREETING: "hello", API_TOKEN: "s3cret", UNSET: undefined };
+    const ex = executor(sink, { env });
+    const first = dispatch('printf \'%s|%s|%s\' "$GREETING" "$API_TOKEN" "$UNSET"');
+    const second = dispatch("env | cut -d= -f1 | sort | tr '\\n' ' '", { sessionId: SES });
+    ex.dispatch(first);
+    ex.dispatch(second);
+    await sink.finished(first.commandId);
+    await sink.finished(second.commandId);
+    const recorded = { API_TOKEN: redactEnv({ API_TOKEN: "s3cret" }).API_TOKEN, GREETING: "hello", PATH };
+    expect(recorded.API_TOKEN).not.toBe("s3cret");
+    for (const d of [first, second]) {
+      expect(sink.started(d.commandId)?.env).toEqual(recorded);
+      expect(sink.started(d.commandId)?.executable).toBe(path.join(bash, "bash"));
+    }
+    // The command itself gets the real values; later commands the same environment.
+    expect(sink.bytes(first.commandId, "stdout").toString()).toBe("hello|s3cret|");
+    const names = sink.bytes(second.commandId, "stdout").toString().trim().split(" ");
+    for (const name of Object.keys(recorded)) expect(names).toContain(name);
+    expect(names).not.toContain("UNSET");
   });
 
   it("runs one session's commands in order and different sessions in parallel", async () => {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { crc32 } from "node:zlib";
 import { type AckFrame, type FinishedFrame, type OutputFrame, parseOutputFrame, type StartedFrame } from "@caisey/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { encodeRecord, interruptedFinish, Journal, type JournalOptions } from "../src/journal.ts";
+import { encodeRecord, interruptedFinish, Journal, type JournalOptions, processIdentity } from "../src/journal.ts";
 import { frameMessage, Outbox, type OutboxFrame } from "../src/outbox.ts";
 import { until } from "./fixtures.ts";
 
@@ -359,6 +359,54 @@ describe("Journal", () => {
     );
     await again.close();
     await journal.close();
+  });
+  it("writes a finished frame at once, in one fdatasync with what of its command waits, and the acks with the next start", async () => {
+    const writes: number[] = [];
+    // Nothing else would reach the disk for a minute: only what must be durable now is written.
+    const journal = await open({
+      flushDelayMs: 60_000,
+      beforeWrite: (_file, bytes) => {
+        writes.push(bytes);
+        return undefined;
+      },
+    });
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    const sent: OutboxFrame[] = [];
+    outbox.connected((f) => sent.push(f));
+    await outbox.starting(SES, CMD);
+    const before = writes.length;
+    outbox.push(started());
+    outbox.push(output("stdout", 0, "x\n"));
+    outbox.push(finished(CMD, 2));
+    await until(() => sent.length === 3, "the command's frames sent");
+    expect(sent.map(describeFrame)).toEqual(["a:started", "a:stdout@0:x\n", "a:finished"]);
+    expect(writes.length - before).toBe(1);
+    // The server's acknowledgement (it settles the command) waits for the next record that must be durable.
+    outbox.ack(ack({ started: true, stdout: 2, finished: true }));
+    await outbox.starting(SES, CMD2);
+    expect(writes.length - before).toBe(2);
+    const again = await open();
+    expect(again.knows(CMD)).toBe(true);
+    expect(again.highWater(CMD)).toBeNull(); // settled: it was on disk with the next start
+    expect([...again.entries()]).toEqual([]);
+    expect(again.unfinished().map((c) => [c.commandId, c.phase])).toEqual([[CMD2, "starting"]]);
+    await again.close();
+    await journal.close();
+  });
+});
+
+describe("processIdentity", () => {
+  // The runtime's tests run on Linux (they need bash and /proc); elsewhere there is no identity.
+  it("is this boot's id and the process's start time, for each process asked", () => {
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const start = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    };
+    for (const pid of [process.pid, process.ppid, process.pid]) {
+      expect(processIdentity(pid, "linux")).toBe(`${boot}:${start(pid)}`);
+    }
+    expect(processIdentity(process.pid, "darwin")).toBeNull();
   });
 });
 
