@@ -958,12 +958,6 @@ export class Session extends DurableBase {
     };
   }
 
-  /** Whether this session still has commands for the machine (queued, awaiting approval or running). */
-  hasWork(machineId: string): boolean {
-    const s = this.store.row();
-    return s?.machine_id === machineId && this.store.firstWaiting().length > 0;
-  }
-
   /** The machine's runtime (re)connected: send the command in flight again (the runtime ignores one it knows). */
   async redispatch(machineId: string): Promise<{ active: boolean; frame: DispatchFrame | null }> {
     const s = this.store.row();
@@ -995,8 +989,15 @@ export class Session extends DurableBase {
     };
   }
 
-  /** A frame from this session's machine. Returns what is committed for the command, for the runtime's outbox. */
-  runtimeFrame(machineId: string, frame: PrestateFrame | StartedFrame | FinishedFrame): Result<AckFrame> {
+  /**
+   * A frame from this session's machine. Returns what is committed for the command, for the runtime's outbox; after a
+   * finish, `idle` says the session has nothing left for the machine (it leaves the Machine's resume list), so the
+   * Machine does not make a second call to ask.
+   */
+  runtimeFrame(
+    machineId: string,
+    frame: PrestateFrame | StartedFrame | FinishedFrame,
+  ): Result<AckFrame & { idle?: true }> {
     const found = this.machineCommand(machineId, frame);
     if (!found.ok) return found;
     const c = found.value;
@@ -1012,7 +1013,8 @@ export class Session extends DurableBase {
         : this.step(c.id, { type: "finished", actor, frame });
     const after = step?.events.length ? (this.store.command(c.id) as CommandRow) : c;
     if (after.started_at !== null || FINAL_COMMAND_STATES.has(after.state)) this.prestate.drop(c.id);
-    return ok(this.ack(after));
+    const ack = this.ack(after);
+    return ok(ack.finished && this.store.firstWaiting().length === 0 ? { ...ack, idle: true } : ack);
   }
 
   /** Output bytes from this session's machine (a binary frame). Returns what is committed, for the runtime's outbox. */
