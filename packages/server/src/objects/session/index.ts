@@ -227,14 +227,18 @@ export class Session extends DurableBase {
    * After the commit: deliver what this step kept (older rows waiting out a backoff are the alarm's), and ask the
    * runtime what is the runtime's to do. No outbox query for a step that kept nothing, as most output frames do.
    */
-  private sent(outgoing: readonly Effect[]): void {
+  private sent(outgoing: readonly Effect[], only?: string): void {
     send(this.env, outgoing);
-    if (outgoing.some((e) => e.kind !== "runtime.cancel")) void this.outbox.drain();
+    if (outgoing.some((e) => e.kind !== "runtime.cancel")) void this.outbox.drain(only);
   }
 
-  /** What a step asks of the shell once it is committed. */
+  /**
+   * What a step asks of the shell once it is committed. A command's step keeps effects for the Fleet only, so only
+   * the Fleet's queue is drained (no plan over every target, no re-arm when it empties).
+   */
   private follow(effects: readonly CommandEffect[], outgoing: readonly Effect[]): void {
-    this.sent(outgoing);
+    const s = this.store.row();
+    this.sent(outgoing, s ? target.fleet(s.tenant_id) : undefined);
     if (effects.some((e) => e.kind === "arm_deadline")) this.scheduleAlarm();
     if (effects.some((e) => e.kind === "dispatch_next")) this.pump();
   }
