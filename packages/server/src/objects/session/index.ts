@@ -944,9 +944,15 @@ export class Session extends DurableBase {
         await machine(this.env, s.machine_id).resumeLater(s.id);
         return null;
       }
-      const signature = signed.value;
-      this.store.sql.exec("UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL", signature, c.id);
-      c = this.store.command(commandId);
+      // The row as it stands after the write (it may have been cancelled or expired while signing), read by the write.
+      c =
+        this.store.sql
+          .exec<CommandRow>(
+            "UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL RETURNING *",
+            signed.value,
+            c.id,
+          )
+          .toArray()[0] ?? this.store.command(commandId);
       if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
     }
     return {
