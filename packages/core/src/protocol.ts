@@ -354,9 +354,9 @@ export function parseRuntimeFrame(
   raw: string | ArrayBuffer | Uint8Array,
   maxBytes: number,
 ): { ok: true; frame: RuntimeFrame | HealthFrame | UpdateRefusedFrame } | { ok: false; code: string; message: string } {
-  const json = parseFrame(z.unknown(), raw, maxBytes);
+  const json = readJson(raw, maxBytes);
   if (!json.ok) return json;
-  const value = json.frame as { t?: unknown } | null;
+  const value = json.value as { t?: unknown } | null;
   // Reports about the runtime itself are parsed apart from the command frames, whose error text names their types.
   const t = typeof value === "object" ? value?.t : undefined;
   const schema = t === "health" ? HealthFrame : t === "update_refused" ? UpdateRefusedFrame : RuntimeFrame;
@@ -370,15 +370,26 @@ export function parseFrame<T>(
   raw: string | ArrayBuffer | Uint8Array,
   maxBytes: number,
 ): { ok: true; frame: T } | { ok: false; code: string; message: string } {
+  const json = readJson(raw, maxBytes);
+  if (!json.ok) return json;
+  const result = schema.safeParse(json.value);
+  if (!result.success) return invalidFrame(result.error);
+  return { ok: true, frame: result.data };
+}
+
+/**
+ * A text frame's JSON, size-bounded, before any schema. Not `parseFrame(z.unknown(), …)`: building that schema on
+ * every frame was a quarter of parseRuntimeFrame's time.
+ */
+function readJson(
+  raw: string | ArrayBuffer | Uint8Array,
+  maxBytes: number,
+): { ok: true; value: unknown } | { ok: false; code: string; message: string } {
   if (typeof raw !== "string") return { ok: false, code: "bad_frame", message: "this frame must be JSON text" };
   if (raw.length > maxBytes) return { ok: false, code: "frame_too_large", message: `frame exceeds ${maxBytes} bytes` };
-  let value: unknown;
   try {
-    value = JSON.parse(raw);
+    return { ok: true, value: JSON.parse(raw) };
   } catch {
     return { ok: false, code: "bad_frame", message: "frame is not valid JSON" };
   }
-  const result = schema.safeParse(value);
-  if (!result.success) return invalidFrame(result.error);
-  return { ok: true, frame: result.data };
 }

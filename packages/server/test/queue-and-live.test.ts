@@ -1,7 +1,7 @@
 // Inside workerd: commands waiting for an offline machine, cancel before delivery, and paced live sockets that
 // deliver a long backlog completely and in order.
 
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { encodeOutputFrame } from "@caisey/core";
 import { describe, expect, it, vi } from "vitest";
 import {
@@ -9,6 +9,7 @@ import {
   connectRuntime as connect,
   dispatchVerifies,
   enrollMachine,
+  finishedFrame,
   inbox,
   json,
   ownerOnce,
@@ -132,6 +133,56 @@ describe("commands for an offline machine", () => {
     ).toEqual({
       error: { code: "session_closed", message: "session is closed" },
     });
+  });
+});
+
+describe("the machine's resume list", () => {
+  it("keeps a session while it has commands for the machine, drops it with the last finish, and acks exactly", async () => {
+    const t = await owner();
+    const m = await machineWithKeys(t);
+    const { id: sessionId } = await json(
+      await call("/api/v1/sessions", { token: t, body: { machineId: m.machineId } }),
+      201,
+    );
+    const runtime = await connectRuntime(m);
+    const asked = [];
+    for (const command of ["echo one", "echo two"])
+      asked.push(
+        (await json(await call(`/api/v1/sessions/${sessionId}/commands`, { token: t, body: { command } }), 202))
+          .commandId,
+      );
+    const resumeList = () =>
+      runInDurableObject(env.MACHINE.get(env.MACHINE.idFromName(m.machineId)), (_, state) =>
+        state.storage.sql
+          .exec<{ session_id: string }>("SELECT session_id FROM pending_sessions")
+          .toArray()
+          .map((r) => r.session_id),
+      );
+    const ackOf = (commandId: string, finished: boolean) => ({
+      t: "ack",
+      sessionId,
+      commandId,
+      started: true,
+      stdout: 0,
+      stderr: 0,
+      finished,
+    });
+    for (const [i, commandId] of asked.entries()) {
+      await runtime.q.until((items) => items.some((f) => f.t === "dispatch" && f.commandId === commandId));
+      const ref = { sessionId, commandId: commandId as string };
+      runtime.ws.send(JSON.stringify(startedFrame(ref)));
+      runtime.ws.send(JSON.stringify(finishedFrame(ref)));
+      await runtime.q.until((items) => items.some((f) => f.t === "ack" && f.commandId === commandId && f.finished));
+      // The acks are the protocol's, to the key: what the Machine keeps for itself (`idle`) never reaches the runtime.
+      expect(runtime.q.items.filter((f) => f.t === "ack" && f.commandId === commandId)).toEqual([
+        ackOf(commandId, false),
+        ackOf(commandId, true),
+      ]);
+      // After the first finish the second command is the session's work, so a reconnect resumes it; after the last,
+      // nothing is left and the session leaves the list.
+      expect(await resumeList()).toEqual(i === 0 ? [sessionId] : []);
+    }
+    runtime.ws.close();
   });
 });
 

@@ -46,7 +46,12 @@ type Row = {
 
 export class Outbox {
   /** The delivery in flight per target: the next one waits for it, so a target's effects never overtake. */
-  private readonly flights = new Map<string, Promise<void>>();
+  private readonly flights = new Map<string, Promise<boolean>>();
+  /**
+   * The delivery per target that waits for the one in flight and has not read its rows yet: a drain meanwhile joins it
+   * (it reads every due row when it starts) instead of queueing one more round trip behind it.
+   */
+  private readonly queued = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -82,9 +87,17 @@ export class Outbox {
       .one().n;
   }
 
-  /** Deliver what is due (only to `target` when given), then set the safety net for what still waits. */
+  /**
+   * Deliver what is due (only to `target` when given), then set the safety net for what still waits. A drain of one
+   * target that emptied it changed nothing the alarm must know (the safety net set at enqueue stays), so it neither
+   * plans nor re-arms: two outbox reads fewer per step on the fast path.
+   */
   async drain(target?: string): Promise<void> {
-    await Promise.all(this.plan(target).batches.map((b) => this.fly(b.target)));
+    if (target !== undefined) {
+      if (!(await this.fly(target))) this.rearm();
+      return;
+    }
+    await Promise.all(this.plan().batches.map((b) => this.fly(b.target)));
     this.rearm();
   }
 
@@ -113,20 +126,33 @@ export class Outbox {
     // again at the next enqueue would cost two storage alarm writes per effect on a busy session.
   }
 
-  private fly(target: string): Promise<void> {
-    const previous = this.flights.get(target) ?? Promise.resolve();
-    const flight = previous
-      .then(() => this.send(target))
-      .catch((error: unknown) => console.error(`outbox: delivery to ${target} failed; the alarm tries again`, error));
+  /** One delivery to `target` after the one in flight; true when it left nothing due or waiting there. */
+  private fly(target: string): Promise<boolean> {
+    const waiting = this.queued.get(target);
+    if (waiting) return waiting;
+    const previous = this.flights.get(target) ?? Promise.resolve(true);
+    const flight: Promise<boolean> = previous
+      .then(() => {
+        if (this.queued.get(target) === flight) this.queued.delete(target);
+        return this.send(target);
+      })
+      .catch((error: unknown) => {
+        console.error(`outbox: delivery to ${target} failed; the alarm tries again`, error);
+        return false;
+      });
     this.flights.set(target, flight);
+    this.queued.set(target, flight);
     void flight.finally(() => {
       if (this.flights.get(target) === flight) this.flights.delete(target);
     });
     return flight;
   }
 
-  /** Send the target's due effects, oldest first, batch after batch, until one fails or none is due. */
-  private async send(target: string): Promise<void> {
+  /**
+   * Send the target's due effects, oldest first, batch after batch, until one fails or none is due. True when the
+   * target has nothing left waiting.
+   */
+  private async send(target: string): Promise<boolean> {
     for (;;) {
       const rows = this.storage.sql
         .exec<Row>(
@@ -137,7 +163,8 @@ export class Outbox {
         )
         .toArray();
       const head = rows[0];
-      if (!head || head.next_at > Date.now()) return;
+      if (!head) return true;
+      if (head.next_at > Date.now()) return false;
       let result: Delivery;
       try {
         result = await this.receiver.deliver(
@@ -149,7 +176,8 @@ export class Outbox {
       }
       this.settle(target, rows, result);
       // A failure waits out its backoff (and holds the rows behind it); one given up for good lets them go now.
-      if (result.error !== undefined ? !result.final : rows.length < BATCH) return;
+      if (result.error !== undefined && !result.final) return false;
+      if (result.error === undefined && rows.length < BATCH) return true;
     }
   }
 

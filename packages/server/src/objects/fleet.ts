@@ -361,7 +361,6 @@ export class Fleet extends DurableBase {
         return;
       // An update to a row not here yet (the Tenant's hand-over is still on its way) is refused, so it comes again.
       case "session.updated":
-        this.mustHave("sessions", e.payload.sessionId);
         this.updateSession(e.payload.sessionId, e.payload.update);
         return;
       case "session.assigned":
@@ -543,9 +542,12 @@ export class Fleet extends DurableBase {
     );
   }
 
-  /** Summary counters pushed by the Session object as its record grows. */
+  /**
+   * Summary counters pushed by the Session object as its record grows. Refused (as mustHave refuses) when the row is
+   * not here yet; told by the update itself, not by a read before it (two of these arrive per command).
+   */
   private updateSession(sessionId: string, update: SessionUpdate): void {
-    this.sql.exec(
+    const updated = this.sql.exec(
       `UPDATE sessions SET state = ?, closed_at = ?, command_count = ?, failed_count = ?, approval_count = ?, head_seq = MAX(head_seq, ?),
          technician_id = ?, last_verdict = ?, returns = ?, review_requested_at = ? WHERE id = ?`,
       update.state,
@@ -560,6 +562,8 @@ export class Fleet extends DurableBase {
       update.reviewRequestedAt ?? null,
       sessionId,
     );
+    updated.toArray();
+    if (updated.rowsWritten === 0) throw new Error(`sessions ${sessionId} is not known here yet`);
   }
 
   /** The session's machine, client, ticket and technician, with names: what a reviewer and a PSA need to place it. */

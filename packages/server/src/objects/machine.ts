@@ -206,13 +206,15 @@ export class Machine extends DurableObject<Env> {
   private forward(
     ws: WebSocket,
     frame: { t: string; sessionId: string; commandId: string },
-    answer: Promise<Result<AckFrame>>,
+    answer: Promise<Result<AckFrame & { idle?: true }>>,
   ): void {
     void answer
-      .then(async (result) => {
+      .then((result) => {
         if (result.ok) {
-          ws.send(JSON.stringify(result.value));
-          if (frame.t === "finished" && result.value.finished) await this.refreshPending(frame.sessionId);
+          const { idle, ...ack } = result.value;
+          ws.send(JSON.stringify(ack));
+          // The session dispatches its next command itself; it leaves the resume list only when it has none left.
+          if (idle) this.sql.exec("DELETE FROM pending_sessions WHERE session_id = ?", frame.sessionId);
         } else {
           ws.send(
             JSON.stringify({
@@ -308,12 +310,6 @@ export class Machine extends DurableObject<Env> {
       // The next report (the runtime sends one when anything changes) tells it again.
       console.error("telling the Fleet the runtime's health failed", error);
     }
-  }
-
-  private async refreshPending(sessionId: string): Promise<void> {
-    // The session dispatches its next command itself; drop it from the resume list only when it has none left.
-    const active = await session(this.env, sessionId).hasWork(this.identity()?.id ?? "");
-    if (!active) this.sql.exec("DELETE FROM pending_sessions WHERE session_id = ?", sessionId);
   }
 
   private async scheduleAlarm(at: number): Promise<void> {

@@ -227,14 +227,18 @@ export class Session extends DurableBase {
    * After the commit: deliver what this step kept (older rows waiting out a backoff are the alarm's), and ask the
    * runtime what is the runtime's to do. No outbox query for a step that kept nothing, as most output frames do.
    */
-  private sent(outgoing: readonly Effect[]): void {
+  private sent(outgoing: readonly Effect[], only?: string): void {
     send(this.env, outgoing);
-    if (outgoing.some((e) => e.kind !== "runtime.cancel")) void this.outbox.drain();
+    if (outgoing.some((e) => e.kind !== "runtime.cancel")) void this.outbox.drain(only);
   }
 
-  /** What a step asks of the shell once it is committed. */
+  /**
+   * What a step asks of the shell once it is committed. A command's step keeps effects for the Fleet only, so only
+   * the Fleet's queue is drained (no plan over every target, no re-arm when it empties).
+   */
   private follow(effects: readonly CommandEffect[], outgoing: readonly Effect[]): void {
-    this.sent(outgoing);
+    const s = this.store.row();
+    this.sent(outgoing, s ? target.fleet(s.tenant_id) : undefined);
     if (effects.some((e) => e.kind === "arm_deadline")) this.scheduleAlarm();
     if (effects.some((e) => e.kind === "dispatch_next")) this.pump();
   }
@@ -940,9 +944,15 @@ export class Session extends DurableBase {
         await machine(this.env, s.machine_id).resumeLater(s.id);
         return null;
       }
-      const signature = signed.value;
-      this.store.sql.exec("UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL", signature, c.id);
-      c = this.store.command(commandId);
+      // The row as it stands after the write (it may have been cancelled or expired while signing), read by the write.
+      c =
+        this.store.sql
+          .exec<CommandRow>(
+            "UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL RETURNING *",
+            signed.value,
+            c.id,
+          )
+          .toArray()[0] ?? this.store.command(commandId);
       if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
     }
     return {
@@ -956,12 +966,6 @@ export class Session extends DurableBase {
       ...gate,
       signature: c.signature as string,
     };
-  }
-
-  /** Whether this session still has commands for the machine (queued, awaiting approval or running). */
-  hasWork(machineId: string): boolean {
-    const s = this.store.row();
-    return s?.machine_id === machineId && this.store.firstWaiting().length > 0;
   }
 
   /** The machine's runtime (re)connected: send the command in flight again (the runtime ignores one it knows). */
@@ -995,8 +999,15 @@ export class Session extends DurableBase {
     };
   }
 
-  /** A frame from this session's machine. Returns what is committed for the command, for the runtime's outbox. */
-  runtimeFrame(machineId: string, frame: PrestateFrame | StartedFrame | FinishedFrame): Result<AckFrame> {
+  /**
+   * A frame from this session's machine. Returns what is committed for the command, for the runtime's outbox; after a
+   * finish, `idle` says the session has nothing left for the machine (it leaves the Machine's resume list), so the
+   * Machine does not make a second call to ask.
+   */
+  runtimeFrame(
+    machineId: string,
+    frame: PrestateFrame | StartedFrame | FinishedFrame,
+  ): Result<AckFrame & { idle?: true }> {
     const found = this.machineCommand(machineId, frame);
     if (!found.ok) return found;
     const c = found.value;
@@ -1012,7 +1023,8 @@ export class Session extends DurableBase {
         : this.step(c.id, { type: "finished", actor, frame });
     const after = step?.events.length ? (this.store.command(c.id) as CommandRow) : c;
     if (after.started_at !== null || FINAL_COMMAND_STATES.has(after.state)) this.prestate.drop(c.id);
-    return ok(this.ack(after));
+    const ack = this.ack(after);
+    return ok(ack.finished && this.store.firstWaiting().length === 0 ? { ...ack, idle: true } : ack);
   }
 
   /** Output bytes from this session's machine (a binary frame). Returns what is committed, for the runtime's outbox. */

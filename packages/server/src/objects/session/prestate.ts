@@ -12,9 +12,22 @@ export const PRESTATE_MIGRATION = {
 };
 
 export class PrestateParts {
+  /**
+   * Whether any part may be waiting (undefined: not known, looked up once). Only changes carry a pre-state, so on most
+   * commands the started frame's take and the drops after it are answered here, without three statements per command.
+   * This class is the table's only writer.
+   */
+  private held: boolean | undefined;
+
   constructor(private readonly sql: SqlStorage) {}
 
+  private mayHold(): boolean {
+    this.held ??= this.sql.exec<{ n: number }>("SELECT EXISTS (SELECT 1 FROM prestate_parts) AS n").one().n === 1;
+    return this.held;
+  }
+
   keep(frame: PrestateFrame): void {
+    this.held = true; // set first: if the write fails midway, the table is looked at rather than assumed empty
     this.sql.exec(
       "INSERT OR REPLACE INTO prestate_parts (command_id, part, parts, text) VALUES (?, ?, ?, ?)",
       frame.commandId,
@@ -29,6 +42,7 @@ export class PrestateParts {
    * parts disagree, one is missing, or they do not read as records).
    */
   take(commandId: string): { probes: Prestate[]; error?: string } | undefined {
+    if (!this.mayHold()) return undefined;
     const rows = this.sql
       .exec<{ part: number; parts: number; text: string }>(
         "SELECT part, parts, text FROM prestate_parts WHERE command_id = ? ORDER BY part",
@@ -47,6 +61,8 @@ export class PrestateParts {
   }
 
   drop(commandId: string): void {
+    if (!this.mayHold()) return;
+    this.held = undefined; // other commands' parts may remain: looked up again when next asked
     this.sql.exec("DELETE FROM prestate_parts WHERE command_id = ?", commandId);
   }
 }

@@ -223,6 +223,8 @@ export class SessionStore {
   private cachedRow: SessionRow | null = null;
   /** Running SHA-256 of each stream's committed bytes, while this object stays in memory (else recomputed). */
   private readonly streamHashes = new Map<string, { hash: Hash; bytes: number }>();
+  /** Every command before this position is final (see firstWaiting). */
+  private waitingFrom = 0;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -532,11 +534,16 @@ export class SessionStore {
    * long queue cost O(n) per frame.
    */
   firstWaiting(): CommandRow[] {
-    return this.sql
+    // Starts where the last answer was: every command before it is final, and a final state never changes. Scanning
+    // from position 1 walked every finished command of a long session, on every dispatch and finish.
+    const rows = this.sql
       .exec<CommandRow>(
-        "SELECT * FROM commands WHERE state IN ('queued', 'running', 'awaiting_approval') ORDER BY position LIMIT 1",
+        "SELECT * FROM commands WHERE position >= ? AND state IN ('queued', 'running', 'awaiting_approval') ORDER BY position LIMIT 1",
+        this.waitingFrom,
       )
       .toArray();
+    if (rows[0]) this.waitingFrom = rows[0].position;
+    return rows;
   }
 
   /** The command is in flight: handed to the Machine object (and, with `delivered`, counted as in its hands). */
