@@ -127,7 +127,7 @@ describe("output stored beside its record line", () => {
       offset: 12,
       data: "",
     });
-    const piece = 3 * 32 * 1024;
+    const piece = 3 * 16 * 1024;
     for (const length of [1, 2, 3, 4, piece - 1, piece, piece + 1, piece + 2, 3 * piece + 2, 512 * 1024]) {
       const bytes = varied(length);
       const line = withOutputData(empty, toBase64(bytes));
