@@ -17,7 +17,15 @@ export function genesisHash(sha256: Sha256, sessionId: string): string {
 
 export function nextHash(sha256: Sha256, previousHex: string, recordLine: string | Uint8Array): string {
   const bytes = typeof recordLine === "string" ? utf8(recordLine) : recordLine;
-  return toHex(sha256(concatBytes(fromHex(previousHex), sha256(bytes))));
+  return chainStep(sha256, previousHex, sha256(bytes));
+}
+
+/**
+ * The next chain hash from the SHA-256 of the record line rather than the line: the server digests an output line in
+ * pieces without ever holding it whole (see the Session's store), and a redacted line carries its digest.
+ */
+export function chainStep(sha256: Sha256, previousHex: string, lineDigest: Uint8Array): string {
+  return toHex(sha256(concatBytes(fromHex(previousHex), lineDigest)));
 }
 
 const REDACTED = /^\{"seq":(\d+),"redacted":"([0-9a-f]{64})"\}$/;
@@ -47,7 +55,7 @@ export function verifyChain(sha256: Sha256, sessionId: string, lines: Iterable<s
     }
     if (read.seq !== expected)
       return { ok: false, seq: expected, reason: `expected seq ${expected}, found ${read.seq}` };
-    hash = toHex(sha256(concatBytes(fromHex(hash), read.digest ?? sha256(utf8(line)))));
+    hash = chainStep(sha256, hash, read.digest ?? sha256(utf8(line)));
     expected++;
   }
   return { ok: true, head: { seq: expected - 1, hash }, count: expected - 1 };

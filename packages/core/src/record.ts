@@ -112,7 +112,19 @@ export function encodeOutputRecord(
  * between those quotes: the Session stores output rows that way (the bytes beside the line) and rebuilds the line.
  */
 export function withOutputData(emptyLine: string, data: string): string {
-  return `${emptyLine.slice(0, -3)}${data}"}}`;
+  return `${outputLineHead(emptyLine)}${data}${OUTPUT_LINE_END}`;
+}
+
+/** What follows the base64 data in a `command.output` line: the data's closing quote, then `data`'s and the line's. */
+export const OUTPUT_LINE_END = '"}}';
+
+/**
+ * What precedes the base64 data in a `command.output` line, from the line with its data left empty: with the data and
+ * OUTPUT_LINE_END it is the exact line (withOutputData), which lets the server hash the line in pieces.
+ */
+export function outputLineHead(emptyLine: string): string {
+  if (!emptyLine.endsWith(`"data":""}}`)) throw new Error("not a command.output line with its data left empty");
+  return emptyLine.slice(0, -OUTPUT_LINE_END.length);
 }
 
 /** Parse and check a record line. Throws with a readable reason on anything that is not a well-formed record. */

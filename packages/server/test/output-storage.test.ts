@@ -3,9 +3,21 @@
 // even), the session reads as one record: the same lines, an unbroken chain, the exact bytes and their digest.
 
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { encodeOutputFrame, fromBase64, splitRecordLines, toHex, utf8, verifyChain } from "@caisey/core";
+import {
+  encodeOutputFrame,
+  encodeOutputRecord,
+  fromBase64,
+  OUTPUT_LINE_END,
+  outputLineHead,
+  splitRecordLines,
+  toBase64,
+  toHex,
+  utf8,
+  verifyChain,
+  withOutputData,
+} from "@caisey/core";
 import { describe, expect, it } from "vitest";
-import { sha256 } from "../src/crypto.ts";
+import { sha256, sha256AroundBase64 } from "../src/crypto.ts";
 import { MIGRATIONS } from "../src/objects/session/store.ts";
 import {
   call,
@@ -24,6 +36,8 @@ const TABLES = ["session", "events", "commands", "approvals"] as const;
 /** Every byte value, twice: output is bytes, not text. */
 const BINARY = Uint8Array.from({ length: 512 }, (_, i) => i % 256);
 const concat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
+/** Bytes that differ from one another far apart (so a piece hashed twice or skipped changes the digest). */
+const varied = (length: number) => Uint8Array.from({ length }, (_, i) => (i * 31 + (i >> 8) * 7 + (i >> 16)) & 0xff);
 
 type OutputRow = { seq: number; record: string; output: ArrayBuffer | null };
 
@@ -103,6 +117,50 @@ describe("output stored beside its record line", () => {
       stderrSha256: toHex(sha256(utf8("warn\n"))),
     });
     expect(await bytesOf(`${sessionPath}/commands/${ref.commandId}/output?stream=stdout`, token)).toEqual(BINARY);
+    runtime.ws.close();
+  });
+
+  it("hashes an output line around its bytes to the digest of the exact line, at every piece boundary", () => {
+    const empty = encodeOutputRecord(7, "2026-01-02T03:04:05.006Z", "machine:mch_x", {
+      commandId: "cmd_y",
+      stream: "stdout",
+      offset: 12,
+      data: "",
+    });
+    const piece = 3 * 16 * 1024;
+    for (const length of [1, 2, 3, 4, piece - 1, piece, piece + 1, piece + 2, 3 * piece + 2, 512 * 1024]) {
+      const bytes = varied(length);
+      const line = withOutputData(empty, toBase64(bytes));
+      expect([length, toHex(sha256AroundBase64(outputLineHead(empty), bytes, OUTPUT_LINE_END))]).toEqual([
+        length,
+        toHex(sha256(utf8(line))),
+      ]);
+    }
+    expect(() => outputLineHead(withOutputData(empty, "AAAA"))).toThrow(/data left empty/);
+  });
+
+  it("chains a frame larger than a hashed piece over its exact line", async () => {
+    const token = await owner();
+    const { runtime, sessionId, sessionPath, ref, send } = await runningCommand(token);
+    const big = varied(300 * 1024 + 1);
+    await send("stdout", 0, big.subarray(0, 5), 5);
+    await send("stdout", 0, big, big.length); // the first 5 bytes again: only the rest is committed
+    const { events } = await json(await call(`${sessionPath}/events`, { token }), 200);
+    runtime.ws.send(JSON.stringify(finishedFrame(ref, { stdoutBytes: big.length, stderrBytes: 0 })));
+    expect(await runtime.box.next()).toMatchObject({ finished: true });
+
+    const lines = splitRecordLines(new TextDecoder().decode(await bytesOf(`${sessionPath}/record`, token)));
+    expect(verifyChain(sha256, sessionId, lines)).toMatchObject({ ok: true, count: lines.length });
+    const output = lines.map((l) => JSON.parse(l)).filter((e) => e.type === "command.output");
+    expect(output.map((e) => [e.data.offset, toHex(sha256(fromBase64(e.data.data)))])).toEqual([
+      [0, toHex(sha256(big.subarray(0, 5)))],
+      [5, toHex(sha256(big.subarray(5)))],
+    ]);
+    // The hash the events API serves with each line is the chain's at that line.
+    const served = events.map((e: { hash: string }) => JSON.stringify({ ...e, hash: undefined }));
+    expect(lines.slice(0, served.length)).toEqual(served);
+    for (const [i, e] of events.entries())
+      expect(verifyChain(sha256, sessionId, lines.slice(0, i + 1))).toMatchObject({ ok: true, head: { hash: e.hash } });
     runtime.ws.close();
   });
 

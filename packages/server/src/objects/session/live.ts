@@ -62,15 +62,16 @@ export class LiveFeed {
   }
 
   /** A new event was appended: send it where the socket is up to date and has budget, else let the timer catch up. */
-  published(seq: number, staffMessage: string, contactMessage: string | null): void {
+  published(seq: number, staffMessage: () => string, contactMessage: () => string | null): void {
     for (const ws of this.ctx.getWebSockets(LIVE_TAG)) {
       const attachment = ws.deserializeAttachment() as LiveAttachment | null;
       if (!attachment) continue;
-      const message = readerOf(attachment) === "contact" ? (contactMessage ?? staffMessage) : staffMessage;
       const state = this.state(ws);
       if (state.timer === null && attachment.cursor === seq - 1) {
         state.bucket = refill(state.bucket, this.now(), this.pace);
         if (state.bucket.tokens > 0) {
+          // Made only here: a socket that catches up later reads the line from storage.
+          const message = readerOf(attachment) === "contact" ? (contactMessage() ?? staffMessage()) : staffMessage();
           if (!this.send(ws, message)) continue;
           state.bucket.tokens -= message.length;
           ws.serializeAttachment({ ...attachment, cursor: seq });

@@ -5,6 +5,7 @@ import { createHash, type Hash } from "node:crypto";
 import {
   base64DecodedLength,
   type CommandState,
+  chainStep,
   type Disclosure,
   disclosedLine,
   type EventDraft,
@@ -13,18 +14,20 @@ import {
   genesisHash,
   type Head,
   lineFor,
-  nextHash,
+  OUTPUT_LINE_END,
   type OutputDecision,
+  outputLineHead,
   type Queued,
   type RecordReader,
   recordTimestamp,
   type SessionCommand,
   type SessionState,
   type Shell,
+  utf8,
   type Verdict,
   withOutputData,
 } from "@caisey/core";
-import { decodeBase64, encodeBase64, sha256, sha256Hex } from "../../crypto.ts";
+import { decodeBase64, encodeBase64, sha256, sha256AroundBase64, sha256Hex } from "../../crypto.ts";
 import { DURABLE_EFFECTS_SQL } from "../../durable/schema.ts";
 import { PRESTATE_MIGRATION } from "./prestate.ts";
 
@@ -210,6 +213,15 @@ export function lifecycleOf(c: CommandRow): SessionCommand & Queued {
   };
 }
 
+/** `make`'s value, made on the first call and kept. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | null = null;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
+  };
+}
+
 /** An event as the API serves it: the record with its chain hash spliced in, never re-serialized. */
 export function withHash(record: string, hash: string): string {
   return `${record.slice(0, -1)},"hash":"${hash}"}`;
@@ -230,9 +242,10 @@ export class SessionStore {
     private readonly storage: DurableObjectStorage,
     /**
      * Called after each append (in its transaction): the live sockets and the search feed follow the record. `forContact`
-     * is the message a client contact is sent instead, when the line is internal (else null).
+     * is the message a client contact is sent instead, when the line is internal (else null). Both are made only when
+     * first asked for (then kept), and only during the call.
      */
-    private readonly appended: (seq: number, message: string, forContact: string | null) => void,
+    private readonly appended: (seq: number, message: () => string, forContact: () => string | null) => void,
   ) {
     // Migrated already: the object's base class applies MIGRATIONS before the store is made.
     this.sql = storage.sql;
@@ -426,8 +439,12 @@ export class SessionStore {
     const head = this.head ?? { seq: 0, hash: genesisHash(sha256, (this.row() as SessionRow).id) };
     const seq = head.seq + 1;
     const stored = encode(seq, recordTimestamp(tsMs));
-    const record = output ? withOutputData(stored, encodeBase64(output.bytes)) : stored;
-    const hash = nextHash(sha256, head.hash, record);
+    // An output line is hashed around its bytes and built only if a live socket is sent it: most output is watched by
+    // no one as it is committed, and the line is a third larger than the bytes.
+    const digest = output
+      ? sha256AroundBase64(outputLineHead(stored), output.bytes, OUTPUT_LINE_END)
+      : sha256(utf8(stored));
+    const hash = chainStep(sha256, head.hash, digest);
     this.sql.exec(
       "INSERT INTO events (seq, type, record, hash, command_id, stream, offset, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       seq,
@@ -441,8 +458,15 @@ export class SessionStore {
     );
     this.head = { seq, hash };
     this.lastTsMs = tsMs;
-    const forContact = lineFor("contact", seq, type, record, sha256Hex);
-    this.appended(seq, withHash(record, hash), forContact === record ? null : withHash(forContact, hash));
+    const record = once(() => (output ? withOutputData(stored, encodeBase64(output.bytes)) : stored));
+    this.appended(
+      seq,
+      once(() => withHash(record(), hash)),
+      once(() => {
+        const forContact = lineFor("contact", seq, type, record(), sha256Hex);
+        return forContact === record() ? null : withHash(forContact, hash);
+      }),
+    );
     return this.head;
   }
 
