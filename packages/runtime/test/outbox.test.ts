@@ -207,25 +207,27 @@ describe("MemoryOutboxStore", () => {
   });
 });
 
+/** Any stream, offset and bytes of an output frame. */
+const outputCases = [
+  fc.constantFrom("stdout", "stderr") as fc.Arbitrary<"stdout" | "stderr">,
+  fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  fc.uint8Array({ minLength: 1, maxLength: 300 }),
+] as const;
+
 describe("frameJson", () => {
   it("gives exactly JSON.stringify's text for every frame, made once per frame", () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom("stdout", "stderr") as fc.Arbitrary<"stdout" | "stderr">,
-        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-        fc.uint8Array({ minLength: 1, maxLength: 300 }),
-        (stream, offset, bytes) => {
-          const frame: OutputFrame = {
-            t: "output",
-            sessionId: SES,
-            commandId: CMD,
-            stream,
-            offset,
-            data: Buffer.from(bytes).toString("base64"),
-          };
-          expect(frameJson(frame)).toBe(JSON.stringify(frame));
-        },
-      ),
+      fc.property(...outputCases, (stream, offset, bytes) => {
+        const frame: OutputFrame = {
+          t: "output",
+          sessionId: SES,
+          commandId: CMD,
+          stream,
+          offset,
+          data: Buffer.from(bytes).toString("base64"),
+        };
+        expect(frameJson(frame)).toBe(JSON.stringify(frame));
+      }),
     );
     const frame = started();
     expect(frameJson(frame)).toBe(JSON.stringify(frame));
@@ -237,23 +239,18 @@ describe("frameJson", () => {
 describe("frameMessage", () => {
   it("sends output made in an outputBuffer as exactly the binary frame encodeOutputFrame makes, bytes untouched", () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom("stdout", "stderr") as fc.Arbitrary<"stdout" | "stderr">,
-        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-        fc.uint8Array({ minLength: 1, maxLength: 300 }),
-        (stream, offset, content) => {
-          const bytes = outputBuffer(content.length);
-          bytes.set(content);
-          const header = { t: "output", sessionId: SES, commandId: CMD, stream, offset } as const;
-          const frame = outputFrame(header, bytes);
-          const expected = encodeOutputFrame(header, content);
-          expect(Buffer.from(frameMessage(frame) as Uint8Array)).toEqual(Buffer.from(expected));
-          // Sent again (a reconnect, a redispatch): the same message, and the frame's bytes are as they were.
-          expect(Buffer.from(frameMessage(frame) as Uint8Array)).toEqual(Buffer.from(expected));
-          expect(Buffer.from(bytes)).toEqual(Buffer.from(content));
-          expect(frame.data).toBe(Buffer.from(content).toString("base64"));
-        },
-      ),
+      fc.property(...outputCases, (stream, offset, content) => {
+        const bytes = outputBuffer(content.length);
+        bytes.set(content);
+        const header = { t: "output", sessionId: SES, commandId: CMD, stream, offset } as const;
+        const frame = outputFrame(header, bytes);
+        const expected = encodeOutputFrame(header, content);
+        expect(Buffer.from(frameMessage(frame) as Uint8Array)).toEqual(Buffer.from(expected));
+        // Sent again (a reconnect, a redispatch): the same message, and the frame's bytes are as they were.
+        expect(Buffer.from(frameMessage(frame) as Uint8Array)).toEqual(Buffer.from(expected));
+        expect(Buffer.from(bytes)).toEqual(Buffer.from(content));
+        expect(frame.data).toBe(Buffer.from(content).toString("base64"));
+      }),
     );
   });
 
