@@ -231,7 +231,8 @@ export const OUTPUT_HEADER_MAX = 1024;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
-export function encodeOutputFrame(header: OutputHeader, bytes: Uint8Array): Uint8Array {
+/** What precedes the bytes in a binary output frame: the header's length and its JSON. */
+export function encodeOutputHead(header: OutputHeader): Uint8Array {
   const json = utf8Encoder.encode(
     JSON.stringify({
       t: "output",
@@ -241,11 +242,18 @@ export function encodeOutputFrame(header: OutputHeader, bytes: Uint8Array): Uint
       offset: header.offset,
     }),
   );
-  const frame = new Uint8Array(2 + json.length + bytes.length);
-  frame[0] = json.length >> 8;
-  frame[1] = json.length & 0xff;
-  frame.set(json, 2);
-  frame.set(bytes, 2 + json.length);
+  const head = new Uint8Array(2 + json.length);
+  head[0] = json.length >> 8;
+  head[1] = json.length & 0xff;
+  head.set(json, 2);
+  return head;
+}
+
+export function encodeOutputFrame(header: OutputHeader, bytes: Uint8Array): Uint8Array {
+  const head = encodeOutputHead(header);
+  const frame = new Uint8Array(head.length + bytes.length);
+  frame.set(head);
+  frame.set(bytes, head.length);
   return frame;
 }
 

@@ -16,7 +16,7 @@ import {
   type StartedFrame,
 } from "@caisey/core";
 import { LOST_COMMAND_REASON } from "./journal.ts";
-import { type FrameSink, outputFrame } from "./outbox.ts";
+import { type FrameSink, outputBuffer, outputFrame } from "./outbox.ts";
 import {
   boundEnv,
   describeUser,
@@ -476,20 +476,16 @@ export class Executor {
     if (pending.bytes === 0) return;
     const name = pending.stream;
     const stream = job.streams[name];
-    const bytes =
-      pending.chunks.length === 1 ? (pending.chunks[0] as Buffer) : Buffer.concat(pending.chunks, pending.bytes);
     const max = LIMITS.outputChunkBytes;
-    const framed = all ? bytes.length : bytes.length - (bytes.length % max);
+    const framed = all ? pending.bytes : pending.bytes - (pending.bytes % max);
     for (let at = 0; at < framed; at += max) {
-      const piece = bytes.subarray(at, Math.min(at + max, framed));
+      const piece = takeBytes(pending.chunks, Math.min(max, framed - at));
       const { sessionId, commandId } = job.dispatch;
       this.#sink.push(outputFrame({ t: "output", sessionId, commandId, stream: name, offset: stream.offset }, piece));
       stream.offset += piece.length;
     }
-    const rest = bytes.subarray(framed);
-    pending.chunks = rest.length > 0 ? [rest] : [];
-    pending.bytes = rest.length;
-    if (rest.length > 0) pending.timer = setTimeout(() => this.#frame(job, true), this.#coalesceMs);
+    pending.bytes -= framed;
+    if (pending.bytes > 0) pending.timer = setTimeout(() => this.#frame(job, true), this.#coalesceMs);
   }
 
   #stop(job: Job, state: FinishedFrame["state"], reason: string): void {
@@ -531,6 +527,23 @@ export class Executor {
     if (at === 0 && queue[0]) this.#start(queue[0]);
     if (queue.length === 0) this.#queues.delete(dispatch.sessionId);
   }
+}
+
+/**
+ * The first `length` bytes of `chunks`, taken off them: copied into one outputBuffer (the only copy of output in the
+ * runtime; the journal and the socket both use that buffer), leaving the rest of a chunk cut in two.
+ */
+function takeBytes(chunks: Buffer[], length: number): Buffer {
+  const bytes = outputBuffer(length);
+  for (let filled = 0; filled < length; ) {
+    const chunk = chunks[0] as Buffer;
+    const take = Math.min(chunk.length, length - filled);
+    bytes.set(take === chunk.length ? chunk : chunk.subarray(0, take), filled);
+    filled += take;
+    if (take === chunk.length) chunks.shift();
+    else chunks[0] = chunk.subarray(take);
+  }
+  return bytes;
 }
 
 function killTree(pid: number, platform: NodeJS.Platform, log: (line: string) => void): void {

@@ -158,7 +158,8 @@ interface Segment {
 
 interface Batch {
   segment: Segment;
-  buffers: Buffer[];
+  /** Its records, each in one or more parts (an output record: its JSON, the frame's bytes, LF). */
+  records: Buffer[][];
   bytes: number;
   /** Frames in it (to move their accounting if the batch is rewritten elsewhere). */
   seqs: number[];
@@ -207,24 +208,78 @@ export function encodeJsonRecord(json: string): Buffer {
   return out;
 }
 
-/** A frame record: its JSON (reusing the frame's wire JSON), and for output the raw bytes after an LF. */
-function encodeFrameRecord(seq: number, frame: OutboxFrame, proc: string | null | undefined): Buffer {
+/**
+ * A frame record: its JSON (reusing the frame's wire JSON), and for output the raw bytes after an LF. An output record
+ * is three parts, the frame's own bytes in the middle (written with writev, never copied into the record).
+ */
+function encodeFrameRecord(seq: number, frame: OutboxFrame, proc: string | null | undefined): Buffer[] {
   if (frame.t !== "output") {
     const tail = proc === undefined ? "}" : `,"proc":${JSON.stringify(proc)}}`;
-    return encodeJsonRecord(`{"k":"frame","seq":${JSON.stringify(seq)},"frame":${frameJson(frame)}${tail}`);
+    return [encodeJsonRecord(`{"k":"frame","seq":${JSON.stringify(seq)},"frame":${frameJson(frame)}${tail}`)];
   }
   const { sessionId, commandId, stream, offset } = frame;
   const json = JSON.stringify({ k: "frame", seq, frame: { t: "output", sessionId, commandId, stream, offset } });
   const bytes = outputBytes(frame);
   const jsonLength = Buffer.byteLength(json, "utf8");
-  const length = jsonLength + 1 + bytes.length;
-  const out = Buffer.allocUnsafe(HEADER + length + 1);
-  out.write(json, HEADER, "utf8");
-  out[HEADER + jsonLength] = 0x0a;
-  out.set(bytes, HEADER + jsonLength + 1);
-  out.write(`${hex8(length)} ${hex8(crc32(out.subarray(HEADER, HEADER + length)))} `, 0, "latin1");
-  out[out.length - 1] = 0x0a;
+  const head = Buffer.allocUnsafe(HEADER + jsonLength + 1);
+  head.write(json, HEADER, "utf8");
+  head[HEADER + jsonLength] = 0x0a;
+  const crc = crc32(bytes, crc32(head.subarray(HEADER)));
+  head.write(`${hex8(jsonLength + 1 + bytes.length)} ${hex8(crc)} `, 0, "latin1");
+  return [head, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), LF];
+}
+
+const LF = Buffer.from("\n");
+
+function partsLength(parts: readonly Buffer[]): number {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  return length;
+}
+
+/**
+ * A batch's records as the buffers of one writev: output bytes as they are, the small parts between them joined (a
+ * batch of small records would otherwise be thousands of buffers).
+ */
+function writeBuffers(records: readonly Buffer[][]): Buffer[] {
+  const out: Buffer[] = [];
+  let small: Buffer[] = [];
+  const join = () => {
+    if (small.length > 0) out.push(small.length === 1 ? (small[0] as Buffer) : Buffer.concat(small));
+    small = [];
+  };
+  for (const parts of records) {
+    for (const part of parts) {
+      if (part.length < 16 * 1024) small.push(part);
+      else {
+        join();
+        out.push(part);
+      }
+    }
+  }
+  join();
   return out;
+}
+
+/** The first `bytes` bytes of `buffers`. */
+function firstBytes(buffers: Buffer[], bytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0, rest = bytes; rest > 0 && at < buffers.length; at++) {
+    const buffer = buffers[at] as Buffer;
+    out.push(buffer.length <= rest ? buffer : buffer.subarray(0, rest));
+    rest -= buffer.length;
+  }
+  return out;
+}
+
+/** What is left of `buffers` after their first `bytes` bytes. */
+function dropBytes(buffers: Buffer[], bytes: number): Buffer[] {
+  let rest = bytes;
+  let at = 0;
+  while (at < buffers.length && rest >= (buffers[at] as Buffer).length) rest -= (buffers[at++] as Buffer).length;
+  const left = buffers.slice(at);
+  if (rest > 0 && left.length > 0) left[0] = (left[0] as Buffer).subarray(rest);
+  return left;
 }
 
 function hex8(n: number): string {
@@ -551,31 +606,39 @@ export class Journal implements OutboxStore {
     }
   }
 
-  /** Append a record to the active segment's current batch, to be on disk within `within` ms; returns its segment. */
-  #write(record: Buffer, kind: Payload["k"], durable?: () => void, seq?: number, within = this.#flushDelayMs): Segment {
+  /** Append a record (whole, or in pieces written in order) to the active segment's current batch, to be on disk within `within` ms; returns its segment. */
+  #write(
+    record: Buffer | Buffer[],
+    kind: Payload["k"],
+    durable?: () => void,
+    seq?: number,
+    within = this.#flushDelayMs,
+  ): Segment {
     if (this.#closed) {
       this.#log(`outbox journal: a ${kind} record arrived after the journal was closed; not written`);
       return this.#active;
     }
-    if (this.#active.size > 0 && this.#active.size + record.length > this.#segmentBytes) this.#roll();
-    this.#add(record, durable, seq, false, within);
+    const parts = Array.isArray(record) ? record : [record];
+    if (this.#active.size > 0 && this.#active.size + partsLength(parts) > this.#segmentBytes) this.#roll();
+    this.#add(parts, durable, seq, false, within);
     return this.#active;
   }
 
-  #add(record: Buffer, durable?: () => void, seq?: number, checkpoint = false, within = this.#flushDelayMs): void {
+  #add(record: Buffer[], durable?: () => void, seq?: number, checkpoint = false, within = this.#flushDelayMs): void {
     let batch = this.#batch;
     if (!batch || batch.segment !== this.#active) {
       if (batch) this.#queue.push(batch);
-      batch = { segment: this.#active, buffers: [], bytes: 0, seqs: [], callbacks: [], upTo: 0 };
+      batch = { segment: this.#active, records: [], bytes: 0, seqs: [], callbacks: [], upTo: 0 };
       this.#batch = batch;
     }
-    batch.buffers.push(record);
-    batch.bytes += record.length;
+    const length = partsLength(record);
+    batch.records.push(record);
+    batch.bytes += length;
     if (seq !== undefined) batch.seqs.push(seq);
     if (durable) batch.callbacks.push(durable);
     batch.upTo = ++this.#appended;
     if (checkpoint) batch.checkpoint = batch.upTo;
-    this.#active.size += record.length;
+    this.#active.size += length;
     this.#checkSpace();
     if (batch.bytes >= this.#flushBytes || within <= 0) this.#kick();
     else this.#due(within);
@@ -598,13 +661,15 @@ export class Journal implements OutboxStore {
 
   #writeCheckpoint(): void {
     this.#add(
-      encodeRecord({
-        k: "checkpoint",
-        v: 1,
-        seq: this.#lastSeq,
-        commands: [...this.#commands.values()].map(({ hw: _, ...rest }) => rest),
-        settled: [...this.#recent],
-      }),
+      [
+        encodeRecord({
+          k: "checkpoint",
+          v: 1,
+          seq: this.#lastSeq,
+          commands: [...this.#commands.values()].map(({ hw: _, ...rest }) => rest),
+          settled: [...this.#recent],
+        }),
+      ],
       undefined,
       undefined,
       true,
@@ -710,15 +775,15 @@ export class Journal implements OutboxStore {
       segment.fh = await open(segment.file, "a", 0o600);
       syncDirectory(this.dir);
     }
-    const data = batch.buffers.length === 1 ? (batch.buffers[0] as Buffer) : Buffer.concat(batch.buffers);
-    const end = room === undefined ? data.length : Math.min(room, data.length);
-    for (let done = 0; done < end; ) {
-      const { bytesWritten } = await segment.fh.write(data, done, end - done);
-      done += bytesWritten;
+    const end = room === undefined ? batch.bytes : Math.min(room, batch.bytes);
+    let left = firstBytes(writeBuffers(batch.records), end);
+    while (left.length > 0) {
+      const { bytesWritten } = await segment.fh.writev(left);
+      left = dropBytes(left, bytesWritten);
     }
-    if (end < data.length) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    if (end < batch.bytes) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     await segment.fh.datasync();
-    segment.synced += data.length;
+    segment.synced += batch.bytes;
   }
 
   /** A batch could not be made durable where it was: write it (and everything after it) to a fresh segment. */
@@ -735,7 +800,7 @@ export class Journal implements OutboxStore {
     // acknowledged segments can go. It makes no earlier record durable (upTo stays).
     const checkpoint: Batch = {
       segment: fresh,
-      buffers: head?.buffers ?? [],
+      records: head?.records ?? [],
       bytes: head?.bytes ?? 0,
       seqs: [],
       callbacks: [],
@@ -756,16 +821,16 @@ export class Journal implements OutboxStore {
         this.#segmentOf.set(seq, fresh);
       }
       if (batch.segment !== fresh && batch.segment.pending === 0) this.#deleteLater(batch.segment);
-      const records = batch.buffers.slice(batch.checkpoint === undefined ? 0 : 1);
+      const records = batch.records.slice(batch.checkpoint === undefined ? 0 : 1);
       if (records.length === 0 && batch.callbacks.length === 0) continue;
-      const pieces = records.length === 0 ? [Buffer.alloc(0)] : records;
+      const pieces = records.length === 0 ? [[]] : records;
       pieces.forEach((record, i) => {
         // The batch's frames count as durable (and are sent) once its last record is.
         const last = i === pieces.length - 1;
         moved.push({
           segment: fresh,
-          buffers: [record],
-          bytes: record.length,
+          records: [record],
+          bytes: partsLength(record),
           seqs: last ? batch.seqs : [],
           callbacks: last ? batch.callbacks : [],
           upTo: last ? batch.upTo : 0,

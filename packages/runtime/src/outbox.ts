@@ -9,6 +9,7 @@ import {
   type AckFrame,
   base64DecodedLength,
   encodeOutputFrame,
+  encodeOutputHead,
   type FinishedFrame,
   type OutputFrame,
   type OutputHeader,
@@ -64,10 +65,38 @@ export function outputLength(frame: OutputFrame): number {
   return rawOutput.get(frame)?.length ?? base64DecodedLength(frame.data);
 }
 
-/** A frame as the WebSocket message it travels in: JSON text, or a binary frame for output (see core's protocol). */
+/** Bytes kept free before output made by outputBuffer: its wire header (~130 bytes) goes there. */
+const WIRE_ROOM = 256;
+/** Output bytes with WIRE_ROOM free bytes of their own before them. */
+const roomy = new WeakSet<Uint8Array>();
+
+/**
+ * A buffer for `length` bytes of output, to fill and then frame with outputFrame. It has room for the frame's wire
+ * header before the bytes, so the bytes are copied once (from the pipe into it): the same buffer is journalled and sent.
+ */
+export function outputBuffer(length: number): Buffer {
+  const bytes = Buffer.allocUnsafe(WIRE_ROOM + length).subarray(WIRE_ROOM);
+  roomy.add(bytes);
+  return bytes;
+}
+
+/**
+ * A frame as the WebSocket message it travels in: JSON text, or a binary frame for output (see core's protocol). For
+ * bytes from outputBuffer the header is written into the room before them (the same header at every resend, and the
+ * bytes are never written), so ws sends them as they are; any other output is copied into a new frame.
+ */
 export function frameMessage(frame: OutboxFrame): string | Uint8Array {
   if (frame.t !== "output") return frameJson(frame);
-  return encodeOutputFrame(frame, outputBytes(frame));
+  const bytes = outputBytes(frame);
+  if (roomy.has(bytes)) {
+    const head = encodeOutputHead(frame);
+    if (head.length <= WIRE_ROOM) {
+      const message = new Uint8Array(bytes.buffer, bytes.byteOffset - head.length, head.length + bytes.length);
+      message.set(head);
+      return message;
+    }
+  }
+  return encodeOutputFrame(frame, bytes);
 }
 
 /** Raw output bytes a frame carries (0 for started, prestate and finished). */

@@ -5,7 +5,7 @@ import { crc32 } from "node:zlib";
 import { type AckFrame, type FinishedFrame, type OutputFrame, parseOutputFrame, type StartedFrame } from "@caisey/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeRecord, interruptedFinish, Journal, type JournalOptions, processIdentity } from "../src/journal.ts";
-import { frameMessage, Outbox, type OutboxFrame } from "../src/outbox.ts";
+import { frameMessage, Outbox, type OutboxFrame, outputBuffer, outputFrame } from "../src/outbox.ts";
 import { until } from "./fixtures.ts";
 
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -149,6 +149,49 @@ describe("Journal", () => {
     expect(frameRecords.map((p) => p.seq)).toEqual([1, 2, 3, 4]);
     // Every JSON record is exactly what encodeRecord makes of its payload (the frame's own text is reused, not re-made).
     for (const text of records) expect(encodeRecord(JSON.parse(text)).subarray(18, -1).toString("utf8")).toBe(text);
+  });
+
+  it("writes large output from the frame's own buffer, between small records, as the same bytes a whole record has", async () => {
+    const journal = await open({ flushBytes: 8 << 20, flushDelayMs: 50 });
+    const outbox = new Outbox({ store: journal, windowBytes: 8 << 20 });
+    await outbox.starting(SES, CMD);
+    outbox.push(started());
+    await journal.flush();
+    const before = readFileSync(path.join(dir, segments()[0] as string)).length;
+    const big = (offset: number, length: number, fill: number) => {
+      const bytes = outputBuffer(length);
+      for (let i = 0; i < length; i++) bytes[i] = (fill + i * 7) & 0xff;
+      return outputFrame({ t: "output", sessionId: SES, commandId: CMD, stream: "stdout", offset }, bytes);
+    };
+    // One batch: small records between large ones (each large one written from its own buffer).
+    const frames: OutboxFrame[] = [
+      big(0, 300_000, 1),
+      output("stderr", 0, "small\n"),
+      big(300_000, 100_000, 2),
+      big(400_000, 20_000, 3),
+      finished(CMD, 420_000),
+    ];
+    for (const frame of frames) outbox.push(frame);
+    await journal.close();
+    const record = (seq: number, frame: OutboxFrame) => {
+      if (frame.t !== "output") return encodeRecord({ k: "frame", seq, frame });
+      const { data, ...header } = frame;
+      const payload = Buffer.concat([
+        Buffer.from(`${JSON.stringify({ k: "frame", seq, frame: header })}\n`),
+        Buffer.from(data, "base64"),
+      ]);
+      const hex = (n: number) => n.toString(16).padStart(8, "0");
+      return Buffer.concat([Buffer.from(`${hex(payload.length)} ${hex(crc32(payload))} `), payload, Buffer.from("\n")]);
+    };
+    const file = readFileSync(path.join(dir, segments()[0] as string));
+    const expected = Buffer.concat(frames.map((frame, i) => record(i + 2, frame)));
+    expect(file.length - before).toBe(expected.length);
+    expect(file.subarray(before).equals(expected)).toBe(true);
+    const again = await open();
+    expect(again.recovery.damage).toEqual([]);
+    const read = [...again.entries()].map((e) => e.frame).slice(1);
+    expect(read.map((f) => JSON.stringify(f))).toEqual(frames.map((f) => JSON.stringify(f)));
+    await again.close();
   });
 
   it("reads a journal written before raw output (base64 in the frame's JSON), and sends its bytes", async () => {
@@ -442,6 +485,39 @@ describe("Journal after a write error", () => {
     await again.close();
     // The segment whose write failed holds no frame any more (they moved), so it was deleted.
     expect(segments()).toEqual(["segment-000000000002.journal", "segment-000000000003.journal"]);
+  });
+
+  it("cuts a write of large output off in the middle of a frame's bytes, and writes it whole in the next segment", async () => {
+    let room: number | undefined;
+    const journal = await open({ beforeWrite: () => room, flushBytes: 8 << 20, flushDelayMs: 50 });
+    const outbox = new Outbox({ store: journal, windowBytes: 8 << 20 });
+    const sent: OutboxFrame[] = [];
+    outbox.connected((f) => sent.push(f));
+    const bytes = [outputBuffer(200_000), outputBuffer(200_000)];
+    bytes.forEach((b, n) => {
+      for (let i = 0; i < b.length; i++) b[i] = (i * 13 + n) & 0xff;
+    });
+    const header = { t: "output", sessionId: SES, commandId: CMD, stream: "stdout" } as const;
+    room = 300_000; // the disk takes the first frame and part of the second's bytes, then answers ENOSPC
+    outbox.push(started());
+    outbox.push(outputFrame({ ...header, offset: 0 }, bytes[0] as Buffer));
+    outbox.push(outputFrame({ ...header, offset: 200_000 }, bytes[1] as Buffer));
+    await until(() => lines.some((l) => l.includes("failed (ENOSPC: no space left on device, write)")));
+    expect(sent).toEqual([]);
+    room = undefined;
+    await journal.flush();
+    expect(sent.map(describeFrame)).toEqual([
+      "a:started",
+      `a:stdout@0:${(bytes[0] as Buffer).toString()}`,
+      `a:stdout@200000:${(bytes[1] as Buffer).toString()}`,
+    ]);
+    await journal.close();
+    const again = await open();
+    expect(again.recovery.damage).toEqual([]);
+    const read = [...again.entries()].map((e) => e.frame);
+    expect(read.map((f) => f.t)).toEqual(["started", "output", "output"]);
+    expect(read.slice(1).map((f) => (f.t === "output" ? Buffer.from(f.data, "base64") : null))).toEqual(bytes);
+    await again.close();
   });
 
   it("cuts a partial write off (a full disk), lets acknowledged segments go before the frames fit, and loses nothing", async () => {

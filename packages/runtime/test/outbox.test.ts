@@ -1,8 +1,22 @@
-import type { AckFrame, FinishedFrame, OutputFrame, StartedFrame } from "@caisey/core";
+import {
+  type AckFrame,
+  encodeOutputFrame,
+  type FinishedFrame,
+  type OutputFrame,
+  type StartedFrame,
+} from "@caisey/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { finishedFrame, startedFrame } from "../../core/test/frames.ts";
-import { frameJson, MemoryOutboxStore, Outbox, type OutboxFrame } from "../src/outbox.ts";
+import {
+  frameJson,
+  frameMessage,
+  MemoryOutboxStore,
+  Outbox,
+  type OutboxFrame,
+  outputBuffer,
+  outputFrame,
+} from "../src/outbox.ts";
 
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
 const CMD = "cmd_aaaaaaaaaaaaaaaaaaaa";
@@ -193,29 +207,59 @@ describe("MemoryOutboxStore", () => {
   });
 });
 
+/** Any stream, offset and bytes of an output frame. */
+const outputCases = [
+  fc.constantFrom("stdout", "stderr") as fc.Arbitrary<"stdout" | "stderr">,
+  fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  fc.uint8Array({ minLength: 1, maxLength: 300 }),
+] as const;
+
 describe("frameJson", () => {
   it("gives exactly JSON.stringify's text for every frame, made once per frame", () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom("stdout", "stderr") as fc.Arbitrary<"stdout" | "stderr">,
-        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-        fc.uint8Array({ minLength: 1, maxLength: 300 }),
-        (stream, offset, bytes) => {
-          const frame: OutputFrame = {
-            t: "output",
-            sessionId: SES,
-            commandId: CMD,
-            stream,
-            offset,
-            data: Buffer.from(bytes).toString("base64"),
-          };
-          expect(frameJson(frame)).toBe(JSON.stringify(frame));
-        },
-      ),
+      fc.property(...outputCases, (stream, offset, bytes) => {
+        const frame: OutputFrame = {
+          t: "output",
+          sessionId: SES,
+          commandId: CMD,
+          stream,
+          offset,
+          data: Buffer.from(bytes).toString("base64"),
+        };
+        expect(frameJson(frame)).toBe(JSON.stringify(frame));
+      }),
     );
     const frame = started();
     expect(frameJson(frame)).toBe(JSON.stringify(frame));
     frame.pid = 11; // frames are never changed after they are made: the first text stays
     expect(frameJson(frame)).toBe(JSON.stringify({ ...frame, pid: 10 }));
+  });
+});
+
+describe("frameMessage", () => {
+  it("sends output made in an outputBuffer as exactly the binary frame encodeOutputFrame makes, bytes untouched", () => {
+    fc.assert(
+      fc.property(...outputCases, (stream, offset, content) => {
+        const bytes = outputBuffer(content.length);
+        bytes.set(content);
+        const header = { t: "output", sessionId: SES, commandId: CMD, stream, offset } as const;
+        const frame = outputFrame(header, bytes);
+        const expected = encodeOutputFrame(header, content);
+        expect(Buffer.from(frameMessage(frame) as Uint8Array)).toEqual(Buffer.from(expected));
+        // Sent again (a reconnect, a redispatch): the same message, and the frame's bytes are as they were.
+        expect(Buffer.from(frameMessage(frame) as Uint8Array)).toEqual(Buffer.from(expected));
+        expect(Buffer.from(bytes)).toEqual(Buffer.from(content));
+        expect(frame.data).toBe(Buffer.from(content).toString("base64"));
+      }),
+    );
+  });
+
+  it("copies output from any other buffer into a frame of its own (nothing is written before its bytes)", () => {
+    const whole = Buffer.from("headroom that is not the frame's: one\n");
+    const bytes = whole.subarray(whole.length - 4);
+    const header = { t: "output", sessionId: SES, commandId: CMD, stream: "stdout", offset: 7 } as const;
+    const message = frameMessage(outputFrame(header, bytes)) as Uint8Array;
+    expect(Buffer.from(message)).toEqual(Buffer.from(encodeOutputFrame(header, Buffer.from("one\n"))));
+    expect(whole.toString()).toBe("headroom that is not the frame's: one\n");
   });
 });
