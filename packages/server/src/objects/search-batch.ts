@@ -193,8 +193,8 @@ export class DocBatch {
     this.docs.push({ key, sessionId, doc, tags });
   }
 
-  /** Write the documents, then index those that were new (a document already held is skipped), in key order. */
-  flush(): void {
+  /** Write the documents; returns the keys of those that were new (a document already held is skipped). */
+  flush(): number[] {
     const inserted: number[] = [];
     for (const part of chunks(this.docs, 12, (d) => d.doc.text.length * 3 + d.tags.length))
       for (const row of this.sql
@@ -219,13 +219,17 @@ export class DocBatch {
         .toArray())
         inserted.push(row.id);
     this.docs.length = 0;
-    // FTS5 keeps a transaction's new rows in memory while their rowids ascend: in key order they stay there.
-    inserted.sort((a, b) => a - b);
-    for (const part of chunks(inserted, 1))
-      this.sql.exec(
-        `INSERT INTO fts (rowid, body, tags) SELECT id, body, tags FROM docs
-         WHERE id IN (${placeholders(part.length, "CAST(? AS INTEGER)")}) ORDER BY id`,
-        ...part,
-      );
+    return inserted;
   }
+}
+
+/** Index written documents in FTS5, straight from `docs`, in key order (its in-memory terms stay one run). */
+export function indexDocs(sql: SqlStorage, keys: Iterable<number>): void {
+  const sorted = [...keys].sort((a, b) => a - b);
+  for (const part of chunks(sorted, 1))
+    sql.exec(
+      `INSERT INTO fts (rowid, body, tags) SELECT id, body, tags FROM docs
+       WHERE id IN (${placeholders(part.length, "CAST(? AS INTEGER)")}) ORDER BY id`,
+      ...part,
+    );
 }
