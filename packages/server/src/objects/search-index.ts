@@ -408,15 +408,6 @@ export class SearchIndex extends DurableBase {
 
     const through = await this.together(() => {
       const before = this.sessionRow(s.sessionId);
-      this.sql.exec(
-        `INSERT INTO sessions (id, machine_id, client_id, hostname) VALUES (?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET machine_id = excluded.machine_id, client_id = excluded.client_id,
-           hostname = excluded.hostname`,
-        s.sessionId,
-        s.machineId,
-        s.clientId,
-        s.hostname,
-      );
       let through = before?.through ?? 0;
       let technician = { id: before?.technician_id ?? null, seq: before?.technician_seq ?? 0 };
       let opened = before?.opened === 1;
@@ -450,13 +441,21 @@ export class SearchIndex extends DurableBase {
       }
       commands.flush();
       through = Math.max(through, last);
+      // The session's row in one statement, written once its batch is read (nothing above reads it back).
       this.sql.exec(
-        "UPDATE sessions SET through = MAX(through, ?), technician_id = ?, technician_seq = ?, opened = ? WHERE id = ?",
+        `INSERT INTO sessions (id, machine_id, client_id, hostname, through, technician_id, technician_seq, opened)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET machine_id = excluded.machine_id, client_id = excluded.client_id,
+           hostname = excluded.hostname, through = MAX(through, excluded.through), technician_id = excluded.technician_id,
+           technician_seq = excluded.technician_seq, opened = excluded.opened`,
+        s.sessionId,
+        s.machineId,
+        s.clientId,
+        s.hostname,
         through,
         technician.id,
         technician.seq,
         opened ? 1 : 0,
-        s.sessionId,
       );
       // Documents already here are re-tagged for the facts that changed; this batch's are written with them.
       if (before && technician.id !== before.technician_id) this.retagSession(s.sessionId);
@@ -464,6 +463,7 @@ export class SearchIndex extends DurableBase {
       const facts = new Map<string | null, DocFacts>();
       const written = new DocBatch(
         this.sql,
+        s.sessionId,
         docs.map((d) => d.ts),
       );
       for (const doc of docs) {
@@ -473,7 +473,7 @@ export class SearchIndex extends DurableBase {
           f = { technicianId: technician.id, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null };
           facts.set(doc.commandId, f);
         }
-        written.add(s.sessionId, doc, docTags(doc, s, f));
+        written.add(doc, docTags(doc, s, f));
       }
       for (const id of written.flush()) this.unindexed.add(id);
       // A session that began in an earlier month: that month's documents get this technician, and this shard gets
