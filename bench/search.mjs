@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { pathToFileURL } from "node:url";
 import { workerSettings } from "../scripts/settings.mjs";
-import { appendResults, cpuSeconds, processTree, root } from "./common.mjs";
+import { appendResults, cpuSeconds, hottest, inspector, processTree, root } from "./common.mjs";
 
 // The core modules the bench needs, one by one (Node strips their types; the package index pulls in more).
 const core = {
@@ -601,11 +601,27 @@ async function shardStats(base, tenantId) {
  */
 export async function ingestRatio({ commands = 20_000, big = 0, bigMiB = 50 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "caisey-bench-search-"));
+  // BENCH_PROFILE_OUT=file: the Worker's V8 CPU profile of the ingest, written there, and its hottest functions printed.
+  const profileOut = process.env.BENCH_PROFILE_OUT;
+  if (profileOut) process.env.BENCH_INSPECTOR_PORT = String(await freePort());
   const worker = await startWorker(dir);
   try {
     openRaw(dir);
     const { tenantId } = await setupTenant(worker.base);
+    const profiler = profileOut ? await inspector(Number(process.env.BENCH_INSPECTOR_PORT)) : null;
+    await profiler?.call("Profiler.enable");
+    await profiler?.call("Profiler.setSamplingInterval", { interval: 500 });
+    await profiler?.call("Profiler.start");
     const t = await ingestBoth(worker, tenantId, { commands, big, bigMiB });
+    if (profiler && profileOut) {
+      const { profile } = await profiler.call("Profiler.stop");
+      profiler.close();
+      writeFileSync(profileOut, JSON.stringify(profile));
+      const top = hottest(profile, 25);
+      console.log(
+        `the Worker's hottest functions (self time, ${top.total.toFixed(1)} s sampled):\n${top.lines.join("\n")}`,
+      );
+    }
     const { docs } = await shardStats(worker.base, tenantId);
     const rawDocs = raw.prepare("SELECT COUNT(*) AS n FROM docs").get().n;
     if (docs !== rawDocs) throw new Error(`shards hold ${docs} documents, raw SQLite ${rawDocs}`);

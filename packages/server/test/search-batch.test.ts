@@ -6,7 +6,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { encodeRecord, KEY_SLOTS, newId, recordTimestamp, timeKey, toBase64, utf8 } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { searchIndex } from "../src/env.ts";
-import type { IngestBatch } from "../src/objects/search-index.ts";
+import type { IngestBatch, SearchIndex } from "../src/objects/search-index.ts";
 
 const header = (tenantId: string): IngestBatch["session"] => ({
   sessionId: newId("ses"),
@@ -112,5 +112,108 @@ describe("a search shard's batch", () => {
       exit_code: 3,
       output_indexed: output.reduce((n, _, i) => n + utf8(`part${i} ${block}`).length, 0),
     });
+  });
+
+  it("indexes the batches of one turn together, a later batch re-tagging an earlier one's documents", async () => {
+    const tenantId = newId("ten");
+    const stub = searchIndex(env, tenantId, "2026-07");
+    const [a, b] = [header(tenantId), header(tenantId)];
+    const at = (s: number) => recordTimestamp(Date.parse("2026-07-01T08:00:00Z") + s * 1000);
+    const opened = (s: number) => ({ ts: at(s), type: "session.opened", data: { technicianId: "usr_tom" } });
+    for (const [session, s] of [
+      [a, 0],
+      [b, 1],
+    ] as const)
+      expect(await stub.ingest({ session, events: lines([opened(s)]) })).toEqual({ through: 1 });
+    const commandId = newId("cmd");
+    const output = (s: number, text: string, offset: number) => ({
+      ts: at(s),
+      type: "command.output",
+      data: { commandId, stream: "stdout", offset, data: toBase64(utf8(text)) },
+    });
+    // Session a's command and output, then (a later batch) its failure; session b's documents fall in between in
+    // time, so the turn's documents do not ascend batch by batch.
+    const first: IngestBatch = {
+      session: a,
+      events: [
+        {
+          ts: at(10),
+          type: "command.requested",
+          data: { commandId, command: "Restart-Service Spooler", shell: "powershell", requestedBy: "usr_tom" },
+        },
+        output(12, "spooler restarted\n", 0),
+        output(30, "spooler stopped again\n", 18),
+      ].map((e, i) => ({ seq: i + 2, line: encodeRecord({ seq: i + 2, actor: "user:usr_tom", ...e }) })),
+    };
+    const second: IngestBatch = {
+      session: a,
+      events: [
+        {
+          seq: 5,
+          line: encodeRecord({
+            seq: 5,
+            actor: "user:usr_tom",
+            ts: at(31),
+            type: "command.finished",
+            data: { commandId, state: "finished", exitCode: 2 },
+          }),
+        },
+      ],
+    };
+    const other: IngestBatch = {
+      session: b,
+      events: [11, 20, 40].map((s, i) => ({
+        seq: i + 2,
+        line: encodeRecord({
+          seq: i + 2,
+          actor: "user:usr_tom",
+          ts: at(s),
+          type: "chat.message",
+          data: { text: `spooler chat ${s}` },
+        }),
+      })),
+    };
+    // Called inside the object, none waits before the turn's write: all three are written in one transaction.
+    const throughs = await runInDurableObject(stub, (instance: SearchIndex) =>
+      Promise.all([instance.ingest(first), instance.ingest(other), instance.ingest(second)]),
+    );
+    expect(throughs).toEqual([{ through: 4 }, { through: 4 }, { through: 5 }]);
+    const { docs, matches } = await shardRows(tenantId, "2026-07", ["spooler", '{tags} : "zxnz"', "chat"]);
+    expect(docs.map((d) => [d.session_id, d.seq])).toEqual([
+      [a.sessionId, 2],
+      [b.sessionId, 2],
+      [a.sessionId, 3],
+      [b.sessionId, 3],
+      [a.sessionId, 4],
+      [b.sessionId, 4],
+    ]);
+    // Every document of the failed command carries its exit tag, though the failure came in a later batch.
+    expect(matches).toEqual([6, 3, 3]);
+  });
+
+  it("writes the other batches of a turn when one of them fails, and nothing of the one that failed", async () => {
+    const tenantId = newId("ten");
+    const stub = searchIndex(env, tenantId, "2026-08");
+    const sessions = [header(tenantId), header(tenantId), header(tenantId)];
+    const chat = (s: number) => [
+      { ts: "2026-08-01T09:00:00.000Z", type: "session.opened", data: { technicianId: "usr_tom" } },
+      { ts: `2026-08-01T09:00:0${s}.000Z`, type: "chat.message", data: { text: `printer jam ${s}` } },
+    ];
+    // The middle one breaks inside its write (a session without a client violates the table's NOT NULL).
+    const broken = { ...sessions[1], clientId: null } as unknown as IngestBatch["session"];
+    const settled = await runInDurableObject(stub, (instance: SearchIndex) =>
+      Promise.allSettled([
+        instance.ingest({ session: sessions[0] as IngestBatch["session"], events: lines(chat(1)) }),
+        instance.ingest({ session: broken, events: lines(chat(2)) }),
+        instance.ingest({ session: sessions[2] as IngestBatch["session"], events: lines(chat(3)) }),
+      ]),
+    );
+    expect(settled.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const { docs, matches } = await shardRows(tenantId, "2026-08", ["printer"]);
+    expect(docs.map((d) => [d.session_id, d.body])).toEqual([
+      [sessions[0]?.sessionId, "printer jam 1"],
+      [sessions[2]?.sessionId, "printer jam 3"],
+    ]);
+    expect(matches).toEqual([2]);
   });
 });

@@ -30,14 +30,17 @@ export type CommandRow = {
 export const COMMAND_COLUMNS = `id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval,
   approval_seq, home, output_indexed`;
 
-/** Items grouped for one statement each: at most MAX_PARAMS bound parameters (`params` per item), about MAX_STATEMENT_BYTES of text. */
-function chunks<T>(items: readonly T[], params: number, bytes: (item: T) => number = () => 0): T[][] {
+/**
+ * Items grouped for one statement each: at most MAX_PARAMS bound parameters (`params` per item, plus `shared` bound
+ * once for the statement), about MAX_STATEMENT_BYTES of text.
+ */
+function chunks<T>(items: readonly T[], params: number, bytes: (item: T) => number = () => 0, shared = 0): T[][] {
   const out: T[][] = [];
   let row: T[] = [];
   let rowBytes = 0;
   for (const item of items) {
     const b = bytes(item);
-    if (row.length > 0 && ((row.length + 1) * params > MAX_PARAMS || rowBytes + b > MAX_STATEMENT_BYTES)) {
+    if (row.length > 0 && ((row.length + 1) * params + shared > MAX_PARAMS || rowBytes + b > MAX_STATEMENT_BYTES)) {
       out.push(row);
       row = [];
       rowBytes = 0;
@@ -128,10 +131,10 @@ export class CommandBatch {
 }
 
 /** A document as written: its key (time key plus slot) and tags. */
-type KeyedDoc = { key: number; sessionId: string; doc: IndexDoc; tags: string };
+type KeyedDoc = { key: number; doc: IndexDoc; tags: string };
 
 /**
- * The documents of one batch. Keys are allocated as one document at a time would be (the highest key of the
+ * The documents of one batch (one session's). Keys are allocated as one document at a time would be (the highest key of the
  * document's millisecond plus one; past the millisecond's slots, the next key not taken), from one read of each
  * millisecond's highest key.
  */
@@ -143,6 +146,7 @@ export class DocBatch {
 
   constructor(
     private readonly sql: SqlStorage,
+    private readonly sessionId: string,
     timestamps: Iterable<string>,
   ) {
     const bases = [...new Set([...timestamps].map((ts) => timeKey(Date.parse(ts))))];
@@ -175,7 +179,7 @@ export class DocBatch {
     return m;
   }
 
-  add(sessionId: string, doc: IndexDoc, tags: string): void {
+  add(doc: IndexDoc, tags: string): void {
     const base = timeKey(Date.parse(doc.ts));
     const max = this.highestIn(base);
     let key = max === null ? base : max + 1;
@@ -190,20 +194,21 @@ export class DocBatch {
     const rangeMax = this.highestIn(range);
     if (rangeMax === null || key > rangeMax) this.highest.set(range, key);
     this.taken.add(key);
-    this.docs.push({ key, sessionId, doc, tags });
+    this.docs.push({ key, doc, tags });
   }
 
-  /** Write the documents, then index those that were new (a document already held is skipped), in key order. */
-  flush(): void {
+  /** Write the documents; returns the keys of those that were new (a document already held is skipped). */
+  flush(): number[] {
     const inserted: number[] = [];
-    for (const part of chunks(this.docs, 12, (d) => d.doc.text.length * 3 + d.tags.length))
+    // A batch's documents are one session's: its id is bound once (?1), the other 11 columns per row.
+    for (const part of chunks(this.docs, 11, (d) => d.doc.text.length * 3 + d.tags.length, 1))
       for (const row of this.sql
         .exec<{ id: number }>(
-          `INSERT OR IGNORE INTO docs (id, session_id, seq, part, kind, ts, command_id, stream, offset, body, tags, change)
-           VALUES ${placeholders(part.length, "(CAST(? AS INTEGER), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} RETURNING id`,
-          ...part.flatMap(({ key, sessionId, doc, tags }) => [
+          `INSERT OR IGNORE INTO docs (session_id, id, seq, part, kind, ts, command_id, stream, offset, body, tags, change)
+           VALUES ${placeholders(part.length, "(?1, CAST(? AS INTEGER), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} RETURNING id`,
+          this.sessionId,
+          ...part.flatMap(({ key, doc, tags }) => [
             key,
-            sessionId,
             doc.seq,
             doc.part,
             doc.kind,
@@ -219,13 +224,24 @@ export class DocBatch {
         .toArray())
         inserted.push(row.id);
     this.docs.length = 0;
-    // FTS5 keeps a transaction's new rows in memory while their rowids ascend: in key order they stay there.
-    inserted.sort((a, b) => a - b);
-    for (const part of chunks(inserted, 1))
-      this.sql.exec(
-        `INSERT INTO fts (rowid, body, tags) SELECT id, body, tags FROM docs
-         WHERE id IN (${placeholders(part.length, "CAST(? AS INTEGER)")}) ORDER BY id`,
-        ...part,
-      );
+    return inserted;
   }
+}
+
+/** Keys per FTS5 insert: one JSON array of them stays well under MAX_STATEMENT_BYTES. */
+const INDEX_KEYS = 4000;
+
+/**
+ * Index written documents in FTS5, straight from `docs`, in key order, in one statement for up to INDEX_KEYS of them
+ * (the keys as one JSON array: one bound parameter). FTS5 writes its in-memory terms out as a segment whenever a
+ * statement opens a savepoint (any multi-row statement does), so a statement per 100 keys made a segment per 100.
+ */
+export function indexDocs(sql: SqlStorage, keys: Iterable<number>): void {
+  const sorted = [...keys].sort((a, b) => a - b);
+  for (let i = 0; i < sorted.length; i += INDEX_KEYS)
+    sql.exec(
+      `INSERT INTO fts (rowid, body, tags) SELECT id, body, tags FROM docs
+       WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+      JSON.stringify(sorted.slice(i, i + INDEX_KEYS)),
+    );
 }

@@ -53,7 +53,7 @@ import type { Effect } from "../durable/outbox.ts";
 import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
 import { type Env, outputIndexCap, searchCatalog } from "../env.ts";
 import { type Migration, migrate } from "../migrations.ts";
-import { COMMAND_COLUMNS, CommandBatch, type CommandRow, DocBatch } from "./search-batch.ts";
+import { COMMAND_COLUMNS, CommandBatch, type CommandRow, DocBatch, indexDocs } from "./search-batch.ts";
 
 const MIGRATIONS: Migration[] = [
   {
@@ -334,6 +334,8 @@ function factColumns(f: CommandFacts) {
 export class SearchIndex extends DurableBase {
   private readonly cap: number;
   private meta: { tenant_id: string; month: string } | null = null;
+  /** Documents written in this transaction that FTS5 does not hold yet (`writeTogether` indexes them). */
+  private readonly unindexed = new Set<number>();
   /** Batches whose write waits for the next turn (`together`). */
   private waiting: { write: () => number; resolve: (through: number) => void; reject: (error: unknown) => void }[] = [];
 
@@ -399,99 +401,102 @@ export class SearchIndex extends DurableBase {
       return this.refuse(s.sessionId, `shard ${meta.tenant_id}:${meta.month} got a batch for ${s.tenantId}:${month}`);
     // A session that began in an earlier month may send facts there: which months hold anything, newest first, is
     // read now (the catalog is another object), so the forwards can be written with the batch.
-    const openedHere = this.sessionRow(s.sessionId)?.opened === 1 || events.some((e) => e.type === "session.opened");
+    const openedHere = events.some((e) => e.type === "session.opened") || this.sessionRow(s.sessionId)?.opened === 1;
     const earlier = openedHere
       ? []
       : (await searchCatalog(this.env, s.tenantId).shards(s.tenantId)).filter((m) => m < month);
 
-    const through = await this.together(() =>
-      this.ctx.storage.transactionSync(() => {
-        const before = this.sessionRow(s.sessionId);
-        this.sql.exec(
-          `INSERT INTO sessions (id, machine_id, client_id, hostname) VALUES (?, ?, ?, ?)
+    const through = await this.together(() => {
+      const before = this.sessionRow(s.sessionId);
+      let through = before?.through ?? 0;
+      let technician = { id: before?.technician_id ?? null, seq: before?.technician_seq ?? 0 };
+      let opened = before?.opened === 1;
+      // The sender's technician only fills in until the record says (session.opened, session.assigned, here or from
+      // another month): a feed reads it once and then sends batch after batch, so it may be older than their events.
+      if (s.technicianId && technician.seq === 0) technician = { id: s.technicianId, seq: 0 };
+      const fresh = events.filter((e) => e.seq > through);
+      const commands = new CommandBatch(
+        this.sql,
+        fresh.flatMap((e) => {
+          const id = (e.data as { commandId?: unknown }).commandId;
+          return typeof id === "string" ? [id] : [];
+        }),
+      );
+      const docs: IndexDoc[] = [];
+      const retag = new Set<string>();
+      for (const event of fresh) {
+        const entries = indexEntries(event, (commandId) => commands.get(commandId)?.output_indexed ?? 0, this.cap);
+        if (event.type === "session.opened") opened = true;
+        if (entries.technicianId && event.seq > technician.seq)
+          technician = { id: entries.technicianId, seq: event.seq };
+        if (entries.command) {
+          const requested = event.type === "command.requested";
+          const r = this.applyEvent(commands, s.sessionId, entries.command, event.seq, requested);
+          // A command this batch first wrote has no documents here yet (this batch's are written with its facts).
+          if (r.tagsChanged && !commands.isNew(r.row.id)) retag.add(r.row.id);
+          if (r.changed) this.factsChanged(r.row, null, earlier, commands.isNew(r.row.id));
+        }
+        docs.push(...entries.docs);
+        through = event.seq;
+      }
+      commands.flush();
+      through = Math.max(through, last);
+      // The session's row in one statement, written once its batch is read (nothing above reads it back).
+      this.sql.exec(
+        `INSERT INTO sessions (id, machine_id, client_id, hostname, through, technician_id, technician_seq, opened)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET machine_id = excluded.machine_id, client_id = excluded.client_id,
-           hostname = excluded.hostname`,
-          s.sessionId,
-          s.machineId,
-          s.clientId,
-          s.hostname,
-        );
-        let through = before?.through ?? 0;
-        let technician = { id: before?.technician_id ?? null, seq: before?.technician_seq ?? 0 };
-        let opened = before?.opened === 1;
-        // The sender's technician only fills in until the record says (session.opened, session.assigned, here or from
-        // another month): a feed reads it once and then sends batch after batch, so it may be older than their events.
-        if (s.technicianId && technician.seq === 0) technician = { id: s.technicianId, seq: 0 };
-        const fresh = events.filter((e) => e.seq > through);
-        const commands = new CommandBatch(
-          this.sql,
-          fresh.flatMap((e) => {
-            const id = (e.data as { commandId?: unknown }).commandId;
-            return typeof id === "string" ? [id] : [];
-          }),
-        );
-        const docs: IndexDoc[] = [];
-        const retag = new Set<string>();
-        for (const event of fresh) {
-          const entries = indexEntries(event, (commandId) => commands.get(commandId)?.output_indexed ?? 0, this.cap);
-          if (event.type === "session.opened") opened = true;
-          if (entries.technicianId && event.seq > technician.seq)
-            technician = { id: entries.technicianId, seq: event.seq };
-          if (entries.command) {
-            const requested = event.type === "command.requested";
-            const r = this.applyEvent(commands, s.sessionId, entries.command, event.seq, requested);
-            if (r.tagsChanged) retag.add(entries.command.commandId);
-            if (r.changed) this.factsChanged(r.row, null, earlier, commands.isNew(r.row.id));
-          }
-          docs.push(...entries.docs);
-          through = event.seq;
+           hostname = excluded.hostname, through = MAX(through, excluded.through), technician_id = excluded.technician_id,
+           technician_seq = excluded.technician_seq, opened = excluded.opened`,
+        s.sessionId,
+        s.machineId,
+        s.clientId,
+        s.hostname,
+        through,
+        technician.id,
+        technician.seq,
+        opened ? 1 : 0,
+      );
+      // Documents already here are re-tagged for the facts that changed; this batch's are written with them.
+      if (before && technician.id !== before.technician_id) this.retagSession(s.sessionId);
+      for (const commandId of retag) this.retagCommand(commandId);
+      const facts = new Map<string | null, DocFacts>();
+      const written = new DocBatch(
+        this.sql,
+        s.sessionId,
+        docs.map((d) => d.ts),
+      );
+      for (const doc of docs) {
+        let f = facts.get(doc.commandId);
+        if (f === undefined) {
+          const c = doc.commandId ? commands.get(doc.commandId) : undefined;
+          f = { technicianId: technician.id, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null };
+          facts.set(doc.commandId, f);
         }
-        commands.flush();
-        through = Math.max(through, last);
-        this.sql.exec(
-          "UPDATE sessions SET through = MAX(through, ?), technician_id = ?, technician_seq = ?, opened = ? WHERE id = ?",
-          through,
-          technician.id,
-          technician.seq,
-          opened ? 1 : 0,
-          s.sessionId,
-        );
-        // Documents already here are re-tagged for the facts that changed; this batch's are written with them.
-        if (before && technician.id !== before.technician_id) this.retagSession(s.sessionId);
-        for (const commandId of retag) this.retagCommand(commandId);
-        const facts = new Map<string | null, DocFacts>();
-        const written = new DocBatch(
-          this.sql,
-          docs.map((d) => d.ts),
-        );
-        for (const doc of docs) {
-          let f = facts.get(doc.commandId);
-          if (f === undefined) {
-            const c = doc.commandId ? commands.get(doc.commandId) : undefined;
-            f = { technicianId: technician.id, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null };
-            facts.set(doc.commandId, f);
-          }
-          written.add(s.sessionId, doc, docTags(doc, s, f));
-        }
-        written.flush();
-        // A session that began in an earlier month: that month's documents get this technician, and this shard gets
-        // the technician from there when the sender did not say.
-        if (!opened && (!before || technician.id !== before.technician_id) && earlier[0] !== undefined)
-          this.send(earlier[0], "session", s.sessionId, {
-            from: month,
-            earlier: earlier.slice(1),
-            facts: { sessionId: s.sessionId, technicianId: technician.id, technicianSeq: technician.seq },
-          } satisfies SessionForward);
-        return through;
-      }),
-    );
+        written.add(doc, docTags(doc, s, f));
+      }
+      for (const id of written.flush()) this.unindexed.add(id);
+      // A session that began in an earlier month: that month's documents get this technician, and this shard gets
+      // the technician from there when the sender did not say.
+      if (!opened && (!before || technician.id !== before.technician_id) && earlier[0] !== undefined)
+        this.send(earlier[0], "session", s.sessionId, {
+          from: month,
+          earlier: earlier.slice(1),
+          facts: { sessionId: s.sessionId, technicianId: technician.id, technicianSeq: technician.seq },
+        } satisfies SessionForward);
+      return through;
+    });
     return { through };
   }
 
   /**
-   * Run a batch's write together with the batches that reach this shard meanwhile (from other sessions): each in its
-   * own transaction, all in one turn, so storage commits them once. A shard that many sessions feed at once commits
-   * per turn instead of per batch; a batch alone waits only for the next turn. Then the forwards they wrote go out.
+   * Run a batch's write together with the batches that reach this shard meanwhile (from other sessions), all in one
+   * transaction in one turn, so storage commits them once. A shard that many sessions feed at once commits per turn
+   * instead of per batch; a batch alone waits only for the next turn. One transaction, not one per batch: FTS5 writes
+   * its pending terms out as a new segment at every savepoint, so per-batch transactions made a segment per batch and
+   * the merging of them (the index's largest cost after tokenizing). Should anything in the shared transaction throw,
+   * it is rolled back whole and each batch is written again in its own, so a batch fails only for its own reason.
+   * Then the forwards they wrote go out.
    */
   private together(write: () => number): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -500,16 +505,46 @@ export class SearchIndex extends DurableBase {
       setTimeout(() => {
         const batches = this.waiting;
         this.waiting = [];
-        for (const b of batches) {
-          try {
-            b.resolve(b.write());
-          } catch (error) {
-            b.reject(error);
-          }
+        let results: number[] | null = null;
+        try {
+          results = this.writeTogether(batches.map((b) => b.write));
+        } catch (error) {
+          if (batches.length === 1) batches[0]?.reject(error);
         }
+        if (results) for (const [i, b] of batches.entries()) b.resolve(results[i] as number);
+        else if (batches.length > 1)
+          for (const b of batches) {
+            try {
+              b.resolve(this.writeTogether([b.write])[0] as number);
+            } catch (error) {
+              b.reject(error);
+            }
+          }
         this.kickForwards();
       }, 0);
     });
+  }
+
+  /**
+   * Batches' writes in one transaction, then their new documents into FTS5 at once, in key order: FTS5 holds a
+   * transaction's new rows in memory only while their rowids ascend, and batches of different sessions interleave in
+   * time, so indexing each batch's documents as it was written made a segment (and later merging) per batch. Rolled
+   * back whole if anything throws, the documents waiting for FTS5 with it.
+   */
+  private writeTogether(writes: (() => number)[]): number[] {
+    try {
+      return this.ctx.storage.transactionSync(() => {
+        const results = writes.map((write) => write());
+        indexDocs(this.sql, this.unindexed);
+        this.unindexed.clear();
+        return results;
+      });
+    } catch (error) {
+      this.unindexed.clear();
+      // An effect's alarm may have been rolled back with the rest: the next arm() sets it whatever it was before.
+      this.alarms.forget();
+      throw error;
+    }
   }
 
   /**
@@ -678,6 +713,11 @@ export class SearchIndex extends DurableBase {
         ...factTags({ technicianId, exitCode: c?.exit_code ?? null, approval: c?.approval ?? null }),
       ].join(" ");
       if (tags === d.tags) continue;
+      if (this.unindexed.has(d.id)) {
+        // Written by an earlier batch of this transaction: FTS5 takes it, with these tags, when the batches are done.
+        this.sql.exec("UPDATE docs SET tags = ? WHERE id = CAST(? AS INTEGER)", tags, d.id);
+        continue;
+      }
       this.sql.exec(
         "INSERT INTO fts (fts, rowid, body, tags) VALUES ('delete', CAST(? AS INTEGER), ?, ?)",
         d.id,
