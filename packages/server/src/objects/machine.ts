@@ -50,31 +50,32 @@ const BULK_FRAME_BYTES = 16 * 1024;
 const TURN_MAX_MS = 1000;
 
 /**
- * Bulk frames a machine has under way at once (forwarded, not yet answered). Alone, as many as the runtime sends (its
- * send window bounds them): pipelined, the Session commits one while the last one's storage flush completes. While
- * another machine in this isolate streams too, one: the thread they share then holds at most one bulk commit per
- * streaming machine ahead of anyone else's frame.
+ * Bulk frames a machine has under way at once (forwarded, not yet answered). With one stream in this isolate, as many
+ * as the runtime sends (its send window bounds them): pipelined, the Session commits one while the last one's storage
+ * flush completes. With several (on this machine or others), one per machine: the thread they share then holds at
+ * most one bulk commit per streaming machine ahead of anyone else's frame.
  */
 const BULK_SLOTS = { alone: Number.POSITIVE_INFINITY, contended: 1 };
-/** A machine that forwarded no bulk frame for this long no longer counts as streaming. */
+/** A session whose machine forwarded no bulk frame of it for this long no longer counts as streaming. */
 const STREAMING_MS = 1000;
 /**
- * When each Machine in this isolate last forwarded a bulk frame. Module state on purpose: it is the isolate's one
- * thread the machines share (only times are kept here, never another object's socket or stub).
+ * When a bulk frame of each session was last forwarded in this isolate. Module state on purpose: it is the isolate's
+ * one thread the machines share (only session ids and times are kept here, never another object's socket or stub).
  */
-const streamingAt = new Map<object, number>();
+const streamingAt = new Map<string, number>();
 
-function othersStreaming(self: object, now: number): boolean {
-  let others = false;
-  for (const [machine, at] of streamingAt) {
-    if (now - at > STREAMING_MS) streamingAt.delete(machine);
-    else if (machine !== self) others = true;
+/** Whether more than one session streams in this isolate (stale entries are dropped on the way). */
+function severalStreaming(now: number): boolean {
+  let streams = 0;
+  for (const [sessionId, at] of streamingAt) {
+    if (now - at > STREAMING_MS) streamingAt.delete(sessionId);
+    else streams++;
   }
-  return others;
+  return streams > 1;
 }
 
-/** A runtime frame waiting for its turn: forwarding it resolves once the Session answered and the answer was relayed. */
-type Waiting = () => Promise<void>;
+/** A runtime frame waiting for its turn: `run` forwards it and resolves once the Session's answer was relayed. */
+type Waiting = { sessionId: string; run: () => Promise<void> };
 
 type Identity = { id: string; tenant_id: string; client_id: string; public_key: string; revoked_at: string | null };
 
@@ -262,15 +263,15 @@ export class Machine extends DurableObject<Env> {
     call: () => Promise<Result<AckFrame>>,
   ): void {
     const run = () => (ws.readyState === WebSocket.OPEN ? this.forward(ws, frame, call()) : Promise.resolve());
-    if (this.turns.offer(frame.sessionId, run, bulk) === "now") void run();
+    if (this.turns.offer(frame.sessionId, { sessionId: frame.sessionId, run }, bulk) === "now") void run();
     else this.nextTurn();
   }
 
   private nextTurn(): void {
     const now = Date.now();
-    const slots = othersStreaming(this, now) ? BULK_SLOTS.contended : BULK_SLOTS.alone;
-    for (let run = this.turns.take(slots); run !== null; run = this.turns.take(slots)) {
-      streamingAt.set(this, now);
+    const slots = severalStreaming(now) ? BULK_SLOTS.contended : BULK_SLOTS.alone;
+    for (let turn = this.turns.take(slots); turn !== null; turn = this.turns.take(slots)) {
+      streamingAt.set(turn.sessionId, now);
       let released = false;
       const release = () => {
         if (released) return;
@@ -281,7 +282,7 @@ export class Machine extends DurableObject<Env> {
         setTimeout(() => this.nextTurn(), 0);
       };
       const timer = setTimeout(release, TURN_MAX_MS);
-      void run().finally(release);
+      void turn.run().finally(release);
     }
   }
 
