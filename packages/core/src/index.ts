@@ -19,5 +19,6 @@ export * from "./search.ts";
 export * from "./session/index.ts";
 export * from "./shells.ts";
 export * from "./throttle.ts";
+export * from "./turns.ts";
 export * from "./verify/index.ts";
 export * from "./views.ts";

@@ -16,6 +16,7 @@ import {
   parseRuntimeFrame,
   type RuntimeHealth,
   randomBytes,
+  Turns,
   toBase64Url,
   utf8,
 } from "@caisey/core";
@@ -37,6 +38,45 @@ const HEARTBEAT_MS = 30_000;
 /** A socket that has not answered the challenge within this time is closed. */
 const HELLO_TIMEOUT_MS = 10_000;
 
+/**
+ * Output frames larger than this take turns (see Machine.turns); smaller ones, like a line of output, go at once when
+ * nothing of their session waits (as the runtime's SMALL_FRAME_BYTES).
+ */
+const BULK_FRAME_BYTES = 16 * 1024;
+/**
+ * A turn ends when the Session has answered its frame, or after this long at the latest: a Session that is slow to
+ * answer (restarting, far away) delays its own stream, not the machine's other sessions.
+ */
+const TURN_MAX_MS = 1000;
+
+/**
+ * Bulk frames a machine has under way at once (forwarded, not yet answered). With one stream in this isolate, as many
+ * as the runtime sends (its send window bounds them): pipelined, the Session commits one while the last one's storage
+ * flush completes. With several (on this machine or others), one per machine: the thread they share then holds at
+ * most one bulk commit per streaming machine ahead of anyone else's frame.
+ */
+const BULK_SLOTS = { alone: Number.POSITIVE_INFINITY, contended: 1 };
+/** A session whose machine forwarded no bulk frame of it for this long no longer counts as streaming. */
+const STREAMING_MS = 1000;
+/**
+ * When a bulk frame of each session was last forwarded in this isolate. Module state on purpose: it is the isolate's
+ * one thread the machines share (only session ids and times are kept here, never another object's socket or stub).
+ */
+const streamingAt = new Map<string, number>();
+
+/** Whether more than one session streams in this isolate (stale entries are dropped on the way). */
+function severalStreaming(now: number): boolean {
+  let streams = 0;
+  for (const [sessionId, at] of streamingAt) {
+    if (now - at > STREAMING_MS) streamingAt.delete(sessionId);
+    else streams++;
+  }
+  return streams > 1;
+}
+
+/** A runtime frame waiting for its turn: `run` forwards it and resolves once the Session's answer was relayed. */
+type Waiting = { sessionId: string; run: () => Promise<void> };
+
 type Identity = { id: string; tenant_id: string; client_id: string; public_key: string; revoked_at: string | null };
 
 type RuntimeAttachment =
@@ -51,6 +91,14 @@ export class Machine extends DurableObject<Env> {
    * storage flush instead of one round trip and one flush per 64 KiB.
    */
   private readonly sessionStubs = new Map<string, ReturnType<typeof session>>();
+  /**
+   * The runtime's bulk output frames take turns (BULK_SLOTS under way at once), and after each the event loop gets a
+   * turn of its own before the next: socket reads, requests and other objects' frames run between two bulk commits
+   * instead of behind a whole send window of them. Locally every object shares workerd's one thread, so this is what lets a
+   * small command on another machine through while two machines stream; on Cloudflare it keeps this machine's own
+   * small commands ahead of its bulk backlog (their frames go at once, see schedule).
+   */
+  private readonly turns = new Turns<Waiting>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -165,7 +213,10 @@ export class Machine extends DurableObject<Env> {
         return;
       }
       const { header, bytes } = output;
-      this.forward(ws, header, this.sessionStub(header.sessionId).runtimeOutput(attachment.machineId, header, bytes));
+      const stub = this.sessionStub(header.sessionId);
+      this.schedule(ws, header, bytes.length > BULK_FRAME_BYTES, () =>
+        stub.runtimeOutput(attachment.machineId, header, bytes),
+      );
       return;
     }
     const parsed = parseRuntimeFrame(message, LIMITS.runtimeFrameBytes);
@@ -196,19 +247,56 @@ export class Machine extends DurableObject<Env> {
       if (identity) await fleet(this.env, identity.tenant_id).runtimeUpdateRefused(identity.id, frame);
       return;
     }
-    this.forward(ws, frame, this.sessionStub(frame.sessionId).runtimeFrame(attachment.machineId, frame));
+    const stub = this.sessionStub(frame.sessionId);
+    this.schedule(ws, frame, false, () => stub.runtimeFrame(attachment.machineId, frame));
   }
 
   /**
-   * Relay the Session's answer to a runtime frame. Not awaited: the next frame is forwarded while this one commits
-   * (see sessionStubs), and each Session answers its frames in order.
+   * Forward a runtime frame now, or when its turn comes (see turns): a bulk frame, and any frame of a session
+   * with frames waiting, so that each session's frames reach it in arrival order. A frame whose socket has closed by
+   * its turn is dropped: it was never acknowledged, so the runtime sends it again on its next connection.
+   */
+  private schedule(
+    ws: WebSocket,
+    frame: { t: string; sessionId: string; commandId: string },
+    bulk: boolean,
+    call: () => Promise<Result<AckFrame>>,
+  ): void {
+    const run = () => (ws.readyState === WebSocket.OPEN ? this.forward(ws, frame, call()) : Promise.resolve());
+    if (this.turns.offer(frame.sessionId, { sessionId: frame.sessionId, run }, bulk) === "now") void run();
+    else this.nextTurn();
+  }
+
+  private nextTurn(): void {
+    const now = Date.now();
+    const slots = severalStreaming(now) ? BULK_SLOTS.contended : BULK_SLOTS.alone;
+    for (let turn = this.turns.take(slots); turn !== null; turn = this.turns.take(slots)) {
+      streamingAt.set(turn.sessionId, now);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        clearTimeout(timer);
+        this.turns.finished();
+        // A macrotask, not a microtask: whatever is ready elsewhere runs before the next bulk frame does.
+        setTimeout(() => this.nextTurn(), 0);
+      };
+      const timer = setTimeout(release, TURN_MAX_MS);
+      void turn.run().finally(release);
+    }
+  }
+
+  /**
+   * Relay the Session's answer to a runtime frame; resolves once it is relayed (never rejects). Not awaited by the
+   * socket's handler: small frames are forwarded while a bulk frame commits (see sessionStubs), and each Session
+   * answers its frames in order.
    */
   private forward(
     ws: WebSocket,
     frame: { t: string; sessionId: string; commandId: string },
     answer: Promise<Result<AckFrame & { idle?: true }>>,
-  ): void {
-    void answer
+  ): Promise<void> {
+    return answer
       .then((result) => {
         if (result.ok) {
           const { idle, ...ack } = result.value;
