@@ -52,6 +52,8 @@ export class Outbox {
    * (it reads every due row when it starts) instead of queueing one more round trip behind it.
    */
   private readonly queued = new Map<string, Promise<boolean>>();
+  /** Ends the hold of the target's queued delivery early (see drainSoon). */
+  private readonly holds = new Map<string, () => void>();
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -143,10 +145,13 @@ export class Outbox {
    */
   private fly(target: string, holdMs = 0): Promise<boolean> {
     const waiting = this.queued.get(target);
-    if (waiting) return waiting;
+    if (waiting) {
+      // A drain that will not wait ends the hold of the delivery it joins: it goes now, with everything queued.
+      if (holdMs === 0) this.holds.get(target)?.();
+      return waiting;
+    }
     const previous = this.flights.get(target) ?? Promise.resolve(true);
-    const ready =
-      holdMs > 0 ? Promise.all([previous, new Promise((resolve) => setTimeout(resolve, holdMs))]) : previous;
+    const ready = holdMs > 0 ? Promise.all([previous, this.hold(target, holdMs)]) : previous;
     const flight: Promise<boolean> = ready
       .then(() => {
         if (this.queued.get(target) === flight) this.queued.delete(target);
@@ -162,6 +167,19 @@ export class Outbox {
       if (this.flights.get(target) === flight) this.flights.delete(target);
     });
     return flight;
+  }
+
+  /** Resolves after `ms`, or at once when a drain to `target` that will not wait comes first. */
+  private hold(target: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        if (this.holds.get(target) === end) this.holds.delete(target);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.holds.set(target, end);
+    });
   }
 
   /**

@@ -84,6 +84,8 @@ const IDLE_ALARM = "idle";
  * finished (about 50 ms POST to finished on an idle machine) then cost one delivery instead of three.
  */
 const FLEET_HOLD_MS = 50;
+/** The reports that may wait for that: what the session list, the timeline and the machine card's user show. */
+const HELD: ReadonlySet<Effect["kind"]> = new Set(["session.updated", "change.recorded", "machine.user"]);
 
 /** Whose view a call is made in: the tenant, and for a client contact, their client. */
 export interface Scope {
@@ -236,9 +238,10 @@ export class Session extends DurableBase {
     send(this.env, outgoing);
     if (!outgoing.some((e) => e.kind !== "runtime.cancel")) return;
     // A command step's reports wait a moment for the next steps' (sent, started and finished of a short command go to
-    // the Fleet in one delivery, not three); the session list is that much later, the record not at all.
-    if (only !== undefined) void this.outbox.drainSoon(only, FLEET_HOLD_MS);
-    else void this.outbox.drain();
+    // the Fleet in one delivery, not three); the session list and the timeline are that much later, the record not at
+    // all. An approval or a rollback goes at once (with whatever waits): someone acts on it, and the API reads it back.
+    if (only !== undefined && outgoing.every((e) => HELD.has(e.kind))) void this.outbox.drainSoon(only, FLEET_HOLD_MS);
+    else void this.outbox.drain(only);
   }
 
   /**
