@@ -5,7 +5,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Delivery, Effect } from "../src/durable/outbox.ts";
+import { AlarmScheduler } from "../src/durable/alarms.ts";
+import { type Delivery, type Effect, OUTBOX_ALARM, Outbox } from "../src/durable/outbox.ts";
 import { fleet, session, tenant } from "../src/env.ts";
 import type { Fleet } from "../src/objects/fleet.ts";
 import type { Session } from "../src/objects/session/index.ts";
@@ -400,6 +401,78 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
       state.storage.sql.exec("SELECT kind FROM outbox WHERE key = ?", approvalId).toArray(),
     );
     expect(announced).toEqual([{ kind: "webhook.event" }]);
+  });
+});
+
+describe("the outbox's held delivery (a command's reports in one round trip)", () => {
+  it("carries the effects queued during the hold in one delivery, in order, and a failed one is retried and applied once", async () => {
+    const stub = fleet(env, "ten_outboxhold0000000001");
+    const to = "fleet:ten_outboxheld";
+    const result = await runInDurableObject(stub, async (_instance: Fleet, state) => {
+      // A receiver that keeps receipts like receiveOnce (highest seq applied) and can lose its next answer.
+      const deliveries: string[][] = [];
+      const applied: string[] = [];
+      let last = 0;
+      let loseNext = false;
+      const outbox = new Outbox(state.storage, new AlarmScheduler(state.storage), {
+        deliver: async (target, effects) => {
+          expect(target).toBe(to);
+          deliveries.push(effects.map((e) => e.kind));
+          for (const e of effects) {
+            if (e.seq <= last) continue;
+            applied.push(e.kind);
+            last = e.seq;
+          }
+          if (loseNext) {
+            loseNext = false;
+            return { delivered: 0, error: "the answer was lost" };
+          }
+          return { delivered: effects.length };
+        },
+        maxAttempts: () => Number.POSITIVE_INFINITY,
+      });
+      const waiting = () =>
+        state.storage.sql
+          .exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE target = ? AND delivered_at IS NULL", to)
+          .one().n;
+      // A command's three steps, each in a later task (as the runtime's frames arrive): each keeps its report and asks
+      // for a held delivery; the later ones join the first (the hold is long here so the test never races it).
+      const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+      outbox.enqueue(to, "session.updated", "s", { step: "sent" });
+      const first = outbox.drainSoon(to, 1000);
+      await nextTask();
+      outbox.enqueue(to, "change.recorded", "c", { step: "started" });
+      const second = outbox.drainSoon(to, 1000);
+      await nextTask();
+      outbox.enqueue(to, "session.updated", "s", { step: "finished" });
+      const third = outbox.drainSoon(to, 1000);
+      await Promise.all([first, second, third]);
+      const batched = { deliveries: [...deliveries], applied: [...applied], waiting: waiting() };
+
+      // The next command's report is delivered, but the answer is lost: it stays in the outbox, the alarm is set for its
+      // retry, and the retry (what the alarm does) lands it without applying it twice.
+      loseNext = true;
+      outbox.enqueue(to, "session.updated", "s", { step: "next" });
+      await outbox.drainSoon(to, 20);
+      const afterLoss = {
+        waiting: waiting(),
+        retryArmed:
+          state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM alarms WHERE name = ?", OUTBOX_ALARM).one()
+            .n === 1,
+      };
+      state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE target = ? AND delivered_at IS NULL", to);
+      await outbox.drain();
+      return { batched, afterLoss, deliveries, applied, waiting: waiting() };
+    });
+    expect(result.batched).toEqual({
+      deliveries: [["session.updated", "change.recorded", "session.updated"]],
+      applied: ["session.updated", "change.recorded", "session.updated"],
+      waiting: 0,
+    });
+    expect(result.afterLoss).toEqual({ waiting: 1, retryArmed: true });
+    expect(result.deliveries.slice(1)).toEqual([["session.updated"], ["session.updated"]]);
+    expect(result.applied).toEqual(["session.updated", "change.recorded", "session.updated", "session.updated"]);
+    expect(result.waiting).toBe(0);
   });
 });
 

@@ -52,6 +52,8 @@ export class Outbox {
    * (it reads every due row when it starts) instead of queueing one more round trip behind it.
    */
   private readonly queued = new Map<string, Promise<boolean>>();
+  /** Ends the hold of the target's queued delivery early (see drainSoon). */
+  private readonly holds = new Map<string, () => void>();
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -101,6 +103,17 @@ export class Outbox {
     this.rearm();
   }
 
+  /**
+   * Deliver what is due to `target` after holding `holdMs` for the effects right behind it: a command's steps (sent,
+   * started, finished) come a few milliseconds apart, and each would otherwise cost the sender a read, an RPC and a
+   * settle, and the receiver its receipt transaction. Everything the target's queue holds when the hold ends goes in
+   * one delivery (up to BATCH), and a drain meanwhile joins it. The rows are durable from their enqueue, so a hold
+   * that never ends (the object evicted) loses nothing: the safety net set at enqueue delivers them.
+   */
+  async drainSoon(target: string, holdMs: number): Promise<void> {
+    if (!(await this.fly(target, holdMs))) this.rearm();
+  }
+
   private plan(target?: string): DrainPlan {
     const rows = this.storage.sql
       .exec<{ seq: number; target: string; next_at: number }>(
@@ -126,12 +139,20 @@ export class Outbox {
     // again at the next enqueue would cost two storage alarm writes per effect on a busy session.
   }
 
-  /** One delivery to `target` after the one in flight; true when it left nothing due or waiting there. */
-  private fly(target: string): Promise<boolean> {
+  /**
+   * One delivery to `target` after the one in flight (and, when `holdMs` is given, not before it has passed); true
+   * when it left nothing due or waiting there.
+   */
+  private fly(target: string, holdMs = 0): Promise<boolean> {
     const waiting = this.queued.get(target);
-    if (waiting) return waiting;
+    if (waiting) {
+      // A drain that will not wait ends the hold of the delivery it joins: it goes now, with everything queued.
+      if (holdMs === 0) this.holds.get(target)?.();
+      return waiting;
+    }
     const previous = this.flights.get(target) ?? Promise.resolve(true);
-    const flight: Promise<boolean> = previous
+    const ready = holdMs > 0 ? Promise.all([previous, this.hold(target, holdMs)]) : previous;
+    const flight: Promise<boolean> = ready
       .then(() => {
         if (this.queued.get(target) === flight) this.queued.delete(target);
         return this.send(target);
@@ -146,6 +167,19 @@ export class Outbox {
       if (this.flights.get(target) === flight) this.flights.delete(target);
     });
     return flight;
+  }
+
+  /** Resolves after `ms`, or at once when a drain to `target` that will not wait comes first. */
+  private hold(target: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        if (this.holds.get(target) === end) this.holds.delete(target);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.holds.set(target, end);
+    });
   }
 
   /**

@@ -24,8 +24,15 @@ export type Effect = SessionEffect | RuntimeCancel;
 /**
  * The effects of a step, computed from the rows as they stand now (call it inside the step's transaction, after its
  * events are appended). The session's counters go out once per step, however many of its parts changed them.
+ * `rollback` says whether the command rolls back a change (fixed when it is queued, so the caller knows it from the row
+ * it holds): only then is the command read again for its `rollback.changed`, not on every step of every command.
  */
-export function effectsOf(store: SessionStore, commandId: string | null, wanted: readonly CommandEffect[]): Effect[] {
+export function effectsOf(
+  store: SessionStore,
+  commandId: string | null,
+  wanted: readonly CommandEffect[],
+  rollback = true,
+): Effect[] {
   const s = store.row();
   if (!s) return [];
   const out: Effect[] = [];
@@ -85,8 +92,8 @@ export function effectsOf(store: SessionStore, commandId: string | null, wanted:
       });
     }
   }
-  const rollback = commandId && wanted.length > 0 ? rollbackChanged(store, commandId) : null;
-  if (rollback) out.push(rollback);
+  const rolledBack = rollback && commandId && wanted.length > 0 ? rollbackChanged(store, commandId) : null;
+  if (rolledBack) out.push(rolledBack);
   if (sessionChanged) out.push(sessionChange(store));
   return out;
 }

@@ -79,6 +79,13 @@ import { type ApprovalRow, type CommandRow, lifecycleOf, MIGRATIONS, type Sessio
 const DEADLINES_ALARM = "deadlines";
 /** The named alarm that looks whether the open session has been idle for the organization's idle time. */
 const IDLE_ALARM = "idle";
+/**
+ * How long a command step's reports to the Fleet wait for the steps behind it: a short command's sent, started and
+ * finished (about 50 ms POST to finished on an idle machine) then cost one delivery instead of three.
+ */
+const FLEET_HOLD_MS = 50;
+/** The reports that may wait for that: what the session list, the timeline and the machine card's user show. */
+const HELD: ReadonlySet<Effect["kind"]> = new Set(["session.updated", "change.recorded", "machine.user"]);
 
 /** Whose view a call is made in: the tenant, and for a client contact, their client. */
 export interface Scope {
@@ -209,7 +216,7 @@ export class Session extends DurableBase {
         if (e.kind === "approval_withdrawn") this.store.withdrawApproval(e.approvalId);
         else if (e.kind === "ask_runtime_to_cancel") this.store.markCancelRequested(c.id);
       }
-      return { step, outgoing: this.kept(effectsOf(this.store, c.id, step.effects)) };
+      return { step, outgoing: this.kept(effectsOf(this.store, c.id, step.effects, c.rollback_of !== null)) };
     });
     if (!applied) return null;
     this.follow(applied.step.effects, applied.outgoing);
@@ -229,7 +236,12 @@ export class Session extends DurableBase {
    */
   private sent(outgoing: readonly Effect[], only?: string): void {
     send(this.env, outgoing);
-    if (outgoing.some((e) => e.kind !== "runtime.cancel")) void this.outbox.drain(only);
+    if (!outgoing.some((e) => e.kind !== "runtime.cancel")) return;
+    // A command step's reports wait a moment for the next steps' (sent, started and finished of a short command go to
+    // the Fleet in one delivery, not three); the session list and the timeline are that much later, the record not at
+    // all. An approval or a rollback goes at once (with whatever waits): someone acts on it, and the API reads it back.
+    if (only !== undefined && outgoing.every((e) => HELD.has(e.kind))) void this.outbox.drainSoon(only, FLEET_HOLD_MS);
+    else void this.outbox.drain(only);
   }
 
   /**
@@ -476,7 +488,7 @@ export class Session extends DurableBase {
       });
       const outgoing = this.store.transaction(() => {
         this.store.apply(step.events, atMs);
-        return this.kept(effectsOf(this.store, commandId, step.effects));
+        return this.kept(effectsOf(this.store, commandId, step.effects, rollback !== undefined));
       });
       this.follow(step.effects, outgoing);
       return ok({ commandId, state: step.state, approvalId });
