@@ -184,8 +184,13 @@ export function AuditPage(_props: { me: Me }) {
             placeholder="any, e.g. person.added"
             maxLength={64}
             value={filters.action}
-            // Applied when the field is left or Enter is pressed, not on every keystroke. Enter is handled here too:
-            // with the suggestions list open, Chromium's Enter closes the list without a change event.
+            // Applied when the field is left or Enter is pressed, not on every keystroke — and at once when the field
+            // holds a whole known action (a suggestion picked, or typed out): with the suggestions list open,
+            // Chromium's Enter only closes the list, and the page never hears of it.
+            onInput={(e) => {
+              const action = e.currentTarget.value.trim();
+              if (actions.includes(action)) set({ action });
+            }}
             onChange={(e) => set({ action: e.currentTarget.value.trim() })}
             onKeyDown={(e) => {
               if (e.key === "Enter") set({ action: e.currentTarget.value.trim() });
