@@ -6,11 +6,11 @@
 //   - the runtime's hottest functions by self time (node --cpu-prof)
 // A diagnostic beside `npm run bench`; the summary is appended to bench/RESULTS.md with the machine's description.
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appendResults, cpuSeconds, hottest, inspector, processTree, root, waitOnline } from "./common.mjs";
+import { appendResults } from "./common.mjs";
+import { profiledCaisey } from "./profiling.mjs";
 
 if (process.argv.includes("--help")) {
   console.log(
@@ -25,50 +25,15 @@ if (process.argv.includes("--echo")) {
   process.exit(0);
 }
 const MIB = Number(process.env.BENCH_MIB ?? 128);
-const { startServer, setupOrganization, enrollRuntime, tempDir, freePort, RUNTIME_NODE_FLAGS } = await import(
-  "../test/helpers.ts"
-);
-
-const processName = (pid) => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return "?";
-  }
-};
+const { tempDir } = await import("../test/helpers.ts");
 
 const dir = tempDir("profile");
 const payload = join(dir, "payload.bin");
 writeFileSync(payload, Buffer.concat(Array.from({ length: MIB }, () => randomBytes(1 << 20))));
 
-const inspectorPort = await freePort();
-const server = await startServer({ env: { CAISEY_INSPECTOR_PORT: String(inspectorPort) } });
-const owner = await setupOrganization(server.url);
-const runtime = await enrollRuntime(server.url, owner);
-const runtimeProfiles = tempDir("runtime-profile");
-const runtimeProcess = spawn(
-  process.execPath,
-  [
-    ...RUNTIME_NODE_FLAGS,
-    "--cpu-prof",
-    "--cpu-prof-dir",
-    runtimeProfiles,
-    join(root, "packages/runtime/dist/caisey-runtime.mjs"),
-    "run",
-    "--data-dir",
-    runtime.dataDir,
-  ],
-  { stdio: "ignore" },
-);
-await waitOnline(owner, runtime.machineId);
-const { id: sessionId } = await owner.json("/api/v1/sessions", { machineId: runtime.machineId });
-
-const workerInspector = await inspector(inspectorPort);
-await workerInspector.call("Profiler.enable");
-await workerInspector.call("Profiler.setSamplingInterval", { interval: 500 });
-await workerInspector.call("Profiler.start");
-const pids = [...processTree(server.proc.child.pid), runtimeProcess.pid];
-const before = new Map(pids.map((pid) => [pid, cpuSeconds(pid)]));
+const caisey = await profiledCaisey();
+const { owner, sessionId } = caisey;
+await caisey.profile(500);
 const started = performance.now();
 const { commandId } = await owner.json(`/api/v1/sessions/${sessionId}/commands`, {
   command: `cat '${payload}'`,
@@ -80,28 +45,17 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 const seconds = (performance.now() - started) / 1000;
-const used = pids.map((pid) => [pid, cpuSeconds(pid) - before.get(pid)]);
-const { profile: workerProfile } = await workerInspector.call("Profiler.stop");
-workerInspector.close();
-await new Promise((resolve) => {
-  runtimeProcess.once("exit", resolve);
-  runtimeProcess.kill("SIGTERM");
-});
-await server.stop();
+const { report: lines } = await caisey.stop();
 
 const report = [`captured ${MIB} MiB in ${seconds.toFixed(1)} s = ${(MIB / seconds).toFixed(1)} MiB/s`, ""];
 report.push("CPU seconds per process (per MiB)", "");
-for (const [pid, cpu] of used.filter(([, cpu]) => cpu > 0.05)) {
-  const name = pid === runtimeProcess.pid ? "runtime" : processName(pid);
-  report.push(`    ${name.padEnd(12)} ${cpu.toFixed(1).padStart(6)} s  (${((cpu * 1000) / MIB).toFixed(1)} ms/MiB)`);
-}
-const worker = hottest(workerProfile);
-report.push("", `Worker (workerd): hottest functions by self time, of ${worker.total.toFixed(1)} s sampled`, "");
-report.push(...worker.lines.map((line) => `    ${line}`));
-for (const file of readdirSync(runtimeProfiles)) {
-  const result = hottest(JSON.parse(readFileSync(join(runtimeProfiles, file), "utf8")));
-  report.push("", `runtime: hottest functions by self time, of ${result.total.toFixed(1)} s sampled`, "");
-  report.push(...result.lines.map((line) => `    ${line}`));
-}
+report.push(
+  ...lines({
+    minCpu: 0.05,
+    top: 20,
+    cpuLine: (name, cpu) =>
+      `${name.padEnd(12)} ${cpu.toFixed(1).padStart(6)} s  (${((cpu * 1000) / MIB).toFixed(1)} ms/MiB)`,
+  }),
+);
 console.log(`\n${report.join("\n")}`);
 appendResults("where the CPU goes (`npm run bench:profile`)", report.join("\n"));
