@@ -16,12 +16,6 @@ export function decodeBase64(text: string): Uint8Array {
 }
 
 /**
- * Base64 for the output hot path (standard alphabet, padded): core's, which is workerd's own Uint8Array.toBase64
- * (measured faster than Buffer's toString here).
- */
-export const encodeBase64: (bytes: Uint8Array) => string = toBase64;
-
-/**
  * Raw bytes per base64 piece in sha256AroundBase64: a multiple of 3, so the pieces' base64 joined is the whole's
  * (padding only at the very end), and small enough that no piece's text lands in V8's large-object space.
  */
@@ -37,7 +31,7 @@ export function sha256AroundBase64(head: string, bytes: Uint8Array, tail: string
   const hash = createHash("sha256").update(head, "utf8");
   // Each piece's text becomes bytes in one reused buffer (measured cheaper than the hash converting the string).
   for (let at = 0; at < bytes.length; at += BASE64_PIECE) {
-    const { written } = textEncoder.encodeInto(encodeBase64(bytes.subarray(at, at + BASE64_PIECE)), base64Piece);
+    const { written } = textEncoder.encodeInto(toBase64(bytes.subarray(at, at + BASE64_PIECE)), base64Piece);
     hash.update(base64Piece.subarray(0, written));
   }
   return new Uint8Array(hash.update(tail, "utf8").digest());

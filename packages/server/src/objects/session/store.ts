@@ -23,11 +23,12 @@ import {
   type SessionCommand,
   type SessionState,
   type Shell,
+  toBase64,
   utf8,
   type Verdict,
   withOutputData,
 } from "@caisey/core";
-import { decodeBase64, encodeBase64, sha256, sha256AroundBase64, sha256Hex } from "../../crypto.ts";
+import { decodeBase64, sha256, sha256AroundBase64, sha256Hex } from "../../crypto.ts";
 import { DURABLE_EFFECTS_SQL } from "../../durable/schema.ts";
 import { PRESTATE_MIGRATION } from "./prestate.ts";
 
@@ -122,7 +123,7 @@ export type StoredLine = { record: string; output: ArrayBuffer | null };
 
 /** The exact record line of an events row (an output row's is rebuilt around its bytes). */
 export function lineOf(row: StoredLine): string {
-  return row.output === null ? row.record : withOutputData(row.record, encodeBase64(new Uint8Array(row.output)));
+  return row.output === null ? row.record : withOutputData(row.record, toBase64(new Uint8Array(row.output)));
 }
 
 /** The output bytes of a `command.output` row, whichever way it was stored. */
@@ -458,7 +459,7 @@ export class SessionStore {
     );
     this.head = { seq, hash };
     this.lastTsMs = tsMs;
-    const record = once(() => (output ? withOutputData(stored, encodeBase64(output.bytes)) : stored));
+    const record = once(() => (output ? withOutputData(stored, toBase64(output.bytes)) : stored));
     this.appended(
       seq,
       once(() => withHash(record(), hash)),
@@ -520,7 +521,7 @@ export class SessionStore {
       const data =
         row.output === null
           ? (JSON.parse(row.record) as { data: { data: string } }).data.data
-          : encodeBase64(new Uint8Array(row.output));
+          : toBase64(new Uint8Array(row.output));
       chunks.push(data);
       const length = base64DecodedLength(data);
       next = row.offset + length;
