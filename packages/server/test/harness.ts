@@ -182,6 +182,14 @@ export async function previousRelease(
   return state.storage.sql;
 }
 
+/** A Session's rows under the current schema, table by table: what restoreRows puts back into an earlier release. */
+export function sessionRows(sql: SqlStorage): { table: string; rows: Record<string, SqlStorageValue>[] }[] {
+  return ["session", "events", "commands", "approvals"].map((table) => ({
+    table,
+    rows: sql.exec(`SELECT * FROM ${table}`).toArray(),
+  }));
+}
+
 /**
  * Rows read under the current schema, put back into an object rolled back to an earlier release: of each row, only the
  * columns that release's table has (a column added later is not there yet). A release before output was stored

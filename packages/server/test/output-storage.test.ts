@@ -28,11 +28,11 @@ import {
   ownerOnce,
   previousRelease,
   restoreRows,
+  sessionRows,
   startedFrame,
 } from "./harness.ts";
 
 const owner = ownerOnce("olivia@output-storage.test");
-const TABLES = ["session", "events", "commands", "approvals"] as const;
 /** Every byte value, twice: output is bytes, not text. */
 const BINARY = Uint8Array.from({ length: 512 }, (_, i) => i % 256);
 const concat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
@@ -175,7 +175,7 @@ describe("output stored beside its record line", () => {
     // The same rows as the release before this storage would have written them; the object starts again on them.
     await runInDurableObject(stub, async (_instance, state) => {
       const sql = state.storage.sql;
-      const rows = TABLES.map((table) => ({ table, rows: sql.exec(`SELECT * FROM ${table}`).toArray() }));
+      const rows = sessionRows(sql);
       const beside = MIGRATIONS.findIndex((m) => m.name === "output bytes beside the record line");
       await previousRelease(state, MIGRATIONS, beside);
       restoreRows(sql, rows);

@@ -15,11 +15,11 @@ import {
   ownerOnce,
   previousRelease,
   restoreRows,
+  sessionRows,
   startedFrame,
 } from "./harness.ts";
 
 const owner = ownerOnce("olivia@upgrade.test");
-const TABLES = ["session", "events", "commands", "approvals"] as const;
 
 /** The NDJSON export. */
 async function recordOf(sessionPath: string, token: string): Promise<string> {
@@ -79,7 +79,7 @@ describe("Session schema upgrade", () => {
       .toBe(9);
     await runInDurableObject(stub, async (_instance, state) => {
       const sql = state.storage.sql;
-      const rows = TABLES.map((table) => ({ table, rows: sql.exec(`SELECT * FROM ${table}`).toArray() }));
+      const rows = sessionRows(sql);
       expect(rows.map((t) => t.rows.length)).toEqual([1, 9, 2, 1]);
       await previousRelease(state, MIGRATIONS, MIGRATIONS.length - 1);
       restoreRows(sql, rows);
