@@ -14,6 +14,7 @@ const ASSIGNED_SHOT = "/tmp/console-assigned-to-me.png";
 const WAITING_SHOT = "/tmp/console-approvals-waiting.png";
 const TAKE_OVER_SHOT = "/tmp/console-take-over.png";
 const PORTAL_REASON_SHOT = "/tmp/console-approvals-reason.png";
+const MACHINE_CARD_SHOT = "/tmp/console-machine-card.png";
 
 const TECH = { name: "Theo Technician", email: "theo@northwind.test", password: "theo's long password" };
 const TECH2 = { name: "Bea Backup", email: "bea@northwind.test", password: "bea's long password" };
@@ -284,6 +285,15 @@ describe("client approvals in the console", () => {
     await expect
       .poll(async () => (await tech.getByTestId("machine-change").allTextContents()).join("\n"), { timeout: 10_000 })
       .toContain(`touch ${marker}`);
+
+    // The card follows the machine while it is open: a colleague's session opened and closed since shows up, closed,
+    // without a reload.
+    const { id: colleagues } = await org.owner.json<{ id: string }>("/api/v1/sessions", { machineId });
+    await org.owner.json(`/api/v1/sessions/${colleagues}/close`, {});
+    const newRow = tech.locator(`[data-testid="machine-session-row"][data-session-id="${colleagues}"]`);
+    await expect.poll(() => newRow.getAttribute("data-state"), { timeout: 10_000 }).toBe("closed");
+    expect(await tech.getByTestId("machine-session-row").first().getAttribute("data-session-id")).toBe(colleagues);
+    await tech.screenshot({ path: MACHINE_CARD_SHOT, fullPage: true });
   });
 
   it("hands the session to a colleague: a clear line and the new technician in the header", async () => {

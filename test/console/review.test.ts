@@ -57,6 +57,23 @@ describe("the review gate in the console", () => {
     await signIn(page, org.server.url, DISPATCHER.email, DISPATCHER.password);
   });
 
+  it("lists the session as waiting for review, and narrows the sessions list to that state", async () => {
+    await page.getByTestId("nav-sessions").click();
+    const row = page.locator(`[data-testid="session-row"][data-session-id="${sessionId}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.getByTestId("session-state").textContent()).toBe("waiting for review");
+    await page.getByTestId("sessions-state").selectOption({ label: "waiting for review" });
+    await expect
+      .poll(async () =>
+        page.getByTestId("session-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state"))),
+      )
+      .toEqual(["review_pending"]);
+    await page.screenshot({ path: `${SHOTS}/sessions-waiting-for-review.png`, fullPage: true });
+    await page.getByTestId("sessions-state").selectOption({ label: "closed" });
+    await page.getByTestId("no-sessions").waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId("no-sessions").textContent()).toBe("No closed sessions.");
+  });
+
   it("shows the dispatcher the pending session with its before/after pair, and Accept closes it", async () => {
     await expect.poll(() => page.getByTestId("nav-reviews").getAttribute("data-count"), { timeout: 15_000 }).toBe("1");
     await page.getByTestId("nav-reviews").click();

@@ -186,6 +186,15 @@ describe("closing under each close policy", () => {
 
     expect(await theo.json(`/api/v1/sessions/${s.sessionId}/close`, {})).toMatchObject({ state: "review_pending" });
     expect((await theo.json(`/api/v1/sessions/${s.sessionId}`)).session.state).toBe("review_pending");
+    // The sessions list narrows to what waits for review (the Fleet hears of the close after the record has it).
+    await expect
+      .poll(
+        async () => (await org.owner.json("/api/v1/sessions?state=review_pending")).sessions.map((x: any) => x.id),
+        {
+          timeout: 10_000,
+        },
+      )
+      .toEqual([s.sessionId]);
     // Frozen for the review: nothing runs, not even a re-check; no second close; the technician does not judge it.
     const pending = [409, "review_pending"];
     expect(

@@ -245,7 +245,7 @@ export const SessionListQuery = z.object({
   limit: pageSize(50, 200),
   machineId: z.string().optional(),
   technicianId: z.string().optional(),
-  state: z.enum(["open", "closed"]).optional(),
+  state: z.enum(["open", "review_pending", "closed"]).optional(),
 });
 
 /** The machine card's sessions page: `before` is the previous page's last `openedAt`. */

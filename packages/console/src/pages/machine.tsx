@@ -1,7 +1,7 @@
 // One machine's card: its facts, its sessions (newest first, older ones on demand) and the timeline of changes made
 // on it across sessions.
 import * as routes from "@caisey/core/routes";
-import { useEffect, useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import {
   abilities,
   api,
@@ -11,7 +11,7 @@ import {
   type Me,
   type SessionSummary,
 } from "../api.ts";
-import { personLabel, usePeopleNames } from "../hooks.ts";
+import { personLabel, usePeopleNames, usePolling } from "../hooks.ts";
 import { linkClick } from "../router.ts";
 import { relativeTime } from "../transcript.ts";
 import { RuntimeHealthRows } from "./machine-health.tsx";
@@ -29,6 +29,9 @@ import {
   When,
 } from "./ui.tsx";
 
+/** How often the card asks again (the machine list asks every second, the sessions list every five). */
+const POLL_MS = 2000;
+
 export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
   const can = abilities(me.user.role);
   const [card, setCard] = useState<MachineCard | null>(null);
@@ -39,28 +42,40 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
   const [error, setError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const [rollingBack, setRollingBack] = useState<ChangeRef | null>(null);
+  // The machine whose older pages are shown: a poll then keeps them and their `next`.
+  const olderLoaded = useRef<string | null>(null);
 
-  useEffect(() => {
-    let alive = true;
-    api(routes.machineCard, { params: { id: machineId } })
-      .then((answer) => {
-        if (!alive) return;
+  // Polled, so the card follows the machine while a technician watches it (back online after a reboot, a session
+  // opened or closed by a colleague, a change just recorded). Each poll replaces the newest page; older pages the
+  // technician asked for stay below it.
+  usePolling(
+    () => api(routes.machineCard, { params: { id: machineId } }),
+    {
+      everyMs: POLL_MS,
+      onData: (answer) => {
         setCard(answer);
-        setSessions(answer.sessions);
-        setNext(answer.next);
+        // Sessions that moved past the newest page since it was first shown stay listed below it, once.
+        const fresh = new Set(answer.sessions.map((s) => s.id));
+        if (olderLoaded.current === machineId)
+          setSessions((shown) => [...answer.sessions, ...shown.filter((s) => !fresh.has(s.id))]);
+        else {
+          setSessions(answer.sessions);
+          setNext(answer.next);
+        }
+        setError(null);
         document.title = `Caisey · ${answer.machine.hostname}`;
-      })
-      .catch((err) => alive && setError(errorMessage(err)));
-    return () => {
-      alive = false;
-    };
-  }, [machineId]);
+      },
+      onError: setError,
+    },
+    [machineId],
+  );
 
   const loadOlder = async () => {
     if (!next) return;
     setLoadingMore(true);
     try {
       const answer = await api(routes.machineCard, { params: { id: machineId }, query: { before: next } });
+      olderLoaded.current = machineId;
       setSessions((s) => [...s, ...answer.sessions.filter((x) => !s.some((y) => y.id === x.id))]);
       setNext(answer.next);
     } catch (err) {
@@ -127,7 +142,7 @@ export function MachinePage({ machineId, me }: { machineId: string; me: Me }) {
             empty={sessions.length === 0 && "No sessions on this machine yet."}
           >
             {sessions.map((s) => (
-              <tr key={s.id} data-testid="machine-session-row" data-session-id={s.id}>
+              <tr key={s.id} data-testid="machine-session-row" data-session-id={s.id} data-state={s.state}>
                 <td class="nowrap">
                   <When iso={s.openedAt} />
                 </td>

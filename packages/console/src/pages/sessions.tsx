@@ -5,9 +5,22 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { abilities, api, type Machine, type Me, type SessionSummary } from "../api.ts";
 import { assignedToMe, personLabel, usePeopleNames, usePolling } from "../hooks.ts";
-import { DataTable, ErrorBanner, SessionCommands, SessionLink, SessionState, SessionTicket, When } from "./ui.tsx";
+import {
+  DataTable,
+  ErrorBanner,
+  SESSION_STATE_LABEL,
+  Select,
+  SessionCommands,
+  SessionLink,
+  SessionState,
+  SessionTicket,
+  When,
+} from "./ui.tsx";
 
 const LIMIT = 100;
+/** The states the list can be narrowed to (the API's `state` filter). */
+const SESSION_LIST_STATES = ["open", "review_pending", "closed"] as const;
+type SessionListState = (typeof SESSION_LIST_STATES)[number];
 const POLL_MS = 5000;
 
 export function SessionsPage({ me }: { me: Me }) {
@@ -18,11 +31,13 @@ export function SessionsPage({ me }: { me: Me }) {
   // Technician ids stay visible without names.
   const people = usePeopleNames(can.staff);
   const [error, setError] = useState<string | null>(null);
+  // "" = every state; a dispatcher picks "waiting for review" to see what waits on them.
+  const [state, setState] = useState<"" | SessionListState>("");
 
   usePolling(
     () =>
       Promise.all([
-        api(routes.listSessions, { query: { limit: LIMIT } }),
+        api(routes.listSessions, { query: { limit: LIMIT, ...(state ? { state } : {}) } }),
         api(routes.listMachines),
         can.runCommands ? assignedToMe(me) : null,
       ]),
@@ -36,7 +51,7 @@ export function SessionsPage({ me }: { me: Me }) {
       },
       onError: setError,
     },
-    [],
+    [state],
   );
 
   const technician = personLabel(me, people, can.staff);
@@ -103,10 +118,26 @@ export function SessionsPage({ me }: { me: Me }) {
         </section>
       )}
       {can.runCommands && <h2>All sessions</h2>}
+      <div class="search-filters" data-testid="sessions-filters">
+        <label class="inline-field" for="sessions-state-filter">
+          <span class="label">State</span>
+          <Select
+            id="sessions-state-filter"
+            testId="sessions-state"
+            value={state}
+            onValue={(value) => {
+              setSessions(null);
+              setState(value as "" | SessionListState);
+            }}
+            any="Any"
+            options={SESSION_LIST_STATES.map((value) => ({ value, label: SESSION_STATE_LABEL[value] ?? value }))}
+          />
+        </label>
+      </div>
       {table({
         testId: "sessions-table",
         rows: sessions,
-        empty: "No sessions yet.",
+        empty: state ? `No ${SESSION_STATE_LABEL[state]} sessions.` : "No sessions yet.",
         emptyTestId: "no-sessions",
         rowTestId: "session-row",
       })}

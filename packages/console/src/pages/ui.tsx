@@ -567,10 +567,19 @@ export function SessionTicket({ session: s }: { session: SessionSummary }) {
   return <td>{s.ticket ? <span class="ticket">{s.ticket}</span> : <span class="muted">—</span>}</td>;
 }
 
+/** A session's state in the words the lists show (the API's `review_pending` reads "waiting for review"). */
+export const SESSION_STATE_LABEL: Readonly<Record<string, string>> = {
+  open: "open",
+  review_pending: "waiting for review",
+  closed: "closed",
+};
+
 export function SessionState({ session: s }: { session: SessionSummary }) {
   return (
     <td>
-      <span class={`badge session-${s.state}`}>{s.state}</span>
+      <span class={`badge session-${s.state}`} data-testid="session-state">
+        {SESSION_STATE_LABEL[s.state] ?? s.state}
+      </span>
       {s.state === "open" && s.returns > 0 && (
         <span
           class="badge session-returned"
