@@ -4,6 +4,7 @@
 //   - CPU seconds used by each process (workerd, the runtime, the rest), read from /proc
 //   - the Worker's hottest functions by self time (a V8 CPU profile taken through workerd's DevTools inspector)
 //   - the runtime's hottest functions by self time (node --cpu-prof)
+// BENCH_PROFILE_OUT=file also writes the Worker's V8 CPU profile there (as `--echo` does).
 // A diagnostic beside `npm run bench`; the summary is appended to bench/RESULTS.md with the machine's description.
 
 import { randomBytes } from "node:crypto";
@@ -45,7 +46,8 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 const seconds = (performance.now() - started) / 1000;
-const { report: lines } = await caisey.stop();
+const { report: lines, workerProfile } = await caisey.stop();
+if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(workerProfile));
 
 const report = [`captured ${MIB} MiB in ${seconds.toFixed(1)} s = ${(MIB / seconds).toFixed(1)} MiB/s`, ""];
 report.push("CPU seconds per process (per MiB)", "");

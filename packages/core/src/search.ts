@@ -94,6 +94,26 @@ export function decodeOutputText(bytes: Uint8Array): string {
 }
 
 /**
+ * More than one character in this many decoded as U+FFFD: the piece is binary (an archive, an image, random bytes),
+ * not text. Text in another single-byte encoding (Latin-1 accents) stays far below it; random bytes decode about half.
+ */
+const BINARY_REPLACEMENT_RATIO = 8;
+
+/**
+ * A piece of output as indexed text, or null when it is binary: its words would be noise, and cleaning and indexing
+ * the first MiB of a binary stream cost the server as much as committing several MiB of it.
+ */
+export function outputText(bytes: Uint8Array): string | null {
+  const decoded = lossy.decode(bytes);
+  const limit = decoded.length / BINARY_REPLACEMENT_RATIO;
+  let replaced = 0;
+  for (let at = decoded.indexOf("\ufffd"); at !== -1; at = decoded.indexOf("\ufffd", at + 1)) {
+    if (++replaced > limit) return null;
+  }
+  return cleanText(decoded);
+}
+
+/**
  * Cut output bytes into pieces of at most `max` bytes, at the last line end of each window when there is one in its
  * second half, else at a UTF-8 character boundary. Returns [start, end) pairs.
  */
@@ -191,8 +211,9 @@ export function indexEntries(
       const kept = bytes.subarray(0, take);
       const docs: IndexDoc[] = [];
       for (const [start, end] of splitOutput(kept)) {
-        const text = decodeOutputText(kept.subarray(start, end));
-        if (text.trim())
+        // A binary piece still counts against the cap (below): the cap is of output bytes, not of indexed text.
+        const text = outputText(kept.subarray(start, end));
+        if (text?.trim())
           docs.push({ ...base, part: docs.length, kind: "output", commandId, stream, offset: offset + start, text });
       }
       return { ...none, docs, command: { commandId, outputIndexed: before + take } };

@@ -146,6 +146,27 @@ describe("indexEntries", () => {
     expect(run(9, 90_000).docs).toEqual([]);
   });
 
+  it("leaves binary pieces of output out of the index, counted against the cap, and keeps text with a stray byte", () => {
+    // Bytes of a binary file: most are not UTF-8 (each invalid byte decodes as U+FFFD).
+    const binary = Uint8Array.from({ length: 40_000 }, (_, i) => (i * 167 + (i >> 7) * 13) & 0xff);
+    const latin1 = Uint8Array.from([...utf8("caf"), 0xe9, ...utf8(" au lait, pr"), 0xea, ...utf8("t\n")]); // 2 of 18
+    const bytes = new Uint8Array([...binary, ...latin1.subarray(0, 1)]);
+    bytes.set(utf8("needle in text\n"), OUTPUT_PART_BYTES - 15); // a whole line ends the first piece
+    const output = (data: Uint8Array, offset = 0) =>
+      indexEntries(
+        ev(3, "command.output", { commandId: "c", stream: "stdout", offset, data: toBase64(data) }),
+        () => 0,
+      );
+    const mixed = output(bytes);
+    expect(mixed.docs).toEqual([]); // each piece is mostly binary, the line of text in it too little
+    expect(mixed.command).toEqual({ commandId: "c", outputIndexed: bytes.length });
+    expect(output(latin1, 7).docs).toMatchObject([{ offset: 7, text: "caf\ufffd au lait, pr\ufffdt\n" }]);
+    const both = output(new Uint8Array([...utf8("needle\n".repeat(3000)), ...binary]));
+    // The first piece is text; the next holds the last 4620 bytes of text and 11,764 of the binary: left out.
+    expect(both.docs.map((d) => [d.offset, d.text.length])).toEqual([[0, 16_380]]);
+    expect(both.command?.outputIndexed).toBe(21_000 + binary.length);
+  });
+
   it("ignores events it does not index and malformed data", () => {
     expect(indexEntries(ev(1, "participant.joined", {}), () => 0)).toEqual({
       docs: [],

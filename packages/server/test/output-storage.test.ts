@@ -164,6 +164,27 @@ describe("output stored beside its record line", () => {
     runtime.ws.close();
   });
 
+  it("reads a stream's command as its last commit left it, and as its finish left it after that", async () => {
+    const token = await owner();
+    const { runtime, ref, send, outputRows } = await runningCommand(token);
+    await send("stdout", 0, BINARY.subarray(0, 100), 100);
+    await send("stdout", 100, BINARY.subarray(100, 200), 200); // the row the first commit left
+    await send("stderr", 0, utf8("e"), 1);
+    await send("stdout", 200, BINARY.subarray(200, 300), 300); // the other stream's commit counted stdout too
+    runtime.ws.send(JSON.stringify(finishedFrame(ref, { stdoutBytes: 300, stderrBytes: 1 })));
+    expect(await runtime.box.next()).toMatchObject({ finished: true, stdout: 300, stderr: 1 });
+    // The next frame of the stream comes after the finish: skipped (final), nothing more recorded.
+    runtime.ws.send(encodeOutputFrame({ t: "output", ...ref, stream: "stdout", offset: 300 }, BINARY.subarray(300)));
+    expect(await runtime.box.next()).toMatchObject({ t: "ack", finished: true, stdout: 300, stderr: 1 });
+    expect((await outputRows()).map((r) => new Uint8Array(r.output as ArrayBuffer))).toEqual([
+      BINARY.subarray(0, 100),
+      BINARY.subarray(100, 200),
+      utf8("e"),
+      BINARY.subarray(200, 300),
+    ]);
+    runtime.ws.close();
+  });
+
   it("reads rows written before (whole lines) and after (bytes beside the line) as one record, in one stream", async () => {
     const token = await owner();
     const { runtime, sessionId, sessionPath, ref, send, stub, outputRows } = await runningCommand(token);

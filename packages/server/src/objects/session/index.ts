@@ -957,14 +957,7 @@ export class Session extends DurableBase {
         return null;
       }
       // The row as it stands after the write (it may have been cancelled or expired while signing), read by the write.
-      c =
-        this.store.sql
-          .exec<CommandRow>(
-            "UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL RETURNING *",
-            signed.value,
-            c.id,
-          )
-          .toArray()[0] ?? this.store.command(commandId);
+      c = this.store.sign(c.id, signed.value) ?? this.store.command(commandId);
       if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
     }
     return {
@@ -1057,7 +1050,7 @@ export class Session extends DurableBase {
   private machineCommand(machineId: string, frame: { sessionId: string; commandId: string }): Result<CommandRow> {
     const s = this.store.row();
     if (!s || s.machine_id !== machineId || frame.sessionId !== s.id) return notFound("session");
-    const c = this.store.command(frame.commandId);
+    const c = this.store.outputCommand(frame.commandId);
     return c ? ok(c) : notFound("command");
   }
 

@@ -238,6 +238,11 @@ export class SessionStore {
   private readonly streamHashes = new Map<string, { hash: Hash; bytes: number }>();
   /** Every command before this position is final (see firstWaiting). */
   private waitingFrom = 0;
+  /**
+   * The row of the command whose output was committed last, as that commit left it: a stream's next frame reads it
+   * here instead of a SELECT per frame. Every write to `commands` goes through this store and forgets it first.
+   */
+  private outputRow: CommandRow | null = null;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -352,6 +357,7 @@ export class SessionStore {
   /** The rows an event changes. */
   private project(e: EventDraft, ts: string): void {
     const d = e.data as Record<string, SqlStorageValue>;
+    this.outputRow = null;
     switch (e.type) {
       case "command.requested":
         this.sql.exec(
@@ -540,6 +546,25 @@ export class SessionStore {
     return this.sql.exec<CommandRow>("SELECT * FROM commands WHERE id = ?", commandId).toArray()[0] ?? null;
   }
 
+  /** A command an output frame is for: the row its last output commit left when it is that one (see outputRow). */
+  outputCommand(commandId: string): CommandRow | null {
+    return this.outputRow?.id === commandId ? this.outputRow : this.command(commandId);
+  }
+
+  /** Keep the dispatch's signature (only the first is kept); the row as it stands after the write, or null. */
+  sign(commandId: string, signature: string): CommandRow | null {
+    this.outputRow = null;
+    return (
+      this.sql
+        .exec<CommandRow>(
+          "UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL RETURNING *",
+          signature,
+          commandId,
+        )
+        .toArray()[0] ?? null
+    );
+  }
+
   approval(approvalId: string): ApprovalRow | null {
     return this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", approvalId).toArray()[0] ?? null;
   }
@@ -573,6 +598,7 @@ export class SessionStore {
 
   /** The command is in flight: handed to the Machine object (and, with `delivered`, counted as in its hands). */
   markDispatched(commandId: string, delivered: boolean): void {
+    this.outputRow = null;
     this.sql.exec(
       "UPDATE commands SET dispatched = 1, delivered = MAX(delivered, ?) WHERE id = ?",
       delivered ? 1 : 0,
@@ -581,15 +607,18 @@ export class SessionStore {
   }
 
   markDelivered(commandId: string): void {
+    this.outputRow = null;
     this.sql.exec("UPDATE commands SET delivered = 1 WHERE id = ?", commandId);
   }
 
   /** The machine was offline after all: a command still queued is back to not delivered (its queue time runs). */
   markUndelivered(commandId: string): void {
+    this.outputRow = null;
     this.sql.exec("UPDATE commands SET delivered = 0 WHERE id = ? AND state = 'queued'", commandId);
   }
 
   markCancelRequested(commandId: string): void {
+    this.outputRow = null;
     this.sql.exec("UPDATE commands SET cancel_requested = 1 WHERE id = ?", commandId);
   }
 
@@ -614,6 +643,7 @@ export class SessionStore {
     const bytes = received.subarray(commit.skip);
     const column = stream === "stdout" ? "stdout_committed" : "stderr_committed";
     const output = { commandId: c.id, stream, offset: commit.offset, bytes };
+    this.outputRow = null;
     this.transaction(() => {
       this.appendLine(
         "command.output",
@@ -624,7 +654,8 @@ export class SessionStore {
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, commit.end, c.id);
     });
     this.hashOutput(c.id, stream, commit.offset, bytes);
-    return { ...c, [column]: commit.end };
+    this.outputRow = { ...c, [column]: commit.end };
+    return this.outputRow;
   }
 
   private hashOutput(commandId: string, stream: string, before: number, bytes: Uint8Array): void {
