@@ -44,9 +44,16 @@ export function installedProgram(target: Pick<ServiceTarget, "platform" | "env" 
 
 /**
  * The V8 heap settings the runtime runs with (README: The runtime protocol); the one-file build carries them itself
- * (scripts/package-runtime.mjs), the portable bundle gets them on Node's command line.
+ * (scripts/package-runtime.mjs), the portable bundle gets them on Node's command line. `--initial-old-space-size=48`:
+ * every output byte passes through short-lived Buffers, which count towards V8's heap limit, and with the runtime's
+ * ~9 MB of live objects that limit started a full mark-compact every ~8 MiB streamed (31 for 256 MiB; 9 with it):
+ * runtime CPU per MiB 10.8 → 8.2 ms, streaming peak RSS +8 MB, idle RSS unchanged.
  */
-export const RUNTIME_NODE_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=256"];
+export const RUNTIME_NODE_FLAGS = [
+  "--max-semi-space-size=4",
+  "--max-old-space-size=256",
+  "--initial-old-space-size=48",
+];
 
 /** The command line the service manager starts. */
 function runArgv(program: Self, dataDir: string): string[] {
