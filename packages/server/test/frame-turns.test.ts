@@ -22,6 +22,66 @@ async function dispatched(token: string, machineId: string, runtime: Awaited<Ret
   return { sessionId, commandId };
 }
 
+type Runtime = Awaited<ReturnType<typeof connectRuntime>>;
+type Ref = { sessionId: string; commandId: string };
+
+const blobOf = (seed: number) => Uint8Array.from({ length: FRAME * FRAMES }, (_, i) => (i * seed + (i >> 10)) % 256);
+
+/** A bulk command's started, output and finished frames, sent without waiting for an ack (a full send window). */
+async function sendBulk(runtime: Runtime, ref: Ref, blob: Uint8Array, amid?: () => Promise<void>): Promise<void> {
+  runtime.ws.send(JSON.stringify(startedFrame(ref)));
+  for (let i = 0; i < FRAMES; i++) {
+    const offset = i * FRAME;
+    const frame = { t: "output" as const, ...ref, stream: "stdout" as const, offset };
+    runtime.ws.send(encodeOutputFrame(frame, blob.subarray(offset, offset + FRAME)));
+    if (i === 1) await amid?.();
+  }
+  const sha = toHex(await sha256(blob));
+  runtime.ws.send(JSON.stringify(finishedFrame(ref, { stdoutBytes: blob.length, stdoutSha256: sha })));
+}
+
+/** A one-line command's frames, all at once. */
+async function sendSmall(runtime: Runtime, ref: Ref, line: Uint8Array): Promise<void> {
+  runtime.ws.send(JSON.stringify(startedFrame(ref)));
+  runtime.ws.send(encodeOutputFrame({ t: "output", ...ref, stream: "stdout", offset: 0 }, line));
+  const sha = toHex(await sha256(line));
+  runtime.ws.send(JSON.stringify(finishedFrame(ref, { stdoutBytes: line.length, stdoutSha256: sha })));
+}
+
+/** Every command of the runtime acknowledged as finished, with no error; a bulk one's acks in order. */
+async function allAcknowledged(runtime: Runtime, refs: Ref[], bulk: Ref[]): Promise<void> {
+  const finished = (ref: Ref) => (items: any[]) =>
+    items.some((f) => f.t === "ack" && f.commandId === ref.commandId && f.finished);
+  await runtime.box.until((items) => refs.every((ref) => finished(ref)(items)), 30_000);
+  expect(runtime.box.items.filter((f) => f.t === "error")).toEqual([]);
+  for (const ref of bulk) {
+    // Every bulk frame was acknowledged in order, each ack covering all output before it.
+    const acks = runtime.box.items.filter((f) => f.t === "ack" && f.commandId === ref.commandId);
+    const committed = acks.map((a) => a.stdout);
+    expect(committed).toEqual([...committed].sort((a, b) => a - b));
+    expect(acks.at(-1)).toMatchObject({ started: true, stdout: FRAME * FRAMES, finished: true });
+  }
+}
+
+/** The command is recorded finished with exactly these bytes. */
+async function recordedWhole(token: string, ref: Ref, bytes: Uint8Array): Promise<void> {
+  const { command } = await json(
+    await call(`/api/v1/sessions/${ref.sessionId}/commands/${ref.commandId}`, { token }),
+    200,
+  );
+  expect(command).toMatchObject({
+    state: "finished",
+    exitCode: 0,
+    stdoutBytes: bytes.length,
+    stdoutSha256: toHex(await sha256(bytes)),
+  });
+  const res = await call(`/api/v1/sessions/${ref.sessionId}/commands/${ref.commandId}/output?stream=stdout`, { token });
+  expect(res.status).toBe(200);
+  expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+}
+
+const line = new TextEncoder().encode("x\n");
+
 describe("the Machine's turns for bulk frames", () => {
   it("keeps each session's order and records a small command sent amid a bulk backlog whole", async () => {
     const token = await owner();
@@ -29,54 +89,31 @@ describe("the Machine's turns for bulk frames", () => {
     const runtime = await connectRuntime(m);
     const bulk = await dispatched(token, m.machineId, runtime);
     const small = await dispatched(token, m.machineId, runtime);
-    const blob = Uint8Array.from({ length: FRAME * FRAMES }, (_, i) => (i * 7 + (i >> 10)) % 256);
-    const line = new TextEncoder().encode("x\n");
+    const blob = blobOf(7);
+    await sendBulk(runtime, bulk, blob, () => sendSmall(runtime, small, line));
+    await allAcknowledged(runtime, [bulk, small], [bulk]);
+    await recordedWhole(token, bulk, blob);
+    await recordedWhole(token, small, line);
+  });
 
-    // All sent without waiting for an ack, as a runtime with a full send window does.
-    runtime.ws.send(JSON.stringify(startedFrame(bulk)));
-    for (let i = 0; i < FRAMES; i++) {
-      const offset = i * FRAME;
-      const frame = { t: "output" as const, ...bulk, stream: "stdout" as const, offset };
-      runtime.ws.send(encodeOutputFrame(frame, blob.subarray(offset, offset + FRAME)));
-      if (i === 1) {
-        runtime.ws.send(JSON.stringify(startedFrame(small)));
-        runtime.ws.send(encodeOutputFrame({ t: "output", ...small, stream: "stdout", offset: 0 }, line));
-        const lineSha = toHex(await sha256(line));
-        runtime.ws.send(JSON.stringify(finishedFrame(small, { stdoutBytes: 2, stdoutSha256: lineSha })));
-      }
-    }
-    const blobSha = toHex(await sha256(blob));
-    runtime.ws.send(JSON.stringify(finishedFrame(bulk, { stdoutBytes: blob.length, stdoutSha256: blobSha })));
-
-    const finished = (ref: { commandId: string }) => (items: any[]) =>
-      items.some((f) => f.t === "ack" && f.commandId === ref.commandId && f.finished);
-    await runtime.box.until((items) => finished(bulk)(items) && finished(small)(items), 30_000);
-    expect(runtime.box.items.filter((f) => f.t === "error")).toEqual([]);
-    // Every bulk frame was acknowledged in order, each ack covering all output before it.
-    const bulkAcks = runtime.box.items.filter((f) => f.t === "ack" && f.commandId === bulk.commandId);
-    const committed = bulkAcks.map((a) => a.stdout);
-    expect(committed).toEqual([...committed].sort((a, b) => a - b));
-    expect(bulkAcks.at(-1)).toMatchObject({ started: true, stdout: blob.length, finished: true });
-
-    for (const [ref, bytes] of [
-      [bulk, blob],
-      [small, line],
-    ] as const) {
-      const { command } = await json(
-        await call(`/api/v1/sessions/${ref.sessionId}/commands/${ref.commandId}`, { token }),
-        200,
-      );
-      expect(command).toMatchObject({
-        state: "finished",
-        exitCode: 0,
-        stdoutBytes: bytes.length,
-        stdoutSha256: toHex(await sha256(bytes)),
-      });
-      const res = await call(`/api/v1/sessions/${ref.sessionId}/commands/${ref.commandId}/output?stream=stdout`, {
-        token,
-      });
-      expect(res.status).toBe(200);
-      expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
-    }
+  it("records two machines' bulk backlogs, sent at once, and a third's small command amid them whole", async () => {
+    // Two machines streaming on one thread: their bulk frames go through the isolate's gate (one at a time, with a
+    // rest after each), the small command's at once.
+    const token = await owner();
+    const [a, b, c] = [await enrollMachine(token), await enrollMachine(token), await enrollMachine(token)];
+    const [ra, rb, rc] = [await connectRuntime(a), await connectRuntime(b), await connectRuntime(c)];
+    const bulkA = await dispatched(token, a.machineId, ra);
+    const bulkB = await dispatched(token, b.machineId, rb);
+    const small = await dispatched(token, c.machineId, rc);
+    const [blobA, blobB] = [blobOf(7), blobOf(13)];
+    await Promise.all([sendBulk(ra, bulkA, blobA, () => sendSmall(rc, small, line)), sendBulk(rb, bulkB, blobB)]);
+    await Promise.all([
+      allAcknowledged(ra, [bulkA], [bulkA]),
+      allAcknowledged(rb, [bulkB], [bulkB]),
+      allAcknowledged(rc, [small], []),
+    ]);
+    await recordedWhole(token, bulkA, blobA);
+    await recordedWhole(token, bulkB, blobB);
+    await recordedWhole(token, small, line);
   });
 });

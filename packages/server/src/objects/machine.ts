@@ -6,6 +6,7 @@ import { DurableObject } from "cloudflare:workers";
 import {
   type AckFrame,
   authMessage,
+  BulkGate,
   type CancelFrame,
   type DispatchFrame,
   fromBase64Url,
@@ -52,8 +53,8 @@ const TURN_MAX_MS = 1000;
 /**
  * Bulk frames a machine has under way at once (forwarded, not yet answered). With one stream in this isolate, as many
  * as the runtime sends (its send window bounds them): pipelined, the Session commits one while the last one's storage
- * flush completes. With several (on this machine or others), one per machine: the thread they share then holds at
- * most one bulk commit per streaming machine ahead of anyone else's frame.
+ * flush completes. With several (on this machine or others), one, and only when the isolate's bulk gate lets it
+ * (bulkGate): the thread they share then holds at most one bulk commit ahead of anyone else's frame.
  */
 const BULK_SLOTS = { alone: Number.POSITIVE_INFINITY, contended: 1 };
 /** A session whose machine forwarded no bulk frame of it for this long no longer counts as streaming. */
@@ -73,6 +74,13 @@ function severalStreaming(now: number): boolean {
   }
   return streams > 1;
 }
+
+/**
+ * While several sessions stream in this isolate, one bulk frame at a time across all its machines, each followed by as
+ * long a rest for everything else (see BulkGate). Module state for the same reason as streamingAt: the thread is the
+ * isolate's (only machine ids and times are kept).
+ */
+const bulkGate = new BulkGate({ leaseMs: TURN_MAX_MS });
 
 /** A runtime frame waiting for its turn: `run` forwards it and resolves once the Session's answer was relayed. */
 type Waiting = { sessionId: string; run: () => Promise<void> };
@@ -99,6 +107,8 @@ export class Machine extends DurableObject<Env> {
    * small commands ahead of its bulk backlog (their frames go at once, see schedule).
    */
   private readonly turns = new Turns<Waiting>();
+  /** When this machine asks the bulk gate again (set while it waits for it). */
+  private gateRetry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -269,8 +279,21 @@ export class Machine extends DurableObject<Env> {
 
   private nextTurn(): void {
     const now = Date.now();
-    const slots = severalStreaming(now) ? BULK_SLOTS.contended : BULK_SLOTS.alone;
-    for (let turn = this.turns.take(slots); turn !== null; turn = this.turns.take(slots)) {
+    const contended = severalStreaming(now);
+    const slots = contended ? BULK_SLOTS.contended : BULK_SLOTS.alone;
+    const me = this.ctx.id.toString();
+    while (this.turns.ready(slots)) {
+      if (contended) {
+        const wait = bulkGate.enter(me, now);
+        if (wait > 0) {
+          this.gateRetry ??= setTimeout(() => {
+            this.gateRetry = null;
+            this.nextTurn();
+          }, wait);
+          return;
+        }
+      }
+      const turn = this.turns.take(slots) as Waiting;
       streamingAt.set(turn.sessionId, now);
       let released = false;
       const release = () => {
@@ -278,6 +301,7 @@ export class Machine extends DurableObject<Env> {
         released = true;
         clearTimeout(timer);
         this.turns.finished();
+        if (contended) bulkGate.done(me, now, Date.now());
         // A macrotask, not a microtask: whatever is ready elsewhere runs before the next bulk frame does.
         setTimeout(() => this.nextTurn(), 0);
       };
