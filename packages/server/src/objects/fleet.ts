@@ -2,7 +2,7 @@
 // machine's presence, facts and last user; the session list; the timeline of changes; the approval list. The Tenant
 // keeps who may do what (people, tokens, keys, clients, policy, audit); it tells the Fleet about enrolled machines,
 // client names and people's names through its outbox, and the Fleet tells it back (audit entries, approval
-// webhooks) through its own. Presence heartbeats, the session list and the timeline never queue behind sign-ins.
+// webhooks) through its own. Presence renewals, the session list and the timeline never queue behind sign-ins.
 
 import {
   type CommandState,

@@ -465,7 +465,7 @@ export class Machine extends DurableObject<Env> {
 
   private async markOfflineIfGone(closed: WebSocket): Promise<void> {
     const open = (ws: WebSocket) => ws !== closed && ws.readyState === WebSocket.OPEN;
-    // With no socket left, the heartbeat has nothing to do: cancelled, so it does not wake the object (and keep it
+    // With no socket left, the lease's renewal has nothing to do: cancelled, so it does not wake the object (and keep it
     // in memory) again after workerd has evicted it.
     if (!this.ctx.getWebSockets("runtime").some(open)) await this.ctx.storage.deleteAlarm();
     const identity = this.identity();
