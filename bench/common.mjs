@@ -119,9 +119,13 @@ export async function benchOrganization(url, machines) {
   return { token, enrollToken };
 }
 
+/** The real runtime's keepalive: a WebSocket ping this often (packages/runtime/src/connection.ts DEFAULT_KEEPALIVE). */
+const PING_EVERY_MS = 20_000;
+
 /**
- * A fake runtime: enrolled with a real Ed25519 key, online on the real socket, answering every dispatch at once.
- * `reconnect()` opens a new socket for the same machine once the last one has closed.
+ * A fake runtime: enrolled with a real Ed25519 key, online on the real socket, answering every dispatch at once and
+ * pinging as the real runtime does (workerd answers the pings itself; they are what holding a runtime costs besides
+ * its Machine's presence). `reconnect()` opens a new socket for the same machine once the last one has closed.
  */
 export async function fakeRuntime(url, enrollToken, index) {
   const { publicKey, privateKey } = generateKeyPairSync("ed25519");
@@ -142,6 +146,9 @@ export async function fakeRuntime(url, enrollToken, index) {
   const connect = async () => {
     ws = new WebSocket(`${url.replace("http", "ws")}/api/v1/runtime/connect?machineId=${machineId}`);
     const socket = ws;
+    const keepalive = setInterval(() => socket.readyState === WebSocket.OPEN && socket.ping(), PING_EVERY_MS);
+    keepalive.unref();
+    socket.on("close", () => clearInterval(keepalive));
     await new Promise((resolve, reject) => {
       socket.on("error", reject);
       socket.on("message", (data, binary) => {

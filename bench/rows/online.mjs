@@ -1,18 +1,20 @@
 // Runtimes held online by one local server: BENCH_RUNTIMES lightweight fake runtimes that speak the real protocol
 // (Ed25519 enrollment, the signed challenge, presence; bench/common.mjs), enrolled and connected BENCH_ENROLL_PARALLEL
-// at a time, beside one real runtime whose `echo x` p99 is measured before they connect and while they are connected.
-// Held past one presence heartbeat of every machine (Machine's HEARTBEAT_MS, 30 s): then every fake runtime's socket
+// at a time, beside one real runtime whose `echo x` p99 is measured before they connect and while they are connected,
+// once their Machines renew their presence leases (core's PRESENCE_RENEW_MS: the first renewal comes in the second
+// half of the period after a connect). Held until every machine has renewed once: then every fake runtime's socket
 // must still be open and the machine list must show every machine online.
 
 import { echoLatencies, startCaisey } from "../caisey.mjs";
 import { fakeRuntime, percentile, processTree, rssKiB } from "../common.mjs";
 
+const { PRESENCE_RENEW_MS } = await import("../../packages/core/src/presence.ts");
+
 const RUNTIMES = Number(process.env.BENCH_RUNTIMES ?? 2000);
 const PARALLEL = Number(process.env.BENCH_ENROLL_PARALLEL ?? 32);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 200);
-const HOLD_SECONDS = 35;
-/** Machine's HEARTBEAT_MS: every connected machine tells the Fleet it is there once in this time. */
-const HEARTBEAT_SECONDS = 30;
+/** Past the last connect's first renewal by this much: every machine has renewed its lease once. */
+const HOLD_MARGIN_MS = 35_000;
 /** Enrolling stops after this long; the row then says how many made it. */
 const LIMIT_SECONDS = Number(process.env.BENCH_ONLINE_SECONDS ?? 900);
 
@@ -41,6 +43,7 @@ async function measure() {
     const { id: clientId } = await caisey.owner.json("/api/v1/clients", { name: "Fleet", approvalPolicy: "never" });
     const { token } = await caisey.owner.json("/api/v1/enrollments", { clientId, uses: RUNTIMES });
     const enrollStart = performance.now();
+    let firstConnectedAt = null;
     let next = 0;
     const failures = [];
     const cpuAtStart = caisey.cpu().server;
@@ -56,6 +59,7 @@ async function measure() {
           const index = next++;
           try {
             fakes.push(await fakeRuntime(caisey.server.url, token, index));
+            firstConnectedAt ??= performance.now();
           } catch (error) {
             failures.push(error.message);
           }
@@ -69,12 +73,15 @@ async function measure() {
     const workerd = processTree(caisey.server.proc.child.pid);
     const serverMiB = workerd.reduce((sum, pid) => sum + rssKiB(pid), 0) / 1024;
 
+    // While the leases are being renewed (from half a period after the first connect), as it is from then on.
+    const renewing = (firstConnectedAt ?? connectedAt) + PRESENCE_RENEW_MS / 2;
+    await new Promise((r) => setTimeout(r, Math.max(0, renewing - performance.now())));
     const during = await echoLatencies(caisey, sessionId, COMMANDS);
-    // Then nothing but presence for one heartbeat period: what holding them online costs the server.
+    // Then nothing but presence until every machine has renewed once: what holding them online costs the server.
     const idleCpuBefore = caisey.cpu().server;
     const idleStart = performance.now();
     await new Promise((r) =>
-      setTimeout(r, Math.max(HEARTBEAT_SECONDS * 1000, connectedAt + HOLD_SECONDS * 1000 - performance.now())),
+      setTimeout(r, Math.max(30_000, connectedAt + PRESENCE_RENEW_MS + HOLD_MARGIN_MS - performance.now())),
     );
     const idleCpuPerSecond = (caisey.cpu().server - idleCpuBefore) / ((performance.now() - idleStart) / 1000);
     const dropped = fakes.filter((f) => !f.connected()).length;
@@ -83,7 +90,7 @@ async function measure() {
     const held = failures.length === 0 && dropped === 0 && shownOnline && heldOnline === RUNTIMES + 1;
     return [
       {
-        measure: `runtimes held online by one local server (fake runtimes on the real protocol, past a ${HOLD_SECONDS} s heartbeat)`,
+        measure: `runtimes held online by one local server (fake runtimes on the real protocol, past a ${PRESENCE_RENEW_MS / 1000} s lease renewal)`,
         caisey: `${heldOnline - 1} of ${RUNTIMES}`,
         baseline: `${fakes.length} enrolled and connected in ${enrollSeconds.toFixed(1)} s (${(fakes.length / enrollSeconds).toFixed(1)}/s, ${PARALLEL} at a time); ${failures.length} failed${failures[0] ? ` (${failures[0].slice(0, 80)})` : ""}; ${dropped} dropped; server RSS ${serverMiB.toFixed(0)} MB`,
         target: `${RUNTIMES}, none dropped`,
@@ -91,7 +98,7 @@ async function measure() {
         cpu: `${((enrollCpu * 1000) / Math.max(1, fakes.length)).toFixed(1)} ms per enrollment + connect`,
       },
       {
-        measure: `echo x p99 on a real runtime while ${RUNTIMES} fake runtimes are connected, ratio to before (ms, n=${during.finished.length})`,
+        measure: `echo x p99 on a real runtime while ${RUNTIMES} fake runtimes are connected and renew their leases, ratio to before (ms, n=${during.finished.length})`,
         caisey: `${percentile(during.finished, 99).toFixed(1)}; ${ratio.toFixed(2)}×`,
         baseline: `before they connected ${percentile(before.finished, 99).toFixed(1)}`,
         cpu: `${(idleCpuPerSecond * 1000).toFixed(0)} ms per s holding them (nothing else running)`,

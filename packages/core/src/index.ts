@@ -12,6 +12,7 @@ export * from "./install.ts";
 export * from "./limits.ts";
 export * from "./metrics.ts";
 export * from "./pacing.ts";
+export * from "./presence.ts";
 export * from "./protocol.ts";
 export * from "./record.ts";
 export * from "./release.ts";

@@ -2,7 +2,7 @@
 // machine's presence, facts and last user; the session list; the timeline of changes; the approval list. The Tenant
 // keeps who may do what (people, tokens, keys, clients, policy, audit); it tells the Fleet about enrolled machines,
 // client names and people's names through its outbox, and the Fleet tells it back (audit entries, approval
-// webhooks) through its own. Presence heartbeats, the session list and the timeline never queue behind sign-ins.
+// webhooks) through its own. Presence renewals, the session list and the timeline never queue behind sign-ins.
 
 import {
   type CommandState,
@@ -18,6 +18,7 @@ import {
   type SessionFacts,
   type SessionSummary,
   type Shell,
+  shownOnline,
   type Verdict,
   type VerdictView,
 } from "@caisey/core";
@@ -241,9 +242,6 @@ export interface MachineChange {
   approvalId: string | null;
 }
 
-/** A machine whose Machine object has not confirmed its connection for this long is shown offline (see Machine.alarm). */
-export const PRESENCE_STALE_MS = 90_000;
-
 type MachineRow = {
   id: string;
   client_id: string;
@@ -404,7 +402,7 @@ export class Fleet extends DurableBase {
   // ---- machines
 
   private machineRows(where: string, ...params: (string | null)[]): MachineSummary[] {
-    const stale = Date.now() - PRESENCE_STALE_MS;
+    const now = Date.now();
     return this.sql
       .exec<MachineRow>(
         `SELECT m.*, c.name AS client_name FROM machines m JOIN clients c ON c.id = m.client_id ${where} ORDER BY m.hostname, m.id`,
@@ -420,7 +418,7 @@ export class Fleet extends DurableBase {
         osVersion: m.os_version,
         arch: m.arch,
         runtimeVersion: m.runtime_version,
-        online: m.revoked_at === null && m.online === 1 && m.presence_at !== null && Date.parse(m.presence_at) > stale,
+        online: shownOnline({ online: m.online === 1, presenceAt: m.presence_at, revoked: m.revoked_at !== null }, now),
         lastSeenAt: m.last_seen_at,
         enrolledAt: m.enrolled_at,
         revoked: m.revoked_at !== null,
@@ -483,8 +481,9 @@ export class Fleet extends DurableBase {
   }
 
   /**
-   * Called by the Machine object when its runtime connects, stays connected (heartbeat) or goes away. Not an
-   * outbox effect: each heartbeat states the whole presence again, and a missed one shows as stale, then offline.
+   * Called by the Machine object when its runtime connects, renews its presence lease (core's PRESENCE_RENEW_MS) or
+   * goes away. Not an outbox effect: each renewal states the whole presence again, and a lease not renewed for
+   * PRESENCE_LEASE_MS shows as offline (shownOnline).
    */
   setPresence(machineId: string, online: boolean, facts: MachineFacts | null): void {
     const now = this.now();

@@ -13,6 +13,7 @@ import {
   LIMITS,
   type MachineFacts,
   machineHealth,
+  nextRenewal,
   parseOutputFrame,
   parseRuntimeFrame,
   type RuntimeHealth,
@@ -34,8 +35,6 @@ export const MACHINE_MIGRATIONS = [
   },
 ];
 
-/** How often a connected machine confirms its presence to the Fleet (see Fleet's PRESENCE_STALE_MS). */
-const HEARTBEAT_MS = 30_000;
 /** A socket that has not answered the challenge within this time is closed. */
 const HELLO_TIMEOUT_MS = 10_000;
 
@@ -400,7 +399,9 @@ export class Machine extends DurableObject<Env> {
     ws.send(JSON.stringify({ t: "welcome", machineId }));
     await fleet(this.env, identity.tenant_id).setPresence(machineId, true, facts);
     if (health) await this.reportHealth(machineId, health);
-    await this.scheduleAlarm(Date.now() + HEARTBEAT_MS);
+    // The challenge's alarm is not needed any more: the next wake-up is the lease's renewal (unless another socket
+    // waits to answer its challenge), not a renewal 10 s after this one.
+    await this.armAlarm(nextRenewal(Date.now(), true, Math.random()));
     // Resume every session that has work for this machine.
     const pending = this.sql
       .exec<{ session_id: string }>("SELECT session_id FROM pending_sessions ORDER BY since")
@@ -429,7 +430,35 @@ export class Machine extends DurableObject<Env> {
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
-  /** Heartbeat: close sockets that never answered the challenge; keep the Fleet's presence fresh, or mark offline. */
+  /**
+   * When the earliest socket that has not answered its challenge is to be closed (+Infinity when none waits); only
+   * deadlines after `after` (the alarm has just closed the sockets whose deadline has passed).
+   */
+  private challengeDeadline(after = Number.NEGATIVE_INFINITY): number {
+    let deadline = Number.POSITIVE_INFINITY;
+    for (const ws of this.ctx.getWebSockets("runtime")) {
+      const a = ws.deserializeAttachment() as RuntimeAttachment | null;
+      if (a?.state === "challenged" && a.at + HELLO_TIMEOUT_MS > after)
+        deadline = Math.min(deadline, a.at + HELLO_TIMEOUT_MS);
+    }
+    return deadline;
+  }
+
+  /**
+   * Set the alarm to the lease's renewal at `renewAt`, or to a waiting challenge's deadline when that comes first;
+   * no storage write when it is already set there.
+   */
+  private async armAlarm(renewAt: number): Promise<void> {
+    const at = Math.min(renewAt, this.challengeDeadline());
+    if ((await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * Close sockets that never answered the challenge; renew the Fleet's presence lease while a runtime is connected,
+   * or mark the machine offline when none is (its socket went without a close event, e.g. in a restart). A socket
+   * that closes is reported at once (markOfflineIfGone), so this runs once per lease period (PRESENCE_RENEW_MS),
+   * not as a heartbeat: each run wakes the object.
+   */
   override async alarm(): Promise<void> {
     const now = Date.now();
     for (const ws of this.ctx.getWebSockets("runtime")) {
@@ -440,11 +469,9 @@ export class Machine extends DurableObject<Env> {
     if (!identity) return;
     const online = this.runtimeSockets().length > 0;
     await fleet(this.env, identity.tenant_id).setPresence(identity.id, online, null);
-    const waiting = this.ctx
-      .getWebSockets("runtime")
-      .some((ws) => (ws.deserializeAttachment() as RuntimeAttachment | null)?.state === "challenged");
-    if (online) await this.ctx.storage.setAlarm(now + HEARTBEAT_MS);
-    else if (waiting) await this.ctx.storage.setAlarm(now + HELLO_TIMEOUT_MS);
+    const renewAt = online ? nextRenewal(now, false, Math.random()) : Number.POSITIVE_INFINITY;
+    const at = Math.min(renewAt, this.challengeDeadline(now));
+    if (at !== Number.POSITIVE_INFINITY) await this.ctx.storage.setAlarm(at);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -462,7 +489,7 @@ export class Machine extends DurableObject<Env> {
 
   private async markOfflineIfGone(closed: WebSocket): Promise<void> {
     const open = (ws: WebSocket) => ws !== closed && ws.readyState === WebSocket.OPEN;
-    // With no socket left, the heartbeat has nothing to do: cancelled, so it does not wake the object (and keep it
+    // With no socket left, the lease's renewal has nothing to do: cancelled, so it does not wake the object (and keep it
     // in memory) again after workerd has evicted it.
     if (!this.ctx.getWebSockets("runtime").some(open)) await this.ctx.storage.deleteAlarm();
     const identity = this.identity();
