@@ -129,18 +129,20 @@ describe("binary output frames", () => {
 });
 
 describe("runtime frames", () => {
+  const startedWith = (env: unknown) => ({
+    t: "started",
+    ...ref,
+    pid: 4,
+    user: "u",
+    cwd: "/",
+    executable: "/bin/sh",
+    shell: "sh",
+    shellVersion: "",
+    env,
+  });
+
   it("accepts well-formed frames", () => {
-    const started = {
-      t: "started",
-      ...ref,
-      pid: 4,
-      user: "u",
-      cwd: "/",
-      executable: "/bin/sh",
-      shell: "sh",
-      shellVersion: "",
-      env: { PATH: "/bin" },
-    };
+    const started = startedWith({ PATH: "/bin" });
     expect(parseFrame(RuntimeFrame, JSON.stringify(started), LIMITS.runtimeFrameBytes)).toEqual({
       ok: true,
       frame: started,
@@ -172,18 +174,7 @@ describe("runtime frames", () => {
   });
 
   it("checks a started frame's environment: kept as sent at its limits, refused past them with the reason", () => {
-    const started = (env: unknown) =>
-      JSON.stringify({
-        t: "started",
-        ...ref,
-        pid: 4,
-        user: "u",
-        cwd: "/",
-        executable: "/bin/sh",
-        shell: "sh",
-        shellVersion: "",
-        env,
-      });
+    const started = (env: unknown) => JSON.stringify(startedWith(env));
     const full = Object.fromEntries(
       Array.from({ length: ENV_LIMITS.count }, (_, i) => [
         `${i}`.padEnd(ENV_LIMITS.nameChars, "N"),
