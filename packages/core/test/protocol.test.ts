@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   CommandBody,
+  ENV_LIMITS,
   encodeOutputFrame,
   LIMITS,
   OUTPUT_HEADER_MAX,
@@ -128,18 +129,20 @@ describe("binary output frames", () => {
 });
 
 describe("runtime frames", () => {
+  const startedWith = (env: unknown) => ({
+    t: "started",
+    ...ref,
+    pid: 4,
+    user: "u",
+    cwd: "/",
+    executable: "/bin/sh",
+    shell: "sh",
+    shellVersion: "",
+    env,
+  });
+
   it("accepts well-formed frames", () => {
-    const started = {
-      t: "started",
-      ...ref,
-      pid: 4,
-      user: "u",
-      cwd: "/",
-      executable: "/bin/sh",
-      shell: "sh",
-      shellVersion: "",
-      env: { PATH: "/bin" },
-    };
+    const started = startedWith({ PATH: "/bin" });
     expect(parseFrame(RuntimeFrame, JSON.stringify(started), LIMITS.runtimeFrameBytes)).toEqual({
       ok: true,
       frame: started,
@@ -167,6 +170,36 @@ describe("runtime frames", () => {
     for (const [raw, code, message] of cases) {
       const result = parseFrame(RuntimeFrame, raw, LIMITS.runtimeFrameBytes);
       expect(result).toEqual({ ok: false, code, message });
+    }
+  });
+
+  it("checks a started frame's environment: kept as sent at its limits, refused past them with the reason", () => {
+    const started = (env: unknown) => JSON.stringify(startedWith(env));
+    const full = Object.fromEntries(
+      Array.from({ length: ENV_LIMITS.count }, (_, i) => [
+        `${i}`.padEnd(ENV_LIMITS.nameChars, "N"),
+        i === 0 ? "v".repeat(ENV_LIMITS.valueChars) : `é${i}`,
+      ]),
+    );
+    const kept = parseFrame(RuntimeFrame, started(full), LIMITS.runtimeFrameBytes);
+    expect(kept.ok && kept.frame.t === "started" && JSON.stringify(kept.frame.env)).toBe(JSON.stringify(full));
+    expect(parseFrame(RuntimeFrame, started({}), LIMITS.runtimeFrameBytes).ok).toBe(true);
+    const cases: [unknown, string][] = [
+      [{ ...full, one: "more" }, `at most ${ENV_LIMITS.count} environment variables`],
+      [{ ["N".repeat(ENV_LIMITS.nameChars + 1)]: "v" }, `a variable's name exceeds ${ENV_LIMITS.nameChars} characters`],
+      [{ HOME: "v".repeat(ENV_LIMITS.valueChars + 1) }, `HOME: exceeds ${ENV_LIMITS.valueChars} characters`],
+      [{ HOME: 1 }, "HOME: expected a string"],
+      [{ HOME: null }, "HOME: expected a string"],
+      [["PATH=/bin"], "expected an object of strings"],
+      [null, "expected an object of strings"],
+      ["PATH=/bin", "expected an object of strings"],
+    ];
+    for (const [env, message] of cases) {
+      expect(parseFrame(RuntimeFrame, started(env), LIMITS.runtimeFrameBytes)).toEqual({
+        ok: false,
+        code: "invalid_frame",
+        message: `env: ${message}`,
+      });
     }
   });
 

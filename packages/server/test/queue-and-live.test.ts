@@ -101,6 +101,43 @@ describe("commands for an offline machine", () => {
     runtime.ws.close();
   });
 
+  it("sign a command the policy lets run with its request (no second call at dispatch), one that waits only once approved", async () => {
+    const t = await owner();
+    const m = await machineWithKeys(t); // the client's policy: changes need approval
+    const { id: sessionId } = await json(
+      await call("/api/v1/sessions", { token: t, body: { machineId: m.machineId } }),
+      201,
+    );
+    const post = async (body: object) =>
+      json(await call(`/api/v1/sessions/${sessionId}/commands`, { token: t, body }), 202);
+    const read = await post({ command: "uptime" });
+    const asked = await post({ command: "uptime", requireApproval: true });
+    const change = await post({ command: "rm /tmp/x" });
+    expect([read.state, asked.state, change.state]).toEqual(["queued", "awaiting_approval", "awaiting_approval"]);
+    // The machine is offline: only the request can have signed, and only what needs no approval.
+    const signatures = await runInDurableObject(env.SESSION.get(env.SESSION.idFromName(sessionId)), (_, state) =>
+      Object.fromEntries(
+        state.storage.sql
+          .exec<{ id: string; signature: string | null }>("SELECT id, signature FROM commands")
+          .toArray()
+          .map((r) => [r.id, r.signature]),
+      ),
+    );
+    expect(signatures).toEqual({
+      [read.commandId]: expect.any(String),
+      [asked.commandId]: null,
+      [change.commandId]: null,
+    });
+
+    const runtime = await connectRuntime(m);
+    await runtime.q.until((i) => i.some((f) => f.t === "dispatch"));
+    const [dispatch] = runtime.q.items.filter((f) => f.t === "dispatch");
+    expect(dispatch).toMatchObject({ commandId: read.commandId, approvalRequired: false, approval: null });
+    expect(dispatch.signature).toBe(signatures[read.commandId]);
+    expect(await dispatchVerifies(m, dispatch)).toBe(true);
+    runtime.ws.close();
+  });
+
   it("cancels a command the machine never received, at once", async () => {
     const t = await owner();
     const m = await machineWithKeys(t);

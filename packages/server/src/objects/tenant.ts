@@ -7,6 +7,7 @@
 import type { Disclosure, MachineFacts, OrganizationSettings, Role } from "@caisey/core";
 import {
   type ApprovalPolicy,
+  approvalRequired,
   CLOSE_POLICIES,
   DEFAULT_CALLBACK_DAYS,
   fromBase64,
@@ -939,6 +940,22 @@ export class Tenant extends DurableBase {
       .exec<{ approval_policy: ApprovalPolicy }>("SELECT approval_policy FROM clients WHERE id = ?", clientId)
       .toArray()[0];
     return row?.approval_policy ?? "always"; // unknown client: the safest policy
+  }
+
+  /**
+   * A new command's client policy and, when that policy lets it run without the client's approval, the signature of
+   * its dispatch (`unsigned`: the dispatch message with no approval in it), in one call: the Session then dispatches
+   * without a second round trip here. A signature that cannot be made is null; the dispatch signs (and says why) then.
+   */
+  async commandPolicy(
+    clientId: string,
+    unsigned: { message: string; kind: "read" | "change"; requireApproval: boolean } | null,
+  ): Promise<Result<{ policy: ApprovalPolicy; signature: string | null }>> {
+    const policy = this.clientPolicy(clientId);
+    if (unsigned === null || approvalRequired(policy, unsigned.kind, unsigned.requireApproval))
+      return ok({ policy, signature: null });
+    const signed = await this.sign(unsigned.message);
+    return ok({ policy, signature: signed.ok ? signed.value : null });
   }
 
   /** A one-time link for one approval, for one contact of its client: shown once, stored hashed, expiring. */

@@ -7,7 +7,6 @@
 
 import {
   type AckFrame,
-  type ApprovalPolicy,
   acceptOutput,
   approvalRequired,
   approvalSubject,
@@ -445,7 +444,33 @@ export class Session extends DurableBase {
       const refused = await this.holderRefusal(first.value, technician.id);
       if (!refused.ok) return refused;
     }
-    const policy: ApprovalPolicy = await tenant(this.env, first.value.tenant_id).clientPolicy(first.value.client_id);
+    const { commandId, rollback } = asking;
+    // One Tenant call for the client's policy and, when it lets the command run without approval, its dispatch's
+    // signature (a rollback always waits for approval): the dispatch then goes out without another round trip.
+    const s0 = first.value;
+    const shell0 = body.shell ?? defaultShell(s0.os);
+    const unsigned = {
+      sessionId: s0.id,
+      commandId,
+      command: body.command,
+      shell: shell0,
+      timeoutSeconds: body.timeoutSeconds ?? null,
+      technicianId: technician.id,
+      approvalRequired: false,
+      approval: null,
+    };
+    const asked = await tenant(this.env, s0.tenant_id).commandPolicy(
+      s0.client_id,
+      rollback !== undefined
+        ? null
+        : {
+            message: dispatchMessage(s0.machine_id, unsigned),
+            kind: classifyCommand(shell0, body.command).kind,
+            requireApproval: body.requireApproval === true,
+          },
+    );
+    if (!asked.ok) return asked;
+    const { policy, signature } = asked.value;
     // Checked again after the await: the session may have closed or changed hands meanwhile.
     return this.within(scope, (s) => {
       const frozen = notOpen(s.state);
@@ -456,10 +481,8 @@ export class Session extends DurableBase {
       if (!shellsFor(s.os).includes(shell))
         return fail(422, "shell_unavailable", `${shell} is not available on a ${s.os} machine`);
       const classification = classifyCommand(shell, body.command);
-      const { rollback } = asking;
       const gate =
         rollback !== undefined || approvalRequired(policy, classification.kind, body.requireApproval === true);
-      const { commandId } = asking;
       const approvalId = gate ? newId("apr") : null;
       const subject = { shell, command: body.command, machineId: s.machine_id, sessionId: s.id };
       const atMs = this.store.clock();
@@ -486,8 +509,11 @@ export class Session extends DurableBase {
         ...(asking.verifies ? { verifies: asking.verifies } : {}),
         ...(rollback ? { rollback } : {}),
       });
+      // The signature covers what was asked of the Tenant; it is kept only if that is what is recorded.
+      const presigned = !gate && signature !== null && shell === shell0 && s.machine_id === s0.machine_id;
       const outgoing = this.store.transaction(() => {
         this.store.apply(step.events, atMs);
+        if (presigned) this.store.sql.exec("UPDATE commands SET signature = ? WHERE id = ?", signature, commandId);
         return this.kept(effectsOf(this.store, commandId, step.effects, rollback !== undefined));
       });
       this.follow(step.effects, outgoing);
