@@ -6,6 +6,7 @@ import {
   base64DecodedLength,
   type CommandState,
   chainStep,
+  countsAsFailed,
   type Disclosure,
   disclosedLine,
   type EventDraft,
@@ -114,6 +115,19 @@ export const MIGRATIONS = [
     name: "output bytes beside the record line",
     sql: "ALTER TABLE events ADD COLUMN output BLOB;",
   },
+  {
+    // The session list's counters and the next command's number, kept on the session's row by the events that change
+    // them: counting every command and approval on each step cost a session more the longer it ran. Backfilled from
+    // the rows as they stand (failed as core's countsAsFailed says).
+    name: "session counters",
+    sql: `ALTER TABLE session ADD COLUMN command_count INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE session ADD COLUMN failed_count INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE session ADD COLUMN approval_count INTEGER NOT NULL DEFAULT 0;
+          UPDATE session SET command_count = (SELECT COUNT(*) FROM commands),
+            failed_count = (SELECT COUNT(*) FROM commands WHERE state IN ('failed', 'timed_out', 'interrupted')
+              OR (state = 'finished' AND exit_code IS NOT NULL AND exit_code != 0)),
+            approval_count = (SELECT COUNT(*) FROM approvals);`,
+  },
 ];
 
 const PAGE_BYTES = 2 * 1024 * 1024;
@@ -149,6 +163,11 @@ export type SessionRow = {
   last_verdict: Verdict | null;
   returns: number;
   review_requested_at: string | null;
+  /** Commands requested so far: the last command's position. */
+  command_count: number;
+  /** Commands that ended as core's countsAsFailed says. */
+  failed_count: number;
+  approval_count: number;
 };
 
 export type CommandRow = {
@@ -275,8 +294,14 @@ export class SessionStore {
     return Math.max(Date.now(), this.lastTsMs);
   }
 
+  /** A transaction that rolls back leaves nothing of it in what this store holds in memory. */
   transaction<T>(fn: () => T): T {
-    return this.storage.transactionSync(fn);
+    try {
+      return this.storage.transactionSync(fn);
+    } catch (error) {
+      this.cachedRow = null;
+      throw error;
+    }
   }
 
   // ---- the session row
@@ -287,7 +312,18 @@ export class SessionStore {
   }
 
   insertSession(
-    s: Omit<SessionRow, "state" | "closed_at" | "verdicts" | "last_verdict" | "returns" | "review_requested_at">,
+    s: Omit<
+      SessionRow,
+      | "state"
+      | "closed_at"
+      | "verdicts"
+      | "last_verdict"
+      | "returns"
+      | "review_requested_at"
+      | "command_count"
+      | "failed_count"
+      | "approval_count"
+    >,
   ): void {
     this.sql.exec(
       `INSERT INTO session (id, tenant_id, machine_id, client_id, hostname, os, technician_id, ticket, state, opened_at)
@@ -353,12 +389,14 @@ export class SessionStore {
   private project(e: EventDraft, ts: string): void {
     const d = e.data as Record<string, SqlStorageValue>;
     switch (e.type) {
-      case "command.requested":
+      case "command.requested": {
+        const position = this.counted("command_count", 1);
         this.sql.exec(
           `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at,
              approval_required, classification, verifies, rollback_of)
-           VALUES (?, (SELECT COUNT(*) + 1 FROM commands), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           d.commandId,
+          position,
           d.command,
           d.shell,
           d.approvalRequired ? "awaiting_approval" : "queued",
@@ -373,7 +411,9 @@ export class SessionStore {
           d.rollbackOf ? JSON.stringify(d.rollbackOf) : null,
         );
         return;
+      }
       case "approval.requested":
+        this.counted("approval_count", 1);
         this.sql.exec(
           "INSERT INTO approvals (id, command_id, digest, state, summary, requested_at, expires_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
           d.approvalId,
@@ -423,8 +463,22 @@ export class SessionStore {
           d.reason,
           d.commandId,
         );
+        if (countsAsFailed(d.state as CommandState, d.exitCode as number | null)) this.counted("failed_count", 1);
         return;
     }
+  }
+
+  /**
+   * Add to one of the session row's counters (in the transaction of the event that counts) and return its new value.
+   * The cached row follows the write, so the step's own effects read the counters without a query; a rollback drops
+   * the cache (see transaction).
+   */
+  private counted(counter: "command_count" | "failed_count" | "approval_count", by: number): number {
+    const s = this.row() as SessionRow;
+    const value = s[counter] + by;
+    this.sql.exec(`UPDATE session SET ${counter} = ?`, value);
+    this.cachedRow = { ...s, [counter]: value };
+    return value;
   }
 
   /** `output`: the line `encode` gives has its data left empty; it is stored so, with these bytes beside it. */
