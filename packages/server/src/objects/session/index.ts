@@ -957,14 +957,7 @@ export class Session extends DurableBase {
         return null;
       }
       // The row as it stands after the write (it may have been cancelled or expired while signing), read by the write.
-      c =
-        this.store.sql
-          .exec<CommandRow>(
-            "UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL RETURNING *",
-            signed.value,
-            c.id,
-          )
-          .toArray()[0] ?? this.store.command(commandId);
+      c = this.store.signOnce(c.id, signed.value) ?? this.store.command(commandId);
       if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
     }
     return {

@@ -257,6 +257,12 @@ export class SessionStore {
   private readonly streamHashes = new Map<string, { hash: Hash; bytes: number }>();
   /** Every command before this position is final (see firstWaiting). */
   private waitingFrom = 0;
+  /**
+   * The command row last read or written through this store, as it stands in storage: every runtime frame reads its
+   * command, nearly always the one in flight. Every write to `commands` goes through this store and keeps it right
+   * (a simple flag in place, anything an event projects by dropping it); a rolled-back transaction drops it.
+   */
+  private current: CommandRow | null = null;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -300,6 +306,7 @@ export class SessionStore {
       return this.storage.transactionSync(fn);
     } catch (error) {
       this.cachedRow = null;
+      this.current = null;
       throw error;
     }
   }
@@ -388,6 +395,7 @@ export class SessionStore {
   /** The rows an event changes. */
   private project(e: EventDraft, ts: string): void {
     const d = e.data as Record<string, SqlStorageValue>;
+    this.current = null;
     switch (e.type) {
       case "command.requested": {
         const position = this.counted("command_count", 1);
@@ -591,7 +599,30 @@ export class SessionStore {
   }
 
   command(commandId: string): CommandRow | null {
-    return this.sql.exec<CommandRow>("SELECT * FROM commands WHERE id = ?", commandId).toArray()[0] ?? null;
+    if (this.current?.id === commandId) return this.current;
+    const row = this.sql.exec<CommandRow>("SELECT * FROM commands WHERE id = ?", commandId).toArray()[0] ?? null;
+    this.current = row;
+    return row;
+  }
+
+  /** The command's row changed by a write that just succeeded: the held row follows it (if it is the one held). */
+  private changed(commandId: string, change: (c: CommandRow) => Partial<CommandRow>): void {
+    if (this.current?.id === commandId) this.current = { ...this.current, ...change(this.current) };
+  }
+
+  /** Sign a command once: its row as it stands after the write, or null when it was signed already. */
+  signOnce(commandId: string, signature: string): CommandRow | null {
+    this.current = null;
+    const row =
+      this.sql
+        .exec<CommandRow>(
+          "UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL RETURNING *",
+          signature,
+          commandId,
+        )
+        .toArray()[0] ?? null;
+    this.current = row;
+    return row;
   }
 
   approval(approvalId: string): ApprovalRow | null {
@@ -632,19 +663,23 @@ export class SessionStore {
       delivered ? 1 : 0,
       commandId,
     );
+    this.changed(commandId, (c) => ({ dispatched: 1, delivered: Math.max(c.delivered, delivered ? 1 : 0) }));
   }
 
   markDelivered(commandId: string): void {
     this.sql.exec("UPDATE commands SET delivered = 1 WHERE id = ?", commandId);
+    this.changed(commandId, () => ({ delivered: 1 }));
   }
 
   /** The machine was offline after all: a command still queued is back to not delivered (its queue time runs). */
   markUndelivered(commandId: string): void {
     this.sql.exec("UPDATE commands SET delivered = 0 WHERE id = ? AND state = 'queued'", commandId);
+    this.changed(commandId, (c) => (c.state === "queued" ? { delivered: 0 } : {}));
   }
 
   markCancelRequested(commandId: string): void {
     this.sql.exec("UPDATE commands SET cancel_requested = 1 WHERE id = ?", commandId);
+    this.changed(commandId, () => ({ cancel_requested: 1 }));
   }
 
   /** A withdrawn request leaves the client's pending list and can no longer be decided. */
@@ -678,7 +713,10 @@ export class SessionStore {
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, commit.end, c.id);
     });
     this.hashOutput(c.id, stream, commit.offset, bytes);
-    return { ...c, [column]: commit.end };
+    // `c` is the row as stored (read through this store before the commit); the held row is it with this write.
+    const after = { ...c, [column]: commit.end };
+    this.current = after;
+    return after;
   }
 
   private hashOutput(commandId: string, stream: string, before: number, bytes: Uint8Array): void {
