@@ -748,6 +748,8 @@ export class SessionStore {
     this.streamHashes.delete(key);
     if (entry && entry.bytes === committed) return entry.hash.digest("hex");
     const hash = createHash("sha256");
+    // A stream with nothing committed has no rows to read (most commands write nothing to stderr).
+    if (committed === 0) return hash.digest("hex");
     const rows = this.sql.exec<StoredLine>(
       "SELECT record, output FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? ORDER BY offset",
       commandId,
