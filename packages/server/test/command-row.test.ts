@@ -6,19 +6,13 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { encodeOutputFrame, utf8 } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import type { CommandRow, SessionStore } from "../src/objects/session/store.ts";
-import { call, connectRuntime, enrollMachine, finishedFrame, json, ownerOnce, startedFrame } from "./harness.ts";
+import { call, finishedFrame, json, ownerOnce, sessionOnline, startedFrame } from "./harness.ts";
 
 const owner = ownerOnce("hana@heldrow.test");
 
 describe("the command row a Session holds", () => {
   it("is the stored row after every step of a command, and the acks follow the storage", async () => {
-    const token = await owner();
-    const m = await enrollMachine(token);
-    const runtime = await connectRuntime(m);
-    const { id: sessionId } = await json(
-      await call("/api/v1/sessions", { token, body: { machineId: m.machineId } }),
-      201,
-    );
+    const { token, runtime, sessionId } = await sessionOnline(owner);
     const stub = env.SESSION.get(env.SESSION.idFromName(sessionId));
     /** The row the store answers with and the row in SQLite, read in one turn of the object. */
     const both = (commandId: string) =>
