@@ -45,6 +45,20 @@ export const FINAL_COMMAND_STATES: ReadonlySet<CommandState> = new Set([
   "failed",
 ]);
 
+/**
+ * A command the session list counts as failed: it ended in failure, or finished with a non-zero exit code (an
+ * unknown exit code is not a failure). The Session keeps the count as its commands finish, so this is asked once per
+ * command instead of counting every command of the session on each step.
+ */
+export function countsAsFailed(state: CommandState, exitCode: number | null): boolean {
+  return (
+    state === "failed" ||
+    state === "timed_out" ||
+    state === "interrupted" ||
+    (state === "finished" && exitCode !== null && exitCode !== 0)
+  );
+}
+
 export type Actor = `user:${string}` | `contact:${string}` | `machine:${string}` | "system";
 
 export interface RecordEvent<T = Record<string, unknown>> {

@@ -152,6 +152,18 @@ export async function connectRuntime(m: SimulatedMachine, hello: object = {}) {
   return { ws, box };
 }
 
+/** A machine enrolled by the owner, its runtime connected, and a session opened on it. */
+export async function sessionOnline(owner: () => Promise<string>) {
+  const token = await owner();
+  const m = await enrollMachine(token);
+  const runtime = await connectRuntime(m);
+  const { id: sessionId } = await json(
+    await call("/api/v1/sessions", { token, body: { machineId: m.machineId } }),
+    201,
+  );
+  return { token, m, runtime, sessionId: sessionId as string };
+}
+
 /** Does a dispatch verify against the tenant key the runtime pinned, as the runtime checks it? */
 export async function dispatchVerifies(m: SimulatedMachine, frame: any): Promise<boolean> {
   const key = await crypto.subtle.importKey("raw", fromBase64Url(m.signingKey), { name: "Ed25519" }, false, ["verify"]);

@@ -8,27 +8,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
 import { ROUTES } from "../src/routes/table.ts";
-import {
-  call,
-  connectRuntime,
-  enrollMachine,
-  finishedFrame,
-  json,
-  ownerOnce,
-  startedFrame,
-  worker,
-} from "./harness.ts";
+import { call, finishedFrame, json, ownerOnce, sessionOnline, startedFrame, worker } from "./harness.ts";
 
 const owner = ownerOnce("olivia@hostile.test");
 
 async function world() {
-  const token = await owner();
-  const m = await enrollMachine(token);
-  const runtime = await connectRuntime(m);
-  const { id: sessionId } = await json(
-    await call("/api/v1/sessions", { token, body: { machineId: m.machineId } }),
-    201,
-  );
+  const { token, m, runtime, sessionId } = await sessionOnline(owner);
   const { commandId } = await json(
     await call(`/api/v1/sessions/${sessionId}/commands`, { token, body: { command: "echo ok" } }),
     202,

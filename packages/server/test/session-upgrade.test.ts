@@ -39,7 +39,7 @@ describe("Session schema upgrade", () => {
     );
     const sessionPath = `/api/v1/sessions/${sessionId}`;
 
-    // A command that ran, with output on both streams.
+    // A command that ran and failed (exit 1), with output on both streams.
     const ran = await json(await call(`${sessionPath}/commands`, { token, body: { command: "echo hi" } }), 202);
     expect(await runtime.box.next()).toMatchObject({ t: "dispatch", commandId: ran.commandId });
     const ref = { sessionId, commandId: ran.commandId };
@@ -49,7 +49,7 @@ describe("Session schema upgrade", () => {
     expect(await runtime.box.next()).toMatchObject({ stdout: 3 });
     runtime.ws.send(encodeOutputFrame({ t: "output", ...ref, stream: "stderr", offset: 0 }, utf8("warn\n")));
     expect(await runtime.box.next()).toMatchObject({ stderr: 5 });
-    runtime.ws.send(JSON.stringify(finishedFrame(ref, { stdoutBytes: 3, stderrBytes: 5 })));
+    runtime.ws.send(JSON.stringify(finishedFrame(ref, { stdoutBytes: 3, stderrBytes: 5, exitCode: 1 })));
     expect(await runtime.box.next()).toMatchObject({ finished: true });
     // A command waiting for the client's approval.
     const waiting = await json(
@@ -112,6 +112,32 @@ describe("Session schema upgrade", () => {
       [10, "command.finished"],
       [11, "command.requested"],
     ]);
+    // The counters the upgrade filled in from the rows went on counting: the new command is the third, and the session
+    // list is told of three commands, the failed one and the one approval request (read from the Session's outbox:
+    // the Fleet's receipts already hold the seqs of this outbox, which the rewind emptied).
+    expect(
+      await runInDurableObject(stub, (_instance, state) => {
+        const sql = state.storage.sql;
+        const told = sql
+          .exec<{ payload: string }>(
+            "SELECT payload FROM outbox WHERE kind = 'session.updated' ORDER BY seq DESC LIMIT 1",
+          )
+          .one();
+        return {
+          counters: sql.exec("SELECT command_count, failed_count, approval_count FROM session").one(),
+          positions: sql.exec("SELECT id, position FROM commands ORDER BY position").toArray(),
+          told: JSON.parse(told.payload).update,
+        };
+      }),
+    ).toEqual({
+      counters: { command_count: 3, failed_count: 1, approval_count: 1 },
+      positions: [
+        { id: ran.commandId, position: 1 },
+        { id: waiting.commandId, position: 2 },
+        { id: next.commandId, position: 3 },
+      ],
+      told: expect.objectContaining({ commandCount: 3, failedCount: 1, approvalCount: 1 }),
+    });
     runtime.ws.close();
   });
 });

@@ -4,6 +4,7 @@ import {
   COMMAND_STATES,
   type CommandEvent,
   type CommandState,
+  countsAsFailed,
   decisionRefusal,
   FINAL_COMMAND_STATES,
   type FinishedFrame,
@@ -467,5 +468,18 @@ describe("a client contact's decision", () => {
     ],
   ] as const)("%s", (_, approval, waiting, refusal) => {
     expect(decisionRefusal(approval, waiting, now)).toEqual(refusal);
+  });
+});
+
+describe("countsAsFailed", () => {
+  it("counts a failed end, and a finish with a known non-zero exit code; nothing else", () => {
+    const failed = COMMAND_STATES.flatMap((state) =>
+      [null, 0, 1, 127].filter((code) => countsAsFailed(state, code)).map((code) => `${state}:${code}`),
+    );
+    expect(failed).toEqual([
+      "finished:1",
+      "finished:127",
+      ...["timed_out", "interrupted", "failed"].flatMap((state) => [null, 0, 1, 127].map((code) => `${state}:${code}`)),
+    ]);
   });
 });

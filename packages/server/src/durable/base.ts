@@ -86,6 +86,7 @@ export abstract class DurableBase extends DurableObject<Env> {
   async receive(source: string, effects: Effect[]): Promise<Result<{ applied: number }>> {
     const prepared = await this.prepareEffects(source, effects);
     if (!prepared.ok) return prepared;
+    const enqueued = this.outbox.enqueued;
     let applied: number;
     try {
       applied = receiveOnce(this.ctx.storage, source, effects, (effect) =>
@@ -94,8 +95,9 @@ export abstract class DurableBase extends DurableObject<Env> {
     } catch (error) {
       return fail(503, "not_applied", error instanceof Error ? error.message : String(error));
     }
-    // What the effects caused here goes out now, without holding up the sender.
-    if (this.outbox.pending() > 0) void this.outbox.drain();
+    // What the effects caused here goes out now, without holding up the sender. Most cause nothing to send (a session's
+    // reports only change the Fleet's lists): then no outbox query at all; what waits from before is the alarm's.
+    if (this.outbox.enqueued !== enqueued) void this.outbox.drain();
     return ok({ applied });
   }
 

@@ -54,6 +54,11 @@ export class Outbox {
   private readonly queued = new Map<string, Promise<boolean>>();
   /** Ends the hold of the target's queued delivery early (see drainSoon). */
   private readonly holds = new Map<string, () => void>();
+  /**
+   * Effects enqueued by this instance so far: a caller compares it before and after a change to learn whether the
+   * change kept anything, without counting the outbox (the alarm delivers what an earlier instance left).
+   */
+  enqueued = 0;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -76,6 +81,7 @@ export class Outbox {
       new Date(now).toISOString(),
       now,
     );
+    this.enqueued++;
     this.alarms.setEarliest(OUTBOX_ALARM, now + SAFETY_NET_MS);
   }
 

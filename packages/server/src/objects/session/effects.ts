@@ -117,14 +117,9 @@ function rollbackChanged(store: SessionStore, commandId: string): SessionEffect 
   };
 }
 
-/** The session's line in the session list: state, counters, head. */
+/** The session's line in the session list: state, counters (kept on the session's row), head. */
 export function sessionChange(store: SessionStore): SessionEffect {
   const s = store.row() as NonNullable<ReturnType<SessionStore["row"]>>;
-  const counts = store.sql
-    .exec<{ n: number; failed: number }>(
-      "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN state IN ('failed','timed_out','interrupted') OR (state = 'finished' AND exit_code != 0) THEN 1 ELSE 0 END), 0) AS failed FROM commands",
-    )
-    .one();
   return {
     kind: "session.updated",
     payload: {
@@ -132,9 +127,9 @@ export function sessionChange(store: SessionStore): SessionEffect {
       update: {
         state: s.state,
         closedAt: s.closed_at,
-        commandCount: counts.n,
-        failedCount: counts.failed,
-        approvalCount: store.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM approvals").one().n,
+        commandCount: s.command_count,
+        failedCount: s.failed_count,
+        approvalCount: s.approval_count,
         headSeq: store.seq,
         technicianId: s.technician_id,
         lastVerdict: s.last_verdict,

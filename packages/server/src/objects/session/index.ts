@@ -983,7 +983,7 @@ export class Session extends DurableBase {
         return null;
       }
       // The row as it stands after the write (it may have been cancelled or expired while signing), read by the write.
-      c = this.store.sign(c.id, signed.value) ?? this.store.command(commandId);
+      c = this.store.signOnce(c.id, signed.value) ?? this.store.command(commandId);
       if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
     }
     return {
@@ -1076,7 +1076,7 @@ export class Session extends DurableBase {
   private machineCommand(machineId: string, frame: { sessionId: string; commandId: string }): Result<CommandRow> {
     const s = this.store.row();
     if (!s || s.machine_id !== machineId || frame.sessionId !== s.id) return notFound("session");
-    const c = this.store.outputCommand(frame.commandId);
+    const c = this.store.command(frame.commandId);
     return c ? ok(c) : notFound("command");
   }
 

@@ -6,6 +6,7 @@ import {
   base64DecodedLength,
   type CommandState,
   chainStep,
+  countsAsFailed,
   type Disclosure,
   disclosedLine,
   type EventDraft,
@@ -114,6 +115,19 @@ export const MIGRATIONS = [
     name: "output bytes beside the record line",
     sql: "ALTER TABLE events ADD COLUMN output BLOB;",
   },
+  {
+    // The session list's counters and the next command's number, kept on the session's row by the events that change
+    // them: counting every command and approval on each step cost a session more the longer it ran. Backfilled from
+    // the rows as they stand (failed as core's countsAsFailed says).
+    name: "session counters",
+    sql: `ALTER TABLE session ADD COLUMN command_count INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE session ADD COLUMN failed_count INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE session ADD COLUMN approval_count INTEGER NOT NULL DEFAULT 0;
+          UPDATE session SET command_count = (SELECT COUNT(*) FROM commands),
+            failed_count = (SELECT COUNT(*) FROM commands WHERE state IN ('failed', 'timed_out', 'interrupted')
+              OR (state = 'finished' AND exit_code IS NOT NULL AND exit_code != 0)),
+            approval_count = (SELECT COUNT(*) FROM approvals);`,
+  },
 ];
 
 const PAGE_BYTES = 2 * 1024 * 1024;
@@ -149,6 +163,11 @@ export type SessionRow = {
   last_verdict: Verdict | null;
   returns: number;
   review_requested_at: string | null;
+  /** Commands requested so far: the last command's position. */
+  command_count: number;
+  /** Commands that ended as core's countsAsFailed says. */
+  failed_count: number;
+  approval_count: number;
 };
 
 export type CommandRow = {
@@ -239,10 +258,11 @@ export class SessionStore {
   /** Every command before this position is final (see firstWaiting). */
   private waitingFrom = 0;
   /**
-   * The row of the command whose output was committed last, as that commit left it: a stream's next frame reads it
-   * here instead of a SELECT per frame. Every write to `commands` goes through this store and forgets it first.
+   * The command row last read or written through this store, as it stands in storage: every runtime frame reads its
+   * command, nearly always the one in flight. Every write to `commands` goes through this store and keeps it right
+   * (a simple flag in place, anything an event projects by dropping it); a rolled-back transaction drops it.
    */
-  private outputRow: CommandRow | null = null;
+  private current: CommandRow | null = null;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -280,8 +300,15 @@ export class SessionStore {
     return Math.max(Date.now(), this.lastTsMs);
   }
 
+  /** A transaction that rolls back leaves nothing of it in what this store holds in memory. */
   transaction<T>(fn: () => T): T {
-    return this.storage.transactionSync(fn);
+    try {
+      return this.storage.transactionSync(fn);
+    } catch (error) {
+      this.cachedRow = null;
+      this.current = null;
+      throw error;
+    }
   }
 
   // ---- the session row
@@ -292,7 +319,18 @@ export class SessionStore {
   }
 
   insertSession(
-    s: Omit<SessionRow, "state" | "closed_at" | "verdicts" | "last_verdict" | "returns" | "review_requested_at">,
+    s: Omit<
+      SessionRow,
+      | "state"
+      | "closed_at"
+      | "verdicts"
+      | "last_verdict"
+      | "returns"
+      | "review_requested_at"
+      | "command_count"
+      | "failed_count"
+      | "approval_count"
+    >,
   ): void {
     this.sql.exec(
       `INSERT INTO session (id, tenant_id, machine_id, client_id, hostname, os, technician_id, ticket, state, opened_at)
@@ -357,14 +395,16 @@ export class SessionStore {
   /** The rows an event changes. */
   private project(e: EventDraft, ts: string): void {
     const d = e.data as Record<string, SqlStorageValue>;
-    this.outputRow = null;
+    this.current = null;
     switch (e.type) {
-      case "command.requested":
+      case "command.requested": {
+        const position = this.counted("command_count", 1);
         this.sql.exec(
           `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at,
              approval_required, classification, verifies, rollback_of)
-           VALUES (?, (SELECT COUNT(*) + 1 FROM commands), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           d.commandId,
+          position,
           d.command,
           d.shell,
           d.approvalRequired ? "awaiting_approval" : "queued",
@@ -379,7 +419,9 @@ export class SessionStore {
           d.rollbackOf ? JSON.stringify(d.rollbackOf) : null,
         );
         return;
+      }
       case "approval.requested":
+        this.counted("approval_count", 1);
         this.sql.exec(
           "INSERT INTO approvals (id, command_id, digest, state, summary, requested_at, expires_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
           d.approvalId,
@@ -429,8 +471,22 @@ export class SessionStore {
           d.reason,
           d.commandId,
         );
+        if (countsAsFailed(d.state as CommandState, d.exitCode as number | null)) this.counted("failed_count", 1);
         return;
     }
+  }
+
+  /**
+   * Add to one of the session row's counters (in the transaction of the event that counts) and return its new value.
+   * The cached row follows the write, so the step's own effects read the counters without a query; a rollback drops
+   * the cache (see transaction).
+   */
+  private counted(counter: "command_count" | "failed_count" | "approval_count", by: number): number {
+    const s = this.row() as SessionRow;
+    const value = s[counter] + by;
+    this.sql.exec(`UPDATE session SET ${counter} = ?`, value);
+    this.cachedRow = { ...s, [counter]: value };
+    return value;
   }
 
   /** `output`: the line `encode` gives has its data left empty; it is stored so, with these bytes beside it. */
@@ -543,26 +599,30 @@ export class SessionStore {
   }
 
   command(commandId: string): CommandRow | null {
-    return this.sql.exec<CommandRow>("SELECT * FROM commands WHERE id = ?", commandId).toArray()[0] ?? null;
+    if (this.current?.id === commandId) return this.current;
+    const row = this.sql.exec<CommandRow>("SELECT * FROM commands WHERE id = ?", commandId).toArray()[0] ?? null;
+    this.current = row;
+    return row;
   }
 
-  /** A command an output frame is for: the row its last output commit left when it is that one (see outputRow). */
-  outputCommand(commandId: string): CommandRow | null {
-    return this.outputRow?.id === commandId ? this.outputRow : this.command(commandId);
+  /** The command's row changed by a write that just succeeded: the held row follows it (if it is the one held). */
+  private changed(commandId: string, change: (c: CommandRow) => Partial<CommandRow>): void {
+    if (this.current?.id === commandId) this.current = { ...this.current, ...change(this.current) };
   }
 
-  /** Keep the dispatch's signature (only the first is kept); the row as it stands after the write, or null. */
-  sign(commandId: string, signature: string): CommandRow | null {
-    this.outputRow = null;
-    return (
+  /** Sign a command once: its row as it stands after the write, or null when it was signed already. */
+  signOnce(commandId: string, signature: string): CommandRow | null {
+    this.current = null;
+    const row =
       this.sql
         .exec<CommandRow>(
           "UPDATE commands SET signature = ? WHERE id = ? AND signature IS NULL RETURNING *",
           signature,
           commandId,
         )
-        .toArray()[0] ?? null
-    );
+        .toArray()[0] ?? null;
+    this.current = row;
+    return row;
   }
 
   approval(approvalId: string): ApprovalRow | null {
@@ -598,28 +658,28 @@ export class SessionStore {
 
   /** The command is in flight: handed to the Machine object (and, with `delivered`, counted as in its hands). */
   markDispatched(commandId: string, delivered: boolean): void {
-    this.outputRow = null;
     this.sql.exec(
       "UPDATE commands SET dispatched = 1, delivered = MAX(delivered, ?) WHERE id = ?",
       delivered ? 1 : 0,
       commandId,
     );
+    this.changed(commandId, (c) => ({ dispatched: 1, delivered: Math.max(c.delivered, delivered ? 1 : 0) }));
   }
 
   markDelivered(commandId: string): void {
-    this.outputRow = null;
     this.sql.exec("UPDATE commands SET delivered = 1 WHERE id = ?", commandId);
+    this.changed(commandId, () => ({ delivered: 1 }));
   }
 
   /** The machine was offline after all: a command still queued is back to not delivered (its queue time runs). */
   markUndelivered(commandId: string): void {
-    this.outputRow = null;
     this.sql.exec("UPDATE commands SET delivered = 0 WHERE id = ? AND state = 'queued'", commandId);
+    this.changed(commandId, (c) => (c.state === "queued" ? { delivered: 0 } : {}));
   }
 
   markCancelRequested(commandId: string): void {
-    this.outputRow = null;
     this.sql.exec("UPDATE commands SET cancel_requested = 1 WHERE id = ?", commandId);
+    this.changed(commandId, () => ({ cancel_requested: 1 }));
   }
 
   /** A withdrawn request leaves the client's pending list and can no longer be decided. */
@@ -643,7 +703,6 @@ export class SessionStore {
     const bytes = received.subarray(commit.skip);
     const column = stream === "stdout" ? "stdout_committed" : "stderr_committed";
     const output = { commandId: c.id, stream, offset: commit.offset, bytes };
-    this.outputRow = null;
     this.transaction(() => {
       this.appendLine(
         "command.output",
@@ -654,8 +713,10 @@ export class SessionStore {
       this.sql.exec(`UPDATE commands SET ${column} = ? WHERE id = ?`, commit.end, c.id);
     });
     this.hashOutput(c.id, stream, commit.offset, bytes);
-    this.outputRow = { ...c, [column]: commit.end };
-    return this.outputRow;
+    // `c` is the row as stored (read through this store before the commit); the held row is it with this write.
+    const after = { ...c, [column]: commit.end };
+    this.current = after;
+    return after;
   }
 
   private hashOutput(commandId: string, stream: string, before: number, bytes: Uint8Array): void {
@@ -687,6 +748,8 @@ export class SessionStore {
     this.streamHashes.delete(key);
     if (entry && entry.bytes === committed) return entry.hash.digest("hex");
     const hash = createHash("sha256");
+    // A stream with nothing committed has no rows to read (most commands write nothing to stderr).
+    if (committed === 0) return hash.digest("hex");
     const rows = this.sql.exec<StoredLine>(
       "SELECT record, output FROM events WHERE type = 'command.output' AND command_id = ? AND stream = ? ORDER BY offset",
       commandId,
