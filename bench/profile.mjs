@@ -46,10 +46,22 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 const seconds = (performance.now() - started) / 1000;
+// How the output was framed: each frame costs the server a record, a commit and an ack besides its bytes.
+let frames = 0;
+for (let after = 0; ; ) {
+  const { events } = await owner.json(`/api/v1/sessions/${sessionId}/events?after=${after}&limit=1000`);
+  if (events.length === 0) break;
+  frames += events.filter((e) => e.type === "command.output").length;
+  after = events.at(-1).seq;
+}
 const { report: lines, workerProfile } = await caisey.stop();
 if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(workerProfile));
 
-const report = [`captured ${MIB} MiB in ${seconds.toFixed(1)} s = ${(MIB / seconds).toFixed(1)} MiB/s`, ""];
+const report = [
+  `captured ${MIB} MiB in ${seconds.toFixed(1)} s = ${(MIB / seconds).toFixed(1)} MiB/s`,
+  `in ${frames} output frames (${((MIB * 1024) / Math.max(1, frames)).toFixed(0)} KiB each on average)`,
+  "",
+];
 report.push("CPU seconds per process (per MiB)", "");
 report.push(
   ...lines({

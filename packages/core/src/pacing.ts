@@ -26,3 +26,25 @@ export function waitFor(bucket: Bucket, needed: number, pace: Pace): number {
   const missing = Math.min(needed, pace.burst) - bucket.tokens;
   return missing <= 0 ? 0 : Math.ceil((missing * 1000) / pace.rate);
 }
+
+/**
+ * Output coalescing on the runtime: read bytes wait to be framed until their stream has been quiet for `quietMs`, or
+ * their first byte has waited `maxMs`. Each frame costs the server a fixed amount (a record, a commit, an ack), so a
+ * fast stream should fill its frames; a command printing a line now and then should still show it at once.
+ */
+export interface Coalescing {
+  quietMs: number;
+  maxMs: number;
+}
+
+/**
+ * Framing on a fixed 2 ms after the first read cut a fast stream on a loaded machine into frames averaging ~390 KB
+ * instead of 512 KiB; 25 ms is still far below what a person watching output notices.
+ */
+export const OUTPUT_COALESCING: Coalescing = { quietMs: 2, maxMs: 25 };
+
+/** Milliseconds until bytes first read at `firstAt` and last at `lastAt` are to be framed; 0: frame them now. */
+export function frameWait(firstAt: number, lastAt: number, now: number, c: Coalescing): number {
+  const wait = Math.min(c.quietMs - (now - lastAt), c.maxMs - (now - firstAt));
+  return wait > 0 ? wait : 0;
+}

@@ -7,9 +7,12 @@ import { createHash, type Hash } from "node:crypto";
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
 import {
+  type Coalescing,
   type DispatchFrame,
   type FinishedFrame,
+  frameWait,
   LIMITS,
+  OUTPUT_COALESCING,
   prestateParts,
   redactEnv,
   type Shell,
@@ -55,8 +58,8 @@ export interface ExecutorOptions {
   drainGraceMs?: number;
   /** How many finished command ids to remember so a late redispatch never runs a command twice. */
   rememberFinished?: number;
-  /** How long read output may wait for more of the same stream before it is framed. Default: 2 ms. */
-  coalesceMs?: number;
+  /** When read output is framed (core's frameWait). Default: OUTPUT_COALESCING (quiet for 2 ms, or 25 ms at most). */
+  coalescing?: Coalescing;
   /** How long the outbox's store may stay full (the disk) before running commands are stopped as failed. */
   diskFullFailAfterMs?: number;
   /** How the pre-state of a change is read (files, probe commands). Default: the OS, as the commands would see it. */
@@ -81,10 +84,10 @@ interface Pending {
   chunks: Buffer[];
   bytes: number;
   timer: ReturnType<typeof setTimeout> | null;
+  /** When the first and the last of the pending bytes were read (performance.now(): not the injected duration clock). */
+  firstAt: number;
+  lastAt: number;
 }
-
-/** How long read bytes may wait for more before they are framed: small enough to keep output feeling live. */
-const COALESCE_MS = 2;
 
 interface Job {
   dispatch: DispatchFrame;
@@ -111,7 +114,7 @@ export class Executor {
   readonly #shellVersion: (shell: Shell, executable: string) => Promise<string>;
   readonly #drainGraceMs: number;
   readonly #rememberFinished: number;
-  readonly #coalesceMs: number;
+  readonly #coalescing: Coalescing;
   readonly #diskFullFailAfterMs: number;
   #diskFullTimer: NodeJS.Timeout | undefined;
   readonly #probeSeams: ProbeSeams;
@@ -134,7 +137,7 @@ export class Executor {
     this.#shellVersion = options.shellVersion ?? cachedShellVersion();
     this.#drainGraceMs = options.drainGraceMs ?? 2000;
     this.#rememberFinished = options.rememberFinished ?? 10_000;
-    this.#coalesceMs = options.coalesceMs ?? COALESCE_MS;
+    this.#coalescing = options.coalescing ?? OUTPUT_COALESCING;
     this.#diskFullFailAfterMs = options.diskFullFailAfterMs ?? 60_000;
     this.#now = options.now ?? (() => performance.now());
     this.#probeSeams =
@@ -189,7 +192,7 @@ export class Executor {
         stdout: { offset: 0, hash: createHash("sha256") },
         stderr: { offset: 0, hash: createHash("sha256") },
       },
-      pending: { stream: "stdout", chunks: [], bytes: 0, timer: null },
+      pending: { stream: "stdout", chunks: [], bytes: 0, timer: null, firstAt: 0, lastAt: 0 },
       done,
       resolveDone,
     };
@@ -234,6 +237,9 @@ export class Executor {
       if (paused) stream?.pause();
       else stream?.resume();
     }
+    // Bytes left unframed while paused (see #due): framed once the stream goes quiet again.
+    if (!paused && job.pending.bytes > 0)
+      job.pending.timer ??= setTimeout(() => this.#due(job), this.#coalescing.quietMs);
   }
 
   /**
@@ -461,11 +467,27 @@ export class Executor {
       if (pending.bytes > 0) this.#frame(job, true);
       pending.stream = name;
     }
+    const now = performance.now();
+    if (pending.bytes === 0) pending.firstAt = now;
+    pending.lastAt = now;
     pending.chunks.push(chunk);
     pending.bytes += chunk.length;
     // Fewer, larger frames: each frame costs the server a fixed amount (a record, a commit, an ack) besides its bytes.
     if (pending.bytes >= LIMITS.outputChunkBytes) this.#frame(job, false);
-    else pending.timer ??= setTimeout(() => this.#frame(job, true), this.#coalesceMs);
+    else pending.timer ??= setTimeout(() => this.#due(job), this.#coalescing.quietMs);
+  }
+
+  /**
+   * The coalescing timer: frame what is pending when core's frameWait says so, else wait the rest. While the command
+   * is paused (its window full, or the disk) nothing is gained by framing now: it is framed after reading resumes.
+   */
+  #due(job: Job): void {
+    const pending = job.pending;
+    pending.timer = null;
+    if (pending.bytes === 0 || job.state === "done" || job.paused) return;
+    const wait = frameWait(pending.firstAt, pending.lastAt, performance.now(), this.#coalescing);
+    if (wait > 0) pending.timer = setTimeout(() => this.#due(job), wait);
+    else this.#frame(job, true);
   }
 
   /** Turn pending bytes into output frames: whole chunks only, unless `all` (timer fired, stream switch, or the end). */
@@ -485,7 +507,11 @@ export class Executor {
       stream.offset += piece.length;
     }
     pending.bytes -= framed;
-    if (pending.bytes > 0) pending.timer = setTimeout(() => this.#frame(job, true), this.#coalesceMs);
+    if (pending.bytes > 0) {
+      // The rest of a full read: it waits for more as if just read.
+      pending.firstAt = pending.lastAt = performance.now();
+      pending.timer = setTimeout(() => this.#due(job), this.#coalescing.quietMs);
+    }
   }
 
   #stop(job: Job, state: FinishedFrame["state"], reason: string): void {

@@ -222,7 +222,7 @@ describe("Executor with real bash", () => {
     const sink = new RecordingSink();
     const d = dispatch(BACKUP_SCRIPT.command);
     // Nothing is framed for waiting: only a switch of stream (or the end) cuts a frame, whatever the machine's load.
-    executor(sink, { coalesceMs: 600_000 }).dispatch(d);
+    executor(sink, { coalescing: { quietMs: 600_000, maxMs: 600_000 } }).dispatch(d);
     const fin = await sink.finished(d.commandId);
     const frames = sink.of(d.commandId).filter((f): f is OutputFrame => f.t === "output");
     expect(frames.map((f) => [f.stream, Buffer.from(f.data, "base64").toString("utf8")])).toEqual(BACKUP_SCRIPT.lines);

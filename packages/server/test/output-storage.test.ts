@@ -7,6 +7,7 @@ import {
   encodeOutputFrame,
   encodeOutputRecord,
   fromBase64,
+  LIMITS,
   OUTPUT_LINE_END,
   outputLineHead,
   splitRecordLines,
@@ -161,6 +162,33 @@ describe("output stored beside its record line", () => {
     expect(lines.slice(0, served.length)).toEqual(served);
     for (const [i, e] of events.entries())
       expect(verifyChain(sha256, sessionId, lines.slice(0, i + 1))).toMatchObject({ ok: true, head: { hash: e.hash } });
+    runtime.ws.close();
+  });
+
+  it("serves events in pages bounded in bytes: large output pages on from the last seq, to the exact record", async () => {
+    const token = await owner();
+    const { runtime, sessionId, sessionPath, ref, send } = await runningCommand(token);
+    const frame = LIMITS.outputChunkBytes;
+    const big = varied(6 * frame);
+    for (let at = 0; at < big.length; at += frame) await send("stdout", at, big.subarray(at, at + frame), at + frame);
+    runtime.ws.send(JSON.stringify(finishedFrame(ref, { stdoutBytes: big.length, stderrBytes: 0 })));
+    expect(await runtime.box.next()).toMatchObject({ finished: true });
+
+    const lines = splitRecordLines(new TextDecoder().decode(await bytesOf(`${sessionPath}/record`, token)));
+    const pages: number[] = [];
+    const served: { seq: number; type: string; hash: string }[] = [];
+    for (let after = 0; served.length < lines.length; ) {
+      const { events } = await json(await call(`${sessionPath}/events?after=${after}&limit=1000`, { token }), 200);
+      expect(events.length).toBeGreaterThan(0);
+      pages.push(events.length);
+      served.push(...events);
+      after = (events.at(-1) as { seq: number }).seq;
+    }
+    // Each 512 KiB frame is a ~700 KB line: three make a page (2 MiB of messages), not all of them at once.
+    expect(served.filter((e) => e.type === "command.output").length).toBe(6);
+    expect(pages.length).toBeGreaterThan(1);
+    expect(served.map((e) => JSON.stringify({ ...e, hash: undefined }))).toEqual(lines);
+    expect(verifyChain(sha256, sessionId, lines)).toMatchObject({ ok: true, head: { hash: served.at(-1)?.hash } });
     runtime.ws.close();
   });
 

@@ -533,16 +533,25 @@ export class SessionStore {
     return this.head;
   }
 
-  /** Events after a seq, as the API and the live sockets serve them. */
+  /**
+   * Events after a seq, as the API and the live sockets serve them: at most `limit`, and no more once PAGE_BYTES of
+   * messages are taken (always at least one), so a page of large output events is never hundreds of MB in memory —
+   * 1000 events of 512 KiB output were ~700 MB and failed the request. A reader pages on from the last seq it got.
+   */
   served(after: number, limit: number, reader: RecordReader): { seq: number; message: string }[] {
-    return this.sql
-      .exec<{ seq: number; type: string; hash: string } & StoredLine>(
-        "SELECT seq, type, record, output, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-        after,
-        limit,
-      )
-      .toArray()
-      .map((r) => ({ seq: r.seq, message: withHash(lineFor(reader, r.seq, r.type, lineOf(r), sha256Hex), r.hash) }));
+    const page: { seq: number; message: string }[] = [];
+    let bytes = 0;
+    for (const r of this.sql.exec<{ seq: number; type: string; hash: string } & StoredLine>(
+      "SELECT seq, type, record, output, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+      after,
+      limit,
+    )) {
+      const message = withHash(lineFor(reader, r.seq, r.type, lineOf(r), sha256Hex), r.hash);
+      page.push({ seq: r.seq, message });
+      bytes += message.length;
+      if (bytes >= PAGE_BYTES) break;
+    }
+    return page;
   }
 
   /**
