@@ -8,7 +8,7 @@
 // and scripts send (machine list, machine card, session list, session view, `echo x` on one of the open sessions).
 // Loopback only; bounded in count and time.
 //
-// Environment: BENCH_MACHINES (default 200), BENCH_API_SECONDS (default 30: one presence heartbeat of every machine), BENCH_API_CONCURRENCY (default 16).
+// Environment: BENCH_MACHINES (default 200), BENCH_API_SECONDS (default 30), BENCH_API_CONCURRENCY (default 16).
 
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
