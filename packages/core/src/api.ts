@@ -8,7 +8,7 @@ import { LIMITS } from "./limits.ts";
 import { METRIC_GROUPS } from "./metrics.ts";
 import { MachineFacts } from "./protocol.ts";
 import { APPROVAL_STATES, SEARCH_KINDS, SEARCH_QUERY_MAX } from "./search.ts";
-import { CLOSE_POLICIES, REVIEW_DECISIONS, VERDICTS } from "./session/review.ts";
+import { CLOSE_POLICIES, REVIEW_DECISIONS, SESSION_STATES, VERDICTS } from "./session/review.ts";
 import { SHELLS } from "./shells.ts";
 import { HUNKS_PER_PAGE, HUNKS_PER_PAGE_MAX } from "./verify/page.ts";
 
@@ -245,7 +245,7 @@ export const SessionListQuery = z.object({
   limit: pageSize(50, 200),
   machineId: z.string().optional(),
   technicianId: z.string().optional(),
-  state: z.enum(["open", "review_pending", "closed"]).optional(),
+  state: z.enum(SESSION_STATES).optional(),
 });
 
 /** The machine card's sessions page: `before` is the previous page's last `openedAt`. */

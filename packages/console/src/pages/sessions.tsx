@@ -1,5 +1,6 @@
 // Recent sessions, newest first: a way back into a session (after a browser crash, or for a contact to follow one).
 // Above them, for whoever runs commands, the open sessions assigned to them (opened by them or handed to them).
+import { SESSION_STATES, type SessionState as SessionStateName } from "@caisey/core/review";
 import * as routes from "@caisey/core/routes";
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
@@ -18,9 +19,6 @@ import {
 } from "./ui.tsx";
 
 const LIMIT = 100;
-/** The states the list can be narrowed to (the API's `state` filter). */
-const SESSION_LIST_STATES = ["open", "review_pending", "closed"] as const;
-type SessionListState = (typeof SESSION_LIST_STATES)[number];
 const POLL_MS = 5000;
 
 export function SessionsPage({ me }: { me: Me }) {
@@ -32,7 +30,7 @@ export function SessionsPage({ me }: { me: Me }) {
   const people = usePeopleNames(can.staff);
   const [error, setError] = useState<string | null>(null);
   // "" = every state; a dispatcher picks "waiting for review" to see what waits on them.
-  const [state, setState] = useState<"" | SessionListState>("");
+  const [state, setState] = useState<"" | SessionStateName>("");
 
   usePolling(
     () =>
@@ -127,10 +125,10 @@ export function SessionsPage({ me }: { me: Me }) {
             value={state}
             onValue={(value) => {
               setSessions(null);
-              setState(value as "" | SessionListState);
+              setState(value as "" | SessionStateName);
             }}
             any="Any"
-            options={SESSION_LIST_STATES.map((value) => ({ value, label: SESSION_STATE_LABEL[value] ?? value }))}
+            options={SESSION_STATES.map((value) => ({ value, label: SESSION_STATE_LABEL[value] ?? value }))}
           />
         </label>
       </div>

@@ -11,7 +11,8 @@ export type ClosePolicy = (typeof CLOSE_POLICIES)[number];
 export const VERDICTS = ["fixed", "not_fixed", "unverifiable"] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-export type SessionState = "open" | "review_pending" | "closed";
+export const SESSION_STATES = ["open", "review_pending", "closed"] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
 
 export const REVIEW_DECISIONS = ["accept", "return"] as const;
 export type ReviewDecision = (typeof REVIEW_DECISIONS)[number];
