@@ -513,7 +513,7 @@ export class Session extends DurableBase {
       const presigned = !gate && signature !== null && shell === shell0 && s.machine_id === s0.machine_id;
       const outgoing = this.store.transaction(() => {
         this.store.apply(step.events, atMs);
-        if (presigned) this.store.sql.exec("UPDATE commands SET signature = ? WHERE id = ?", signature, commandId);
+        if (presigned) this.store.signOnce(commandId, signature);
         return this.kept(effectsOf(this.store, commandId, step.effects, rollback !== undefined));
       });
       this.follow(step.effects, outgoing);

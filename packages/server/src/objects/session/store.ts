@@ -398,7 +398,7 @@ export class SessionStore {
     this.current = null;
     switch (e.type) {
       case "command.requested": {
-        const position = this.counted("command_count", 1);
+        const position = this.counted("command_count");
         this.sql.exec(
           `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at,
              approval_required, classification, verifies, rollback_of)
@@ -421,7 +421,7 @@ export class SessionStore {
         return;
       }
       case "approval.requested":
-        this.counted("approval_count", 1);
+        this.counted("approval_count");
         this.sql.exec(
           "INSERT INTO approvals (id, command_id, digest, state, summary, requested_at, expires_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
           d.approvalId,
@@ -471,19 +471,19 @@ export class SessionStore {
           d.reason,
           d.commandId,
         );
-        if (countsAsFailed(d.state as CommandState, d.exitCode as number | null)) this.counted("failed_count", 1);
+        if (countsAsFailed(d.state as CommandState, d.exitCode as number | null)) this.counted("failed_count");
         return;
     }
   }
 
   /**
-   * Add to one of the session row's counters (in the transaction of the event that counts) and return its new value.
+   * Add one to one of the session row's counters (in the transaction of the event that counts) and return its new value.
    * The cached row follows the write, so the step's own effects read the counters without a query; a rollback drops
    * the cache (see transaction).
    */
-  private counted(counter: "command_count" | "failed_count" | "approval_count", by: number): number {
+  private counted(counter: "command_count" | "failed_count" | "approval_count"): number {
     const s = this.row() as SessionRow;
-    const value = s[counter] + by;
+    const value = s[counter] + 1;
     this.sql.exec(`UPDATE session SET ${counter} = ?`, value);
     this.cachedRow = { ...s, [counter]: value };
     return value;
@@ -621,7 +621,6 @@ export class SessionStore {
 
   /** Sign a command once: its row as it stands after the write, or null when it was signed already. */
   signOnce(commandId: string, signature: string): CommandRow | null {
-    this.current = null;
     const row =
       this.sql
         .exec<CommandRow>(
