@@ -238,8 +238,7 @@ export class Executor {
       else stream?.resume();
     }
     // Bytes left unframed while paused (see #due): framed once the stream goes quiet again.
-    if (!paused && job.pending.bytes > 0)
-      job.pending.timer ??= setTimeout(() => this.#due(job), this.#coalescing.quietMs);
+    if (!paused && job.pending.bytes > 0) this.#arm(job);
   }
 
   /**
@@ -474,7 +473,12 @@ export class Executor {
     pending.bytes += chunk.length;
     // Fewer, larger frames: each frame costs the server a fixed amount (a record, a commit, an ack) besides its bytes.
     if (pending.bytes >= LIMITS.outputChunkBytes) this.#frame(job, false);
-    else pending.timer ??= setTimeout(() => this.#due(job), this.#coalescing.quietMs);
+    else this.#arm(job);
+  }
+
+  /** Start the coalescing timer of the job's pending bytes, unless it runs. */
+  #arm(job: Job): void {
+    job.pending.timer ??= setTimeout(() => this.#due(job), this.#coalescing.quietMs);
   }
 
   /**
@@ -510,7 +514,7 @@ export class Executor {
     if (pending.bytes > 0) {
       // The rest of a full read: it waits for more as if just read.
       pending.firstAt = pending.lastAt = performance.now();
-      pending.timer = setTimeout(() => this.#due(job), this.#coalescing.quietMs);
+      this.#arm(job);
     }
   }
 
