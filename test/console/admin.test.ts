@@ -156,6 +156,7 @@ describe("console administration and the contact's view", () => {
       const sessionRow = cpage.locator(`[data-testid="session-row"][data-session-id="${sessionId}"]`);
       await sessionRow.waitFor({ timeout: 10_000 });
       expect(await cpage.getByTestId("session-row").count()).toBe(1);
+      await cpage.screenshot({ path: "/tmp/console-contact-sessions.png", fullPage: true });
       await sessionRow.getByTestId("session-link").click();
       await cpage.waitForURL(new RegExp(`/sessions/${sessionId}$`));
       await expect
