@@ -34,10 +34,14 @@ export async function startCaisey(runtimes = 1) {
       owner,
       machines,
       stop,
-      /** CPU seconds used so far: the server's processes (Miniflare + workerd) and the runtimes'. */
+      /**
+       * CPU seconds used so far: the server's processes (Miniflare + workerd), the runtimes', and the shells the
+       * runtimes ran (counted once they ended).
+       */
       cpu: () => ({
         server: serverPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
         runtimes: machines.reduce((sum, m) => sum + cpuSeconds(m.proc.child.pid), 0),
+        shells: machines.reduce((sum, m) => sum + cpuSeconds(m.proc.child.pid, { children: true }), 0),
       }),
       openSession: async (machineId) => (await owner.json("/api/v1/sessions", { machineId })).id,
     };

@@ -41,11 +41,15 @@ export function rssKiB(pid) {
   }
 }
 
-/** User + system CPU seconds a process has used so far. */
-export function cpuSeconds(pid) {
+/**
+ * User + system CPU seconds a process has used so far; with `children`, those of its children that have ended and been
+ * waited for instead (a runtime's: the commands' shells, from the fork to their exit).
+ */
+export function cpuSeconds(pid, { children = false } = {}) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const at = children ? 13 : 11;
+    return (Number(fields[at]) + Number(fields[at + 1])) / 100;
   } catch {
     return 0;
   }
