@@ -3,6 +3,7 @@
 
 import { Buffer } from "node:buffer";
 import { fromBase64, toBase64 } from "@caisey/core";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
 /** Bytes of every value at every position modulo 3, at lengths that end a base64 chunk in each of its three ways. */
@@ -29,5 +30,40 @@ describe("base64 in workerd", () => {
     for (const bad of ["abc", "ab=c", "a b=", "YQ==YQ==", "****", "YQ", "YQ=", " YQ==", "YQ==\n", "Y-_="])
       expect(() => fromBase64(bad), bad).toThrow("invalid base64");
     expect(fromBase64("YR==")).toEqual(Uint8Array.from(atob("YR=="), (c) => c.charCodeAt(0)));
+  });
+
+  it("accepts and refuses exactly what the portable pattern does, whitespace and padding anywhere included", () => {
+    // The portable check: length a multiple of 4, the standard alphabet, at most two '=' at the end; then atob.
+    const portable = (text: string) =>
+      text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text)
+        ? Uint8Array.from(atob(text), (c) => c.charCodeAt(0))
+        : null;
+    const attempt = (text: string) => {
+      try {
+        return fromBase64(text);
+      } catch (error) {
+        expect((error as Error).message).toBe("invalid base64");
+        return null;
+      }
+    };
+    const char = fc.constantFrom(..."AQYgw+/=", " ", "\n", "\t", "\r", "\f", "-", "_", "é", "\u{1F600}", "\0");
+    fc.assert(
+      fc.property(fc.array(char, { maxLength: 16 }), (chars) => {
+        const text = chars.join("");
+        expect(attempt(text)).toEqual(portable(text));
+      }),
+      { numRuns: 20_000 },
+    );
+    // Valid text of the same length with one character put in anywhere: in place of one, or pushing the last out.
+    for (const bytes of samples.slice(0, 8)) {
+      const text = toBase64(bytes);
+      for (let at = 0; at < text.length; at++) {
+        for (const extra of [" ", "\n", "=", "-", "A"]) {
+          const replaced = text.slice(0, at) + extra + text.slice(at + 1);
+          const pushed = (text.slice(0, at) + extra + text.slice(at)).slice(0, text.length);
+          for (const changed of [replaced, pushed]) expect(attempt(changed), changed).toEqual(portable(changed));
+        }
+      }
+    }
   });
 });

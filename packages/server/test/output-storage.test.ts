@@ -165,7 +165,7 @@ describe("output stored beside its record line", () => {
     runtime.ws.close();
   });
 
-  it("serves events in pages bounded in bytes: large output pages on from the last seq, to the exact record", async () => {
+  it("serves events and output in pages bounded in bytes: large output pages on from the last seq, to the exact record", async () => {
     const token = await owner();
     const { runtime, sessionId, sessionPath, ref, send } = await runningCommand(token);
     const frame = LIMITS.outputChunkBytes;
@@ -189,6 +189,8 @@ describe("output stored beside its record line", () => {
     expect(pages.length).toBeGreaterThan(1);
     expect(served.map((e) => JSON.stringify({ ...e, hash: undefined }))).toEqual(lines);
     expect(verifyChain(sha256, sessionId, lines)).toMatchObject({ ok: true, head: { hash: served.at(-1)?.hash } });
+    // The output download pages its rows' bytes too (3 MiB: more than one page of the Session's).
+    expect(await bytesOf(`${sessionPath}/commands/${ref.commandId}/output?stream=stdout`, token)).toEqual(big);
     runtime.ws.close();
   });
 

@@ -9,7 +9,6 @@ import {
   type Disclosure,
   entriesOf,
   firstLines,
-  fromBase64,
   type RecordEvent,
   type RedactedRecord,
   reportCommands,
@@ -75,8 +74,8 @@ async function preview(env: Env, view: Scope, sessionId: string, commandId: stri
     let length = 0;
     for (const chunk of page.chunks) {
       if (length >= PREVIEW_BYTES) break;
-      chunks.push(fromBase64(chunk));
-      length += chunks[chunks.length - 1]?.length ?? 0;
+      chunks.push(chunk);
+      length += chunk.length;
     }
     lines.push(...firstLines(new TextDecoder().decode(concatBytes(...chunks).subarray(0, PREVIEW_BYTES))));
   }

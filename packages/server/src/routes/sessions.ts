@@ -1,6 +1,6 @@
 // Sessions: open one on a machine, run commands, read the record (events, live socket, NDJSON, exact output).
 
-import { fromBase64, newId, utf8 } from "@caisey/core";
+import { newId, utf8 } from "@caisey/core";
 import {
   addNote,
   assignSession,
@@ -99,7 +99,7 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     let page = unwrap(await stub.outputPage(view, cid, stream, 0));
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        for (const chunk of page.chunks) controller.enqueue(fromBase64(chunk));
+        for (const chunk of page.chunks) controller.enqueue(chunk);
         if (page.done) return controller.close();
         page = unwrap(await stub.outputPage(view, cid, stream, page.next));
       },

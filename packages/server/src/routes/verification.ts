@@ -6,7 +6,6 @@
 
 import {
   concatBytes,
-  fromBase64,
   fromUtf8,
   type HunkPage,
   hunkPage,
@@ -46,7 +45,7 @@ export function verificationRoutes(app: Hono<AppEnv>): void {
     const read = async (commandId: string, stream: Stream, take: (chunk: Uint8Array) => void) => {
       for (let from = 0; ; ) {
         const p = unwrap(await stub.outputPage(view, commandId, stream, from));
-        for (const chunk of p.chunks) take(fromBase64(chunk));
+        for (const chunk of p.chunks) take(chunk);
         if (p.done) return;
         from = p.next;
       }

@@ -371,13 +371,13 @@ export class Session extends DurableBase {
     return this.within(scope, () => ok(this.store.recordPage(after, disclosure, hashed)));
   }
 
-  /** A page of one stream's output from byte `from`, as base64 chunks in order. */
+  /** A page of one stream's output from byte `from`, its chunks' bytes in order. */
   outputPage(
     scope: Scope,
     commandId: string,
     stream: "stdout" | "stderr",
     from: number,
-  ): Result<{ chunks: string[]; next: number; done: boolean }> {
+  ): Result<{ chunks: Uint8Array[]; next: number; done: boolean }> {
     return this.within(scope, () =>
       this.store.command(commandId) ? ok(this.store.outputPage(commandId, stream, from)) : notFound("command"),
     );

@@ -3,7 +3,6 @@
 
 import { createHash, type Hash } from "node:crypto";
 import {
-  base64DecodedLength,
   type CommandState,
   chainStep,
   countsAsFailed,
@@ -576,9 +575,13 @@ export class SessionStore {
     return { lines, last, done: true };
   }
 
-  /** A page of one stream's output from byte `from`, as base64 chunks in order. */
+  /**
+   * A page of one stream's output from byte `from`: its rows' bytes in order, as stored. Raw, not base64: every reader
+   * wants bytes (the output download, the diff, the report's preview), and a page of base64 cost the Session an
+   * encoding and each reader a strict decode whose alphabet check ran ~15 ms per MiB.
+   */
   outputPage(commandId: string, stream: "stdout" | "stderr", from: number) {
-    const chunks: string[] = [];
+    const chunks: Uint8Array[] = [];
     let next = from;
     let bytes = 0;
     const rows = this.sql.exec<{ offset: number } & StoredLine>(
@@ -589,14 +592,10 @@ export class SessionStore {
     );
     for (const row of rows) {
       if (bytes >= PAGE_BYTES) return { chunks, next, done: false };
-      const data =
-        row.output === null
-          ? (JSON.parse(row.record) as { data: { data: string } }).data.data
-          : toBase64(new Uint8Array(row.output));
+      const data = outputOf(row);
       chunks.push(data);
-      const length = base64DecodedLength(data);
-      next = row.offset + length;
-      bytes += length;
+      next = row.offset + data.length;
+      bytes += data.length;
     }
     return { chunks, next, done: true };
   }
