@@ -30,6 +30,21 @@ export type CommandRow = {
 export const COMMAND_COLUMNS = `id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval,
   approval_seq, home, output_indexed`;
 
+/** The columns a batch writes besides a command's id and session (a row's session never changes). */
+const FACT_COLUMNS = [
+  "requested",
+  "requested_by",
+  "state",
+  "state_seq",
+  "exit_code",
+  "exit_seq",
+  "approval",
+  "approval_seq",
+  "output_indexed",
+] as const;
+const factValues = (r: CommandRow) => FACT_COLUMNS.map((c) => r[c]);
+const UPDATE_FACTS = `UPDATE commands SET ${FACT_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`;
+
 /**
  * Items grouped for one statement each: at most MAX_PARAMS bound parameters (`params` per item, plus `shared` bound
  * once for the statement), about MAX_STATEMENT_BYTES of text.
@@ -120,57 +135,31 @@ export class CommandBatch {
 
   /**
    * Write every new or changed row. New rows go several to a statement as INSERT OR IGNORE: a multi-row statement
-   * that could abort part-way (a plain INSERT, an upsert) makes SQLite keep a statement journal of every page it
-   * touches, and a batch's commands sit on scattered pages, so that journal spilled to a temporary file (~6% of the
-   * shard's CPU in pwrite). These rows were read as absent in this transaction, so none is ignored; should one be,
-   * RETURNING says so and it is written as a changed row. Changed rows are one UPDATE each (one row, no journal).
+   * that could abort part-way (a plain INSERT, an upsert) makes SQLite copy every page it touches into a statement
+   * journal first, and a batch's commands sit on scattered pages (random ids), so each such statement wrote a page
+   * copy per command to a temporary file. These rows were read as absent in this transaction, so none is ignored;
+   * should one be, RETURNING says so and it is written as a changed row. Changed rows are one UPDATE each (one row:
+   * no statement journal).
    */
   flush(): void {
     const rows = [...this.dirty].map((id) => this.rows.get(id) as CommandRow);
     this.dirty.clear();
     const created = rows.filter((r) => this.created.has(r.id));
     const changed = rows.filter((r) => !this.created.has(r.id));
-    for (const part of chunks(created, 11)) {
+    for (const part of chunks(created, 2 + FACT_COLUMNS.length)) {
       const inserted = new Set(
         this.sql
           .exec<{ id: string }>(
-            `INSERT OR IGNORE INTO commands (id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq,
-               approval, approval_seq, output_indexed) VALUES ${placeholders(part.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}
-             RETURNING id`,
-            ...part.flatMap((r) => [
-              r.id,
-              r.session_id,
-              r.requested,
-              r.requested_by,
-              r.state,
-              r.state_seq,
-              r.exit_code,
-              r.exit_seq,
-              r.approval,
-              r.approval_seq,
-              r.output_indexed,
-            ]),
+            `INSERT OR IGNORE INTO commands (id, session_id, ${FACT_COLUMNS.join(", ")})
+             VALUES ${placeholders(part.length, `(?, ?, ${placeholders(FACT_COLUMNS.length, "?")})`)} RETURNING id`,
+            ...part.flatMap((r) => [r.id, r.session_id, ...factValues(r)]),
           )
           .toArray()
           .map((r) => r.id),
       );
       for (const r of part) if (!inserted.has(r.id)) changed.push(r);
     }
-    for (const r of changed)
-      this.sql.exec(
-        `UPDATE commands SET requested = ?, requested_by = ?, state = ?, state_seq = ?, exit_code = ?, exit_seq = ?,
-           approval = ?, approval_seq = ?, output_indexed = ? WHERE id = ?`,
-        r.requested,
-        r.requested_by,
-        r.state,
-        r.state_seq,
-        r.exit_code,
-        r.exit_seq,
-        r.approval,
-        r.approval_seq,
-        r.output_indexed,
-        r.id,
-      );
+    for (const r of changed) this.sql.exec(UPDATE_FACTS, ...factValues(r), r.id);
   }
 }
 
