@@ -464,7 +464,17 @@ async function startWorker(dir) {
       cwd: root,
       stdio: ["ignore", "inherit", "inherit"],
       detached: true,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" },
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        NO_COLOR: "1",
+        // wrangler dev streams every invocation's trace (each shard RPC: onset, logs, outcome) to its local
+        // observability dashboard's collector Worker in the same workerd: ~40% of workerd's CPU in this ingest. The
+        // server `npm start` and the other rows run (scripts/worker.mjs, Miniflare directly) has no such collector,
+        // nor has Cloudflare's: off, so the objects are measured as they serve.
+        X_LOCAL_OBSERVABILITY: "false",
+      },
     },
   );
   const stopWrangler = () => {

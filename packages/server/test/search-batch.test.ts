@@ -6,6 +6,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { encodeRecord, KEY_SLOTS, newId, recordTimestamp, timeKey, toBase64, utf8 } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { searchIndex } from "../src/env.ts";
+import { CommandBatch, type CommandRow } from "../src/objects/search-batch.ts";
 import type { IngestBatch, SearchIndex } from "../src/objects/search-index.ts";
 
 const header = (tenantId: string): IngestBatch["session"] => ({
@@ -112,6 +113,61 @@ describe("a search shard's batch", () => {
       exit_code: 3,
       output_indexed: output.reduce((n, _, i) => n + utf8(`part${i} ${block}`).length, 0),
     });
+  });
+
+  it("writes new command rows together and changed ones each, none lost if it appeared after the batch read it", async () => {
+    const stub = searchIndex(env, newId("ten"), "2026-06");
+    const rows = await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      const row = (id: string, state: string | null, exitCode: number | null): CommandRow => ({
+        id,
+        session_id: "ses_a",
+        requested: 1,
+        requested_by: "usr_tom",
+        state,
+        state_seq: 2,
+        exit_code: exitCode,
+        exit_seq: exitCode === null ? 0 : 3,
+        approval: "none",
+        approval_seq: 0,
+        home: null,
+        output_indexed: 7,
+      });
+      // 25 new commands: more than one multi-row statement's worth.
+      const ids = Array.from({ length: 25 }, (_, i) => `cmd_${String(i).padStart(2, "0")}`);
+      const first = new CommandBatch(sql, ids);
+      for (const id of ids) first.put(row(id, "queued", null));
+      first.flush();
+      // A later batch changes two of them; a third batch reads one more command as absent, and the row appears
+      // (written by another path) before it flushes: its write must land as an update, not be ignored.
+      const second = new CommandBatch(sql, ["cmd_03", "cmd_24", "cmd_late"]);
+      second.put(row("cmd_03", "finished", 2));
+      second.put(row("cmd_24", "finished", 0));
+      sql.exec("INSERT INTO commands (id, session_id, state) VALUES ('cmd_late', 'ses_a', 'running')");
+      second.put(row("cmd_late", "finished", 1));
+      second.flush();
+      return sql
+        .exec(
+          "SELECT id, session_id, requested, requested_by, state, exit_code, output_indexed FROM commands ORDER BY id",
+        )
+        .toArray();
+    });
+    expect(rows.length).toBe(26);
+    expect(rows.filter((r) => r.state === "queued").length).toBe(23);
+    expect(rows.find((r) => r.id === "cmd_00")).toEqual({
+      id: "cmd_00",
+      session_id: "ses_a",
+      requested: 1,
+      requested_by: "usr_tom",
+      state: "queued",
+      exit_code: null,
+      output_indexed: 7,
+    });
+    expect(rows.filter((r) => r.state === "finished").map((r) => [r.id, r.exit_code])).toEqual([
+      ["cmd_03", 2],
+      ["cmd_24", 0],
+      ["cmd_late", 1],
+    ]);
   });
 
   it("indexes the batches of one turn together, a later batch re-tagging an earlier one's documents", async () => {

@@ -30,6 +30,21 @@ export type CommandRow = {
 export const COMMAND_COLUMNS = `id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval,
   approval_seq, home, output_indexed`;
 
+/** The columns a batch writes besides a command's id and session (a row's session never changes). */
+const FACT_COLUMNS = [
+  "requested",
+  "requested_by",
+  "state",
+  "state_seq",
+  "exit_code",
+  "exit_seq",
+  "approval",
+  "approval_seq",
+  "output_indexed",
+] as const;
+const factValues = (r: CommandRow) => FACT_COLUMNS.map((c) => r[c]);
+const UPDATE_FACTS = `UPDATE commands SET ${FACT_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`;
+
 /**
  * Items grouped for one statement each: at most MAX_PARAMS bound parameters (`params` per item, plus `shared` bound
  * once for the statement), about MAX_STATEMENT_BYTES of text.
@@ -52,7 +67,27 @@ function chunks<T>(items: readonly T[], params: number, bytes: (item: T) => numb
   return out;
 }
 
-const placeholders = (count: number, one: string) => Array.from({ length: count }, () => one).join(", ");
+/** A multi-row statement's VALUES list (made once per shape: a batch writes several statements of each). */
+const shapes = new Map<string, string>();
+function placeholders(count: number, one: string): string {
+  const shape = `${count}:${one}`;
+  let text = shapes.get(shape);
+  if (text === undefined) {
+    text = Array.from({ length: count }, () => one).join(", ");
+    shapes.set(shape, text);
+  }
+  return text;
+}
+
+/**
+ * Values a lookup names, as JSON arrays of at most this many (one bound parameter each): the statement's text is the
+ * same whatever the count, so it is prepared once, not once per count.
+ */
+const LOOKUP_VALUES = 2000;
+const lookups = <T>(values: readonly T[]) =>
+  Array.from({ length: Math.ceil(values.length / LOOKUP_VALUES) }, (_, i) =>
+    JSON.stringify(values.slice(i * LOOKUP_VALUES, (i + 1) * LOOKUP_VALUES)),
+  );
 
 /**
  * The commands of one batch, read once and written back once: reads come from memory after the first, writes are
@@ -69,12 +104,9 @@ export class CommandBatch {
   ) {
     const wanted = [...new Set(ids)];
     for (const id of wanted) this.rows.set(id, null);
-    for (const part of chunks(wanted, 1))
+    for (const ids of lookups(wanted))
       for (const row of sql
-        .exec<CommandRow>(
-          `SELECT ${COMMAND_COLUMNS} FROM commands WHERE id IN (${placeholders(part.length, "?")})`,
-          ...part,
-        )
+        .exec<CommandRow>(`SELECT ${COMMAND_COLUMNS} FROM commands WHERE id IN (SELECT value FROM json_each(?))`, ids)
         .toArray())
         this.rows.set(row.id, row);
   }
@@ -101,32 +133,33 @@ export class CommandBatch {
     return this.created.has(id);
   }
 
-  /** Write every new or changed row, several to a statement. */
+  /**
+   * Write every new or changed row. New rows go several to a statement as INSERT OR IGNORE: a multi-row statement
+   * that could abort part-way (a plain INSERT, an upsert) makes SQLite copy every page it touches into a statement
+   * journal first, and a batch's commands sit on scattered pages (random ids), so each such statement wrote a page
+   * copy per command to a temporary file. These rows were read as absent in this transaction, so none is ignored;
+   * should one be, RETURNING says so and it is written as a changed row. Changed rows are one UPDATE each (one row:
+   * no statement journal).
+   */
   flush(): void {
     const rows = [...this.dirty].map((id) => this.rows.get(id) as CommandRow);
     this.dirty.clear();
-    for (const part of chunks(rows, 11))
-      this.sql.exec(
-        `INSERT INTO commands (id, session_id, requested, requested_by, state, state_seq, exit_code, exit_seq, approval,
-           approval_seq, output_indexed) VALUES ${placeholders(part.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")}
-         ON CONFLICT (id) DO UPDATE SET requested = excluded.requested, requested_by = excluded.requested_by,
-           state = excluded.state, state_seq = excluded.state_seq, exit_code = excluded.exit_code,
-           exit_seq = excluded.exit_seq, approval = excluded.approval, approval_seq = excluded.approval_seq,
-           output_indexed = excluded.output_indexed`,
-        ...part.flatMap((r) => [
-          r.id,
-          r.session_id,
-          r.requested,
-          r.requested_by,
-          r.state,
-          r.state_seq,
-          r.exit_code,
-          r.exit_seq,
-          r.approval,
-          r.approval_seq,
-          r.output_indexed,
-        ]),
+    const created = rows.filter((r) => this.created.has(r.id));
+    const changed = rows.filter((r) => !this.created.has(r.id));
+    for (const part of chunks(created, 2 + FACT_COLUMNS.length)) {
+      const inserted = new Set(
+        this.sql
+          .exec<{ id: string }>(
+            `INSERT OR IGNORE INTO commands (id, session_id, ${FACT_COLUMNS.join(", ")})
+             VALUES ${placeholders(part.length, `(?, ?, ${placeholders(FACT_COLUMNS.length, "?")})`)} RETURNING id`,
+            ...part.flatMap((r) => [r.id, r.session_id, ...factValues(r)]),
+          )
+          .toArray()
+          .map((r) => r.id),
       );
+      for (const r of part) if (!inserted.has(r.id)) changed.push(r);
+    }
+    for (const r of changed) this.sql.exec(UPDATE_FACTS, ...factValues(r), r.id);
   }
 }
 
@@ -150,14 +183,13 @@ export class DocBatch {
     timestamps: Iterable<string>,
   ) {
     const bases = [...new Set([...timestamps].map((ts) => timeKey(Date.parse(ts))))];
-    for (const part of chunks(bases, 1)) {
-      // Workerd binds numbers beyond 32 bits as REAL: every key is cast back.
-      const values = placeholders(part.length, "(CAST(? AS INTEGER))");
+    for (const keys of lookups(bases)) {
+      // Keys are integers in the JSON (workerd would bind numbers beyond 32 bits as REAL).
       const rows = this.sql
         .exec<{ base: number; m: number | null }>(
-          `SELECT b.column1 AS base, (SELECT MAX(id) FROM docs WHERE id >= b.column1 AND id < b.column1 + ${KEY_SLOTS})
-             AS m FROM (VALUES ${values}) b`,
-          ...part,
+          `SELECT b.value AS base, (SELECT MAX(id) FROM docs WHERE id >= b.value AND id < b.value + ${KEY_SLOTS})
+             AS m FROM json_each(?) b`,
+          keys,
         )
         .toArray();
       for (const r of rows) this.highest.set(r.base, r.m);
