@@ -230,8 +230,22 @@ export class Tenant extends DurableBase {
       });
   }
 
+  /** The organization's id once it exists: it never changes, so it is read once, not on every request. */
+  private knownTenantId: string | null = null;
+
   private tenantId(): string | null {
-    return this.sql.exec<{ id: string }>("SELECT id FROM organization").toArray()[0]?.id ?? null;
+    this.knownTenantId ??= this.sql.exec<{ id: string }>("SELECT id FROM organization").toArray()[0]?.id ?? null;
+    return this.knownTenantId;
+  }
+
+  /** A transaction that may write the organization: its id is read again after a rollback. */
+  private transactionForgetting(work: () => void): void {
+    try {
+      this.ctx.storage.transactionSync(work);
+    } catch (error) {
+      this.knownTenantId = null;
+      throw error;
+    }
   }
 
   protected override source(): string | null {
@@ -368,7 +382,8 @@ export class Tenant extends DurableBase {
     );
     if (this.tenantId() !== null) return fail(409, "already_set_up", "organization already exists");
     const now = this.now();
-    this.ctx.storage.transactionSync(() => {
+    // The id read inside the transaction (tellFleet) is remembered; a rolled-back organization must not be.
+    this.transactionForgetting(() => {
       this.sql.exec(
         "INSERT INTO organization (id, name, created_at) VALUES (?, ?, ?)",
         input.tenantId,
