@@ -144,7 +144,6 @@ const rerunOf = (baseline: CommandRow): CommandBody => ({
   ...(baseline.timeout_seconds === null ? {} : { timeoutSeconds: baseline.timeout_seconds }),
 });
 
-/** How a command is asked for: its id, and the baseline it verifies; `due`: a scheduled check its holder asked for. */
 /** What the Tenant is asked about a new command (Tenant.commandPolicy), and the shell it names. */
 function commandAsked(s: SessionRow, body: CommandBody, asking: Asking): { command: CommandAsked; shell0: Shell } {
   const shell0 = body.shell ?? defaultShell(s.os);
@@ -186,6 +185,7 @@ interface Asked {
   signature: string | null;
 }
 
+/** How a command is asked for: its id, and the baseline it verifies; `due`: a scheduled check its holder asked for. */
 interface Asking {
   commandId: string;
   verifies?: string;
