@@ -6,9 +6,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { sha256Hex } from "./crypto.ts";
 import { directory, type Env, tenant } from "./env.ts";
-import { HttpError } from "./http.ts";
+import { failure, HttpError } from "./http.ts";
 import type { Scope } from "./objects/session/index.ts";
-import type { By, Principal } from "./objects/tenant.ts";
+import { type By, type Principal, roleRefusal, scopeOf, TOKEN_REFUSED } from "./objects/tenant.ts";
 import { parseToken } from "./tokens.ts";
 
 export const COOKIE = "caisey_token";
@@ -16,12 +16,14 @@ export const CSRF_HEADER = "x-caisey-csrf";
 
 export type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
 
+const BEARER = /^Bearer ([!-~]{1,200})$/;
+
 export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   const header = c.req.header("authorization");
   let token: string | undefined;
   let viaCookie = false;
   if (header !== undefined) {
-    const match = /^Bearer ([!-~]{1,200})$/.exec(header);
+    const match = BEARER.exec(header);
     if (!match) throw new HttpError(401, "unauthenticated", "Authorization must be 'Bearer <token>'");
     token = match[1];
   } else {
@@ -31,21 +33,36 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   if (!token) throw new HttpError(401, "unauthenticated", "sign in first");
   const parsed = parseToken(token, "cst");
   const principal = parsed ? await tenant(c.env, parsed.tenantId).authenticate(parsed.hash) : null;
-  if (!principal) throw new HttpError(401, "unauthenticated", "token is invalid, expired or revoked");
+  if (!principal) failure(TOKEN_REFUSED);
   if (viaCookie && !["GET", "HEAD", "OPTIONS"].includes(c.req.method) && c.req.header(CSRF_HEADER) !== "1") {
     throw new HttpError(403, "csrf_required", `cookie-authenticated requests must send ${CSRF_HEADER}: 1`);
   }
   return principal;
 }
 
+/** The caller must be signed in with one of `roles`: they are the request's principal from then on. */
+export async function admit(c: Context<AppEnv>, roles: readonly Role[]): Promise<void> {
+  const principal = await authenticate(c);
+  const refused = roleRefusal(principal, roles);
+  if (refused) failure(refused);
+  c.set("principal", principal);
+}
+
 /** Route guard: the caller must be signed in with one of `roles`. */
 export function allow(roles: readonly Role[]): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const principal = await authenticate(c);
-    if (!roles.includes(principal.role)) throw new HttpError(403, "forbidden", `a ${principal.role} may not do this`);
-    c.set("principal", principal);
+    await admit(c, roles);
     await next();
   };
+}
+
+/**
+ * The request's bearer access token as the Tenant looks it up (its tenant and hash) when it is well formed; null
+ * otherwise (none, a cookie, a malformed one: authenticate says which). Nothing is checked here.
+ */
+export function bearerToken(c: Context<AppEnv>): { tenantId: string; hash: string } | null {
+  const match = BEARER.exec(c.req.header("authorization") ?? "");
+  return match ? parseToken(match[1] as string, "cst") : null;
 }
 
 /** Operator secrets shorter than this are refused: the route creates organizations on the whole deployment. */
@@ -116,8 +133,7 @@ export function by(c: Context<AppEnv>): By {
 
 /** What the caller may see: their tenant, and for a client contact, only their client. */
 export function scope(c: Context<AppEnv>): Scope {
-  const p = c.var.principal;
-  return { tenantId: p.tenantId, clientId: p.role === "contact" ? (p.clientId ?? "cli_none") : null };
+  return scopeOf(c.var.principal);
 }
 
 export function cookieHeader(token: string, secure: boolean, maxAgeSeconds: number): string {

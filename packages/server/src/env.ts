@@ -56,31 +56,52 @@ export function outputIndexCap(env: Env): number {
   return env.SEARCH_OUTPUT_CAP !== undefined && Number.isSafeInteger(cap) && cap >= 0 ? cap : OUTPUT_INDEX_CAP;
 }
 
+/**
+ * An object's id by name, computed once per isolate: idFromName hashes the name on every call (four or five per
+ * command: the Session, its Tenant, Machine, Fleet and search shard). An id is a plain value (no I/O, unlike the stub
+ * made from it for each call), the same for the same name forever; the cache is cleared when it grows large.
+ */
+const ids = new Map<string, DurableObjectId>();
+function stub<T extends Rpc.DurableObjectBranded | undefined>(
+  namespace: DurableObjectNamespace<T>,
+  binding: string,
+  name: string,
+): DurableObjectStub<T> {
+  const key = `${binding}/${name}`; // the binding's name, not its object: env may be another object per request
+  let id = ids.get(key);
+  if (!id) {
+    if (ids.size >= 4096) ids.clear();
+    id = namespace.idFromName(name);
+    ids.set(key, id);
+  }
+  return namespace.get(id);
+}
+
 export function directory(env: Env) {
-  return env.DIRECTORY.get(env.DIRECTORY.idFromName("directory"));
+  return stub(env.DIRECTORY, "DIRECTORY", "directory");
 }
 export function tenant(env: Env, tenantId: string) {
-  return env.TENANT.get(env.TENANT.idFromName(tenantId));
+  return stub(env.TENANT, "TENANT", tenantId);
 }
 /** The tenant's machines, sessions, timeline of changes and approvals. */
 export function fleet(env: Env, tenantId: string) {
-  return env.FLEET.get(env.FLEET.idFromName(tenantId));
+  return stub(env.FLEET, "FLEET", tenantId);
 }
 export function machine(env: Env, machineId: string) {
-  return env.MACHINE.get(env.MACHINE.idFromName(machineId));
+  return stub(env.MACHINE, "MACHINE", machineId);
 }
 export function session(env: Env, sessionId: string) {
-  return env.SESSION.get(env.SESSION.idFromName(sessionId));
+  return stub(env.SESSION, "SESSION", sessionId);
 }
 /** The tenant's transparency log: its log key, the seals of its closed sessions, checkpoints and proofs. */
 export function transparencyLog(env: Env, tenantId: string) {
-  return env.TRANSPARENCY_LOG.get(env.TRANSPARENCY_LOG.idFromName(tenantId));
+  return stub(env.TRANSPARENCY_LOG, "TRANSPARENCY_LOG", tenantId);
 }
 /** A tenant's search index shard for one UTC month (`YYYY-MM`). */
 export function searchIndex(env: Env, tenantId: string, month: string) {
-  return env.SEARCH_INDEX.get(env.SEARCH_INDEX.idFromName(`${tenantId}:${month}`));
+  return stub(env.SEARCH_INDEX, "SEARCH_INDEX", `${tenantId}:${month}`);
 }
 /** The tenant's list of index shards that hold anything. */
 export function searchCatalog(env: Env, tenantId: string) {
-  return env.SEARCH_INDEX.get(env.SEARCH_INDEX.idFromName(`${tenantId}:catalog`));
+  return stub(env.SEARCH_INDEX, "SEARCH_INDEX", `${tenantId}:catalog`);
 }

@@ -376,7 +376,6 @@ export class Fleet extends DurableBase {
         this.recordRollback(e.payload);
         return;
       case "machine.user":
-        this.mustHave("machines", e.payload.machineId);
         this.machineUser(e.payload.machineId, e.payload.user);
         return;
       default:
@@ -522,9 +521,16 @@ export class Fleet extends DurableBase {
     );
   }
 
-  /** The user context a command last ran as on this machine (shown on the machine card). */
+  /**
+   * The user context a command last ran as on this machine (shown on the machine card). Every command reports it and
+   * it seldom changes: the read that refuses an unknown machine (as mustHave) tells whether there is anything to write.
+   */
   private machineUser(machineId: string, user: string): void {
-    this.sql.exec("UPDATE machines SET last_user = ? WHERE id = ?", user, machineId);
+    const row = this.sql
+      .exec<{ last_user: string | null }>("SELECT last_user FROM machines WHERE id = ?", machineId)
+      .toArray()[0];
+    if (!row) throw new Error(`machines ${machineId} is not known here yet`);
+    if (row.last_user !== user) this.sql.exec("UPDATE machines SET last_user = ? WHERE id = ?", user, machineId);
   }
 
   // ---- sessions

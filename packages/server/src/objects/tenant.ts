@@ -10,6 +10,7 @@ import {
   approvalRequired,
   CLOSE_POLICIES,
   DEFAULT_CALLBACK_DAYS,
+  dispatchMessage,
   fromBase64,
   HTTP_ATTEMPTS,
   LIMITS,
@@ -25,9 +26,10 @@ import type { Delivery, Effect } from "../durable/outbox.ts";
 import { DURABLE_EFFECTS_SQL } from "../durable/schema.ts";
 import { type Env, fleet } from "../env.ts";
 import { unwrapKey, wrapKey, wrappedUnderCurrent } from "../key-wrap.ts";
-import { fail, notFound, ok, type Result } from "../result.ts";
+import { type Failure, fail, notFound, ok, type Result } from "../result.ts";
 import { newToken } from "../tokens.ts";
 import { type FleetEffect, HANDOVER_COLUMNS } from "./fleet.ts";
+import type { Scope } from "./session/index.ts";
 import { type OpenedShare, SHARES_MIGRATION, ShareStore } from "./shares.ts";
 
 const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -154,6 +156,33 @@ export interface Principal {
   tokenHash: string;
 }
 
+/** A token that is unknown, expired, revoked or its person's disabled: the one answer, whatever the reason. */
+export const TOKEN_REFUSED: Failure = fail(401, "unauthenticated", "token is invalid, expired or revoked");
+
+/** A route open to `roles` only: why this caller may not use it, or null when they may. */
+export function roleRefusal(principal: Principal, roles: readonly Role[]): Failure | null {
+  return roles.includes(principal.role) ? null : fail(403, "forbidden", `a ${principal.role} may not do this`);
+}
+
+/** What the caller may see: their tenant, and for a client contact, only their client. */
+export function scopeOf(p: Principal): Scope {
+  return { tenantId: p.tenantId, clientId: p.role === "contact" ? (p.clientId ?? "cli_none") : null };
+}
+
+/**
+ * A new command as the Session asks about it: its client, and (null for a rollback, which always waits for approval)
+ * its dispatch less the technician, who is whoever the token names.
+ */
+export interface CommandAsked {
+  clientId: string;
+  machineId: string;
+  dispatch: {
+    subject: Omit<Parameters<typeof dispatchMessage>[1], "technicianId">;
+    kind: "read" | "change";
+    requireApproval: boolean;
+  } | null;
+}
+
 /** An approval as the Session reports it. */
 export interface ApprovalSummary {
   id: string;
@@ -230,8 +259,22 @@ export class Tenant extends DurableBase {
       });
   }
 
+  /** The organization's id once it exists: it never changes, so it is read once, not on every request. */
+  private knownTenantId: string | null = null;
+
   private tenantId(): string | null {
-    return this.sql.exec<{ id: string }>("SELECT id FROM organization").toArray()[0]?.id ?? null;
+    this.knownTenantId ??= this.sql.exec<{ id: string }>("SELECT id FROM organization").toArray()[0]?.id ?? null;
+    return this.knownTenantId;
+  }
+
+  /** A transaction that may write the organization: its id is read again after a rollback. */
+  private transactionForgetting(work: () => void): void {
+    try {
+      this.ctx.storage.transactionSync(work);
+    } catch (error) {
+      this.knownTenantId = null;
+      throw error;
+    }
   }
 
   protected override source(): string | null {
@@ -368,7 +411,8 @@ export class Tenant extends DurableBase {
     );
     if (this.tenantId() !== null) return fail(409, "already_set_up", "organization already exists");
     const now = this.now();
-    this.ctx.storage.transactionSync(() => {
+    // The id read inside the transaction (tellFleet) is remembered; a rolled-back organization must not be.
+    this.transactionForgetting(() => {
       this.sql.exec(
         "INSERT INTO organization (id, name, created_at) VALUES (?, ?, ?)",
         input.tenantId,
@@ -944,18 +988,40 @@ export class Tenant extends DurableBase {
 
   /**
    * A new command's client policy and, when that policy lets it run without the client's approval, the signature of
-   * its dispatch (`unsigned`: the dispatch message with no approval in it), in one call: the Session then dispatches
-   * without a second round trip here. A signature that cannot be made is null; the dispatch signs (and says why) then.
+   * its dispatch (with no approval in it, for `technicianId`), in one call: the Session then dispatches without a
+   * second round trip here. A signature that cannot be made is null; the dispatch signs (and says why) then.
    */
   async commandPolicy(
-    clientId: string,
-    unsigned: { message: string; kind: "read" | "change"; requireApproval: boolean } | null,
+    technicianId: string,
+    asked: CommandAsked,
   ): Promise<Result<{ policy: ApprovalPolicy; signature: string | null }>> {
-    const policy = this.clientPolicy(clientId);
-    if (unsigned === null || approvalRequired(policy, unsigned.kind, unsigned.requireApproval))
-      return ok({ policy, signature: null });
-    const signed = await this.sign(unsigned.message);
+    const policy = this.clientPolicy(asked.clientId);
+    const d = asked.dispatch;
+    if (d === null || approvalRequired(policy, d.kind, d.requireApproval)) return ok({ policy, signature: null });
+    const signed = await this.sign(dispatchMessage(asked.machineId, { ...d.subject, technicianId }));
     return ok({ policy, signature: signed.ok ? signed.value : null });
+  }
+
+  /**
+   * commandPolicy for a caller the Worker knows by token only: the token is authenticated in this call, as
+   * `authenticate` does on every request (nothing about it is remembered between calls, so a revoked token is refused
+   * on the very next one), the caller's role is checked against the route's `roles`, and the dispatch is signed for the
+   * person the token names. The Session makes this one call per command instead of the Worker's authentication and its
+   * own policy call. `asked` is null when the session is not the caller's to ask about: authentication only.
+   */
+  async commandAuthority(
+    tokenHash: string,
+    roles: readonly Role[],
+    asked: CommandAsked | null,
+  ): Promise<Result<{ principal: Principal; policy: ApprovalPolicy; signature: string | null }>> {
+    const principal = this.authenticate(tokenHash);
+    if (!principal) return TOKEN_REFUSED;
+    const refused = roleRefusal(principal, roles);
+    if (refused) return refused;
+    // The Session answers "not found" then; the safest policy is said, never used.
+    if (asked === null) return ok({ principal, policy: "always", signature: null });
+    const answer = await this.commandPolicy(principal.userId, asked);
+    return answer.ok ? ok({ principal, ...answer.value }) : answer;
   }
 
   /** A one-time link for one approval, for one contact of its client: shown once, stored hashed, expiring. */

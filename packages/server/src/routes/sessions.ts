@@ -21,7 +21,7 @@ import type { Context, Hono } from "hono";
 import { type AppEnv, scope } from "../auth.ts";
 import { fleet, session, tenant } from "../env.ts";
 import { HttpError, unwrap } from "../http.ts";
-import { route } from "./table.ts";
+import { route, routeByToken } from "./table.ts";
 
 const actorOf = (c: Context<AppEnv>) =>
   `${c.var.principal.role === "contact" ? "contact" : "user"}:${c.var.principal.userId}`;
@@ -75,17 +75,13 @@ export function sessionRoutes(app: Hono<AppEnv>): void {
     c.json(unwrap(await session(c.env, params.id).summary(scope(c)))),
   );
 
-  route(app, requestCommand, async (c, { params: { id }, body }) => {
-    return c.json(
-      unwrap(
-        await session(c.env, id).requestCommand(
-          scope(c),
-          { id: c.var.principal.userId, name: c.var.principal.name },
-          body,
-        ),
-      ),
-      202,
-    );
+  // The Session has the Tenant authenticate a bearer token with the command's policy, in one call (routeByToken).
+  routeByToken(app, requestCommand, async (c, { params: { id }, body }, token) => {
+    const stub = session(c.env, id);
+    const asked = token
+      ? await stub.requestCommandByToken(token, requestCommand.access, body)
+      : await stub.requestCommand(scope(c), { id: c.var.principal.userId, name: c.var.principal.name }, body);
+    return c.json(unwrap(asked), 202);
   });
 
   route(app, commandDetail, async (c, { params }) =>

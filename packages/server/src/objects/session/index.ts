@@ -7,6 +7,7 @@
 
 import {
   type AckFrame,
+  type ApprovalPolicy,
   acceptOutput,
   approvalRequired,
   approvalSubject,
@@ -45,6 +46,7 @@ import {
   type PrestateFrame,
   type RecordReader,
   type ReviewDecision,
+  type Role,
   type RollbackOf,
   recordTimestamp,
   requestCommand,
@@ -52,6 +54,7 @@ import {
   reviewOutcome,
   type Seal,
   type SealProof,
+  type Shell,
   type StartedFrame,
   type Step,
   shellsFor,
@@ -65,6 +68,7 @@ import { DurableBase, target } from "../../durable/base.ts";
 import { OUTBOX_ALARM } from "../../durable/outbox.ts";
 import { type Env, machine, tenant, transparencyLog } from "../../env.ts";
 import { fail, notFound, ok, type Result } from "../../result.ts";
+import { type CommandAsked, scopeOf } from "../tenant.ts";
 import { SEAL_REQUESTED } from "../transparency-log.ts";
 import { CHECKS_ALARM, ScheduledChecks } from "./checks.ts";
 import { type Effect, effectsOf, keep, send, sessionAssigned, sessionOpened } from "./effects.ts";
@@ -139,6 +143,47 @@ const rerunOf = (baseline: CommandRow): CommandBody => ({
   shell: baseline.shell,
   ...(baseline.timeout_seconds === null ? {} : { timeoutSeconds: baseline.timeout_seconds }),
 });
+
+/** What the Tenant is asked about a new command (Tenant.commandPolicy), and the shell it names. */
+function commandAsked(s: SessionRow, body: CommandBody, asking: Asking): { command: CommandAsked; shell0: Shell } {
+  const shell0 = body.shell ?? defaultShell(s.os);
+  const dispatch = {
+    subject: {
+      sessionId: s.id,
+      commandId: asking.commandId,
+      command: body.command,
+      shell: shell0,
+      timeoutSeconds: body.timeoutSeconds ?? null,
+      approvalRequired: false,
+      approval: null,
+    },
+    kind: classifyCommand(shell0, body.command).kind,
+    requireApproval: body.requireApproval === true,
+  };
+  // A rollback always waits for the client's approval: its policy only.
+  const command = {
+    clientId: s.client_id,
+    machineId: s.machine_id,
+    dispatch: asking.rollback !== undefined ? null : dispatch,
+  };
+  return { command, shell0 };
+}
+
+/** Who asks for a command: a caller the Worker authenticated, or one it knows by token only (requestCommandByToken). */
+type Caller =
+  | { scope: Scope; technician: PersonRef }
+  | { token: { tenantId: string; hash: string }; roles: readonly Role[] };
+
+/** What a new command is recorded with (Session.ask). */
+interface Asked {
+  scope: Scope;
+  technician: PersonRef;
+  /** The session as the Tenant was asked about it. */
+  s0: SessionRow;
+  shell0: Shell;
+  policy: ApprovalPolicy;
+  signature: string | null;
+}
 
 /** How a command is asked for: its id, and the baseline it verifies; `due`: a scheduled check its holder asked for. */
 interface Asking {
@@ -417,10 +462,64 @@ export class Session extends DurableBase {
     body: CommandBody,
     rollback?: { commandId: string; of: RollbackOf; summary: string },
   ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
-    return this.queue(scope, technician, body, {
+    return this.queue({ scope, technician }, body, {
       commandId: rollback?.commandId ?? newId("cmd"),
       ...(rollback ? { rollback: { of: rollback.of, summary: rollback.summary } } : {}),
     });
+  }
+
+  /**
+   * requestCommand for a caller the Worker knows by their token only (`token`: its tenant and hash; `roles`: the
+   * route's): the Tenant authenticates it in the call this command makes there anyway (see ask).
+   */
+  requestCommandByToken(
+    token: { tenantId: string; hash: string },
+    roles: readonly Role[],
+    body: CommandBody,
+  ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
+    return this.queue({ token, roles }, body, { commandId: newId("cmd") });
+  }
+
+  /**
+   * Who asks for a new command, the session as it stood, and the Tenant's answer: the client's policy and, when it lets
+   * the command run without approval, its dispatch's signature (a rollback always waits for approval), in one Tenant
+   * call, so the dispatch goes out without another round trip. A caller known by token only is authenticated in that
+   * same call, before anything about the session is said (401 or 403 before 404, as the Worker's own check answers).
+   */
+  private async ask(caller: Caller, body: CommandBody, asking: Asking): Promise<Result<Asked>> {
+    if ("scope" in caller) {
+      const first = this.scoped(caller.scope);
+      if (!first.ok) return first;
+      if (!asking.due) {
+        const refused = await this.holderRefusal(first.value, caller.technician.id);
+        if (!refused.ok) return refused;
+      }
+      const s0 = first.value;
+      const { command, shell0 } = commandAsked(s0, body, asking);
+      const answer = await tenant(this.env, s0.tenant_id).commandPolicy(caller.technician.id, command);
+      return answer.ok ? ok({ ...caller, s0, shell0, ...answer.value }) : answer;
+    }
+    const row = this.store.row();
+    const s0 = row?.tenant_id === caller.token.tenantId ? row : null;
+    const about = s0 && commandAsked(s0, body, asking);
+    const answer = await tenant(this.env, caller.token.tenantId).commandAuthority(
+      caller.token.hash,
+      caller.roles,
+      about?.command ?? null,
+    );
+    if (!answer.ok) return answer;
+    const { principal, policy, signature } = answer.value;
+    const scope = scopeOf(principal);
+    const technician = { id: principal.userId, name: principal.name };
+    // Not this tenant's session when the Tenant was asked: not found, whatever the row says now.
+    if (s0 === null || about === null) return notFound("session");
+    const first = this.scoped(scope);
+    if (!first.ok) return first;
+    if (!asking.due) {
+      const refused = await this.holderRefusal(first.value, technician.id);
+      if (!refused.ok) return refused;
+    }
+    return ok({ scope, technician, s0, shell0: about.shell0, policy, signature });
   }
 
   /** Only the session's technician runs commands; the refusal names them (their name is the Tenant's). */
@@ -433,44 +532,14 @@ export class Session extends DurableBase {
   }
 
   private async queue(
-    scope: Scope,
-    technician: PersonRef,
+    caller: Caller,
     body: CommandBody,
     asking: Asking,
   ): Promise<Result<{ commandId: string; state: CommandState; approvalId: string | null }>> {
-    const first = this.scoped(scope);
-    if (!first.ok) return first;
-    if (!asking.due) {
-      const refused = await this.holderRefusal(first.value, technician.id);
-      if (!refused.ok) return refused;
-    }
     const { commandId, rollback } = asking;
-    // One Tenant call for the client's policy and, when it lets the command run without approval, its dispatch's
-    // signature (a rollback always waits for approval): the dispatch then goes out without another round trip.
-    const s0 = first.value;
-    const shell0 = body.shell ?? defaultShell(s0.os);
-    const unsigned = {
-      sessionId: s0.id,
-      commandId,
-      command: body.command,
-      shell: shell0,
-      timeoutSeconds: body.timeoutSeconds ?? null,
-      technicianId: technician.id,
-      approvalRequired: false,
-      approval: null,
-    };
-    const asked = await tenant(this.env, s0.tenant_id).commandPolicy(
-      s0.client_id,
-      rollback !== undefined
-        ? null
-        : {
-            message: dispatchMessage(s0.machine_id, unsigned),
-            kind: classifyCommand(shell0, body.command).kind,
-            requireApproval: body.requireApproval === true,
-          },
-    );
+    const asked = await this.ask(caller, body, asking);
     if (!asked.ok) return asked;
-    const { policy, signature } = asked.value;
+    const { scope, technician, s0, shell0, policy, signature } = asked.value;
     // Checked again after the await: the session may have closed or changed hands meanwhile.
     return this.within(scope, (s) => {
       const frozen = notOpen(s.state);
@@ -539,7 +608,7 @@ export class Session extends DurableBase {
     const refusal = baselineRefusal({ state: baseline.state, started: baseline.started_at !== null });
     if (refusal) return fail(refusal.status, refusal.code, refusal.message);
     if (at === undefined)
-      return this.queue(scope, technician, rerunOf(baseline), { commandId: newId("cmd"), verifies: baseline.id });
+      return this.queue({ scope, technician }, rerunOf(baseline), { commandId: newId("cmd"), verifies: baseline.id });
     const atMs = Date.parse(at);
     const early = checkTimeRefusal(atMs, Date.now());
     if (early) return fail(early.status, early.code, early.message);
@@ -582,8 +651,10 @@ export class Session extends DurableBase {
       if (!s || !baseline) return;
       if (!this.store.command(check.command_id)) {
         const asked = await this.queue(
-          { tenantId: s.tenant_id, clientId: null },
-          { id: check.requested_by, name: check.requested_by_name },
+          {
+            scope: { tenantId: s.tenant_id, clientId: null },
+            technician: { id: check.requested_by, name: check.requested_by_name },
+          },
           rerunOf(baseline),
           { commandId: check.command_id, verifies: baseline.id, due: true },
         );
