@@ -501,4 +501,49 @@ describe("the named-alarm scheduler", () => {
     }));
     expect(left).toEqual({ rows: [{ name: "seal", at: later }], alarm: later });
   });
+
+  it("keeps its rows and the one alarm as stored through a rolled-back transaction and a new instance", async () => {
+    const stub = fleet(env, "ten_schedulertest0000002");
+    const at = Date.now() + 3600_000;
+    const stored = async (state: DurableObjectState) => ({
+      rows: state.storage.sql.exec("SELECT name, at FROM alarms WHERE name != 'outbox' ORDER BY name").toArray(),
+      alarm: await state.storage.getAlarm(),
+    });
+    const seen = await runInDurableObject(stub, async (instance: Fleet, state) => {
+      const alarms = (instance as unknown as { alarms: AlarmScheduler }).alarms;
+      state.storage.sql.exec("DELETE FROM alarms");
+      alarms.forget();
+      alarms.set("expire", at + 5000);
+      // Written inside a transaction that rolls back: storage keeps none of it, and neither does the scheduler.
+      expect(() =>
+        state.storage.transactionSync(() => {
+          alarms.setEarliest("expire", at);
+          alarms.set("review", at + 1000);
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      const afterRollback = await stored(state);
+      // Asks that change nothing stored write nothing, and ones that do are written (not taken as set already).
+      alarms.setEarliest("expire", at + 9000);
+      alarms.setUnlessSet("review", at + 2000);
+      alarms.setEarliest("review", at + 3000);
+      const afterAsks = await stored(state);
+      // Another instance on the same storage (the object woken again) reads the rows, not what the first one held.
+      const woken = new AlarmScheduler(state.storage);
+      woken.setEarliest("expire", at + 1000);
+      woken.clear("review");
+      return { afterRollback, afterAsks, woken: await stored(state) };
+    });
+    expect(seen).toEqual({
+      afterRollback: { rows: [{ name: "expire", at: at + 5000 }], alarm: at + 5000 },
+      afterAsks: {
+        rows: [
+          { name: "expire", at: at + 5000 },
+          { name: "review", at: at + 2000 },
+        ],
+        alarm: at + 2000,
+      },
+      woken: { rows: [{ name: "expire", at: at + 1000 }], alarm: at + 1000 },
+    });
+  });
 });

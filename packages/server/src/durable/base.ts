@@ -31,6 +31,17 @@ export abstract class DurableBase extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     migrate(ctx.storage, migrations);
     this.alarms = new AlarmScheduler(ctx.storage);
+    // What this plumbing mirrors in memory (the alarm rows) must not outlive a transaction that rolled back: every
+    // transaction of the object, its subclass's and the receipts' alike, forgets it when it throws.
+    const transactionSync = ctx.storage.transactionSync.bind(ctx.storage);
+    ctx.storage.transactionSync = <T>(fn: () => T): T => {
+      try {
+        return transactionSync(fn);
+      } catch (error) {
+        this.alarms.forget();
+        throw error;
+      }
+    };
     this.outbox = new Outbox(ctx.storage, this.alarms, {
       deliver: (to, effects) => this.deliverEffects(to, effects),
       maxAttempts: (to) => this.attemptsFor(to),
