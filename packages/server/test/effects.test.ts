@@ -476,6 +476,65 @@ describe("the outbox's held delivery (a command's reports in one round trip)", (
   });
 });
 
+describe("the outbox's rows held in memory", () => {
+  it("sends exactly the stored rows: none of a rolled-back enqueue, and storage's after a failure", async () => {
+    const stub = fleet(env, "ten_outboxknown000000001");
+    const to = "fleet:ten_outboxknown";
+    const seen = await runInDurableObject(stub, async (instance: Fleet, state) => {
+      const { outbox } = instance as unknown as { outbox: Outbox };
+      const deliveries: Effect[][] = [];
+      let failNext = false;
+      (instance as unknown as Sending).deliverEffects = async (target, effects) => {
+        expect(target).toBe(to);
+        deliveries.push(effects);
+        if (!failNext) return { delivered: effects.length };
+        failNext = false;
+        return { delivered: 0, error: "refused" };
+      };
+      const stored = () =>
+        state.storage.sql
+          .exec<{ seq: number; kind: string; key: string; payload: string; delivered: number }>(
+            "SELECT seq, kind, key, payload, delivered_at IS NOT NULL AS delivered FROM outbox WHERE target = ? ORDER BY seq",
+            to,
+          )
+          .toArray();
+      outbox.enqueue(to, "first", "k", { n: 1 });
+      await outbox.drain(to); // read from storage, then held
+      // Kept in a transaction that rolls back: it never existed, so it is never sent.
+      expect(() =>
+        state.storage.transactionSync(() => {
+          outbox.enqueue(to, "rolled-back", "k", { n: 2 });
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      outbox.enqueue(to, "second", "k", { n: 3 });
+      await outbox.drain(to);
+      // A refused delivery: its retry is sent from storage, once storage says it is due.
+      failNext = true;
+      outbox.enqueue(to, "third", "k", { n: 4 });
+      await outbox.drain(to);
+      outbox.enqueue(to, "fourth", "k", { n: 5 });
+      await outbox.drain(to); // nothing goes: the third waits out its backoff, and the fourth behind it
+      state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE target = ? AND delivered_at IS NULL", to);
+      await outbox.drain(to);
+      return { deliveries, stored: stored() };
+    });
+    expect(seen.stored.map((r) => [r.kind, r.payload, r.delivered])).toEqual([
+      ["first", '{"n":1}', 1],
+      ["second", '{"n":3}', 1],
+      ["third", '{"n":4}', 1],
+      ["fourth", '{"n":5}', 1],
+    ]);
+    const [first, second, third, fourth] = seen.stored.map(({ seq, kind, key, payload }) => ({
+      seq,
+      kind,
+      key,
+      payload,
+    }));
+    expect(seen.deliveries).toEqual([[first], [second], [third], [third, fourth]]);
+  });
+});
+
 describe("the named-alarm scheduler", () => {
   it("rings each due name once through onAlarm, keeps the later ones, and sets the one alarm for the earliest", async () => {
     const stub = fleet(env, "ten_schedulertest0000001");
