@@ -353,6 +353,17 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
         comment: null,
       }),
     ];
+    // A machine not here yet (its enrollment still on its way): the last user waits for it, nothing applied.
+    expect(
+      await f.receive("session:ses_machinenotyet", [
+        effect(1, "machine.user", { machineId: "mch_notknownhereyet", user: "root" }),
+      ]),
+    ).toEqual({
+      ok: false,
+      status: 503,
+      code: "not_applied",
+      message: "machines mch_notknownhereyet is not known here yet",
+    });
     // Before the session is on the list (e.g. the Tenant's hand-over is still on its way), its reports wait.
     expect(await f.receive(source, effects)).toEqual({
       ok: false,

@@ -376,7 +376,6 @@ export class Fleet extends DurableBase {
         this.recordRollback(e.payload);
         return;
       case "machine.user":
-        this.mustHave("machines", e.payload.machineId);
         this.machineUser(e.payload.machineId, e.payload.user);
         return;
       default:
@@ -522,9 +521,14 @@ export class Fleet extends DurableBase {
     );
   }
 
-  /** The user context a command last ran as on this machine (shown on the machine card). */
+  /**
+   * The user context a command last ran as on this machine (shown on the machine card). Refused (as mustHave refuses)
+   * when the machine is not here yet: the write says so, without a read before it (one per command).
+   */
   private machineUser(machineId: string, user: string): void {
-    this.sql.exec("UPDATE machines SET last_user = ? WHERE id = ?", user, machineId);
+    const updated = this.sql.exec("UPDATE machines SET last_user = ? WHERE id = ?", user, machineId);
+    updated.toArray();
+    if (updated.rowsWritten === 0) throw new Error(`machines ${machineId} is not known here yet`);
   }
 
   // ---- sessions
