@@ -34,6 +34,13 @@ describe("the queue a Session holds", () => {
       const two = [await runtime.box.next(), await runtime.box.next()];
       return { ack: two.find((f) => f.t === "ack"), dispatch: two.find((f) => f.t === "dispatch") };
     };
+    /** The runtime runs a command to its end: started (acked), then finished (its ack is the caller's to take). */
+    const run = async (commandId: string) => {
+      const ref = { sessionId, commandId };
+      runtime.ws.send(JSON.stringify(startedFrame(ref)));
+      expect(await runtime.box.next()).toMatchObject({ t: "ack", commandId, started: true });
+      runtime.ws.send(JSON.stringify(finishedFrame(ref)));
+    };
     const request = async (command: string) =>
       (await json(await call(`/api/v1/sessions/${sessionId}/commands`, { token, body: { command } }), 202))
         .commandId as string;
@@ -70,10 +77,7 @@ describe("the queue a Session holds", () => {
     await evictDurableObject(stub);
 
     // The woken object finishes A and hands over B, then C: the queue read again from what is stored.
-    const refA = { sessionId, commandId: a };
-    runtime.ws.send(JSON.stringify(startedFrame(refA)));
-    expect(await runtime.box.next()).toMatchObject({ t: "ack", commandId: a, started: true });
-    runtime.ws.send(JSON.stringify(finishedFrame(refA)));
+    await run(a);
     const afterA = await ackAndDispatch();
     expect(afterA.ack).toMatchObject({ commandId: a, finished: true, stdout: 0, stderr: 0 });
     const dispatchB = afterA.dispatch;
@@ -85,17 +89,11 @@ describe("the queue a Session holds", () => {
     ]);
 
     await evictDurableObject(stub);
-    const refB = { sessionId, commandId: b };
-    runtime.ws.send(JSON.stringify(startedFrame(refB)));
-    expect(await runtime.box.next()).toMatchObject({ t: "ack", commandId: b, started: true });
-    runtime.ws.send(JSON.stringify(finishedFrame(refB)));
+    await run(b);
     const afterB = await ackAndDispatch();
     expect(afterB.ack).toMatchObject({ commandId: b, finished: true });
     expect(afterB.dispatch).toMatchObject({ commandId: c, command: "echo c" });
-    const refC = { sessionId, commandId: c };
-    runtime.ws.send(JSON.stringify(startedFrame(refC)));
-    expect(await runtime.box.next()).toMatchObject({ t: "ack", commandId: c, started: true });
-    runtime.ws.send(JSON.stringify(finishedFrame(refC)));
+    await run(c);
     expect(await runtime.box.next()).toMatchObject({ t: "ack", commandId: c, finished: true });
     expect(await sameAsStored()).toEqual([]);
     const { commands } = await json(await call(`/api/v1/sessions/${sessionId}`, { token }), 200);
