@@ -139,4 +139,3 @@ function splitTarget(to: string): [string, string] {
   const at = to.indexOf(":");
   return at < 0 ? [to, ""] : [to.slice(0, at), to.slice(at + 1)];
 }
-
