@@ -353,6 +353,17 @@ describe("the Fleet's receiving side for a Session's outbox", () => {
         comment: null,
       }),
     ];
+    // A machine not here yet (its enrollment still on its way): the last user waits for it, nothing applied.
+    expect(
+      await f.receive("session:ses_machinenotyet", [
+        effect(1, "machine.user", { machineId: "mch_notknownhereyet", user: "root" }),
+      ]),
+    ).toEqual({
+      ok: false,
+      status: 503,
+      code: "not_applied",
+      message: "machines mch_notknownhereyet is not known here yet",
+    });
     // Before the session is on the list (e.g. the Tenant's hand-over is still on its way), its reports wait.
     expect(await f.receive(source, effects)).toEqual({
       ok: false,
@@ -476,6 +487,65 @@ describe("the outbox's held delivery (a command's reports in one round trip)", (
   });
 });
 
+describe("the outbox's rows held in memory", () => {
+  it("sends exactly the stored rows: none of a rolled-back enqueue, and storage's after a failure", async () => {
+    const stub = fleet(env, "ten_outboxknown000000001");
+    const to = "fleet:ten_outboxknown";
+    const seen = await runInDurableObject(stub, async (instance: Fleet, state) => {
+      const { outbox } = instance as unknown as { outbox: Outbox };
+      const deliveries: Effect[][] = [];
+      let failNext = false;
+      (instance as unknown as Sending).deliverEffects = async (target, effects) => {
+        expect(target).toBe(to);
+        deliveries.push(effects);
+        if (!failNext) return { delivered: effects.length };
+        failNext = false;
+        return { delivered: 0, error: "refused" };
+      };
+      const stored = () =>
+        state.storage.sql
+          .exec<{ seq: number; kind: string; key: string; payload: string; delivered: number }>(
+            "SELECT seq, kind, key, payload, delivered_at IS NOT NULL AS delivered FROM outbox WHERE target = ? ORDER BY seq",
+            to,
+          )
+          .toArray();
+      outbox.enqueue(to, "first", "k", { n: 1 });
+      await outbox.drain(to); // read from storage, then held
+      // Kept in a transaction that rolls back: it never existed, so it is never sent.
+      expect(() =>
+        state.storage.transactionSync(() => {
+          outbox.enqueue(to, "rolled-back", "k", { n: 2 });
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      outbox.enqueue(to, "second", "k", { n: 3 });
+      await outbox.drain(to);
+      // A refused delivery: its retry is sent from storage, once storage says it is due.
+      failNext = true;
+      outbox.enqueue(to, "third", "k", { n: 4 });
+      await outbox.drain(to);
+      outbox.enqueue(to, "fourth", "k", { n: 5 });
+      await outbox.drain(to); // nothing goes: the third waits out its backoff, and the fourth behind it
+      state.storage.sql.exec("UPDATE outbox SET next_at = 0 WHERE target = ? AND delivered_at IS NULL", to);
+      await outbox.drain(to);
+      return { deliveries, stored: stored() };
+    });
+    expect(seen.stored.map((r) => [r.kind, r.payload, r.delivered])).toEqual([
+      ["first", '{"n":1}', 1],
+      ["second", '{"n":3}', 1],
+      ["third", '{"n":4}', 1],
+      ["fourth", '{"n":5}', 1],
+    ]);
+    const [first, second, third, fourth] = seen.stored.map(({ seq, kind, key, payload }) => ({
+      seq,
+      kind,
+      key,
+      payload,
+    }));
+    expect(seen.deliveries).toEqual([[first], [second], [third], [third, fourth]]);
+  });
+});
+
 describe("the named-alarm scheduler", () => {
   it("rings each due name once through onAlarm, keeps the later ones, and sets the one alarm for the earliest", async () => {
     const stub = fleet(env, "ten_schedulertest0000001");
@@ -500,5 +570,50 @@ describe("the named-alarm scheduler", () => {
       alarm: await state.storage.getAlarm(),
     }));
     expect(left).toEqual({ rows: [{ name: "seal", at: later }], alarm: later });
+  });
+
+  it("keeps its rows and the one alarm as stored through a rolled-back transaction and a new instance", async () => {
+    const stub = fleet(env, "ten_schedulertest0000002");
+    const at = Date.now() + 3600_000;
+    const stored = async (state: DurableObjectState) => ({
+      rows: state.storage.sql.exec("SELECT name, at FROM alarms WHERE name != 'outbox' ORDER BY name").toArray(),
+      alarm: await state.storage.getAlarm(),
+    });
+    const seen = await runInDurableObject(stub, async (instance: Fleet, state) => {
+      const alarms = (instance as unknown as { alarms: AlarmScheduler }).alarms;
+      state.storage.sql.exec("DELETE FROM alarms");
+      alarms.forget();
+      alarms.set("expire", at + 5000);
+      // Written inside a transaction that rolls back: storage keeps none of it, and neither does the scheduler.
+      expect(() =>
+        state.storage.transactionSync(() => {
+          alarms.setEarliest("expire", at);
+          alarms.set("review", at + 1000);
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      const afterRollback = await stored(state);
+      // Asks that change nothing stored write nothing, and ones that do are written (not taken as set already).
+      alarms.setEarliest("expire", at + 9000);
+      alarms.setUnlessSet("review", at + 2000);
+      alarms.setEarliest("review", at + 3000);
+      const afterAsks = await stored(state);
+      // Another instance on the same storage (the object woken again) reads the rows, not what the first one held.
+      const woken = new AlarmScheduler(state.storage);
+      woken.setEarliest("expire", at + 1000);
+      woken.clear("review");
+      return { afterRollback, afterAsks, woken: await stored(state) };
+    });
+    expect(seen).toEqual({
+      afterRollback: { rows: [{ name: "expire", at: at + 5000 }], alarm: at + 5000 },
+      afterAsks: {
+        rows: [
+          { name: "expire", at: at + 5000 },
+          { name: "review", at: at + 2000 },
+        ],
+        alarm: at + 2000,
+      },
+      woken: { rows: [{ name: "expire", at: at + 1000 }], alarm: at + 1000 },
+    });
   });
 });

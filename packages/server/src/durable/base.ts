@@ -8,7 +8,7 @@ import { type Migration, migrate } from "../migrations.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { AlarmScheduler } from "./alarms.ts";
 import { type Delivery, type Effect, OUTBOX_ALARM, Outbox } from "./outbox.ts";
-import { receiveOnce } from "./receipts.ts";
+import { Receipts } from "./receipts.ts";
 
 /**
  * Where an effect goes: another object (`fleet:<tenantId>`, `tenant:<tenantId>`, `search:<tenantId>:<YYYY-MM>`, a
@@ -25,16 +25,39 @@ export abstract class DurableBase extends DurableObject<Env> {
   protected readonly sql: SqlStorage;
   protected readonly alarms: AlarmScheduler;
   protected readonly outbox: Outbox;
+  private readonly receipts: Receipts;
 
   constructor(ctx: DurableObjectState, env: Env, migrations: readonly Migration[]) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     migrate(ctx.storage, migrations);
     this.alarms = new AlarmScheduler(ctx.storage);
+    this.receipts = new Receipts(ctx.storage);
     this.outbox = new Outbox(ctx.storage, this.alarms, {
       deliver: (to, effects) => this.deliverEffects(to, effects),
       maxAttempts: (to) => this.attemptsFor(to),
     });
+    // What this plumbing mirrors in memory (alarm rows, receipts, waiting effects) must not outlive a transaction that
+    // rolled back, nor storage emptied: every transaction of the object (its subclass's, the receipts', the outbox's)
+    // forgets it when it throws, and deleteAll when it is done. It is read again from storage when next needed.
+    const storage = ctx.storage;
+    const transactionSync = storage.transactionSync.bind(storage);
+    storage.transactionSync = <T>(fn: () => T): T => {
+      try {
+        return transactionSync(fn);
+      } catch (error) {
+        this.forgetMirrors();
+        throw error;
+      }
+    };
+    const deleteAll = storage.deleteAll.bind(storage);
+    storage.deleteAll = (options) => deleteAll(options).finally(() => this.forgetMirrors());
+  }
+
+  private forgetMirrors(): void {
+    this.alarms.forget();
+    this.receipts.forget();
+    this.outbox.forget();
   }
 
   /** This object as a sender (receivers key their receipts on it); null while it does not know its own name yet. */
@@ -89,7 +112,7 @@ export abstract class DurableBase extends DurableObject<Env> {
     const enqueued = this.outbox.enqueued;
     let applied: number;
     try {
-      applied = receiveOnce(this.ctx.storage, source, effects, (effect) =>
+      applied = this.receipts.receive(source, effects, (effect) =>
         this.applyEffect(source, effect, prepared.value.get(effect.seq)),
       );
     } catch (error) {

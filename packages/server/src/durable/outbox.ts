@@ -59,6 +59,13 @@ export class Outbox {
    * change kept anything, without counting the outbox (the alarm delivers what an earlier instance left).
    */
   enqueued = 0;
+  /**
+   * Per target, every row waiting there as stored, oldest first, while this instance knows them all: from a read that
+   * found fewer than a batch, kept by each enqueue and each landed delivery. A delivery then sends from it instead of
+   * reading back the rows it just wrote (a command's reports are written and sent a few milliseconds apart). Dropped
+   * for the target by a failed delivery (its backoff is storage's to say) and for all by forget().
+   */
+  private readonly known = new Map<string, Row[]>();
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -72,17 +79,26 @@ export class Outbox {
    */
   enqueue(target: string, kind: string, key: string, payload: unknown): void {
     const now = Date.now();
-    this.storage.sql.exec(
-      "INSERT INTO outbox (target, kind, key, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)",
-      target,
-      kind,
-      key,
-      JSON.stringify(payload),
-      new Date(now).toISOString(),
-      now,
-    );
+    const json = JSON.stringify(payload);
+    const { seq } = this.storage.sql
+      .exec<{ seq: number }>(
+        "INSERT INTO outbox (target, kind, key, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+        target,
+        kind,
+        key,
+        json,
+        new Date(now).toISOString(),
+        now,
+      )
+      .one();
+    this.known.get(target)?.push({ seq, target, kind, key, payload: json, attempts: 0, next_at: now });
     this.enqueued++;
     this.alarms.setEarliest(OUTBOX_ALARM, now + SAFETY_NET_MS);
+  }
+
+  /** Storage may hold something else than this instance knows (a rollback, storage emptied): read it again. */
+  forget(): void {
+    this.known.clear();
   }
 
   pending(target?: string): number {
@@ -194,14 +210,7 @@ export class Outbox {
    */
   private async send(target: string): Promise<boolean> {
     for (;;) {
-      const rows = this.storage.sql
-        .exec<Row>(
-          `SELECT seq, target, kind, key, payload, attempts, next_at FROM outbox
-           WHERE target = ? AND delivered_at IS NULL AND given_up = 0 ORDER BY seq LIMIT ?`,
-          target,
-          BATCH,
-        )
-        .toArray();
+      const rows = this.waiting(target);
       const head = rows[0];
       if (!head) return true;
       if (head.next_at > Date.now()) return false;
@@ -215,10 +224,32 @@ export class Outbox {
         result = { delivered: 0, error: error instanceof Error ? error.message : String(error) };
       }
       this.settle(target, rows, result);
+      // What this instance knows follows: the landed rows (the oldest) leave it; after a failure storage says.
+      const known = this.known.get(target);
+      if (result.error !== undefined) this.known.delete(target);
+      else if (known) this.known.set(target, known.slice(rows.length));
       // A failure waits out its backoff (and holds the rows behind it); one given up for good lets them go now.
       if (result.error !== undefined && !result.final) return false;
       if (result.error === undefined && rows.length < BATCH) return true;
     }
+  }
+
+  /** The first rows waiting at `target` (at most a batch), oldest first. */
+  private waiting(target: string): Row[] {
+    const known = this.known.get(target);
+    if (known) return known.slice(0, BATCH);
+    const rows = this.storage.sql
+      .exec<Row>(
+        `SELECT seq, target, kind, key, payload, attempts, next_at FROM outbox
+         WHERE target = ? AND delivered_at IS NULL AND given_up = 0 ORDER BY seq LIMIT ?`,
+        target,
+        BATCH,
+      )
+      .toArray();
+    // All that waits there, none of it waiting out a backoff (when it is due is storage's to say): kept from now on
+    // (the enqueues after this read add to it).
+    if (rows.length < BATCH && rows.every((r) => r.attempts === 0)) this.known.set(target, [...rows]);
+    return rows;
   }
 
   private settle(target: string, rows: Row[], result: Delivery): void {

@@ -263,7 +263,7 @@ export class Session extends DurableBase {
       return { step, outgoing: this.kept(effectsOf(this.store, c.id, step.effects, c.rollback_of !== null)) };
     });
     if (!applied) return null;
-    this.follow(applied.step.effects, applied.outgoing);
+    this.follow(applied.step.effects, applied.outgoing, commandId);
     return applied.step;
   }
 
@@ -292,10 +292,10 @@ export class Session extends DurableBase {
    * What a step asks of the shell once it is committed. A command's step keeps effects for the Fleet only, so only
    * the Fleet's queue is drained (no plan over every target, no re-arm when it empties).
    */
-  private follow(effects: readonly CommandEffect[], outgoing: readonly Effect[]): void {
+  private follow(effects: readonly CommandEffect[], outgoing: readonly Effect[], commandId: string): void {
     const s = this.store.row();
     this.sent(outgoing, s ? target.fleet(s.tenant_id) : undefined);
-    if (effects.some((e) => e.kind === "arm_deadline")) this.scheduleAlarm();
+    if (effects.some((e) => e.kind === "arm_deadline")) this.armDeadline(commandId);
     if (effects.some((e) => e.kind === "dispatch_next")) this.pump();
   }
 
@@ -581,11 +581,11 @@ export class Session extends DurableBase {
       // The signature covers what was asked of the Tenant; it is kept only if that is what is recorded.
       const presigned = !gate && signature !== null && shell === shell0 && s.machine_id === s0.machine_id;
       const outgoing = this.store.transaction(() => {
-        this.store.apply(step.events, atMs);
-        if (presigned) this.store.signOnce(commandId, signature);
+        // A presigned dispatch's signature is stored with the command's row (one write, not a second UPDATE).
+        this.store.apply(step.events, atMs, presigned ? signature : null);
         return this.kept(effectsOf(this.store, commandId, step.effects, rollback !== undefined));
       });
-      this.follow(step.effects, outgoing);
+      this.follow(step.effects, outgoing, commandId);
       return ok({ commandId, state: step.state, approvalId });
     });
   }
@@ -933,6 +933,19 @@ export class Session extends DurableBase {
 
   // ---- deadlines
 
+  /**
+   * A command was queued: the alarm need only come no later than its expiry. It is never later than the earliest
+   * deadline (it is set to exactly that, or earlier for one met since), and one that rings early finds nothing due and
+   * is set to the next: so no query for the next deadline, and no write when an earlier one is set (every command of
+   * a session but the first queued on an idle session).
+   */
+  private armDeadline(commandId: string): void {
+    const c = this.store.command(commandId);
+    if (c?.state === "queued" && c.delivered === 0 && c.queue_expires_at !== null)
+      this.alarms.setEarliest(DEADLINES_ALARM, Date.parse(c.queue_expires_at));
+    else this.scheduleAlarm();
+  }
+
   /** The "deadlines" alarm rings at the next deadline: a queued command's expiry or a pending approval's. */
   private scheduleAlarm(): void {
     const next = this.store.nextDeadline();
@@ -1001,8 +1014,12 @@ export class Session extends DurableBase {
     if (!s) return;
     const next = nextDispatch(this.store.firstWaiting().map(lifecycleOf));
     if (next === null) return; // one at a time; redispatch() covers reconnects
-    this.store.markDispatched(next, false);
-    void this.deliver(s, next);
+    // Signed already (signed when it was requested, or before): handed over in this turn, so dispatched and delivered
+    // are one write. Else it is delivered once signed.
+    const c = this.store.command(next);
+    const frame = c?.signature ? this.dispatchFrame(s, c) : null;
+    this.store.markDispatched(next, frame !== null);
+    void (frame ? this.handOver(s, next, frame) : this.deliver(s, next));
   }
 
   /**
@@ -1014,6 +1031,15 @@ export class Session extends DurableBase {
       const frame = await this.signedDispatch(s, commandId);
       if (!frame) return;
       this.store.markDelivered(commandId);
+      await this.handOver(s, commandId, frame);
+    } catch (error) {
+      console.error("dispatch failed; the machine's next connection resumes it", error);
+    }
+  }
+
+  /** The dispatch to the Machine, counted as delivered already. */
+  private async handOver(s: SessionRow, commandId: string, frame: DispatchFrame): Promise<void> {
+    try {
       const { delivered } = await machine(this.env, s.machine_id).dispatch(s.id, frame);
       if (!delivered) {
         this.store.markUndelivered(commandId);
@@ -1025,17 +1051,52 @@ export class Session extends DurableBase {
     }
   }
 
-  /** The dispatch frame, signed by the tenant's key (the Tenant holds it; the signature is kept for redispatch). */
-  private async signedDispatch(s: SessionRow, commandId: string): Promise<DispatchFrame | null> {
-    let c = this.store.command(commandId);
-    if (!c || FINAL_COMMAND_STATES.has(c.state)) return null;
+  /**
+   * The dispatch frame of a signed command as it stands, or null when it must not go out (ended, or waiting for the
+   * client's yes).
+   */
+  private dispatchFrame(s: SessionRow, c: CommandRow): DispatchFrame | null {
+    if (FINAL_COMMAND_STATES.has(c.state) || c.signature === null) return null;
+    const gate = this.gateOf(c);
+    return gate && this.frameOf(s, c, gate, c.signature);
+  }
+
+  /** Who asked and the client's yes the dispatch carries; null while a required yes is missing. */
+  private gateOf(c: CommandRow) {
     const approval = c.approval_id ? this.store.approval(c.approval_id) : null;
     if (c.approval_required === 1 && approval?.state !== "granted") return null; // never without the client's yes
-    const gate = {
+    return {
       technicianId: c.requested_by,
       approvalRequired: c.approval_required === 1,
       approval: approval ? { id: approval.id, digest: approval.digest } : null,
     };
+  }
+
+  private frameOf(
+    s: SessionRow,
+    c: CommandRow,
+    gate: NonNullable<ReturnType<Session["gateOf"]>>,
+    signature: string,
+  ): DispatchFrame {
+    return {
+      t: "dispatch",
+      sessionId: s.id,
+      commandId: c.id,
+      command: c.command,
+      shell: c.shell,
+      timeoutSeconds: c.timeout_seconds,
+      resume: c.started_at !== null,
+      ...gate,
+      signature,
+    };
+  }
+
+  /** The dispatch frame, signed by the tenant's key (the Tenant holds it; the signature is kept for redispatch). */
+  private async signedDispatch(s: SessionRow, commandId: string): Promise<DispatchFrame | null> {
+    let c = this.store.command(commandId);
+    if (!c || FINAL_COMMAND_STATES.has(c.state)) return null;
+    const gate = this.gateOf(c);
+    if (!gate) return null;
     if (c.signature === null) {
       const message = dispatchMessage(s.machine_id, {
         sessionId: s.id,
@@ -1057,17 +1118,7 @@ export class Session extends DurableBase {
       c = this.store.signOnce(c.id, signed.value) ?? this.store.command(commandId);
       if (!c || FINAL_COMMAND_STATES.has(c.state)) return null; // cancelled or expired while signing
     }
-    return {
-      t: "dispatch",
-      sessionId: s.id,
-      commandId: c.id,
-      command: c.command,
-      shell: c.shell,
-      timeoutSeconds: c.timeout_seconds,
-      resume: c.started_at !== null,
-      ...gate,
-      signature: c.signature as string,
-    };
+    return this.frameOf(s, c, gate, c.signature as string);
   }
 
   /** The machine's runtime (re)connected: send the command in flight again (the runtime ignores one it knows). */

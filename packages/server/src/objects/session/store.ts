@@ -254,8 +254,13 @@ export class SessionStore {
   private cachedRow: SessionRow | null = null;
   /** Running SHA-256 of each stream's committed bytes, while this object stays in memory (else recomputed). */
   private readonly streamHashes = new Map<string, { hash: Hash; bytes: number }>();
-  /** Every command before this position is final (see firstWaiting). */
-  private waitingFrom = 0;
+  /**
+   * The commands not yet final (queued, awaiting approval or running), in order: read once when first needed, then
+   * kept by the events that change it (a request adds one, a finish takes it out; no other event makes a command
+   * final). Dispatch, a finish and the idle close ask for it on every command, each a query over the commands table.
+   * null: not read yet, or dropped by a rollback.
+   */
+  private waitingIds: string[] | null = null;
   /**
    * The command row last read or written through this store, as it stands in storage: every runtime frame reads its
    * command, nearly always the one in flight. Every write to `commands` goes through this store and keeps it right
@@ -306,6 +311,7 @@ export class SessionStore {
     } catch (error) {
       this.cachedRow = null;
       this.current = null;
+      this.waitingIds = null;
       throw error;
     }
   }
@@ -382,41 +388,52 @@ export class SessionStore {
     return this.appendLine(type, tsMs, (seq, ts) => encodeRecord({ seq, ts, type, actor, data }));
   }
 
-  /** Append the events of a step, in order, each with the row changes it records. */
-  apply(events: readonly EventDraft[], tsMs = this.clock()): Head | null {
+  /**
+   * Append the events of a step, in order, each with the row changes it records. `signature`: the dispatch signature
+   * of the command a `command.requested` among them asks for, signed before the step (stored with its row).
+   */
+  apply(events: readonly EventDraft[], tsMs = this.clock(), signature: string | null = null): Head | null {
     for (const e of events) {
       this.append(e.type, e.actor, e.data, tsMs);
-      this.project(e, recordTimestamp(tsMs));
+      this.project(e, recordTimestamp(tsMs), signature);
     }
     return this.head;
   }
 
-  /** The rows an event changes. */
-  private project(e: EventDraft, ts: string): void {
+  /**
+   * The rows an event changes. The held command row follows each write (the written values, as SQLite stores them),
+   * so the step's effects and the next frame read it without a query.
+   */
+  private project(e: EventDraft, ts: string, signature: string | null): void {
     const d = e.data as Record<string, SqlStorageValue>;
-    this.current = null;
     switch (e.type) {
       case "command.requested": {
         const position = this.counted("command_count");
-        this.sql.exec(
-          `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at,
-             approval_required, classification, verifies, rollback_of)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          d.commandId,
-          position,
-          d.command,
-          d.shell,
-          d.approvalRequired ? "awaiting_approval" : "queued",
-          d.requestedBy,
-          ts,
-          d.reason,
-          d.timeoutSeconds,
-          recordTimestamp(Date.parse(ts) + Number(d.queueTimeoutSeconds) * 1000),
-          d.approvalRequired ? 1 : 0,
-          d.classification,
-          d.verifies ?? null,
-          d.rollbackOf ? JSON.stringify(d.rollbackOf) : null,
-        );
+        const waiting = this.waiting(); // read (if it must be) before the row is there
+        // RETURNING *: the new row, held as it is stored (defaults included) for the dispatch right after.
+        this.current = this.sql
+          .exec<CommandRow>(
+            `INSERT INTO commands (id, position, command, shell, state, requested_by, requested_at, reason, timeout_seconds, queue_expires_at,
+             approval_required, classification, verifies, rollback_of, signature)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+            d.commandId,
+            position,
+            d.command,
+            d.shell,
+            d.approvalRequired ? "awaiting_approval" : "queued",
+            d.requestedBy,
+            ts,
+            d.reason,
+            d.timeoutSeconds,
+            recordTimestamp(Date.parse(ts) + Number(d.queueTimeoutSeconds) * 1000),
+            d.approvalRequired ? 1 : 0,
+            d.classification,
+            d.verifies ?? null,
+            d.rollbackOf ? JSON.stringify(d.rollbackOf) : null,
+            signature,
+          )
+          .one();
+        waiting.push(d.commandId as string);
         return;
       }
       case "approval.requested":
@@ -431,6 +448,7 @@ export class SessionStore {
           d.expiresAt,
         );
         this.sql.exec("UPDATE commands SET approval_id = ? WHERE id = ?", d.approvalId, d.commandId);
+        this.changed(d.commandId as string, () => ({ approval_id: d.approvalId as string }));
         return;
       case "approval.granted":
       case "approval.declined": {
@@ -444,7 +462,10 @@ export class SessionStore {
           d.comment,
           d.approvalId,
         );
-        if (granted) this.sql.exec("UPDATE commands SET state = 'queued' WHERE id = ?", d.commandId);
+        if (granted) {
+          this.sql.exec("UPDATE commands SET state = 'queued' WHERE id = ?", d.commandId);
+          this.changed(d.commandId as string, () => ({ state: "queued" }));
+        }
         return;
       }
       case "approval.expired":
@@ -457,6 +478,12 @@ export class SessionStore {
           d.pid,
           d.commandId,
         );
+        this.changed(d.commandId as string, () => ({
+          state: "running",
+          delivered: 1,
+          started_at: ts,
+          pid: d.pid as number | null,
+        }));
         return;
       case "command.finished":
         this.sql.exec(
@@ -470,6 +497,17 @@ export class SessionStore {
           d.reason,
           d.commandId,
         );
+        this.changed(d.commandId as string, () => ({
+          state: d.state as CommandState,
+          finished_at: ts,
+          exit_code: d.exitCode as number | null,
+          stdout_sha256: d.stdoutSha256 as string | null,
+          stderr_sha256: d.stderrSha256 as string | null,
+          duration_ms: d.durationMs as number | null,
+          reason_final: d.reason as string | null,
+        }));
+        // A finish is the only event that makes a command final.
+        if (this.waitingIds !== null) this.waitingIds = this.waitingIds.filter((id) => id !== d.commandId);
         if (countsAsFailed(d.state as CommandState, d.exitCode as number | null)) this.counted("failed_count");
         return;
     }
@@ -638,11 +676,18 @@ export class SessionStore {
 
   /** How many commands are not yet final (queued, awaiting approval or running). */
   waitingCount(): number {
-    return this.sql
-      .exec<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM commands WHERE state IN ('queued', 'running', 'awaiting_approval')",
+    return this.waiting().length;
+  }
+
+  /** The ids of the commands not yet final, in order (see waitingIds). */
+  private waiting(): string[] {
+    this.waitingIds ??= this.sql
+      .exec<{ id: string }>(
+        "SELECT id FROM commands WHERE state IN ('queued', 'running', 'awaiting_approval') ORDER BY position",
       )
-      .one().n;
+      .toArray()
+      .map((r) => r.id);
+    return this.waitingIds;
   }
 
   /**
@@ -651,16 +696,9 @@ export class SessionStore {
    * long queue cost O(n) per frame.
    */
   firstWaiting(): CommandRow[] {
-    // Starts where the last answer was: every command before it is final, and a final state never changes. Scanning
-    // from position 1 walked every finished command of a long session, on every dispatch and finish.
-    const rows = this.sql
-      .exec<CommandRow>(
-        "SELECT * FROM commands WHERE position >= ? AND state IN ('queued', 'running', 'awaiting_approval') ORDER BY position LIMIT 1",
-        this.waitingFrom,
-      )
-      .toArray();
-    if (rows[0]) this.waitingFrom = rows[0].position;
-    return rows;
+    const first = this.waiting()[0];
+    const row = first === undefined ? null : this.command(first);
+    return row ? [row] : [];
   }
 
   /** The command is in flight: handed to the Machine object (and, with `delivered`, counted as in its hands). */
