@@ -174,7 +174,9 @@ describe("commands for an offline machine", () => {
 });
 
 describe("the machine's resume list", () => {
-  it("keeps a session while it has commands for the machine, drops it with the last finish, and acks exactly", async () => {
+  it("keeps a session while it has commands for the machine, drops it once idle after the last finish, and acks exactly", {
+    timeout: 40_000,
+  }, async () => {
     const t = await owner();
     const m = await machineWithKeys(t);
     const { id: sessionId } = await json(
@@ -191,10 +193,11 @@ describe("the machine's resume list", () => {
     const resumeList = () =>
       runInDurableObject(env.MACHINE.get(env.MACHINE.idFromName(m.machineId)), (_, state) =>
         state.storage.sql
-          .exec<{ session_id: string }>("SELECT session_id FROM pending_sessions")
+          .exec<{ session_id: string; since: string }>("SELECT session_id, since FROM pending_sessions")
           .toArray()
-          .map((r) => r.session_id),
+          .map((r) => `${r.session_id} ${r.since}`),
       );
+    let listed: string[] = [];
     const ackOf = (commandId: string, finished: boolean) => ({
       t: "ack",
       sessionId,
@@ -215,10 +218,15 @@ describe("the machine's resume list", () => {
         ackOf(commandId, false),
         ackOf(commandId, true),
       ]);
-      // After the first finish the second command is the session's work, so a reconnect resumes it; after the last,
-      // nothing is left and the session leaves the list.
-      expect(await resumeList()).toEqual(i === 0 ? [sessionId] : []);
+      // After the first finish the second command is the session's work, so a reconnect resumes it. After the last the
+      // session stays listed as it was written at the first dispatch (no delete and insert per command), and leaves the
+      // list once it stayed idle (IDLE_LISTED_MS).
+      const now = await resumeList();
+      expect(now).toEqual([expect.stringMatching(new RegExp(`^${sessionId} `))]);
+      if (i > 0) expect(now).toEqual(listed);
+      listed = now;
     }
+    await vi.waitFor(async () => expect(await resumeList()).toEqual([]), { timeout: 20_000, interval: 500 });
     runtime.ws.close();
   });
 });

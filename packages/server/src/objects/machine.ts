@@ -81,6 +81,14 @@ function severalStreaming(now: number): boolean {
  */
 const bulkGate = new BulkGate({ leaseMs: TURN_MAX_MS });
 
+/**
+ * How long a session that finished its last command stays on the resume list. A technician's next command usually
+ * follows within seconds: keeping the session listed spares a delete and an insert per command, each a commit (an
+ * fsync on the object's thread, locally every object's). One idle longer leaves then; one the object was evicted with
+ * leaves at the runtime's next connection, where redispatch finds it has nothing to resume.
+ */
+const IDLE_LISTED_MS = 10_000;
+
 /** A runtime frame waiting for its turn: `run` forwards it and resolves once the Session's answer was relayed. */
 type Waiting = { sessionId: string; run: () => Promise<void> };
 
@@ -108,6 +116,11 @@ export class Machine extends DurableObject<Env> {
   private readonly turns = new Turns<Waiting>();
   /** When this machine asks the bulk gate again (set while it waits for it). */
   private gateRetry: ReturnType<typeof setTimeout> | null = null;
+  /** The sessions on the resume list (pending_sessions), once read; null until then. */
+  private resumable: Set<string> | null = null;
+  /** Listed sessions that finished their last command, and since when (see IDLE_LISTED_MS). */
+  private readonly idleSince = new Map<string, number>();
+  private idleSweep: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -159,11 +172,47 @@ export class Machine extends DurableObject<Env> {
 
   /** Remember a session with work for this machine: the runtime's next connection resumes it. */
   resumeLater(sessionId: string): void {
+    this.idleSince.delete(sessionId);
+    const listed = this.resumeList();
+    if (listed.has(sessionId)) return; // still listed from its last command: nothing to write
     this.sql.exec(
       "INSERT OR IGNORE INTO pending_sessions (session_id, since) VALUES (?, ?)",
       sessionId,
       new Date().toISOString(),
     );
+    listed.add(sessionId);
+  }
+
+  /** The resume list as stored (read once per wake-up; every change to it goes through here and leaveResumeList). */
+  private resumeList(): Set<string> {
+    this.resumable ??= new Set(
+      this.sql
+        .exec<{ session_id: string }>("SELECT session_id FROM pending_sessions")
+        .toArray()
+        .map((r) => r.session_id),
+    );
+    return this.resumable;
+  }
+
+  private leaveResumeList(sessionId: string): void {
+    this.sql.exec("DELETE FROM pending_sessions WHERE session_id = ?", sessionId);
+    this.resumable?.delete(sessionId);
+    this.idleSince.delete(sessionId);
+  }
+
+  /** A session finished its last command: it leaves the resume list once it stayed idle (see IDLE_LISTED_MS). */
+  private idle(sessionId: string): void {
+    this.idleSince.set(sessionId, Date.now());
+    this.idleSweep ??= setTimeout(() => this.sweepIdle(), IDLE_LISTED_MS);
+  }
+
+  private sweepIdle(): void {
+    this.idleSweep = null;
+    const now = Date.now();
+    for (const [sessionId, since] of this.idleSince) {
+      if (now - since >= IDLE_LISTED_MS) this.leaveResumeList(sessionId);
+    }
+    if (this.idleSince.size > 0) this.idleSweep = setTimeout(() => this.sweepIdle(), IDLE_LISTED_MS);
   }
 
   cancel(_sessionId: string, frame: CancelFrame): { delivered: boolean } {
@@ -325,7 +374,7 @@ export class Machine extends DurableObject<Env> {
           const { idle, ...ack } = result.value;
           ws.send(JSON.stringify(ack));
           // The session dispatches its next command itself; it leaves the resume list only when it has none left.
-          if (idle) this.sql.exec("DELETE FROM pending_sessions WHERE session_id = ?", frame.sessionId);
+          if (idle) this.idle(frame.sessionId);
         } else {
           ws.send(
             JSON.stringify({
@@ -409,7 +458,7 @@ export class Machine extends DurableObject<Env> {
     for (const { session_id } of pending) {
       const { active, frame } = await session(this.env, session_id).redispatch(machineId);
       if (frame) ws.send(JSON.stringify(frame));
-      if (!active) this.sql.exec("DELETE FROM pending_sessions WHERE session_id = ?", session_id);
+      if (!active) this.leaveResumeList(session_id);
     }
   }
 
