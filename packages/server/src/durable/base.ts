@@ -58,7 +58,14 @@ export abstract class DurableBase extends DurableObject<Env> {
     this.alarms.forget();
     this.receipts.forget();
     this.outbox.forget();
+    this.forgetHeld();
   }
+
+  /**
+   * What the subclass holds in memory of its own storage, dropped in the same two cases (a transaction that threw,
+   * storage emptied): it reads it again when next needed.
+   */
+  protected forgetHeld(): void {}
 
   /** This object as a sender (receivers key their receipts on it); null while it does not know its own name yet. */
   protected abstract source(): string | null;

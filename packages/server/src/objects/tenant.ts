@@ -267,14 +267,9 @@ export class Tenant extends DurableBase {
     return this.knownTenantId;
   }
 
-  /** A transaction that may write the organization: its id is read again after a rollback. */
-  private transactionForgetting(work: () => void): void {
-    try {
-      this.ctx.storage.transactionSync(work);
-    } catch (error) {
-      this.knownTenantId = null;
-      throw error;
-    }
+  /** A rolled-back organization must not be remembered: its id is read again. */
+  protected override forgetHeld(): void {
+    this.knownTenantId = null;
   }
 
   protected override source(): string | null {
@@ -411,8 +406,7 @@ export class Tenant extends DurableBase {
     );
     if (this.tenantId() !== null) return fail(409, "already_set_up", "organization already exists");
     const now = this.now();
-    // The id read inside the transaction (tellFleet) is remembered; a rolled-back organization must not be.
-    this.transactionForgetting(() => {
+    this.ctx.storage.transactionSync(() => {
       this.sql.exec(
         "INSERT INTO organization (id, name, created_at) VALUES (?, ?, ?)",
         input.tenantId,

@@ -225,6 +225,10 @@ export class Session extends DurableBase {
   }
 
   /** As a sender of effects: the Fleet keys its receipts on it. */
+  protected override forgetHeld(): void {
+    this.store.forget();
+  }
+
   protected override source(): string | null {
     const s = this.store.row();
     return s ? `session:${s.id}` : null;
@@ -250,7 +254,7 @@ export class Session extends DurableBase {
    * and the effects they cause), then the effects are carried out.
    */
   private step(commandId: string, event: CommandEvent): Step | null {
-    const applied = this.store.transaction(() => {
+    const applied = this.ctx.storage.transactionSync(() => {
       const c = this.store.command(commandId);
       if (!c) return null;
       const step = transition(lifecycleOf(c), event, () => this.store.digests(c));
@@ -306,7 +310,7 @@ export class Session extends DurableBase {
     if (this.store.row()) return fail(409, "session_exists", "session already exists");
     const { idleCloseSeconds } = await tenant(this.env, input.tenantId).settings();
     const openedAt = recordTimestamp(Date.now());
-    this.store.transaction(() => {
+    this.ctx.storage.transactionSync(() => {
       this.store.insertSession({
         id: input.sessionId,
         tenant_id: input.tenantId,
@@ -580,7 +584,7 @@ export class Session extends DurableBase {
       });
       // The signature covers what was asked of the Tenant; it is kept only if that is what is recorded.
       const presigned = !gate && signature !== null && shell === shell0 && s.machine_id === s0.machine_id;
-      const outgoing = this.store.transaction(() => {
+      const outgoing = this.ctx.storage.transactionSync(() => {
         // A presigned dispatch's signature is stored with the command's row (one write, not a second UPDATE).
         this.store.apply(step.events, atMs, presigned ? signature : null);
         return this.kept(effectsOf(this.store, commandId, step.effects, rollback !== undefined));
@@ -620,7 +624,7 @@ export class Session extends DurableBase {
       if (holder) return fail(holder.status, holder.code, holder.message);
       const commandId = newId("cmd");
       const when = recordTimestamp(atMs);
-      this.store.transaction(() => {
+      this.ctx.storage.transactionSync(() => {
         this.checks.add({
           command_id: commandId,
           baseline_id: baseline.id,
@@ -659,7 +663,7 @@ export class Session extends DurableBase {
           { commandId: check.command_id, verifies: baseline.id, due: true },
         );
         if (!asked.ok) {
-          this.store.transaction(() => {
+          this.ctx.storage.transactionSync(() => {
             this.checks.settle(check.command_id, "cancelled");
             this.store.append("check.cancelled", "system", {
               commandId: baseline.id,
@@ -921,7 +925,7 @@ export class Session extends DurableBase {
    * is computed after the change, so it sees it).
    */
   private sessionEvent(record: () => Head, told: Effect[] | (() => Effect[]) = []): number {
-    const { head, outgoing } = this.store.transaction(() => {
+    const { head, outgoing } = this.ctx.storage.transactionSync(() => {
       const head = record();
       const changed = effectsOf(this.store, null, [{ kind: "session_changed" }]);
       const others = typeof told === "function" ? told() : told;

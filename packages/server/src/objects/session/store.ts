@@ -304,16 +304,14 @@ export class SessionStore {
     return Math.max(Date.now(), this.lastTsMs);
   }
 
-  /** A transaction that rolls back leaves nothing of it in what this store holds in memory. */
-  transaction<T>(fn: () => T): T {
-    try {
-      return this.storage.transactionSync(fn);
-    } catch (error) {
-      this.cachedRow = null;
-      this.current = null;
-      this.waitingIds = null;
-      throw error;
-    }
+  /**
+   * Storage may hold something else than this store holds in memory (a transaction that threw, storage emptied): each
+   * is read again when next needed. The Session's every transaction calls it on a throw (DurableBase.forgetHeld).
+   */
+  forget(): void {
+    this.cachedRow = null;
+    this.current = null;
+    this.waitingIds = null;
   }
 
   // ---- the session row
@@ -748,7 +746,7 @@ export class SessionStore {
     const bytes = received.subarray(commit.skip);
     const column = stream === "stdout" ? "stdout_committed" : "stderr_committed";
     const output = { commandId: c.id, stream, offset: commit.offset, bytes };
-    this.transaction(() => {
+    this.storage.transactionSync(() => {
       this.appendLine(
         "command.output",
         this.clock(),
