@@ -219,6 +219,11 @@ export class MemoryOutboxStore implements OutboxStore {
     return this.#live.has(commandId) || this.#settled.has(commandId);
   }
 
+  /** How many commands it holds as live (not yet settled): diagnostics and tests. */
+  liveCommands(): number {
+    return this.#live.size;
+  }
+
   unfinished(): RecoveredCommand[] {
     return [];
   }

@@ -400,7 +400,10 @@ describe("Journal", () => {
     await journal.flush();
     outbox.ack(ack({ started: true }));
     outbox.ack(ack({ started: true, stdout: 2 }));
+    expect(journal.liveCommands()).toBe(1);
     outbox.ack(ack({ started: true, stdout: 2, finished: true }));
+    // Settled: no longer held in memory either (the runtime would otherwise keep every command id it ever ran).
+    expect(journal.liveCommands()).toBe(0);
     await journal.flush();
     const [segment] = segments();
     const payloads = readFileSync(path.join(dir, segment as string), "latin1")
