@@ -72,7 +72,8 @@ type StreamName = "stdout" | "stderr";
 interface StreamState {
   /** Bytes handed to the outbox so far (the next frame's offset). */
   offset: number;
-  hash: Hash;
+  /** SHA-256 of the stream's bytes, made at its first byte: most commands never write to one of their streams. */
+  hash: Hash | null;
 }
 
 /**
@@ -189,8 +190,8 @@ export class Executor {
       state: "queued",
       paused: false,
       streams: {
-        stdout: { offset: 0, hash: createHash("sha256") },
-        stderr: { offset: 0, hash: createHash("sha256") },
+        stdout: { offset: 0, hash: null },
+        stderr: { offset: 0, hash: null },
       },
       pending: { stream: "stdout", chunks: [], bytes: 0, timer: null, firstAt: 0, lastAt: 0 },
       done,
@@ -459,7 +460,9 @@ export class Executor {
 
   #output(job: Job, name: StreamName, chunk: Buffer): void {
     if (job.state === "done") return; // nothing may follow the finished frame
-    job.streams[name].hash.update(chunk);
+    const stream = job.streams[name];
+    stream.hash ??= createHash("sha256");
+    stream.hash.update(chunk);
     const pending = job.pending;
     // The other stream's bytes were read first: they are framed first, so the record keeps the order of the reads.
     if (pending.stream !== name) {
@@ -542,8 +545,9 @@ export class Executor {
       ...end,
       stdoutBytes: job.streams.stdout.offset,
       stderrBytes: job.streams.stderr.offset,
-      stdoutSha256: job.streams.stdout.offset === 0 ? EMPTY_SHA256 : job.streams.stdout.hash.digest("hex"),
-      stderrSha256: job.streams.stderr.offset === 0 ? EMPTY_SHA256 : job.streams.stderr.hash.digest("hex"),
+      // Every byte hashed is framed by now (#frame above), so a stream without a hash wrote nothing.
+      stdoutSha256: job.streams.stdout.hash?.digest("hex") ?? EMPTY_SHA256,
+      stderrSha256: job.streams.stderr.hash?.digest("hex") ?? EMPTY_SHA256,
       durationMs: startedAt === null ? 0 : Math.max(0, Math.round(this.#now() - startedAt)),
     };
     this.#sink.push(frame);

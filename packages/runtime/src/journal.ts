@@ -530,6 +530,9 @@ export class Journal implements OutboxStore {
 
   settled(commandId: string): void {
     if (!this.#commands.delete(commandId)) return;
+    // The entries' store tracks each command it was given as live until told it settled: without this it kept every
+    // command id the runtime ever ran (a set growing by one per command, in a process that forks per command).
+    this.#memory.settled(commandId);
     this.#remember(commandId);
     this.#write(encodeRecord({ k: "settled", commandId }), "settled", undefined, undefined, this.#ackWaitMs);
   }
@@ -570,6 +573,11 @@ export class Journal implements OutboxStore {
     return readdirSync(this.dir)
       .filter((name) => SEGMENT_RE.test(name))
       .sort();
+  }
+
+  /** Commands its in-memory entries are held for as live (diagnostics, tests): none once every command settled. */
+  liveCommands(): number {
+    return this.#memory.liveCommands();
   }
 
   /** Bytes journalled per stream for a live command (acknowledged or not). */

@@ -149,7 +149,10 @@ export interface OutboxStore {
   entriesFor(commandId: string): Iterable<OutboxEntry>;
   /** Durably note that a command is about to be spawned; resolves once that note would survive a crash. */
   starting(sessionId: string, commandId: string): Promise<void>;
-  /** Everything of this command is acknowledged, its finish included. */
+  /**
+   * Everything of this command is acknowledged, its finish included. Called before `remove` of the entries the
+   * settling ack covers (that remove's `ack` then concerns a command the store no longer holds).
+   */
   settled(commandId: string): void;
   /** Whether the store has a record of this command (live, or recently settled). */
   knows(commandId: string): boolean;
@@ -214,6 +217,11 @@ export class MemoryOutboxStore implements OutboxStore {
 
   knows(commandId: string): boolean {
     return this.#live.has(commandId) || this.#settled.has(commandId);
+  }
+
+  /** How many commands it holds as live (not yet settled): diagnostics and tests. */
+  liveCommands(): number {
+    return this.#live.size;
   }
 
   unfinished(): RecoveredCommand[] {
@@ -390,6 +398,7 @@ export class Outbox implements FrameSink {
     }
     const covered = new Set<number>();
     let freed = 0;
+    let left = 0;
     for (const entry of this.#store.entriesFor(ack.commandId)) {
       const frame = entry.frame;
       const isCovered = ackCovers(ack, frame, entry.bytes);
@@ -400,14 +409,19 @@ export class Outbox implements FrameSink {
       if (isCovered) {
         covered.add(entry.seq);
         freed += entry.bytes;
-      }
+      } else left++;
     }
+    // The ack that settles the command (its finish and everything before it): the store forgets the command first,
+    // so a journal writes its settled record alone — an ack record for a command about to be forgotten says nothing
+    // a reopen would use (one record per command fewer, the last ack of nearly every command) — and a segment this
+    // ack frees is deleted only after the settled record is on disk.
+    const settles = account.hasFinished && left === 0;
+    if (settles) this.#store.settled(ack.commandId);
     if (covered.size > 0) this.#store.remove(covered, ack);
     account.unackedBytes -= freed;
     this.#flow(ack.commandId, account);
-    if (account.hasFinished && !this.hasPending(ack.commandId)) {
+    if (settles) {
       this.#accounts.delete(ack.commandId);
-      this.#store.settled(ack.commandId);
       this.#onSettled(ack.commandId);
     }
   }

@@ -389,6 +389,51 @@ describe("Journal", () => {
     await last.close();
   });
 
+  it("writes an ack record for each ack that leaves the command live, and only the settled record for the last", async () => {
+    const journal = await open();
+    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+    outbox.connected(() => {});
+    await outbox.starting(SES, CMD);
+    outbox.push(started());
+    outbox.push(output("stdout", 0, "x\n"));
+    outbox.push(finished(CMD, 2));
+    await journal.flush();
+    outbox.ack(ack({ started: true }));
+    outbox.ack(ack({ started: true, stdout: 2 }));
+    expect(journal.liveCommands()).toBe(1);
+    outbox.ack(ack({ started: true, stdout: 2, finished: true }));
+    // Settled: no longer held in memory either (the runtime would otherwise keep every command id it ever ran).
+    expect(journal.liveCommands()).toBe(0);
+    await journal.flush();
+    const [segment] = segments();
+    const payloads = readFileSync(path.join(dir, segment as string), "latin1")
+      .split("\n")
+      .flatMap((line) => (line.startsWith("{") || / \{"k"/.test(line) ? [line.slice(line.indexOf("{"))] : []))
+      .map((json) => JSON.parse(json) as { k: string; frame?: { t: string } });
+    expect(payloads.map((p) => (p.frame ? `frame:${p.frame.t}` : p.k))).toEqual([
+      "checkpoint",
+      "starting",
+      "frame:started",
+      "frame:output",
+      "frame:finished",
+      "ack",
+      "ack",
+      "settled",
+    ]);
+    expect(payloads.filter((p) => p.k === "ack")).toEqual([
+      { k: "ack", commandId: CMD, started: true, stdout: 0, stderr: 0, finished: false },
+      { k: "ack", commandId: CMD, started: true, stdout: 2, stderr: 0, finished: false },
+    ]);
+    await journal.close();
+    // Reopened: settled (remembered, so a late redispatch is refused), nothing to resend, nothing unfinished.
+    const again = await open();
+    expect(again.knows(CMD)).toBe(true);
+    expect(again.highWater(CMD)).toBeNull();
+    expect([...again.entries()]).toEqual([]);
+    expect(again.unfinished()).toEqual([]);
+    await again.close();
+  });
+
   it("journals a command before it starts, so a crash before its started frame is reported as such", async () => {
     const journal = await open();
     await journal.starting(SES, CMD);
