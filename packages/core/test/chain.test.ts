@@ -2,15 +2,20 @@ import { createHash, webcrypto } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  chainStep,
+  concatBytes,
   decodeRecord,
   encodeOutputRecord,
   encodeRecord,
+  fromHex,
   genesisHash,
   lineFor,
   nextHash,
+  recordTimestamp,
   redactedLine,
   type Sha256,
   splitRecordLines,
+  toHex,
   verifyChain,
   verifyChainWebCrypto,
 } from "../src/index.ts";
@@ -89,6 +94,34 @@ describe("hash chain", () => {
     expect(splitRecordLines(`${RECORDS.join("\n")}\n`)).toEqual(RECORDS);
     expect(splitRecordLines("")).toEqual([]);
     expect(() => splitRecordLines(RECORDS[0] as string)).toThrow("record export must end with a newline");
+  });
+});
+
+describe("what is kept from the last call", () => {
+  it("a chain step is the same whichever chain came before it (the last hash's bytes are kept)", () => {
+    const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(2), digest), { minLength: 1, maxLength: 30 }), (steps) => {
+        // Three chains stepped in an arbitrary interleaving, as sessions in one isolate are.
+        const heads = [0, 1, 2].map((i) => genesisHash(sha256, `ses_${"a".repeat(19)}${i}`));
+        for (const [chain, lineDigest] of steps) {
+          const expected = toHex(sha256(concatBytes(fromHex(heads[chain] as string), lineDigest)));
+          heads[chain] = chainStep(sha256, heads[chain] as string, lineDigest);
+          expect(heads[chain]).toBe(expected);
+        }
+      }),
+    );
+  });
+
+  it("a record timestamp is the time's ISO text, repeated or not", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 4e12 }), { maxLength: 20 }), fc.nat(3), (times, repeats) => {
+        for (const ms of times) {
+          for (let i = 0; i <= repeats; i++) expect(recordTimestamp(ms)).toBe(new Date(ms).toISOString());
+        }
+      }),
+    );
+    expect(() => recordTimestamp(Number.NaN)).toThrow(RangeError);
   });
 });
 
