@@ -113,15 +113,40 @@ describe("what is kept from the last call", () => {
     );
   });
 
-  it("a record timestamp is the time's ISO text, repeated or not", () => {
+  it("a record timestamp is the time's ISO text, repeated, on the same day or not", () => {
+    const day = 86_400_000;
+    const range = 8.64e15;
+    const times = fc.oneof(
+      fc.integer({ min: 0, max: 4e12 }),
+      fc.integer({ min: -range, max: range }),
+      fc.double({ min: -range - 2 * day, max: range + 2 * day }),
+      fc.constantFrom(0, -0, -1, 1.5, -1.5, day - 1, day, -day, range, -range, range + 1, -range - 1, range + day - 1),
+      fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY),
+    );
+    // Runs of times near each other (the same day, the next, the one before), as a session's clock goes.
+    const runs = fc.array(
+      fc.tuple(times, fc.array(fc.integer({ min: -2 * day, max: 2 * day }), { maxLength: 6 }), fc.nat(2)),
+      { maxLength: 8 },
+    );
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 4e12 }), { maxLength: 20 }), fc.nat(3), (times, repeats) => {
-        for (const ms of times) {
-          for (let i = 0; i <= repeats; i++) expect(recordTimestamp(ms)).toBe(new Date(ms).toISOString());
+      fc.property(runs, (run) => {
+        for (const [start, steps, repeats] of run) {
+          for (const ms of [start, ...steps.map((step) => start + step)]) {
+            for (let i = 0; i <= repeats; i++) {
+              let expected: string | RangeError;
+              try {
+                expected = new Date(ms).toISOString();
+              } catch (error) {
+                expected = error as RangeError;
+              }
+              if (typeof expected === "string") expect(recordTimestamp(ms)).toBe(expected);
+              else expect(() => recordTimestamp(ms)).toThrow(RangeError);
+            }
+          }
         }
       }),
+      { numRuns: 3000 },
     );
-    expect(() => recordTimestamp(Number.NaN)).toThrow(RangeError);
   });
 });
 
