@@ -25,8 +25,16 @@ export function nextHash(sha256: Sha256, previousHex: string, recordLine: string
  * pieces without ever holding it whole (see the Session's store), and a redacted line carries its digest.
  */
 export function chainStep(sha256: Sha256, previousHex: string, lineDigest: Uint8Array): string {
-  return toHex(sha256(concatBytes(fromHex(previousHex), lineDigest)));
+  // A record's step starts from the hash the last step made (the Session appends one after another): its bytes are
+  // kept with its text instead of decoding the text again.
+  const previous = previousHex === lastStep.hex ? lastStep.bytes : fromHex(previousHex);
+  const bytes = sha256(concatBytes(previous, lineDigest));
+  lastStep = { hex: toHex(bytes), bytes };
+  return lastStep.hex;
 }
+
+/** The last hash chainStep made, as text and as bytes (never changed: sha256 gives new bytes each time). */
+let lastStep: { hex: string; bytes: Uint8Array } = { hex: "", bytes: new Uint8Array(0) };
 
 const REDACTED = /^\{"seq":(\d+),"redacted":"([0-9a-f]{64})"\}$/;
 

@@ -2,15 +2,20 @@ import { createHash, webcrypto } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  chainStep,
+  concatBytes,
   decodeRecord,
   encodeOutputRecord,
   encodeRecord,
+  fromHex,
   genesisHash,
   lineFor,
   nextHash,
+  recordTimestamp,
   redactedLine,
   type Sha256,
   splitRecordLines,
+  toHex,
   verifyChain,
   verifyChainWebCrypto,
 } from "../src/index.ts";
@@ -89,6 +94,59 @@ describe("hash chain", () => {
     expect(splitRecordLines(`${RECORDS.join("\n")}\n`)).toEqual(RECORDS);
     expect(splitRecordLines("")).toEqual([]);
     expect(() => splitRecordLines(RECORDS[0] as string)).toThrow("record export must end with a newline");
+  });
+});
+
+describe("what is kept from the last call", () => {
+  it("a chain step is the same whichever chain came before it (the last hash's bytes are kept)", () => {
+    const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(2), digest), { minLength: 1, maxLength: 30 }), (steps) => {
+        // Three chains stepped in an arbitrary interleaving, as sessions in one isolate are.
+        const heads = [0, 1, 2].map((i) => genesisHash(sha256, `ses_${"a".repeat(19)}${i}`));
+        for (const [chain, lineDigest] of steps) {
+          const expected = toHex(sha256(concatBytes(fromHex(heads[chain] as string), lineDigest)));
+          heads[chain] = chainStep(sha256, heads[chain] as string, lineDigest);
+          expect(heads[chain]).toBe(expected);
+        }
+      }),
+    );
+  });
+
+  it("a record timestamp is the time's ISO text, repeated, on the same day or not", () => {
+    const day = 86_400_000;
+    const range = 8.64e15;
+    const times = fc.oneof(
+      fc.integer({ min: 0, max: 4e12 }),
+      fc.integer({ min: -range, max: range }),
+      fc.double({ min: -range - 2 * day, max: range + 2 * day }),
+      fc.constantFrom(0, -0, -1, 1.5, -1.5, day - 1, day, -day, range, -range, range + 1, -range - 1, range + day - 1),
+      fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY),
+    );
+    // Runs of times near each other (the same day, the next, the one before), as a session's clock goes.
+    const runs = fc.array(
+      fc.tuple(times, fc.array(fc.integer({ min: -2 * day, max: 2 * day }), { maxLength: 6 }), fc.nat(2)),
+      { maxLength: 8 },
+    );
+    fc.assert(
+      fc.property(runs, (run) => {
+        for (const [start, steps, repeats] of run) {
+          for (const ms of [start, ...steps.map((step) => start + step)]) {
+            for (let i = 0; i <= repeats; i++) {
+              let expected: string | RangeError;
+              try {
+                expected = new Date(ms).toISOString();
+              } catch (error) {
+                expected = error as RangeError;
+              }
+              if (typeof expected === "string") expect(recordTimestamp(ms)).toBe(expected);
+              else expect(() => recordTimestamp(ms)).toThrow(RangeError);
+            }
+          }
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 

@@ -1,20 +1,31 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { z } from "zod";
 import {
   CommandBody,
+  checkedFinished,
+  checkedOutputHeader,
+  checkedStarted,
   ENV_LIMITS,
   encodeOutputFrame,
+  FinishedFrame,
+  HealthFrame,
   LIMITS,
   OUTPUT_HEADER_MAX,
-  type OutputHeader,
+  OutputHeader,
   parseFrame,
   parseOutputFrame,
+  parseRuntimeFrame,
+  RUNTIME_FINAL_STATES,
   RuntimeFrame,
   ServerFrame,
   SetupBody,
+  SHELLS,
+  StartedFrame,
+  UpdateRefusedFrame,
   utf8,
 } from "../src/index.ts";
-import { finishedFrame } from "./frames.ts";
+import { finishedFrame, startedFrame } from "./frames.ts";
 
 const ref = { sessionId: "ses_aaaaaaaaaaaaaaaaaaaa", commandId: "cmd_aaaaaaaaaaaaaaaaaaaa" };
 
@@ -228,6 +239,155 @@ describe("runtime frames", () => {
         if (r.ok) expect(RuntimeFrame.safeParse(r.frame).success).toBe(true);
       }),
       { numRuns: 1000 },
+    );
+  });
+});
+
+describe("the frames every command sends, checked without zod", () => {
+  const checks = [
+    [checkedStarted, StartedFrame],
+    [checkedFinished, FinishedFrame],
+    [checkedOutputHeader, OutputHeader],
+  ] as const;
+  const hex = fc.stringMatching(/^[0-9a-f]{64}$/);
+  const count = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+  const text = (max: number) => fc.oneof(fc.string({ maxLength: max }), fc.constant("é".repeat(max)));
+  const env = fc.dictionary(fc.string({ maxLength: 40 }), fc.string({ maxLength: 200 }), { maxKeys: 80 });
+  /** Frames the schemas accept, fields drawn from all they allow (boundaries included). */
+  const valid = {
+    started: fc.record({
+      t: fc.constant("started"),
+      pid: count,
+      user: text(256),
+      cwd: text(4096),
+      executable: text(4096),
+      shell: fc.constantFrom(...SHELLS),
+      shellVersion: text(512),
+      env,
+    }),
+    finished: fc.record({
+      t: fc.constant("finished"),
+      state: fc.constantFrom(...RUNTIME_FINAL_STATES),
+      exitCode: fc.option(fc.integer({ min: -2147483648, max: 4294967295 })),
+      signal: fc.option(text(32)),
+      reason: fc.option(text(1024)),
+      stdoutBytes: count,
+      stderrBytes: count,
+      stdoutSha256: fc.option(hex),
+      stderrSha256: fc.option(hex),
+      durationMs: count,
+    }),
+    output: fc.record({
+      t: fc.constant("output"),
+      stream: fc.constantFrom("stdout", "stderr"),
+      offset: count,
+    }),
+  };
+  const ids = fc.record({
+    sessionId: fc.stringMatching(/^ses_[a-z2-7]{20}$/),
+    commandId: fc.stringMatching(/^cmd_[a-z2-7]{20}$/),
+  });
+  const anyValid = fc
+    .tuple(fc.oneof(valid.started, valid.finished, valid.output), ids)
+    .map(([{ t, ...fields }, id]) => ({ t, ...id, ...fields }) as Record<string, unknown>);
+  /** Values at and around every bound the schemas set, and of every type. */
+  const EDGES: unknown[] = [
+    ...[0, -0, -1, 1.5, 2 ** 53 - 1, 2 ** 53, -2147483648, -2147483649, 4294967295, 4294967296, Number.NaN],
+    ...[32, 64, 256, 512, 1024, 4096].flatMap((n) => ["x".repeat(n), "x".repeat(n + 1)]),
+    ...["", "A".repeat(64), "ses_aaaaaaaaaaaaaaaaaaa1", "cmd_aaaaaaaaaaaaaaaaaaaaa", " ses_aaaaaaaaaaaaaaaaaaaa"],
+    ...["stdout", "stdin", "finished", "running", "bash", "zsh", "output", "started", "1", true],
+    ...[null, undefined, [], {}, { PATH: 1 }, { ["N".repeat(257)]: "v" }, { A: "v".repeat(8193) }],
+  ];
+  const KEYS = [
+    ...["t", "sessionId", "commandId", "pid", "user", "cwd", "executable", "shell", "shellVersion", "env", "state"],
+    ...["exitCode", "signal", "reason", "stdoutBytes", "stderrBytes", "stdoutSha256", "stderrSha256", "durationMs"],
+    ...["stream", "offset"],
+  ];
+  /** A valid frame with fields changed, removed or added. */
+  const mutated = fc
+    .tuple(
+      anyValid,
+      fc.array(
+        fc.tuple(
+          fc.oneof(fc.constantFrom(...KEYS), fc.string({ maxLength: 8 })),
+          fc.oneof(fc.jsonValue(), fc.constantFrom(...EDGES)),
+          fc.boolean(),
+        ),
+        { maxLength: 3 },
+      ),
+    )
+    .map(([frame, changes]) => {
+      const out: Record<string, unknown> = { ...frame };
+      for (const [key, value, remove] of changes) {
+        if (remove) delete out[key];
+        else out[key] = value;
+      }
+      return out;
+    });
+  /** The fast check gives null, or exactly what the schema gives. */
+  const agrees = (value: unknown) => {
+    for (const [checked, schema] of checks) {
+      const fast = checked(value as Record<string, unknown>);
+      if (fast === null) continue;
+      const slow = (schema as z.ZodType).safeParse(value);
+      expect(slow.success).toBe(true);
+      expect(JSON.stringify(fast)).toBe(JSON.stringify(slow.data));
+      expect(fast).toEqual(slow.data);
+    }
+  };
+
+  it("accept nothing the schema refuses: every field at every bound, missing, and of every type", () => {
+    const samples = fc.sample(anyValid, { numRuns: 30, seed: 15 });
+    for (const frame of [startedFrame(ref), finishedFrame(ref), { t: "output", ...ref, stream: "stdout", offset: 0 }])
+      samples.push(frame);
+    for (const frame of samples) {
+      for (const key of KEYS) {
+        const { [key]: _, ...without } = frame as Record<string, unknown>;
+        agrees(without);
+        for (const value of EDGES) agrees({ ...frame, [key]: value });
+      }
+    }
+  });
+
+  it("accept only what the schema accepts, and give what it gives, key order included (fuzz)", () => {
+    fc.assert(fc.property(fc.oneof(anyValid, mutated, mutated), agrees), { numRuns: 3000 });
+  });
+
+  it("accept every frame the schema accepts, so a runtime's frames never take zod's path (fuzz)", () => {
+    fc.assert(
+      fc.property(anyValid, (value) => {
+        const checked =
+          value.t === "started" ? checkedStarted : value.t === "finished" ? checkedFinished : checkedOutputHeader;
+        expect(checked(value)).not.toBeNull();
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("parseRuntimeFrame and parseOutputFrame answer exactly as the schemas alone did (fuzz)", () => {
+    /** The schema parseRuntimeFrame used alone before the checks: the one for the frame's type. */
+    const schemaFor = (value: unknown) => {
+      const t = typeof value === "object" && value !== null ? (value as { t?: unknown }).t : undefined;
+      return (t === "health" ? HealthFrame : t === "update_refused" ? UpdateRefusedFrame : RuntimeFrame) as z.ZodType;
+    };
+    fc.assert(
+      fc.property(fc.oneof(anyValid, mutated), (value) => {
+        const raw = JSON.stringify(value);
+        const parsed = parseRuntimeFrame(raw, LIMITS.runtimeFrameBytes);
+        const expected = parseFrame(schemaFor(value), raw, LIMITS.runtimeFrameBytes);
+        expect(parsed).toEqual(expected);
+        if (parsed.ok && expected.ok) expect(JSON.stringify(parsed.frame)).toBe(JSON.stringify(expected.frame));
+        const json = utf8(raw);
+        if (json.length > OUTPUT_HEADER_MAX) return;
+        const output = parseOutputFrame(new Uint8Array([json.length >> 8, json.length & 0xff, ...json, 1]), 1 << 20);
+        const header = parseFrame(OutputHeader, raw, LIMITS.runtimeFrameBytes);
+        if (output.ok !== header.ok || !output.ok || !header.ok) {
+          expect(output.ok ? output : { ok: false, message: output.message }).toEqual(
+            header.ok ? header : { ok: false, message: header.message },
+          );
+        } else expect(JSON.stringify(output.header)).toBe(JSON.stringify(header.frame));
+      }),
+      { numRuns: 2000 },
     );
   });
 });
