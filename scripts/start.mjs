@@ -21,7 +21,8 @@ Serves the Caisey API and console on http://127.0.0.1:$PORT (default 8787).
   CAISEY_KEY_SECRET_PREVIOUS  the secret before a rotation, while keys are wrapped again (README: Security)
   CAISEY_TRUSTED_ADDRESS_HEADER  the header a reverse proxy in front sets to the client's address (default: none,
                           so a client-sent header is never believed)
-  CAISEY_INDEX_DELAY_MS   delay before records are pushed to the search index (default 250; for fault tests)
+  CAISEY_INDEX_DELAY_MS   delay before records are pushed to the search index (default 250, then at the session's
+                          next command, 250 ms more at most; set, it is kept exactly: for fault tests)
   CAISEY_PUBLIC_URL       the console's address as people reach it, for links in webhook messages
                           (default http://$HOST:$PORT)
   CAISEY_INSPECTOR_PORT   port of the Worker's DevTools inspector (default: none; for profiling)

@@ -334,12 +334,13 @@ export class Executor {
       );
       return;
     }
+    // On disk before the process exists: after a crash the journal says this command may have run. Written while the
+    // shell's version and the pre-state are read, not after them: the spawn waits for the slower of the two only.
+    const starting = this.#sink.starting(dispatch.sessionId, dispatch.commandId);
+    starting.catch(() => {}); // awaited below; a refusal is thrown there, not reported as unhandled meanwhile
     const shellVersion = await this.#shellVersion(dispatch.shell, executable).catch(() => "");
     if (!job.stopping) await this.#recordPrestate(dispatch);
-    if (!job.stopping) {
-      // On disk before the process exists: after a crash the journal says this command may have run.
-      await this.#sink.starting(dispatch.sessionId, dispatch.commandId);
-    }
+    await starting;
     if (job.stopping) {
       // Cancelled (or shut down) while the shell version was being read: it never started.
       this.#finish(

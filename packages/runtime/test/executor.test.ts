@@ -539,6 +539,36 @@ describe("Executor and the journal", () => {
     expect(sink.starts).toEqual([d.commandId]);
   });
 
+  it("journals `starting` while the pre-state is read, and spawns only once it is on disk", async () => {
+    const sink = new RecordingSink();
+    const events: string[] = [];
+    let durable = () => {};
+    // `starting` is on disk only once the pre-state has been handed over: an executor that read the pre-state only
+    // after `starting` was durable would never get there.
+    sink.starting = (_sessionId, commandId) => {
+      sink.starts.push(commandId);
+      events.push("starting");
+      return new Promise<void>((resolve) => {
+        durable = () => {
+          events.push("durable");
+          resolve();
+        };
+      });
+    };
+    const push = sink.push.bind(sink);
+    sink.push = (frame) => {
+      events.push(frame.t);
+      push(frame);
+      if (frame.t === "prestate") durable();
+    };
+    const d = dispatch("echo ran > out.txt"); // a change: out.txt's pre-state (it does not exist) is read first
+    executor(sink, { cwd: tmp }).dispatch(d);
+    const fin = await sink.finished(d.commandId);
+    expect(fin).toMatchObject({ state: "finished", exitCode: 0 });
+    expect(events).toEqual(["starting", "prestate", "durable", "started", "finished"]);
+    expect(readFileSync(path.join(tmp, "out.txt"), "utf8")).toBe("ran\n");
+  });
+
   it("stays paused while disconnected: memory and journal stay within the window", async () => {
     const journal = await Journal.open(tmp);
     let ex: Executor | undefined;

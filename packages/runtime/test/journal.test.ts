@@ -1,4 +1,14 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  constants,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -71,12 +81,18 @@ const describeFrame = (f: OutboxFrame) =>
     ? `${f.commandId.slice(4, 5)}:${f.stream}@${f.offset}:${Buffer.from(f.data, "base64").toString()}`
     : `${f.commandId.slice(4, 5)}:${f.t}`;
 
+/** An outbox over `journal`, connected: what it sends is kept in `sent`. */
+function connectedOutbox(journal: Journal) {
+  const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
+  const sent: OutboxFrame[] = [];
+  outbox.connected((f) => sent.push(f));
+  return { outbox, sent };
+}
+
 describe("Journal", () => {
   it("writes frames durably before they are sent, and reads them back in order after a reopen", async () => {
     const journal = await open();
-    const outbox = new Outbox({ store: journal, windowBytes: 1 << 20 });
-    const sent: OutboxFrame[] = [];
-    outbox.connected((f) => sent.push(f));
+    const { outbox, sent } = connectedOutbox(journal);
     await outbox.starting(SES, CMD);
     outbox.push(started());
     outbox.push(output("stdout", 0, "one\n"));
@@ -479,6 +495,35 @@ describe("Journal", () => {
     expect([...again.entries()]).toEqual([]);
     expect(again.unfinished().map((c) => [c.commandId, c.phase])).toEqual([[CMD2, "starting"]]);
     await again.close();
+    await journal.close();
+  });
+});
+
+describe("Journal's writes", () => {
+  // Linux, as the runtime's tests: a descriptor's open flags are in /proc/self/fdinfo.
+  it("append to the segment through a descriptor opened with O_DSYNC: a batch is on disk when its write returns", async () => {
+    const journal = await open();
+    const { outbox, sent } = connectedOutbox(journal);
+    await outbox.starting(SES, CMD);
+    outbox.push(started());
+    await until(() => sent.length === 1, "the started frame sent");
+    const segment = path.join(dir, segments().at(-1) as string);
+    const fds = readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === segment;
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+    expect(fds).toHaveLength(1);
+    const flags = Number.parseInt(
+      (
+        readFileSync(`/proc/self/fdinfo/${fds[0]}`, "utf8").match(/^flags:\s+([0-7]+)$/m) as RegExpMatchArray
+      )[1] as string,
+      8,
+    );
+    expect(flags & constants.O_DSYNC).toBe(constants.O_DSYNC);
+    expect(flags & constants.O_APPEND).toBe(constants.O_APPEND);
     await journal.close();
   });
 });

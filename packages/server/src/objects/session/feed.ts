@@ -1,6 +1,7 @@
 // The search index feed. Each session pushes its record to the tenant's search index asynchronously (the record never
-// waits on the index): one push at a time, a short timer after appends, and the "search-feed" named alarm as the
-// safety net, retried with the one backoff policy. The record is this effect's outbox — its events are already
+// waits on the index): one push at a time, a short timer after appends (then at the session's next hand-over of a
+// command, or a moment later at the latest), and the "search-feed" named alarm as the safety net, retried with the one
+// backoff policy. The record is this effect's outbox — its events are already
 // committed in order, so a second copy of every output line would only double the writes — and the watermark
 // (index_feed.through) is its delivery mark; the index takes each (session, seq) once.
 
@@ -30,6 +31,12 @@ export class SearchFeed {
   /** Pushes failed in a row, for the backoff (kept in memory: after a restart the first retry comes soon). */
   private failures = 0;
   private readonly outputIndexCap: number;
+  /** How long after an append its push is due. */
+  private readonly delayMs: number;
+  /** How long a due push waits for the session's next hand-over at most (see ready); 0: it goes at once. */
+  private readonly holdMs: number;
+  /** A push is due and waits for the next hand-over (the timer is then the hold's end). */
+  private due = false;
 
   constructor(
     private readonly env: Env,
@@ -37,6 +44,9 @@ export class SearchFeed {
     private readonly alarms: AlarmScheduler,
   ) {
     this.outputIndexCap = outputIndexCap(env);
+    // Set, the delay is kept exactly: fault tests hold the index back with it.
+    this.delayMs = Number(env.CAISEY_INDEX_DELAY_MS ?? 250);
+    this.holdMs = env.CAISEY_INDEX_DELAY_MS === undefined ? 250 : 0;
   }
 
   private indexedThrough(): number {
@@ -44,17 +54,43 @@ export class SearchFeed {
   }
 
   /** An event was appended: push it soon. */
-  appended(delayMs = Number(this.env.CAISEY_INDEX_DELAY_MS ?? 250)): void {
+  appended(delayMs = this.delayMs): void {
     if (!this.guardArmed) {
       // Durable safety net: if this object dies before the index catches up, the alarm brings it back to finish.
       this.guardArmed = true;
       this.alarms.setEarliest(SEARCH_FEED_ALARM, Date.now() + INDEX_GUARD_MS);
     }
     if (this.timer !== null || this.feeding) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.push();
-    }, delayMs);
+    this.timer = setTimeout(() => this.ready(), delayMs);
+  }
+
+  /**
+   * The delay is over. A push holds the thread it runs on for its whole batch (the index's parse, FTS5 and commit), and
+   * locally every object shares workerd's one thread: timed by the clock, it lands in the middle of whatever runs then
+   * — in a session running commands back to back, a quarter-second of them indexed at once inside the next one's
+   * request or frames. So it waits for the session's next hand-over (handedOver), holdMs at most: the runtime then
+   * journals, spawns and runs the command for some milliseconds, and nothing of the session needs the thread. On
+   * Cloudflare the index is another object, with a thread of its own: there this only makes it up to holdMs later.
+   */
+  private ready(): void {
+    if (this.holdMs <= 0) {
+      this.pushNow();
+      return;
+    }
+    this.due = true;
+    this.timer = setTimeout(() => this.pushNow(), this.holdMs);
+  }
+
+  /** The session handed a command to its machine: a due push goes now (see ready). */
+  handedOver(): void {
+    if (this.due) this.pushNow();
+  }
+
+  private pushNow(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.due = false;
+    void this.push();
   }
 
   /** The alarm rang: catch up if the index is behind. */

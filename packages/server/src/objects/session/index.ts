@@ -1049,7 +1049,7 @@ export class Session extends DurableBase {
         this.store.markUndelivered(commandId);
         this.step(commandId, { type: "settle_cancel" });
         this.scheduleAlarm();
-      }
+      } else this.feed.handedOver();
     } catch (error) {
       console.error("dispatch failed; the machine's next connection resumes it", error);
     }
