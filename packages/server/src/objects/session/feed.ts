@@ -6,6 +6,7 @@
 
 import { retryAt } from "@caisey/core";
 import type { AlarmScheduler } from "../../durable/alarms.ts";
+import type { Later } from "../../durable/later.ts";
 import { type Env, outputIndexCap, searchIndex } from "../../env.ts";
 import { lineOf, type SessionStore } from "./store.ts";
 
@@ -30,17 +31,39 @@ export class SearchFeed {
   /** Pushes failed in a row, for the backoff (kept in memory: after a restart the first retry comes soon). */
   private failures = 0;
   private readonly outputIndexCap: number;
+  /**
+   * The watermark as this instance moved it (null: not read since the object started or forget()). Its write waits
+   * for the session's next transaction (see later.ts): lost with the object, the index is sent those events again and
+   * takes each once.
+   */
+  private through: number | null = null;
 
   constructor(
     private readonly env: Env,
     private readonly store: SessionStore,
     private readonly alarms: AlarmScheduler,
+    private readonly later: Later,
   ) {
     this.outputIndexCap = outputIndexCap(env);
   }
 
   private indexedThrough(): number {
-    return this.store.sql.exec<{ through: number }>("SELECT through FROM index_feed").one().through;
+    this.through ??= this.store.sql.exec<{ through: number }>("SELECT through FROM index_feed").one().through;
+    return this.through;
+  }
+
+  /** The index has taken the record through `seq`. */
+  private indexed(seq: number): void {
+    const through = Math.max(this.indexedThrough(), seq);
+    this.through = through;
+    this.later.defer("search-feed", () =>
+      this.store.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", through),
+    );
+  }
+
+  /** Storage may hold another watermark than this instance moved it to (a rollback): read it again. */
+  forget(): void {
+    this.through = null;
   }
 
   /** An event was appended: push it soon. */
@@ -65,7 +88,9 @@ export class SearchFeed {
 
   /** Rebuild: push the whole record to the index again (the index ignores what it already holds). */
   async reindex(): Promise<{ through: number }> {
+    this.later.flush(); // a waiting watermark must not land after this reset
     this.store.sql.exec("UPDATE index_feed SET through = 0");
+    this.through = 0;
     await this.push();
     return { through: this.indexedThrough() };
   }
@@ -112,7 +137,7 @@ export class SearchFeed {
           considered = row.seq;
         }
         if (month === null) {
-          this.store.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", considered);
+          this.indexed(considered);
           continue;
         }
         const { through } = await searchIndex(this.env, s.tenant_id, month).ingest({
@@ -128,7 +153,7 @@ export class SearchFeed {
         });
         const last = events.at(-1)?.seq ?? 0;
         if (through < last) throw new Error(`index shard ${month} took events only through ${through} of ${last}`);
-        this.store.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", considered);
+        this.indexed(considered);
       }
     } catch (error) {
       console.error("search index behind; retrying", error);

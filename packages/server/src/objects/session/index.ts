@@ -219,7 +219,7 @@ export class Session extends DurableBase {
       (after, limit, reader) => this.store.served(after, limit, reader),
       () => this.store.seq,
     );
-    this.feed = new SearchFeed(env, this.store, this.alarms);
+    this.feed = new SearchFeed(env, this.store, this.alarms, this.later);
     this.checks = new ScheduledChecks(ctx.storage.sql, this.alarms);
     // A session opened before sessions closed themselves has no idle deadline yet: it looks at once.
     if (this.store.row()?.state === "open") this.alarms.setUnlessSet(IDLE_ALARM, Date.now());
@@ -232,6 +232,7 @@ export class Session extends DurableBase {
   /** As a sender of effects: the Fleet keys its receipts on it. */
   protected override forgetHeld(): void {
     this.store.forget();
+    this.feed.forget();
   }
 
   protected override source(): string | null {
