@@ -105,6 +105,19 @@ type Rider = { ws: WebSocket; machineId: string; frame: FrameRef; part: RuntimeP
  */
 const RIDERS_MAX = 32;
 
+/**
+ * Per session: its calls under way, the frames that wait for them (or for a started frame's linger to end), and the
+ * linger's timer.
+ */
+type Carrier = { calls: number; next: Rider[]; linger: ReturnType<typeof setTimeout> | null };
+
+/**
+ * How long a started frame with nothing of its session under way waits for the frames behind it. A short command's
+ * output and finished frames follow within a few milliseconds and then go with it in one Session turn and commit
+ * instead of two; a longer command's start is recorded this much later (the runtime does not wait for its ack).
+ */
+const STARTED_LINGER_MS = 20;
+
 type Identity = { id: string; tenant_id: string; client_id: string; public_key: string; revoked_at: string | null };
 
 type RuntimeAttachment =
@@ -128,10 +141,10 @@ export class Machine extends DurableObject<Env> {
    */
   private readonly turns = new Turns<Waiting>();
   /**
-   * Per session with a call under way: how many, and its frames that came meanwhile, which go together in one call
-   * once those are answered (see carry).
+   * Per session with a call under way or a started frame lingering: the frames that came meanwhile, which go together
+   * in one call once those are answered or the linger ends (see carry).
    */
-  private readonly riders = new Map<string, { calls: number; next: Rider[] }>();
+  private readonly riders = new Map<string, Carrier>();
   /** When this machine asks the bulk gate again (set while it waits for it). */
   private gateRetry: ReturnType<typeof setTimeout> | null = null;
   /** The sessions on the resume list (pending_sessions), once read; null until then. */
@@ -372,22 +385,63 @@ export class Machine extends DurableObject<Env> {
    * Forward a frame to its Session; resolves once the Session's answer to it was relayed (never rejects). Not awaited
    * by the socket's handler. While a call to the session is under way, its next small frames wait and then go together
    * in one call (see riders): a small command's output and finished frames, sent a few milliseconds apart, are then
-   * one Session turn and one commit, not two. A bulk frame goes at once, after whatever of its session waits (calls
-   * on one stub are delivered in the order they are made, see sessionStubs), so a stream's frames stay pipelined and
-   * keep their turns.
+   * one Session turn and one commit, not two. A started frame with nothing under way lingers a moment
+   * (STARTED_LINGER_MS) for them, and goes at once with a finished frame. A bulk frame goes at once, after whatever of
+   * its session waits (calls on one stub are delivered in the order they are made, see sessionStubs), so a stream's
+   * frames stay pipelined and keep their turns.
    */
   private carry(rider: Rider, bulk: boolean): Promise<void> {
     const sessionId = rider.frame.sessionId;
-    const waiting = this.riders.get(sessionId);
-    if (waiting && !bulk && waiting.next.length < RIDERS_MAX) {
-      return new Promise((relayed) => waiting.next.push({ ...rider, relayed }));
+    const carrier = this.riders.get(sessionId);
+    if (carrier && !bulk && carrier.next.length < RIDERS_MAX) {
+      return new Promise((relayed) => {
+        carrier.next.push({ ...rider, relayed });
+        // Nothing of the command comes after its end: a lingering start goes now, with everything in between.
+        if (rider.frame.t === "finished") this.release(sessionId, carrier);
+      });
     }
-    if (waiting && waiting.next.length > 0) void this.call(sessionId, waiting.next.splice(0));
+    if (carrier && carrier.next.length > 0) {
+      this.stopLinger(carrier);
+      void this.call(sessionId, carrier.next.splice(0));
+    }
+    if (!carrier && !bulk && rider.frame.t === "started") {
+      const lingering: Carrier = { calls: 0, next: [], linger: null };
+      this.riders.set(sessionId, lingering);
+      return new Promise((relayed) => {
+        lingering.next.push({ ...rider, relayed });
+        lingering.linger = setTimeout(() => this.release(sessionId, lingering), STARTED_LINGER_MS);
+      });
+    }
     return this.call(sessionId, [rider]);
+  }
+
+  private stopLinger(carrier: Carrier): void {
+    if (carrier.linger === null) return;
+    clearTimeout(carrier.linger);
+    carrier.linger = null;
+  }
+
+  /** A lingering session's frames go now (after the call under way, if any). */
+  private release(sessionId: string, carrier: Carrier): void {
+    this.stopLinger(carrier);
+    this.proceed(sessionId, carrier);
+  }
+
+  /** Once nothing of the session is under way or lingering: what waits goes in one call, else the session is let go. */
+  private proceed(sessionId: string, carrier: Carrier): void {
+    if (carrier.calls > 0 || carrier.linger !== null) return;
+    if (carrier.next.length > 0) void this.call(sessionId, carrier.next.splice(0));
+    else if (this.riders.get(sessionId) === carrier) this.riders.delete(sessionId);
   }
 
   /** One call to the Session with these frames, in order; the session's frames that come meanwhile wait for it. */
   private call(sessionId: string, riders: Rider[]): Promise<void> {
+    let carrier = this.riders.get(sessionId);
+    if (!carrier) {
+      carrier = { calls: 0, next: [], linger: null };
+      this.riders.set(sessionId, carrier);
+    }
+    const session = carrier;
     const open = riders.filter((r) => {
       // A frame whose socket closed while it waited is dropped: without its ack, the runtime sends it again.
       if (r.ws.readyState === WebSocket.OPEN) return true;
@@ -395,14 +449,11 @@ export class Machine extends DurableObject<Env> {
       return false;
     });
     const first = open[0];
-    if (!first) return Promise.resolve();
-    let waiting = this.riders.get(sessionId);
-    if (!waiting) {
-      waiting = { calls: 0, next: [] };
-      this.riders.set(sessionId, waiting);
+    if (!first) {
+      this.proceed(sessionId, session);
+      return Promise.resolve();
     }
-    waiting.calls++;
-    const session = waiting;
+    session.calls++;
     return this.sessionStub(sessionId)
       .runtimeFrames(
         first.machineId,
@@ -422,9 +473,7 @@ export class Machine extends DurableObject<Env> {
       .finally(() => {
         for (const r of open) r.relayed?.();
         session.calls--;
-        if (session.calls > 0) return;
-        if (session.next.length > 0) void this.call(sessionId, session.next.splice(0));
-        else if (this.riders.get(sessionId) === session) this.riders.delete(sessionId);
+        this.proceed(sessionId, session);
       });
   }
 
