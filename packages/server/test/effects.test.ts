@@ -444,7 +444,7 @@ describe("the outbox's held delivery (a command's reports in one round trip)", (
         },
         maxAttempts: () => Number.POSITIVE_INFINITY,
         // Each landing marked at once (as for a webhook), so `waiting` reads what was delivered from storage.
-        keepsReceipts: () => false,
+        marksLater: () => false,
       });
       const waiting = () =>
         state.storage.sql
@@ -496,7 +496,7 @@ describe("the outbox's rows held in memory", () => {
     const stub = fleet(env, "ten_outboxknown000000001");
     const to = "fleet:ten_outboxknown";
     const seen = await runInDurableObject(stub, async (instance: Fleet, state) => {
-      const { outbox, later } = instance as unknown as { outbox: Outbox; later: Later };
+      const { outbox } = instance as unknown as { outbox: Outbox };
       const deliveries: Effect[][] = [];
       let failNext = false;
       (instance as unknown as Sending).deliverEffects = async (target, effects) => {
@@ -506,16 +506,13 @@ describe("the outbox's rows held in memory", () => {
         failNext = false;
         return { delivered: 0, error: "refused" };
       };
-      // Storage once the landings waiting for the Fleet's next transaction are marked (see the test below).
-      const stored = () => {
-        later.flush();
-        return state.storage.sql
+      const stored = () =>
+        state.storage.sql
           .exec<{ seq: number; kind: string; key: string; payload: string; delivered: number }>(
             "SELECT seq, kind, key, payload, delivered_at IS NOT NULL AS delivered FROM outbox WHERE target = ? ORDER BY seq",
             to,
           )
           .toArray();
-      };
       outbox.enqueue(to, "first", "k", { n: 1 });
       await outbox.drain(to); // read from storage, then held
       // Kept in a transaction that rolls back: it never existed, so it is never sent.
@@ -573,6 +570,8 @@ describe("the outbox's landings at an object with receipts", () => {
         return { delivered: effects.length };
       };
       (instance as unknown as Sending).deliverEffects = deliver;
+      // Marked later as a Session marks its reports to the Fleet (this Fleet stands in as the sender).
+      (instance as unknown as { marksLater(to: string): boolean }).marksLater = (target) => target === to;
       const marked = () =>
         state.storage.sql
           .exec<{ kind: string; delivered: number }>(
@@ -593,7 +592,7 @@ describe("the outbox's landings at an object with receipts", () => {
         state.storage,
         new AlarmScheduler(state.storage),
         new Later(() => state.storage.transactionSync(() => {})),
-        { deliver, maxAttempts: () => Number.POSITIVE_INFINITY, keepsReceipts: () => false },
+        { deliver, maxAttempts: () => Number.POSITIVE_INFINITY, marksLater: () => false },
       );
       await fresh.drain(to);
       return { afterDelivery, afterNextStep, deliveries, applied, end: marked() };

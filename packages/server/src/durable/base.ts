@@ -40,7 +40,7 @@ export abstract class DurableBase extends DurableObject<Env> {
     this.outbox = new Outbox(ctx.storage, this.alarms, this.later, {
       deliver: (to, effects) => this.deliverEffects(to, effects),
       maxAttempts: (to) => this.attemptsFor(to),
-      keepsReceipts: (to) => LATER_MARKED.has(splitTarget(to)[0]),
+      marksLater: (to) => this.marksLater(to),
     });
     // What this plumbing mirrors in memory (alarm rows, receipts, waiting effects) must not outlive a transaction that
     // rolled back, nor storage emptied: every transaction of the object (its subclass's, the receipts', the outbox's)
@@ -124,6 +124,15 @@ export abstract class DurableBase extends DurableObject<Env> {
     return result.ok ? { delivered: effects.length } : { delivered: 0, error: result.message };
   }
 
+  /**
+   * Whether a landing at `to` may be marked with this object's next transaction (see later.ts): only where the target is
+   * an object, which keeps receipts (see receive) and so ignores a delivery again, and where this object delivers on
+   * every command (a Session's reports to the Fleet). Elsewhere landings are marked at once.
+   */
+  protected marksLater(_to: string): boolean {
+    return false;
+  }
+
   protected attemptsFor(_to: string): number {
     return Number.POSITIVE_INFINITY;
   }
@@ -151,13 +160,6 @@ export abstract class DurableBase extends DurableObject<Env> {
     await this.alarms.ring((name) => (name === OUTBOX_ALARM ? this.outbox.drain() : this.onAlarm(name)));
   }
 }
-
-/**
- * The targets whose landings are marked with the sender's next transaction (see later.ts): objects that keep receipts
- * (see receive), so a delivery again is ignored there, and that a sender reports to on every command (a session's
- * reports to the Fleet, a search shard's facts). The rarer ones (a seal, a tenant's audit) are marked at once.
- */
-const LATER_MARKED: ReadonlySet<string> = new Set(["fleet", "search"]);
 
 /** `<tenantId>:<YYYY-MM>` (tenant ids hold no `:`). */
 function searchShard(env: Env, id: string) {

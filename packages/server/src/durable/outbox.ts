@@ -33,8 +33,11 @@ export interface Receiver {
   deliver(target: string, effects: Effect[]): Promise<Delivery>;
   /** Attempts before an effect to this target is given up (Infinity: never). */
   maxAttempts(target: string): number;
-  /** Whether the target ignores an effect delivered again (it keeps receipts): then a landing may be marked later. */
-  keepsReceipts(target: string): boolean;
+  /**
+   * Whether a landing at the target may be marked with the sender's next transaction (see later.ts): only where the
+   * target ignores an effect delivered again (it keeps receipts).
+   */
+  marksLater(target: string): boolean;
 }
 
 type Row = {
@@ -280,7 +283,7 @@ export class Outbox {
   private settle(target: string, rows: Row[], result: Delivery): void {
     const now = Date.now();
     const landed = rows.slice(0, result.delivered);
-    if (result.error === undefined && landed.length > 0 && this.receiver.keepsReceipts(target)) {
+    if (result.error === undefined && landed.length > 0 && this.receiver.marksLater(target)) {
       // The answer's turn writes nothing: the mark goes with the object's next transaction. Lost with the object, the
       // rows are delivered again, and the target ignores them.
       const before = this.landed.get(target);

@@ -235,6 +235,11 @@ export class Session extends DurableBase {
     this.feed.forget();
   }
 
+  /** A command's reports to the Fleet: marked delivered with the session's next step, not in a commit of their own. */
+  protected override marksLater(to: string): boolean {
+    return to.startsWith("fleet:");
+  }
+
   protected override source(): string | null {
     const s = this.store.row();
     return s ? `session:${s.id}` : null;
