@@ -6,6 +6,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { AlarmScheduler } from "../src/durable/alarms.ts";
+import { Later } from "../src/durable/later.ts";
 import { type Delivery, type Effect, OUTBOX_ALARM, Outbox } from "../src/durable/outbox.ts";
 import { fleet, session, tenant } from "../src/env.ts";
 import type { Fleet } from "../src/objects/fleet.ts";
@@ -425,7 +426,8 @@ describe("the outbox's held delivery (a command's reports in one round trip)", (
       const applied: string[] = [];
       let last = 0;
       let loseNext = false;
-      const outbox = new Outbox(state.storage, new AlarmScheduler(state.storage), {
+      const later = new Later(() => state.storage.transactionSync(() => {}));
+      const outbox = new Outbox(state.storage, new AlarmScheduler(state.storage), later, {
         deliver: async (target, effects) => {
           expect(target).toBe(to);
           deliveries.push(effects.map((e) => e.kind));
@@ -441,6 +443,8 @@ describe("the outbox's held delivery (a command's reports in one round trip)", (
           return { delivered: effects.length };
         },
         maxAttempts: () => Number.POSITIVE_INFINITY,
+        // Each landing marked at once (as for a webhook), so `waiting` reads what was delivered from storage.
+        marksLater: () => false,
       });
       const waiting = () =>
         state.storage.sql
@@ -543,6 +547,67 @@ describe("the outbox's rows held in memory", () => {
       payload,
     }));
     expect(seen.deliveries).toEqual([[first], [second], [third], [third, fourth]]);
+  });
+});
+
+describe("the outbox's landings at an object with receipts", () => {
+  it("are marked with the sender's next transaction, and rows delivered but not marked when the object goes are delivered again and applied once", async () => {
+    const stub = fleet(env, "ten_outboxlater000000001");
+    const to = "fleet:ten_outboxlater";
+    const seen = await runInDurableObject(stub, async (instance: Fleet, state) => {
+      const { outbox } = instance as unknown as { outbox: Outbox };
+      // A receiver that keeps receipts as receive() does: the highest seq applied.
+      const deliveries: string[][] = [];
+      const applied: string[] = [];
+      let last = 0;
+      const deliver = async (target: string, effects: Effect[]): Promise<Delivery> => {
+        expect(target).toBe(to);
+        deliveries.push(effects.map((e) => e.kind));
+        for (const e of effects.filter((e) => e.seq > last)) {
+          applied.push(e.kind);
+          last = e.seq;
+        }
+        return { delivered: effects.length };
+      };
+      (instance as unknown as Sending).deliverEffects = deliver;
+      // Marked later as a Session marks its reports to the Fleet (this Fleet stands in as the sender).
+      (instance as unknown as { marksLater(to: string): boolean }).marksLater = (target) => target === to;
+      const marked = () =>
+        state.storage.sql
+          .exec<{ kind: string; delivered: number }>(
+            "SELECT kind, delivered_at IS NOT NULL AS delivered FROM outbox WHERE target = ? ORDER BY seq",
+            to,
+          )
+          .toArray()
+          .map((r) => [r.kind, r.delivered]);
+      state.storage.transactionSync(() => outbox.enqueue(to, "first", "k", { n: 1 }));
+      await outbox.drain(to);
+      const afterDelivery = marked();
+      // The next step's transaction (a command's next report) carries the mark.
+      state.storage.transactionSync(() => outbox.enqueue(to, "second", "k", { n: 2 }));
+      const afterNextStep = marked();
+      await outbox.drain(to);
+      // The object goes before its next transaction: a new instance knows only storage, and sends "second" again.
+      const fresh = new Outbox(
+        state.storage,
+        new AlarmScheduler(state.storage),
+        new Later(() => state.storage.transactionSync(() => {})),
+        { deliver, maxAttempts: () => Number.POSITIVE_INFINITY, marksLater: () => false },
+      );
+      await fresh.drain(to);
+      return { afterDelivery, afterNextStep, deliveries, applied, end: marked() };
+    });
+    expect(seen.afterDelivery).toEqual([["first", 0]]);
+    expect(seen.afterNextStep).toEqual([
+      ["first", 1],
+      ["second", 0],
+    ]);
+    expect(seen.deliveries).toEqual([["first"], ["second"], ["second"]]);
+    expect(seen.applied).toEqual(["first", "second"]);
+    expect(seen.end).toEqual([
+      ["first", 1],
+      ["second", 1],
+    ]);
   });
 });
 

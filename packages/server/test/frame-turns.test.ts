@@ -3,10 +3,20 @@
 // sent right behind its output is committed after all of it, and a small command on another session of the same
 // machine, sent in the middle of the backlog, is recorded whole. Checked by exact bytes and final states.
 
-import { encodeOutputFrame, toHex } from "@caisey/core";
+import { env } from "cloudflare:test";
+import { encodeOutputFrame, newId, toHex } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
-import { call, connectRuntime, enrollMachine, finishedFrame, json, ownerOnce, startedFrame } from "./harness.ts";
+import {
+  call,
+  connectRuntime,
+  enrollMachine,
+  finishedFrame,
+  json,
+  ownerOnce,
+  sessionOnline,
+  startedFrame,
+} from "./harness.ts";
 
 const owner = ownerOnce("fiona@frame-turns.test");
 const FRAME = 96 * 1024; // well above the Machine's bulk threshold
@@ -14,12 +24,7 @@ const FRAMES = 6;
 
 async function dispatched(token: string, machineId: string, runtime: Awaited<ReturnType<typeof connectRuntime>>) {
   const { id: sessionId } = await json(await call("/api/v1/sessions", { token, body: { machineId } }), 201);
-  const { commandId } = await json(
-    await call(`/api/v1/sessions/${sessionId}/commands`, { token, body: { command: "cat blob" } }),
-    202,
-  );
-  await runtime.box.until((items) => items.some((f) => f.t === "dispatch" && f.commandId === commandId));
-  return { sessionId, commandId };
+  return dispatchedIn(token, sessionId, runtime);
 }
 
 type Runtime = Awaited<ReturnType<typeof connectRuntime>>;
@@ -117,3 +122,80 @@ describe("the Machine's turns for bulk frames", () => {
     await recordedWhole(token, small, line);
   });
 });
+
+describe("a session's frames sent while its call is under way", () => {
+  const lines = ["one\n", "two\n", "three\n"].map((l) => new TextEncoder().encode(l));
+  const all = new TextEncoder().encode("one\ntwo\nthree\n");
+  const outputOf = (ref: Ref) => {
+    let offset = 0;
+    return lines.map((l) => {
+      const header = { t: "output" as const, ...ref, stream: "stdout" as const, offset };
+      offset += l.length;
+      return { header, bytes: l };
+    });
+  };
+
+  it("are each acknowledged in order, a refused one alone, and recorded whole", async () => {
+    // Sent back to back: all but the first wait for the call under way and go to the Session together.
+    const { token, runtime, sessionId } = await sessionOnline(owner);
+    const ref = await dispatchedIn(token, sessionId, runtime);
+    runtime.ws.send(JSON.stringify(startedFrame(ref)));
+    const [first, ...rest] = outputOf(ref);
+    if (!first) throw new Error("no output");
+    runtime.ws.send(encodeOutputFrame(first.header, first.bytes));
+    // A frame of a command this session does not have, amid the others: refused, and only it.
+    runtime.ws.send(JSON.stringify(startedFrame({ sessionId, commandId: newId("cmd") })));
+    for (const o of rest) runtime.ws.send(encodeOutputFrame(o.header, o.bytes));
+    const sha = toHex(await sha256(all));
+    runtime.ws.send(JSON.stringify(finishedFrame(ref, { stdoutBytes: all.length, stdoutSha256: sha })));
+    await runtime.box.until((items) => items.some((f) => f.t === "ack" && f.finished), 30_000);
+    const answers = runtime.box.items.filter((f) => f.t === "ack" || f.t === "error");
+    expect(answers.map((f) => (f.t === "ack" ? [f.started, f.stdout, f.finished] : [f.t, f.code]))).toEqual([
+      [true, 0, false],
+      [true, 4, false],
+      ["error", "not_found"],
+      [true, 8, false],
+      [true, 14, false],
+      [true, 14, true],
+    ]);
+    await recordedWhole(token, ref, all);
+  });
+
+  it("are applied by the Session in one call, in order, each answered as its own call would be", async () => {
+    const { token, m, runtime, sessionId } = await sessionOnline(owner);
+    const ref = await dispatchedIn(token, sessionId, runtime);
+    const stub = env.SESSION.get(env.SESSION.idFromName(sessionId));
+    const sha = toHex(await sha256(all));
+    const answer = await stub.runtimeFrames(m.machineId, [
+      { t: "frame", frame: startedFrame(ref) },
+      ...outputOf(ref).map((o) => ({ t: "output" as const, ...o })),
+      // Again (a resend after a lost ack): skipped, acknowledged as committed.
+      ...outputOf(ref)
+        .slice(0, 1)
+        .map((o) => ({ t: "output" as const, ...o })),
+      { t: "frame", frame: startedFrame({ sessionId, commandId: newId("cmd") }) },
+      { t: "frame", frame: finishedFrame(ref, { stdoutBytes: all.length, stdoutSha256: sha }) },
+    ]);
+    if (!answer.ok) throw new Error(answer.message);
+    expect(answer.value.map((r) => (r.ok ? [r.value.started, r.value.stdout, r.value.finished] : r.code))).toEqual([
+      [true, 0, false],
+      [true, 4, false],
+      [true, 8, false],
+      [true, 14, false],
+      [true, 14, false],
+      "not_found",
+      [true, 14, true],
+    ]);
+    await recordedWhole(token, ref, all);
+  });
+});
+
+/** A command requested in the session and dispatched to its runtime. */
+async function dispatchedIn(token: string, sessionId: string, runtime: Runtime): Promise<Ref> {
+  const { commandId } = await json(
+    await call(`/api/v1/sessions/${sessionId}/commands`, { token, body: { command: "cat blob" } }),
+    202,
+  );
+  await runtime.box.until((items) => items.some((f) => f.t === "dispatch" && f.commandId === commandId));
+  return { sessionId, commandId };
+}

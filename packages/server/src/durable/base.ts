@@ -7,6 +7,7 @@ import { type Env, fleet, searchIndex, tenant, transparencyLog } from "../env.ts
 import { type Migration, migrate } from "../migrations.ts";
 import { fail, ok, type Result } from "../result.ts";
 import { AlarmScheduler } from "./alarms.ts";
+import { Later } from "./later.ts";
 import { type Delivery, type Effect, OUTBOX_ALARM, Outbox } from "./outbox.ts";
 import { Receipts } from "./receipts.ts";
 
@@ -25,6 +26,8 @@ export abstract class DurableBase extends DurableObject<Env> {
   protected readonly sql: SqlStorage;
   protected readonly alarms: AlarmScheduler;
   protected readonly outbox: Outbox;
+  /** Writes that wait for the object's next transaction (see later.ts). */
+  protected readonly later: Later;
   private readonly receipts: Receipts;
 
   constructor(ctx: DurableObjectState, env: Env, migrations: readonly Migration[]) {
@@ -33,25 +36,38 @@ export abstract class DurableBase extends DurableObject<Env> {
     migrate(ctx.storage, migrations);
     this.alarms = new AlarmScheduler(ctx.storage);
     this.receipts = new Receipts(ctx.storage);
-    this.outbox = new Outbox(ctx.storage, this.alarms, {
+    this.later = new Later(() => ctx.storage.transactionSync(() => {}));
+    this.outbox = new Outbox(ctx.storage, this.alarms, this.later, {
       deliver: (to, effects) => this.deliverEffects(to, effects),
       maxAttempts: (to) => this.attemptsFor(to),
+      marksLater: (to) => this.marksLater(to),
     });
     // What this plumbing mirrors in memory (alarm rows, receipts, waiting effects) must not outlive a transaction that
     // rolled back, nor storage emptied: every transaction of the object (its subclass's, the receipts', the outbox's)
-    // forgets it when it throws, and deleteAll when it is done. It is read again from storage when next needed.
+    // forgets it when it throws, and deleteAll when it is done. It is read again from storage when next needed. Every
+    // transaction also takes the writes that wait for one (see later.ts).
     const storage = ctx.storage;
     const transactionSync = storage.transactionSync.bind(storage);
     storage.transactionSync = <T>(fn: () => T): T => {
       try {
-        return transactionSync(fn);
+        const result = transactionSync(() => {
+          this.later.flush();
+          return fn();
+        });
+        this.later.committed();
+        return result;
       } catch (error) {
+        this.later.rolledBack();
         this.forgetMirrors();
         throw error;
       }
     };
     const deleteAll = storage.deleteAll.bind(storage);
-    storage.deleteAll = (options) => deleteAll(options).finally(() => this.forgetMirrors());
+    storage.deleteAll = (options) =>
+      deleteAll(options).finally(() => {
+        this.later.forget();
+        this.forgetMirrors();
+      });
   }
 
   private forgetMirrors(): void {
@@ -106,6 +122,15 @@ export abstract class DurableBase extends DurableObject<Env> {
     if (!stub) return { delivered: 0, error: `unknown target ${to}`, final: true };
     const result = await stub.receive(source, effects);
     return result.ok ? { delivered: effects.length } : { delivered: 0, error: result.message };
+  }
+
+  /**
+   * Whether a landing at `to` may be marked with this object's next transaction (see later.ts): only where the target is
+   * an object, which keeps receipts (see receive) and so ignores a delivery again, and where this object delivers on
+   * every command (a Session's reports to the Fleet). Elsewhere landings are marked at once.
+   */
+  protected marksLater(_to: string): boolean {
+    return false;
   }
 
   protected attemptsFor(_to: string): number {

@@ -5,6 +5,7 @@
 
 import { type DrainPlan, planDrain, retryAt } from "@caisey/core";
 import type { AlarmScheduler } from "./alarms.ts";
+import type { Later } from "./later.ts";
 
 export const OUTBOX_ALARM = "outbox";
 /** The safety net rings this long after an enqueue unless the fast path delivered everything first. */
@@ -32,6 +33,11 @@ export interface Receiver {
   deliver(target: string, effects: Effect[]): Promise<Delivery>;
   /** Attempts before an effect to this target is given up (Infinity: never). */
   maxAttempts(target: string): number;
+  /**
+   * Whether a landing at the target may be marked with the sender's next transaction (see later.ts): only where the
+   * target ignores an effect delivered again (it keeps receipts).
+   */
+  marksLater(target: string): boolean;
 }
 
 type Row = {
@@ -66,10 +72,17 @@ export class Outbox {
    * for the target by a failed delivery (its backoff is storage's to say) and for all by forget().
    */
   private readonly known = new Map<string, Row[]>();
+  /**
+   * Per target, the rows that landed and are not marked delivered in storage yet (seq range, and when the last landed):
+   * marked with the object's next transaction (see later.ts). A target's deliveries land strictly in order, so every
+   * row of it in the range that was not given up has landed, and one UPDATE marks them all.
+   */
+  private readonly landed = new Map<string, { from: number; to: number; at: number }>();
 
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly alarms: AlarmScheduler,
+    private readonly later: Later,
     private readonly receiver: Receiver,
   ) {}
 
@@ -99,9 +112,11 @@ export class Outbox {
   /** Storage may hold something else than this instance knows (a rollback, storage emptied): read it again. */
   forget(): void {
     this.known.clear();
+    this.landed.clear();
   }
 
   pending(target?: string): number {
+    this.later.flush(); // what landed is marked before storage is asked what waits
     return this.storage.sql
       .exec<{ n: number }>(
         "SELECT COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL AND given_up = 0 AND (? IS NULL OR target = ?)",
@@ -137,6 +152,7 @@ export class Outbox {
   }
 
   private plan(target?: string): DrainPlan {
+    this.later.flush();
     const rows = this.storage.sql
       .exec<{ seq: number; target: string; next_at: number }>(
         "SELECT seq, target, next_at FROM outbox WHERE delivered_at IS NULL AND given_up = 0 AND (? IS NULL OR target = ?)",
@@ -234,10 +250,22 @@ export class Outbox {
     }
   }
 
+  /** Rows of `target` from `from` through `to` landed (by `at`). */
+  private markLanded(target: string, from: number, to: number, at: number): void {
+    this.storage.sql.exec(
+      "UPDATE outbox SET attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE target = ? AND seq BETWEEN ? AND ? AND delivered_at IS NULL AND given_up = 0",
+      new Date(at).toISOString(),
+      target,
+      from,
+      to,
+    );
+  }
+
   /** The first rows waiting at `target` (at most a batch), oldest first. */
   private waiting(target: string): Row[] {
     const known = this.known.get(target);
     if (known) return known.slice(0, BATCH);
+    this.later.flush();
     const rows = this.storage.sql
       .exec<Row>(
         `SELECT seq, target, kind, key, payload, attempts, next_at FROM outbox
@@ -254,17 +282,21 @@ export class Outbox {
 
   private settle(target: string, rows: Row[], result: Delivery): void {
     const now = Date.now();
+    const landed = rows.slice(0, result.delivered);
+    if (result.error === undefined && landed.length > 0 && this.receiver.marksLater(target)) {
+      // The answer's turn writes nothing: the mark goes with the object's next transaction. Lost with the object, the
+      // rows are delivered again, and the target ignores them.
+      const before = this.landed.get(target);
+      const range = { from: before?.from ?? (landed[0] as Row).seq, to: (landed.at(-1) as Row).seq, at: now };
+      this.landed.set(target, range);
+      this.later.defer(`outbox:${target}`, () => {
+        this.landed.delete(target);
+        this.markLanded(target, range.from, range.to, range.at);
+      });
+      return;
+    }
     this.storage.transactionSync(() => {
-      const landed = rows.slice(0, result.delivered);
-      if (landed.length > 0) {
-        this.storage.sql.exec(
-          "UPDATE outbox SET attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE target = ? AND seq BETWEEN ? AND ? AND delivered_at IS NULL AND given_up = 0",
-          new Date(now).toISOString(),
-          target,
-          (landed[0] as Row).seq,
-          (landed.at(-1) as Row).seq,
-        );
-      }
+      if (landed.length > 0) this.markLanded(target, (landed[0] as Row).seq, (landed.at(-1) as Row).seq, now);
       const failed = rows[result.delivered];
       if (result.error === undefined || !failed) return;
       const attempts = failed.attempts + 1;

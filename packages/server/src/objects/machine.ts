@@ -25,6 +25,7 @@ import {
 import { type Env, fleet, session } from "../env.ts";
 import { migrate } from "../migrations.ts";
 import type { Result } from "../result.ts";
+import type { RuntimePart } from "./session/index.ts";
 
 export const MACHINE_MIGRATIONS = [
   {
@@ -92,6 +93,31 @@ const IDLE_LISTED_MS = 10_000;
 /** A runtime frame waiting for its turn: `run` forwards it and resolves once the Session's answer was relayed. */
 type Waiting = { sessionId: string; run: () => Promise<void> };
 
+/** What names a runtime frame in an error about it. */
+type FrameRef = { t: string; sessionId: string; commandId: string };
+
+/** A frame on its way to its Session; `relayed` resolves its forwarder once it waited for a call and was answered. */
+type Rider = { ws: WebSocket; machineId: string; frame: FrameRef; part: RuntimePart; relayed?: () => void };
+
+/**
+ * Small frames of one session that go in one call at most. A Session applies them in one turn: a bound on how long that
+ * turn holds the thread (frames are at most BULK_FRAME_BYTES each).
+ */
+const RIDERS_MAX = 32;
+
+/**
+ * Per session: its calls under way, the frames that wait for them (or for a started frame's linger to end), and the
+ * linger's timer.
+ */
+type Carrier = { calls: number; next: Rider[]; linger: ReturnType<typeof setTimeout> | null };
+
+/**
+ * How long a started frame with nothing of its session under way waits for the frames behind it. A short command's
+ * output and finished frames follow within a few milliseconds and then go with it in one Session turn and commit
+ * instead of two; a longer command's start is recorded this much later (the runtime does not wait for its ack).
+ */
+const STARTED_LINGER_MS = 20;
+
 type Identity = { id: string; tenant_id: string; client_id: string; public_key: string; revoked_at: string | null };
 
 type RuntimeAttachment =
@@ -114,6 +140,11 @@ export class Machine extends DurableObject<Env> {
    * small commands ahead of its bulk backlog (their frames go at once, see schedule).
    */
   private readonly turns = new Turns<Waiting>();
+  /**
+   * Per session with a call under way or a started frame lingering: the frames that came meanwhile, which go together
+   * in one call once those are answered or the linger ends (see carry).
+   */
+  private readonly riders = new Map<string, Carrier>();
   /** When this machine asks the bulk gate again (set while it waits for it). */
   private gateRetry: ReturnType<typeof setTimeout> | null = null;
   /** The sessions on the resume list (pending_sessions), once read; null until then. */
@@ -271,10 +302,7 @@ export class Machine extends DurableObject<Env> {
         return;
       }
       const { header, bytes } = output;
-      const stub = this.sessionStub(header.sessionId);
-      this.schedule(ws, header, bytes.length > BULK_FRAME_BYTES, () =>
-        stub.runtimeOutput(attachment.machineId, header, bytes),
-      );
+      this.schedule(ws, attachment.machineId, header, bytes.length > BULK_FRAME_BYTES, { t: "output", header, bytes });
       return;
     }
     const parsed = parseRuntimeFrame(message, LIMITS.runtimeFrameBytes);
@@ -305,8 +333,7 @@ export class Machine extends DurableObject<Env> {
       if (identity) await fleet(this.env, identity.tenant_id).runtimeUpdateRefused(identity.id, frame);
       return;
     }
-    const stub = this.sessionStub(frame.sessionId);
-    this.schedule(ws, frame, false, () => stub.runtimeFrame(attachment.machineId, frame));
+    this.schedule(ws, attachment.machineId, frame, false, { t: "frame", frame });
   }
 
   /**
@@ -314,13 +341,9 @@ export class Machine extends DurableObject<Env> {
    * with frames waiting, so that each session's frames reach it in arrival order. A frame whose socket has closed by
    * its turn is dropped: it was never acknowledged, so the runtime sends it again on its next connection.
    */
-  private schedule(
-    ws: WebSocket,
-    frame: { t: string; sessionId: string; commandId: string },
-    bulk: boolean,
-    call: () => Promise<Result<AckFrame>>,
-  ): void {
-    const run = () => (ws.readyState === WebSocket.OPEN ? this.forward(ws, frame, call()) : Promise.resolve());
+  private schedule(ws: WebSocket, machineId: string, frame: FrameRef, bulk: boolean, part: RuntimePart): void {
+    const run = () =>
+      ws.readyState === WebSocket.OPEN ? this.carry({ ws, machineId, frame, part }, bulk) : Promise.resolve();
     if (this.turns.offer(frame.sessionId, { sessionId: frame.sessionId, run }, bulk) === "now") void run();
     else this.nextTurn();
   }
@@ -359,37 +382,124 @@ export class Machine extends DurableObject<Env> {
   }
 
   /**
-   * Relay the Session's answer to a runtime frame; resolves once it is relayed (never rejects). Not awaited by the
-   * socket's handler: small frames are forwarded while a bulk frame commits (see sessionStubs), and each Session
-   * answers its frames in order.
+   * Forward a frame to its Session; resolves once the Session's answer to it was relayed (never rejects). Not awaited
+   * by the socket's handler. While a call to the session is under way, its next small frames wait and then go together
+   * in one call (see riders): a small command's output and finished frames, sent a few milliseconds apart, are then
+   * one Session turn and one commit, not two. A started frame with nothing under way lingers a moment
+   * (STARTED_LINGER_MS) for them, and goes at once with a finished frame. A bulk frame goes at once, after whatever of
+   * its session waits (calls on one stub are delivered in the order they are made, see sessionStubs), so a stream's
+   * frames stay pipelined and keep their turns.
    */
-  private forward(
-    ws: WebSocket,
-    frame: { t: string; sessionId: string; commandId: string },
-    answer: Promise<Result<AckFrame & { idle?: true }>>,
-  ): Promise<void> {
-    return answer
-      .then((result) => {
-        if (result.ok) {
-          const { idle, ...ack } = result.value;
-          ws.send(JSON.stringify(ack));
-          // The session dispatches its next command itself; it leaves the resume list only when it has none left.
-          if (idle) this.idle(frame.sessionId);
-        } else {
-          ws.send(
-            JSON.stringify({
-              t: "error",
-              code: result.code,
-              message: `${frame.t} ${frame.commandId}: ${result.message}`,
-            }),
-          );
-        }
-      })
-      .catch((error) => {
-        // The Session could not be reached (e.g. it is restarting): the runtime keeps the frame and resends it.
-        console.error("forwarding a runtime frame failed", error);
-        ws.close(1011, "session unavailable; reconnect and resend");
+  private carry(rider: Rider, bulk: boolean): Promise<void> {
+    const sessionId = rider.frame.sessionId;
+    const carrier = this.riders.get(sessionId);
+    if (carrier && !bulk && carrier.next.length < RIDERS_MAX) {
+      return new Promise((relayed) => {
+        carrier.next.push({ ...rider, relayed });
+        // Nothing of the command comes after its end: a lingering start goes now, with everything in between.
+        if (rider.frame.t === "finished") this.release(sessionId, carrier);
       });
+    }
+    if (carrier && carrier.next.length > 0) {
+      this.stopLinger(carrier);
+      void this.call(sessionId, carrier.next.splice(0));
+    }
+    if (!carrier && !bulk && rider.frame.t === "started") {
+      const lingering: Carrier = { calls: 0, next: [], linger: null };
+      this.riders.set(sessionId, lingering);
+      return new Promise((relayed) => {
+        lingering.next.push({ ...rider, relayed });
+        lingering.linger = setTimeout(() => this.release(sessionId, lingering), STARTED_LINGER_MS);
+      });
+    }
+    return this.call(sessionId, [rider]);
+  }
+
+  private stopLinger(carrier: Carrier): void {
+    if (carrier.linger === null) return;
+    clearTimeout(carrier.linger);
+    carrier.linger = null;
+  }
+
+  /** A lingering session's frames go now (after the call under way, if any). */
+  private release(sessionId: string, carrier: Carrier): void {
+    this.stopLinger(carrier);
+    this.proceed(sessionId, carrier);
+  }
+
+  /** Once nothing of the session is under way or lingering: what waits goes in one call, else the session is let go. */
+  private proceed(sessionId: string, carrier: Carrier): void {
+    if (carrier.calls > 0 || carrier.linger !== null) return;
+    if (carrier.next.length > 0) void this.call(sessionId, carrier.next.splice(0));
+    else if (this.riders.get(sessionId) === carrier) this.riders.delete(sessionId);
+  }
+
+  /** One call to the Session with these frames, in order; the session's frames that come meanwhile wait for it. */
+  private call(sessionId: string, riders: Rider[]): Promise<void> {
+    let carrier = this.riders.get(sessionId);
+    if (!carrier) {
+      carrier = { calls: 0, next: [], linger: null };
+      this.riders.set(sessionId, carrier);
+    }
+    const session = carrier;
+    const open = riders.filter((r) => {
+      // A frame whose socket closed while it waited is dropped: without its ack, the runtime sends it again.
+      if (r.ws.readyState === WebSocket.OPEN) return true;
+      r.relayed?.();
+      return false;
+    });
+    const first = open[0];
+    if (!first) {
+      this.proceed(sessionId, session);
+      return Promise.resolve();
+    }
+    session.calls++;
+    return this.sessionStub(sessionId)
+      .runtimeFrames(
+        first.machineId,
+        open.map((r) => r.part),
+      )
+      .then((answer) => {
+        if (!answer.ok) throw new Error(answer.message);
+        open.forEach((r, i) => {
+          const result = answer.value[i];
+          if (result) this.relay(r, result);
+          else this.unavailable(r.ws, new Error(`no answer to ${r.frame.t} ${r.frame.commandId}`));
+        });
+      })
+      .catch((error: unknown) => {
+        for (const r of open) this.unavailable(r.ws, error);
+      })
+      .finally(() => {
+        for (const r of open) r.relayed?.();
+        session.calls--;
+        this.proceed(sessionId, session);
+      });
+  }
+
+  /** Relay the Session's answer to one frame: its ack (the runtime's outbox lets go of what it covers), or why not. */
+  private relay(rider: Rider, result: Result<AckFrame & { idle?: true }>): void {
+    if (result.ok) {
+      const { idle, ...ack } = result.value;
+      rider.ws.send(JSON.stringify(ack));
+      // The session dispatches its next command itself; it leaves the resume list only when it has none left.
+      if (idle) this.idle(rider.frame.sessionId);
+    } else {
+      rider.ws.send(
+        JSON.stringify({
+          t: "error",
+          code: result.code,
+          message: `${rider.frame.t} ${rider.frame.commandId}: ${result.message}`,
+        }),
+      );
+    }
+  }
+
+  /** The Session could not be reached (e.g. it is restarting): the runtime keeps the frame and resends it. */
+  private unavailable(ws: WebSocket, error: unknown): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    console.error("forwarding a runtime frame failed", error);
+    ws.close(1011, "session unavailable; reconnect and resend");
   }
 
   private sessionStub(sessionId: string): ReturnType<typeof session> {

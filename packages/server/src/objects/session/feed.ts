@@ -7,6 +7,7 @@
 
 import { retryAt } from "@caisey/core";
 import type { AlarmScheduler } from "../../durable/alarms.ts";
+import type { Later } from "../../durable/later.ts";
 import { type Env, outputIndexCap, searchIndex } from "../../env.ts";
 import { lineOf, type SessionStore } from "./store.ts";
 
@@ -37,11 +38,18 @@ export class SearchFeed {
   private readonly holdMs: number;
   /** A push is due and waits for the next hand-over (the timer is then the hold's end). */
   private due = false;
+  /**
+   * The watermark as this instance moved it (null: not read since the object started or forget()). Its write waits
+   * for the session's next transaction (see later.ts): lost with the object, the index is sent those events again and
+   * takes each once.
+   */
+  private through: number | null = null;
 
   constructor(
     private readonly env: Env,
     private readonly store: SessionStore,
     private readonly alarms: AlarmScheduler,
+    private readonly later: Later,
   ) {
     this.outputIndexCap = outputIndexCap(env);
     // Set, the delay is kept exactly: fault tests hold the index back with it.
@@ -50,7 +58,22 @@ export class SearchFeed {
   }
 
   private indexedThrough(): number {
-    return this.store.sql.exec<{ through: number }>("SELECT through FROM index_feed").one().through;
+    this.through ??= this.store.sql.exec<{ through: number }>("SELECT through FROM index_feed").one().through;
+    return this.through;
+  }
+
+  /** The index has taken the record through `seq`. */
+  private indexed(seq: number): void {
+    const through = Math.max(this.indexedThrough(), seq);
+    this.through = through;
+    this.later.defer("search-feed", () =>
+      this.store.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", through),
+    );
+  }
+
+  /** Storage may hold another watermark than this instance moved it to (a rollback): read it again. */
+  forget(): void {
+    this.through = null;
   }
 
   /** An event was appended: push it soon. */
@@ -101,7 +124,9 @@ export class SearchFeed {
 
   /** Rebuild: push the whole record to the index again (the index ignores what it already holds). */
   async reindex(): Promise<{ through: number }> {
+    this.later.flush(); // a waiting watermark must not land after this reset
     this.store.sql.exec("UPDATE index_feed SET through = 0");
+    this.through = 0;
     await this.push();
     return { through: this.indexedThrough() };
   }
@@ -148,7 +173,7 @@ export class SearchFeed {
           considered = row.seq;
         }
         if (month === null) {
-          this.store.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", considered);
+          this.indexed(considered);
           continue;
         }
         const { through } = await searchIndex(this.env, s.tenant_id, month).ingest({
@@ -164,7 +189,7 @@ export class SearchFeed {
         });
         const last = events.at(-1)?.seq ?? 0;
         if (through < last) throw new Error(`index shard ${month} took events only through ${through} of ${last}`);
-        this.store.sql.exec("UPDATE index_feed SET through = MAX(through, ?)", considered);
+        this.indexed(considered);
       }
     } catch (error) {
       console.error("search index behind; retrying", error);

@@ -194,6 +194,11 @@ interface Asking {
   rollback?: { of: RollbackOf; summary: string };
 }
 
+/** One frame of a runtime for its Session, as the Machine forwards it (parsed and validated there). */
+export type RuntimePart =
+  | { t: "frame"; frame: PrestateFrame | StartedFrame | FinishedFrame }
+  | { t: "output"; header: OutputHeader; bytes: Uint8Array };
+
 export class Session extends DurableBase {
   private readonly store: SessionStore;
   private readonly live: LiveFeed;
@@ -214,7 +219,7 @@ export class Session extends DurableBase {
       (after, limit, reader) => this.store.served(after, limit, reader),
       () => this.store.seq,
     );
-    this.feed = new SearchFeed(env, this.store, this.alarms);
+    this.feed = new SearchFeed(env, this.store, this.alarms, this.later);
     this.checks = new ScheduledChecks(ctx.storage.sql, this.alarms);
     // A session opened before sessions closed themselves has no idle deadline yet: it looks at once.
     if (this.store.row()?.state === "open") this.alarms.setUnlessSet(IDLE_ALARM, Date.now());
@@ -227,6 +232,12 @@ export class Session extends DurableBase {
   /** As a sender of effects: the Fleet keys its receipts on it. */
   protected override forgetHeld(): void {
     this.store.forget();
+    this.feed.forget();
+  }
+
+  /** A command's reports to the Fleet: marked delivered with the session's next step, not in a commit of their own. */
+  protected override marksLater(to: string): boolean {
+    return to.startsWith("fleet:");
   }
 
   protected override source(): string | null {
@@ -1182,6 +1193,21 @@ export class Session extends DurableBase {
     if (after.started_at !== null || FINAL_COMMAND_STATES.has(after.state)) this.prestate.drop(c.id);
     const ack = this.ack(after);
     return ok(ack.finished && this.store.firstWaiting().length === 0 ? { ...ack, idle: true } : ack);
+  }
+
+  /**
+   * Frames of this session's machine that came while its previous call here was under way, applied in arrival order in
+   * this one call: one turn, so one commit, instead of one per frame. Each is answered as its own call would be (a
+   * refusal is that frame's alone; the next frames still apply), and the answers leave only once all are committed.
+   * A frame that throws ends the call: what came before it stays committed, the Machine closes the socket, and the
+   * runtime sends again what has no ack (the Session skips what it holds), as with a single frame.
+   */
+  runtimeFrames(machineId: string, frames: readonly RuntimePart[]): Result<Result<AckFrame & { idle?: true }>[]> {
+    return ok(
+      frames.map((f) =>
+        f.t === "output" ? this.runtimeOutput(machineId, f.header, f.bytes) : this.runtimeFrame(machineId, f.frame),
+      ),
+    );
   }
 
   /** Output bytes from this session's machine (a binary frame). Returns what is committed, for the runtime's outbox. */
