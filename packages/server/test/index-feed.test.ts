@@ -7,7 +7,8 @@ import { call, finishedFrame, json, ownerOnce, sessionOnline, startedFrame } fro
 
 const owner = ownerOnce("ines@indexfeed.test");
 
-type Feed = { delayMs: number; holdMs: number; due: boolean };
+// The watermark as the feed holds it: its write waits for the session's next transaction (durable/later.ts).
+type Feed = { delayMs: number; holdMs: number; due: boolean; indexedThrough(): number };
 
 describe("the search index feed", () => {
   it("pushes a due batch when the session hands its next command over", async () => {
@@ -15,7 +16,7 @@ describe("the search index feed", () => {
     const stub = env.SESSION.get(env.SESSION.idFromName(sessionId));
     const feed = () =>
       runInDurableObject(stub, (instance, state) => ({
-        through: state.storage.sql.exec<{ through: number }>("SELECT through FROM index_feed").one().through,
+        through: (instance as unknown as { feed: Feed }).feed.indexedThrough(),
         seq: state.storage.sql.exec<{ seq: number }>("SELECT MAX(seq) AS seq FROM events").one().seq,
         due: (instance as unknown as { feed: Feed }).feed.due,
       }));
