@@ -313,16 +313,12 @@ export function parseOutputFrame(raw: ArrayBuffer | Uint8Array, maxBytes: number
   } catch {
     return { ok: false, code: "bad_frame", message: "binary frame header is not valid UTF-8 JSON" };
   }
-  const checked = checkedOutputHeader(value);
-  if (checked === null) {
-    const header = OutputHeader.safeParse(value);
-    if (!header.success) return invalidFrame(header.error);
-    return outputBytes(frame, headerLength, header.data);
+  let header = checkedOutputHeader(value);
+  if (header === null) {
+    const parsed = OutputHeader.safeParse(value);
+    if (!parsed.success) return invalidFrame(parsed.error);
+    header = parsed.data;
   }
-  return outputBytes(frame, headerLength, checked);
-}
-
-function outputBytes(frame: Uint8Array, headerLength: number, header: OutputHeader): ParsedOutput {
   const bytes = frame.subarray(2 + headerLength);
   if (bytes.length === 0) return { ok: false, code: "invalid_frame", message: "output frame carries no bytes" };
   if (bytes.length > LIMITS.outputChunkBytes) {

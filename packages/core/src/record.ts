@@ -81,38 +81,16 @@ export interface Head {
 
 /** The last timestamp made, and its time: a step's events share one, and the row each one changes writes it again. */
 let lastTimestamp = { ms: Number.NaN, text: "" };
-/** The day of the last timestamp made from a Date, and its date part ("2026-12-02T"). */
-let lastDay = { n: Number.NaN, text: "" };
-const DAY_MS = 86_400_000;
-/** The latest and earliest times a Date holds (ECMAScript's time value range). */
-const TIME_RANGE_MS = 8.64e15;
 
 /**
- * RFC 3339 UTC with milliseconds, the only timestamp form in a record. The last one is reused for the same time (the
- * Session asks twice per event: its line, and the row it changes), and within the day of the last one the time of day
- * is written from the number instead of through a Date: a Date and its ISO text were 1.2% of workerd's CPU samples per
- * echo (bench:profile --echo). The same text as `new Date(ms).toISOString()`, which throws where that throws (test).
+ * RFC 3339 UTC with milliseconds, the only timestamp form in a record. The last one is reused for the same time: the
+ * Session asks twice per event (its line, and the row it changes), and a Date with its ISO text was 1.2% of workerd's
+ * CPU samples per echo (bench:profile --echo).
  */
 export function recordTimestamp(ms: number): string {
-  if (ms === lastTimestamp.ms) return lastTimestamp.text;
-  const t = Math.trunc(ms); // as a Date takes it
-  const day = Math.floor(t / DAY_MS);
-  let text: string;
-  if (day === lastDay.n && Math.abs(t) <= TIME_RANGE_MS) {
-    const inDay = t - day * DAY_MS;
-    const hours = Math.floor(inDay / 3_600_000);
-    const minutes = Math.floor(inDay / 60_000) % 60;
-    const seconds = Math.floor(inDay / 1000) % 60;
-    text = `${lastDay.text}${two(hours)}:${two(minutes)}:${two(seconds)}.${String(inDay % 1000).padStart(3, "0")}Z`;
-  } else {
-    text = new Date(t).toISOString();
-    lastDay = { n: day, text: text.slice(0, text.indexOf("T") + 1) };
-  }
-  lastTimestamp = { ms, text };
-  return text;
+  if (ms !== lastTimestamp.ms) lastTimestamp = { ms, text: new Date(ms).toISOString() };
+  return lastTimestamp.text;
 }
-
-const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);
 
 const TS_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ACTOR_PATTERN = /^(system|(user|contact|machine):[A-Za-z0-9_-]{1,64})$/;

@@ -26,16 +26,17 @@
 //     {"k":"ack","commandId":…,"started":b,"stdout":n,"stderr":n,"finished":b}   what the server has committed
 //     {"k":"settled","commandId":…}                            all acknowledged: the command leaves the state
 //
-// Durability. Records are batched: a batch is written and synced (O_DSYNC, see APPEND_FLAGS) once it holds `flushBytes` (1 MiB) or once its
-// most urgent record is due, whichever comes first. `starting` and a finished frame are due at once (the spawn, and
-// the technician, wait for them; after a finished frame nothing of its command follows to share the batch); output,
-// prestate and checkpoints `flushDelayMs` (1 ms) after they came; a started frame STARTED_WAIT_MS after (a short
-// command's output and finish come first and take it along: one synced write instead of two); an ack or settled record
-// ACK_WAIT_MS after, or with whatever is written first (nothing is sent after it; losing it costs a resend). A frame's
-// `durable` callback (which hands it to the socket) runs only after its batch's synced write returned. A write or sync
-// error never retries on the same file (after a failed fsync the page cache cannot be trusted): the journal cuts the
-// failed batch's partial write off the file, rolls to a new segment and writes the unsynced batches there again
-// (frames are deduplicated by seq on reading), the new segment's checkpoint first, on its own.
+// Durability. Records are batched: a batch is written and synced (O_DSYNC, see APPEND_FLAGS) once it holds `flushBytes`
+// (1 MiB) or once its most urgent record is due, whichever comes first. `starting` and a finished frame are due at once
+// (the spawn, and the technician, wait for them; after a finished frame nothing of its command follows to share the
+// batch); output, prestate and checkpoints `flushDelayMs` (1 ms) after they came; a started frame STARTED_WAIT_MS after
+// (a short command's output and finish come first and take it along: one synced write instead of two); an ack or
+// settled record ACK_WAIT_MS after, or with whatever is written first (nothing is sent after it; losing it costs a
+// resend). A frame's `durable` callback (which hands it to the socket) runs only after its batch's synced write
+// returned. A write or sync error never retries on the same file (after a failed fsync the page cache cannot be
+// trusted): the journal cuts the failed batch's partial write off the file, rolls to a new segment and writes the
+// unsynced batches there again (frames are deduplicated by seq on reading), the new segment's checkpoint first, on its
+// own.
 //
 // Disk space. A durable checkpoint stands for every record before it (it carries the state they built), so a segment
 // whose frames are all acknowledged is deleted once the records saying so, or a later checkpoint, are on disk; after
@@ -126,10 +127,10 @@ export const RESERVE_FILE = "reserve";
  * then an fdatasync), and the spawn and the technician wait for two batches per command. Elsewhere (Windows) the write
  * is followed by an fdatasync, as the same guarantee.
  */
-const APPEND_FLAGS =
-  constants.O_DSYNC === undefined
-    ? "a"
-    : constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC;
+const SYNCED_WRITES = constants.O_DSYNC !== undefined;
+const APPEND_FLAGS = SYNCED_WRITES
+  ? constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC
+  : "a";
 
 const HEADER = 18; // "xxxxxxxx xxxxxxxx "
 const SEGMENT_RE = /^segment-(\d{12})\.journal$/;
@@ -802,7 +803,7 @@ export class Journal implements OutboxStore {
       left = dropBytes(left, bytesWritten);
     }
     if (end < batch.bytes) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
-    if (APPEND_FLAGS === "a") await segment.fh.datasync();
+    if (!SYNCED_WRITES) await segment.fh.datasync();
     segment.synced += batch.bytes;
   }
 

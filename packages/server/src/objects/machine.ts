@@ -394,25 +394,36 @@ export class Machine extends DurableObject<Env> {
     const sessionId = rider.frame.sessionId;
     const carrier = this.riders.get(sessionId);
     if (carrier && !bulk && carrier.next.length < RIDERS_MAX) {
-      return new Promise((relayed) => {
-        carrier.next.push({ ...rider, relayed });
-        // Nothing of the command comes after its end: a lingering start goes now, with everything in between.
-        if (rider.frame.t === "finished") this.release(sessionId, carrier);
-      });
+      const relayed = this.wait(carrier, rider);
+      // Nothing of the command comes after its end: a lingering start goes now, with everything in between.
+      if (rider.frame.t === "finished") this.release(sessionId, carrier);
+      return relayed;
     }
     if (carrier && carrier.next.length > 0) {
       this.stopLinger(carrier);
       void this.call(sessionId, carrier.next.splice(0));
     }
     if (!carrier && !bulk && rider.frame.t === "started") {
-      const lingering: Carrier = { calls: 0, next: [], linger: null };
-      this.riders.set(sessionId, lingering);
-      return new Promise((relayed) => {
-        lingering.next.push({ ...rider, relayed });
-        lingering.linger = setTimeout(() => this.release(sessionId, lingering), STARTED_LINGER_MS);
-      });
+      const lingering = this.carrierOf(sessionId);
+      lingering.linger = setTimeout(() => this.release(sessionId, lingering), STARTED_LINGER_MS);
+      return this.wait(lingering, rider);
     }
     return this.call(sessionId, [rider]);
+  }
+
+  /** The session's carrier, made when it has none. */
+  private carrierOf(sessionId: string): Carrier {
+    let carrier = this.riders.get(sessionId);
+    if (!carrier) {
+      carrier = { calls: 0, next: [], linger: null };
+      this.riders.set(sessionId, carrier);
+    }
+    return carrier;
+  }
+
+  /** The frame waits in its session's carrier; resolves once it went and was answered. */
+  private wait(carrier: Carrier, rider: Rider): Promise<void> {
+    return new Promise((relayed) => carrier.next.push({ ...rider, relayed }));
   }
 
   private stopLinger(carrier: Carrier): void {
@@ -436,12 +447,7 @@ export class Machine extends DurableObject<Env> {
 
   /** One call to the Session with these frames, in order; the session's frames that come meanwhile wait for it. */
   private call(sessionId: string, riders: Rider[]): Promise<void> {
-    let carrier = this.riders.get(sessionId);
-    if (!carrier) {
-      carrier = { calls: 0, next: [], linger: null };
-      this.riders.set(sessionId, carrier);
-    }
-    const session = carrier;
+    const session = this.carrierOf(sessionId);
     const open = riders.filter((r) => {
       // A frame whose socket closed while it waited is dropped: without its ack, the runtime sends it again.
       if (r.ws.readyState === WebSocket.OPEN) return true;

@@ -229,7 +229,6 @@ export class Session extends DurableBase {
       this.alarms.set(OUTBOX_ALARM, Date.now());
   }
 
-  /** As a sender of effects: the Fleet keys its receipts on it. */
   protected override forgetHeld(): void {
     this.store.forget();
     this.feed.forget();
@@ -240,6 +239,7 @@ export class Session extends DurableBase {
     return to.startsWith("fleet:");
   }
 
+  /** As a sender of effects: the Fleet keys its receipts on it. */
   protected override source(): string | null {
     const s = this.store.row();
     return s ? `session:${s.id}` : null;
