@@ -46,15 +46,17 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 const seconds = (performance.now() - started) / 1000;
-// How the output was framed: each frame costs the server a record, a commit and an ack besides its bytes.
+// How the output was framed: each frame costs the server a record, a commit and an ack besides its bytes. Counted
+// once the profile ended: reading every event back is not part of the capture.
 let frames = 0;
-for (let after = 0; ; ) {
-  const { events } = await owner.json(`/api/v1/sessions/${sessionId}/events?after=${after}&limit=1000`);
-  if (events.length === 0) break;
-  frames += events.filter((e) => e.type === "command.output").length;
-  after = events.at(-1).seq;
-}
-const { report: lines, workerProfile } = await caisey.stop();
+const { report: lines, workerProfile } = await caisey.stop(async () => {
+  for (let after = 0; ; ) {
+    const { events } = await owner.json(`/api/v1/sessions/${sessionId}/events?after=${after}&limit=1000`);
+    if (events.length === 0) break;
+    frames += events.filter((e) => e.type === "command.output").length;
+    after = events.at(-1).seq;
+  }
+});
 if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(workerProfile));
 
 const report = [

@@ -58,10 +58,12 @@ export async function profiledCaisey(approvalPolicy) {
       await worker.call("Profiler.start");
       before = new Map(pids().map((pid) => [pid, cpuSeconds(pid)]));
     },
-    stop: async () => {
+    /** `afterProfile`: work done once the profile and the CPU count ended, before the processes stop (reading back). */
+    stop: async (afterProfile = async () => {}) => {
       const used = [...before].map(([pid, cpu]) => [pid, cpuSeconds(pid) - cpu]);
       const { profile: workerProfile } = await worker.call("Profiler.stop");
       worker.close();
+      await afterProfile();
       await new Promise((resolve) => {
         runtimeProcess.once("exit", resolve);
         runtimeProcess.kill("SIGTERM");
