@@ -1,7 +1,8 @@
 // Capture: `cat FILE` of BENCH_MIB MiB of random bytes through a real runtime and server, from the POST until the
 // command's end is committed (the server acknowledges each frame right after its commit; the runtime's outbox is then
 // checked empty), beside `ssh localhost cat FILE` into /dev/null through the bench's own sshd and the raw pipe
-// `cat FILE | cat > /dev/null`, on the same file in the same run. Also the runtime's and the server's memory.
+// `cat FILE | cat > /dev/null`, and raw SQLite storing the file as 512 KiB BLOB rows with durable commits (the floor of
+// the server's storage), on the same file in the same run. Also the runtime's and the server's memory.
 
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -9,6 +10,7 @@ import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { getAgain, settled, startCaisey } from "../caisey.mjs";
 import { processTree, rssKiB } from "../common.mjs";
+import { sqliteFloor } from "../floors.mjs";
 import { startSshd } from "../sshd.mjs";
 
 const { tempDir, removeDir } = await import("../../test/helpers.ts");
@@ -74,6 +76,8 @@ async function measure() {
       timedShell(`cat '${file}' > /dev/null`); // in the page cache for everyone alike
       const raw = mibps(timedShell(`cat '${file}' | cat > /dev/null`));
       const ssh = sshd.sshArgs ? mibps(timedShell(`ssh ${sshd.sshArgs.join(" ")} cat '${file}' > /dev/null`)) : null;
+      // What storing these bytes costs at the least (raw SQLite, durable commits): the server cannot beat it.
+      const storage = sqliteFloor(file, dir);
 
       let runtimePeakKiB = 0;
       let serverPeakKiB = 0;
@@ -107,7 +111,9 @@ async function measure() {
       rows.push({
         measure: `capture ${mib} MiB stdout → committed and acknowledged (MiB/s; ratio to ssh)`,
         caisey: `${caiseyMiBps.toFixed(1)}; ${ratio === null ? "—" : ratio.toFixed(2)}`,
-        baseline: `ssh localhost cat ${ssh === null ? `n/a (${sshd.unavailable})` : ssh.toFixed(1)}; raw pipe ${raw.toFixed(1)}`,
+        baseline:
+          `ssh localhost cat ${ssh === null ? `n/a (${sshd.unavailable})` : ssh.toFixed(1)}; raw pipe ${raw.toFixed(1)}; ` +
+          `raw SQLite storing the same bytes ${storage.mibps.toFixed(1)} (${storage.cpuMsPerMiB.toFixed(1)} ms CPU per MiB)`,
         target: "ratio ≥ 0.6 (≥ 100 MiB/s where ssh reaches 180)",
         met: ratio === null ? "?" : ratio >= 0.6 && (ssh < 180 || caiseyMiBps >= 100) ? "yes" : "no",
         cpu: `${msPerMiB(cpuAfter.server - cpuBefore.server)} / ${msPerMiB(cpuAfter.runtimes - cpuBefore.runtimes)} ms per MiB`,

@@ -1,11 +1,14 @@
 // Throughput: BENCH_RUNTIMES_BUSY real runtimes with BENCH_SESSIONS sessions spread over them, each session sending
 // `echo` of a token of its own back to back (the next once the last finished) for BENCH_THROUGHPUT_SECONDS; then every
 // command is checked: finished with exit 0, its output byte for byte the line it echoed. Commands/s counts only
-// commands sent in the window, until the last of them finished.
+// commands sent in the window, until the last of them finished. Beside it, the floor: Node spawning the same shell with
+// nothing else, whose CPU per command bounds what this machine's cores allow.
 
 import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import http from "node:http";
 import { startCaisey, watchSession } from "../caisey.mjs";
+import { spawnFloor } from "../floors.mjs";
 
 const RUNTIMES = Number(process.env.BENCH_RUNTIMES_BUSY ?? 10);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 20);
@@ -42,6 +45,10 @@ function commandPoster(caisey) {
 }
 
 async function measure() {
+  // The floor: Node spawning the same shell, nothing else. Its CPU bounds commands/s on this machine's cores.
+  const spawning = spawnFloor();
+  const spawnCpu = spawning.parentMs + spawning.childrenMs;
+  const cores = availableParallelism();
   const caisey = await startCaisey(RUNTIMES);
   const watches = [];
   const poster = commandPoster(caisey);
@@ -98,7 +105,10 @@ async function measure() {
       {
         measure: `commands/s across ${RUNTIMES} runtimes × ${SESSIONS} sessions, no loss (${SECONDS} s, one command at a time per session)`,
         caisey: perSecond.toFixed(1),
-        baseline: `${commands.length} commands, ${wrong} lost or wrong (outputs checked byte for byte)`,
+        baseline:
+          `${commands.length} commands, ${wrong} lost or wrong (outputs checked byte for byte); Node spawning bash -c 'echo x' ` +
+          `alone costs ${spawning.parentMs.toFixed(1)} + ${spawning.childrenMs.toFixed(1)} ms CPU (parent + shell), ` +
+          `at most ${((cores * 1000) / spawnCpu).toFixed(0)} commands/s on ${cores} cores with nothing else`,
         target: "≥ 150, none lost",
         met: perSecond >= 150 && wrong === 0 ? "yes" : "no",
         cpu:

@@ -1,0 +1,24 @@
+// Floors measured in the same run as Caisey: what this machine charges for the parts no design can skip (a process per
+// command, the storage of the bytes). Each runs in a fresh Node process (bench/floors/*.mjs) so the bench's own memory
+// and event loop are not in its figures.
+
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { root } from "./common.mjs";
+
+const { RUNTIME_NODE_FLAGS } = await import("../packages/runtime/src/service.ts");
+
+function floor(script, args) {
+  const out = execFileSync(process.execPath, [...RUNTIME_NODE_FLAGS, join(root, "bench/floors", script), ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"], // node:sqlite's experimental warning goes to stderr
+    timeout: 600_000,
+  });
+  return JSON.parse(out);
+}
+
+/** CPU of spawning `bash -c 'echo x'` from Node, per command: { wallMs, parentMs, childrenMs }. */
+export const spawnFloor = (count = 200) => floor("spawn.mjs", [String(count)]);
+
+/** Raw SQLite storing `file` as 512 KiB BLOB rows, one durable commit each: { mibps, cpuMsPerMiB }. */
+export const sqliteFloor = (file, dir) => floor("sqlite.mjs", [file, dir]);
