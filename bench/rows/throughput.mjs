@@ -5,8 +5,8 @@
 // nothing else, whose CPU per command bounds what this machine's cores allow.
 
 import { randomBytes } from "node:crypto";
-import { availableParallelism } from "node:os";
 import http from "node:http";
+import { availableParallelism } from "node:os";
 import { startCaisey, watchSession } from "../caisey.mjs";
 import { spawnFloor } from "../floors.mjs";
 
