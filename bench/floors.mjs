@@ -17,7 +17,7 @@ function floor(script, args) {
   return JSON.parse(out);
 }
 
-/** CPU of spawning `bash -c 'echo x'` from Node, per command: { wallMs, parentMs, childrenMs }. */
+/** Spawning `bash -c 'echo x'` from Node, one at a time: { wallP50Ms, wallP99Ms, parentMs, childrenMs } per command. */
 export const spawnFloor = (count = 200) => floor("spawn.mjs", [String(count)]);
 
 /** Raw SQLite storing `file` as 512 KiB BLOB rows, one durable commit each: { mibps, cpuMsPerMiB }. */

@@ -2,7 +2,7 @@
 // The floor under the throughput row: what this machine charges for one command's process alone. A fresh Node process
 // (started with the runtime's own flags by floors.mjs) spawns `bash -c 'echo x'` COUNT times, one after another, with
 // piped stdout/stderr as the runtime does, and prints the CPU the spawning process and its children used per command
-// as JSON. Nothing of Caisey runs here: no journal, no socket, no record.
+// as JSON, with the wall time of one spawn (p50 and p99). Nothing of Caisey runs here: no journal, no socket, no record.
 
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -26,14 +26,21 @@ const run = () =>
   });
 
 for (let i = 0; i < 10; i++) await run(); // warm: the first spawns load bash and Node's child_process code
+const walls = [];
 const before = cpu();
-const start = performance.now();
-for (let i = 0; i < COUNT; i++) await run();
+for (let i = 0; i < COUNT; i++) {
+  const start = performance.now();
+  await run();
+  walls.push(performance.now() - start);
+}
 const after = cpu();
+walls.sort((a, b) => a - b);
+const percentile = (p) => walls[Math.min(walls.length - 1, Math.ceil((p / 100) * walls.length) - 1)];
 console.log(
   JSON.stringify({
     count: COUNT,
-    wallMs: (performance.now() - start) / COUNT,
+    wallP50Ms: percentile(50),
+    wallP99Ms: percentile(99),
     parentMs: (after.self - before.self) / COUNT,
     childrenMs: (after.children - before.children) / COUNT,
   }),

@@ -1,13 +1,16 @@
 // Idle latency: `echo x` POST → command.finished on a live socket, one after another on a quiet server with one real
-// runtime, after uncounted warm-up commands; and POST → the first live event of each.
+// runtime, after uncounted warm-up commands; and POST → the first live event of each. Beside it, the floor: Node
+// spawning the same shell alone, whose wall time every echo includes.
 
 import { echoLatencies, p50p99, startCaisey } from "../caisey.mjs";
 import { percentile } from "../common.mjs";
+import { spawnFloor } from "../floors.mjs";
 
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 200);
 const WARMUP = 20;
 
 async function measure() {
+  const spawning = spawnFloor();
   const caisey = await startCaisey(1);
   try {
     const sessionId = await caisey.openSession(caisey.machines[0].machineId);
@@ -19,6 +22,7 @@ async function measure() {
       {
         measure: `echo x: POST → command.finished p50 / p99, idle (ms, n=${COMMANDS} after ${WARMUP} warm-up)`,
         caisey: p50p99(finished),
+        baseline: `Node spawning bash -c 'echo x' alone (no Caisey): ${spawning.wallP50Ms.toFixed(1)} / ${spawning.wallP99Ms.toFixed(1)}`,
         target: "p99 ≤ 25",
         met: percentile(finished, 99) <= 25 ? "yes" : "no",
         cpu: `${perCommand(cpuAfter.server - cpuBefore.server)} / ${perCommand(cpuAfter.runtimes - cpuBefore.runtimes)} ms per command`,
