@@ -84,11 +84,9 @@ const DEADLINES_ALARM = "deadlines";
 const IDLE_ALARM = "idle";
 /**
  * How long a command step's reports to the Fleet wait for the steps behind it: a short command's sent, started and
- * finished (about 50 ms POST to finished on an idle machine) then cost one delivery instead of three, and a technician's
- * commands run back to back share one (each delivery is an RPC, a Fleet commit and its fsync). The session list and the
- * timeline are at most this much behind the record.
+ * finished (about 50 ms POST to finished on an idle machine) then cost one delivery instead of three.
  */
-const FLEET_HOLD_MS = 250;
+const FLEET_HOLD_MS = 50;
 /** The reports that may wait for that: what the session list, the timeline and the machine card's user show. */
 const HELD: ReadonlySet<Effect["kind"]> = new Set(["session.updated", "change.recorded", "machine.user"]);
 
