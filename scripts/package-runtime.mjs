@@ -30,7 +30,7 @@ const NODE_VERSION = JSON.parse(readFileSync(join(root, "node_modules/node/packa
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
 /** The heap settings `npm run runtime` starts the bundle with (README: The runtime protocol; a unit test compares). */
-export const SEA_EXEC_ARGV = ["--max-semi-space-size=4", "--max-old-space-size=256", "--initial-old-space-size=32"];
+export const SEA_EXEC_ARGV = ["--max-semi-space-size=4", "--max-old-space-size=256", "--initial-old-space-size=48"];
 
 /**
  * What each platform's executable is made from. macOS is missing on purpose: the registry carries no Node 22 build for

@@ -20,7 +20,7 @@ import {
   utf8,
 } from "@caisey/core";
 import WebSocket from "ws";
-import { frameMessage, type OutboxFrame } from "./outbox.ts";
+import { frameMessage, holdOutput, type OutboxFrame, releaseOutput } from "./outbox.ts";
 import { FairSender } from "./sender.ts";
 
 // ---- pure policy (unit-tested)
@@ -228,9 +228,12 @@ export class Connection {
     }
     this.#ws = ws;
     let welcomedAt: number | null = null;
-    // Per connection: what the last one had written and unacknowledged is resent, from the outbox, on this one.
+    // Per connection: what the last one had written and unacknowledged is resent, from the outbox, on this one. Each
+    // send holds its frame's buffer from being queued until ws has written it (or failed to), so it is not reused
+    // meanwhile (holdOutput).
     const sender = new FairSender((out) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(frameMessage(out));
+      if (ws.readyState === WebSocket.OPEN) ws.send(frameMessage(out), () => releaseOutput(out));
+      else releaseOutput(out);
     });
     let lastHeardAt = Date.now();
     let lastPingAt = Date.now();
@@ -287,7 +290,10 @@ export class Connection {
           this.#welcomed = ws;
           this.#log("connected");
           handlers.onUp(
-            (out) => sender.send(out),
+            (out) => {
+              holdOutput(out);
+              sender.send(out);
+            },
             (report) => {
               if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(report));
             },

@@ -11,6 +11,7 @@ import {
   encodeOutputFrame,
   encodeOutputHead,
   type FinishedFrame,
+  LIMITS,
   type OutputFrame,
   type OutputHeader,
   type PrestateFrame,
@@ -49,10 +50,22 @@ export function outputFrame(header: OutputHeader, bytes: Uint8Array): OutputFram
   const frame = { t: "output", sessionId, commandId, stream, offset } as OutputFrame;
   Object.defineProperty(frame, "data", {
     enumerable: true,
-    get: () => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"),
+    get: () => {
+      const raw = rawBytes(frame);
+      return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64");
+    },
   });
   rawOutput.set(frame, bytes);
+  if (spareable.has(bytes)) holders.set(frame, 1); // the outbox's hold, from its push until the ack that drops it
   return frame;
+}
+
+/** The raw bytes of a frame made by outputFrame; reading them after they went back to the spares is a bug, said loudly. */
+function rawBytes(frame: OutputFrame): Uint8Array {
+  const raw = rawOutput.get(frame);
+  if (!raw)
+    throw new Error(`output ${frame.commandId} ${frame.stream}@${frame.offset} was read after its buffer was reused`);
+  return raw;
 }
 
 /** The bytes an output frame carries (decoded only for a frame read from a journal's base64 form). */
@@ -73,11 +86,51 @@ const roomy = new WeakSet<Uint8Array>();
 /**
  * A buffer for `length` bytes of output, to fill and then frame with outputFrame. It has room for the frame's wire
  * header before the bytes, so the bytes are copied once (from the pipe into it): the same buffer is journalled and sent.
+ * A whole frame's buffer is a spare one when there is one (see holdOutput).
  */
 export function outputBuffer(length: number): Buffer {
-  const bytes = Buffer.allocUnsafe(WIRE_ROOM + length).subarray(WIRE_ROOM);
+  const whole = length === LIMITS.outputChunkBytes;
+  const bytes = (whole ? spares.pop() : undefined) ?? Buffer.allocUnsafe(WIRE_ROOM + length).subarray(WIRE_ROOM);
   roomy.add(bytes);
+  if (whole) spareable.add(bytes);
   return bytes;
+}
+
+/**
+ * Whole-frame buffers are used again once nothing can read them any more. Fresh from malloc, each 512 KiB buffer was
+ * page-faulted in as it was filled, and counted towards V8's external memory, which started a full mark-compact every
+ * ~16 MiB streamed. A frame's buffer has holders: the outbox, from the push until the ack that drops the frame (only
+ * once the journal has written it: until then the journal holds it), and each send of it, from being queued until its
+ * socket write is done. When the last lets go, the buffer joins a few spares for the next frames; a hold never let go
+ * (frames queued on a socket that died) only leaves that buffer to the garbage collector.
+ */
+const SPARE_BUFFERS = 8;
+const spares: Buffer[] = [];
+/** Buffers of whole frames made by outputBuffer: the only ones that become spares. */
+const spareable = new WeakSet<Uint8Array>();
+/** How many holders each frame in a spareable buffer has. */
+const holders = new WeakMap<OutputFrame, number>();
+
+/** A send takes hold of a frame's buffer before it is queued; releaseOutput once its socket write is done (or dropped). */
+export function holdOutput(frame: OutboxFrame): void {
+  if (frame.t !== "output") return;
+  const held = holders.get(frame);
+  if (held !== undefined) holders.set(frame, held + 1);
+}
+
+/** A holder of a frame's buffer lets go; the last one makes it a spare, and the frame can no longer be read. */
+export function releaseOutput(frame: OutboxFrame): void {
+  if (frame.t !== "output") return;
+  const held = holders.get(frame);
+  if (held === undefined) return;
+  if (held > 1) {
+    holders.set(frame, held - 1);
+    return;
+  }
+  const bytes = rawOutput.get(frame) as Buffer;
+  holders.delete(frame);
+  rawOutput.delete(frame);
+  if (spares.length < SPARE_BUFFERS) spares.push(bytes);
 }
 
 /**
@@ -409,6 +462,8 @@ export class Outbox implements FrameSink {
       if (isCovered) {
         covered.add(entry.seq);
         freed += entry.bytes;
+        // The outbox lets go of the frame's buffer; one the journal has not written yet stays the journal's.
+        if (entry.durable) releaseOutput(frame);
       } else left++;
     }
     // The ack that settles the command (its finish and everything before it): the store forgets the command first,

@@ -44,17 +44,18 @@ export function installedProgram(target: Pick<ServiceTarget, "platform" | "env" 
 
 /**
  * The V8 heap settings the runtime runs with (README: The runtime protocol); the one-file build carries them itself
- * (scripts/package-runtime.mjs), the portable bundle gets them on Node's command line. `--initial-old-space-size=32`:
+ * (scripts/package-runtime.mjs), the portable bundle gets them on Node's command line. `--initial-old-space-size=48`:
  * every output byte passes through short-lived Buffers, which count towards V8's heap limit, and with the runtime's
- * ~9 MB of live objects that limit started a full mark-compact every ~8 MiB streamed (31 for 256 MiB). 48 measured
- * runtime CPU per MiB 10.8 → 8.2 ms but a 1 GiB stream's peak RSS 172 MB (over the 150 MB bound); 32 keeps most of
- * the saving (8.3/7.7 ms per MiB at 256 MiB against 9.8 without the flag, `npm run bench -- --only capture`) at a
- * 117–128 MB peak (113 without). Idle RSS unchanged.
+ * ~9 MB of live objects that limit started a full mark-compact every ~8 MiB streamed (31 for 256 MiB). 48 once
+ * measured a 1 GiB stream's peak RSS 172 MB (over the 150 MB bound), so 32 it was; since whole-frame output buffers
+ * are used again (outbox.ts) only the pipe's reads churn, and 48 cuts a 1 GiB stream's full mark-compacts 36 → 5 and
+ * its runtime CPU per MiB 6.0 → 4.6 ms at a 124 MB peak (113–118 with 32; `npm run bench -- --only capture`). Idle
+ * RSS unchanged.
  */
 export const RUNTIME_NODE_FLAGS = [
   "--max-semi-space-size=4",
   "--max-old-space-size=256",
-  "--initial-old-space-size=32",
+  "--initial-old-space-size=48",
 ];
 
 /** The command line the service manager starts. */

@@ -1,5 +1,8 @@
-import { createPublicKey, generateKeyPairSync, verify } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomBytes, verify } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { authMessage, fromBase64Url, HelloFrame, LIMITS, type OutputFrame, utf8 } from "@caisey/core";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
@@ -283,5 +286,56 @@ describe("Runtime against a local WebSocket server", () => {
         .map((f) => f.t)
         .at(0),
     ).toBe("started");
+  });
+
+  it("sends every frame's bytes as read, also the resends an ack covers while they wait to be written", async () => {
+    const { tenant, connections } = await runtimeOnLocalServer();
+    const dir = mkdtempSync(path.join(tmpdir(), "caisey-resend-"));
+    try {
+      // Random bytes, so a frame sent from a buffer already refilled with later output cannot pass for the right one.
+      const content = randomBytes(24 * LIMITS.outputChunkBytes);
+      const file = path.join(dir, "out.bin");
+      writeFileSync(file, content);
+      const ref = { sessionId: "ses_rrrrrrrrrrrrrrrrrrrr", commandId: "cmd_rrrrrrrrrrrrrrrrrrrr" };
+      // The server: keeps the output in order, checks every copy of a frame it already has, acknowledges as it goes.
+      let received = 0;
+      const differing: number[] = [];
+      let acking = true;
+      let finished = false;
+      const ack = (conn: { socket: WebSocket }) =>
+        conn.socket.send(JSON.stringify({ t: "ack", ...ref, started: true, stdout: received, stderr: 0, finished }));
+      const serve = (conn: { socket: WebSocket; frames: ReceivedFrame[] }) =>
+        conn.socket.on("message", () => {
+          const frame = conn.frames.at(-1);
+          if (frame?.t === "hello") return ack(conn); // at once: it covers the resends about to come
+          if (!frame || !("commandId" in frame) || frame.commandId !== ref.commandId) return;
+          if (frame.t === "output") {
+            const bytes = Buffer.from(frame.data, "base64");
+            if (!bytes.equals(content.subarray(frame.offset, frame.offset + bytes.length)))
+              differing.push(frame.offset);
+            received = Math.max(received, frame.offset + bytes.length);
+          }
+          if (frame.t === "finished") finished = true;
+          if (acking) ack(conn);
+        });
+      const first = connections[0];
+      if (!first) throw new Error("no connection");
+      serve(first);
+      server?.on("connection", () => serve(connections.at(-1) as (typeof connections)[number]));
+      first.socket.send(JSON.stringify(tenant.signDispatch(MACHINE, bashDispatch(`cat '${file}'`, ref))));
+      // A few frames acknowledged (their buffers used again), then none: the window fills, and the link drops.
+      await until(() => received >= LIMITS.outputChunkBytes);
+      acking = false;
+      await until(() => runtime?.outbox.isPaused(ref.commandId) === true);
+      const resent = runtime?.outbox.pending().length ?? 0;
+      expect(resent).toBeGreaterThan(SEND_WINDOW_BYTES / LIMITS.outputChunkBytes); // more than the send window holds
+      first.socket.terminate();
+      acking = true;
+      await until(() => finished, "the finish");
+      expect(differing).toEqual([]);
+      expect(received).toBe(content.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

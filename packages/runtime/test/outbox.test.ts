@@ -2,6 +2,7 @@ import {
   type AckFrame,
   encodeOutputFrame,
   type FinishedFrame,
+  LIMITS,
   type OutputFrame,
   type StartedFrame,
 } from "@caisey/core";
@@ -11,11 +12,14 @@ import { finishedFrame, startedFrame } from "../../core/test/frames.ts";
 import {
   frameJson,
   frameMessage,
+  holdOutput,
   MemoryOutboxStore,
   Outbox,
+  type OutboxEntry,
   type OutboxFrame,
   outputBuffer,
   outputFrame,
+  releaseOutput,
 } from "../src/outbox.ts";
 
 const SES = "ses_aaaaaaaaaaaaaaaaaaaa";
@@ -261,5 +265,59 @@ describe("frameMessage", () => {
     const message = frameMessage(outputFrame(header, bytes)) as Uint8Array;
     expect(Buffer.from(message)).toEqual(Buffer.from(encodeOutputFrame(header, Buffer.from("one\n"))));
     expect(whole.toString()).toBe("headroom that is not the frame's: one\n");
+  });
+});
+
+describe("whole-frame output buffers", () => {
+  const WHOLE = LIMITS.outputChunkBytes;
+  const frameOf = (bytes: Buffer, offset = 0) =>
+    outputFrame({ t: "output", sessionId: SES, commandId: CMD, stream: "stdout", offset }, bytes);
+
+  it("are used again only once the frame is acknowledged and no send holds it any more", () => {
+    const outbox = new Outbox({ windowBytes: 8 * WHOLE });
+    const sending: OutboxFrame[] = [];
+    outbox.connected((f) => {
+      holdOutput(f); // as the connection does from queueing to the end of the socket write
+      sending.push(f);
+    });
+    const bytes = outputBuffer(WHOLE).fill(0x61);
+    const frame = frameOf(bytes);
+    outbox.push(frame);
+    expect(sending).toEqual([frame]);
+    expect(outputBuffer(WHOLE)).not.toBe(bytes); // held by the outbox and the send
+
+    outbox.ack(ack({ started: true, stdout: WHOLE }));
+    expect(outputBuffer(WHOLE)).not.toBe(bytes); // still being written to the socket
+    const sent = Buffer.from(frameMessage(frame) as Uint8Array);
+    expect(sent.subarray(-WHOLE).equals(Buffer.alloc(WHOLE, 0x61))).toBe(true);
+
+    releaseOutput(frame); // the socket write is done
+    expect(outputBuffer(WHOLE)).toBe(bytes);
+    // Whatever still has the old frame cannot read the new frame's bytes through it.
+    expect(() => frame.data).toThrow(/read after its buffer was reused/);
+  });
+
+  it("are never used again while the journal has not written the frame, even if an ack covers it", () => {
+    class UnwrittenStore extends MemoryOutboxStore {
+      override append(entry: OutboxEntry): void {
+        super.append(entry); // never durable
+      }
+    }
+    const outbox = new Outbox({ store: new UnwrittenStore(), windowBytes: 8 * WHOLE });
+    const bytes = outputBuffer(WHOLE).fill(0x62);
+    const frame = frameOf(bytes);
+    outbox.push(frame);
+    outbox.ack(ack({ started: true, stdout: WHOLE }));
+    expect(outputBuffer(WHOLE)).not.toBe(bytes);
+    expect(frame.data).toBe(Buffer.alloc(WHOLE, 0x62).toString("base64"));
+  });
+
+  it("are never taken for a frame of fewer bytes", () => {
+    const outbox = new Outbox({ windowBytes: 8 * WHOLE });
+    const bytes = outputBuffer(WHOLE);
+    outbox.push(frameOf(bytes));
+    outbox.ack(ack({ started: true, stdout: WHOLE }));
+    expect(outputBuffer(WHOLE - 1).buffer).not.toBe(bytes.buffer);
+    expect(outputBuffer(WHOLE)).toBe(bytes);
   });
 });

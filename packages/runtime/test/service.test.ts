@@ -176,7 +176,7 @@ const MAC_INSTALL = `# copy /Users/admin/Downloads/caisey-runtime.mjs to /Librar
     <string>/usr/local/bin/node</string>
     <string>--max-semi-space-size=4</string>
     <string>--max-old-space-size=256</string>
-    <string>--initial-old-space-size=32</string>
+    <string>--initial-old-space-size=48</string>
     <string>/Library/Caisey/caisey-runtime.mjs</string>
     <string>run</string>
     <string>--data-dir</string>
