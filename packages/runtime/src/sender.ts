@@ -8,8 +8,12 @@
 import type { AckFrame } from "@caisey/core";
 import { ackCovers, frameBytes, frameJson, type OutboxFrame } from "./outbox.ts";
 
-/** Bytes sent and not yet acknowledged, over all sessions: enough frames to keep the server busy, few enough to wait. */
-export const SEND_WINDOW_BYTES = 1024 * 1024;
+/**
+ * Bytes sent and not yet acknowledged, over all sessions: enough frames to keep the server busy, few enough to wait.
+ * Four frames of a stream: while the server commits one, the Machine holds the next three and sends them in one call,
+ * one commit for them (with 1 MiB, one frame at a time waited and went alone: a commit each).
+ */
+export const SEND_WINDOW_BYTES = 2 * 1024 * 1024;
 /** A frame this small never waits for the window (a started or finished frame, a line of output). */
 export const SMALL_FRAME_BYTES = 16 * 1024;
 

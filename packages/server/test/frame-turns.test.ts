@@ -3,7 +3,7 @@
 // sent right behind its output is committed after all of it, and a small command on another session of the same
 // machine, sent in the middle of the backlog, is recorded whole. Checked by exact bytes and final states.
 
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { encodeOutputFrame, newId, toHex } from "@caisey/core";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../src/crypto.ts";
@@ -120,6 +120,48 @@ describe("the Machine's turns for bulk frames", () => {
     await recordedWhole(token, bulkA, blobA);
     await recordedWhole(token, bulkB, blobB);
     await recordedWhole(token, small, line);
+  });
+});
+
+describe("a stream's bulk frames sent while its call is under way", () => {
+  it("go to the Session in one call, each acknowledged in order, and are recorded whole", async () => {
+    const { token, m, runtime, sessionId } = await sessionOnline(owner);
+    const ref = await dispatchedIn(token, sessionId, runtime);
+    runtime.ws.send(JSON.stringify(startedFrame(ref)));
+    await runtime.box.until((items) => items.some((f) => f.t === "ack" && f.started));
+    // The Machine's calls to the Session, as the output frames each carried; the first one is held until the frames
+    // behind it have come (as they do while the Session commits a frame), so what they do then is what is checked.
+    const outputsPerCall: number[] = [];
+    type Calls = { runtimeFrames: (machineId: string, parts: { t: string }[]) => Promise<unknown> };
+    type Internals = { sessionStub: (id: string) => Calls; riders: Map<string, { next: unknown[] }> };
+    await runInDurableObject(env.MACHINE.get(env.MACHINE.idFromName(m.machineId)), (instance) => {
+      const machine = instance as unknown as Internals;
+      const stubOf = machine.sessionStub.bind(machine);
+      machine.sessionStub = (id) => ({
+        runtimeFrames: async (machineId, parts) => {
+          outputsPerCall.push(parts.filter((p) => p.t === "output").length);
+          // Held until the frames behind it wait for it, or another call went (then they did not wait, and the
+          // Session is sent them ahead of this one: they are never acknowledged, and the test fails).
+          if (outputsPerCall.length === 1)
+            while (outputsPerCall.length === 1 && (machine.riders.get(id)?.next.length ?? 0) < FRAMES - 1)
+              await new Promise((r) => setTimeout(r, 1));
+          return stubOf(id).runtimeFrames(machineId, parts);
+        },
+      });
+    });
+    const blob = blobOf(11);
+    for (let i = 0; i < FRAMES; i++) {
+      const offset = i * FRAME;
+      runtime.ws.send(
+        encodeOutputFrame({ t: "output", ...ref, stream: "stdout", offset }, blob.subarray(offset, offset + FRAME)),
+      );
+    }
+    const sha = toHex(await sha256(blob));
+    runtime.ws.send(JSON.stringify(finishedFrame(ref, { stdoutBytes: blob.length, stdoutSha256: sha })));
+    await allAcknowledged(runtime, [ref], [ref]);
+    // One frame, then the rest together (FRAMES × FRAME is within the Machine's bound for one call).
+    expect(outputsPerCall.filter((n) => n > 0)).toEqual([1, FRAMES - 1]);
+    await recordedWhole(token, ref, blob);
   });
 });
 

@@ -104,6 +104,13 @@ type Rider = { ws: WebSocket; machineId: string; frame: FrameRef; part: RuntimeP
  * turn holds the thread (frames are at most BULK_FRAME_BYTES each).
  */
 const RIDERS_MAX = 32;
+/**
+ * Bulk output that goes in one call at most. Bulk frames that come while their session's call is under way wait for it
+ * and then go together: one Session turn and one commit for them all instead of one each (a call and a commit have
+ * fixed costs: 512 KiB BLOBs stored through calls here cost 4.9 ms CPU per MiB one a commit, 4.2 two, 4.0 four).
+ * Three of the runtime's 512 KiB frames: what its send window (2 MiB) has sent besides the frame under way.
+ */
+const BULK_CALL_BYTES = 3 * LIMITS.outputChunkBytes;
 
 /**
  * Per session: its calls under way, the frames that wait for them (or for a started frame's linger to end), and the
@@ -117,6 +124,13 @@ type Carrier = { calls: number; next: Rider[]; linger: ReturnType<typeof setTime
  * instead of two; a longer command's start is recorded this much later (the runtime does not wait for its ack).
  */
 const STARTED_LINGER_MS = 20;
+
+/** The output bytes frames carry. */
+function outputBytes(riders: readonly Rider[]): number {
+  let bytes = 0;
+  for (const r of riders) if (r.part.t === "output") bytes += r.part.bytes.length;
+  return bytes;
+}
 
 type Identity = { id: string; tenant_id: string; client_id: string; public_key: string; revoked_at: string | null };
 
@@ -386,13 +400,16 @@ export class Machine extends DurableObject<Env> {
    * by the socket's handler. While a call to the session is under way, its next small frames wait and then go together
    * in one call (see riders): a small command's output and finished frames, sent a few milliseconds apart, are then
    * one Session turn and one commit, not two. A started frame with nothing under way lingers a moment
-   * (STARTED_LINGER_MS) for them, and goes at once with a finished frame. A bulk frame goes at once, after whatever of
-   * its session waits (calls on one stub are delivered in the order they are made, see sessionStubs), so a stream's
-   * frames stay pipelined and keep their turns.
+   * (STARTED_LINGER_MS) for them, and goes at once with a finished frame. A bulk frame waits likewise, up to
+   * BULK_CALL_BYTES of them; else it goes at once, after whatever of its session waits (calls on one stub are delivered
+   * in the order they are made, see sessionStubs).
    */
   private carry(rider: Rider, bulk: boolean): Promise<void> {
     const sessionId = rider.frame.sessionId;
     const carrier = this.riders.get(sessionId);
+    if (carrier && bulk && carrier.calls > 0 && carrier.linger === null && carrier.next.length < RIDERS_MAX) {
+      if (outputBytes(carrier.next) + outputBytes([rider]) <= BULK_CALL_BYTES) return this.wait(carrier, rider);
+    }
     if (carrier && !bulk && carrier.next.length < RIDERS_MAX) {
       const relayed = this.wait(carrier, rider);
       // Nothing of the command comes after its end: a lingering start goes now, with everything in between.
