@@ -4,7 +4,7 @@
 
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { root } from "./common.mjs";
+import { percentile, root } from "./common.mjs";
 
 const { RUNTIME_NODE_FLAGS } = await import("../packages/runtime/src/service.ts");
 
@@ -18,7 +18,10 @@ function floor(script, args) {
 }
 
 /** Spawning `bash -c 'echo x'` from Node, one at a time: { wallP50Ms, wallP99Ms, parentMs, childrenMs } per command. */
-export const spawnFloor = (count = 200) => floor("spawn.mjs", [String(count)]);
+export function spawnFloor(count = 200) {
+  const { wallsMs, parentMs, childrenMs } = floor("spawn.mjs", [String(count)]);
+  return { wallP50Ms: percentile(wallsMs, 50), wallP99Ms: percentile(wallsMs, 99), parentMs, childrenMs };
+}
 
 /** Raw SQLite storing `file` as 512 KiB BLOB rows, one durable commit each: { mibps, cpuMsPerMiB }. */
 export const sqliteFloor = (file, dir) => floor("sqlite.mjs", [file, dir]);

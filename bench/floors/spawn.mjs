@@ -2,19 +2,18 @@
 // The floor under the throughput row: what this machine charges for one command's process alone. A fresh Node process
 // (started with the runtime's own flags by floors.mjs) spawns `bash -c 'echo x'` COUNT times, one after another, with
 // piped stdout/stderr as the runtime does, and prints the CPU the spawning process and its children used per command
-// as JSON, with the wall time of one spawn (p50 and p99). Nothing of Caisey runs here: no journal, no socket, no record.
+// as JSON, with the wall time of each spawn. Nothing of Caisey runs here: no journal, no socket, no record.
 
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { cpuSeconds } from "../common.mjs";
 
 const COUNT = Number(process.argv[2] ?? 200);
 
-/** utime + stime of this process and of its waited-for children, in ms (/proc/self/stat, clock ticks of 10 ms). */
-function cpu() {
-  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
-  const ms = (i) => Number(fields[i]) * 10;
-  return { self: ms(11) + ms(12), children: ms(13) + ms(14) };
-}
+/** CPU ms of this process and of its waited-for children (the shells). */
+const cpu = () => ({
+  self: cpuSeconds(process.pid) * 1000,
+  children: cpuSeconds(process.pid, { children: true }) * 1000,
+});
 
 const run = () =>
   new Promise((resolve, reject) => {
@@ -34,13 +33,9 @@ for (let i = 0; i < COUNT; i++) {
   walls.push(performance.now() - start);
 }
 const after = cpu();
-walls.sort((a, b) => a - b);
-const percentile = (p) => walls[Math.min(walls.length - 1, Math.ceil((p / 100) * walls.length) - 1)];
 console.log(
   JSON.stringify({
-    count: COUNT,
-    wallP50Ms: percentile(50),
-    wallP99Ms: percentile(99),
+    wallsMs: walls,
     parentMs: (after.self - before.self) / COUNT,
     childrenMs: (after.children - before.children) / COUNT,
   }),

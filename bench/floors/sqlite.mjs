@@ -4,9 +4,10 @@
 // piece, in a WAL database with synchronous=FULL (each commit durable, as a Durable Object's), and prints MiB/s and
 // its CPU per MiB as JSON. No hashing, no network, no journal: only the storage Caisey cannot do without.
 
-import { closeSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
+import { closeSync, openSync, readSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { cpuSeconds } from "../common.mjs";
 
 const [file, dir] = process.argv.slice(2);
 const PIECE = 512 * 1024;
@@ -17,15 +18,10 @@ db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
 db.exec("CREATE TABLE events (seq INTEGER PRIMARY KEY, record TEXT NOT NULL, output BLOB)");
 const insert = db.prepare("INSERT INTO events (seq, record, output) VALUES (?, ?, ?)");
 
-function cpuMs() {
-  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 const fd = openSync(file, "r");
 const piece = Buffer.alloc(PIECE);
 let bytes = 0;
-const cpuBefore = cpuMs();
+const cpuBefore = cpuSeconds(process.pid);
 const start = performance.now();
 for (let seq = 1; ; seq++) {
   const read = readSync(fd, piece, 0, PIECE, null);
@@ -34,9 +30,9 @@ for (let seq = 1; ; seq++) {
   bytes += read;
 }
 const seconds = (performance.now() - start) / 1000;
-const cpu = cpuMs() - cpuBefore;
+const cpuMs = (cpuSeconds(process.pid) - cpuBefore) * 1000;
 closeSync(fd);
 db.close();
 for (const suffix of ["", "-wal", "-shm"]) rmSync(database + suffix, { force: true });
 const mib = bytes / (1024 * 1024);
-console.log(JSON.stringify({ mib, mibps: mib / seconds, cpuMsPerMiB: cpu / mib }));
+console.log(JSON.stringify({ mib, mibps: mib / seconds, cpuMsPerMiB: cpuMs / mib }));

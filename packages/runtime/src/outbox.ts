@@ -56,7 +56,7 @@ export function outputFrame(header: OutputHeader, bytes: Uint8Array): OutputFram
     },
   });
   rawOutput.set(frame, bytes);
-  if (spareable.has(bytes)) holders.set(frame, 1); // the outbox's hold, from its push until the ack that drops it
+  if (spareable(bytes)) holders.set(frame, 1); // the outbox's hold, from its push until the ack that drops it
   return frame;
 }
 
@@ -89,10 +89,9 @@ const roomy = new WeakSet<Uint8Array>();
  * A whole frame's buffer is a spare one when there is one (see holdOutput).
  */
 export function outputBuffer(length: number): Buffer {
-  const whole = length === LIMITS.outputChunkBytes;
-  const bytes = (whole ? spares.pop() : undefined) ?? Buffer.allocUnsafe(WIRE_ROOM + length).subarray(WIRE_ROOM);
+  const spare = length === LIMITS.outputChunkBytes ? spares.pop() : undefined;
+  const bytes = spare ?? Buffer.allocUnsafe(WIRE_ROOM + length).subarray(WIRE_ROOM);
   roomy.add(bytes);
-  if (whole) spareable.add(bytes);
   return bytes;
 }
 
@@ -106,8 +105,8 @@ export function outputBuffer(length: number): Buffer {
  */
 const SPARE_BUFFERS = 8;
 const spares: Buffer[] = [];
-/** Buffers of whole frames made by outputBuffer: the only ones that become spares. */
-const spareable = new WeakSet<Uint8Array>();
+/** Whether a frame's bytes are a whole-frame buffer made by outputBuffer: the only ones that become spares. */
+const spareable = (bytes: Uint8Array) => bytes.length === LIMITS.outputChunkBytes && roomy.has(bytes);
 /** How many holders each frame in a spareable buffer has. */
 const holders = new WeakMap<OutputFrame, number>();
 

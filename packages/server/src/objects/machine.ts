@@ -125,11 +125,15 @@ type Carrier = { calls: number; next: Rider[]; linger: ReturnType<typeof setTime
  */
 const STARTED_LINGER_MS = 20;
 
-/** The output bytes frames carry. */
-function outputBytes(riders: readonly Rider[]): number {
-  let bytes = 0;
-  for (const r of riders) if (r.part.t === "output") bytes += r.part.bytes.length;
-  return bytes;
+/**
+ * Whether a bulk frame waits for its session's call under way: a lingering start is not a call (the stream's frames go
+ * as they come), and what waits stays within BULK_CALL_BYTES.
+ */
+function bulkJoins(carrier: Carrier, rider: Rider): boolean {
+  if (carrier.calls === 0 || carrier.linger !== null) return false;
+  let bytes = rider.part.t === "output" ? rider.part.bytes.length : 0;
+  for (const r of carrier.next) if (r.part.t === "output") bytes += r.part.bytes.length;
+  return bytes <= BULK_CALL_BYTES;
 }
 
 type Identity = { id: string; tenant_id: string; client_id: string; public_key: string; revoked_at: string | null };
@@ -407,10 +411,7 @@ export class Machine extends DurableObject<Env> {
   private carry(rider: Rider, bulk: boolean): Promise<void> {
     const sessionId = rider.frame.sessionId;
     const carrier = this.riders.get(sessionId);
-    if (carrier && bulk && carrier.calls > 0 && carrier.linger === null && carrier.next.length < RIDERS_MAX) {
-      if (outputBytes(carrier.next) + outputBytes([rider]) <= BULK_CALL_BYTES) return this.wait(carrier, rider);
-    }
-    if (carrier && !bulk && carrier.next.length < RIDERS_MAX) {
+    if (carrier && carrier.next.length < RIDERS_MAX && (!bulk || bulkJoins(carrier, rider))) {
       const relayed = this.wait(carrier, rider);
       // Nothing of the command comes after its end: a lingering start goes now, with everything in between.
       if (rider.frame.t === "finished") this.release(sessionId, carrier);
