@@ -58,6 +58,8 @@ describe("console end to end", () => {
       "New client name",
       "Create client and token",
       "Copy",
+      "Install as a service",
+      "From a checkout of the Caisey repository",
       "online",
       "Open session",
     ]);
@@ -93,7 +95,7 @@ describe("console end to end", () => {
     await page.getByTestId("enroll-new-client").fill("Acme Dental");
     await page.getByTestId("enroll-create").click();
     await page.getByTestId("enroll-token").waitFor({ timeout: 10_000 });
-    await named("Copy");
+    await named("Copy", "Install as a service", "From a checkout of the Caisey repository");
     const token = ((await page.getByTestId("enroll-token").textContent()) ?? "").trim();
     expect(token.length).toBeGreaterThan(10);
     const commands = (await page.getByTestId("enroll-command").textContent()) ?? "";
