@@ -2,15 +2,10 @@
 // runtime, after uncounted warm-up commands; and POST → the first live event of each. Beside it, the floor: Node
 // spawning the same shell alone, whose wall time every echo includes.
 
-import { echoLatencies, p50p99, startCaisey } from "../caisey.mjs";
+import { echoLatencies, P99_ECHOES, P99_ECHOES_DEFAULT, p50p99, startCaisey } from "../caisey.mjs";
 import { percentile } from "../common.mjs";
 import { spawnFloor } from "../floors.mjs";
 
-/**
- * 1000: a p99 of 200 echoes is their second-slowest, so one stall of the host decided it (the same code's idle p99
- * measured 55–91 ms across runs); of 1000 it is the tenth-slowest.
- */
-const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 1000);
 const WARMUP = 20;
 
 async function measure() {
@@ -19,12 +14,12 @@ async function measure() {
   try {
     const sessionId = await caisey.openSession(caisey.machines[0].machineId);
     const cpuBefore = caisey.cpu();
-    const { finished, firstEvent } = await echoLatencies(caisey, sessionId, COMMANDS, { warmup: WARMUP });
+    const { finished, firstEvent } = await echoLatencies(caisey, sessionId, P99_ECHOES, { warmup: WARMUP });
     const cpuAfter = caisey.cpu();
-    const perCommand = (s) => ((s * 1000) / (COMMANDS + WARMUP)).toFixed(1);
+    const perCommand = (s) => ((s * 1000) / (P99_ECHOES + WARMUP)).toFixed(1);
     return [
       {
-        measure: `echo x: POST → command.finished p50 / p99, idle (ms, n=${COMMANDS} after ${WARMUP} warm-up)`,
+        measure: `echo x: POST → command.finished p50 / p99, idle (ms, n=${P99_ECHOES} after ${WARMUP} warm-up)`,
         caisey: p50p99(finished),
         baseline: `Node spawning bash -c 'echo x' alone (no Caisey): ${spawning.wallP50Ms.toFixed(1)} / ${spawning.wallP99Ms.toFixed(1)}`,
         target: "p99 ≤ 25",
@@ -41,6 +36,6 @@ async function measure() {
 export default {
   name: "latency",
   about: "echo x POST → command.finished p50/p99 on a quiet server (BENCH_COMMANDS after 20 warm-up)",
-  env: { BENCH_COMMANDS: "1000" },
+  env: { BENCH_COMMANDS: String(P99_ECHOES_DEFAULT) },
   measure,
 };

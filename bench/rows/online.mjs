@@ -5,18 +5,13 @@
 // half of the period after a connect). Held until every machine has renewed once: then every fake runtime's socket
 // must still be open and the machine list must show every machine online.
 
-import { echoLatencies, startCaisey } from "../caisey.mjs";
+import { echoLatencies, P99_ECHOES, P99_ECHOES_DEFAULT, startCaisey } from "../caisey.mjs";
 import { fakeRuntime, percentile, processTree, rssKiB } from "../common.mjs";
 
 const { PRESENCE_RENEW_MS } = await import("../../packages/core/src/presence.ts");
 
 const RUNTIMES = Number(process.env.BENCH_RUNTIMES ?? 2000);
 const PARALLEL = Number(process.env.BENCH_ENROLL_PARALLEL ?? 32);
-/**
- * Echoes before and while connected: 1000 each, so each p99 is the tenth-slowest of its set, not the second (with 200,
- * the ratio of the same code moved 0.70–1.86× between runs; the host's stalls decided it, not the fakes).
- */
-const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 1000);
 /** Past the last connect's first renewal by this much: every machine has renewed its lease once. */
 const HOLD_MARGIN_MS = 35_000;
 /** Enrolling stops after this long; the row then says how many made it. */
@@ -42,7 +37,7 @@ async function measure() {
   try {
     const deadline = performance.now() + LIMIT_SECONDS * 1000;
     const sessionId = await caisey.openSession(caisey.machines[0].machineId);
-    const before = await echoLatencies(caisey, sessionId, COMMANDS);
+    const before = await echoLatencies(caisey, sessionId, P99_ECHOES);
 
     const { id: clientId } = await caisey.owner.json("/api/v1/clients", { name: "Fleet", approvalPolicy: "never" });
     const { token } = await caisey.owner.json("/api/v1/enrollments", { clientId, uses: RUNTIMES });
@@ -80,7 +75,7 @@ async function measure() {
     // While the leases are being renewed (from half a period after the first connect), as it is from then on.
     const renewing = (firstConnectedAt ?? connectedAt) + PRESENCE_RENEW_MS / 2;
     await new Promise((r) => setTimeout(r, Math.max(0, renewing - performance.now())));
-    const during = await echoLatencies(caisey, sessionId, COMMANDS);
+    const during = await echoLatencies(caisey, sessionId, P99_ECHOES);
     // Then nothing but presence until every machine has renewed once: what holding them online costs the server.
     const idleCpuBefore = caisey.cpu().server;
     const idleStart = performance.now();
@@ -120,6 +115,6 @@ export default {
   name: "online",
   about:
     "runtimes held online by one local server (fake runtimes on the real protocol), with a real runtime's echo x p99 before and while they are connected",
-  env: { BENCH_RUNTIMES: "2000", BENCH_ENROLL_PARALLEL: "32", BENCH_COMMANDS: "1000" },
+  env: { BENCH_RUNTIMES: "2000", BENCH_ENROLL_PARALLEL: "32", BENCH_COMMANDS: String(P99_ECHOES_DEFAULT) },
   measure,
 };
